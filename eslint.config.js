@@ -3,7 +3,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const functionFolders = ['splitter', 'shard-trainer', 'aggregator', 'predictor', 'echo'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.kaskade/**', 'coverage/**', '**/*.js', '!eslint.config.js'] },
@@ -62,4 +61,3 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
 );
-void functionFolders;

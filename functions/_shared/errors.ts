@@ -1,0 +1,74 @@
+// Every error Kaskade throws on purpose, in one file. Each class says when it is thrown and
+// carries a stable `code`; `httpStatus` is how the one HTTP error handler (http.ts) answers it.
+
+export abstract class KaskadeError extends Error {
+  abstract readonly code: string;
+  abstract readonly httpStatus: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A request, event or file is malformed: wrong shape, dtype, size, missing field. */
+export class BadInputError extends KaskadeError {
+  readonly code = 'bad_input';
+  readonly httpStatus = 400;
+}
+
+/** A body or tensor payload is larger than the configured limit. */
+export class PayloadTooLargeError extends KaskadeError {
+  readonly code = 'payload_too_large';
+  readonly httpStatus = 413;
+}
+
+/** A named thing (model, job, artifact, service) does not exist. */
+export class NotFoundError extends KaskadeError {
+  readonly code = 'not_found';
+  readonly httpStatus = 404;
+}
+
+/** A write lost a race (a generation precondition or compare-and-swap failed). */
+export class ConflictError extends KaskadeError {
+  readonly code = 'conflict';
+  readonly httpStatus = 409;
+}
+
+/** A path or URL escapes the configured storage roots. */
+export class ForbiddenPathError extends KaskadeError {
+  readonly code = 'forbidden_path';
+  readonly httpStatus = 403;
+}
+
+/** Not ready yet (model not loaded, backend starting) or a downstream call failed. */
+export class UnavailableError extends KaskadeError {
+  readonly code = 'unavailable';
+  readonly httpStatus = 503;
+}
+
+/** A downstream call did not answer in time. */
+export class TimeoutError extends KaskadeError {
+  readonly code = 'timeout';
+  readonly httpStatus = 504;
+}
+
+/** An environment variable or manifest setting is missing or invalid; names the culprit. */
+export class ConfigError extends KaskadeError {
+  readonly code = 'config';
+  readonly httpStatus = 500;
+}
+
+/** The TF.js backend that was asked for cannot be loaded. */
+export class BackendError extends KaskadeError {
+  readonly code = 'backend';
+  readonly httpStatus = 500;
+}
+
+/** Safetensors bytes that violate the format (bad header, offsets, dtype, sizes). */
+export class WireFormatError extends BadInputError {
+  override readonly code = 'wire_format';
+}
+
+export function isKaskadeError(e: unknown): e is KaskadeError {
+  return e instanceof KaskadeError;
+}
