@@ -1,0 +1,51 @@
+// The engine: TF.js on the best backend that loads, chosen once per process and logged once.
+import * as tf from '@tensorflow/tfjs';
+import { createLogger, type Logger } from '../log.js';
+import { RUNGS, defaultLoaders, loadRung, parseRung, type Rung, type RungLoaders } from './ladder.js';
+
+export { RUNGS, type Rung } from './ladder.js';
+
+export interface Engine {
+  readonly tf: typeof tf;
+  readonly backend: Rung;
+}
+
+export interface EngineOptions {
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  loaders?: RungLoaders;
+}
+
+/** Picks a backend by walking the ladder (or the forced rung); does not cache. */
+export async function selectBackend(options: EngineOptions = {}): Promise<Rung> {
+  const env = options.env ?? process.env;
+  const loaders = options.loaders ?? defaultLoaders;
+  const forced = parseRung(env.KASKADE_BACKEND);
+  if (forced) {
+    await loadRung(forced, loaders);
+    return forced;
+  }
+  const failures: string[] = [];
+  for (const rung of RUNGS) {
+    try {
+      await loadRung(rung, loaders);
+      return rung;
+    } catch (e) {
+      failures.push((e as Error).message);
+    }
+  }
+  throw new AggregateError(failures, 'no TF.js backend could be loaded');
+}
+
+// One engine per process: a backend is process-wide state in TF.js, so this cache is the
+// honest shape of it (no per-request state lives here).
+let engine: Promise<Engine> | undefined;
+
+export function initEngine(options: EngineOptions = {}): Promise<Engine> {
+  engine ??= (async () => {
+    const backend = await selectBackend(options);
+    (options.logger ?? createLogger('engine')).info(`TF.js backend: ${backend} (tfjs ${tf.version.tfjs})`);
+    return { tf, backend };
+  })();
+  return engine;
+}

@@ -1,0 +1,54 @@
+// The backend ladder: tfjs-node-gpu → tfjs-node → wasm → cpu. KASKADE_BACKEND forces one rung;
+// a forced rung that fails to load is an error, never a silent fallback.
+import * as tf from '@tensorflow/tfjs';
+import { BackendError, ConfigError } from '../errors.js';
+
+export const RUNGS = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
+export type Rung = (typeof RUNGS)[number];
+
+export function parseRung(value: string | undefined): Rung | undefined {
+  if (value === undefined || value === '' || value === 'auto') return undefined;
+  if ((RUNGS as readonly string[]).includes(value)) return value as Rung;
+  throw new ConfigError(`KASKADE_BACKEND must be one of ${RUNGS.join(', ')} or auto, got "${value}"`);
+}
+
+/** Loads one rung and makes it the active backend; throws BackendError when it cannot. */
+export async function loadRung(rung: Rung, loaders: RungLoaders): Promise<void> {
+  try {
+    await loaders[rung]();
+  } catch (cause) {
+    throw new BackendError(`backend ${rung} failed to load: ${(cause as Error).message}`, { cause });
+  }
+}
+
+export type RungLoaders = Record<Rung, () => Promise<void>>;
+
+async function activate(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+}
+
+// Package names held in variables so bundlers and the type checker do not require the
+// optional native packages to exist.
+const NODE_GPU_PACKAGE = '@tensorflow/tfjs-node-gpu';
+const NODE_PACKAGE = '@tensorflow/tfjs-node';
+
+export const defaultLoaders: RungLoaders = {
+  'node-gpu': async () => {
+    await import(NODE_GPU_PACKAGE);
+    await activate('tensorflow');
+  },
+  node: async () => {
+    await import(NODE_PACKAGE);
+    await activate('tensorflow');
+  },
+  wasm: async () => {
+    const { prepareWasm } = await import('./wasm.js');
+    await prepareWasm();
+    await activate('wasm');
+  },
+  cpu: async () => {
+    await activate('cpu');
+  },
+};
