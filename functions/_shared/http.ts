@@ -1,0 +1,46 @@
+// HTTP helpers shared by every function: the one place typed errors become status codes, and
+// the outgoing-call wrapper that gives every downstream request a timeout.
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { KaskadeError, TimeoutError, UnavailableError } from './errors.js';
+import type { Logger } from './log.js';
+
+export type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** Maps an error to `{status, body}`: typed errors keep their status, anything else is a 500. */
+export function errorResponse(e: unknown): { status: number; body: { error: string; code: string } } {
+  if (e instanceof KaskadeError) return { status: e.httpStatus, body: { error: e.message, code: e.code } };
+  // body-parser's own errors (entity.too.large, entity.parse.failed) carry a status.
+  const status = (e as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { error: (e as Error).message, code: status === 413 ? 'payload_too_large' : 'bad_input' } };
+  }
+  return { status: 500, body: { error: 'internal error', code: 'internal' } };
+}
+
+/** Wraps a handler so a thrown error becomes one JSON answer (and a 500 is logged). */
+export function withErrors(handler: Handler, logger?: Logger): Handler {
+  return async (req, res) => {
+    try {
+      await handler(req, res);
+    } catch (e) {
+      const { status, body } = errorResponse(e);
+      if (status >= 500) logger?.error(`${req.method} ${req.path}: ${(e as Error).stack ?? String(e)}`);
+      if (!res.headersSent) res.status(status).json(body);
+      else res.end();
+    }
+  };
+}
+
+/**
+ * fetch with a deadline. A timeout becomes TimeoutError and a network failure UnavailableError,
+ * both naming the URL, so the caller's request fails instead of hanging.
+ */
+export async function fetchWithTimeout(url: string, init: RequestInit = {}, timeoutMs = 30_000): Promise<globalThis.Response> {
+  const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  try {
+    return await fetch(url, { ...init, signal });
+  } catch (e) {
+    if ((e as Error).name === 'TimeoutError') throw new TimeoutError(`${init.method ?? 'GET'} ${url} timed out after ${timeoutMs} ms`, { cause: e });
+    throw new UnavailableError(`${init.method ?? 'GET'} ${url} failed: ${(e as Error).message}`, { cause: e });
+  }
+}
