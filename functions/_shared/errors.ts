@@ -12,7 +12,7 @@ export abstract class KaskadeError extends Error {
 
 /** A request, event or file is malformed: wrong shape, dtype, size, missing field. */
 export class BadInputError extends KaskadeError {
-  readonly code = 'bad_input';
+  readonly code: string = 'bad_input';
   readonly httpStatus = 400;
 }
 
