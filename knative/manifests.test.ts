@@ -1,0 +1,97 @@
+// The shipped manifests, rendered by `kubectl kustomize` exactly as `kubectl apply -k` would,
+// validate against the Knative schemas, and their references resolve.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseManifests, validateManifests, type Resource } from './validate.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = dirname(here);
+
+function render(dir: string): Resource[] {
+  return parseManifests(execFileSync('kubectl', ['kustomize', join(here, dir)], { encoding: 'utf8' }));
+}
+
+interface Container {
+  env?: { name: string; value?: string }[];
+  volumeMounts?: { mountPath: string }[];
+  resources?: { limits?: Record<string, unknown> };
+}
+function containerOf(r: Resource): Container {
+  const spec = r.spec as { template: { spec: { containers: Container[] } } };
+  const c = spec.template.spec.containers[0];
+  if (!c) throw new Error(`${r.metadata.name} has no container`);
+  return c;
+}
+function envOf(r: Resource, name: string): string | undefined {
+  return containerOf(r).env?.find((e) => e.name === name)?.value;
+}
+const services = (rs: Resource[]): Resource[] => rs.filter((r) => r.kind === 'Service' && r.apiVersion.startsWith('serving.knative.dev'));
+
+describe('kustomize renders', () => {
+  it.each(['base', 'overlays/gcs', 'overlays/nfs', 'overlays/gpu'])('%s validates with no problems', (dir) => {
+    const resources = render(dir);
+    expect(resources.length).toBeGreaterThan(8);
+    expect(validateManifests(resources)).toEqual([]);
+  });
+
+  it('every Knative Service runs a function that exists', () => {
+    for (const svc of services(render('base'))) {
+      const target = envOf(svc, 'FUNCTION_TARGET');
+      expect(target, svc.metadata.name).toBeDefined();
+      expect(existsSync(join(root, 'functions', String(target), 'index.ts')), `functions/${target}/index.ts`).toBe(true);
+    }
+  });
+
+  it('the gcs overlay points every function at the bucket', () => {
+    for (const svc of services(render('overlays/gcs'))) expect(envOf(svc, 'KASKADE_STORAGE_ROOTS')).toMatch(/^gs:\/\//);
+  });
+
+  it('the nfs overlay mounts the claim where the storage root points', () => {
+    const rendered = render('overlays/nfs');
+    expect(rendered.some((r) => r.kind === 'PersistentVolumeClaim')).toBe(true);
+    for (const svc of services(rendered)) {
+      expect(envOf(svc, 'KASKADE_STORAGE_ROOTS')).toBe('file://$(KASKADE_DATA_DIR)');
+      expect(envOf(svc, 'KASKADE_DATA_DIR')).toBe('/var/lib/kaskade');
+      expect(containerOf(svc).volumeMounts?.map((m) => m.mountPath)).toContain('/var/lib/kaskade');
+    }
+  });
+
+  it('the gpu overlay gives the shard trainer a GPU and the gpu backend', () => {
+    const trainer = services(render('overlays/gpu')).find((s) => s.metadata.name === 'shard-trainer');
+    expect(trainer).toBeDefined();
+    if (!trainer) return;
+    expect(containerOf(trainer).resources?.limits?.['nvidia.com/gpu']).toBe('1');
+    expect(envOf(trainer, 'KASKADE_BACKEND')).toBe('node-gpu');
+  });
+});
+
+describe('the validator catches broken manifests', () => {
+  const base = (): Resource[] => structuredClone(render('base'));
+  const find = (rs: Resource[], kind: string, name: string): Record<string, unknown> => {
+    const r = rs.find((x) => x.kind === kind && x.metadata.name === name);
+    if (!r) throw new Error(`${kind}/${name} missing`);
+    return r as unknown as Record<string, unknown>;
+  };
+  type Template = { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> };
+  const template = (r: Record<string, unknown>): Template => (r.spec as { template: Template }).template;
+
+  const cases: { name: string; mutate: (rs: Resource[]) => void; expected: RegExp }[] = [
+    { name: 'misspelt autoscaling annotation', mutate: (rs) => { template(find(rs, 'Service', 'predictor')).metadata.annotations['autoscaling.knative.dev/minScale'] = '1'; }, expected: /propertyNames|property name/ },
+    { name: 'window that is not a duration', mutate: (rs) => { template(find(rs, 'Service', 'predictor')).metadata.annotations['autoscaling.knative.dev/window'] = 'sixty'; }, expected: /pattern/ },
+    { name: 'timeout above the revision maximum', mutate: (rs) => { template(find(rs, 'Service', 'shard-trainer')).spec.timeoutSeconds = 900; }, expected: /timeoutSeconds/ },
+    { name: 'unknown filter dialect', mutate: (rs) => { (find(rs, 'Trigger', 'aggregator-shard-trained').spec as Record<string, unknown>).filters = [{ regex: { type: 'x' } }]; }, expected: /additional/ },
+    { name: 'trigger to a service that does not exist', mutate: (rs) => { ((find(rs, 'Trigger', 'aggregator-shard-trained').spec as { subscriber: { ref: { name: string } } }).subscriber.ref.name = 'aggregatr'); }, expected: /Service\/aggregatr/ },
+    { name: 'backoff delay not ISO-8601', mutate: (rs) => { ((find(rs, 'Broker', 'default').spec as { delivery: Record<string, unknown> }).delivery.backoffDelay = '500ms'); }, expected: /backoffDelay/ },
+    { name: 'typo in a spec field', mutate: (rs) => { template(find(rs, 'Service', 'splitter')).spec.containerConcurency = 4; }, expected: /additional/ },
+  ];
+  it.each(cases)('$name', ({ mutate, expected }) => {
+    const rs = base();
+    mutate(rs);
+    const problems = validateManifests(rs);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.map((p) => p.message).join('\n')).toMatch(expected);
+  });
+});
