@@ -106,7 +106,7 @@ export function knPlan(resources: readonly Resource[], ns: string, coreManifestF
   const cmds: Command[] = [];
   const plainKinds: Resource[] = [];
   for (const r of sorted) {
-    const spec = (r.spec ?? {}) as Record<string, unknown>;
+    const spec = r.spec ?? {};
     switch (r.kind) {
       case 'Broker':
         cmds.push(knBroker(r, ns));
