@@ -28,7 +28,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: `^\\.\\./(?!_shared(/|$))[^/]+`,
+              regex: `^\\.\\./(?!_shared(/|$)|\\.\\.(/|$))[^/]+`,
               message: 'A function must not import another function; move shared code to functions/_shared/ or events/.',
             },
             {
