@@ -11,11 +11,10 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const numSegments = numberAttr(attrs, 'numSegments');
   if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new BackendError(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
   if (ids.dtype !== 'int32') throw new BackendError('UnsortedSegmentSum: segmentIds must be int32');
-  const idRank = ids.shape.length;
-  if (idRank > x.shape.length || ids.shape.some((d, i) => d !== x.shape[i])) {
-    throw new BackendError(`UnsortedSegmentSum: segmentIds shape [${ids.shape.join(', ')}] must prefix x shape [${x.shape.join(', ')}]`);
+  if (ids.shape.length !== 1 || ids.shape[0] !== x.shape[0]) {
+    throw new BackendError(`UnsortedSegmentSum: segmentIds [${ids.shape.join(', ')}] must be one id per row of x [${x.shape.join(', ')}]`);
   }
-  const rowShape = x.shape.slice(idRank);
+  const rowShape = x.shape.slice(1);
   const row = tf.util.sizeFromShape(rowShape);
   const out = wasm.makeOutput([numSegments, ...rowShape], x.dtype);
   const xs = wasm.typedArrayFromHeap(x);
