@@ -7,7 +7,7 @@
 //   to "full") with the spatially flipped filter.
 //
 // All tensors are NHWC here; the kernels convert NCHW at their edges.
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   type ExplicitPadding,

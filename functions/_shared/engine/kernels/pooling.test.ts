@@ -52,7 +52,7 @@ describe('MaxPoolGrad on wasm', () => {
     const x = randomValues([2, 6, 6, 3], 9);
     const grad = async (backend: string): Promise<Float32Array> => {
       await tf.setBackend(backend);
-      const g = tf.tidy(() => tf.grad((t: tf.Tensor4D) => tf.maxPool(t, 2, 2, 'valid').square().sum())(tf.tensor4d(x, [2, 6, 6, 3])).dataSync<'float32'>());
+      const g = tf.tidy(() => tf.grad((t) => tf.maxPool(tf.reshape<tf.Rank.R4>(t, [2, 6, 6, 3]), 2, 2, 'valid').square().sum())(tf.tensor(x)).dataSync<'float32'>());
       await tf.setBackend('wasm');
       return g;
     };
