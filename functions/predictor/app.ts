@@ -1,0 +1,178 @@
+// The predictor's HTTP surface: one handler routing the web page, the Open Inference Protocol
+// v2, KServe v1 and the `model.aggregated` event to the modules beside it. Everything a
+// request needs comes from the deps object or the request itself: no per-request module state.
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { BadInputError, NotFoundError, PayloadTooLargeError } from '../_shared/errors.js';
+import { withErrors, type Handler } from '../_shared/http.js';
+import type { Logger } from '../_shared/log.js';
+import type { PredictorConfig } from './config.js';
+import { modelStatusV1, predictV1 } from './infer-v1.js';
+import { inferV2, modelMetadataV2, serverMetadataV2 } from './infer-v2.js';
+import { looksLikeCloudEvent, type ModelEventHandler } from './model-events.js';
+import type { ServedModel } from './model-loader.js';
+import type { ModelRegistry } from './model-registry.js';
+import { renderPage } from './page.js';
+import type { TF } from './run-model.js';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface PredictorDeps {
+  config: PredictorConfig;
+  tf: TF;
+  registry: ModelRegistry<ServedModel>;
+  events: ModelEventHandler;
+  logger: Logger;
+}
+
+type Method = 'GET' | 'POST';
+type RouteHandler = (req: Request, res: Response, params: Record<string, string>) => Promise<void> | void;
+
+interface Route {
+  pattern: RegExp;
+  methods: Partial<Record<Method, RouteHandler>>;
+}
+
+// `/v2/models/{name}[/versions/{version}]` prefix shared by the model routes.
+const MODEL = String.raw`/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+))?`;
+
+export function createPredictorHandler(deps: PredictorDeps): Handler {
+  const { config, registry } = deps;
+  const page = renderPage({ modelName: config.modelName });
+
+  const checkName = (params: Record<string, string>): void => {
+    if (params.name !== config.modelName) throw new NotFoundError(`model "${params.name ?? ''}" not found; this server serves "${config.modelName}"`);
+  };
+
+  /** Runs `fn` holding the served model; 404 for another name or version, 503 before the first load. */
+  const withModel = async <T>(params: Record<string, string>, fn: (model: ServedModel) => Promise<T>): Promise<T> => {
+    checkName(params);
+    return registry.use(async (model) => {
+      if (params.version !== undefined && params.version !== model.version) {
+        throw new NotFoundError(`version "${params.version}" of model "${config.modelName}" not found; serving version "${model.version}"`);
+      }
+      return fn(model);
+    });
+  };
+
+  // Knative treats a non-empty reply that is not a CloudEvent as a failed delivery, so the
+  // answer is 204 with the outcome in headers.
+  const handleEvent: RouteHandler = async (req, res) => {
+    checkSize(req, config.maxBodyBytes);
+    const outcome = await deps.events.handle(req);
+    res.status(204).set('X-Kaskade-Outcome', outcome.status);
+    if (outcome.version !== undefined) res.set('X-Kaskade-Model-Version', outcome.version);
+    res.end();
+  };
+
+  const routes: Route[] = [
+    {
+      pattern: /^\/$/,
+      methods: {
+        GET: (_req, res) => {
+          res.status(200).set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': page.csp, 'Cache-Control': 'no-store' }).send(page.html);
+        },
+        POST: async (req, res, params) => {
+          if (!looksLikeCloudEvent(req.headers)) throw new BadInputError('POST / takes a CloudEvent (ce-* headers); inference is POST /v2/models/{name}/infer');
+          await handleEvent(req, res, params);
+        },
+      },
+    },
+    { pattern: /^\/events\/?$/, methods: { POST: handleEvent } },
+    { pattern: /^\/v2\/health\/live$/, methods: { GET: (_req, res) => void res.status(200).json({ live: true }) } },
+    { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_req, res) => void res.status(registry.ready ? 200 : 503).json({ ready: registry.ready }) } },
+    { pattern: /^\/v2\/?$/, methods: { GET: (_req, res) => void res.status(200).json(serverMetadataV2(SERVER_VERSION)) } },
+    {
+      pattern: new RegExp(`^${MODEL}/?$`),
+      methods: { GET: async (_req, res, params) => void res.status(200).json(await withModel(params, (m) => Promise.resolve(modelMetadataV2(config.modelName, m)))) },
+    },
+    {
+      pattern: new RegExp(`^${MODEL}/ready$`),
+      methods: {
+        GET: (_req, res, params) => {
+          checkName(params);
+          const current = registry.current;
+          const ready = current !== undefined && (params.version === undefined || params.version === current.version);
+          res.status(ready ? 200 : 503).json({ name: config.modelName, ready });
+        },
+      },
+    },
+    {
+      pattern: new RegExp(`^${MODEL}/infer$`),
+      methods: {
+        POST: async (req, res, params) => {
+          const body = bodyJson(req, config.maxBodyBytes);
+          res.status(200).json(await withModel(params, (m) => inferV2(deps.tf, m, config.modelName, body, config.maxBatch)));
+        },
+      },
+    },
+    {
+      pattern: /^\/v1\/models\/(?<name>[^/:]+)$/,
+      methods: {
+        GET: (_req, res, params) => {
+          checkName(params);
+          res.status(registry.ready ? 200 : 503).json(modelStatusV1(config.modelName, registry.ready));
+        },
+      },
+    },
+    {
+      pattern: /^\/v1\/models\/(?<name>[^/:]+):predict$/,
+      methods: {
+        POST: async (req, res, params) => {
+          const body = bodyJson(req, config.maxBodyBytes);
+          res.status(200).json(await withModel(params, (m) => predictV1(deps.tf, m, body, config.maxBatch)));
+        },
+      },
+    },
+  ];
+
+  return withErrors(async (req, res) => {
+    const path = req.path;
+    for (const route of routes) {
+      const match = route.pattern.exec(path);
+      if (!match) continue;
+      const handler = route.methods[req.method as Method];
+      if (!handler) {
+        const allow = Object.keys(route.methods).join(', ');
+        res.status(405).set('Allow', allow).json({ error: `${req.method} is not allowed on ${path}; use ${allow}`, code: 'method_not_allowed' });
+        return;
+      }
+      await handler(req, res, decodeParams(match.groups));
+      return;
+    }
+    throw new NotFoundError(`no route for ${req.method} ${path}`);
+  }, deps.logger);
+}
+
+function decodeParams(groups: Record<string, string | undefined> | undefined): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [key, value] of Object.entries(groups ?? {})) {
+    if (value === undefined) continue;
+    try {
+      params[key] = decodeURIComponent(value);
+    } catch {
+      throw new BadInputError(`malformed percent-encoding in the path: "${value}"`);
+    }
+  }
+  return params;
+}
+
+function checkSize(req: Request, limit: number): void {
+  const size = req.rawBody?.length ?? Number(req.headers['content-length'] ?? 0);
+  if (size > limit) throw new PayloadTooLargeError(`the request body is ${size} bytes; the limit is ${limit}`);
+}
+
+/**
+ * The body as JSON, whatever content type the client sent. `application/json` arrives parsed by
+ * the Functions Framework; text or raw bodies are parsed here so a non-JSON body is a 400 naming it.
+ */
+function bodyJson(req: Request, limit: number): unknown {
+  checkSize(req, limit);
+  if (!req.rawBody || req.rawBody.length === 0) throw new BadInputError('the request body is empty; send a JSON object');
+  if (req.is('application/x-www-form-urlencoded')) throw new BadInputError('the request body must be JSON, not a form');
+  if (req.is('application/json') && req.body !== undefined) return req.body as unknown;
+  try {
+    return JSON.parse(req.rawBody.toString('utf8')) as unknown;
+  } catch (cause) {
+    throw new BadInputError(`the request body is not JSON: ${(cause as Error).message}`, { cause });
+  }
+}

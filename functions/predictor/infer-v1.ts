@@ -1,0 +1,28 @@
+// KServe v1 on the served model: `{"instances": [...]}` → `{"predictions": [...]}`, one
+// probability list per instance (in the order of the model's labels).
+import { BadInputError } from '../_shared/errors.js';
+import { isRecord } from './infer-v2.js';
+import type { ServedModel } from './model-loader.js';
+import { predictProbabilities, type TF } from './run-model.js';
+import { prepareInstances } from './tensor-input.js';
+
+export interface V1PredictResponse {
+  predictions: number[][];
+}
+
+export function parseV1Request(body: unknown): unknown[] {
+  if (!isRecord(body) || !Array.isArray(body.instances)) throw new BadInputError('the request body must be a JSON object {"instances": [...]}');
+  return body.instances;
+}
+
+export async function predictV1(tf: TF, served: ServedModel, body: unknown, maxBatch: number): Promise<V1PredictResponse> {
+  const batch = prepareInstances(parseV1Request(body), served, maxBatch);
+  const p = await predictProbabilities(tf, served.model, batch);
+  const predictions: number[][] = [];
+  for (let i = 0; i < p.n; i++) predictions.push(Array.from(p.values.subarray(i * p.classes, (i + 1) * p.classes)));
+  return { predictions };
+}
+
+export function modelStatusV1(name: string, ready: boolean): { name: string; ready: boolean } {
+  return { name, ready };
+}
