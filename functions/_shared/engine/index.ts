@@ -1,5 +1,6 @@
 // The engine: TF.js on the best backend that loads, chosen once per process and logged once.
 import * as tf from '@tensorflow/tfjs';
+import { BackendError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { RUNGS, defaultLoaders, loadRung, parseRung, type Rung, type RungLoaders } from './ladder.js';
 
@@ -25,16 +26,16 @@ export async function selectBackend(options: EngineOptions = {}): Promise<Rung> 
     await loadRung(forced, loaders);
     return forced;
   }
-  const failures: string[] = [];
+  const failures: unknown[] = [];
   for (const rung of RUNGS) {
     try {
       await loadRung(rung, loaders);
       return rung;
     } catch (e) {
-      failures.push((e as Error).message);
+      failures.push(e);
     }
   }
-  throw new AggregateError(failures, 'no TF.js backend could be loaded');
+  throw new BackendError('no TF.js backend could be loaded', { cause: new AggregateError(failures) });
 }
 
 // One engine per process: a backend is process-wide state in TF.js, so this cache is the
@@ -46,6 +47,9 @@ export function initEngine(options: EngineOptions = {}): Promise<Engine> {
     const backend = await selectBackend(options);
     (options.logger ?? createLogger('engine')).info(`TF.js backend: ${backend} (tfjs ${tf.version.tfjs})`);
     return { tf, backend };
-  })();
+  })().catch((e: unknown) => {
+    engine = undefined; // a later call may try again (e.g. after fixing KASKADE_BACKEND)
+    throw e;
+  });
   return engine;
 }

@@ -8,7 +8,8 @@ export type Rung = (typeof RUNGS)[number];
 
 export function parseRung(value: string | undefined): Rung | undefined {
   if (value === undefined || value === '' || value === 'auto') return undefined;
-  if ((RUNGS as readonly string[]).includes(value)) return value as Rung;
+  const rung = RUNGS.find((r) => r === value);
+  if (rung !== undefined) return rung;
   throw new ConfigError(`KASKADE_BACKEND must be one of ${RUNGS.join(', ')} or auto, got "${value}"`);
 }
 
@@ -17,7 +18,8 @@ export async function loadRung(rung: Rung, loaders: RungLoaders): Promise<void> 
   try {
     await loaders[rung]();
   } catch (cause) {
-    throw new BackendError(`backend ${rung} failed to load: ${(cause as Error).message}`, { cause });
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new BackendError(`backend ${rung} failed to load: ${reason}`, { cause });
   }
 }
 
