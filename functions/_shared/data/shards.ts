@@ -21,6 +21,12 @@ export function isShardStrategy(value: string): value is ShardStrategy {
   return (SHARD_STRATEGIES as readonly string[]).includes(value);
 }
 
+/** The strategy a request names; BadInputError for anything else. */
+export function parseShardStrategy(value: string): ShardStrategy {
+  if (!isShardStrategy(value)) throw new BadInputError(`unknown shard strategy "${value}" (${SHARD_STRATEGIES.join(', ')})`);
+  return value;
+}
+
 /** Sizes of `parts` near-equal runs covering `n` items; the first n mod parts get one more. */
 function runSizes(n: number, parts: number): number[] {
   const base = Math.floor(n / parts);
@@ -82,7 +88,6 @@ export function shardIndices(labels: ArrayLike<number>, options: ShardOptions): 
   const seed = options.seed ?? 0;
   const n = labels.length;
   if (!Number.isInteger(shards) || shards < 1) throw new BadInputError(`shard count must be a positive integer, got ${shards}`);
-  if (!isShardStrategy(strategy)) throw new BadInputError(`unknown shard strategy "${String(strategy)}" (${SHARD_STRATEGIES.join(', ')})`);
   if (n === 0) throw new BadInputError('cannot shard an empty dataset');
   if (strategy !== 'copy' && shards > n) throw new BadInputError(`${shards} shards need at least ${shards} examples, got ${n}`);
   switch (strategy) {
