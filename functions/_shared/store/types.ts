@@ -8,14 +8,20 @@ export interface WriteOptions {
   contentType?: string;
 }
 
+export interface ReadOptions {
+  /** Refuse (PayloadTooLargeError) an object larger than this, before reading its bytes. */
+  maxBytes?: number;
+}
+
 export interface Store {
   /** Whole object; NotFoundError when absent. */
-  read(url: string): Promise<Uint8Array>;
+  read(url: string, options?: ReadOptions): Promise<Uint8Array>;
   /** Atomic: a reader sees the old object or the new one, never half of it. */
   write(url: string, data: Uint8Array, options?: WriteOptions): Promise<void>;
   exists(url: string): Promise<boolean>;
   /** Object URLs under a prefix URL, sorted. */
   list(prefixUrl: string): Promise<string[]>;
+  /** NotFoundError when absent. */
   delete(url: string): Promise<void>;
   /**
    * Compare-and-swap of a small text pointer (e.g. `.../LATEST`): writes `next` only if the
