@@ -1,0 +1,119 @@
+// Collecting `shard.trained` results. Each arrival is recorded in storage (one marker per shard
+// per round, written only if absent), then the round is checked: when every shard is in — or,
+// once the round's deadline has passed, a quorum — one caller wins the round's state pointer by
+// compare-and-swap and aggregates; everyone else answers "waiting".
+//
+// Deadlines are checked on each arrival, and the request that brings a quorum before the
+// deadline stays open until the deadline (at most maxHoldMs) and checks again: an open request
+// keeps the aggregator's pod from scaling to zero, so no in-process timer is lost. Deadlines
+// further away are re-checked by later arrivals, by a dead-lettered `shard.ready`, or by
+// `POST /jobs/<id>/check` (what a scheduler can call).
+import { randomUUID } from 'node:crypto';
+import type { ShardTrained } from '../../events/catalog.js';
+import { BadInputError } from '../_shared/errors.js';
+import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
+import { findJob, readJob, type JobRecord } from '../_shared/jobs/record.js';
+import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from '../_shared/jobs/rounds.js';
+import { aggregateRound, type Aggregation, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
+
+export type RoundOutcome =
+  | { outcome: 'aggregated'; jobId: string; round: number; aggregation: Aggregation }
+  /** The round is still open: `missing` shards not in yet (a quorum may close it at the deadline). */
+  | { outcome: 'waiting'; jobId: string; round: number; arrived: number[]; deadline: string | null }
+  /** Another aggregator holds the round's claim right now. */
+  | { outcome: 'in-progress'; jobId: string; round: number }
+  /** The round was already closed (this result came too late, or is a repeat). */
+  | { outcome: 'closed'; jobId: string; round: number; counted: boolean }
+  /** The job is over (done or failed); nothing was recorded. */
+  | { outcome: 'ignored'; jobId: string; round: number; status: JobRecord['status'] };
+
+export interface ArrivalOutcome {
+  /** False when this shard's result for the round had already been recorded. */
+  recorded: boolean;
+  round: RoundOutcome;
+}
+
+export async function handleShardTrained(
+  deps: AggregatorDeps,
+  settings: AggregatorSettings,
+  data: ShardTrained,
+  event: { readonly source: string; readonly id: string },
+): Promise<ArrivalOutcome> {
+  const now = deps.now ?? Date.now;
+  const layout = jobLayoutOf(data.weightsUrl, data.jobId);
+  const expected = layout.shardWeights(data.round, data.shardIndex);
+  if (data.weightsUrl !== expected) throw new BadInputError(`data.weightsUrl: round ${data.round} shard ${data.shardIndex} of job ${data.jobId} is ${expected}`);
+  const job = await findJob(deps.store, layout.record);
+  if (job === undefined) throw new BadInputError(`data.jobId: no job ${data.jobId} at ${layout.record}`);
+  if (data.shards !== job.config.shards) throw new BadInputError(`data.shards: job ${job.jobId} has ${job.config.shards} shards, not ${data.shards}`);
+  if (data.round > job.config.rounds) throw new BadInputError(`data.round: job ${job.jobId} has ${job.config.rounds} rounds, not ${data.round}`);
+  if (job.status === 'done' || job.status === 'failed') {
+    return { recorded: false, round: { outcome: 'ignored', jobId: job.jobId, round: data.round, status: job.status } };
+  }
+  const recorded = await recordArrival(deps.store, layout, data.round, {
+    shardIndex: data.shardIndex,
+    exampleCount: data.exampleCount,
+    weightsUrl: data.weightsUrl,
+    metrics: data.metrics,
+    event: { source: event.source, id: event.id },
+    arrivedAt: new Date(now()).toISOString(),
+  });
+  const round = await checkRound(deps, settings, layout, data.round, `${event.source} ${event.id}`, data.shardIndex);
+  return { recorded, round };
+}
+
+/**
+ * Checks round `round` of the job at `layout` and aggregates it when it is due. `by` names the
+ * caller (the event being handled): a redelivery of the event whose handling died mid-aggregation
+ * re-enters its own claim. `shard` is the arrival that prompted the check, if any.
+ */
+export async function checkRound(deps: AggregatorDeps, settings: AggregatorSettings, layout: JobLayout, round: number, by: string, shard?: number): Promise<RoundOutcome> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  for (let pass = 0; ; pass++) {
+    const job = await readJob(deps.store, layout.record);
+    const jobId = job.jobId;
+    if (job.status === 'done' || job.status === 'failed') return { outcome: 'ignored', jobId, round, status: job.status };
+    const current = await readRoundState(deps.store, layout, round);
+    if (current?.state.state === 'done') {
+      return { outcome: 'closed', jobId, round, counted: shard === undefined || current.state.participants.includes(shard) };
+    }
+    let claim: ClaimOutcome;
+    if (current === undefined) {
+      const arrived = await arrivedShards(deps.store, layout, round);
+      const deadlineMs = deadlineOf(job, round);
+      const decision = decideRound({ arrived, shards: job.config.shards, quorum: job.config.quorum, deadlineMs, nowMs: now() });
+      if (decision.action === 'wait') {
+        const holdMs = decision.recheckAtMs === undefined ? Infinity : decision.recheckAtMs - now();
+        if (pass === 0 && holdMs <= settings.maxHoldMs) {
+          deps.logger.info(`job ${jobId} round ${round}: quorum of ${arrived.length}/${job.config.shards} in; waiting ${Math.ceil(holdMs / 1000)} s for the deadline`);
+          await sleep(Math.max(0, holdMs));
+          continue;
+        }
+        return { outcome: 'waiting', jobId, round, arrived, deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString() };
+      }
+      if (decision.reason === 'quorum') deps.logger.warn(`job ${jobId} round ${round}: deadline passed, aggregating a quorum of ${decision.participants.length}/${job.config.shards}`);
+      claim = await claimRound(deps.store, layout, round, { participants: decision.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
+    } else {
+      // A claim exists: ours to re-enter, or abandoned and ours to take over, or someone else's.
+      claim = await claimRound(deps.store, layout, round, { participants: current.state.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
+    }
+    if (!claim.won) {
+      if (claim.state.state === 'done') return { outcome: 'closed', jobId, round, counted: shard === undefined || claim.state.participants.includes(shard) };
+      return { outcome: 'in-progress', jobId, round };
+    }
+    const aggregation = await aggregateRound(deps, settings, layout, round, claim);
+    return { outcome: 'aggregated', jobId, round, aggregation };
+  }
+}
+
+/** When a quorum may close round `round`: its start plus the timeout; undefined = never (wait for all). */
+function deadlineOf(job: JobRecord, round: number): number | undefined {
+  if (job.config.roundTimeoutSeconds === null || job.roundStartedAt === null || job.currentRound !== round) return undefined;
+  return Date.parse(job.roundStartedAt) + job.config.roundTimeoutSeconds * 1000;
+}
+
+/** A caller identity for checks not prompted by an event (a scheduler's POST /jobs/<id>/check). */
+export function checkerId(): string {
+  return `check ${randomUUID()}`;
+}

@@ -1,0 +1,59 @@
+// The aggregator's HTTP surface:
+//   POST /               a `dev.kaskade.shard.trained` CloudEvent (binary or structured mode)
+//   POST /dead-letter    the broker's dead-letter sink: any Kaskade event that could not be delivered
+//   GET  /jobs/<id>      the job's status and per-round test accuracy
+//   POST /jobs/<id>/check  re-check the job's current round (round deadlines; for a scheduler)
+//   GET  /healthz        readiness probe
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { EVENT_TYPES } from '../../events/catalog.js';
+import { parseEvent, receiveEvent } from '../../events/receive.js';
+import { BadInputError } from '../_shared/errors.js';
+import { withErrors, type Handler } from '../_shared/http.js';
+import type { Logger } from '../_shared/log.js';
+import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
+import { handleShardTrained } from './collect.js';
+import { handleDeadLetter } from './dead-letter.js';
+import { jobStatus, recheckJob } from './jobs.js';
+
+const JOB_PATH = /^\/jobs\/([^/]+)(\/check)?\/?$/;
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function jobIdFrom(raw: string): string {
+  const id = decodeURIComponent(raw);
+  if (!JOB_ID.test(id)) throw new BadInputError(`"${id}" is not a job id`);
+  return id;
+}
+
+export function createAggregatorHandler(deps: () => Promise<AggregatorDeps>, settings: AggregatorSettings, logger: Logger): Handler {
+  return withErrors(async (req: Request, res: Response) => {
+    const path = req.path;
+    if (req.method === 'GET' && path === '/healthz') {
+      res.status(200).json({ status: 'ok' });
+      return;
+    }
+    const jobRoute = JOB_PATH.exec(path);
+    if (jobRoute?.[1] !== undefined) {
+      const jobId = jobIdFrom(jobRoute[1]);
+      if (jobRoute[2] === undefined && req.method === 'GET') {
+        res.status(200).json(await jobStatus((await deps()).store, settings.roots, jobId));
+      } else if (jobRoute[2] !== undefined && req.method === 'POST') {
+        res.status(200).json(await recheckJob(await deps(), settings, jobId));
+      } else {
+        res.status(405).set('Allow', jobRoute[2] === undefined ? 'GET' : 'POST').json({ error: `${req.method} ${path} is not allowed`, code: 'method_not_allowed' });
+      }
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.status(405).set('Allow', 'POST').json({ error: `${req.method} ${path} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
+      return;
+    }
+    if (path === '/dead-letter') {
+      res.status(200).json(await handleDeadLetter(await deps(), settings, parseEvent(req)));
+      return;
+    }
+    const { data, event } = receiveEvent(req, [EVENT_TYPES.shardTrained]);
+    const outcome = await handleShardTrained(await deps(), settings, data, { source: event.source, id: event.id });
+    logger.info(`job ${data.jobId} round ${data.round} shard ${data.shardIndex}: ${outcome.recorded ? 'recorded' : 'already recorded'}, round ${outcome.round.outcome}`);
+    res.status(200).json(outcome);
+  }, logger);
+}

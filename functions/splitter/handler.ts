@@ -1,0 +1,27 @@
+// The splitter's HTTP surface: `GET /healthz` for the readiness probe, and any POST is a
+// CloudEvent (binary or structured mode) of type `dev.kaskade.training.requested` or a
+// PingSource tick (`dev.knative.sources.ping`) carrying the same request. A malformed event is
+// a 400 (never retried) and writes nothing; an accepted one answers 202 with the job id.
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { EVENT_TYPES } from '../../events/catalog.js';
+import { receiveEvent } from '../../events/receive.js';
+import { withErrors, type Handler } from '../_shared/http.js';
+import type { Logger } from '../_shared/log.js';
+import { startJob, type SplitterDeps, type SplitterSettings } from './split.js';
+
+export function createSplitterHandler(deps: () => Promise<SplitterDeps>, settings: SplitterSettings, logger: Logger): Handler {
+  return withErrors(async (req: Request, res: Response) => {
+    if (req.method === 'GET' && req.path === '/healthz') {
+      res.status(200).json({ status: 'ok' });
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
+      return;
+    }
+    const received = receiveEvent(req, [EVENT_TYPES.trainingRequested, EVENT_TYPES.ping]);
+    const result = await startJob(await deps(), settings, received.data, { source: received.event.source, id: received.event.id });
+    logger.info(`${received.event.type} ${received.event.source} ${received.event.id} → job ${result.jobId} (${result.outcome}, ${result.status})`);
+    res.status(202).json(result);
+  }, logger);
+}

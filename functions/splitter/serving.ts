@@ -1,0 +1,48 @@
+// What a finished model will be served as, decided when the job starts (the splitter is the
+// one that knows the dataset): the published name, class labels, and the input description
+// the predictor needs. Stored in the job record; the aggregator copies it into kaskade.json.
+import type { Dataset } from '../_shared/data/types.js';
+import { servedModelName } from '../_shared/jobs/layout.js';
+import type { JobServing } from '../_shared/jobs/record.js';
+import { OOV, PAD } from '../_shared/data/imdb-text.js';
+
+/** File name of a text model's vocabulary beside model.json (one word per line, index = line + 3). */
+export const VOCABULARY_FILE = 'vocabulary.txt';
+
+const FASHION_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+function imageLabels(name: string, classes: number): string[] {
+  if (name.includes('fashion') && classes === FASHION_LABELS.length) return [...FASHION_LABELS];
+  return Array.from({ length: Math.max(2, classes) }, (_, i) => String(i));
+}
+
+export function describeServing(datasetUri: string, dataset: Dataset): JobServing {
+  const name = servedModelName(datasetUri);
+  if (dataset.kind === 'text') {
+    return {
+      name,
+      dataset: name,
+      labels: ['negative', 'positive'],
+      input: {
+        kind: 'tokens',
+        sequenceLength: dataset.train.shape[0] ?? 1,
+        vocabularySize: dataset.words.length + 3,
+        padIndex: PAD,
+        oovIndex: OOV,
+        vocabularyFile: VOCABULARY_FILE,
+      },
+    };
+  }
+  const [height = 1, width = 1, channels = 1] = dataset.train.shape;
+  return {
+    name,
+    dataset: name,
+    labels: imageLabels(name, dataset.train.classes),
+    input: { kind: 'image', height, width, channels, framing: name.includes('fashion') ? 'object' : 'digit' },
+  };
+}
+
+/** The vocabulary file's bytes: word i (index i + 3) on line i. */
+export function encodeVocabulary(words: readonly string[]): Uint8Array {
+  return new TextEncoder().encode(words.length === 0 ? '' : `${words.join('\n')}\n`);
+}
