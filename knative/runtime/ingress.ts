@@ -1,0 +1,238 @@
+// The local ingress: one HTTP server in front of every service. It routes by Host
+// (`<svc>.<ns>.localhost`, also `<svc>.<ns>.svc.cluster.local`) or by path prefix
+// (`/<ns>/<svc>/...`), waits for a slot in the service's pool (buffering while it scales from
+// zero), streams the request and the answer through, applies the service's timeout, and passes
+// HTTP upgrades (WebSocket) through. `/_kaskade/*` is the runtime's admin API.
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { NotFoundError, TimeoutError, UnavailableError } from '../../functions/_shared/errors.js';
+import { errorResponse } from '../../functions/_shared/http.js';
+import type { Logger } from '../../functions/_shared/log.js';
+import type { ServicePool, Slot } from './pool.js';
+
+export interface IngressTarget {
+  pool: ServicePool;
+  timeoutMs: number;
+}
+
+export interface IngressOptions {
+  port: number;
+  host: string;
+  lookup: (namespace: string, name: string) => IngressTarget | undefined;
+  /** Answers `/_kaskade/...`; the ingress answers 404 for paths it does not know. */
+  admin: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
+  logger: Logger;
+}
+
+export interface Ingress {
+  readonly port: number;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+export interface Route {
+  namespace: string;
+  name: string;
+  /** The path (with query) the worker sees. */
+  path: string;
+  /** Set for the path form: the prefix the worker does not see. */
+  prefix: string | null;
+}
+
+const HOST_FORM = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(localhost|svc\.cluster\.local|svc)$/;
+const PATH_FORM = /^\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?=$|[/?])(.*)$/;
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+/** Resolves a request to a service: the Host form wins, then the path form. */
+export function routeOf(hostHeader: string | undefined, url: string): Route | null {
+  const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '');
+  const h = HOST_FORM.exec(host);
+  if (h?.[1] !== undefined && h[3] !== undefined) return { namespace: h[3], name: h[1], path: url, prefix: null };
+  const p = PATH_FORM.exec(url);
+  if (p?.[1] !== undefined && p[3] !== undefined) {
+    const rest = p[5] ?? '';
+    return { namespace: p[1], name: p[3], path: rest.startsWith('/') ? rest : `/${rest}`, prefix: `/${p[1]}/${p[3]}` };
+  }
+  return null;
+}
+
+export async function startIngress(options: IngressOptions): Promise<Ingress> {
+  const server = createServer((req, res) => {
+    void handle(options, req, res);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void upgrade(options, req, socket, head);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port, options.host, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const { status, body } = errorResponse(e);
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function badGateway(res: ServerResponse, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = JSON.stringify({ error: message, code: 'bad_gateway' });
+  res.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function resolveTarget(options: IngressOptions, req: IncomingMessage): { route: Route; target: IngressTarget } {
+  const route = routeOf(req.headers.host, req.url ?? '/');
+  if (!route) throw new NotFoundError(`no service here: use http://<service>.<namespace>.localhost:<port>/ or http://127.0.0.1:<port>/<namespace>/<service>/`);
+  const target = options.lookup(route.namespace, route.name);
+  if (!target) throw new NotFoundError(`no service ${route.namespace}/${route.name}`);
+  return { route, target };
+}
+
+async function handle(options: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = req.url ?? '/';
+  if (url.startsWith('/_kaskade/')) {
+    if (!options.admin(url.split('?')[0] ?? url, req, res)) sendError(res, new NotFoundError(`no admin endpoint ${url}`));
+    return;
+  }
+  let resolved: { route: Route; target: IngressTarget };
+  try {
+    resolved = resolveTarget(options, req);
+  } catch (e) {
+    req.resume();
+    sendError(res, e);
+    return;
+  }
+  const { route, target } = resolved;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new TimeoutError(`${route.namespace}/${route.name} did not answer within ${target.timeoutMs} ms`)), target.timeoutMs);
+  const clientGone = (): void => {
+    if (!res.writableFinished) deadline.abort(new UnavailableError('client closed the connection'));
+  };
+  res.once('close', clientGone);
+
+  let slot: Slot;
+  try {
+    slot = await target.pool.acquire(deadline.signal);
+  } catch (e) {
+    clearTimeout(timer);
+    req.resume();
+    sendError(res, e);
+    return;
+  }
+  res.once('close', () => {
+    clearTimeout(timer);
+    slot.release();
+  });
+  if (deadline.signal.aborted) {
+    sendError(res, deadline.signal.reason);
+    return;
+  }
+
+  const upstream = request({
+    host: '127.0.0.1',
+    port: slot.port,
+    method: req.method,
+    path: route.path,
+    headers: forwardHeaders(req, route),
+    agent: slot.agent,
+  });
+  deadline.signal.addEventListener('abort', () => {
+    upstream.destroy();
+    sendError(res, deadline.signal.reason);
+  }, { once: true });
+  upstream.once('response', (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
+    pipeline(answer, res, () => undefined);
+  });
+  upstream.once('error', (e) => {
+    if (deadline.signal.aborted) return;
+    options.logger.warn(`${route.namespace}/${route.name}: pod ${slot.pod}: ${e.message}`);
+    badGateway(res, `pod ${slot.pod} of ${route.namespace}/${route.name} failed: ${e.message}`);
+  });
+  pipeline(req, upstream, () => undefined);
+}
+
+function forwardHeaders(req: IncomingMessage, route: Route): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+  const peer = req.socket.remoteAddress ?? '';
+  out['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${String(req.headers['x-forwarded-for'])}, ${peer}` : peer;
+  out['x-forwarded-proto'] = 'http';
+  if (req.headers.host) out['x-forwarded-host'] = req.headers.host;
+  if (route.prefix) out['x-forwarded-prefix'] = route.prefix;
+  return out;
+}
+
+function responseHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (!HOP_BY_HOP.has(name.toLowerCase())) out.push(name, raw[i + 1] ?? '');
+  }
+  return out;
+}
+
+/** HTTP/1.1 upgrade: once a slot is free, the raw bytes flow both ways until either side closes. */
+async function upgrade(options: IngressOptions, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  let resolved: { route: Route; target: IngressTarget };
+  const gone = new AbortController();
+  socket.once('close', () => gone.abort(new UnavailableError('client closed the connection')));
+  let slot: Slot;
+  try {
+    resolved = resolveTarget(options, req);
+    slot = await resolved.target.pool.acquire(gone.signal);
+  } catch (e) {
+    const { status, body } = errorResponse(e);
+    const text = JSON.stringify(body);
+    socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    return;
+  }
+  const { route } = resolved;
+  const upstream = connect({ host: '127.0.0.1', port: slot.port });
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    upstream.destroy();
+    socket.destroy();
+    slot.release();
+  };
+  upstream.once('error', finish);
+  upstream.once('close', finish);
+  socket.once('close', finish);
+  upstream.once('connect', () => {
+    const lines = [`${req.method ?? 'GET'} ${route.path} HTTP/1.1`];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`);
+    if (route.prefix) lines.push(`X-Forwarded-Prefix: ${route.prefix}`);
+    lines.push(`X-Forwarded-For: ${req.socket.remoteAddress ?? ''}`);
+    upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+    if (head.length > 0) upstream.write(head);
+    socket.pipe(upstream).pipe(socket);
+  });
+}

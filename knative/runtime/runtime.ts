@@ -1,0 +1,292 @@
+// startRuntime(): Knative Serving and Eventing on one machine. Reads the manifests, starts the
+// local broker (when one is available), one ingress for every service, the autoscaler and the
+// PingSources, and writes a state file so `kaskade status` / `kaskade send` can find it.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, resolve } from 'node:path';
+import { ConfigError } from '../../functions/_shared/errors.js';
+import { createLogger, type Logger } from '../../functions/_shared/log.js';
+import { Autoscaler, applyOverrides, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
+import { workerCommand, type WorkerMode } from './build.js';
+import { startIngress, type Ingress, type IngressTarget } from './ingress.js';
+import { readManifestDocuments } from './manifest-source.js';
+import { parseManifests, type BrokerManifest, type Destination, type RuntimeManifests, type ServiceManifest, type TriggerManifest } from './manifests.js';
+import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
+import { ServicePool, type PoolStatus } from './pool.js';
+import { writeState, removeState, type RuntimeStateFile } from './state.js';
+import { WorkerProcess } from './worker.js';
+import { REPO_ROOT } from './worker-server.js';
+
+/** What the runtime needs from a local broker (events/ provides the real one). */
+export interface LocalBroker {
+  readonly port: number;
+  url(namespace: string, broker: string): string;
+  close(): Promise<void>;
+}
+
+export interface BrokerSetup {
+  namespace: string;
+  brokers: readonly BrokerManifest[];
+  triggers: ReadonlyArray<TriggerManifest & { subscriberUri: string; deadLetterUri?: string }>;
+  stateDir: string;
+  logger: Logger;
+  /** Resolves a Destination (Service, Broker or URI) to a URL. */
+  resolve: (d: Destination) => string;
+}
+
+export type BrokerLauncher = (setup: BrokerSetup) => Promise<LocalBroker>;
+
+export interface RuntimeOptions {
+  /** A YAML file, a folder of YAML files, or a kustomize folder. */
+  manifests: string;
+  /** Namespace of resources that name none. Default `default`. */
+  namespace?: string;
+  /** Ingress port; 0 (default) picks a free one. */
+  port?: number;
+  /** Ingress bind address. Default 127.0.0.1. */
+  host?: string;
+  /** Where the state file (and the broker's log) live. Default `.kaskade` in the working folder. */
+  stateDir?: string;
+  kpa?: KpaOverrides;
+  /** Runtime messages; default: a logger on `logSink`. */
+  logger?: Logger;
+  /** The one stream every worker's output goes to, prefixed `<service>/<pod> | `. Default stderr. */
+  logSink?: NodeJS.WritableStream;
+  workerMode?: WorkerMode;
+  /** Env values that replace the manifests' own, for every service. */
+  env?: Readonly<Record<string, string>>;
+  /** Knative's allow-zero-initial-scale. Default false, as in Knative. */
+  allowZeroInitialScale?: boolean;
+  /** Longest wait for a new worker to become ready. Default 60 s. */
+  readinessTimeoutMs?: number;
+  /** Requests buffered per service while it has no ready worker. Default 1000. */
+  activatorCapacity?: number;
+  /** Timeout of PingSource deliveries. Default 10 s. */
+  sinkTimeoutMs?: number;
+  /** kubectl used for kustomize folders. Default `kubectl`. */
+  kubectl?: string;
+  /** Starts the local broker; null runs without one (Broker refs then fail to resolve). */
+  broker?: BrokerLauncher | null;
+}
+
+export interface ServiceStatus extends PoolStatus, ScaleStatus {
+  namespace: string;
+  name: string;
+  functionTarget: string;
+  url: string;
+  hostUrl: string;
+  containerConcurrency: number;
+  observedConcurrency: number;
+}
+
+export interface RuntimeStatus {
+  pid: number;
+  port: number;
+  startedAt: string;
+  brokerUrl: string | null;
+  services: ServiceStatus[];
+  pingSources: PingStatus[];
+}
+
+export interface Runtime {
+  readonly port: number;
+  readonly manifests: RuntimeManifests;
+  /** `http://127.0.0.1:<port>/<ns>/<svc>`: works for every HTTP client. */
+  url(service: string, namespace?: string): string;
+  /** `http://<svc>.<ns>.localhost:<port>`: for browsers and curl (they resolve *.localhost). */
+  hostUrl(service: string, namespace?: string): string;
+  /** The local broker's ingress for a broker (default: the namespace's `default`), or null. */
+  brokerUrl(namespace?: string, broker?: string): string | null;
+  status(): RuntimeStatus;
+  /** Stops PingSources, drains and stops workers, stops the broker and the ingress. */
+  close(): Promise<void>;
+}
+
+/** Host env a worker inherits (everything else comes from its manifest, as in a container). */
+const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'KASKADE_BACKEND', 'GOOGLE_APPLICATION_CREDENTIALS', 'NODE_EXTRA_CA_CERTS'];
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const namespace = options.namespace ?? 'default';
+  const host = options.host ?? '127.0.0.1';
+  const stateDir = resolve(options.stateDir ?? '.kaskade');
+  const sink = options.logSink ?? process.stderr;
+  const logger = options.logger ?? createLogger('kaskade', sink);
+  const startedAt = new Date().toISOString();
+
+  const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});
+  const manifests = parseManifests(docs, {
+    namespace,
+    allowZeroInitialScale: options.allowZeroInitialScale ?? false,
+    ...(options.env ? { envOverrides: options.env } : {}),
+  });
+  for (const w of manifests.warnings) logger.warn(w);
+  if (manifests.ignored.length > 0) logger.info(`not run locally: ${manifests.ignored.join(', ')}`);
+  for (const s of manifests.services) {
+    if (!existsSync(functionSource(s))) throw new ConfigError(`${s.origin}: Service/${s.name}: FUNCTION_TARGET=${s.functionTarget} but ${functionSource(s)} does not exist`);
+  }
+  await mkdir(stateDir, { recursive: true });
+
+  const targets = new Map<string, IngressTarget>();
+  const tickMs = tickMsOf(options.kpa);
+  const autoscaler = new Autoscaler(tickMs, logger);
+  let ingress: Ingress | undefined;
+  let broker: LocalBroker | null = null;
+  let pings: PingSources | undefined;
+  const pools: ServicePool[] = [];
+
+  const urlOf = (svc: string, ns = namespace): string => `http://${host}:${ingress?.port ?? 0}/${ns}/${svc}`;
+  const hostUrlOf = (svc: string, ns = namespace): string => `http://${svc}.${ns}.localhost:${ingress?.port ?? 0}`;
+  const brokerUrlOf = (ns = namespace, name = 'default'): string | null => (broker && manifests.brokers.some((b) => b.namespace === ns && b.name === name) ? broker.url(ns, name) : null);
+  const resolveDestination = (d: Destination): string => {
+    if (d.kind === 'uri') return d.uri;
+    if (d.kind === 'service') return `${urlOf(d.name, d.namespace)}${d.path === '/' ? '' : d.path}`;
+    const url = brokerUrlOf(d.namespace, d.name);
+    if (url === null) throw new ConfigError(`Broker ${d.namespace}/${d.name} has no local broker to run it`);
+    return url;
+  };
+
+  const status = (): RuntimeStatus => ({
+    pid: process.pid,
+    port: ingress?.port ?? 0,
+    startedAt,
+    brokerUrl: brokerUrlOf(),
+    services: manifests.services.map((s) => {
+      const key = `${s.namespace}/${s.name}`;
+      const t = targets.get(key);
+      const scale = autoscaler.status(key) ?? { desired: 0, mode: 'stable' as const, stable: 0, panic: 0, targetPerPod: 0 };
+      const pool = t?.pool.status() ?? { ready: 0, starting: 0, draining: 0, inFlight: 0, queued: 0, pods: [] };
+      return {
+        namespace: s.namespace,
+        name: s.name,
+        functionTarget: s.functionTarget,
+        url: urlOf(s.name, s.namespace),
+        hostUrl: hostUrlOf(s.name, s.namespace),
+        containerConcurrency: s.containerConcurrency,
+        observedConcurrency: t?.pool.sampler.current() ?? 0,
+        ...pool,
+        ...scale,
+      };
+    }),
+    pingSources: pings?.status() ?? [],
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      pings?.stop();
+      autoscaler.stop();
+      await Promise.all(pools.map((p) => p.close()));
+      await broker?.close();
+      await ingress?.close();
+      await removeState(stateDir, process.pid);
+      logger.info('stopped');
+    })());
+
+  try {
+    ingress = await startIngress({
+      port: options.port ?? 0,
+      host,
+      lookup: (ns, name) => targets.get(`${ns}/${name}`),
+      admin: (path, req, res) => admin(path, req, res, status),
+      logger,
+    });
+    if (options.broker && manifests.brokers.length > 0) {
+      broker = await options.broker({
+        namespace,
+        brokers: manifests.brokers,
+        triggers: manifests.triggers.map((t) => {
+          const dls = t.delivery?.deadLetterSink;
+          return { ...t, subscriberUri: resolveDestination(t.subscriber), ...(dls ? { deadLetterUri: resolveDestination(dls) } : {}) };
+        }),
+        stateDir,
+        logger: createLogger('broker', sink),
+        resolve: resolveDestination,
+      });
+    } else if (manifests.brokers.length > 0) {
+      logger.warn(`no local broker: ${manifests.brokers.length} Broker(s) and ${manifests.triggers.length} Trigger(s) are not served`);
+    }
+
+    for (const s of manifests.services) {
+      const config = applyOverrides(s.autoscaling, options.kpa);
+      const command = await workerCommand(options.workerMode ?? 'bundle', functionSource(s), logger);
+      const env = workerEnv(s, brokerUrlOf(s.broker.namespace, s.broker.name));
+      const podLog = (pod: string, line: string): void => void sink.write(`${s.name}/${pod} | ${line}\n`);
+      const pool: ServicePool = new ServicePool({
+        namespace: s.namespace,
+        name: s.name,
+        containerConcurrency: s.containerConcurrency,
+        activatorCapacity: options.activatorCapacity ?? 1_000,
+        drainGraceMs: s.timeoutSeconds * 1_000 + 5_000,
+        samplerBucketMs: Math.max(10, Math.min(100, Math.round(config.stableWindowMs / 600))),
+        samplerRetainMs: config.stableWindowMs * 2,
+        logger,
+        onDemand: () => autoscaler.tick(pool.key),
+        startWorker: (pod) =>
+          WorkerProcess.start(pod, {
+            command,
+            env,
+            cwd: REPO_ROOT,
+            readinessPath: s.readinessPath,
+            readinessTimeoutMs: options.readinessTimeoutMs ?? 60_000,
+            onLine: (line) => podLog(pod, line),
+          }),
+      });
+      pools.push(pool);
+      targets.set(pool.key, { pool, timeoutMs: s.timeoutSeconds * 1_000 });
+      autoscaler.add(pool, config);
+    }
+    autoscaler.start();
+    pings = startPingSources(
+      manifests.pingSources.map((p) => ({ source: p, sinkUrl: resolveDestination(p.sink) })),
+      { logger, timeoutMs: options.sinkTimeoutMs ?? 10_000 },
+    );
+    const state: RuntimeStateFile = { pid: process.pid, port: ingress.port, host, adminUrl: `http://${host}:${ingress.port}/_kaskade`, namespace, brokerUrl: brokerUrlOf(), startedAt };
+    await writeState(stateDir, state);
+  } catch (e) {
+    await close();
+    throw e;
+  }
+
+  const port = ingress.port;
+  logger.info(`ingress on http://${host}:${port} (tick ${tickMs} ms); ${manifests.services.length} service(s)`);
+  return {
+    port,
+    manifests,
+    url: urlOf,
+    hostUrl: hostUrlOf,
+    brokerUrl: brokerUrlOf,
+    status,
+    close,
+  };
+
+  function workerEnv(s: ServiceManifest, localBrokerUrl: string | null): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const name of INHERITED_ENV) {
+      const v = process.env[name];
+      if (v !== undefined) env[name] = v;
+    }
+    for (const { name, value } of s.env) env[name] = value;
+    env.K_SERVICE = s.name;
+    env.K_CONFIGURATION = s.name;
+    env.K_REVISION = `${s.name}-00001`;
+    env.KASKADE_DRAIN_TIMEOUT_MS = String(s.timeoutSeconds * 1_000);
+    if (localBrokerUrl !== null) env.KASKADE_BROKER_URL = localBrokerUrl;
+    return env;
+  }
+}
+
+function functionSource(s: ServiceManifest): string {
+  return join(REPO_ROOT, 'functions', s.functionTarget, 'index.ts');
+}
+
+function admin(path: string, _req: IncomingMessage, res: ServerResponse, status: () => RuntimeStatus): boolean {
+  let body: unknown;
+  if (path === '/_kaskade/status') body = status();
+  else if (path === '/_kaskade/healthz') body = { ok: true };
+  else return false;
+  const text = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+  return true;
+}

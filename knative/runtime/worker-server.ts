@@ -1,0 +1,144 @@
+// The HTTP side of a worker: imports a function module, serves what it registered with the
+// Functions Framework, counts in-flight requests and drains them on demand. Kept apart from
+// worker-main.ts (the process entry) so tests can run it in process.
+import type { IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { envInt, envString, type Env } from '../../functions/_shared/config.js';
+import { ConfigError } from '../../functions/_shared/errors.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface WorkerConfig {
+  /** The registered function to serve (FUNCTION_TARGET). */
+  target: string;
+  /** The module that registers it: functions/<target>/index.ts unless KASKADE_FUNCTION_SOURCE. */
+  source: string;
+  port: number;
+  host: string;
+  drainTimeoutMs: number;
+}
+
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const target = envString(env, 'FUNCTION_TARGET');
+  if (!/^[a-z][a-z0-9-]*$/i.test(target)) throw new ConfigError(`FUNCTION_TARGET must be a function folder name, got "${target}"`);
+  return {
+    target,
+    source: resolve(REPO_ROOT, envString(env, 'KASKADE_FUNCTION_SOURCE', `functions/${target}/index.ts`)),
+    port: envInt(env, 'PORT', 8080, { min: 0, max: 65_535 }),
+    host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
+    drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
+  };
+}
+
+/** What a function module may export besides its registrations: an HTTP upgrade handler. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface ServedFunction {
+  readonly server: Server;
+  readonly port: number;
+  /** Requests (and upgraded connections) not finished yet. */
+  inFlight(): number;
+  /** Stops accepting, waits for in-flight work; false when the deadline cut some off. */
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+export async function serveFunction(config: WorkerConfig, importModule: (path: string) => Promise<unknown>): Promise<ServedFunction> {
+  const mod = await importModule(config.source);
+  let server: Server;
+  try {
+    server = getTestServer(config.target);
+  } catch (e) {
+    throw new ConfigError(`${config.source} does not register a function named "${config.target}"`, { cause: e });
+  }
+  let active = 0;
+  let draining = false;
+  const idleWaiters: Array<() => void> = [];
+  const finished = (): void => {
+    active -= 1;
+    if (draining) server.closeIdleConnections();
+    if (active === 0) for (const wake of idleWaiters.splice(0)) wake();
+  };
+  server.on('request', (_req, res) => {
+    active += 1;
+    if (draining) res.setHeader('Connection', 'close');
+    res.once('close', finished);
+  });
+  const upgraded = new Set<Duplex>();
+  const upgrade = upgradeHandlerOf(mod);
+  if (upgrade) {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      active += 1;
+      upgraded.add(socket);
+      socket.once('close', () => {
+        upgraded.delete(socket);
+        finished();
+      });
+      upgrade(req, socket, head);
+    });
+  }
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(config.port, config.host, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    server,
+    port,
+    inFlight: () => active,
+    async drain(timeoutMs) {
+      draining = true;
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      server.closeIdleConnections();
+      const idle = active === 0 ? Promise.resolve() : new Promise<void>((wake) => idleWaiters.push(wake));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<false>((done) => (timer = setTimeout(() => done(false), timeoutMs)));
+      const clean = await Promise.race([idle.then(() => true as const), deadline]);
+      clearTimeout(timer);
+      if (!clean) {
+        server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
+      }
+      await closed;
+      return clean;
+    },
+  };
+}
+
+function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {
+  if (typeof mod !== 'object' || mod === null || !('upgrade' in mod)) return undefined;
+  const candidate = mod.upgrade;
+  return typeof candidate === 'function' ? (candidate as UpgradeHandler) : undefined;
+}
+
+/**
+ * Runs a worker process to completion: serves the function, reports `listening` to the runtime
+ * over IPC, drains on SIGTERM/SIGINT (or when the runtime's IPC channel closes), then exits
+ * 0 (or 1 when the drain deadline cut requests off).
+ */
+export async function runWorker(env: Env, importModule: (path: string) => Promise<unknown>): Promise<void> {
+  const config = loadWorkerConfig(env);
+  const served = await serveFunction(config, importModule);
+  process.send?.({ kind: 'listening', port: served.port });
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    served.drain(config.drainTimeoutMs).then(
+      (clean) => process.exit(clean ? 0 : 1),
+      (e: unknown) => {
+        process.stderr.write(`drain failed: ${String(e)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('disconnect', stop);
+}
