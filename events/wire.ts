@@ -36,7 +36,10 @@ function headerValue(value: string | readonly string[] | number | undefined): st
 export function decodeHttp(headers: HttpHeaders, body: Uint8Array): WireEvent {
   const contentType = headerValue(headers['content-type'])?.trim();
   const media = contentType?.split(';')[0]?.trim().toLowerCase();
-  if (media === BATCH_CONTENT_TYPE) throw new BadInputError('batched CloudEvents are not accepted; post one event per request');
+  if (media?.startsWith(BATCH_CONTENT_TYPE)) throw new BadInputError('batched CloudEvents are not accepted; post one event per request');
+  if (media?.startsWith('application/cloudevents') && media !== STRUCTURED_CONTENT_TYPE) {
+    throw new BadInputError(`unsupported structured format ${media}; use ${STRUCTURED_CONTENT_TYPE} or binary mode`);
+  }
   const event = media === STRUCTURED_CONTENT_TYPE ? decodeStructured(body) : decodeBinary(headers, contentType, body);
   checkAttributes(event.attributes);
   return event;

@@ -1,0 +1,419 @@
+// The local broker: Knative Eventing's data plane for one namespace on one machine.
+// Ingress `POST /<namespace>/<broker>` (binary or structured CloudEvents) → 202 once the event
+// is journaled; every matching trigger then gets its own delivery (concurrent, independent),
+// with the Broker/Trigger delivery policy: retries with backoff, per-attempt timeout,
+// dead-letter sink; a 2xx answer carrying a CloudEvent is a reply, put back into the broker.
+import { once } from 'node:events';
+import http from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BadInputError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
+import { errorResponse } from '../../functions/_shared/http.js';
+import { createLogger, type Logger } from '../../functions/_shared/log.js';
+import { decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
+import { compileTriggerFilter, type Predicate } from './filter.js';
+import { Journal, type LiveEvent } from './journal.js';
+import { deadLetterEvent, DEFAULT_DELIVERY, isAccepted, isRetryable, resolvePolicy, retryDelayMs, type AttemptResult, type DeliveryPolicy, type HttpAnswer } from './policy.js';
+import { Sender } from './sender.js';
+import { brokerSchema, checkSpec, triggerSchema, type BrokerSpec, type DeliverySpec, type TriggerSpec } from './spec.js';
+
+export interface StartBrokerOptions {
+  readonly namespace: string;
+  readonly brokers: readonly BrokerSpec[];
+  readonly triggers: readonly TriggerSpec[];
+  /** Folder for the journal; without it, accepted events live only in memory. */
+  readonly stateDir?: string;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  readonly host?: string;
+  readonly logger?: Logger;
+  /** Used where neither Trigger nor Broker sets a field; Knative's broker defaults otherwise. */
+  readonly defaultDelivery?: DeliverySpec;
+  /** Deliveries in flight per subscriber URL (more wait their turn). */
+  readonly maxConcurrencyPerSubscriber?: number;
+  /** Largest accepted event body (and kept reply body). */
+  readonly maxBodyBytes?: number;
+  /** Beyond this many undelivered events, ingress answers 503. */
+  readonly maxPendingEvents?: number;
+  /** How long `close()` waits for in-flight deliveries before leaving them to the journal. */
+  readonly drainTimeoutMs?: number;
+  /** fdatasync every journal batch (survives power loss; slower). */
+  readonly fsync?: boolean;
+  readonly compactBytes?: number;
+}
+
+export interface BrokerStats {
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly attempts: number;
+  readonly retries: number;
+  readonly delivered: number;
+  readonly deadLettered: number;
+  readonly dropped: number;
+  readonly replies: number;
+  readonly replayed: number;
+  readonly pending: number;
+  readonly inFlight: number;
+  readonly journalBytes: number;
+}
+
+export interface LocalBroker {
+  readonly port: number;
+  /** `http://127.0.0.1:<port>/<namespace>/<broker>`: what K_SINK should be. */
+  url(namespace: string, broker: string): string;
+  /** Replaces the triggers (manifests changed); deliveries already under way finish as they were. */
+  setTriggers(triggers: readonly TriggerSpec[]): void;
+  stats(): BrokerStats;
+  /** Stops taking events, waits for in-flight deliveries (bounded), closes the journal. */
+  close(): Promise<void>;
+}
+
+interface Trigger {
+  readonly name: string;
+  readonly broker: string;
+  readonly subscriberUri: string;
+  readonly matches: Predicate;
+  readonly policy: DeliveryPolicy;
+}
+
+interface Pending {
+  readonly seq: number;
+  readonly broker: string;
+  readonly event: WireEvent;
+  readonly ttl: number;
+  readonly remaining: Set<string>;
+}
+
+type Outcome = { readonly kind: 'delivered'; readonly reply: WireEvent | undefined } | { readonly kind: 'dead-lettered' | 'dropped' | 'aborted' };
+
+/** Reply hops an event may take before the broker drops it (Knative's broker TTL). */
+const REPLY_TTL = 255;
+
+/** A FIFO semaphore: at most `max` tasks run at once. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+function looksLikeEvent(result: HttpAnswer): boolean {
+  const h = result.headers;
+  const contentType = h['content-type'];
+  return h['ce-specversion'] !== undefined || h['ce-id'] !== undefined || (typeof contentType === 'string' && contentType.startsWith(STRUCTURED_CONTENT_TYPE));
+}
+
+class Broker implements LocalBroker {
+  port = 0;
+  private readonly server: http.Server;
+  private readonly sender: Sender;
+  private readonly logger: Logger;
+  private readonly brokers: Map<string, DeliverySpec | undefined>;
+  private readonly defaults: DeliverySpec;
+  private triggers: readonly Trigger[] = [];
+  private readonly limiters = new Map<string, Limiter>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private journal: Journal | undefined;
+  private seq = 0;
+  private closing = false;
+  private readonly counts = { accepted: 0, rejected: 0, attempts: 0, retries: 0, delivered: 0, deadLettered: 0, dropped: 0, replies: 0, replayed: 0 };
+
+  constructor(private readonly options: StartBrokerOptions) {
+    this.logger = options.logger ?? createLogger('broker');
+    this.defaults = { ...DEFAULT_DELIVERY, ...options.defaultDelivery };
+    this.brokers = new Map(
+      options.brokers.map((b, i) => {
+        const spec = checkSpec(brokerSchema, b, `broker ${b.name ?? `#${i}`}`);
+        return [spec.name, spec.delivery];
+      }),
+    );
+    this.setTriggers(options.triggers);
+    this.sender = new Sender({ maxResponseBytes: this.maxBodyBytes, maxSocketsPerOrigin: this.maxConcurrency * 2 });
+    this.server = http.createServer((req, res) => {
+      this.ingress(req, res).catch((e: unknown) => this.logger.error(`ingress: ${String(e)}`));
+    });
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  private get maxBodyBytes(): number {
+    return this.options.maxBodyBytes ?? 64 * 1024 * 1024;
+  }
+
+  private get maxConcurrency(): number {
+    return this.options.maxConcurrencyPerSubscriber ?? 64;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.stateDir !== undefined) await this.openJournal(this.options.stateDir);
+    this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1');
+    await once(this.server, 'listening');
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address !== null ? address.port : 0;
+    for (const entry of this.pending.values()) this.dispatchAll(entry);
+  }
+
+  private async openJournal(stateDir: string): Promise<void> {
+    const path = join(stateDir, `broker-${this.options.namespace}.journal`);
+    const { journal, pending, lastSeq, tornBytes } = await Journal.open(path, {
+      fsync: this.options.fsync ?? false,
+      compactBytes: this.options.compactBytes ?? 64 * 1024 * 1024,
+      pendingCount: () => this.pending.size,
+      live: () => [...this.pending.values()].map((p) => this.liveEvent(p)),
+      onError: (e) => this.logger.error(`journal ${path}: ${e.message}`),
+    });
+    this.journal = journal;
+    this.seq = lastSeq;
+    if (tornBytes > 0) this.logger.warn(`journal ${path}: ignored ${tornBytes} bytes of an incomplete last write`);
+    for (const { record, data } of pending) {
+      const entry: Pending = { seq: record.s, broker: record.b, event: { attributes: record.a, data }, ttl: record.ttl, remaining: new Set(record.t) };
+      this.pending.set(entry.seq, entry);
+      this.counts.replayed++;
+    }
+    if (pending.length > 0) this.logger.info(`journal ${path}: redelivering ${pending.length} accepted event(s)`);
+  }
+
+  private liveEvent(p: Pending): LiveEvent {
+    return { record: { k: 'a', s: p.seq, b: p.broker, t: [...p.remaining], ttl: p.ttl, a: p.event.attributes }, data: p.event.data };
+  }
+
+  url(namespace: string, broker: string): string {
+    return `http://127.0.0.1:${this.port}/${encodeURIComponent(namespace)}/${encodeURIComponent(broker)}`;
+  }
+
+  setTriggers(specs: readonly TriggerSpec[]): void {
+    const triggers = specs.map((t, i) => {
+      const where = `trigger ${t.name ?? `#${i}`}`;
+      const spec = checkSpec(triggerSchema, t, where);
+      if (!this.brokers.has(spec.broker)) this.logger.warn(`${where}: broker "${spec.broker}" is not defined; it gets no events`);
+      return {
+        name: spec.name,
+        broker: spec.broker,
+        subscriberUri: spec.subscriberUri,
+        matches: compileTriggerFilter(spec, where),
+        policy: resolvePolicy(spec.delivery, this.brokers.get(spec.broker), this.defaults, where),
+      };
+    });
+    this.triggers = triggers;
+  }
+
+  stats(): BrokerStats {
+    return { ...this.counts, pending: this.pending.size, inFlight: this.inFlight.size, journalBytes: this.journal?.bytes ?? 0 };
+  }
+
+  // --- ingress -------------------------------------------------------------------------------
+
+  private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const broker = this.route(req.url ?? '/');
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        this.answer(res, 405, { error: `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`, code: 'method_not_allowed' });
+        return;
+      }
+      if (this.closing) throw new UnavailableError('broker is shutting down');
+      const body = await this.readBody(req);
+      await this.accept(broker, decodeHttp(req.headers, body), REPLY_TTL);
+      res.writeHead(202, { 'content-length': 0 }).end();
+    } catch (e) {
+      if (e instanceof BadInputError || e instanceof PayloadTooLargeError) this.counts.rejected++;
+      const { status, body } = errorResponse(e);
+      if (status >= 500 && !(e instanceof UnavailableError)) this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
+      if (!req.complete) res.setHeader('connection', 'close');
+      this.answer(res, status, body);
+    }
+  }
+
+  /** The broker name from `/<namespace>/<broker>`; NotFound (404) otherwise. */
+  private route(url: string): string {
+    const path = url.split('?')[0] ?? '';
+    const parts = path.split('/').filter((p) => p !== '');
+    const [namespace, broker] = parts.map((p) => decodeURIComponent(p));
+    if (parts.length === 2 && namespace === this.options.namespace && broker !== undefined && this.brokers.has(broker)) return broker;
+    throw new NotFoundError(`no broker at ${path} (brokers: ${[...this.brokers.keys()].map((b) => `/${this.options.namespace}/${b}`).join(', ')})`);
+  }
+
+  private readBody(req: http.IncomingMessage): Promise<Buffer> {
+    const limit = this.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return Promise.reject(new PayloadTooLargeError(`event body of ${declared} bytes exceeds the ${limit}-byte limit`));
+    return new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.byteLength;
+        if (size <= limit) chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (size > limit) reject(new PayloadTooLargeError(`event body exceeds the ${limit}-byte limit`));
+        else resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  private answer(res: http.ServerResponse, status: number, body: object): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  }
+
+  /** Journals the event for every trigger it matches, then starts those deliveries. */
+  private async accept(broker: string, incoming: WireEvent, ttl: number): Promise<void> {
+    if (this.pending.size >= (this.options.maxPendingEvents ?? 100_000)) {
+      throw new UnavailableError(`broker has ${this.pending.size} undelivered events; try again later`);
+    }
+    const attributes = incoming.attributes.knativearrivaltime === undefined ? { ...incoming.attributes, knativearrivaltime: new Date().toISOString() } : incoming.attributes;
+    const event: WireEvent = { attributes, data: incoming.data };
+    const matched = this.triggers.filter((t) => t.broker === broker && t.matches(attributes));
+    this.counts.accepted++;
+    if (matched.length === 0) return;
+    const entry: Pending = { seq: ++this.seq, broker, event, ttl, remaining: new Set(matched.map((t) => t.name)) };
+    this.pending.set(entry.seq, entry);
+    if (this.journal !== undefined) {
+      try {
+        await this.journal.append(this.liveEvent(entry).record, event.data);
+      } catch (e) {
+        this.pending.delete(entry.seq);
+        throw new UnavailableError(`could not journal the event: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    this.dispatchAll(entry);
+  }
+
+  // --- delivery ------------------------------------------------------------------------------
+
+  private dispatchAll(entry: Pending): void {
+    for (const name of entry.remaining) {
+      const trigger = this.triggers.find((t) => t.name === name && t.broker === entry.broker);
+      if (trigger === undefined) {
+        this.logger.warn(`event ${entry.event.attributes.id}: trigger ${name} no longer exists; not delivered`);
+        this.complete(entry, name);
+        continue;
+      }
+      const task = this.deliver(entry, trigger).finally(() => this.inFlight.delete(task));
+      this.inFlight.add(task);
+    }
+  }
+
+  private async deliver(entry: Pending, trigger: Trigger): Promise<void> {
+    const outcome = await this.deliverWithRetries(trigger.subscriberUri, entry.event, trigger);
+    if (outcome.kind === 'aborted') return; // stays in the journal for the next start
+    if (outcome.kind === 'delivered') this.counts.delivered++;
+    if (outcome.kind === 'delivered' && outcome.reply !== undefined) {
+      if (entry.ttl <= 1) {
+        this.logger.warn(`trigger ${trigger.name}: reply to ${entry.event.attributes.id} dropped: reply TTL exhausted (a reply loop?)`);
+      } else {
+        try {
+          await this.accept(entry.broker, outcome.reply, entry.ttl - 1);
+          this.counts.replies++;
+        } catch (e) {
+          this.logger.error(`trigger ${trigger.name}: reply ${outcome.reply.attributes.id} not accepted: ${(e as Error).message}`);
+        }
+      }
+    }
+    this.complete(entry, trigger.name);
+  }
+
+  private complete(entry: Pending, triggerName: string): void {
+    entry.remaining.delete(triggerName);
+    if (entry.remaining.size === 0) this.pending.delete(entry.seq);
+    this.journal?.complete({ k: 'd', s: entry.seq, t: triggerName });
+  }
+
+  private limiterFor(uri: string): Limiter {
+    let limiter = this.limiters.get(uri);
+    if (limiter === undefined) {
+      limiter = new Limiter(this.maxConcurrency);
+      this.limiters.set(uri, limiter);
+    }
+    return limiter;
+  }
+
+  /** Up to `retry + 1` attempts; then the dead-letter sink (itself retried), else dropped. */
+  private async deliverWithRetries(uri: string, event: WireEvent, trigger: Trigger): Promise<Outcome> {
+    const last = await this.attempts(uri, event, trigger.policy);
+    if (last.kind === 'error' && last.aborted) return { kind: 'aborted' };
+    if (isAccepted(last)) return { kind: 'delivered', reply: last.kind === 'response' ? this.replyOf(last, trigger) : undefined };
+    const why = last.kind === 'response' ? `answered ${last.status}` : last.message;
+    const sink = trigger.policy.deadLetterUri;
+    if (sink === undefined) {
+      this.counts.dropped++;
+      this.logger.warn(`trigger ${trigger.name}: event ${event.attributes.id} dropped (${why}; no dead-letter sink)`);
+      return { kind: 'dropped' };
+    }
+    const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger.policy);
+    if (dead.kind === 'error' && dead.aborted) return { kind: 'aborted' };
+    if (isAccepted(dead)) {
+      this.counts.deadLettered++;
+      this.logger.warn(`trigger ${trigger.name}: event ${event.attributes.id} sent to the dead-letter sink (${why})`);
+      return { kind: 'dead-lettered' };
+    }
+    this.counts.dropped++;
+    this.logger.error(`trigger ${trigger.name}: event ${event.attributes.id} dropped: subscriber ${why}, dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`);
+    return { kind: 'dropped' };
+  }
+
+  private async attempts(uri: string, event: WireEvent, policy: DeliveryPolicy): Promise<AttemptResult> {
+    const limiter = this.limiterFor(uri);
+    const signal = this.abort.signal;
+    for (let n = 0; ; n++) {
+      const result = await limiter.run(() => this.sender.send(uri, event, policy.timeoutMs, signal));
+      this.counts.attempts++;
+      if (isAccepted(result) || !isRetryable(result) || n >= policy.retry) return result;
+      this.counts.retries++;
+      try {
+        await sleep(retryDelayMs(policy, n + 1, result), undefined, { signal });
+      } catch {
+        return { kind: 'error', message: 'broker shutting down', aborted: true };
+      }
+    }
+  }
+
+  private replyOf(result: HttpAnswer, trigger: Trigger): WireEvent | undefined {
+    if (!looksLikeEvent(result)) return undefined;
+    try {
+      return decodeHttp(result.headers, result.body);
+    } catch (e) {
+      this.logger.warn(`trigger ${trigger.name}: malformed reply ignored: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const stopped = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = new AbortController();
+    const idle = async () => {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    };
+    const timeout = sleep(this.options.drainTimeoutMs ?? 10_000, undefined, { signal: timer.signal }).catch(() => undefined);
+    await Promise.race([idle(), timeout]);
+    timer.abort();
+    this.abort.abort();
+    await Promise.allSettled([...this.inFlight]);
+    this.server.closeAllConnections();
+    await stopped;
+    this.sender.close();
+    await this.journal?.close();
+  }
+}
+
+/** Starts the broker; resolves once it listens (and has re-queued what its journal held). */
+export async function startBroker(options: StartBrokerOptions): Promise<LocalBroker> {
+  const broker = new Broker(options);
+  await broker.start();
+  return broker;
+}
