@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isEventType } from '../events/catalog.js';
 import { parseManifests, validateManifests, type Resource } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,6 +43,15 @@ describe('kustomize renders', () => {
       const target = envOf(svc, 'FUNCTION_TARGET');
       expect(target, svc.metadata.name).toBeDefined();
       expect(existsSync(join(root, 'functions', String(target), 'index.ts')), `functions/${target}/index.ts`).toBe(true);
+    }
+  });
+
+  it('every Trigger filters on an event type of the catalog', () => {
+    const triggers = render('base').filter((r) => r.kind === 'Trigger');
+    expect(triggers.length).toBeGreaterThan(0);
+    for (const t of triggers) {
+      const type = (t.spec as { filter?: { attributes?: { type?: string } } }).filter?.attributes?.type;
+      expect(type !== undefined && isEventType(type), `${t.metadata.name}: ${type}`).toBe(true);
     }
   });
 
