@@ -3,7 +3,7 @@
 // is journaled; every matching trigger then gets its own delivery (concurrent, independent),
 // with the Broker/Trigger delivery policy: retries with backoff, per-attempt timeout,
 // dead-letter sink; a 2xx answer carrying a CloudEvent is a reply, put back into the broker.
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -145,6 +145,7 @@ class Broker implements LocalBroker {
       this.ingress(req, res).catch((e: unknown) => this.logger.error(`ingress: ${String(e)}`));
     });
     this.server.keepAliveTimeout = 30_000;
+    setMaxListeners(0, this.abort.signal); // every attempt in flight listens for shutdown
   }
 
   private get maxBodyBytes(): number {

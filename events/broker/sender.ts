@@ -13,6 +13,7 @@ export interface SenderOptions {
 
 export class Sender {
   private readonly agents = new Map<string, http.Agent>();
+  private readonly urls = new Map<string, URL>();
 
   constructor(private readonly options: SenderOptions) {}
 
@@ -29,7 +30,11 @@ export class Sender {
   /** Never throws: every failure is an AttemptResult of kind `error`. */
   send(target: string, event: WireEvent, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
     if (signal.aborted) return Promise.resolve({ kind: 'error', message: 'broker shutting down', aborted: true });
-    const url = new URL(target);
+    let url = this.urls.get(target);
+    if (url === undefined) {
+      url = new URL(target);
+      this.urls.set(target, url);
+    }
     const body = event.data ?? Buffer.alloc(0);
     const headers: Record<string, string | number> = { ...binaryHeaders(event.attributes), 'content-length': body.byteLength };
     const request = url.protocol === 'https:' ? https.request : http.request;
@@ -72,5 +77,6 @@ export class Sender {
   close(): void {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
+    this.urls.clear();
   }
 }
