@@ -123,8 +123,16 @@ function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {
  * 0 (or 1 when the drain deadline cut requests off).
  */
 export async function runWorker(env: Env, importModule: (path: string) => Promise<unknown>): Promise<void> {
-  const config = loadWorkerConfig(env);
-  const served = await serveFunction(config, importModule);
+  let config: WorkerConfig;
+  let served: ServedFunction;
+  try {
+    config = loadWorkerConfig(env);
+    served = await serveFunction(config, importModule);
+  } catch (e) {
+    // One readable line for the runtime's error message, then the details.
+    process.stderr.write(`cannot start: ${e instanceof Error ? e.message : String(e)}\n${e instanceof Error ? (e.stack ?? '') : ''}\n`);
+    process.exit(1);
+  }
   process.send?.({ kind: 'listening', port: served.port });
   let stopping = false;
   const stop = (): void => {

@@ -117,7 +117,8 @@ export class WorkerProcess {
   }
 
   private failure(what: string): UnavailableError {
-    const tail = this.tail.slice(-5).join(' | ');
+    const cause = this.tail.find((l) => l.startsWith('cannot start: '));
+    const tail = cause ?? this.tail.slice(-5).join(' | ');
     return new UnavailableError(`worker ${this.pod} ${what}${tail ? `: ${tail}` : ''}`);
   }
 }

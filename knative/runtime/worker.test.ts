@@ -1,0 +1,62 @@
+// A worker process on its own: readiness, the readiness probe path, SIGTERM draining in-flight
+// requests before exiting 0, and a clear error when the function cannot load.
+import { request } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import type { EchoReply } from '../../functions/echo/echo.js';
+import { bundleWorker, tsxCommand, type WorkerCommand } from './build.js';
+import { WorkerProcess, type WorkerLaunch } from './worker.js';
+import { REPO_ROOT } from './worker-server.js';
+
+const ECHO = `${REPO_ROOT}/functions/echo/index.ts`;
+
+function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = []): WorkerLaunch {
+  return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine: (l) => lines.push(l) };
+}
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolveGet, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolveGet({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('worker process', () => {
+  it.each([
+    { name: 'bundled', command: async (): Promise<WorkerCommand> => [process.execPath, await bundleWorker(ECHO)] },
+    { name: 'under tsx', command: async (): Promise<WorkerCommand> => tsxCommand() },
+  ])('$name: drains in-flight requests on SIGTERM, refuses new ones, exits 0', async ({ command }) => {
+    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo' }));
+    await worker.ready;
+    expect(worker.phase).toBe('ready');
+    const slow = get(worker.port, '/?sleep=700');
+    await new Promise((r) => setTimeout(r, 200));
+    const stopped = worker.stop(10_000);
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(get(worker.port, '/')).rejects.toThrow();
+    const answer = await slow;
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.body) as EchoReply).pid).toBe(worker.pid);
+    expect(await stopped).toBe(0);
+  });
+
+  it('waits for the readiness probe path to answer 2xx', async () => {
+    const worker = await WorkerProcess.start('echo-p', { ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo' }), readinessPath: '/healthz' });
+    await worker.ready;
+    expect((await get(worker.port, '/healthz')).status).toBe(200);
+    expect(await worker.stop(5_000)).toBe(0);
+  });
+
+  it.each([
+    { name: 'a missing function folder', env: { FUNCTION_TARGET: 'no-such-function' }, message: /exited before it was ready.*no-such-function/ },
+    { name: 'no FUNCTION_TARGET', env: {}, message: /exited before it was ready.*FUNCTION_TARGET/ },
+  ])('fails to become ready with $name, naming the cause', async ({ env, message }) => {
+    const worker = await WorkerProcess.start('bad', launch(tsxCommand(), env));
+    await expect(worker.ready).rejects.toThrow(message);
+    await worker.exited;
+  });
+});
