@@ -48,7 +48,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: `^\\.\\./\\.\\./(?!_shared)[^/]+/`,
+              regex: `^\\.\\./\\.\\./(?!_shared|\\.\\.)[^/]+/`,
               message: 'Shared code must not import a function.',
             },
           ],
