@@ -61,6 +61,7 @@ export class FakeGcsServer {
   private readonly objects = new Map<string, FakeObject>();
   private readonly sessions = new Map<string, UploadSession>();
   private readonly faults: Fault[] = [];
+  private readonly hooks: { matches: (request: LoggedRequest) => boolean; action: () => void }[] = [];
   private nextGeneration = 1_000_001;
   private pageSize: number;
 
@@ -100,6 +101,11 @@ export class FakeGcsServer {
     this.faults.push({ remaining: count, status, matches });
   }
 
+  /** Runs `action` just before the next matching request is handled (to stage a race). */
+  beforeNext(matches: (request: LoggedRequest) => boolean, action: () => void): void {
+    this.hooks.push({ matches, action });
+  }
+
   setPageSize(size: number): void {
     this.pageSize = size;
   }
@@ -124,6 +130,8 @@ export class FakeGcsServer {
     this.requests.push(logged);
     try {
       const body = await readBody(req);
+      const hook = this.hooks.findIndex((h) => h.matches(logged));
+      if (hook >= 0) this.hooks.splice(hook, 1)[0]?.action();
       const fault = this.faults.find((f) => f.remaining > 0 && f.matches(logged));
       if (fault) {
         fault.remaining--;
