@@ -66,6 +66,13 @@ describe('GcsStore against the fake GCS JSON API', () => {
     expect(log.every((r) => r.query.alt !== 'media')).toBe(true);
   });
 
+  it('a bounded read of an object replaced between its metadata and its download reads the new one', async () => {
+    const url = `${root}/limit/replaced`;
+    await store.write(url, bytes('old'));
+    fake.beforeNext((r) => r.query.alt === 'media', () => fake.putObject('kaskade-test', 'runs/limit/replaced', bytes('new')));
+    expect(text(await store.read(url, { maxBytes: 100 }))).toBe('new');
+  });
+
   it('lists a prefix across pages, sorted, and deletes', async () => {
     fake.setPageSize(2);
     const names = ['p/b', 'p/a/2', 'p/a/1', 'p/c', 'pz', 'q/x'];

@@ -76,11 +76,18 @@ export class GcsStore implements Store {
     const file = this.file(url);
     return this.call('read', url, async () => {
       if (options.maxBytes === undefined) return toBytes((await file.download())[0]);
-      // Size first, then exactly that generation: the size checked is the size read.
-      const [metadata] = await file.getMetadata();
-      const size = Number(metadata.size);
-      if (size > options.maxBytes) throw new PayloadTooLargeError(`${url} is ${size} bytes, over the limit of ${options.maxBytes}`);
-      return toBytes((await file.bucket.file(file.name, { generation: String(metadata.generation) }).download())[0]);
+      // Size first, then exactly that generation: the size checked is the size read. An object
+      // replaced in between (404 for the old generation) is read again.
+      for (let attempt = 1; ; attempt++) {
+        const [metadata] = await file.getMetadata();
+        const size = Number(metadata.size);
+        if (size > options.maxBytes) throw new PayloadTooLargeError(`${url} is ${size} bytes, over the limit of ${options.maxBytes}`);
+        try {
+          return toBytes((await file.bucket.file(file.name, { generation: String(metadata.generation) }).download())[0]);
+        } catch (e) {
+          if (statusOf(e) !== 404 || attempt >= 3) throw e;
+        }
+      }
     });
   }
 
