@@ -83,10 +83,11 @@ async function train(deps: TrainerDeps, settings: TrainerSettings, job: JobRecor
   const shard = decodeExamples(shardBytes, ready.shardUrl);
   const global = decodeWeights(globalBytes, ready.globalModelUrl);
   const model = await tfjs.loadLayersModel(store.modelHandler(layout.architecture));
+  let optimizer: tf.Optimizer | undefined;
   try {
     applyWeights(tfjs, model, global.weights, ready.globalModelUrl);
     const learningRate = ready.hyperParams.learningRate ?? job.config.learningRate;
-    compileForTraining(tfjs, model, job.config.optimizer, learningRate, shard.classes);
+    optimizer = compileForTraining(tfjs, model, job.config.optimizer, learningRate, shard.classes);
     const trained = await trainEpochs(tfjs, model, shard, {
       epochs: ready.hyperParams.localEpochs,
       batchSize: ready.hyperParams.batchSize,
@@ -116,6 +117,7 @@ async function train(deps: TrainerDeps, settings: TrainerSettings, job: JobRecor
     }
   } finally {
     model.dispose();
+    optimizer?.dispose();
   }
 }
 

@@ -117,6 +117,7 @@ export async function startJob(deps: SplitterDeps, settings: SplitterSettings, r
     const running = await updateJob(deps.store, layout.record, (current) => (current.status === 'splitting' ? { ...current, status: 'running' } : undefined));
     return { jobId, outcome: 'started', status: running.status, recordUrl: layout.record, shards: config.shards };
   } finally {
+    model.optimizer.dispose(); // model.dispose() leaves an optimizer instance it was compiled with
     model.dispose();
   }
 }

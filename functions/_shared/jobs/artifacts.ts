@@ -96,14 +96,15 @@ export function applyWeights(tfjs: TF, model: tf.LayersModel, weights: WeightSet
   const variables = model.weights;
   const names = Object.keys(weights);
   if (names.length !== variables.length) throw new BadInputError(`${where}: ${names.length} weights for a model with ${variables.length}`);
-  const tensors = variables.map((v, i) => {
+  const checked = variables.map((v, i) => {
     const w = weights[weightKey(i)];
     if (!w) throw new BadInputError(`${where}: weight ${weightKey(i)} is missing`);
     if (w.shape.join(',') !== v.shape.join(',')) {
       throw new BadInputError(`${where}: weight ${weightKey(i)} has shape [${w.shape.join(', ')}], the model's ${v.name} has [${v.shape.join(', ')}]`);
     }
-    return tfjs.tensor(w.data, [...w.shape], 'float32');
+    return w;
   });
+  const tensors = checked.map((w) => tfjs.tensor(w.data, [...w.shape], 'float32'));
   try {
     model.setWeights(tensors);
   } finally {

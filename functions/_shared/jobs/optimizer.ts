@@ -34,8 +34,13 @@ export function makeOptimizer(tfjs: TF, kind: OptimizerKind, learningRate: numbe
   }
 }
 
-/** Compiles a model loaded from the job's architecture for local training on `classes` classes. */
-export function compileForTraining(tfjs: TF, model: tf.LayersModel, kind: OptimizerKind, learningRate: number, classes: number): void {
+/**
+ * Compiles a model loaded from the job's architecture for local training on `classes` classes.
+ * Answers the optimizer: the caller disposes it (model.dispose() leaves an optimizer it was given).
+ */
+export function compileForTraining(tfjs: TF, model: tf.LayersModel, kind: OptimizerKind, learningRate: number, classes: number): tf.Optimizer {
   const loss = labelEncoding(model, classes) === 'binary' ? 'binaryCrossentropy' : 'categoricalCrossentropy';
-  model.compile({ optimizer: makeOptimizer(tfjs, kind, learningRate), loss });
+  const optimizer = makeOptimizer(tfjs, kind, learningRate);
+  model.compile({ optimizer, loss });
+  return optimizer;
 }
