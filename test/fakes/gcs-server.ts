@@ -101,6 +101,12 @@ export class FakeGcsServer {
     this.faults.push({ remaining: count, status, matches });
   }
 
+  /** Drops pending faults and hooks. */
+  reset(): void {
+    this.faults.length = 0;
+    this.hooks.length = 0;
+  }
+
   /** Runs `action` just before the next matching request is handled (to stage a race). */
   beforeNext(matches: (request: LoggedRequest) => boolean, action: () => void): void {
     this.hooks.push({ matches, action });
