@@ -2,7 +2,7 @@
 // v2, KServe v1 and the `model.aggregated` event to the modules beside it. Everything a
 // request needs comes from the deps object or the request itself: no per-request module state.
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { BadInputError, NotFoundError, PayloadTooLargeError } from '../_shared/errors.js';
+import { BadInputError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../_shared/errors.js';
 import { withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import type { PredictorConfig } from './config.js';
@@ -136,7 +136,13 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
         res.status(405).set('Allow', allow).json({ error: `${req.method} is not allowed on ${path}; use ${allow}`, code: 'method_not_allowed' });
         return;
       }
-      await handler(req, res, decodeParams(match.groups));
+      try {
+        await handler(req, res, decodeParams(match.groups));
+      } catch (e) {
+        // Before the first model loads, 503 is the expected answer, not a fault to log.
+        if (!(e instanceof UnavailableError) || registry.ready) throw e;
+        res.status(503).set('Retry-After', '1').json({ error: e.message, code: e.code });
+      }
       return;
     }
     throw new NotFoundError(`no route for ${req.method} ${path}`);

@@ -6,6 +6,7 @@ import { EVENT_TYPES } from '../../events/catalog.js';
 import { memoryIdempotency, type Idempotency } from '../../events/idempotency.js';
 import { receiveEvent, type HttpMessage } from '../../events/receive.js';
 import type { HttpHeaders } from '../../events/wire.js';
+import { UnavailableError } from '../_shared/errors.js';
 import type { Logger } from '../_shared/log.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { ServedModel } from './model-loader.js';
@@ -31,7 +32,14 @@ export class ModelEventHandler {
     const once = await this.#idempotency.once({ source: event.source, id: event.id }, async () => {
       if (!data.final) return 'ignored';
       this.logger.info(`job ${data.jobId} finished (round ${data.round}/${data.rounds}, test accuracy ${data.testAccuracy}): re-reading the published model`);
-      const outcome = await this.registry.refresh();
+      let outcome;
+      try {
+        outcome = await this.registry.refresh();
+      } catch (cause) {
+        // Whatever broke (storage, a bad artifact), the broker should redeliver later: 503.
+        this.logger.error(`reload after job ${data.jobId} failed: ${(cause as Error).message}`);
+        throw new UnavailableError(`reloading the published model failed: ${(cause as Error).message}`, { cause });
+      }
       logOutcome(outcome, this.logger);
       return outcome.status === 'loaded' ? 'reloaded' : 'unchanged';
     });

@@ -5,12 +5,13 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, type Engine } from '../_shared/engine/index.js';
 import { BadInputError, NotFoundError } from '../_shared/errors.js';
-import type { Store } from '../_shared/store/types.js';
+import { VOCABULARY_FILE, encodeVocabulary } from '../_shared/models/metadata.js';
+import { openStore, type Store } from '../_shared/store/index.js';
 import { predictV1 } from './infer-v1.js';
 import { inferV2 } from './infer-v2.js';
 import { loadServedModel, readPublished, resolvePointer } from './model-loader.js';
-import { fileStore } from './testing/file-store.js';
-import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from './testing/fixtures.js';
+import { reviewTextEncoder } from './text-encoder.js';
+import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from './test-fixtures.js';
 
 let engine: Engine;
 let dir: string;
@@ -20,7 +21,7 @@ let prefix: string;
 beforeAll(async () => {
   engine = await initEngine();
   dir = await mkdtemp(join(tmpdir(), 'predictor-loader-'));
-  store = fileStore(dir);
+  store = openStore({ roots: [pathToFileURL(dir).href] });
   prefix = `${pathToFileURL(dir).href}/models/mnist/`;
 });
 afterAll(async () => {
@@ -37,8 +38,12 @@ describe('resolvePointer', () => {
     expect(resolvePointer(text, 'file:///data/models/mnist/')).toBe(expected);
   });
 
-  it('refuses an empty pointer', () => {
-    expect(() => resolvePointer(' \n', 'file:///data/')).toThrow(BadInputError);
+  it.each([
+    { name: 'empty', text: ' \n', error: 'is empty' },
+    { name: 'climbing out of the prefix', text: '../other/round-1', error: 'leaves its folder' },
+  ])('refuses a pointer that is $name', ({ text, error }) => {
+    expect(() => resolvePointer(text, 'file:///data/models/mnist/')).toThrow(BadInputError);
+    expect(() => resolvePointer(text, 'file:///data/models/mnist/')).toThrow(error);
   });
 });
 
@@ -49,7 +54,7 @@ describe('loadServedModel', () => {
     const folder = await publishModel(store, prefix, 'job-a/round-3', model, mnistMetadata());
     model.dispose();
     const before = tf.memory().numTensors;
-    expect(await readPublished(store, `${prefix}LATEST`, prefix)).toBe(folder);
+    expect(await readPublished(store, prefix)).toBe(folder);
     const served = await loadServedModel(tf, store, folder);
     expect(served.version).toBe('job-a-r3');
     expect(served.inputs).toEqual([{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }]);
@@ -60,7 +65,7 @@ describe('loadServedModel', () => {
   });
 
   it('answers NotFoundError while nothing is published', async () => {
-    await expect(readPublished(store, `${prefix}nothing/LATEST`, prefix)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(readPublished(store, `${prefix}nothing/`)).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('falls back to userDefinedMetadata.kaskade in model.json', async () => {
@@ -143,6 +148,25 @@ describe('inference on a loaded model', () => {
     expect(v2.outputs[0]?.data[0]).toBeCloseTo(1 - direct, 5);
     const v1 = await predictV1(tf, served, { instances: [ids] }, 8);
     expect(v1.predictions[0]?.[1]).toBeCloseTo(direct, 5);
+    served.dispose();
+  });
+
+  it('encodes text with the published vocabulary exactly as token ids would be sent', async () => {
+    const { tf } = engine;
+    const model = tinyTokenModel(tf);
+    const base = tokenMetadata();
+    const metadata = base.input.kind === 'tokens' ? { ...base, input: { ...base.input, vocabularyFile: VOCABULARY_FILE } } : base;
+    const folder = await writeModelFolder(store, prefix, 'text', model, metadata);
+    model.dispose();
+    await store.write(`${folder}${VOCABULARY_FILE}`, encodeVocabulary(['good', 'bad', 'movie']));
+    const served = await loadServedModel(tf, store, folder, { textEncoder: reviewTextEncoder });
+    expect(served.inputs.map((i) => i.name)).toEqual(['tokens', 'text']);
+    const ids = [...new Array<number>(8).fill(0), 1, 3, 5, 2]; // <start> good movie <oov>
+    const fromIds = await inferV2(tf, served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8);
+    const fromText = await inferV2(tf, served, 'imdb', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['Good MOVIE, great!'] }] }, 8);
+    expect(fromText.outputs[0]?.data).toEqual(fromIds.outputs[0]?.data);
+    const v1 = await predictV1(tf, served, { instances: ['Good MOVIE, great!'] }, 8);
+    expect(v1.predictions[0]).toEqual(fromIds.outputs[0]?.data);
     served.dispose();
   });
 

@@ -11,7 +11,7 @@ import {
   type ModelMetadata,
   type TokensInput,
 } from '../_shared/models/metadata.js';
-import type { Store } from '../_shared/store/types.js';
+import { LATEST, readLatest, type Store } from '../_shared/store/index.js';
 import { inputMetadata, type ServedInput, type TensorMetadata, type TextEncoderFn } from './tensor-input.js';
 import type { TF } from './run-model.js';
 
@@ -45,14 +45,16 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//;
 export function resolvePointer(text: string, prefixUrl: string): string {
   const target = text.trim();
   if (target === '') throw new BadInputError(`the model pointer under ${prefixUrl} is empty`);
+  if (!SCHEME.test(target) && target.split('/').includes('..')) throw new BadInputError(`the model pointer under ${prefixUrl} leaves its folder: "${target}"`);
   const url = SCHEME.test(target) ? target : new URL(target, prefixUrl.endsWith('/') ? prefixUrl : `${prefixUrl}/`).href;
   return url.endsWith('/') ? url : `${url}/`;
 }
 
-/** Reads the pointer and answers the published model folder; NotFoundError if nothing is published yet. */
-export async function readPublished(store: Store, pointerUrl: string, prefixUrl: string): Promise<string> {
-  const bytes = await store.read(pointerUrl);
-  return resolvePointer(new TextDecoder().decode(bytes), prefixUrl);
+/** Reads the prefix's LATEST pointer and answers the published model folder; NotFoundError if nothing is published yet. */
+export async function readPublished(store: Store, prefixUrl: string): Promise<string> {
+  const pointer = await readLatest(store, prefixUrl);
+  if (pointer === undefined) throw new NotFoundError(`nothing is published under ${prefixUrl} (no ${LATEST})`);
+  return resolvePointer(pointer, prefixUrl);
 }
 
 /** Loads, checks and warms up the model in `folderUrl`. Nothing leaks if any step fails. */
@@ -81,8 +83,11 @@ export async function loadServedModel(tf: TF, store: Store, folderUrl: string, o
   }
 }
 
-/** Runs `promise` with a deadline; a result that arrives late is disposed, not leaked. */
-export async function withLoadDeadline(promise: Promise<ServedModel>, ms: number, what: string): Promise<ServedModel> {
+/**
+ * Runs `promise` with a deadline (TimeoutError naming `what`). A result that arrives after the
+ * deadline is handed to `onLate` (to dispose a model nobody will serve).
+ */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string, onLate?: (late: T) => void): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   const deadline = new Promise<never>((_, reject) => {
@@ -93,7 +98,7 @@ export async function withLoadDeadline(promise: Promise<ServedModel>, ms: number
   });
   promise.then(
     (late) => {
-      if (timedOut) late.dispose();
+      if (timedOut) onLate?.(late);
     },
     () => undefined,
   );

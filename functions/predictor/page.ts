@@ -18,6 +18,7 @@ export function renderPage(options: { modelName: string }): Page {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Kaskade predictor · ${name}</title>
+<link rel="icon" href="data:,">
 <style>${PAGE_STYLE}</style>
 </head>
 <body data-model="${name}">

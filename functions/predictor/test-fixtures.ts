@@ -1,8 +1,8 @@
 // Test support: tiny models with the predictor's input kinds, their metadata, and publishing
 // them under a model prefix (folder + kaskade.json + LATEST) the way a finished job does.
 import type * as tfjs from '@tensorflow/tfjs';
-import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../../_shared/models/metadata.js';
-import type { Store } from '../../_shared/store/types.js';
+import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../_shared/models/metadata.js';
+import { publishLatest, type Store } from '../_shared/store/index.js';
 
 type TF = typeof tfjs;
 
@@ -63,10 +63,10 @@ export async function writeModelFolder(store: Store, prefixUrl: string, folder: 
   return folderUrl;
 }
 
-/** Writes the folder, then points LATEST at it (the pointer last, as a job publishes). */
+/** Writes the folder, then points LATEST at it, relative to the prefix (the pointer last, as a job publishes). */
 export async function publishModel(store: Store, prefixUrl: string, folder: string, model: tfjs.LayersModel, metadata: ModelMetadata): Promise<string> {
   const folderUrl = await writeModelFolder(store, prefixUrl, folder, model, metadata);
-  await store.write(`${prefixUrl}LATEST`, new TextEncoder().encode(folderUrl));
+  await publishLatest(store, prefixUrl, `${folder}/`);
   return folderUrl;
 }
 

@@ -94,3 +94,27 @@ export function decodeModelMetadata(bytes: Uint8Array, where = MODEL_METADATA_FI
   }
   return parseModelMetadata(value, where);
 }
+
+/**
+ * Conventional name of a token model's vocabulary beside model.json (the metadata's
+ * `input.vocabularyFile`): a JSON array of words, the word at position p having index p + 3
+ * (0 = padding, 1 = start of review, 2 = out of vocabulary), as `TextDataset.words`.
+ */
+export const VOCABULARY_FILE = 'vocabulary.json';
+
+export function encodeVocabulary(words: readonly string[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(words));
+}
+
+export function decodeVocabulary(bytes: Uint8Array, where = VOCABULARY_FILE): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new BadInputError(`${where} is not JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (!Array.isArray(value) || !value.every((w): w is string => typeof w === 'string' && w !== '')) {
+    throw new BadInputError(`${where} must be a JSON array of non-empty words`);
+  }
+  return value;
+}

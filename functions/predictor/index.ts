@@ -1,0 +1,19 @@
+// The predictor function: serves the newest published model over the Open Inference Protocol
+// v2 and KServe v1, with a web page at `/`, and reloads when `dev.kaskade.model.aggregated`
+// (final round) arrives as a CloudEvent POST to `/events` (or `/`). See README.md.
+// This file only wires the parts together and registers the handler; the logic lives beside it.
+import { http } from '@google-cloud/functions-framework';
+import { initEngine } from '../_shared/engine/index.js';
+import { createLogger } from '../_shared/log.js';
+import { loadStoreConfig, openStore } from '../_shared/store/index.js';
+import { loadConfig } from './config.js';
+import { startPredictor } from './service.js';
+import { reviewTextEncoder } from './text-encoder.js';
+
+const logger = createLogger('predictor');
+const config = loadConfig();
+const store = openStore(loadStoreConfig());
+const engine = await initEngine({ logger });
+const predictor = startPredictor({ config, store, engine, logger, load: { textEncoder: reviewTextEncoder } });
+
+http('predictor', predictor.handler);

@@ -1,0 +1,51 @@
+// Assembling the predictor from its parts: registry (fed by the store), the watcher that loads
+// at start and polls, the event handler, and the HTTP handler. index.ts calls this with the
+// real store; tests call it with a temp-folder store.
+import type { Engine } from '../_shared/engine/index.js';
+import type { Handler } from '../_shared/http.js';
+import type { Logger } from '../_shared/log.js';
+import type { Store } from '../_shared/store/types.js';
+import { createPredictorHandler } from './app.js';
+import type { PredictorConfig } from './config.js';
+import { ModelEventHandler } from './model-events.js';
+import { loadServedModel, readPublished, withDeadline, type LoadOptions, type ServedModel } from './model-loader.js';
+import { ModelRegistry } from './model-registry.js';
+import { watchPublished, type Watch } from './model-watch.js';
+
+export interface PredictorParts {
+  config: PredictorConfig;
+  store: Store;
+  engine: Engine;
+  logger: Logger;
+  load?: LoadOptions;
+}
+
+export interface Predictor {
+  readonly handler: Handler;
+  readonly registry: ModelRegistry<ServedModel>;
+  readonly watch: Watch;
+  /** Stops polling and frees the model once in-flight requests finish. */
+  close(): void;
+}
+
+export function startPredictor(parts: PredictorParts): Predictor {
+  const { config, store, engine, logger } = parts;
+  const registry = new ModelRegistry<ServedModel>({
+    resolve: () => withDeadline(readPublished(store, config.modelPrefixUrl), config.loadTimeoutMs, `reading ${config.pointerUrl}`),
+    load: (folderUrl) =>
+      withDeadline(loadServedModel(engine.tf, store, folderUrl, parts.load), config.loadTimeoutMs, `loading the model in ${folderUrl}`, (late) => late.dispose()),
+  });
+  const events = new ModelEventHandler(registry, logger);
+  const handler = createPredictorHandler({ config, tf: engine.tf, registry, events, logger });
+  logger.info(`serving model "${config.modelName}" from ${config.pointerUrl} (poll every ${config.pollMs / 1000} s)`);
+  const watch = watchPublished(registry, { pollMs: config.pollMs, retryMs: config.retryMs, logger });
+  return {
+    handler,
+    registry,
+    watch,
+    close: () => {
+      watch.stop();
+      registry.close();
+    },
+  };
+}
