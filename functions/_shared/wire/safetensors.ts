@@ -55,7 +55,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * laid out widest dtype first, then by name, so every tensor's data stays aligned to its element
  * size and decodes without copies.
  */
-export function encodeTensors(tensors: Readonly<Record<string, WireTensor>>, metadata?: Metadata): Uint8Array {
+export function encodeTensors(tensors: Readonly<Record<string, WireTensor>>, metadata?: Metadata): Uint8Array<ArrayBuffer> {
   const entries = Object.entries(tensors);
   for (const [name, tensor] of entries) checkEncodable(name, tensor);
   entries.sort(([a, ta], [b, tb]) => BYTES_PER_ELEMENT[tb.dtype] - BYTES_PER_ELEMENT[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0));
