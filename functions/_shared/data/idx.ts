@@ -29,10 +29,11 @@ export async function maybeGunzip(bytes: Uint8Array, name: string, maxBytes = MA
   try {
     return await gunzipAsync(bytes, { maxOutputLength: maxBytes });
   } catch (cause) {
-    if (cause instanceof RangeError || (cause as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+    // zlib reports maxOutputLength as a RangeError (code ERR_BUFFER_TOO_LARGE).
+    if (cause instanceof RangeError) {
       throw new PayloadTooLargeError(`${name}: decompresses to more than ${maxBytes} bytes`, { cause });
     }
-    throw new BadInputError(`${name}: not valid gzip: ${(cause as Error).message}`, { cause });
+    throw new BadInputError(`${name}: not valid gzip: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

@@ -18,7 +18,7 @@ export const SHARD_STRATEGIES = ['iid', 'by-label', 'copy'] as const;
 export type ShardStrategy = (typeof SHARD_STRATEGIES)[number];
 
 export function isShardStrategy(value: string): value is ShardStrategy {
-  return (SHARD_STRATEGIES as readonly string[]).includes(value);
+  return SHARD_STRATEGIES.some((s) => s === value);
 }
 
 /** The strategy a request names; BadInputError for anything else. */
