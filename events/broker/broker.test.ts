@@ -377,4 +377,23 @@ describe('journal', () => {
     expect(up.received).toHaveLength(1);
     expect(third.stats().replayed).toBe(0);
   });
+
+  it('replayed events wait for the triggers when the broker starts without them (as the runtime starts it)', async () => {
+    const dir = await stateDir();
+    const down = await subscriber(() => ({ status: 503 }));
+    const triggers = (uri: string): TriggerSpec[] => [{ name: 'trainer', broker: 'default', subscriberUri: uri, delivery: { retry: 100, backoffDelay: 'PT10S' } }];
+    const first = await startBroker({ namespace: 'kaskade', brokers: [{ name: 'default' }], triggers: triggers(down.url), stateDir: dir, logger: quiet, drainTimeoutMs: 100 });
+    await post(first.url('kaskade', 'default'), binaryHeaders());
+    await down.waitFor(1);
+    await first.close();
+
+    const up = await subscriber();
+    const second = await broker([], { stateDir: dir });
+    await sleep(100);
+    expect(second.stats()).toMatchObject({ replayed: 1, pending: 1 });
+    second.setTriggers(triggers(up.url));
+    await up.waitFor(1);
+    await sleep(50);
+    expect(second.stats().pending).toBe(0);
+  });
 });

@@ -126,6 +126,8 @@ class Broker implements LocalBroker {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private journal: Journal | undefined;
+  /** Replayed events wait here until there are triggers to deliver them to. */
+  private replayed: Pending[] = [];
   private seq = 0;
   private closing = false;
   private readonly counts = { accepted: 0, rejected: 0, attempts: 0, retries: 0, delivered: 0, deadLettered: 0, dropped: 0, replies: 0, replayed: 0 };
@@ -162,7 +164,18 @@ class Broker implements LocalBroker {
     await once(this.server, 'listening');
     const address = this.server.address();
     this.port = typeof address === 'object' && address !== null ? address.port : 0;
-    for (const entry of this.pending.values()) this.dispatchAll(entry);
+    if (this.triggers.length > 0) this.redeliver();
+  }
+
+  /**
+   * Starts the journal's events once the triggers are known: at start when the broker was given
+   * triggers, else at the first setTriggers (the runtime starts brokers before their triggers).
+   * A trigger absent from that set was removed from the manifests: its deliveries are dropped.
+   */
+  private redeliver(): void {
+    const replayed = this.replayed;
+    this.replayed = [];
+    for (const entry of replayed) this.dispatchAll(entry);
   }
 
   private async openJournal(stateDir: string): Promise<void> {
@@ -180,6 +193,7 @@ class Broker implements LocalBroker {
     for (const { record, data } of pending) {
       const entry: Pending = { seq: record.s, broker: record.b, event: { attributes: record.a, data }, ttl: record.ttl, remaining: new Set(record.t) };
       this.pending.set(entry.seq, entry);
+      this.replayed.push(entry);
       this.counts.replayed++;
     }
     if (pending.length > 0) this.logger.info(`journal ${path}: redelivering ${pending.length} accepted event(s)`);
@@ -207,6 +221,7 @@ class Broker implements LocalBroker {
       };
     });
     this.triggers = triggers;
+    if (this.port !== 0) this.redeliver();
   }
 
   stats(): BrokerStats {
