@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { envInt, type Env } from '../_shared/config.js';
 import { BadInputError } from '../_shared/errors.js';
+import type { Logger } from '../_shared/log.js';
 
 export interface EchoConfig {
   /** Upper bound for `?sleep=`; a larger value is a 400. */
@@ -47,9 +48,11 @@ export function describe(req: Request): EchoReply {
   return { method: req.method, path: req.path, query, headers, body: body.toString('utf8'), bodyBytes: body.length, pid: process.pid };
 }
 
-/** The HTTP handler: sleeps if asked (ending early when the caller goes away), then echoes. */
-export function createEcho(config: EchoConfig): (req: Request, res: Response) => Promise<void> {
+/** The HTTP handler: logs one line, sleeps if asked (ending early when the caller goes away), then echoes. */
+export function createEcho(config: EchoConfig, logger?: Logger): (req: Request, res: Response) => Promise<void> {
   return async (req, res) => {
+    const ceType = req.header('ce-type');
+    logger?.info(`${req.method} ${req.path}${ceType ? ` ce-type=${ceType} ce-id=${req.header('ce-id') ?? ''}` : ''}`);
     const sleepMs = parseSleep(req.query.sleep, config.maxSleepMs);
     if (sleepMs > 0) await sleep(sleepMs, res);
     if (!res.writableEnded) res.status(200).json(describe(req));

@@ -2,8 +2,10 @@
 // the upgrade hook the Kaskade worker entry wires to the server. Logic lives in echo.ts.
 import { http } from '@google-cloud/functions-framework';
 import { withErrors } from '../_shared/http.js';
+import { createLogger } from '../_shared/log.js';
 import { createEcho, loadConfig } from './echo.js';
 
 export { upgrade } from './echo.js';
 
-http('echo', withErrors(createEcho(loadConfig())));
+const logger = createLogger('echo');
+http('echo', withErrors(createEcho(loadConfig(), logger), logger));

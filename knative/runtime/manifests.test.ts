@@ -168,7 +168,7 @@ describe('manifest errors name the document and the field', () => {
 });
 
 describe('autoscaling annotations', () => {
-  it.each([
+  const cases: Array<{ name: string; annotations: Record<string, string>; cc: number; want: object }> = [
     { name: 'defaults without containerConcurrency', annotations: {}, cc: 0, want: { target: 100, utilization: 0.7, stableWindowMs: 60_000, panicThreshold: 2, initialScale: 1 } },
     { name: 'target defaults to containerConcurrency', annotations: {}, cc: 10, want: { target: 10 } },
     { name: 'target above containerConcurrency is capped', annotations: { 'autoscaling.knative.dev/target': '50' }, cc: 10, want: { target: 10 } },
@@ -189,7 +189,8 @@ describe('autoscaling annotations', () => {
       cc: 0,
       want: { stableWindowMs: 90_000, panicWindowPercentage: 20, panicThreshold: 1.5, scaleDownDelayMs: 15_000, scaleToZeroRetentionMs: 500, utilization: 0.85, activationScale: 2, minScale: 1, maxScale: 9 },
     },
-  ])('$name', ({ annotations, cc, want }) => {
+  ];
+  it.each(cases)('$name', ({ annotations, cc, want }) => {
     const parsed = parseAutoscaling(annotations, cc, { allowZeroInitialScale: false });
     expect(parsed.problems).toEqual([]);
     expect(parsed.config).toMatchObject(want);

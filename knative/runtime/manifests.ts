@@ -45,13 +45,24 @@ export interface BrokerManifest {
   delivery?: Delivery;
 }
 
+/** One Knative `filters` entry (the SQL dialect is checked by the broker). */
+export interface FilterSpec {
+  exact?: Record<string, string>;
+  prefix?: Record<string, string>;
+  suffix?: Record<string, string>;
+  all?: FilterSpec[];
+  any?: FilterSpec[];
+  not?: FilterSpec;
+  cesql?: string;
+}
+
 export interface TriggerManifest {
   origin: string;
   namespace: string;
   name: string;
   broker: string;
   filter?: { attributes?: Record<string, string> };
-  filters?: Array<Record<string, unknown>>;
+  filters?: FilterSpec[];
   subscriber: Destination;
   delivery?: Delivery;
 }
@@ -133,12 +144,23 @@ const serviceSchema = z.looseObject({
   }),
 });
 const brokerSchema = z.looseObject({ metadata, spec: z.looseObject({ delivery: delivery.optional() }).optional() });
+const filterSpec: z.ZodType<FilterSpec> = z.lazy(() =>
+  z.strictObject({
+    exact: stringMap.optional(),
+    prefix: stringMap.optional(),
+    suffix: stringMap.optional(),
+    all: z.array(filterSpec).optional(),
+    any: z.array(filterSpec).optional(),
+    not: filterSpec.optional(),
+    cesql: z.string().optional(),
+  }),
+);
 const triggerSchema = z.looseObject({
   metadata,
   spec: z.looseObject({
     broker: dnsName,
     filter: z.looseObject({ attributes: stringMap.optional() }).optional(),
-    filters: z.array(z.record(z.string(), z.unknown())).optional(),
+    filters: z.array(filterSpec).optional(),
     subscriber: destination,
     delivery: delivery.optional(),
   }),

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
+import { startLocalBrokers } from './broker.js';
 import { Autoscaler, applyOverrides, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
 import { workerCommand, type WorkerMode } from './build.js';
 import { startIngress, type Ingress, type IngressTarget } from './ingress.js';
@@ -18,24 +19,24 @@ import { writeState, removeState, type RuntimeStateFile } from './state.js';
 import { WorkerProcess } from './worker.js';
 import { REPO_ROOT } from './worker-server.js';
 
-/** What the runtime needs from a local broker (events/ provides the real one). */
-export interface LocalBroker {
-  readonly port: number;
-  url(namespace: string, broker: string): string;
+/** What the runtime needs from its brokers (broker.ts adapts events/broker to it). */
+export interface RuntimeBroker {
+  /** Ingress URL of a broker, or null if none runs under that name. */
+  url(namespace: string, broker: string): string | null;
+  stats(): Record<string, unknown>;
   close(): Promise<void>;
 }
 
 export interface BrokerSetup {
-  namespace: string;
   brokers: readonly BrokerManifest[];
-  triggers: ReadonlyArray<TriggerManifest & { subscriberUri: string; deadLetterUri?: string }>;
+  triggers: readonly TriggerManifest[];
   stateDir: string;
   logger: Logger;
   /** Resolves a Destination (Service, Broker or URI) to a URL. */
   resolve: (d: Destination) => string;
 }
 
-export type BrokerLauncher = (setup: BrokerSetup) => Promise<LocalBroker>;
+export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
 
 export interface RuntimeOptions {
   /** A YAML file, a folder of YAML files, or a kustomize folder. */
@@ -66,7 +67,7 @@ export interface RuntimeOptions {
   sinkTimeoutMs?: number;
   /** kubectl used for kustomize folders. Default `kubectl`. */
   kubectl?: string;
-  /** Starts the local broker; null runs without one (Broker refs then fail to resolve). */
+  /** Starts the brokers; default: the local broker of events/. null runs without one. */
   broker?: BrokerLauncher | null;
 }
 
@@ -85,6 +86,7 @@ export interface RuntimeStatus {
   port: number;
   startedAt: string;
   brokerUrl: string | null;
+  broker: Record<string, unknown> | null;
   services: ServiceStatus[];
   pingSources: PingStatus[];
 }
@@ -131,13 +133,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const tickMs = tickMsOf(options.kpa);
   const autoscaler = new Autoscaler(tickMs, logger);
   let ingress: Ingress | undefined;
-  let broker: LocalBroker | null = null;
+  let broker: RuntimeBroker | null = null;
   let pings: PingSources | undefined;
   const pools: ServicePool[] = [];
 
   const urlOf = (svc: string, ns = namespace): string => `http://${host}:${ingress?.port ?? 0}/${ns}/${svc}`;
   const hostUrlOf = (svc: string, ns = namespace): string => `http://${svc}.${ns}.localhost:${ingress?.port ?? 0}`;
-  const brokerUrlOf = (ns = namespace, name = 'default'): string | null => (broker && manifests.brokers.some((b) => b.namespace === ns && b.name === name) ? broker.url(ns, name) : null);
+  const brokerUrlOf = (ns = namespace, name = 'default'): string | null => broker?.url(ns, name) ?? null;
   const resolveDestination = (d: Destination): string => {
     if (d.kind === 'uri') return d.uri;
     if (d.kind === 'service') return `${urlOf(d.name, d.namespace)}${d.path === '/' ? '' : d.path}`;
@@ -146,11 +148,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     return url;
   };
 
+  const brokerList = (): Array<{ namespace: string; name: string; url: string }> =>
+    manifests.brokers.flatMap((b) => {
+      const url = brokerUrlOf(b.namespace, b.name);
+      return url === null ? [] : [{ namespace: b.namespace, name: b.name, url }];
+    });
+
   const status = (): RuntimeStatus => ({
     pid: process.pid,
     port: ingress?.port ?? 0,
     startedAt,
     brokerUrl: brokerUrlOf(),
+    broker: broker?.stats() ?? null,
     services: manifests.services.map((s) => {
       const key = `${s.namespace}/${s.name}`;
       const t = targets.get(key);
@@ -191,18 +200,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       admin: (path, req, res) => admin(path, req, res, status),
       logger,
     });
-    if (options.broker && manifests.brokers.length > 0) {
-      broker = await options.broker({
-        namespace,
-        brokers: manifests.brokers,
-        triggers: manifests.triggers.map((t) => {
-          const dls = t.delivery?.deadLetterSink;
-          return { ...t, subscriberUri: resolveDestination(t.subscriber), ...(dls ? { deadLetterUri: resolveDestination(dls) } : {}) };
-        }),
-        stateDir,
-        logger: createLogger('broker', sink),
-        resolve: resolveDestination,
-      });
+    const launchBroker = options.broker === undefined ? startLocalBrokers : options.broker;
+    if (launchBroker && manifests.brokers.length > 0) {
+      broker = await launchBroker({ brokers: manifests.brokers, triggers: manifests.triggers, stateDir, logger: createLogger('broker', sink), resolve: resolveDestination });
     } else if (manifests.brokers.length > 0) {
       logger.warn(`no local broker: ${manifests.brokers.length} Broker(s) and ${manifests.triggers.length} Trigger(s) are not served`);
     }
@@ -241,7 +241,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       manifests.pingSources.map((p) => ({ source: p, sinkUrl: resolveDestination(p.sink) })),
       { logger, timeoutMs: options.sinkTimeoutMs ?? 10_000 },
     );
-    const state: RuntimeStateFile = { pid: process.pid, port: ingress.port, host, adminUrl: `http://${host}:${ingress.port}/_kaskade`, namespace, brokerUrl: brokerUrlOf(), startedAt };
+    const state: RuntimeStateFile = { pid: process.pid, port: ingress.port, host, adminUrl: `http://${host}:${ingress.port}/_kaskade`, namespace, brokerUrl: brokerUrlOf(), brokers: brokerList(), startedAt };
     await writeState(stateDir, state);
   } catch (e) {
     await close();

@@ -11,7 +11,9 @@ const stateSchema = z.object({
   host: z.string(),
   adminUrl: z.string(),
   namespace: z.string(),
+  /** The `default` broker of `namespace`, when there is one. */
   brokerUrl: z.string().nullable(),
+  brokers: z.array(z.object({ namespace: z.string(), name: z.string(), url: z.string() })),
   startedAt: z.string(),
 });
 

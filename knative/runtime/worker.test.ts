@@ -28,7 +28,7 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 describe('worker process', () => {
   it.each([
     { name: 'bundled', command: async (): Promise<WorkerCommand> => [process.execPath, await bundleWorker(ECHO)] },
-    { name: 'under tsx', command: async (): Promise<WorkerCommand> => tsxCommand() },
+    { name: 'under tsx', command: (): Promise<WorkerCommand> => Promise.resolve(tsxCommand()) },
   ])('$name: drains in-flight requests on SIGTERM, refuses new ones, exits 0', async ({ command }) => {
     const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo' }));
     await worker.ready;
@@ -51,10 +51,11 @@ describe('worker process', () => {
     expect(await worker.stop(5_000)).toBe(0);
   });
 
-  it.each([
+  const failures: Array<{ name: string; env: Record<string, string>; message: RegExp }> = [
     { name: 'a missing function folder', env: { FUNCTION_TARGET: 'no-such-function' }, message: /exited before it was ready.*no-such-function/ },
     { name: 'no FUNCTION_TARGET', env: {}, message: /exited before it was ready.*FUNCTION_TARGET/ },
-  ])('fails to become ready with $name, naming the cause', async ({ env, message }) => {
+  ];
+  it.each(failures)('fails to become ready with $name, naming the cause', async ({ env, message }) => {
     const worker = await WorkerProcess.start('bad', launch(tsxCommand(), env));
     await expect(worker.ready).rejects.toThrow(message);
     await worker.exited;

@@ -1,0 +1,19 @@
+// `kaskade <command>`: the project's command line. Each command is a module in
+// scripts/commands/ exporting `register(program)`; add one there and list it below.
+import { Command } from 'commander';
+import { isKaskadeError } from '../functions/_shared/errors.js';
+import { register as send } from './commands/send.js';
+import { register as status } from './commands/status.js';
+import { register as up } from './commands/up.js';
+
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send];
+
+const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError();
+for (const register of COMMANDS) register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`kaskade: ${isKaskadeError(e) ? e.message : ((e as Error).stack ?? String(e))}\n`);
+  process.exit(1);
+}
