@@ -2,7 +2,7 @@
 // laid out in a temp-dir store, with shard results written by hand and a recording emitter.
 import type * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EVENT_TYPES, type JobFailed, type ModelAggregated, type ShardReady, type ShardTrained } from '../../events/catalog.js';
+import { EVENT_TYPES, validateEventData, type EventData, type EventType, type ShardTrained } from '../../events/catalog.js';
 import { createEvent, memoryEmit, toHttpMessage } from '../../events/emit.js';
 import { initEngine } from '../_shared/engine/index.js';
 import type { WeightTensor } from '../_shared/fedavg/average.js';
@@ -10,7 +10,7 @@ import { decodeWeights, encodeWeightSet } from '../_shared/jobs/artifacts.js';
 import { deriveJobId } from '../_shared/jobs/ids.js';
 import { modelsLayout } from '../_shared/jobs/layout.js';
 import { readJob, type JobRecord, type JobSummary } from '../_shared/jobs/record.js';
-import { prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../_shared/jobs/testing.js';
+import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../_shared/jobs/testing.js';
 import { createLogger } from '../_shared/log.js';
 import { decodeModelMetadata } from '../_shared/models/metadata.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
@@ -47,7 +47,7 @@ afterAll(async () => {
   await temp.remove();
 });
 
-const ofType = <T>(type: string): T[] => recorder.events.filter((e) => e.type === type).map((e) => e.data as T);
+const ofType = <T extends EventType>(type: T): EventData<T>[] => recorder.events.filter((e) => e.type === type).map((e) => validateEventData(type, e.data));
 
 /** Shard k's result for `round`: the initial weights × `scale`, from `count` examples. */
 async function shardResult(prepared: PreparedJob, round: number, k: number, scale: number, count: number): Promise<ShardTrained> {
@@ -59,13 +59,12 @@ async function shardResult(prepared: PreparedJob, round: number, k: number, scal
   return { jobId: prepared.job.jobId, round, shardIndex: k, shards: prepared.job.config.shards, weightsUrl, exampleCount: count, metrics: { loss: 1, accuracy: 0.5, samplesPerSec: 10 } };
 }
 
-async function postEvent(base: string, type: typeof EVENT_TYPES.shardTrained, data: ShardTrained, id: string): Promise<{ status: number; body: ArrivalOutcome & { error?: string } }> {
-  const { headers, body } = toHttpMessage(createEvent(type, data, { source: '/kaskade/shard-trainer', id }));
-  const res = await fetch(base, { method: 'POST', headers, body });
+async function postTrained(base: string, data: ShardTrained, id: string): Promise<{ status: number; body: ArrivalOutcome & { error?: string } }> {
+  const res = await postEvent(base, createEvent(EVENT_TYPES.shardTrained, data, { source: '/kaskade/shard-trainer', id }));
   return { status: res.status, body: (await res.json()) as ArrivalOutcome & { error?: string } };
 }
 
-const arrive = (base: string, data: ShardTrained, id = `${data.jobId}.r${data.round}.s${data.shardIndex}.trained`) => postEvent(base, EVENT_TYPES.shardTrained, data, id);
+const arrive = (base: string, data: ShardTrained, id = `${data.jobId}.r${data.round}.s${data.shardIndex}.trained`) => postTrained(base, data, id);
 
 describe('collecting a round', () => {
   it('counts each shard once, survives a restart mid-round, averages by example count and starts the next round', async () => {
@@ -96,10 +95,10 @@ describe('collecting a round', () => {
       t.data.forEach((v, i) => expect(got[i]).toBeCloseTo(v * factor, 5));
     }
 
-    const aggregated = ofType<ModelAggregated>(EVENT_TYPES.modelAggregated);
+    const aggregated = ofType(EVENT_TYPES.modelAggregated);
     expect(aggregated).toHaveLength(1);
     expect(aggregated[0]).toMatchObject({ jobId: 'job-avg', round: 1, rounds: 2, participants: 3, final: false, modelUrl: prepared.layout.roundModel(1) });
-    const next = ofType<ShardReady>(EVENT_TYPES.shardReady);
+    const next = ofType(EVENT_TYPES.shardReady);
     expect(next.map((d) => d.shardIndex).sort()).toEqual([0, 1, 2]);
     expect(next.every((d) => d.round === 2 && d.globalModelUrl === prepared.layout.roundModel(1))).toBe(true);
     const job = await readJob(temp.store, prepared.layout.record);
@@ -108,7 +107,7 @@ describe('collecting a round', () => {
 
     // A repeat after the round closed changes nothing.
     expect((await arrive(first.base, r2, 'late-repeat')).body).toMatchObject({ recorded: false, round: { outcome: 'closed', counted: true } });
-    expect(ofType<ModelAggregated>(EVENT_TYPES.modelAggregated)).toHaveLength(1);
+    expect(ofType(EVENT_TYPES.modelAggregated)).toHaveLength(1);
   });
 
   it('aggregates exactly once when every shard arrives at the same moment', async () => {
@@ -119,8 +118,8 @@ describe('collecting a round', () => {
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(answers.filter((a) => a.body.round.outcome === 'aggregated')).toHaveLength(1);
     expect(answers.filter((a) => a.body.recorded)).toHaveLength(4);
-    expect(ofType<ModelAggregated>(EVENT_TYPES.modelAggregated)).toHaveLength(1);
-    expect(ofType<ShardReady>(EVENT_TYPES.shardReady)).toHaveLength(4);
+    expect(ofType(EVENT_TYPES.modelAggregated)).toHaveLength(1);
+    expect(ofType(EVENT_TYPES.shardReady)).toHaveLength(4);
   });
 
   it('closes a round with a quorum once its deadline passes, and leaves a late shard out', async () => {
@@ -138,7 +137,7 @@ describe('collecting a round', () => {
     expect(Date.now() - started).toBeLessThan(settings.maxHoldMs);
     const late = await arrive(server.base, r2);
     expect(late.body).toMatchObject({ recorded: true, round: { outcome: 'closed', counted: false } });
-    expect(ofType<ModelAggregated>(EVENT_TYPES.modelAggregated)).toEqual([expect.objectContaining({ participants: 2 })]);
+    expect(ofType(EVENT_TYPES.modelAggregated)).toEqual([expect.objectContaining({ participants: 2 })]);
   });
 
   it('publishes the final round where the predictor looks, with its metadata, and marks the job done', async () => {
@@ -158,8 +157,8 @@ describe('collecting a round', () => {
     model.dispose();
     const job = await readJob(temp.store, prepared.layout.record);
     expect(job).toMatchObject({ status: 'done', published: { folderUrl: folder, pointerUrl: models.latest } });
-    expect(ofType<ModelAggregated>(EVENT_TYPES.modelAggregated)).toEqual([expect.objectContaining({ final: true, modelUrl: folder, testAccuracy: metadata.testAccuracy })]);
-    expect(ofType<ShardReady>(EVENT_TYPES.shardReady)).toEqual([]);
+    expect(ofType(EVENT_TYPES.modelAggregated)).toEqual([expect.objectContaining({ final: true, modelUrl: folder, testAccuracy: metadata.testAccuracy })]);
+    expect(ofType(EVENT_TYPES.shardReady)).toEqual([]);
     const status = await fetch(`${server.base}/jobs/job-final`);
     expect(status.status).toBe(200);
     expect((await status.json()) as JobSummary).toMatchObject({ jobId: 'job-final', status: 'done', rounds: 1, results: [{ round: 1, participants: [0, 1] }] });
@@ -196,7 +195,7 @@ describe('dead letters and job status', () => {
     const job: JobRecord = await readJob(temp.store, prepared.layout.record);
     expect(job.failure).toMatchObject({ stage: 'train', round: 1 });
     expect(job.failure?.reason).toMatch(/HTTP 500.*out of memory/);
-    expect(ofType<JobFailed>(EVENT_TYPES.jobFailed)).toEqual([expect.objectContaining({ jobId: 'job-dead', stage: 'train', round: 1 })]);
+    expect(ofType(EVENT_TYPES.jobFailed)).toEqual([expect.objectContaining({ jobId: 'job-dead', stage: 'train', round: 1 })]);
     const status = (await (await fetch(`${server.base}/jobs/job-dead`)).json()) as JobSummary;
     expect(status).toMatchObject({ status: 'failed', failure: { stage: 'train' } });
     // A result arriving for a failed job is ignored.
@@ -223,7 +222,7 @@ describe('dead letters and job status', () => {
     const res = await deadLetter(server.base, type, data, 'req-x');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject(expected);
-    expect(ofType<JobFailed>(EVENT_TYPES.jobFailed)).toHaveLength(failed);
+    expect(ofType(EVENT_TYPES.jobFailed)).toHaveLength(failed);
   });
 
   it('answers 404 for an unknown job and 400 for a bad id', async () => {

@@ -2,13 +2,13 @@
 // job laid out in a temp-dir store, with a recording emitter.
 import type * as tfjs from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_TYPES, type ShardTrained } from '../../events/catalog.js';
-import { createEvent, memoryEmit, toHttpMessage } from '../../events/emit.js';
+import { EVENT_TYPES, validateEventData, type ShardTrained } from '../../events/catalog.js';
+import { createEvent, memoryEmit } from '../../events/emit.js';
 import { initEngine } from '../_shared/engine/index.js';
 import { decodeWeights } from '../_shared/jobs/artifacts.js';
 import { failJob } from '../_shared/jobs/record.js';
 import type { ShardReadyData } from '../_shared/jobs/plan.js';
-import { prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../_shared/jobs/testing.js';
+import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../_shared/jobs/testing.js';
 import { createLogger } from '../_shared/log.js';
 import { loadConfig } from './config.js';
 import { createTrainerHandler } from './handler.js';
@@ -41,12 +41,11 @@ function ready(k: number, overrides: Partial<ShardReadyData> = {}): ShardReadyDa
 }
 
 async function post(data: ShardReadyData, id = `ready-${data.shardIndex}`): Promise<{ status: number; body: TrainOutcome & { error?: string } }> {
-  const { headers, body } = toHttpMessage(createEvent(EVENT_TYPES.shardReady, data, { source: '/test', id }));
-  const res = await fetch(server.base, { method: 'POST', headers, body });
+  const res = await postEvent(server.base, createEvent(EVENT_TYPES.shardReady, data, { source: '/test', id }));
   return { status: res.status, body: (await res.json()) as TrainOutcome & { error?: string } };
 }
 
-const trained = (): ShardTrained[] => recorder.events.filter((e) => e.type === EVENT_TYPES.shardTrained).map((e) => e.data as ShardTrained);
+const trained = (): ShardTrained[] => recorder.events.filter((e) => e.type === EVENT_TYPES.shardTrained).map((e) => validateEventData(EVENT_TYPES.shardTrained, e.data));
 
 describe('shard trainer', () => {
   it('trains its shard from the global weights, writes its weights with the result, emits shard.trained, leaks nothing', async () => {

