@@ -4,7 +4,7 @@
 // MNIST and Debian's Fashion-MNIST (/usr/share/datasets/fashion-mnist) use these names.
 // Train and test are the files' own split; pixels are scaled to [0, 1].
 import { BadInputError, NotFoundError } from '../errors.js';
-import { maybeGunzip, parseIdx } from './idx.js';
+import { MAX_IDX_BYTES, maybeGunzip, parseIdx } from './idx.js';
 import type { ImageDataset, ImageSet, StoreReader } from './types.js';
 
 const FILES = {
@@ -28,7 +28,7 @@ function locate(objects: readonly string[], folder: string, base: string): strin
 }
 
 async function readIdx(store: StoreReader, url: string, rank: number) {
-  return parseIdx(await maybeGunzip(await store.read(url), url), url, rank);
+  return parseIdx(await maybeGunzip(await store.read(url, { maxBytes: MAX_IDX_BYTES }), url), url, rank);
 }
 
 async function readSet(store: StoreReader, imagesUrl: string, labelsUrl: string): Promise<{ set: Omit<ImageSet, 'classes'>; maxLabel: number }> {

@@ -5,7 +5,8 @@ import { BadInputError, NotFoundError, PayloadTooLargeError } from '../errors.js
 import { encodeIdx, maybeGunzip, parseIdx } from './idx.js';
 import { loadIdxFolder } from './idx-folder.js';
 import { loadDataset } from './dataset.js';
-import { fileStore, makeTempDir, type TempDir } from './test-support.js';
+import { FileStore } from '../store/file-store.js';
+import { makeTempDir, type TempDir } from './test-support.js';
 
 function header(bytes: number[]): Uint8Array {
   return new Uint8Array(bytes);
@@ -69,9 +70,10 @@ function fixture(n: number, rows: number, cols: number, firstLabel: number): { i
 
 describe('loadIdxFolder', () => {
   let dir: TempDir;
-  const store = fileStore();
+  let store: FileStore;
   beforeAll(async () => {
     dir = await makeTempDir();
+    store = new FileStore([dir.url]);
   });
   afterAll(async () => dir.remove());
 
@@ -137,7 +139,7 @@ const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 describe('Fashion-MNIST from the Debian package', () => {
   it('loads the full 60k/10k through the same loader', async () => {
     expect(existsSync(FASHION_DIR), `install the Debian package dataset-fashion-mnist (${FASHION_DIR})`).toBe(true);
-    const ds = await loadDataset('fashion-mnist:debian', { store: fileStore() });
+    const ds = await loadDataset('fashion-mnist:debian', { store: new FileStore([`file://${FASHION_DIR}`]) });
     expect(ds.kind).toBe('image');
     expect([ds.train.n, ds.test.n]).toEqual([60_000, 10_000]);
     expect(ds.train.shape).toEqual([28, 28, 1]);

@@ -3,7 +3,8 @@ import { BadInputError } from '../errors.js';
 import { buildVocabulary, encodeText, encodeTokens, OOV, PAD, START, tokenize, vocabularyFromWords } from './imdb-text.js';
 import { encodeCorpus, readAclImdb } from './imdb.js';
 import { syntheticReviews, writeAclImdb } from './imdb-synthetic.js';
-import { fileStore, makeTempDir, type TempDir } from './test-support.js';
+import { FileStore } from '../store/file-store.js';
+import { makeTempDir, type TempDir } from './test-support.js';
 
 describe('tokenize', () => {
   it.each([
@@ -76,9 +77,10 @@ describe('synthetic corpus', () => {
 
 describe('aclImdb folder', () => {
   let dir: TempDir;
-  const store = fileStore();
+  let store: FileStore;
   beforeAll(async () => {
     dir = await makeTempDir('kaskade-imdb-');
+    store = new FileStore([dir.url]);
   });
   afterAll(async () => dir.remove());
 

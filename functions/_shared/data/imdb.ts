@@ -31,6 +31,8 @@ export interface TextOptions {
 const REVIEW_FILE = /\/(\d+)_(\d+)\.txt$/;
 const ORDER_SEED = 0x494d4442; // "IMDB"
 const READ_CONCURRENCY = 32;
+/** Longest review file accepted (aclImdb's longest is ~14 kB). */
+const MAX_REVIEW_BYTES = 1 << 20;
 
 function withSlash(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
@@ -57,7 +59,7 @@ async function readClass(store: StoreReader, folder: string, label: 0 | 1): Prom
     id,
     rating,
     label,
-    text: decoder.decode(await store.read(url)),
+    text: decoder.decode(await store.read(url, { maxBytes: MAX_REVIEW_BYTES })),
   }));
 }
 
