@@ -1,0 +1,64 @@
+// `npm run bench -- runtime [--cold-starts 10] [--requests 2000] [--tsx] [--json]`: the local
+// runtime's scale-from-zero latency for echo (p50/p95), the ingress's overhead over calling the
+// worker directly (p50), and the local broker's throughput and delivery latency. With --json
+// the last line holds coldStartP50Ms, ingressOverheadP50Ms, brokerEventsPerSec, deliveryP99Ms.
+import { Command } from 'commander';
+import { benchBroker } from '../../events/broker/bench.js';
+import { measureColdStart, measureIngressOverhead } from '../../knative/runtime/bench.js';
+
+export async function main(argv: string[]): Promise<void> {
+  const o = new Command('runtime')
+    .option('--cold-starts <n>', 'scale-from-zero samples', '10')
+    .option('--requests <n>', 'requests per path for the ingress overhead', '2000')
+    .option('--tsx', 'also time cold starts of workers started with tsx instead of a bundle', false)
+    .option('--json', 'print the result as JSON on the last line', false)
+    .exitOverride()
+    .parse(argv, { from: 'user' })
+    .opts<{ coldStarts: string; requests: string; tsx: boolean; json: boolean }>();
+  const coldStarts = Number(o.coldStarts);
+  const requests = Number(o.requests);
+  if (!Number.isInteger(coldStarts) || coldStarts < 1 || !Number.isInteger(requests) || requests < 1) throw new Error('--cold-starts and --requests must be positive integers');
+  const note = (line: string): void => void process.stderr.write(`${line}\n`);
+
+  const cold = await measureColdStart(coldStarts, 'bundle', (ms) => note(`cold start (bundle): ${ms.toFixed(0)} ms`));
+  const coldTsx = o.tsx ? await measureColdStart(coldStarts, 'tsx', (ms) => note(`cold start (tsx): ${ms.toFixed(0)} ms`)) : null;
+  const overhead = await measureIngressOverhead(requests);
+  note('broker: 10,000 events to a no-op subscriber, then 1,000 one at a time');
+  const broker = await benchBroker();
+
+  const tsxRows: Array<[string, string, string]> = coldTsx
+    ? [
+        ['echo scale-from-zero p50 (tsx)', `${coldTsx.p50Ms.toFixed(0)} ms`, ''],
+        ['echo scale-from-zero p95 (tsx)', `${coldTsx.p95Ms.toFixed(0)} ms`, ''],
+      ]
+    : [];
+  const rows: Array<[string, string, string]> = [
+    ['echo scale-from-zero p50 (bundle)', `${cold.p50Ms.toFixed(0)} ms`, '≤ 500 ms'],
+    ['echo scale-from-zero p95 (bundle)', `${cold.p95Ms.toFixed(0)} ms`, ''],
+    ...tsxRows,
+    ['worker direct p50', `${overhead.directP50Ms.toFixed(3)} ms`, ''],
+    ['through ingress p50', `${overhead.ingressP50Ms.toFixed(3)} ms`, ''],
+    ['ingress overhead p50', `${overhead.overheadP50Ms.toFixed(3)} ms`, '≤ 1 ms'],
+    ['broker throughput', `${broker.brokerEventsPerSec} events/s`, '≥ 2,000'],
+    ['broker delivery p50', `${broker.deliveryP50Ms.toFixed(2)} ms`, ''],
+    ['broker delivery p99', `${broker.deliveryP99Ms.toFixed(2)} ms`, ''],
+  ];
+  process.stdout.write(`| measure | value | target |\n|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+  if (o.json) {
+    const result = {
+      coldStartP50Ms: round(cold.p50Ms),
+      coldStartP95Ms: round(cold.p95Ms),
+      ...(coldTsx ? { coldStartTsxP50Ms: round(coldTsx.p50Ms) } : {}),
+      ingressOverheadP50Ms: round(overhead.overheadP50Ms, 3),
+      brokerEventsPerSec: broker.brokerEventsPerSec,
+      deliveryP50Ms: round(broker.deliveryP50Ms, 2),
+      deliveryP99Ms: round(broker.deliveryP99Ms, 2),
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+}
+
+function round(n: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
