@@ -4,7 +4,7 @@
 // `tsx`: `node --import tsx worker-main.ts`, slower to start (~200 ms more: tsx's loader
 // thread) but with no build step. A failed build falls back to tsx.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -34,11 +34,8 @@ export async function workerCommand(mode: WorkerMode, source: string, logger: Lo
 
 /** Builds the bundle (content-addressed, written atomically: concurrent runtimes may share it). */
 export async function bundleWorker(source: string): Promise<string> {
-  const entry = [
-    `import * as fn from ${JSON.stringify(source)};`,
-    `import { runWorker } from ${JSON.stringify(WORKER_SERVER)};`,
-    `await runWorker(process.env, async () => fn);`,
-  ].join('\n');
+  // A dynamic import (still bundled) so that a function failing at load is reported by runWorker.
+  const entry = [`import { runWorker } from ${JSON.stringify(WORKER_SERVER)};`, `await runWorker(process.env, () => import(${JSON.stringify(source)}));`].join('\n');
   const result = await build({
     stdin: { contents: entry, resolveDir: REPO_ROOT, loader: 'ts', sourcefile: 'kaskade-worker-entry.ts' },
     bundle: true,
@@ -62,8 +59,20 @@ export async function bundleWorker(source: string): Promise<string> {
     const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(tmp, code);
     await rename(tmp, out);
+    await pruneOldBundles(dirname(out), name, out);
   }
   return out;
+}
+
+/** Drops bundles of the same function not touched for a day (a running runtime may use a recent one). */
+async function pruneOldBundles(dir: string, name: string, keep: string): Promise<void> {
+  const dayAgo = Date.now() - 86_400_000;
+  for (const f of await readdir(dir)) {
+    const path = join(dir, f);
+    if (path === keep || !f.startsWith(`${name}-`) || !f.endsWith('.mjs')) continue;
+    const info = await stat(path).catch(() => null);
+    if (info && info.mtimeMs < dayAgo) await rm(path, { force: true });
+  }
 }
 
 /**

@@ -52,18 +52,13 @@ describe('scale from zero, up and back to zero', () => {
     expect(reply.headers['x-forwarded-prefix']).toBe('/default/echo');
   });
 
-  it('scales to at least two workers under 8 concurrent slow requests (target 1)', async () => {
-    let peak = 0;
-    const watch = setInterval(() => (peak = Math.max(peak, service('echo').ready)), 25);
-    const replies = await Promise.all(
-      Array.from({ length: 8 }, () => fetch(`${runtime.url('echo')}/?sleep=1500`).then(async (r) => {
-        expect(r.status).toBe(200);
-        return (await r.json()) as EchoReply;
-      })),
-    );
-    clearInterval(watch);
-    expect(peak).toBeGreaterThanOrEqual(2);
-    expect(new Set(replies.map((r) => r.pid)).size).toBeGreaterThanOrEqual(2);
+  it('scales to at least two workers under 8 concurrent slow requests (target 1), then balances across them', async () => {
+    const burst = Promise.all(Array.from({ length: 8 }, () => fetch(`${runtime.url('echo')}/?sleep=1500`).then((r) => r.status)));
+    await until('two ready echo workers', () => service('echo').ready >= 2, 10_000);
+    expect(service('echo').mode).toBe('panic');
+    expect(await burst).toEqual(Array.from({ length: 8 }, () => 200));
+    const pids = await Promise.all(Array.from({ length: 4 }, () => fetch(`${runtime.url('echo')}/?sleep=300`).then(async (r) => ((await r.json()) as EchoReply).pid)));
+    expect(new Set(pids).size).toBeGreaterThanOrEqual(2);
   });
 
   it('returns to zero after a stable window without traffic', async () => {
@@ -153,5 +148,25 @@ describe('routing', () => {
     const body = (await res.json()) as { services: Array<{ name: string; hostUrl: string }> };
     expect(body.services.map((s) => s.name).sort()).toEqual(['echo', 'echo-cc']);
     expect(body.services[0]?.hostUrl).toMatch(/^http:\/\/echo(-cc)?\.default\.localhost:\d+$/);
+  });
+});
+
+describe('a service that cannot start', () => {
+  it('answers the waiting request 503 with the reason, and keeps the runtime up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kaskade-broken-'));
+    const broken = await startRuntime({ manifests: MANIFESTS, stateDir: dir, allowZeroInitialScale: true, env: { ECHO_MAX_SLEEP_MS: 'soon' }, logSink: new PassThrough() });
+    try {
+      const res = await fetch(`${broken.url('echo-cc')}/`);
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: string }).error).toMatch(/failed to start.*ECHO_MAX_SLEEP_MS must be an integer/);
+      expect((await fetch(`http://127.0.0.1:${broken.port}/_kaskade/healthz`)).status).toBe(200);
+    } finally {
+      await broken.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second runtime on the same state folder', async () => {
+    await expect(startRuntime({ manifests: MANIFESTS, stateDir, allowZeroInitialScale: true, logSink: new PassThrough() })).rejects.toThrow(/another runtime .* uses/);
   });
 });

@@ -15,7 +15,7 @@ import { readManifestDocuments } from './manifest-source.js';
 import { parseManifests, type BrokerManifest, type Destination, type RuntimeManifests, type ServiceManifest, type TriggerManifest } from './manifests.js';
 import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
 import { ServicePool, type PoolStatus } from './pool.js';
-import { writeState, removeState, type RuntimeStateFile } from './state.js';
+import { readState, removeState, writeState, type RuntimeStateFile } from './state.js';
 import { WorkerProcess } from './worker.js';
 import { REPO_ROOT } from './worker-server.js';
 
@@ -128,6 +128,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (!existsSync(functionSource(s))) throw new ConfigError(`${s.origin}: Service/${s.name}: FUNCTION_TARGET=${s.functionTarget} but ${functionSource(s)} does not exist`);
   }
   await mkdir(stateDir, { recursive: true });
+  const other = await readState(stateDir).catch(() => null);
+  if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
 
   const targets = new Map<string, IngressTarget>();
   const tickMs = tickMsOf(options.kpa);
@@ -184,9 +186,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       pings?.stop();
+      // The broker drains its deliveries first: they need the services (and their autoscaling).
+      await broker?.close();
       autoscaler.stop();
       await Promise.all(pools.map((p) => p.close()));
-      await broker?.close();
       await ingress?.close();
       await removeState(stateDir, process.pid);
       logger.info('stopped');

@@ -48,7 +48,8 @@ export class WorkerProcess {
       });
     }
     this.exited = new Promise((resolveExit) => {
-      this.child.once('exit', (code, signal) => {
+      // 'close' comes after 'exit' once stdout/stderr are drained: the last lines are read.
+      this.child.once('close', (code, signal) => {
         this.phase = 'exited';
         resolveExit(code ?? (signal ? null : 0));
       });
