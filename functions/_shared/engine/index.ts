@@ -23,19 +23,24 @@ export async function selectBackend(options: EngineOptions = {}): Promise<Rung> 
   const loaders = options.loaders ?? defaultLoaders;
   const forced = parseRung(env.KASKADE_BACKEND);
   if (forced) {
-    await loadRung(forced, loaders);
+    await loadRung(forced, loaders, env);
     return forced;
   }
   const failures: unknown[] = [];
   for (const rung of RUNGS) {
     try {
-      await loadRung(rung, loaders);
+      await loadRung(rung, loaders, env);
       return rung;
     } catch (e) {
       failures.push(e);
     }
   }
   throw new BackendError('no TF.js backend could be loaded', { cause: new AggregateError(failures) });
+}
+
+async function wasmThreads(): Promise<number> {
+  const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+  return getThreadsCount();
 }
 
 // One engine per process: a backend is process-wide state in TF.js, so this cache is the
@@ -45,7 +50,8 @@ let engine: Promise<Engine> | undefined;
 export function initEngine(options: EngineOptions = {}): Promise<Engine> {
   engine ??= (async () => {
     const backend = await selectBackend(options);
-    (options.logger ?? createLogger('engine')).info(`TF.js backend: ${backend} (tfjs ${tf.version.tfjs})`);
+    const threads = backend === 'wasm' ? `, ${await wasmThreads()} thread(s)` : '';
+    (options.logger ?? createLogger('engine')).info(`TF.js backend: ${backend} (tfjs ${tf.version.tfjs}${threads})`);
     return { tf, backend };
   })().catch((e: unknown) => {
     engine = undefined; // a later call may try again (e.g. after fixing KASKADE_BACKEND)

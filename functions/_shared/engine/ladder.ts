@@ -14,16 +14,17 @@ export function parseRung(value: string | undefined): Rung | undefined {
 }
 
 /** Loads one rung and makes it the active backend; throws BackendError when it cannot. */
-export async function loadRung(rung: Rung, loaders: RungLoaders): Promise<void> {
+export async function loadRung(rung: Rung, loaders: RungLoaders, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
-    await loaders[rung]();
+    await loaders[rung](env);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new BackendError(`backend ${rung} failed to load: ${reason}`, { cause });
   }
 }
 
-export type RungLoaders = Record<Rung, () => Promise<void>>;
+/** One loader per rung; each reads its own settings from `env`. */
+export type RungLoaders = Record<Rung, (env: NodeJS.ProcessEnv) => Promise<void>>;
 
 async function activate(name: string): Promise<void> {
   const ok = await tf.setBackend(name);
@@ -45,10 +46,9 @@ export const defaultLoaders: RungLoaders = {
     await import(NODE_PACKAGE);
     await activate('tensorflow');
   },
-  wasm: async () => {
-    const { prepareWasm } = await import('./wasm.js');
-    await prepareWasm();
-    await activate('wasm');
+  wasm: async (env) => {
+    const { loadWasmConfig, startWasm } = await import('./wasm.js');
+    await startWasm(loadWasmConfig(env), () => activate('wasm'));
   },
   cpu: async () => {
     await activate('cpu');

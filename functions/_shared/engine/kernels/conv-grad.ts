@@ -83,8 +83,71 @@ function usedInput(backend: BackendWasm, x: TensorInfo, g: ConvGeometry): { x: T
   return { x: cropped, pads: [Math.max(bottom, 0), Math.max(right, 0)], owned: true };
 }
 
+/**
+ * The patch matrix transposed, [kh·kw·Cin, N·Ho·Wo]: row (ky, kx, ci) holds, for every output
+ * position, the input value that tap multiplies (0 in the padding).
+ */
+function patchesTransposed(backend: BackendWasm, x: TensorInfo, g: ConvGeometry): TensorInfo {
+  const [n, h, w, c] = g.inShape;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const { outHeight: ho, outWidth: wo } = g;
+  const cols = backend.makeOutput([g.filterHeight * g.filterWidth * c, n * ho * wo], 'float32');
+  const out = backend.typedArrayFromHeap(cols);
+  const xs = backend.typedArrayFromHeap(x);
+  let o = 0;
+  for (let ky = 0; ky < g.filterHeight; ky++) {
+    for (let kx = 0; kx < g.filterWidth; kx++) {
+      for (let ci = 0; ci < c; ci++) {
+        for (let b = 0; b < n; b++) {
+          for (let oy = 0; oy < ho; oy++) {
+            const iy = oy * sh + ky * dh - g.padTop;
+            if (iy < 0 || iy >= h) {
+              out.fill(0, o, o + wo);
+              o += wo;
+              continue;
+            }
+            const row = ((b * h + iy) * w) * c + ci;
+            for (let ox = 0; ox < wo; ox++, o++) {
+              const ix = ox * sw + kx * dw - g.padLeft;
+              out[o] = ix >= 0 && ix < w ? (xs[row + ix * c] ?? 0) : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  return cols;
+}
+
+/** Few input channels (a network's first layer): the weight gradient is one matrix product. */
+const IM2COL_MAX_IN_CHANNELS = 4;
+
 /** dW [kh, kw, Cin, Cout] of a dense convolution, from x [N, H, W, Cin] and dy [N, Ho, Wo, Cout]. */
 export function conv2dWeightGrad(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+  if (g.inShape[3] <= IM2COL_MAX_IN_CHANNELS) return conv2dWeightGradByMatMul(backend, x, dy, g);
+  return conv2dWeightGradByConv(backend, x, dy, g);
+}
+
+/** dW = patchesᵀ · dy as one XNNPACK matrix product (the patch matrix built in one pass). */
+export function conv2dWeightGradByMatMul(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+  const [n, , , c] = g.inShape;
+  const outChannels = shape4(dy.shape, 'dy')[3];
+  const k = g.filterHeight * g.filterWidth * c;
+  const m = n * g.outHeight * g.outWidth;
+  const cols = patchesTransposed(backend, x, g);
+  const dw = runWasmKernel(
+    backend,
+    'BatchMatMul',
+    { a: reshaped(cols, [1, k, m]), b: reshaped(dy, [1, m, outChannels]) },
+    { transposeA: false, transposeB: false },
+  );
+  release(backend, cols);
+  return reshaped(dw, [g.filterHeight, g.filterWidth, c, outChannels]);
+}
+
+/** dW as a convolution of the transposed input with the transposed output gradient. */
+export function conv2dWeightGradByConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const [n, , , inChannels] = g.inShape;
   const outChannels = shape4(dy.shape, 'dy')[3];
   const used = usedInput(backend, x, g);
@@ -197,8 +260,62 @@ function flipped(backend: BackendWasm, filter: TensorInfo): TensorInfo {
   return runWasmKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
 }
 
+/**
+ * When the "full" convolution would mostly multiply padding and stuffed zeros (valid
+ * padding, strides), the input gradient is cheaper as dy · Wᵀ followed by a scatter-add.
+ */
+const COL2IM_MIN_WASTE = 2.5;
+
 /** dx [N, H, W, Cin] of a dense convolution, from dy [N, Ho, Wo, Cout] and W [kh, kw, Cin, Cout]. */
 export function conv2dInputGrad(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const [, h, w] = g.inShape;
+  const waste = (h * w) / (g.outHeight * g.outWidth);
+  if (waste >= COL2IM_MIN_WASTE) return conv2dInputGradByMatMul(backend, dy, filter, g);
+  return conv2dInputGradByConv(backend, dy, filter, g);
+}
+
+/** dx by col2im: cols = dy · Wᵀ (one XNNPACK product), then each column added where it came from. */
+export function conv2dInputGradByMatMul(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const [n, h, w, c] = g.inShape;
+  const outChannels = shape4(dy.shape, 'dy')[3];
+  const k = g.filterHeight * g.filterWidth * c;
+  const m = n * g.outHeight * g.outWidth;
+  const wT = transpose(backend, reshaped(filter, [k, outChannels]), [1, 0]);
+  const cols = runWasmKernel(
+    backend,
+    'BatchMatMul',
+    { a: reshaped(dy, [1, m, outChannels]), b: reshaped(wT, [1, outChannels, k]) },
+    { transposeA: false, transposeB: false },
+  );
+  release(backend, wT);
+  const dx = backend.makeOutput([n, h, w, c], 'float32');
+  const out = backend.typedArrayFromHeap(dx);
+  const src = backend.typedArrayFromHeap(cols);
+  out.fill(0);
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < g.outHeight; oy++) {
+      for (let ox = 0; ox < g.outWidth; ox++) {
+        for (let ky = 0; ky < g.filterHeight; ky++) {
+          const iy = oy * sh + ky * dh - g.padTop;
+          for (let kx = 0; kx < g.filterWidth; kx++, o += c) {
+            const ix = ox * sw + kx * dw - g.padLeft;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            const at = ((b * h + iy) * w + ix) * c;
+            for (let ci = 0; ci < c; ci++) out[at + ci] = (out[at + ci] ?? 0) + (src[o + ci] ?? 0);
+          }
+        }
+      }
+    }
+  }
+  release(backend, cols);
+  return dx;
+}
+
+/** dx as a stride-1 convolution of the zero-stuffed, fully padded dy with the flipped filter. */
+export function conv2dInputGradByConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const flip = flipped(backend, filter);
   const swapped = transpose(backend, flip, [0, 1, 3, 2]); // [kh, kw, Cout, Cin]
   release(backend, flip);

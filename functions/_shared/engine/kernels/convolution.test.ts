@@ -2,7 +2,15 @@
 // nothing behind on the wasm heap.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  conv2dInputGradByConv,
+  conv2dInputGradByMatMul,
+  conv2dWeightGradByConv,
+  conv2dWeightGradByMatMul,
+  geometryOf,
+} from './conv-grad.js';
 import { type KernelCall, liveCounts, randomValues, relativeError, runOn, useWasm } from './test-support.js';
+import { wasmBackend } from './wasm-ops.js';
 
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 interface Case {
@@ -153,5 +161,39 @@ describe('DepthwiseConv2dNativeBackpropInput on wasm', () => {
     expect(got.shape).toEqual(c.x);
     expect(relativeError(got.values, want.values)).toBeLessThanOrEqual(TOLERANCE);
     await expectLeakFree(call);
+  });
+});
+
+// Each kernel picks a formulation by shape; both must be right for every shape.
+describe('both formulations of the dense gradients', () => {
+  const nhwc = dense.filter((c) => c.dataFormat !== 'NCHW');
+  const formulations = [
+    { name: 'weights by matmul', kernel: 'Conv2DBackpropFilter', run: conv2dWeightGradByMatMul },
+    { name: 'weights by conv', kernel: 'Conv2DBackpropFilter', run: conv2dWeightGradByConv },
+    { name: 'input by matmul', kernel: 'Conv2DBackpropInput', run: conv2dInputGradByMatMul },
+    { name: 'input by conv', kernel: 'Conv2DBackpropInput', run: conv2dInputGradByConv },
+  ] as const;
+  it.each(formulations.flatMap((f) => nhwc.map((c) => ({ ...c, f, label: `${f.name}: ${c.name}` }))))('$label', async (c) => {
+    const weights = c.f.kernel === 'Conv2DBackpropFilter';
+    const dyShape = outShape(c, false);
+    const [first, second] = weights ? [randomValues(c.x, 31), randomValues(dyShape, 32)] : [randomValues(dyShape, 31), randomValues(c.filter, 32)];
+    const call: KernelCall = weights
+      ? { kernel: c.f.kernel, inputs: { x: { shape: c.x, values: first }, dy: { shape: dyShape, values: second } }, attrs: { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter } }
+      : { kernel: c.f.kernel, inputs: { dy: { shape: dyShape, values: first }, filter: { shape: c.filter, values: second } }, attrs: { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } };
+    const want = await runOn('cpu', call);
+    const backend = wasmBackend(tf.backend());
+    const geometry = geometryOf(tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad));
+    const got = tf.tidy(() => {
+      const a = tf.tensor(first, weights ? c.x : dyShape);
+      const b = tf.tensor(second, weights ? dyShape : c.filter);
+      const before = backend.numDataIds();
+      const out = c.f.run(backend, a, b, geometry);
+      const values = backend.typedArrayFromHeap(out).slice();
+      backend.disposeData(out.dataId);
+      expect(backend.numDataIds()).toBe(before);
+      return { values, shape: out.shape };
+    });
+    expect(got.shape).toEqual(weights ? c.filter : c.x);
+    expect(relativeError(got.values, want.values)).toBeLessThanOrEqual(TOLERANCE);
   });
 });
