@@ -120,7 +120,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const manifests = parseManifests(docs, {
     namespace,
     allowZeroInitialScale: options.allowZeroInitialScale ?? false,
-    ...(options.env ? { envOverrides: options.env } : {}),
+    // Pods on a cluster mount their data volume at KASKADE_DATA_DIR; locally that folder is the
+    // runtime's own, set the way Knative sets PORT (an explicit env option still wins).
+    envOverrides: { KASKADE_DATA_DIR: join(stateDir, 'data'), ...options.env },
   });
   for (const w of manifests.warnings) logger.warn(w);
   if (manifests.ignored.length > 0) logger.info(`not run locally: ${manifests.ignored.join(', ')}`);
