@@ -127,7 +127,7 @@ describe('loadEmitConfig', () => {
   });
 
   it.each([
-    { name: 'no sink at all', env: {}, message: /KASKADE_BROKER_URL is required/ },
+    { name: 'no sink at all', env: {}, message: /K_SINK or KASKADE_BROKER_URL is required/ },
     { name: 'not http', env: { K_SINK: 'gs://bucket' }, message: /http\(s\) URL/ },
     { name: 'bad timeout', env: { K_SINK: 'http://s/', KASKADE_EMIT_TIMEOUT_MS: 'soon' }, message: /KASKADE_EMIT_TIMEOUT_MS/ },
     { name: 'bad mode', env: { K_SINK: 'http://s/', KASKADE_EMIT_MODE: 'batch' }, message: /KASKADE_EMIT_MODE/ },

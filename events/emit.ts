@@ -22,7 +22,8 @@ export interface EmitConfig {
 
 /** `K_SINK` (set by Knative SinkBinding / the local runtime) wins over `KASKADE_BROKER_URL`. */
 export function loadEmitConfig(env: Env = process.env): EmitConfig {
-  const sinkUrl = env.K_SINK !== undefined && env.K_SINK !== '' ? env.K_SINK : envString(env, 'KASKADE_BROKER_URL');
+  const sinkUrl = env.K_SINK !== undefined && env.K_SINK !== '' ? env.K_SINK : envString(env, 'KASKADE_BROKER_URL', '');
+  if (sinkUrl === '') throw new ConfigError('K_SINK or KASKADE_BROKER_URL is required: the broker URL events are posted to');
   if (!/^https?:\/\//.test(sinkUrl)) throw new ConfigError(`K_SINK / KASKADE_BROKER_URL must be an http(s) URL, got "${sinkUrl}"`);
   const timeoutMs = envInt(env, 'KASKADE_EMIT_TIMEOUT_MS', 10_000, { min: 1, max: 600_000 });
   const mode = envString(env, 'KASKADE_EMIT_MODE', 'binary');

@@ -255,7 +255,13 @@ class Broker implements LocalBroker {
   private route(url: string): string {
     const path = url.split('?')[0] ?? '';
     const parts = path.split('/').filter((p) => p !== '');
-    const [namespace, broker] = parts.map((p) => decodeURIComponent(p));
+    const [namespace, broker] = parts.map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p; // not valid percent-encoding: matches no broker name, so it is a 404 below
+      }
+    });
     if (parts.length === 2 && namespace === this.options.namespace && broker !== undefined && this.brokers.has(broker)) return broker;
     throw new NotFoundError(`no broker at ${path} (brokers: ${[...this.brokers.keys()].map((b) => `/${this.options.namespace}/${b}`).join(', ')})`);
   }
@@ -292,8 +298,10 @@ class Broker implements LocalBroker {
     const attributes = incoming.attributes.knativearrivaltime === undefined ? { ...incoming.attributes, knativearrivaltime: new Date().toISOString() } : incoming.attributes;
     const event: WireEvent = { attributes, data: incoming.data };
     const matched = this.triggers.filter((t) => t.broker === broker && t.matches(attributes));
-    this.counts.accepted++;
-    if (matched.length === 0) return;
+    if (matched.length === 0) {
+      this.counts.accepted++;
+      return;
+    }
     const entry: Pending = { seq: ++this.seq, broker, event, ttl, remaining: new Set(matched.map((t) => t.name)) };
     this.pending.set(entry.seq, entry);
     if (this.journal !== undefined) {
@@ -304,6 +312,7 @@ class Broker implements LocalBroker {
         throw new UnavailableError(`could not journal the event: ${(e as Error).message}`, { cause: e });
       }
     }
+    this.counts.accepted++;
     this.dispatchAll(entry);
   }
 
@@ -398,6 +407,10 @@ class Broker implements LocalBroker {
 
   private replyOf(result: HttpAnswer, trigger: Trigger): WireEvent | undefined {
     if (!looksLikeEvent(result)) return undefined;
+    if (result.truncated) {
+      this.logger.warn(`trigger ${trigger.name}: reply larger than ${this.maxBodyBytes} bytes ignored`);
+      return undefined;
+    }
     try {
       return decodeHttp(result.headers, result.body);
     } catch (e) {

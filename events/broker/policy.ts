@@ -50,7 +50,14 @@ export function resolvePolicy(
 
 /** What one attempt came back with: an HTTP answer, or no answer (network error, timeout). */
 export type AttemptResult =
-  | { readonly kind: 'response'; readonly status: number; readonly headers: Readonly<Record<string, string | string[] | undefined>>; readonly body: Buffer }
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+      /** The answer's first bytes, up to the sender's bound; `truncated` when there were more. */
+      readonly body: Buffer;
+      readonly truncated: boolean;
+    }
   | { readonly kind: 'error'; readonly message: string; readonly aborted: boolean };
 
 export type HttpAnswer = Extract<AttemptResult, { kind: 'response' }>;

@@ -51,13 +51,16 @@ export class Sender {
       const req = request(url, { method: 'POST', headers, agent: this.agentFor(url) }, (res) => {
         const chunks: Buffer[] = [];
         let kept = 0;
+        let truncated = false;
         res.on('data', (chunk: Buffer) => {
           if (kept + chunk.byteLength <= limit) {
             chunks.push(chunk);
             kept += chunk.byteLength;
+          } else {
+            truncated = true;
           }
         });
-        res.on('end', () => finish({ kind: 'response', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, kept) }));
+        res.on('end', () => finish({ kind: 'response', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, kept), truncated }));
         res.on('error', (e) => finish({ kind: 'error', message: `${target}: ${e.message}`, aborted: signal.aborted }));
       });
       const timer = setTimeout(() => {
