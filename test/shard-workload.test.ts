@@ -14,7 +14,7 @@ import { modelsLayout } from '../functions/_shared/jobs/layout.js';
 import type { JobSummary } from '../functions/_shared/jobs/record.js';
 import { postEvent, quietSink, serve, tempStore, writeMnistSubset, type Served, type TempStore } from '../functions/_shared/jobs/testing.js';
 import { createLogger } from '../functions/_shared/log.js';
-import { decodeModelMetadata } from '../functions/_shared/models/metadata.js';
+import { decodeModelMetadata, decodeVocabulary } from '../functions/_shared/models/metadata.js';
 import { readLatest } from '../functions/_shared/store/latest.js';
 import { createTrainerHandler } from '../functions/shard-trainer/handler.js';
 import { createSplitterHandler } from '../functions/splitter/handler.js';
@@ -100,5 +100,23 @@ describe('shard workload', () => {
     // The whole request once more (a redelivery): nothing is started again.
     await deliver(splitter.base, createEvent(EVENT_TYPES.trainingRequested, request, { source: '/test', id: 'e2e-1' }));
     expect(recorder.events).toEqual([]);
+  });
+
+  it('trains a text model on reviews and publishes it with its vocabulary', async () => {
+    const request: TrainingRequested = { dataset: 'imdb:synthetic?train=80&test=40', shards: 2, strategy: 'by-label', rounds: 1, localEpochs: 2, batchSize: 16, model: 'imdb-fast', jobId: 'job-text' };
+    await deliver(splitter.base, createEvent(EVENT_TYPES.trainingRequested, request, { source: '/test', id: 'text-1' }));
+    const events = await drain();
+    const final = events.filter((e) => e.type === EVENT_TYPES.modelAggregated).map((e) => validateEventData(EVENT_TYPES.modelAggregated, e.data));
+    expect(final).toEqual([expect.objectContaining({ jobId: 'job-text', final: true, participants: 2 })]);
+    const folder = modelsLayout(temp.root, 'imdb').version('job-text');
+    const metadata = decodeModelMetadata(await temp.store.read(`${folder}kaskade.json`));
+    expect(metadata).toMatchObject({ model: 'imdb-fast', dataset: 'imdb', labels: ['negative', 'positive'], input: { kind: 'tokens', padIndex: 0, oovIndex: 2, vocabularyFile: 'vocabulary.json' } });
+    if (metadata.input.kind !== 'tokens') throw new Error('not a token model');
+    const words = decodeVocabulary(await temp.store.read(`${folder}vocabulary.json`));
+    expect(metadata.input.vocabularySize).toBe(words.length + 3);
+    const model = await tf.loadLayersModel(temp.store.modelHandler(folder));
+    const shape = tf.tidy(() => (model.predict(tf.zeros([3, metadata.input.kind === 'tokens' ? metadata.input.sequenceLength : 1], 'int32')) as tfjs.Tensor).shape);
+    expect(shape).toEqual([3, 1]);
+    model.dispose();
   });
 });

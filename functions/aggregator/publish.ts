@@ -39,7 +39,7 @@ export async function publishModel(
   await model.save(store.modelHandler(folder));
   const input = job.serving.input;
   if (input.kind === 'tokens' && input.vocabularyFile !== undefined) {
-    await store.write(`${folder}${input.vocabularyFile}`, await store.read(layout.vocabulary), { contentType: 'text/plain' });
+    await store.write(`${folder}${input.vocabularyFile}`, await store.read(layout.vocabulary), { contentType: 'application/json' });
   }
   await store.write(`${folder}${MODEL_METADATA_FILE}`, encodeModelMetadata(modelMetadata(job, result, at)), { contentType: 'application/json' });
   // Relative to the pointer's folder, so the published tree can be moved or mounted elsewhere.

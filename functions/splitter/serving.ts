@@ -5,9 +5,7 @@ import type { Dataset } from '../_shared/data/types.js';
 import { servedModelName } from '../_shared/jobs/layout.js';
 import type { JobServing } from '../_shared/jobs/record.js';
 import { OOV, PAD } from '../_shared/data/imdb-text.js';
-
-/** File name of a text model's vocabulary beside model.json (one word per line, index = line + 3). */
-export const VOCABULARY_FILE = 'vocabulary.txt';
+import { VOCABULARY_FILE } from '../_shared/models/metadata.js';
 
 const FASHION_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
@@ -40,9 +38,4 @@ export function describeServing(datasetUri: string, dataset: Dataset): JobServin
     labels: imageLabels(name, dataset.train.classes),
     input: { kind: 'image', height, width, channels, framing: name.includes('fashion') ? 'object' : 'digit' },
   };
-}
-
-/** The vocabulary file's bytes: word i (index i + 3) on line i. */
-export function encodeVocabulary(words: readonly string[]): Uint8Array {
-  return new TextEncoder().encode(words.length === 0 ? '' : `${words.join('\n')}\n`);
 }

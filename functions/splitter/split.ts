@@ -23,7 +23,8 @@ import { JOB_RECORD_FORMAT, createJob, findJob, updateJob, type JobConfig, type 
 import type { Logger } from '../_shared/log.js';
 import type { Store } from '../_shared/store/types.js';
 import { buildModel, checkModelName, modelTakes } from './models.js';
-import { describeServing, encodeVocabulary } from './serving.js';
+import { encodeVocabulary } from '../_shared/models/metadata.js';
+import { describeServing } from './serving.js';
 
 type TF = typeof tf;
 
@@ -170,7 +171,7 @@ function newRecord(jobId: string, event: EventIdentity, config: JobConfig, datas
  */
 async function writeData(store: Store, layout: JobLayout, dataset: Dataset, shards: readonly Int32Array[], copy: boolean): Promise<void> {
   await store.write(layout.testSet, encodeExamples(dataset.test));
-  if (dataset.kind === 'text') await store.write(layout.vocabulary, encodeVocabulary(dataset.words), { contentType: 'text/plain' });
+  if (dataset.kind === 'text') await store.write(layout.vocabulary, encodeVocabulary(dataset.words), { contentType: 'application/json' });
   if (copy) {
     await store.write(layout.trainSet, encodeExamples(dataset.train));
     return;

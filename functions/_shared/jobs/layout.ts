@@ -4,7 +4,7 @@
 //   <root>/jobs/<jobId>/job.json                          the job record (config, N, R, status, results)
 //   <root>/jobs/<jobId>/data/shard-<k>.safetensors        shard k: x, y (the `copy` strategy: data/train.safetensors)
 //   <root>/jobs/<jobId>/data/test.safetensors             the held-out test set the aggregator evaluates on
-//   <root>/jobs/<jobId>/data/vocabulary.txt               text datasets: one word per line, index = line + 3
+//   <root>/jobs/<jobId>/data/vocabulary.json              text datasets: the words, index = position + 3
 //   <root>/jobs/<jobId>/model/                            the architecture: TF.js layers model.json + initial weights
 //   <root>/jobs/<jobId>/rounds/0/model.safetensors        the shared initial weights (what round 1 starts from)
 //   <root>/jobs/<jobId>/rounds/<r>/shards/<k>/weights.safetensors   shard k's weights after round r (+ its metrics)
@@ -70,7 +70,7 @@ export function jobLayout(rootUrl: string, jobId: string): JobLayout {
     folder: base,
     record: `${base}job.json`,
     testSet: `${base}data/test.safetensors`,
-    vocabulary: `${base}data/vocabulary.txt`,
+    vocabulary: `${base}data/vocabulary.json`,
     trainSet: `${base}data/train.safetensors`,
     architecture: `${base}model/`,
     shard: (k) => `${base}data/shard-${checkIndex('shard index', k, 0)}.safetensors`,
