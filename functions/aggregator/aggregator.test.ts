@@ -140,6 +140,21 @@ describe('collecting a round', () => {
     expect(ofType(EVENT_TYPES.modelAggregated)).toEqual([expect.objectContaining({ participants: 2 })]);
   });
 
+  it('closes a quorum round on a scheduled re-check once the deadline has passed', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-check', { shards: 3, perShard: 5, test: 10, config: { quorum: 0.6, roundTimeoutSeconds: 1 } });
+    const server = await aggregator({ maxHoldMs: 0 });
+    for (const k of [0, 2]) {
+      expect((await arrive(server.base, await shardResult(prepared, 1, k, 1, 5))).body.round).toMatchObject({ outcome: 'waiting' });
+    }
+    const early = await fetch(`${server.base}/jobs/job-check/check`, { method: 'POST' });
+    expect(await early.json()).toMatchObject({ outcome: 'waiting', arrived: [0, 2] });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const due = await fetch(`${server.base}/jobs/job-check/check`, { method: 'POST' });
+    expect(await due.json()).toMatchObject({ outcome: 'aggregated', aggregation: { participants: [0, 2] } });
+    const after = await fetch(`${server.base}/jobs/job-check/check`, { method: 'POST' });
+    expect(await after.json()).toMatchObject({ outcome: 'waiting', round: 2 });
+  });
+
   it('publishes the final round where the predictor looks, with its metadata, and marks the job done', async () => {
     const prepared = await prepareJob(tf, temp.store, temp.root, 'job-final', { shards: 2, perShard: 5, test: 20, config: { rounds: 1 } });
     const results = await Promise.all([0, 1].map((k) => shardResult(prepared, 1, k, 1, 5)));
