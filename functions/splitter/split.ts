@@ -130,8 +130,8 @@ function existing(job: JobRecord, layout: JobLayout): SplitResult {
 /** A job id names one request: a different request under an existing id is refused. */
 function checkSameRequest(job: JobRecord, config: ReturnType<typeof resolveConfig>, event: EventIdentity): void {
   const keys = ['dataset', 'model', 'strategy', 'shards', 'rounds', 'localEpochs', 'batchSize', 'seed'] as const;
-  const differs = keys.filter((k) => job.config[k] !== config[k]);
-  if (config.learningRate !== undefined && config.learningRate !== job.config.learningRate) differs.push('learningRate' as never);
+  const differs: string[] = keys.filter((k) => job.config[k] !== config[k]);
+  if (config.learningRate !== undefined && config.learningRate !== job.config.learningRate) differs.push('learningRate');
   if (differs.length > 0) {
     throw new BadInputError(`data.jobId: job ${job.jobId} already exists with a different ${differs.join(', ')} (requested by ${job.requestedBy.source} ${job.requestedBy.id}, not ${event.source} ${event.id})`);
   }
