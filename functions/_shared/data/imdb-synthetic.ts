@@ -1,5 +1,6 @@
 // A deterministic synthetic movie-review corpus for tests and the offline demo: same seed →
-// same reviews, byte for byte. Each review is a few sentences of neutral movie talk with
+// same reviews, byte for byte. Each review is 2–5 paragraphs (~145 words on average, so a
+// 500-token encoding is not mostly padding, as with real IMDB reviews) of neutral movie talk with
 // sentiment words mixed in; most sentiment words agree with the label, about one in five
 // does not (so a model has to weigh evidence, not spot a single word). Reviews carry the
 // aclImdb quirks the tokenizer must handle: `<br /><br />` paragraph breaks, capitals,
@@ -71,10 +72,10 @@ function sentence(random: Random, positive: boolean): string {
 }
 
 function reviewText(random: Random, positive: boolean): string {
-  const paragraphs = 1 + randomInt(random, 3);
+  const paragraphs = 2 + randomInt(random, 4);
   const parts: string[] = [];
   for (let p = 0; p < paragraphs; p++) {
-    const sentences = 2 + randomInt(random, 4);
+    const sentences = 3 + randomInt(random, 5);
     parts.push(Array.from({ length: sentences }, () => capitalize(sentence(random, positive))).join(' '));
   }
   return parts.join('<br /><br />');

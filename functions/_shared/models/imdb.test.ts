@@ -20,7 +20,7 @@ beforeAll(async () => {
 
 describe('imdb-fast', () => {
   it('learns the synthetic reviews (held-out accuracy ≥ 0.85) on the engine backend', async () => {
-    const model = buildImdbModel(tf, 'imdb-fast', text);
+    const model = buildImdbModel(tf, 'imdb-fast', { ...text, seed: 4 });
     expect(model.name).toBe('imdb-fast');
     expect(model.outputs[0]?.shape).toEqual([null, 1]);
     await trainEpochs(tf, model, reviews.train, { epochs: 4, batchSize: 32, shuffleSeed: 1 });
@@ -29,6 +29,14 @@ describe('imdb-fast', () => {
     expect(tf.memory().numTensors).toBe(tensors);
     expect(result.accuracy).toBeGreaterThanOrEqual(0.85);
     model.dispose();
+  });
+
+  it('builds the same weights from the same seed', () => {
+    const [a, b, c] = [1, 1, 2].map((seed) => buildImdbModel(tf, 'imdb-fast', { ...text, seed }));
+    const first = (m: tfjs.LayersModel | undefined) => m?.getWeights()[0]?.dataSync();
+    expect(first(a)).toEqual(first(b));
+    expect(first(a)).not.toEqual(first(c));
+    [a, b, c].forEach((m) => m?.dispose());
   });
 });
 

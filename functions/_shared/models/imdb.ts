@@ -19,6 +19,18 @@ export interface ImdbModelOptions {
   /** Review length in tokens (default 500). */
   maxLen?: number;
   embeddingDim?: number;
+  /** Seed for every initialiser, so a build repeats exactly (random when absent). */
+  seed?: number;
+}
+
+/** Seeded initialisers: layer k of a model gets seed + k. */
+function initializers(tfjs: TF, seed: number | undefined) {
+  const at = (k: number) => (seed === undefined ? {} : { seed: seed + k });
+  return {
+    embedding: (k: number) => tfjs.initializers.randomUniform({ minval: -0.05, maxval: 0.05, ...at(k) }),
+    glorot: (k: number) => tfjs.initializers.glorotUniform(at(k)),
+    orthogonal: (k: number) => tfjs.initializers.orthogonal(at(k)),
+  };
 }
 
 function compileBinary(model: tf.LayersModel, optimizer: tf.Optimizer): tf.LayersModel {
@@ -27,28 +39,34 @@ function compileBinary(model: tf.LayersModel, optimizer: tf.Optimizer): tf.Layer
 }
 
 export function buildImdbBiGru(tfjs: TF, options: ImdbModelOptions = {}): tf.LayersModel {
+  const init = initializers(tfjs, options.seed);
+  const gru = (k: number, returnSequences: boolean) =>
+    tfjs.layers.gru({ units: 128, returnSequences, kernelInitializer: init.glorot(k), recurrentInitializer: init.orthogonal(k + 1) });
   const model = tfjs.sequential({ name: 'imdb-bigru' });
   model.add(tfjs.layers.embedding({
     inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
     outputDim: options.embeddingDim ?? 100,
     inputLength: options.maxLen ?? DEFAULT_MAX_LEN,
+    embeddingsInitializer: init.embedding(0),
   }));
-  model.add(tfjs.layers.bidirectional({ layer: tfjs.layers.gru({ units: 128, returnSequences: true }) }));
-  model.add(tfjs.layers.bidirectional({ layer: tfjs.layers.gru({ units: 128 }) }));
-  model.add(tfjs.layers.dense({ units: 1, activation: 'sigmoid' }));
+  model.add(tfjs.layers.bidirectional({ layer: gru(1, true) }));
+  model.add(tfjs.layers.bidirectional({ layer: gru(3, false) }));
+  model.add(tfjs.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init.glorot(5) }));
   return compileBinary(model, tfjs.train.rmsprop(0.001));
 }
 
 export function buildImdbFast(tfjs: TF, options: ImdbModelOptions = {}): tf.LayersModel {
+  const init = initializers(tfjs, options.seed);
   const model = tfjs.sequential({ name: 'imdb-fast' });
   model.add(tfjs.layers.embedding({
     inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
     outputDim: options.embeddingDim ?? 32,
     inputLength: options.maxLen ?? DEFAULT_MAX_LEN,
+    embeddingsInitializer: init.embedding(0),
   }));
   model.add(tfjs.layers.globalAveragePooling1d());
-  model.add(tfjs.layers.dense({ units: 16, activation: 'relu' }));
-  model.add(tfjs.layers.dense({ units: 1, activation: 'sigmoid' }));
+  model.add(tfjs.layers.dense({ units: 16, activation: 'relu', kernelInitializer: init.glorot(1) }));
+  model.add(tfjs.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init.glorot(2) }));
   return compileBinary(model, tfjs.train.adam(0.005));
 }
 

@@ -6,15 +6,16 @@ describe('trainLocally', () => {
   it('loads, trains and evaluates the default model for the data', async () => {
     const epochs: number[] = [];
     const report = await trainLocally({
-      dataset: 'imdb:synthetic?seed=5&train=300&test=100',
+      dataset: 'imdb:synthetic?seed=5&train=500&test=100',
       epochs: 3,
-      batchSize: 32,
+      batchSize: 16,
+      seed: 2,
       onEpoch: (e) => epochs.push(e.epoch),
     });
     expect(report.model).toBe('imdb-fast');
     expect(report.backend).toBe(process.env.KASKADE_BACKEND);
     expect(epochs).toEqual([0, 1, 2]);
-    expect(report.train.n).toBe(600);
+    expect(report.train.n).toBe(1000);
     expect(report.test.n).toBe(200);
     expect(report.train.samplesPerSec).toBeGreaterThan(0);
     expect(report.test.accuracy).toBeGreaterThanOrEqual(0.8);

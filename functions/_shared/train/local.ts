@@ -58,7 +58,11 @@ function buildFor(tf: TF, dataset: Dataset, name: LocalModelName, seed: number |
     return buildMnistCnn(tf, { ...(seed === undefined ? {} : { seed }), ...(learningRate === undefined ? {} : { learningRate }) });
   }
   if (name === 'mnist-cnn') throw refuse();
-  const model = buildImdbModel(tf, name, { numWords: dataset.words.length + 3, maxLen: dataset.train.shape[0] ?? 1 });
+  const model = buildImdbModel(tf, name, {
+    numWords: dataset.words.length + 3,
+    maxLen: dataset.train.shape[0] ?? 1,
+    ...(seed === undefined ? {} : { seed }),
+  });
   if (learningRate !== undefined) model.compile({ optimizer: tf.train.adam(learningRate), loss: 'binaryCrossentropy', metrics: ['accuracy'] });
   return model;
 }
