@@ -32,7 +32,7 @@ export function buildModel(tfjs: TF, name: ModelName, dataset: Dataset, seed: nu
   if (modelTakes(name) !== dataset.kind) throw new BadInputError(`model "${name}" takes ${modelTakes(name)} data; ${dataset.name} is ${dataset.kind}`);
   const model =
     dataset.kind === 'text'
-      ? buildImdbModel(tfjs, name === 'imdb-bigru' ? 'imdb-bigru' : 'imdb-fast', { numWords: dataset.words.length + 3, maxLen: dataset.train.shape[0] ?? 1 })
+      ? buildImdbModel(tfjs, name === 'imdb-bigru' ? 'imdb-bigru' : 'imdb-fast', { numWords: dataset.words.length + 3, maxLen: dataset.train.shape[0] ?? 1, seed })
       : buildMnistCnn(tfjs, { seed });
   try {
     const input = model.inputs[0]?.shape.slice(1) ?? [];
