@@ -81,9 +81,11 @@ export const PAGE_SCRIPT = `
     });
   }
 
+  // API calls are relative to the page, so it works at / and behind the local runtime's
+  // path-prefix route (/<namespace>/<service>/).
   async function loadMetadata() {
     try {
-      const res = await fetch('/v2/models/' + encodeURIComponent(MODEL));
+      const res = await fetch('v2/models/' + encodeURIComponent(MODEL));
       if (res.status === 503) {
         $('model-info').textContent = 'No model is published yet. Waiting for a training job to finish…';
         setTimeout(loadMetadata, 3000);
@@ -232,7 +234,7 @@ export const PAGE_SCRIPT = `
     const id = 'page-' + (++state.request);
     setStatus('Predicting…');
     try {
-      const res = await fetch('/v2/models/' + encodeURIComponent(MODEL) + '/infer', {
+      const res = await fetch('v2/models/' + encodeURIComponent(MODEL) + '/infer', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ id, inputs: [tensor] }),
