@@ -64,6 +64,12 @@ export class BackendError extends KaskadeError {
   readonly httpStatus = 500;
 }
 
+/** Running a model on a valid request failed (a kernel error, out of memory): the server's fault. */
+export class InferenceError extends KaskadeError {
+  readonly code = 'inference_failed';
+  readonly httpStatus = 500;
+}
+
 /** Safetensors bytes that violate the format (bad header, offsets, dtype, sizes). */
 export class WireFormatError extends BadInputError {
   override readonly code = 'wire_format';

@@ -5,21 +5,22 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { BadInputError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../_shared/errors.js';
 import { withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
+import type { Batcher } from './batcher.js';
 import type { PredictorConfig } from './config.js';
 import { modelStatusV1, predictV1 } from './infer-v1.js';
 import { inferV2, modelMetadataV2, serverMetadataV2 } from './infer-v2.js';
 import { looksLikeCloudEvent, type ModelEventHandler } from './model-events.js';
 import type { ServedModel } from './model-loader.js';
-import type { ModelRegistry } from './model-registry.js';
+import type { Lease, ModelRegistry } from './model-registry.js';
 import { renderPage } from './page.js';
-import type { TF } from './run-model.js';
 
 export const SERVER_VERSION = '0.1.0';
 
 export interface PredictorDeps {
   config: PredictorConfig;
-  tf: TF;
   registry: ModelRegistry<ServedModel>;
+  /** Every inference goes through it: concurrent requests share model calls. */
+  batcher: Batcher<ServedModel>;
   events: ModelEventHandler;
   logger: Logger;
 }
@@ -36,23 +37,31 @@ interface Route {
 const MODEL = String.raw`/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+))?`;
 
 export function createPredictorHandler(deps: PredictorDeps): Handler {
-  const { config, registry } = deps;
+  const { config, registry, batcher } = deps;
   const page = renderPage({ modelName: config.modelName });
 
   const checkName = (params: Record<string, string>): void => {
     if (params.name !== config.modelName) throw new NotFoundError(`model "${params.name ?? ''}" not found; this server serves "${config.modelName}"`);
   };
 
-  /** Runs `fn` holding the served model; 404 for another name or version, 503 before the first load. */
-  const withModel = async <T>(params: Record<string, string>, fn: (model: ServedModel) => Promise<T>): Promise<T> => {
+  /**
+   * Runs `fn` holding a lease on the served model (which the batcher may take over); 404 for
+   * another name or version, 503 before the first load.
+   */
+  const withLease = async <T>(params: Record<string, string>, fn: (lease: Lease<ServedModel>) => Promise<T>): Promise<T> => {
     checkName(params);
-    return registry.use(async (model) => {
+    const lease = registry.acquire();
+    try {
+      const model = lease.model;
       if (params.version !== undefined && params.version !== model.version) {
         throw new NotFoundError(`version "${params.version}" of model "${config.modelName}" not found; serving version "${model.version}"`);
       }
-      return fn(model);
-    });
+      return await fn(lease);
+    } finally {
+      lease.release();
+    }
   };
+  const withModel = <T>(params: Record<string, string>, fn: (model: ServedModel) => Promise<T>): Promise<T> => withLease(params, (lease) => fn(lease.model));
 
   // Knative treats a non-empty reply that is not a CloudEvent as a failed delivery, so the
   // answer is 204 with the outcome in headers.
@@ -101,7 +110,8 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
       methods: {
         POST: async (req, res, params) => {
           const body = bodyJson(req, config.maxBodyBytes);
-          res.status(200).json(await withModel(params, (m) => inferV2(deps.tf, m, config.modelName, body, config.maxBatch)));
+          const answer = await withLease(params, (lease) => inferV2(lease.model, config.modelName, body, config.maxBatch, (batch) => batcher.submit(lease, batch)));
+          res.status(200).json(answer);
         },
       },
     },
@@ -119,7 +129,8 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
       methods: {
         POST: async (req, res, params) => {
           const body = bodyJson(req, config.maxBodyBytes);
-          res.status(200).json(await withModel(params, (m) => predictV1(deps.tf, m, body, config.maxBatch)));
+          const answer = await withLease(params, (lease) => predictV1(lease.model, body, config.maxBatch, (batch) => batcher.submit(lease, batch)));
+          res.status(200).json(answer);
         },
       },
     },
@@ -168,8 +179,10 @@ function checkSize(req: Request, limit: number): void {
 }
 
 /**
- * The body as JSON, whatever content type the client sent. `application/json` arrives parsed by
- * the Functions Framework; text or raw bodies are parsed here so a non-JSON body is a 400 naming it.
+ * The body as JSON, whatever content type the client sent, parsed here from the raw bytes (the
+ * body limit in front of the framework reads them; see body-limit.ts) so a body that is not JSON
+ * is a JSON 400 naming the problem. Without that limit in front (the framework's own CLI),
+ * `application/json` arrives parsed by the framework.
  */
 function bodyJson(req: Request, limit: number): unknown {
   checkSize(req, limit);

@@ -19,6 +19,10 @@ export interface PredictorConfig {
   maxBatch: number;
   /** Deadline for reading the pointer and loading one model (ms). */
   loadTimeoutMs: number;
+  /** Most instances the batcher puts into one model call (a larger single request runs alone); 1 = no batching. */
+  batchMaxSize: number;
+  /** Longest a queued request waits for others to join its batch while the model is idle (ms); 0 = never waits. */
+  batchMaxLatencyMs: number;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -40,5 +44,7 @@ export function loadConfig(env: Env = process.env): PredictorConfig {
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', 4 * 1024 * 1024, { min: 1024 }),
     maxBatch: envInt(env, 'KASKADE_MAX_BATCH', 256, { min: 1, max: 65_536 }),
     loadTimeoutMs: envInt(env, 'KASKADE_MODEL_LOAD_TIMEOUT_MS', 120_000, { min: 100 }),
+    batchMaxSize: envInt(env, 'KASKADE_BATCH_MAX_SIZE', 32, { min: 1, max: 65_536 }),
+    batchMaxLatencyMs: envInt(env, 'KASKADE_BATCH_MAX_LATENCY_MS', 2, { min: 0, max: 10_000 }),
   };
 }

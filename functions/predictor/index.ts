@@ -1,7 +1,9 @@
 // The predictor function: serves the newest published model over the Open Inference Protocol
 // v2 and KServe v1, with a web page at `/`, and reloads when `dev.kaskade.model.aggregated`
 // (final round) arrives as a CloudEvent POST to `/events` (or `/`). See README.md.
-// This file only wires the parts together and registers the handler; the logic lives beside it.
+// This file only wires the parts together, registers the handler and exports `prepareServer`
+// (the body limit, which the worker entry installs in front of the framework); the logic lives beside it.
+import type { Server } from 'node:http';
 import { http } from '@google-cloud/functions-framework';
 import { initEngine } from '../_shared/engine/index.js';
 import { createLogger } from '../_shared/log.js';
@@ -17,3 +19,6 @@ const engine = await initEngine({ logger });
 const predictor = startPredictor({ config, store, engine, logger, load: { textEncoder: reviewTextEncoder } });
 
 http('predictor', predictor.handler);
+
+/** The worker entry calls this on the HTTP server before it listens: the body limit goes in front of the framework's parsers. */
+export const prepareServer = (server: Server): void => predictor.prepareServer(server);

@@ -3,7 +3,7 @@
 import { BadInputError } from '../_shared/errors.js';
 import { isRecord } from './infer-v2.js';
 import type { ServedModel } from './model-loader.js';
-import { predictProbabilities, type TF } from './run-model.js';
+import type { Predict } from './run-model.js';
 import { prepareInstances } from './tensor-input.js';
 
 export interface V1PredictResponse {
@@ -15,9 +15,10 @@ export function parseV1Request(body: unknown): unknown[] {
   return body.instances;
 }
 
-export async function predictV1(tf: TF, served: ServedModel, body: unknown, maxBatch: number): Promise<V1PredictResponse> {
+/** Validates the instances against the model the caller holds (400 before `predict`), runs them, answers. */
+export async function predictV1(served: ServedModel, body: unknown, maxBatch: number, predict: Predict): Promise<V1PredictResponse> {
   const batch = prepareInstances(parseV1Request(body), served, maxBatch);
-  const p = await predictProbabilities(tf, served.model, batch);
+  const p = await predict(batch);
   const predictions: number[][] = [];
   for (let i = 0; i < p.n; i++) predictions.push(Array.from(p.values.subarray(i * p.classes, (i + 1) * p.classes)));
   return { predictions };

@@ -2,7 +2,7 @@
 // that names the problem, the answer, and the server and model metadata documents.
 import { BadInputError } from '../_shared/errors.js';
 import type { ServedModel } from './model-loader.js';
-import { predictProbabilities, type TF } from './run-model.js';
+import type { Predict } from './run-model.js';
 import { prepareTensor, type ClientTensor, type TensorMetadata } from './tensor-input.js';
 
 export const OUTPUT_NAME = 'probabilities';
@@ -93,13 +93,16 @@ export function parseV2Request(body: unknown): V2InferRequest {
   return request;
 }
 
-/** Validates, runs and answers one v2 infer request against the model the caller holds. */
-export async function inferV2(tf: TF, served: ServedModel, modelName: string, body: unknown, maxBatch: number): Promise<V2InferResponse> {
+/**
+ * Validates one v2 infer request against the model the caller holds, has `predict` run it, and
+ * answers. A bad request throws BadInputError before `predict` is called.
+ */
+export async function inferV2(served: ServedModel, modelName: string, body: unknown, maxBatch: number, predict: Predict): Promise<V2InferResponse> {
   const request = parseV2Request(body);
   const [tensor] = request.inputs;
   if (!tensor) throw new BadInputError('no input tensor');
   const batch = prepareTensor(tensor, served, maxBatch);
-  const p = await predictProbabilities(tf, served.model, batch);
+  const p = await predict(batch);
   const response: V2InferResponse = {
     model_name: modelName,
     model_version: served.version,

@@ -9,7 +9,8 @@ import { VOCABULARY_FILE, encodeVocabulary } from '../_shared/models/metadata.js
 import { openStore, type Store } from '../_shared/store/index.js';
 import { predictV1 } from './infer-v1.js';
 import { inferV2 } from './infer-v2.js';
-import { loadServedModel, readPublished, resolvePointer } from './model-loader.js';
+import { loadServedModel, readPublished, resolvePointer, type ServedModel } from './model-loader.js';
+import { predictProbabilities, type Predict } from './run-model.js';
 import { reviewTextEncoder } from './text-encoder.js';
 import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from './test-fixtures.js';
 
@@ -107,6 +108,8 @@ describe('loadServedModel', () => {
 });
 
 describe('inference on a loaded model', () => {
+  const unbatched = (served: ServedModel): Predict => (batch) => predictProbabilities(engine.tf, served.model, batch);
+
   it('answers v2 probabilities per instance, and v1 the same numbers', async () => {
     const { tf } = engine;
     const model = tinyMnistModel(tf);
@@ -114,7 +117,7 @@ describe('inference on a loaded model', () => {
     model.dispose();
     const served = await loadServedModel(tf, store, folder);
     const image = barImage();
-    const v2 = await inferV2(tf, served, 'mnist', { id: 'r1', inputs: [{ name: 'image', shape: [2, 784], datatype: 'FP32', data: [...image, ...new Array<number>(784).fill(0)] }] }, 8);
+    const v2 = await inferV2(served, 'mnist', { id: 'r1', inputs: [{ name: 'image', shape: [2, 784], datatype: 'FP32', data: [...image, ...new Array<number>(784).fill(0)] }] }, 8, unbatched(served));
     expect(v2.model_name).toBe('mnist');
     expect(v2.model_version).toBe('job-a-r3');
     expect(v2.id).toBe('r1');
@@ -124,7 +127,7 @@ describe('inference on a loaded model', () => {
     const rows = [out?.data.slice(0, 10) ?? [], out?.data.slice(10) ?? []];
     for (const row of rows) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     const nested = Array.from({ length: 28 }, (_, y) => image.slice(y * 28, (y + 1) * 28));
-    const v1 = await predictV1(tf, served, { instances: [nested, { image: new Array<number>(784).fill(0) }] }, 8);
+    const v1 = await predictV1(served, { instances: [nested, { image: new Array<number>(784).fill(0) }] }, 8, unbatched(served));
     expect(v1.predictions).toHaveLength(2);
     v1.predictions.forEach((p, i) => p.forEach((v, j) => expect(v).toBeCloseTo(rows[i]?.[j] ?? NaN, 6)));
     served.dispose();
@@ -142,11 +145,11 @@ describe('inference on a loaded model', () => {
     });
     model.dispose();
     const served = await loadServedModel(tf, store, folder);
-    const v2 = await inferV2(tf, served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8);
+    const v2 = await inferV2(served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8, unbatched(served));
     expect(v2.outputs[0]?.shape).toEqual([1, 2]);
     expect(v2.outputs[0]?.data[1]).toBeCloseTo(direct, 5);
     expect(v2.outputs[0]?.data[0]).toBeCloseTo(1 - direct, 5);
-    const v1 = await predictV1(tf, served, { instances: [ids] }, 8);
+    const v1 = await predictV1(served, { instances: [ids] }, 8, unbatched(served));
     expect(v1.predictions[0]?.[1]).toBeCloseTo(direct, 5);
     served.dispose();
   });
@@ -162,10 +165,10 @@ describe('inference on a loaded model', () => {
     const served = await loadServedModel(tf, store, folder, { textEncoder: reviewTextEncoder });
     expect(served.inputs.map((i) => i.name)).toEqual(['tokens', 'text']);
     const ids = [...new Array<number>(8).fill(0), 1, 3, 5, 2]; // <start> good movie <oov>
-    const fromIds = await inferV2(tf, served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8);
-    const fromText = await inferV2(tf, served, 'imdb', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['Good MOVIE, great!'] }] }, 8);
+    const fromIds = await inferV2(served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8, unbatched(served));
+    const fromText = await inferV2(served, 'imdb', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['Good MOVIE, great!'] }] }, 8, unbatched(served));
     expect(fromText.outputs[0]?.data).toEqual(fromIds.outputs[0]?.data);
-    const v1 = await predictV1(tf, served, { instances: ['Good MOVIE, great!'] }, 8);
+    const v1 = await predictV1(served, { instances: ['Good MOVIE, great!'] }, 8, unbatched(served));
     expect(v1.predictions[0]).toEqual(fromIds.outputs[0]?.data);
     served.dispose();
   });
@@ -184,9 +187,9 @@ describe('inference on a loaded model', () => {
       { inputs: [{ name: 'image', shape: [9, 784], datatype: 'FP32', data: new Array<number>(9 * 784).fill(0) }] },
       'not an object',
     ];
-    for (const body of bodies) await inferV2(tf, served, 'mnist', body, 8).catch(() => undefined);
-    await predictV1(tf, served, { instances: [[1, 2, 3]] }, 8).catch(() => undefined);
-    await predictV1(tf, served, { instances: [barImage()] }, 8);
+    for (const body of bodies) await inferV2(served, 'mnist', body, 8, unbatched(served)).catch(() => undefined);
+    await predictV1(served, { instances: [[1, 2, 3]] }, 8, unbatched(served)).catch(() => undefined);
+    await predictV1(served, { instances: [barImage()] }, 8, unbatched(served));
     expect(tf.memory().numTensors).toBe(before);
     served.dispose();
   });

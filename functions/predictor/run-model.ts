@@ -12,6 +12,9 @@ export interface Probabilities {
   readonly values: Float32Array;
 }
 
+/** Runs one validated batch on the model a request holds (directly, or through the batcher). */
+export type Predict = (batch: ModelBatch) => Promise<Probabilities>;
+
 /**
  * Predicts class probabilities. A single sigmoid unit p becomes two classes [1 − p, p], so
  * every model answers a distribution over its labels.

@@ -1,16 +1,20 @@
 // Assembling the predictor from its parts: registry (fed by the store), the watcher that loads
 // at start and polls, the event handler, and the HTTP handler. index.ts calls this with the
 // real store; tests call it with a temp-folder store.
+import type { Server } from 'node:http';
 import type { Engine } from '../_shared/engine/index.js';
 import type { Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import type { Store } from '../_shared/store/types.js';
 import { createPredictorHandler } from './app.js';
+import { Batcher } from './batcher.js';
+import { limitRequestBodies } from './body-limit.js';
 import type { PredictorConfig } from './config.js';
 import { ModelEventHandler } from './model-events.js';
 import { loadServedModel, readPublished, withDeadline, type LoadOptions, type ServedModel } from './model-loader.js';
 import { ModelRegistry } from './model-registry.js';
 import { watchPublished, type Watch } from './model-watch.js';
+import { predictProbabilities } from './run-model.js';
 
 export interface PredictorParts {
   config: PredictorConfig;
@@ -24,6 +28,12 @@ export interface Predictor {
   readonly handler: Handler;
   readonly registry: ModelRegistry<ServedModel>;
   readonly watch: Watch;
+  readonly batcher: Batcher<ServedModel>;
+  /**
+   * Prepares the HTTP server that serves `handler` (before it listens): puts the body limit in
+   * front of the Functions Framework's body parsers.
+   */
+  prepareServer(server: Server): void;
   /** Stops polling and frees the model once in-flight requests finish. */
   close(): void;
 }
@@ -36,13 +46,20 @@ export function startPredictor(parts: PredictorParts): Predictor {
       withDeadline(loadServedModel(engine.tf, store, folderUrl, parts.load), config.loadTimeoutMs, `loading the model in ${folderUrl}`, (late) => late.dispose()),
   });
   const events = new ModelEventHandler(registry, logger);
-  const handler = createPredictorHandler({ config, tf: engine.tf, registry, events, logger });
-  logger.info(`serving model "${config.modelName}" from ${config.pointerUrl} (poll every ${config.pollMs / 1000} s)`);
+  const batcher = new Batcher<ServedModel>({
+    maxBatchSize: config.batchMaxSize,
+    maxLatencyMs: config.batchMaxLatencyMs,
+    run: (served, batch) => predictProbabilities(engine.tf, served.model, batch),
+  });
+  const handler = createPredictorHandler({ config, registry, batcher, events, logger });
+  logger.info(`serving model "${config.modelName}" from ${config.pointerUrl} (poll every ${config.pollMs / 1000} s; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`);
   const watch = watchPublished(registry, { pollMs: config.pollMs, retryMs: config.retryMs, logger });
   return {
     handler,
     registry,
     watch,
+    batcher,
+    prepareServer: (server) => limitRequestBodies(server, config.maxBodyBytes),
     close: () => {
       watch.stop();
       registry.close();

@@ -58,6 +58,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   const name = `predictor-test-${++registered}`;
   http(name, predictor.handler);
   const server: Server = getTestServer(name);
+  predictor.prepareServer(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

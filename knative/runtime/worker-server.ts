@@ -36,6 +36,12 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
 /** What a function module may export besides its registrations: an HTTP upgrade handler. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+/**
+ * Also exportable: `prepareServer`, called once with the server before it listens, e.g. to read
+ * request bodies with a limit before the framework's own parsers (which take up to 1 GB) do.
+ */
+export type PrepareServer = (server: Server) => void;
+
 export interface ServedFunction {
   readonly server: Server;
   readonly port: number;
@@ -53,6 +59,7 @@ export async function serveFunction(config: WorkerConfig, importModule: (path: s
   } catch (e) {
     throw new ConfigError(`${config.source} does not register a function named "${config.target}"`, { cause: e });
   }
+  prepareServerOf(mod)?.(server);
   let active = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
@@ -109,6 +116,12 @@ export async function serveFunction(config: WorkerConfig, importModule: (path: s
       return clean;
     },
   };
+}
+
+function prepareServerOf(mod: unknown): PrepareServer | undefined {
+  if (typeof mod !== 'object' || mod === null || !('prepareServer' in mod)) return undefined;
+  const candidate = mod.prepareServer;
+  return typeof candidate === 'function' ? (candidate as PrepareServer) : undefined;
 }
 
 function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {

@@ -1,0 +1,103 @@
+// Request bodies read with a hard limit before the Functions Framework sees them. The framework's
+// body parsers accept up to 1 GB (a limit hard-coded in its getServer, with no option to change
+// it) and buffer the whole body before any handler runs, so a limit checked in the handler comes
+// too late. Installed in front of the framework's Express app, this reader answers 413 for a
+// declared Content-Length over the limit without reading the body (and before `100 Continue`),
+// stops reading a chunked body as soon as it passes the limit, and hands the framework a request
+// whose body is already consumed, which its parsers skip, with the bytes in `req.rawBody` where
+// the handlers (and the CloudEvents receiver) read them.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { BadInputError, PayloadTooLargeError } from '../_shared/errors.js';
+import { errorResponse } from '../_shared/http.js';
+
+/**
+ * Puts the body limit in front of every request listener `server` has now (the framework's app).
+ * Call once, before the server listens; listeners added later (counters) still see every request.
+ */
+export function limitRequestBodies(server: Server, limitBytes: number): void {
+  const listeners = server.listeners('request');
+  server.removeAllListeners('request');
+  const forward = (req: IncomingMessage, res: ServerResponse): void => {
+    for (const listener of listeners) Reflect.apply(listener, server, [req, res]);
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => readBody(req, res, limitBytes, forward));
+  // With `Expect: 100-continue` the client waits before sending the body: refuse it right there.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const refusal = checkHeaders(req, limitBytes);
+    if (refusal) {
+      refuse(res, refusal);
+      return;
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+}
+
+/** A request with a body per RFC 9110: a Transfer-Encoding or a Content-Length header. */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] !== undefined;
+}
+
+/** What the headers alone already rule out: a declared size over the limit, a compressed body. */
+function checkHeaders(req: IncomingMessage, limitBytes: number): Error | undefined {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) {
+    return new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limitBytes}`);
+  }
+  const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return new BadInputError(`Content-Encoding "${encoding}" is not accepted; send the body uncompressed`);
+  }
+  return undefined;
+}
+
+function readBody(req: IncomingMessage, res: ServerResponse, limitBytes: number, forward: (req: IncomingMessage, res: ServerResponse) => void): void {
+  if (!hasBody(req)) {
+    forward(req, res);
+    return;
+  }
+  const refusal = checkHeaders(req, limitBytes);
+  if (refusal) {
+    refuse(res, refusal);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stop = (): void => {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+  };
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size <= limitBytes) {
+      chunks.push(chunk);
+      return;
+    }
+    stop();
+    req.pause();
+    chunks.length = 0;
+    refuse(res, new PayloadTooLargeError(`the request body is over the limit of ${limitBytes} bytes`));
+  };
+  const onEnd = (): void => {
+    stop();
+    Object.assign(req, { rawBody: Buffer.concat(chunks, size) });
+    forward(req, res);
+  };
+  // The client went away mid-body: nobody is left to answer.
+  const onError = (): void => {
+    stop();
+    res.destroy();
+  };
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('error', onError);
+}
+
+/** Answers the error as JSON and closes the connection, so the unread rest of the body is never read. */
+function refuse(res: ServerResponse, error: Error): void {
+  const { status, body } = errorResponse(error);
+  res.shouldKeepAlive = false;
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
+  res.end(JSON.stringify(body));
+}
