@@ -41,6 +41,8 @@ export async function fetchWithTimeout(url: string, init: RequestInit = {}, time
     return await fetch(url, { ...init, signal });
   } catch (e) {
     if ((e as Error).name === 'TimeoutError') throw new TimeoutError(`${init.method ?? 'GET'} ${url} timed out after ${timeoutMs} ms`, { cause: e });
-    throw new UnavailableError(`${init.method ?? 'GET'} ${url} failed: ${(e as Error).message}`, { cause: e });
+    // fetch's own message is just "fetch failed"; the socket error that explains it is the cause.
+    const why = (e as Error).cause instanceof Error ? `${(e as Error).message}: ${((e as Error).cause as Error).message}` : (e as Error).message;
+    throw new UnavailableError(`${init.method ?? 'GET'} ${url} failed: ${why}`, { cause: e });
   }
 }
