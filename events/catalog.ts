@@ -59,6 +59,8 @@ const trainingRequested = z.object({
   /** Caller-chosen job id; the splitter derives one from the event when absent. */
   jobId: jobId.optional(),
   learningRate: z.number().gt(0).max(10).optional(),
+  /** Per-round learning-rate decay: round r trains at learningRate × decay^(r−1) (1 = constant). */
+  learningRateDecay: z.number().gt(0).max(1).optional(),
   /** Seed for shuffling and the initial model, for reproducible jobs. */
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
   /** Fraction of shards that closes a round once `roundTimeoutSeconds` has passed (0 < q ≤ 1). */

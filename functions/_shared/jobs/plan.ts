@@ -20,6 +20,11 @@ export function shardUrl(job: JobRecord, layout: JobLayout, k: number): string {
   return job.config.strategy === 'copy' ? layout.trainSet : layout.shard(k);
 }
 
+/** The learning rate of round `round` (≥ 1): the job's rate decayed once per finished round. */
+export function roundLearningRate(job: JobRecord, round: number): number {
+  return job.config.learningRate * job.config.learningRateDecay ** (round - 1);
+}
+
 /** The N `shard.ready` data of round `round` (≥ 1), which starts from round − 1's global model. */
 export function shardReadyData(job: JobRecord, layout: JobLayout, round: number): ShardReadyData[] {
   const sizes = job.data?.shardExamples ?? [];
@@ -31,6 +36,6 @@ export function shardReadyData(job: JobRecord, layout: JobLayout, round: number)
     shardUrl: shardUrl(job, layout, k),
     globalModelUrl: layout.roundModel(round - 1),
     exampleCount: sizes[k] ?? 1,
-    hyperParams: { localEpochs: job.config.localEpochs, batchSize: job.config.batchSize, learningRate: job.config.learningRate },
+    hyperParams: { localEpochs: job.config.localEpochs, batchSize: job.config.batchSize, learningRate: roundLearningRate(job, round) },
   }));
 }

@@ -58,6 +58,8 @@ const jobRecordSchema = z.object({
     batchSize: z.int().positive(),
     optimizer: z.enum(OPTIMIZERS),
     learningRate: z.number().positive(),
+    /** Round r trains at learningRate × learningRateDecay^(r−1). */
+    learningRateDecay: z.number().gt(0).max(1).default(1),
     seed: z.int().nonnegative(),
     /** Fraction of shards that closes a round once the round timeout has passed. */
     quorum: z.number().gt(0).max(1),

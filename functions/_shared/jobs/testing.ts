@@ -57,6 +57,7 @@ export function sampleJob(jobId: string, overrides: Partial<JobRecord['config']>
       batchSize: 32,
       optimizer: 'adam',
       learningRate: 0.001,
+      learningRateDecay: 1,
       seed: 1,
       quorum: 1,
       roundTimeoutSeconds: null,
