@@ -48,7 +48,7 @@ describe('predictor over HTTP', () => {
     { name: 'infer with too many instances', method: 'POST', path: '/v2/models/mnist/infer', body: infer(new Array<number>(5 * 784).fill(0), [5, 784]), status: 400, error: 'too many instances: 5' },
     { name: 'infer with a non-JSON text body', method: 'POST', path: '/v2/models/mnist/infer', body: 'pixels please', contentType: 'text/plain', status: 400, error: 'not JSON' },
     { name: 'infer with a non-JSON binary body', method: 'POST', path: '/v2/models/mnist/infer', body: '\u0000\u0001', contentType: 'application/octet-stream', status: 400, error: 'not JSON' },
-    { name: 'infer with malformed application/json', method: 'POST', path: '/v2/models/mnist/infer', body: '{"inputs": [', status: 400 },
+    { name: 'infer with malformed application/json', method: 'POST', path: '/v2/models/mnist/infer', body: '{"inputs": [', status: 400, error: 'the request body is not JSON' },
     { name: 'infer with an empty body', method: 'POST', path: '/v2/models/mnist/infer', body: '', contentType: 'application/octet-stream', status: 400, error: 'empty' },
     { name: 'infer with an oversized body', method: 'POST', path: '/v2/models/mnist/infer', body: infer(new Array<number>(20_000).fill(0.5), [1, 20_000]), status: 413, error: 'the limit is 65536' },
     { name: 'GET on infer', path: '/v2/models/mnist/infer', status: 405 },

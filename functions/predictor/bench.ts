@@ -1,5 +1,6 @@
 // Measuring the predictor as clients see it: a published MNIST CNN in a temp store, the
-// predictor started as its own process by the Functions Framework (what a pod runs), the time
+// predictor started as its own process by the worker entry (what a pod and the local runtime
+// run: the Functions Framework's server with the predictor's body limit in front), the time
 // from process start to the first successful infer (scale from zero, model load included),
 // then v2 infer latency and throughput over loopback with 1 and 8 concurrent clients.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,7 +17,7 @@ import { buildMnistCnn } from '../_shared/models/mnist-cnn.js';
 import { openStore, publishLatest } from '../_shared/store/index.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-const FRAMEWORK_MAIN = join(REPO_ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
+const WORKER_MAIN = join(REPO_ROOT, 'knative', 'runtime', 'worker-main.ts');
 
 export interface BenchModel {
   /** Temp folder holding the store; remove with `cleanup()`. */
@@ -65,15 +66,24 @@ export interface RunningPredictor {
   stop(): Promise<void>;
 }
 
-/** Starts `functions/predictor` in a new Functions Framework process on a free port. */
+/** Starts `functions/predictor` in a new worker process on a free port; `env` adds to or overrides its environment. */
 export async function spawnPredictor(model: BenchModel, env: Record<string, string> = {}): Promise<RunningPredictor> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', FRAMEWORK_MAIN, '--target=predictor', '--source=functions/predictor/index.ts', `--port=${port}`],
+    ['--import', 'tsx', WORKER_MAIN],
     {
       cwd: REPO_ROOT,
-      env: { ...process.env, NODE_ENV: 'production', KASKADE_MODEL_URL: model.modelUrl, KASKADE_STORAGE_ROOTS: model.storageRoot, KASKADE_MODEL_POLL_S: '0', ...env },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        FUNCTION_TARGET: 'predictor',
+        PORT: String(port),
+        KASKADE_MODEL_URL: model.modelUrl,
+        KASKADE_STORAGE_ROOTS: model.storageRoot,
+        KASKADE_MODEL_POLL_S: '0',
+        ...env,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );

@@ -98,6 +98,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limitBytes: number,
 function refuse(res: ServerResponse, error: Error): void {
   const { status, body } = errorResponse(error);
   res.shouldKeepAlive = false;
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', Connection: 'close' });
-  res.end(JSON.stringify(body));
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), Connection: 'close' });
+  res.end(payload);
 }
