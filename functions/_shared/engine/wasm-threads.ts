@@ -6,8 +6,8 @@
 //     worker source with `eval`, and the module script it imports comes in its workerData;
 //  3. the C++ side caps threads at (logical cores / 2), i.e. 1 on a 2-vCPU machine → while
 //     the backend starts, os.cpus() reports twice the requested thread count.
-// Both patches are undone as soon as the backend has started. The workers are unref'd by
-// Emscripten, so they never keep a process alive.
+// Both patches are undone as soon as the backend has started. The pthread workers stay
+// unref'd, so they never keep a process alive.
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import workerThreads, { type WorkerOptions } from 'node:worker_threads';
@@ -71,6 +71,12 @@ export async function startThreadedWasm(threads: number, activate: () => Promise
       } else {
         super(file, options);
       }
+    }
+
+    // Emscripten refs a worker while it runs a pthread; XNNPACK's pool threads run forever,
+    // so that would keep every process alive after its work is done.
+    override ref(): void {
+      // stays unref'd
     }
   }
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);

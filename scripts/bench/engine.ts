@@ -1,0 +1,303 @@
+// `npm run bench -- engine [--json] [--seconds S] [--rungs node-gpu,node,wasm,wasm:2,cpu]`
+//
+// For every backend rung that loads (each in its own child process, since a TF.js backend
+// and its thread pool are per process): MNIST CNN training samples/s (batch 64, the lean
+// train step, and model.fit for comparison), inference samples/s (batch 512), ResNet-50
+// batch-1 latency (p50 of 10 after warm-up; batch-norm-folded and plain), then the wire
+// codec's encode/decode GB/s, and a PyTorch CPU baseline when python3-torch is installed.
+// `--json` adds one JSON object on the last line.
+import { execFile, spawn } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type * as tfjs from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { selectBackend } from '../../functions/_shared/engine/index.js';
+import { RUNGS, type Rung } from '../../functions/_shared/engine/ladder.js';
+import { makeTrainStep } from '../../functions/_shared/engine/train-step.js';
+import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
+import { buildResNet50, foldResNet50 } from '../../functions/_shared/models/resnet50.js';
+import { decodeTensors, encodeTensors, type WireTensor } from '../../functions/_shared/wire/safetensors.js';
+
+type TF = typeof tfjs;
+
+type RungResult = z.infer<typeof rungResultSchema>;
+type TorchResult = z.infer<typeof torchResultSchema>;
+
+const RESULT_PREFIX = 'KASKADE_BENCH_RESULT ';
+const CHILD_TIMEOUT_MS = 10 * 60_000;
+const TORCH_TIMEOUT_MS = 5 * 60_000;
+const BENCH_ENTRY = fileURLToPath(new URL('../bench.ts', import.meta.url));
+const TORCH_SCRIPT = fileURLToPath(new URL('./engine_pytorch.py', import.meta.url));
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: '4' },
+      rungs: { type: 'string' },
+      child: { type: 'string' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  if (!(seconds > 0)) throw new Error(`--seconds must be a positive number, got ${values.seconds}`);
+  if (values.child !== undefined) {
+    const result = await measureRung(values.child, seconds);
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+    return;
+  }
+  const specs = values.rungs?.split(',').map((s) => s.trim()) ?? defaultSpecs();
+  const load = loadavg()[0] ?? 0;
+  process.stdout.write(`engine benchmark: ${availableParallelism()} CPUs, load average ${load.toFixed(2)} at start${load > 1 ? ' (other work is running: figures are pessimistic)' : ''}\n`);
+  const rungs: Record<string, RungResult | { error: string }> = {};
+  for (const spec of specs) {
+    process.stdout.write(`  measuring ${spec} …\n`);
+    rungs[spec] = await runChild(spec, seconds);
+  }
+  const codec = measureCodec();
+  const pytorch = await runTorch(seconds);
+  printTable(rungs, codec, pytorch);
+  if (values.json) process.stdout.write(`${JSON.stringify({ rungs, codec, pytorch, loadAverage: load })}\n`);
+}
+
+/** Every rung, and the wasm rung again with one thread per CPU when there is more than one. */
+function defaultSpecs(): string[] {
+  const cpus = availableParallelism();
+  return RUNGS.flatMap((r) => (r === 'wasm' && cpus > 1 ? ['wasm', `wasm:${cpus}`] : [r]));
+}
+
+function parseSpec(spec: string): { rung: Rung; threads: number } {
+  const [name, threads] = spec.split(':');
+  const rung = RUNGS.find((r) => r === name);
+  if (rung === undefined) throw new Error(`unknown rung "${spec}" (${RUNGS.join(', ')}, wasm:<threads>)`);
+  return { rung, threads: threads === undefined ? 1 : Number(threads) };
+}
+
+function runChild(spec: string, seconds: number): Promise<RungResult | { error: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, BENCH_ENTRY, 'engine', '--child', spec, '--seconds', String(seconds)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: CHILD_TIMEOUT_MS,
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code === 0 && line !== undefined) {
+        resolve(parseRungResult(line.slice(RESULT_PREFIX.length)));
+        return;
+      }
+      const reason = signal !== null ? `killed by ${signal}` : (lastErrorLine(err) ?? `exit ${code}`);
+      resolve({ error: reason });
+    });
+  });
+}
+
+function lastErrorLine(stderr: string): string | undefined {
+  const missing = /Cannot find package '([^']+)'/.exec(stderr);
+  if (missing) return `${missing[1]} is not installed`;
+  const lines = stderr.split('\n').filter((l) => /error/i.test(l));
+  return lines.at(-1)?.trim().slice(0, 200);
+}
+
+const rungResultSchema = z.object({
+  trainSamplesPerSec: z.number(),
+  fitSamplesPerSec: z.number(),
+  inferSamplesPerSec: z.number(),
+  resnet50P50Ms: z.number().nullable(),
+  resnet50PlainP50Ms: z.number().nullable(),
+  threads: z.number(),
+  note: z.string().optional(),
+});
+
+const torchResultSchema = z.object({
+  threads: z.number(),
+  trainSamplesPerSec: z.number(),
+  inferSamplesPerSec: z.number(),
+  resnet50P50Ms: z.number(),
+  blas: z.string(),
+  torch: z.string(),
+});
+
+function parseRungResult(text: string): RungResult | { error: string } {
+  const parsed = rungResultSchema.safeParse(JSON.parse(text));
+  return parsed.success ? parsed.data : { error: `unexpected child output: ${text.slice(0, 200)}` };
+}
+
+// ---- in the child: one rung ----
+
+async function measureRung(spec: string, seconds: number): Promise<RungResult> {
+  const { rung, threads } = parseSpec(spec);
+  await selectBackend({ env: { ...process.env, KASKADE_BACKEND: rung, KASKADE_WASM_THREADS: String(threads) } });
+  const tf = await import('@tensorflow/tfjs');
+  // The pure-JS rung needs seconds per training step: measure fewer of them.
+  const budget = rung === 'cpu' ? Math.min(seconds, 2) : seconds;
+  const train = measureTraining(tf, budget);
+  const fit = await measureFit(tf, rung === 'cpu' ? 1 : 10);
+  const infer = measureInference(tf, budget);
+  const skipResnet = rung === 'cpu';
+  const resnet = skipResnet ? null : measureResNet50(tf);
+  return {
+    trainSamplesPerSec: Math.round(train),
+    fitSamplesPerSec: Math.round(fit),
+    inferSamplesPerSec: Math.round(infer),
+    resnet50P50Ms: resnet?.folded ?? null,
+    resnet50PlainP50Ms: resnet?.plain ?? null,
+    threads,
+    ...(skipResnet ? { note: 'ResNet-50 skipped: pure-JS convolutions take minutes per image' } : {}),
+  };
+}
+
+/** Runs `step` (after warm-up) until both `minRuns` and `seconds` are reached; returns runs/s. */
+function rate(step: () => void, seconds: number, warmUp = 3, minRuns = 5): number {
+  for (let i = 0; i < warmUp; i++) step();
+  let runs = 0;
+  const start = performance.now();
+  while (runs < minRuns || performance.now() - start < seconds * 1000) {
+    step();
+    runs++;
+  }
+  return runs / ((performance.now() - start) / 1000);
+}
+
+function mnistBatch(tf: TF, n: number): { xs: tfjs.Tensor; ys: tfjs.Tensor } {
+  const xs = tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', 1);
+  const ys = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % 10), 'int32'), 10);
+  return { xs, ys };
+}
+
+function measureTraining(tf: TF, seconds: number): number {
+  const model = buildMnistCnn(tf, { seed: 1 });
+  const step = makeTrainStep(tf, model);
+  const { xs, ys } = mnistBatch(tf, 64);
+  // Each step's loss is read back, as a training loop that logs it would.
+  const steps = rate(() => step(xs, ys).dispose(), seconds, 3, tf.getBackend() === 'cpu' ? 2 : 5);
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return 64 * steps;
+}
+
+async function measureFit(tf: TF, batches: number): Promise<number> {
+  const model = buildMnistCnn(tf, { seed: 1 });
+  const { xs, ys } = mnistBatch(tf, 64 * batches);
+  await model.fit(xs, ys, { batchSize: 64, epochs: 1, verbose: 0 });
+  const start = performance.now();
+  await model.fit(xs, ys, { batchSize: 64, epochs: 1, verbose: 0, shuffle: false });
+  const perSec = (64 * batches) / ((performance.now() - start) / 1000);
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return perSec;
+}
+
+function measureInference(tf: TF, seconds: number): number {
+  const model = buildMnistCnn(tf, { seed: 1 });
+  const { xs, ys } = mnistBatch(tf, 512);
+  const batches = rate(
+    () =>
+      tf.tidy(() => {
+        const y = model.predict(xs, { batchSize: 512 });
+        if (!(y instanceof tf.Tensor)) throw new Error('the MNIST CNN has one output');
+        y.dataSync();
+      }),
+    seconds,
+    2,
+    tf.getBackend() === 'cpu' ? 2 : 5,
+  );
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return 512 * batches;
+}
+
+function p50Latency(tf: TF, model: tfjs.LayersModel, x: tfjs.Tensor): number {
+  const once = (): number => {
+    const start = performance.now();
+    tf.tidy(() => {
+      const y = model.predict(x);
+      if (!(y instanceof tf.Tensor)) throw new Error('ResNet-50 has one output');
+      y.dataSync();
+    });
+    return performance.now() - start;
+  };
+  for (let i = 0; i < 3; i++) once();
+  const times = Array.from({ length: 10 }, once).sort((a, b) => a - b);
+  return Math.round(((times[4] ?? NaN) + (times[5] ?? NaN)) * 5) / 10;
+}
+
+function measureResNet50(tf: TF): { folded: number; plain: number } {
+  const model = buildResNet50(tf, { seed: 1 });
+  const folded = foldResNet50(tf, model);
+  const x = tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', 2);
+  const result = { folded: p50Latency(tf, folded, x), plain: p50Latency(tf, model, x) };
+  tf.dispose(x);
+  model.dispose();
+  folded.dispose();
+  return result;
+}
+
+// ---- in the parent: codec, PyTorch, report ----
+
+function measureCodec(): { encodeGBps: number; decodeGBps: number; megabytes: number } {
+  const tensors: Record<string, WireTensor> = {};
+  for (let i = 0; i < 16; i++) {
+    const data = new Float32Array(1 << 20);
+    for (let j = 0; j < data.length; j += 97) data[j] = j;
+    tensors[`layer${i}/kernel`] = { dtype: 'F32', shape: [1024, 1024], data };
+  }
+  const bytes = 16 * 4 * (1 << 20);
+  let encoded = encodeTensors(tensors);
+  const encodeRate = rate(() => (encoded = encodeTensors(tensors)), 1, 1, 3);
+  const decodeRate = rate(() => decodeTensors(encoded), 1, 1, 3);
+  const gb = (r: number): number => Math.round(((bytes * r) / 1e9) * 100) / 100;
+  return { encodeGBps: gb(encodeRate), decodeGBps: gb(decodeRate), megabytes: bytes / 1e6 };
+}
+
+function runTorch(seconds: number): Promise<TorchResult | null> {
+  return new Promise((resolve) => {
+    execFile('python3', [TORCH_SCRIPT, '1', String(seconds)], { timeout: TORCH_TIMEOUT_MS }, (error, stdout) => {
+      if (error !== null) {
+        process.stdout.write(`  PyTorch baseline skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`);
+        resolve(null);
+        return;
+      }
+      try {
+        const parsed = torchResultSchema.safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? ''));
+        resolve(parsed.success ? parsed.data : null);
+      } catch (e) {
+        process.stdout.write(`  PyTorch baseline output unreadable: ${e instanceof Error ? e.message : String(e)}\n`);
+        resolve(null);
+      }
+    });
+  });
+}
+
+function printTable(
+  rungs: Record<string, RungResult | { error: string }>,
+  codec: { encodeGBps: number; decodeGBps: number; megabytes: number },
+  torch: TorchResult | null,
+): void {
+  const fmt = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
+  const rows: string[][] = [['rung', 'train /s (step)', 'train /s (fit)', 'infer /s', 'ResNet-50 ms (folded)', 'ResNet-50 ms (plain)', 'notes']];
+  for (const [spec, r] of Object.entries(rungs)) {
+    if ('error' in r) rows.push([spec, '—', '—', '—', '—', '—', `not available: ${r.error}`]);
+    else rows.push([spec, fmt(r.trainSamplesPerSec), fmt(r.fitSamplesPerSec), fmt(r.inferSamplesPerSec), fmt(r.resnet50P50Ms, 1), fmt(r.resnet50PlainP50Ms, 1), r.note ?? '']);
+  }
+  if (torch) rows.push([`PyTorch ${torch.torch} (${torch.threads} thread, ${torch.blas})`, fmt(torch.trainSamplesPerSec), '', fmt(torch.inferSamplesPerSec), fmt(torch.resnet50P50Ms, 1), '', '']);
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`);
+  process.stdout.write(
+    `\ncodec (safetensors, ${codec.megabytes} MB of float32): encode ${codec.encodeGBps} GB/s, decode ${codec.decodeGBps} GB/s (decode returns views, no copy)\n`,
+  );
+  if (!torch) return;
+  process.stdout.write('\nratios against PyTorch in this run (targets: train ≥ 0.4, infer ≥ 1, ResNet-50 latency ≤ 2 × PyTorch with OpenBLAS):\n');
+  for (const [spec, r] of Object.entries(rungs)) {
+    if ('error' in r) continue;
+    const latency = r.resnet50P50Ms === null ? '—' : (r.resnet50P50Ms / torch.resnet50P50Ms).toFixed(2);
+    process.stdout.write(
+      `  ${spec}: train ${(r.trainSamplesPerSec / torch.trainSamplesPerSec).toFixed(2)}, infer ${(r.inferSamplesPerSec / torch.inferSamplesPerSec).toFixed(2)}, ResNet-50 latency ${latency}${torch.blas === 'openblas' ? '' : ` (PyTorch here uses ${torch.blas} BLAS, not OpenBLAS)`}\n`,
+    );
+  }
+}
