@@ -128,6 +128,31 @@ describe('splitter', () => {
     const clash = await post(EVENT_TYPES.trainingRequested, request({ jobId: 'nightly-1', shards: 3 }), 'other');
     expect(clash.status).toBe(400);
   });
+
+  it('starts one job per Cloud Scheduler run on /scheduled, keyed by the run time', async () => {
+    const scheduled = (time: string | undefined, body: unknown): Promise<Response> =>
+      fetch(`${server.base}/scheduled`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-cloudscheduler-jobname': 'kaskade-nightly', ...(time ? { 'x-cloudscheduler-scheduletime': time } : {}) },
+        body: JSON.stringify(body),
+      });
+    const first = await scheduled('2026-11-23T03:00:00Z', request({ shards: 2 }));
+    expect(first.status).toBe(202);
+    const { jobId } = (await first.json()) as { jobId: string };
+    expect(jobId).toBe(deriveJobId('/kaskade/cloud-scheduler/kaskade-nightly', 'scheduled-2026-11-23T03:00:00Z'));
+    const retried = await scheduled('2026-11-23T03:00:00Z', request({ shards: 2 }));
+    expect(await retried.json()).toMatchObject({ jobId, outcome: 'existing' });
+    const nextNight = await scheduled('2026-11-24T03:00:00Z', request({ shards: 2 }));
+    expect(((await nextNight.json()) as { jobId: string }).jobId).not.toBe(jobId);
+
+    const before = (await jobFolders()).length;
+    const noTime = await scheduled(undefined, request());
+    expect(noTime.status).toBe(400);
+    expect(((await noTime.json()) as { error: string }).error).toMatch(/ScheduleTime/);
+    const badBody = await scheduled('2026-11-25T03:00:00Z', { ...request(), shards: 0 });
+    expect(badBody.status).toBe(400);
+    expect((await jobFolders()).length).toBe(before);
+  });
 });
 
 describe('loadConfig', () => {
