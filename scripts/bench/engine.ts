@@ -7,6 +7,7 @@
 // codec's encode/decode GB/s, and a PyTorch CPU baseline when python3-torch is installed.
 // `--json` adds one JSON object on the last line.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -254,9 +255,13 @@ function measureCodec(): { encodeGBps: number; decodeGBps: number; megabytes: nu
   return { encodeGBps: gb(encodeRate), decodeGBps: gb(decodeRate), megabytes: bytes / 1e6 };
 }
 
+// Debian's python3-torch installs for the system interpreter, which a version manager on PATH
+// (pyenv, conda) may shadow.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 function runTorch(seconds: number): Promise<TorchResult | null> {
   return new Promise((resolve) => {
-    execFile('python3', [TORCH_SCRIPT, '1', String(seconds)], { timeout: TORCH_TIMEOUT_MS }, (error, stdout) => {
+    execFile(PYTHON, [TORCH_SCRIPT, '1', String(seconds)], { timeout: TORCH_TIMEOUT_MS }, (error, stdout) => {
       if (error !== null) {
         process.stdout.write(`  PyTorch baseline skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`);
         resolve(null);
