@@ -4,7 +4,7 @@
 // from process start to the first successful infer (scale from zero, model load included),
 // then v2 infer latency and throughput over loopback with 1 and 8 concurrent clients.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -144,10 +144,18 @@ export interface LoadResult {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /**
+   * CPU time the predictor process spent per answered request (ms; user + system, Linux only):
+   * unlike req/s, this barely moves when other work shares the machine.
+   */
+  serverCpuMsPerRequest: number | null;
 }
 
-/** `clients` loops of v2 infer requests for `durationMs` (after `warmupMs` unmeasured). */
-export async function measureLoad(url: string, clients: number, durationMs: number, warmupMs = 500): Promise<LoadResult> {
+/**
+ * `clients` loops of v2 infer requests for `durationMs` (after `warmupMs` unmeasured); with the
+ * server's `pid`, also its CPU time per request.
+ */
+export async function measureLoad(url: string, clients: number, durationMs: number, warmupMs = 500, pid?: number): Promise<LoadResult> {
   const body = inferBody();
   const latencies: number[] = [];
   let failures = 0;
@@ -166,10 +174,12 @@ export async function measureLoad(url: string, clients: number, durationMs: numb
   const running = Array.from({ length: clients }, () => client());
   await new Promise((r) => setTimeout(r, warmupMs));
   measuring = true;
+  const cpu0 = pid === undefined ? undefined : await processCpuMs(pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, durationMs));
   measuring = false;
   const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = pid === undefined ? undefined : await processCpuMs(pid);
   stop = true;
   await Promise.all(running);
   latencies.sort((a, b) => a - b);
@@ -181,7 +191,22 @@ export async function measureLoad(url: string, clients: number, durationMs: numb
     requestsPerSecond: latencies.length / seconds,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
+    serverCpuMsPerRequest: cpu0 === undefined || cpu1 === undefined || latencies.length === 0 ? null : (cpu1 - cpu0) / latencies.length,
   };
+}
+
+/** User + system CPU time of a process so far (ms), from /proc; undefined where there is none. */
+async function processCpuMs(pid: number): Promise<number | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (which may hold spaces) start at field 3; utime and stime are fields 14 and 15, in 1/100 s.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? ticks * 10 : undefined;
 }
 
 export function quantile(sorted: readonly number[], q: number): number {

@@ -45,6 +45,6 @@ export function loadConfig(env: Env = process.env): PredictorConfig {
     maxBatch: envInt(env, 'KASKADE_MAX_BATCH', 256, { min: 1, max: 65_536 }),
     loadTimeoutMs: envInt(env, 'KASKADE_MODEL_LOAD_TIMEOUT_MS', 120_000, { min: 100 }),
     batchMaxSize: envInt(env, 'KASKADE_BATCH_MAX_SIZE', 32, { min: 1, max: 65_536 }),
-    batchMaxLatencyMs: envInt(env, 'KASKADE_BATCH_MAX_LATENCY_MS', 2, { min: 0, max: 10_000 }),
+    batchMaxLatencyMs: envInt(env, 'KASKADE_BATCH_MAX_LATENCY_MS', 5, { min: 0, max: 10_000 }),
   };
 }

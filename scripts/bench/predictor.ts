@@ -52,12 +52,12 @@ export async function main(argv: string[]): Promise<void> {
     const lines = [
       'predictor: v2 infer, one 28×28 image per request, MNIST CNN (untrained weights), loopback',
       '',
-      '| batch max size | batch max latency ms | clients | requests | req/s | p50 ms | p99 ms | failures |',
-      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| batch max size | batch max latency ms | clients | requests | req/s | p50 ms | p99 ms | server CPU ms/request | failures |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...results.flatMap((s) =>
         s.load.map(
           (r) =>
-            `| ${s.batchMaxSize ?? 'default'} | ${s.batchMaxLatencyMs ?? 'default'} | ${r.clients} | ${r.requests} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.failures} |`,
+            `| ${s.batchMaxSize ?? 'default'} | ${s.batchMaxLatencyMs ?? 'default'} | ${r.clients} | ${r.requests} | ${r.requestsPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.serverCpuMsPerRequest?.toFixed(2) ?? 'n/a'} | ${r.failures} |`,
         ),
       ),
       '',
@@ -81,7 +81,7 @@ async function measureSetting(model: BenchModel, setting: Setting, levels: reado
   const load: LoadResult[] = [];
   try {
     await waitForFirstInfer(running.url, performance.now());
-    for (const clients of levels) load.push(await measureLoad(running.url, clients, seconds * 1000));
+    for (const clients of levels) load.push(await measureLoad(running.url, clients, seconds * 1000, 500, running.process.pid));
   } finally {
     await running.stop();
   }
