@@ -2,6 +2,25 @@
 // and no function folder importing another function (shared code lives in functions/_shared or events/).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { readdirSync } from 'node:fs';
+
+const functionNames = readdirSync(new URL('./functions/', import.meta.url), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && d.name !== '_shared')
+  .map((d) => d.name);
+
+/** Forbids imports (relative, or through a functions/ path) that reach one of `forbidden`. */
+function importBoundary(files, forbidden, message) {
+  const names = forbidden.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { regex: `^(\\.\\./)+(${names})(/|$)`, message },
+        { regex: `(^|/)functions/(${names})(/|$)`, message },
+      ] }],
+    },
+  };
+}
 
 
 export default tseslint.config(
@@ -19,43 +38,10 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
-  // A function folder may import functions/_shared and events/, never a sibling function.
-  {
-    files: ['functions/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: `^\\.\\./(?!_shared(/|$)|\\.\\.(/|$))[^/]+`,
-              message: 'A function must not import another function; move shared code to functions/_shared/ or events/.',
-            },
-            {
-              regex: `(^|/)functions/(?!_shared(/|$))`,
-              message: 'A function must not import another function; move shared code to functions/_shared/ or events/.',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['functions/_shared/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              regex: `^\\.\\./\\.\\./(?!_shared|\\.\\.)[^/]+/`,
-              message: 'Shared code must not import a function.',
-            },
-          ],
-        },
-      ],
-    },
-  },
+  // A function folder may import functions/_shared and events/, never another function, and
+  // shared code imports no function: the rule is made per folder from the function names.
+  ...functionNames.map((self) => importBoundary(`functions/${self}/**/*.ts`, functionNames.filter((n) => n !== self), 'A function must not import another function; move shared code to functions/_shared/ or events/.')),
+  importBoundary('functions/_shared/**/*.ts', functionNames, 'Shared code must not import a function.'),
   {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -4,7 +4,6 @@
 // last round, publish the model (TF.js layers format + kaskade.json, then the LATEST pointer)
 // and mark the job done. Every step can be redone by a redelivery that re-enters the claim:
 // writes are whole-object, record updates check what is already there, event ids are stable.
-import type * as tf from '@tensorflow/tfjs';
 import { createEvent, sourceFor, type Emit } from '../../events/emit.js';
 import { EVENT_TYPES } from '../../events/catalog.js';
 import { BadInputError } from '../_shared/errors.js';
@@ -15,20 +14,15 @@ import type { JobLayout } from '../_shared/jobs/layout.js';
 import { shardReadyData } from '../_shared/jobs/plan.js';
 import { readJob, updateJob, type JobRecord, type RoundResult } from '../_shared/jobs/record.js';
 import { completeRound, readArrival, type RoundClaim } from '../_shared/jobs/rounds.js';
-import type { Logger } from '../_shared/log.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate } from '../_shared/train/loop.js';
 import { publishModel } from './publish.js';
+import type { FunctionDeps } from '../_shared/function-deps.js';
 
-type TF = typeof tf;
 
 export const SOURCE = sourceFor('aggregator');
 
-export interface AggregatorDeps {
-  readonly tf: TF;
-  readonly store: Store;
-  readonly emit: Emit;
-  readonly logger: Logger;
+export interface AggregatorDeps extends FunctionDeps {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
 }

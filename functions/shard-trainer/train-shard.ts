@@ -19,22 +19,16 @@ import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { compileForTraining } from '../_shared/jobs/optimizer.js';
 import { shardUrl } from '../_shared/jobs/plan.js';
 import { readJob, type JobRecord } from '../_shared/jobs/record.js';
-import type { Logger } from '../_shared/log.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate, trainEpochs } from '../_shared/train/loop.js';
+import type { FunctionDeps } from '../_shared/function-deps.js';
 
-type TF = typeof tf;
 
 export const SOURCE = sourceFor('shard-trainer');
 /** Metadata key of the weights file that holds the `shard.trained` data as JSON. */
 const RESULT_KEY = 'shardTrained';
 
-export interface TrainerDeps {
-  readonly tf: TF;
-  readonly store: Store;
-  readonly emit: Emit;
-  readonly logger: Logger;
-}
+export type TrainerDeps = FunctionDeps;
 
 export interface TrainerSettings {
   /** Training accuracy is measured on at most this many of the shard's examples. */

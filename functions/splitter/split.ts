@@ -20,21 +20,16 @@ import { jobLayout, type JobLayout } from '../_shared/jobs/layout.js';
 import { optimizerOf } from '../_shared/jobs/optimizer.js';
 import { shardReadyData } from '../_shared/jobs/plan.js';
 import { JOB_RECORD_FORMAT, createJob, findJob, updateJob, type JobConfig, type JobRecord } from '../_shared/jobs/record.js';
-import type { Logger } from '../_shared/log.js';
 import type { Store } from '../_shared/store/types.js';
 import { buildModel, checkModelName, modelTakes } from './models.js';
 import { encodeVocabulary } from '../_shared/models/metadata.js';
 import { describeServing } from './serving.js';
+import type { FunctionDeps } from '../_shared/function-deps.js';
 
-type TF = typeof tf;
 
 export const SOURCE = sourceFor('splitter');
 
-export interface SplitterDeps {
-  readonly tf: TF;
-  readonly store: Store;
-  readonly emit: Emit;
-  readonly logger: Logger;
+export interface SplitterDeps extends FunctionDeps {
   readonly now?: () => number;
 }
 
