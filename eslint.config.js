@@ -3,8 +3,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-const functionNames = readdirSync(new URL('./functions/', import.meta.url), { withFileTypes: true })
+const functionNames = readdirSync(fileURLToPath(new globalThis.URL('./functions/', import.meta.url)), { withFileTypes: true })
   .filter((d) => d.isDirectory() && d.name !== '_shared')
   .map((d) => d.name);
 
