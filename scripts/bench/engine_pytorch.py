@@ -1,9 +1,12 @@
 """PyTorch baseline for `npm run bench -- engine`: the same MNIST CNN and ResNet-50, on CPU.
 
 Prints one JSON object: {"threads", "trainSamplesPerSec", "inferSamplesPerSec", "resnet50P50Ms",
-"blas"}. Usage: python3 engine_pytorch.py [threads] [seconds-per-measurement]
+"blas", "torch"}; "blas" names the BLAS torch really uses ("reference" for the netlib one,
+which makes the convolutions oneDNN does not take, e.g. ResNet-50's 1×1 ones at batch 1, slow).
+Usage: python3 engine_pytorch.py [threads] [seconds-per-measurement]
 """
 import json
+import re
 import statistics
 import sys
 import time
@@ -94,16 +97,29 @@ def main() -> None:
             t = time.perf_counter()
             net(x1).softmax(1)
             times.append((time.perf_counter() - t) * 1000)
-    config = torch.__config__.show()
-    blas = next((w for w in ("mkl", "openblas", "blis") if w in config.lower()), "reference")
     print(json.dumps({
         "threads": THREADS,
         "trainSamplesPerSec": round(train),
         "inferSamplesPerSec": round(infer),
         "resnet50P50Ms": round(statistics.median(times), 1),
-        "blas": blas,
+        "blas": blas_name(),
         "torch": torch.__version__,
     }))
+
+
+def blas_name() -> str:
+    """The BLAS torch was built against (BLAS_INFO), or the shared library it loaded for "generic"."""
+    match = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    info = match.group(1).lower() if match else "generic"
+    if info != "generic":
+        return info
+    # A generic build calls whichever libblas.so.3 the dynamic linker gave this process.
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            loaded = maps.read().lower()
+    except OSError:
+        return "generic"
+    return next((name for name in ("openblas", "blis", "mkl", "atlas") if name in loaded), "reference")
 
 
 if __name__ == "__main__":
