@@ -5,6 +5,7 @@ import { Option, type Command } from 'commander';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { requestTraining, runTrainingJob } from '../../functions/_shared/jobs/client.js';
 import { loadRuntimeConfig, readState } from '../../knative/runtime/index.js';
+import { pickBroker } from './send.js';
 
 interface TrainFlags {
   dataset: string;
@@ -52,7 +53,10 @@ export function register(program: Command): void {
 
 async function train(flags: TrainFlags): Promise<void> {
   const state = await readState(flags.stateDir ?? loadRuntimeConfig(process.env).stateDir);
-  if (!state.brokerUrl) throw new ConfigError('the running runtime has no default broker');
+  // The job runs where the broker is: the runtime's namespace, or the only one with a broker
+  // (the shipped manifests put everything in `kaskade`).
+  const brokerUrl = pickBroker(state.brokers, state.namespace, undefined);
+  const namespace = state.brokers.find((b) => b.url === brokerUrl)?.namespace ?? state.namespace;
   const request = {
     dataset: flags.dataset,
     shards: int('shards', flags.shards),
@@ -67,13 +71,13 @@ async function train(flags: TrainFlags): Promise<void> {
     ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}),
     ...(flags.roundTimeout !== undefined ? { roundTimeoutSeconds: int('round-timeout', flags.roundTimeout) } : {}),
   };
-  const aggregatorUrl = `http://${state.host}:${state.port}/${state.namespace}/aggregator`;
+  const aggregatorUrl = `http://${state.host}:${state.port}/${namespace}/aggregator`;
   if (!flags.follow) {
-    await requestTraining(state.brokerUrl, request);
+    await requestTraining(brokerUrl, request);
     process.stdout.write(`requested job ${request.jobId}; follow it at ${aggregatorUrl}/jobs/${request.jobId}\n`);
     return;
   }
-  const { job, seconds } = await runTrainingJob({ brokerUrl: state.brokerUrl, aggregatorUrl, request, out: process.stdout });
+  const { job, seconds } = await runTrainingJob({ brokerUrl: brokerUrl, aggregatorUrl, request, out: process.stdout });
   if (job.status === 'failed') {
     process.stderr.write(`kaskade: job ${job.jobId} failed: ${JSON.stringify(job.failure)}\n`);
     process.exitCode = 1;
