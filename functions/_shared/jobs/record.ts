@@ -6,28 +6,13 @@ import { z } from 'zod';
 import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
 import type { Store } from '../store/types.js';
 import { OPTIMIZERS } from './optimizer.js';
+import { modelInputSchema } from '../models/metadata.js';
 
 export const JOB_RECORD_FORMAT = 'kaskade.job/v1';
 
 /** splitting → running → done | failed (failed may also follow splitting). */
 export const JOB_STATUSES = ['splitting', 'running', 'done', 'failed'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-
-const imageInput = z.object({
-  kind: z.literal('image'),
-  height: z.int().positive(),
-  width: z.int().positive(),
-  channels: z.int().positive(),
-  framing: z.enum(['digit', 'object']),
-});
-const tokensInput = z.object({
-  kind: z.literal('tokens'),
-  sequenceLength: z.int().positive(),
-  vocabularySize: z.int().positive(),
-  padIndex: z.int().nonnegative(),
-  oovIndex: z.int().nonnegative(),
-  vocabularyFile: z.string().min(1).optional(),
-});
 
 const roundResult = z.object({
   round: z.int().positive(),
@@ -82,7 +67,7 @@ const jobRecordSchema = z.object({
     name: z.string().min(1),
     dataset: z.string().min(1),
     labels: z.array(z.string().min(1)).min(2),
-    input: z.discriminatedUnion('kind', [imageInput, tokensInput]),
+    input: modelInputSchema,
   }),
   /** The round being trained now (1-based) and when its shard.ready events went out. */
   currentRound: z.int().nonnegative(),

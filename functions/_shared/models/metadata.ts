@@ -41,6 +41,9 @@ const tokensInputSchema = z.object({
   vocabularyFile: z.string().min(1).optional(),
 });
 
+/** What a model takes, as a served model's metadata and a job record both describe it. */
+export const modelInputSchema = z.discriminatedUnion('kind', [imageInputSchema, tokensInputSchema]);
+
 const modelMetadataSchema = z.object({
   format: z.literal(MODEL_METADATA_FORMAT),
   /** Architecture, e.g. `mnist-cnn`, `imdb-fast`. */
@@ -61,7 +64,7 @@ const modelMetadataSchema = z.object({
    * labels: [negative class, positive class].
    */
   labels: z.array(z.string().min(1)).min(2),
-  input: z.discriminatedUnion('kind', [imageInputSchema, tokensInputSchema]),
+  input: modelInputSchema,
 });
 
 export type ModelMetadata = z.infer<typeof modelMetadataSchema>;

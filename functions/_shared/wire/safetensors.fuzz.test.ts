@@ -4,18 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { PayloadTooLargeError, WireFormatError } from '../errors.js';
 import { BYTES_PER_ELEMENT, DTYPES, decodeTensors, elementCount, encodeTensors, type WireTensor } from './safetensors.js';
+import { seededRandom } from '../data/random.js';
 
-/** mulberry32: a small, seeded generator, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const int = (rand: Rand, bound: number): number => Math.floor(rand() * bound);
@@ -104,7 +94,7 @@ function mutate(rand: Rand, bytes: Uint8Array): Uint8Array {
 
 describe('decodeTensors under fuzzing', () => {
   it('never throws anything but typed errors, never returns an inconsistent tensor, never hangs', () => {
-    const rand = prng(0x5eed);
+    const rand = seededRandom(0x5eed);
     const deadline = Date.now() + 20_000;
     const outcomes = { decoded: 0, wireFormat: 0, tooLarge: 0 };
     let runs = 0;
@@ -131,7 +121,7 @@ describe('decodeTensors under fuzzing', () => {
   });
 
   it('rejects every strict prefix of a valid encoding', () => {
-    const rand = prng(7);
+    const rand = seededRandom(7);
     for (let k = 0; k < 20; k++) {
       const bytes = randomEncoding(rand);
       for (let cut = 0; cut < bytes.length; cut++) expect(() => decodeTensors(bytes.subarray(0, cut))).toThrow(WireFormatError);
