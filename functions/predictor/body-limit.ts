@@ -25,7 +25,8 @@ export function limitRequestBodies(server: Server, limitBytes: number): void {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     const refusal = checkHeaders(req, limitBytes);
     if (refusal) {
-      refuse(res, refusal);
+      // The client is waiting for 100 Continue: no body is on its way, nothing to drain.
+      refuse(req, res, refusal, false);
       return;
     }
     res.writeContinue();
@@ -58,7 +59,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limitBytes: number,
   }
   const refusal = checkHeaders(req, limitBytes);
   if (refusal) {
-    refuse(res, refusal);
+    refuse(req, res, refusal);
     return;
   }
   const chunks: Buffer[] = [];
@@ -75,9 +76,8 @@ function readBody(req: IncomingMessage, res: ServerResponse, limitBytes: number,
       return;
     }
     stop();
-    req.pause();
     chunks.length = 0;
-    refuse(res, new PayloadTooLargeError(`the request body is over the limit of ${limitBytes} bytes`));
+    refuse(req, res, new PayloadTooLargeError(`the request body is over the limit of ${limitBytes} bytes`));
   };
   const onEnd = (): void => {
     stop();
@@ -94,11 +94,42 @@ function readBody(req: IncomingMessage, res: ServerResponse, limitBytes: number,
   req.once('error', onError);
 }
 
-/** Answers the error as JSON and closes the connection, so the unread rest of the body is never read. */
-function refuse(res: ServerResponse, error: Error): void {
+/** How long, and how many bytes, a refused request's unread body is drained before closing. */
+const LINGER_MS = 1_000;
+const LINGER_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Answers the error as JSON and closes the connection, so the rest of the body is never stored.
+ * A client may still be sending when the answer goes out; closing on it at once makes the
+ * kernel reset the connection, and a reset can destroy the answer before the client reads it.
+ * So the answer is written whole, and the body is read and thrown away until the client
+ * finishes or stops (bounded in time and bytes) — the lingering close of HTTP servers.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, error: Error, bodyMayBeInFlight = true): void {
   const { status, body } = errorResponse(error);
   res.shouldKeepAlive = false;
   const payload = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), Connection: 'close' });
-  res.end(payload);
+  if (!bodyMayBeInFlight || req.complete || !hasBody(req)) {
+    res.end(payload);
+    return;
+  }
+  res.write(payload);
+  let drained = 0;
+  const close = (): void => {
+    clearTimeout(timer);
+    req.off('data', discard);
+    req.off('end', close);
+    req.off('error', close);
+    if (!res.writableEnded) res.end();
+  };
+  const discard = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained > LINGER_MAX_BYTES) close();
+  };
+  const timer = setTimeout(close, LINGER_MS);
+  req.on('data', discard);
+  req.once('end', close);
+  req.once('error', close);
+  req.resume();
 }
