@@ -46,3 +46,21 @@ export async function fetchWithTimeout(url: string, init: RequestInit = {}, time
     throw new UnavailableError(`${init.method ?? 'GET'} ${url} failed: ${why}`, { cause: e });
   }
 }
+
+/** Answers the readiness probe (`GET /healthz`); true when it did. */
+export function answeredProbe(req: Request, res: Response): boolean {
+  if (req.method !== 'GET' || req.path !== '/healthz') return false;
+  res.status(200).json({ status: 'ok' });
+  return true;
+}
+
+/**
+ * The front of an endpoint that takes CloudEvents: the probe is answered, any other non-POST is
+ * a 405; true when the request was answered here.
+ */
+export function answeredBeforeEvent(req: Request, res: Response): boolean {
+  if (answeredProbe(req, res)) return true;
+  if (req.method === 'POST') return false;
+  res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
+  return true;
+}

@@ -8,7 +8,7 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { EVENT_TYPES } from '../../events/catalog.js';
 import { parseEvent, receiveEvent } from '../../events/receive.js';
 import { BadInputError } from '../_shared/errors.js';
-import { withErrors, type Handler } from '../_shared/http.js';
+import { answeredProbe, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
 import { handleShardTrained } from './collect.js';
@@ -27,10 +27,7 @@ function jobIdFrom(raw: string): string {
 export function createAggregatorHandler(deps: () => Promise<AggregatorDeps>, settings: AggregatorSettings, logger: Logger): Handler {
   return withErrors(async (req: Request, res: Response) => {
     const path = req.path;
-    if (req.method === 'GET' && path === '/healthz') {
-      res.status(200).json({ status: 'ok' });
-      return;
-    }
+    if (answeredProbe(req, res)) return;
     const jobRoute = JOB_PATH.exec(path);
     if (jobRoute?.[1] !== undefined) {
       const jobId = jobIdFrom(jobRoute[1]);

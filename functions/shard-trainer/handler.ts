@@ -5,20 +5,13 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { EVENT_TYPES } from '../../events/catalog.js';
 import { receiveEvent } from '../../events/receive.js';
-import { withErrors, type Handler } from '../_shared/http.js';
+import { answeredBeforeEvent, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import { handleShardReady, type TrainerDeps, type TrainerSettings } from './train-shard.js';
 
 export function createTrainerHandler(deps: () => Promise<TrainerDeps>, settings: TrainerSettings, logger: Logger): Handler {
   return withErrors(async (req: Request, res: Response) => {
-    if (req.method === 'GET' && req.path === '/healthz') {
-      res.status(200).json({ status: 'ok' });
-      return;
-    }
-    if (req.method !== 'POST') {
-      res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
-      return;
-    }
+    if (answeredBeforeEvent(req, res)) return;
     const { data, event } = receiveEvent(req, [EVENT_TYPES.shardReady]);
     const outcome = await handleShardReady(await deps(), settings, data);
     if (outcome.outcome !== 'trained') logger.info(`${event.id}: ${outcome.outcome}`);

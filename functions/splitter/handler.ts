@@ -8,20 +8,13 @@ import type { Request, Response } from '@google-cloud/functions-framework';
 import { EVENT_TYPES, validateEventData } from '../../events/catalog.js';
 import { receiveEvent } from '../../events/receive.js';
 import { BadInputError } from '../_shared/errors.js';
-import { withErrors, type Handler } from '../_shared/http.js';
+import { answeredBeforeEvent, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import { startJob, type SplitterDeps, type SplitterSettings } from './split.js';
 
 export function createSplitterHandler(deps: () => Promise<SplitterDeps>, settings: SplitterSettings, logger: Logger): Handler {
   return withErrors(async (req: Request, res: Response) => {
-    if (req.method === 'GET' && req.path === '/healthz') {
-      res.status(200).json({ status: 'ok' });
-      return;
-    }
-    if (req.method !== 'POST') {
-      res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
-      return;
-    }
+    if (answeredBeforeEvent(req, res)) return;
     if (req.path === '/scheduled') {
       const run = scheduledRun(req);
       const result = await startJob(await deps(), settings, validateEventData(EVENT_TYPES.trainingRequested, req.body), run);

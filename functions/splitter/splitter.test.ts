@@ -55,6 +55,13 @@ describe('splitter', () => {
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200);
   });
 
+  it('refuses anything but a POSTed event with 405 and a JSON error', async () => {
+    const res = await fetch(server.base, { method: 'PUT', body: '{}' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, POST');
+    expect(((await res.json()) as { code: string }).code).toBe('method_not_allowed');
+  });
+
   it.each([
     { name: 'missing shard count', data: () => ({ ...request(), shards: undefined }), error: /data\.shards/ },
     { name: 'zero shards', data: () => request({ shards: 0 }), error: /data\.shards/ },
