@@ -40,6 +40,12 @@ export class ForbiddenPathError extends KaskadeError {
   readonly httpStatus = 403;
 }
 
+/** The caller's identity may not do this (a Kubernetes RBAC denial, a bad bearer token's scope). */
+export class ForbiddenError extends KaskadeError {
+  readonly code = 'forbidden';
+  readonly httpStatus = 403;
+}
+
 /** Not ready yet (model not loaded, backend starting) or a downstream call failed. */
 export class UnavailableError extends KaskadeError {
   readonly code = 'unavailable';
