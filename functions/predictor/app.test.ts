@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { barImage } from './test-fixtures.js';
-import { aggregated, startHarness, type Harness } from './test-harness.js';
+import { barImage } from '../../test/support/models.js';
+import { aggregated, startHarness, type Harness } from '../../test/support/predictor.js';
 
 const image = barImage();
 const infer = (data: number[] = image, shape = [1, 784]): string => JSON.stringify({ id: 'x', inputs: [{ name: 'image', shape, datatype: 'FP32', data }] });

@@ -12,7 +12,7 @@ import { inferV2, modelMetadataV2, serverMetadataV2 } from './infer-v2.js';
 import { looksLikeCloudEvent, type ModelEventHandler } from './model-events.js';
 import type { ServedModel } from './model-loader.js';
 import type { Lease, ModelRegistry } from './model-registry.js';
-import { renderPage } from './page.js';
+import { renderPage, type PageAssets } from './page.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -23,6 +23,8 @@ export interface PredictorDeps {
   batcher: Batcher<ServedModel>;
   events: ModelEventHandler;
   logger: Logger;
+  /** The page's bundled script and stylesheet (made at start). */
+  page: Promise<PageAssets>;
 }
 
 type Method = 'GET' | 'POST';
@@ -38,7 +40,8 @@ const MODEL = String.raw`/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+)
 
 export function createPredictorHandler(deps: PredictorDeps): Handler {
   const { config, registry, batcher } = deps;
-  const page = renderPage({ modelName: config.modelName });
+  const page = deps.page.then((assets) => renderPage(assets, { modelName: config.modelName }));
+  page.catch(() => undefined);
 
   const checkName = (params: Record<string, string>): void => {
     if (params.name !== config.modelName) throw new NotFoundError(`model "${params.name ?? ''}" not found; this server serves "${config.modelName}"`);
@@ -77,8 +80,9 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
     {
       pattern: /^\/$/,
       methods: {
-        GET: (_req, res) => {
-          res.status(200).set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': page.csp, 'Cache-Control': 'no-store' }).send(page.html);
+        GET: async (_req, res) => {
+          const { html, csp } = await page;
+          res.status(200).set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': csp, 'Cache-Control': 'no-store' }).send(html);
         },
         POST: async (req, res, params) => {
           if (!looksLikeCloudEvent(req.headers)) throw new BadInputError('POST / takes a CloudEvent (ce-* headers); inference is POST /v2/models/{name}/infer');

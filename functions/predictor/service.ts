@@ -14,6 +14,7 @@ import { ModelEventHandler } from './model-events.js';
 import { loadServedModel, readPublished, withDeadline, type LoadOptions, type ServedModel } from './model-loader.js';
 import { ModelRegistry } from './model-registry.js';
 import { watchPublished, type Watch } from './model-watch.js';
+import { bundlePage } from './page.js';
 import { predictProbabilities } from './run-model.js';
 
 export interface PredictorParts {
@@ -51,7 +52,9 @@ export function startPredictor(parts: PredictorParts): Predictor {
     maxLatencyMs: config.batchMaxLatencyMs,
     run: (served, batch) => predictProbabilities(engine.tf, served.model, batch),
   });
-  const handler = createPredictorHandler({ config, registry, batcher, events, logger });
+  const page = bundlePage();
+  page.catch((e: unknown) => logger.error(`the web page cannot be served: ${(e as Error).message}`));
+  const handler = createPredictorHandler({ config, registry, batcher, events, logger, page });
   logger.info(`serving model "${config.modelName}" from ${config.pointerUrl} (poll every ${config.pollMs / 1000} s; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`);
   const watch = watchPublished(registry, { pollMs: config.pollMs, retryMs: config.retryMs, logger });
   return {
