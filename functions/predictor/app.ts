@@ -25,6 +25,8 @@ export interface PredictorDeps {
   logger: Logger;
   /** The page's bundled script and stylesheet (made at start). */
   page: Promise<PageAssets>;
+  /** True once start-up has finished: the first model load attempt (loaded, or nothing published yet). */
+  started: () => boolean;
 }
 
 type Method = 'GET' | 'POST';
@@ -92,7 +94,9 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
     },
     { pattern: /^\/events\/?$/, methods: { POST: handleEvent } },
     { pattern: /^\/v2\/health\/live$/, methods: { GET: (_req, res) => void res.status(200).json({ live: true }) } },
-    { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_req, res) => void res.status(registry.ready ? 200 : 503).json({ ready: registry.ready }) } },
+    // The pod's readiness probe: ready once the first load attempt has finished, so a pod woken
+    // from zero gets the requests that woke it only when it can answer them with the model.
+    { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_req, res) => void res.status(deps.started() ? 200 : 503).json({ ready: deps.started() }) } },
     { pattern: /^\/v2\/?$/, methods: { GET: (_req, res) => void res.status(200).json(serverMetadataV2(SERVER_VERSION)) } },
     {
       pattern: new RegExp(`^${MODEL}/?$`),

@@ -54,7 +54,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   const config = loadConfig({ KASKADE_MODEL_URL: prefix, KASKADE_MODEL_POLL_S: '0', KASKADE_MODEL_RETRY_MS: '50', ...env });
   const quiet = createLogger('predictor', new Writable({ write: (_chunk, _encoding, done) => done() }));
   const predictor = startPredictor({ config, store, engine, logger: process.env.KASKADE_TEST_LOGS ? createLogger('predictor') : quiet });
-  await predictor.watch.firstAttempt;
+  await predictor.startUp;
   const name = `predictor-test-${++registered}`;
   http(name, predictor.handler);
   const server: Server = getTestServer(name);
