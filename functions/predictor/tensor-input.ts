@@ -131,6 +131,10 @@ function unwrapInstance(row: unknown, i: number, served: ServedInput): unknown {
 }
 
 function prepareText(tensor: ClientTensor, data: unknown[], served: ServedInput, maxBatch: number): ModelBatch {
+  const input = served.input;
+  if (input.kind === 'image') {
+    throw new BadInputError(`input "${tensor.name}": this is an image model (${input.height}×${input.width}×${input.channels} pixels as "image"); it takes no text`);
+  }
   if (!served.encodeText) throw new BadInputError(`input "${tensor.name}": this model takes no text (it has no vocabulary); send token ids as "tokens"`);
   accept(tensor, ['BYTES']);
   const shape = tensor.shape;
