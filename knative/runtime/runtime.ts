@@ -17,7 +17,7 @@ import { startPingSources, type PingSources, type PingStatus } from './pingsourc
 import { ServicePool, type PoolStatus } from './pool.js';
 import { readState, removeState, writeState, type RuntimeStateFile } from './state.js';
 import { WorkerProcess } from './worker.js';
-import { REPO_ROOT } from './worker-server.js';
+import { FUNCTIONS_DIR, REPO_ROOT } from './paths.js';
 
 export interface RuntimeOptions {
   /** A YAML file, a folder of YAML files, or a kustomize folder. */
@@ -98,7 +98,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const sink = options.logSink ?? process.stderr;
   const logger = options.logger ?? createLogger('kaskade', sink);
   const startedAt = new Date().toISOString();
-  const functionsDir = resolve(options.functionsDir ?? join(REPO_ROOT, 'functions'));
+  const functionsDir = resolve(options.functionsDir ?? FUNCTIONS_DIR);
   const functionSource = (s: ServiceManifest): string => join(functionsDir, s.functionTarget, 'index.ts');
 
   const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});

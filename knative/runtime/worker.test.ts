@@ -7,7 +7,7 @@ import type { EchoReply } from '../../test/fixtures/functions/echo/echo.js';
 import { FIXTURE_FUNCTIONS } from '../../test/support/fixtures.js';
 import { bundleWorker, tsxCommand, type WorkerCommand } from './build.js';
 import { WorkerProcess, type WorkerLaunch } from './worker.js';
-import { REPO_ROOT } from './worker-server.js';
+import { REPO_ROOT } from './paths.js';
 
 const ECHO = join(FIXTURE_FUNCTIONS, 'echo', 'index.ts');
 
