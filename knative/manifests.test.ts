@@ -76,6 +76,20 @@ describe('kustomize renders', () => {
     expect(containerOf(trainer).resources?.limits?.['nvidia.com/gpu']).toBe('1');
     expect(envOf(trainer, 'KASKADE_BACKEND')).toBe('node-gpu');
   });
+
+  it('the gpu overlay puts only the shard trainer on the GPU image', () => {
+    const imageOf = (r: Resource): string => (r.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image ?? '';
+    const cpu = new Map(services(render('overlays/gcs')).map((s) => [s.metadata.name, imageOf(s)]));
+    const gpu = services(render('overlays/gpu'));
+    expect(gpu.map((s) => s.metadata.name).sort()).toEqual([...cpu.keys()].sort());
+    for (const svc of gpu) {
+      if (svc.metadata.name === 'shard-trainer') expect(imageOf(svc)).toBe('ghcr.io/kaskade-dev/kaskade:0.1.0-gpu');
+      else expect(imageOf(svc), svc.metadata.name).toBe(cpu.get(svc.metadata.name));
+    }
+    for (const svc of gpu.filter((s) => s.metadata.name !== 'shard-trainer')) {
+      expect(containerOf(svc).resources?.limits?.['nvidia.com/gpu'], svc.metadata.name).toBeUndefined();
+    }
+  });
 });
 
 describe('the validator catches broken manifests', () => {
