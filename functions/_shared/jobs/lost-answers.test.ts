@@ -7,7 +7,7 @@ import { GcsStore } from '../store/gcs-store.js';
 import { jobLayout } from './layout.js';
 import { createJob, readJob, updateJob } from './record.js';
 import { claimRound, readRoundState, type ClaimRequest } from './rounds.js';
-import { sampleJob } from './testing.js';
+import { sampleJob } from '../../../test/support/jobs.js';
 
 const root = 'gs://kaskade-rounds/runs';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
