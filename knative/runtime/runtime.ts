@@ -118,7 +118,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const other = await readState(stateDir).catch(() => null);
   if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
 
-  const targets = new Map<string, IngressTarget>();
+  const targets = new Map<string, IngressTarget & { pool: ServicePool }>();
   const tickMs = tickMsOf(options.kpa);
   const autoscaler = new Autoscaler(tickMs, logger);
   let ingress: Ingress | undefined;
