@@ -17,7 +17,7 @@ import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
 import { openStore, publishLatest } from '../../functions/_shared/store/index.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-const WORKER_MAIN = join(REPO_ROOT, 'knative', 'runtime', 'worker-main.ts');
+const WORKER_MAIN = join(REPO_ROOT, 'functions', '_main', 'main.ts');
 
 export interface BenchModel {
   /** Temp folder holding the store; remove with `cleanup()`. */
