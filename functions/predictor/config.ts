@@ -1,5 +1,5 @@
 // The predictor's configuration, read once at start from the environment (see README.md).
-import { envInt, envString, type Env } from '../_shared/config.js';
+import { envInt, envNumber, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 
 /**
@@ -42,7 +42,7 @@ export function loadConfig(env: Env = process.env): PredictorConfig {
     source: loadSource(env),
     loadAt: loadAt(env),
     idleUnloadMs: envInt(env, 'KASKADE_MODEL_IDLE_S', 900, { min: 0, max: 31_536_000 }) * 1000,
-    memoryBudgetBytes: envInt(env, 'KASKADE_MODELS_MEMORY_MB', 512, { min: 1, max: 1_048_576 }) * 1024 * 1024,
+    memoryBudgetBytes: memoryBudget(env),
     pollMs: envInt(env, 'KASKADE_MODEL_POLL_S', 30, { min: 0, max: 86_400 }) * 1000,
     retryMs: envInt(env, 'KASKADE_MODEL_RETRY_MS', 5000, { min: 10, max: 600_000 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', 4 * 1024 * 1024, { min: 1024 }),
@@ -72,6 +72,12 @@ function loadSource(env: Env): ModelsSource {
 function folderUrl(variable: string, value: string, example: string): string {
   if (!URL_SCHEME.test(value)) throw new ConfigError(`${variable} must be a URL such as ${example}, got "${value}"`);
   return value.endsWith('/') ? value : `${value}/`;
+}
+
+function memoryBudget(env: Env): number {
+  const mb = envNumber(env, 'KASKADE_MODELS_MEMORY_MB', 512);
+  if (!(mb > 0)) throw new ConfigError(`KASKADE_MODELS_MEMORY_MB must be a number of MiB above 0, got ${mb}`);
+  return Math.round(mb * 1024 * 1024);
 }
 
 function loadAt(env: Env): PredictorConfig['loadAt'] {

@@ -127,7 +127,7 @@ export class ModelRepository {
       return outcome;
     } catch (e) {
       if (!entry.registry.ready) this.#drop(entry);
-      if (e instanceof NotFoundError) throw new NotFoundError(`model "${name}" is not published (${e.message})`, { cause: e });
+      if (e instanceof NotFoundError) throw new NotFoundError(`model "${name}" not found: it is not published (${e.message})`, { cause: e });
       this.#failures.set(name, (e as Error).message);
       throw e;
     }
