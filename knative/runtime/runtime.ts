@@ -7,36 +7,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { ConfigError, UnavailableError } from '../../functions/_shared/errors.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
-import { startLocalBrokers } from './broker.js';
+import { startLocalBrokers, type BrokerLauncher, type RuntimeBroker } from './broker.js';
 import { Autoscaler, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
 import type { WorkerMode } from './build.js';
 import { startIngress, type Ingress } from './ingress.js';
 import { startKubeApi, type KubeApi } from './kube-api/index.js';
 import { readManifestDocuments } from './manifest-source.js';
-import { parseManifests, type BrokerManifest, type Destination, type ManifestOptions, type RuntimeManifests, type TriggerManifest } from './manifests.js';
+import { parseManifests, type Destination, type ManifestOptions, type RuntimeManifests, type ServiceManifest } from './manifests.js';
 import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
 import type { PoolStatus } from './pool.js';
-import { functionSource, ServiceSet } from './services.js';
+import { ServiceSet } from './services.js';
 import { readState, removeState, writeState, type RuntimeStateFile } from './state.js';
-
-/** What the runtime needs from its brokers (broker.ts adapts events/broker to it). */
-export interface RuntimeBroker {
-  /** Ingress URL of a broker, or null if none runs under that name. */
-  url(namespace: string, broker: string): string | null;
-  stats(): Record<string, unknown>;
-  close(): Promise<void>;
-}
-
-export interface BrokerSetup {
-  brokers: readonly BrokerManifest[];
-  triggers: readonly TriggerManifest[];
-  stateDir: string;
-  logger: Logger;
-  /** Resolves a Destination (Service, Broker or URI) to a URL. */
-  resolve: (d: Destination) => string;
-}
-
-export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
+import { FUNCTIONS_DIR } from './paths.js';
 
 export interface RuntimeOptions {
   /** A YAML file, a folder of YAML files, or a kustomize folder. */
@@ -67,6 +49,8 @@ export interface RuntimeOptions {
   sinkTimeoutMs?: number;
   /** kubectl used for kustomize folders. Default `kubectl`. */
   kubectl?: string;
+  /** The folder with one folder per function (`<FUNCTION_TARGET>/index.ts`). Default the repository's `functions/`. */
+  functionsDir?: string;
   /** Starts the brokers; default: the local broker of events/. null runs without one. */
   broker?: BrokerLauncher | null;
   /** The Kubernetes API: its port (0, the default, picks a free one) and node file (default: the example edge cluster). */
@@ -122,6 +106,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const sink = options.logSink ?? process.stderr;
   const logger = options.logger ?? createLogger('kaskade', sink);
   const startedAt = new Date().toISOString();
+  const functionsDir = resolve(options.functionsDir ?? FUNCTIONS_DIR);
+  const functionSource = (s: ServiceManifest): string => join(functionsDir, s.functionTarget, 'index.ts');
 
   const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});
   const manifestOptions: ManifestOptions = {
@@ -244,6 +230,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       readinessTimeoutMs: options.readinessTimeoutMs ?? 60_000,
       activatorCapacity: options.activatorCapacity ?? 1_000,
       manifestOptions,
+      functionSource,
       configMaps: docs.filter((d) => (d.value as { kind?: unknown } | null)?.kind === 'ConfigMap'),
       brokerUrl: brokerUrlOf,
       podEnv: (ns, sa) => kube?.podEnv(ns, sa) ?? Promise.resolve({}),

@@ -2,7 +2,6 @@
 // and the autoscaler. Services come and go while the runtime runs (the Kubernetes API's
 // controller calls run() and stop()); a new revision replaces the old one, which drains.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, InvalidFieldError } from '../../functions/_shared/errors.js';
 import type { KnativeService } from '../../functions/_shared/cluster/types.js';
 import type { Logger } from '../../functions/_shared/log.js';
@@ -14,7 +13,7 @@ import type { RawDocument } from './manifest-source.js';
 import { parseManifests, type ManifestOptions, type ServiceManifest } from './manifests.js';
 import { ServicePool } from './pool.js';
 import { WorkerProcess } from './worker.js';
-import { REPO_ROOT } from './worker-server.js';
+import { REPO_ROOT } from './paths.js';
 
 /** Host env a worker inherits (everything else comes from its manifest, as in a container). */
 const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'KASKADE_BACKEND', 'GOOGLE_APPLICATION_CREDENTIALS', 'NODE_EXTRA_CA_CERTS'];
@@ -30,6 +29,8 @@ export interface ServiceSetOptions {
   activatorCapacity: number;
   /** How the manifests were parsed (namespace, env overrides, zero initial scale). */
   manifestOptions: ManifestOptions;
+  /** Where a service's function module is (`<functions>/<FUNCTION_TARGET>/index.ts`). */
+  functionSource: (s: ServiceManifest) => string;
   /** ConfigMaps of the manifests, for `configMapKeyRef` in services created later. */
   configMaps: readonly RawDocument[];
   /** The local broker a service's KASKADE_BROKER_URL points at, or null. */
@@ -42,7 +43,7 @@ export interface ServiceSetOptions {
 export interface RunningService {
   manifest: ServiceManifest;
   revision: string;
-  target: IngressTarget;
+  target: IngressTarget & { pool: ServicePool };
 }
 
 export class ServiceSet implements ServiceRunner {
@@ -70,7 +71,7 @@ export class ServiceSet implements ServiceRunner {
       throw new InvalidFieldError(m?.[1] ?? 'spec', `Service "${service.metadata.name}" is invalid: ${m ? `${m[1] ?? ''}: ${m[2] ?? ''}` : first}`, { cause: e });
     }
     if (!manifest) throw new InvalidFieldError('spec', `Service "${service.metadata.name}" is invalid`);
-    if (!existsSync(functionSource(manifest))) {
+    if (!existsSync(this.o.functionSource(manifest))) {
       throw new InvalidFieldError('spec.template.spec.containers[0].env', `Service "${service.metadata.name}" is invalid: spec.template.spec.containers[0].env: FUNCTION_TARGET=${manifest.functionTarget} but functions/${manifest.functionTarget}/index.ts does not exist`);
     }
     return manifest;
@@ -85,7 +86,7 @@ export class ServiceSet implements ServiceRunner {
     const s = this.admit(service, namespace);
     const serviceAccount = serviceAccountOf(service);
     const config = applyOverrides(s.autoscaling, this.o.kpa);
-    const command = await workerCommand(this.o.workerMode, functionSource(s), this.o.logger);
+    const command = await workerCommand(this.o.workerMode, this.o.functionSource(s), this.o.logger);
     const env = { ...this.workerEnv(s, revision), ...(await this.o.podEnv(s.namespace, serviceAccount)) };
     const podLog = (pod: string, line: string): void => void this.o.sink.write(`${s.name}/${pod} | ${line}\n`);
     const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -151,14 +152,11 @@ export class ServiceSet implements ServiceRunner {
     env.K_CONFIGURATION = s.name;
     env.K_REVISION = revision;
     env.KASKADE_DRAIN_TIMEOUT_MS = String(s.timeoutSeconds * 1_000);
+    env.KASKADE_FUNCTION_SOURCE = this.o.functionSource(s);
     const broker = this.o.brokerUrl(s.broker.namespace, s.broker.name);
     if (broker !== null) env.KASKADE_BROKER_URL = broker;
     return env;
   }
-}
-
-export function functionSource(s: ServiceManifest): string {
-  return join(REPO_ROOT, 'functions', s.functionTarget, 'index.ts');
 }
 
 function serviceAccountOf(service: KnativeService): string {

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../knative/runtime/runtime.js';
+import { FIXTURE_FUNCTIONS, FIXTURE_MANIFESTS } from './fixtures.js';
 
-export const KUBE_API_MANIFESTS = join(import.meta.dirname, '..', '..', 'knative', 'runtime', 'testdata', 'kube-api.yaml');
+export const KUBE_API_MANIFESTS = join(FIXTURE_MANIFESTS, 'kube-api.yaml');
 
 export interface KubeRuntime {
   runtime: Runtime;
@@ -28,7 +29,7 @@ export async function startKubeRuntime(options: Partial<RuntimeOptions> = {}): P
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
   const start = (): Promise<Runtime> =>
-    startRuntime({ manifests: KUBE_API_MANIFESTS, stateDir, allowZeroInitialScale: true, kpa: { timeScale: 0.25 }, logSink: sink, broker: null, ...options });
+    startRuntime({ manifests: KUBE_API_MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir, allowZeroInitialScale: true, kpa: { timeScale: 0.25 }, logSink: sink, broker: null, ...options });
   let runtime = await start();
   const self: KubeRuntime = {
     get runtime() {

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
 import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EchoReply } from '../../../functions/echo/echo.js';
+import type { EchoReply } from '../../../test/fixtures/functions/echo/echo.js';
 import type { KnativeService } from '../../../functions/_shared/cluster/types.js';
 import { kubeCluster } from '../../../functions/_shared/cluster/kube.js';
 import { startKubeRuntime, type KubeRuntime } from '../../../test/support/kube-runtime.js';
