@@ -239,9 +239,12 @@ const leakyRelu: LayerConverter = (ctx, inputs) => {
 };
 
 const softmaxLayer: LayerConverter = (ctx, inputs) => {
-  const axis = ctx.config.axis;
-  if (axis !== undefined && axis !== -1 && !(Array.isArray(axis) && axis.length === 1 && axis[0] === -1)) refuse(ctx, 'softmax over an axis other than the last is not supported');
-  return [activation(ctx, one(ctx, inputs), 'softmax')];
+  const x = one(ctx, inputs);
+  const raw: unknown = ctx.config.axis;
+  const axis: unknown = Array.isArray(raw) && raw.length === 1 ? (raw as unknown[])[0] : (raw ?? -1);
+  const last = x.shape.length - 1;
+  if (axis !== -1 && axis !== last) refuse(ctx, `softmax over axis ${JSON.stringify(raw)}; only the last axis is supported`);
+  return [activation(ctx, x, 'softmax')];
 };
 
 /** Layers that only act while training: the identity at inference. */

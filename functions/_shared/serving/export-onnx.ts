@@ -8,6 +8,7 @@ import { toPlain, type HostWeight, type LayerConverter, type Value } from './exp
 import { FEED_FORWARD_CONVERTERS } from './export-layers.js';
 import { RECURRENT_CONVERTERS } from './export-recurrent.js';
 import { GraphBuilder, type GraphValue } from './onnx-graph.js';
+import { layersInputDtypes } from './tfjs-model.js';
 
 const CONVERTERS: Readonly<Record<string, LayerConverter>> = { ...FEED_FORWARD_CONVERTERS, ...RECURRENT_CONVERTERS };
 
@@ -40,13 +41,9 @@ function hostWeights(layer: Layer): HostWeight[] {
 
 /** Graph inputs: int32 where the model takes token ids (its dtype says so, or an Embedding reads it). */
 function graphInputs(model: tfjs.LayersModel, g: GraphBuilder, values: Map<number, Value>): GraphValue[] {
-  const readByEmbedding = new Set<number>();
-  for (const layer of model.layers) {
-    if (layer.getClassName() !== 'Embedding') continue;
-    for (const node of layer.inboundNodes) for (const t of node.inputTensors) readByEmbedding.add(t.id);
-  }
+  const dtypes = layersInputDtypes(model);
   return model.inputs.map((t, i) => {
-    const dtype = t.dtype === 'int32' || readByEmbedding.has(t.id) ? 'int32' : 'float32';
+    const dtype = dtypes[i] === 'int32' ? 'int32' : 'float32';
     const name = g.fresh(model.inputNames[i] ?? `input_${i}`);
     const shape = tfShape(t);
     values.set(t.id, { name, shape, nchw: false, dtype });
