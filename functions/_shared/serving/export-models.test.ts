@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxParity, randomiseWeights, uniform } from '../../../test/support/onnx-parity.js';
-import { useWasm } from '../engine/kernels/test-support.js';
+import { useWasm } from '../../../test/support/kernels.js';
 import { buildImdbModel, IMDB_MODELS } from '../models/imdb.js';
 import { buildMnistCnn, MNIST_CNN_INPUT_SHAPE } from '../models/mnist-cnn.js';
 import { buildResNet50, foldResNet50 } from '../models/resnet50.js';

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxParity, randomiseWeights, uniform } from '../../../test/support/onnx-parity.js';
-import { useWasm } from '../engine/kernels/test-support.js';
+import { useWasm } from '../../../test/support/kernels.js';
 import { UnsupportedModelError } from '../errors.js';
 import { EXPORTABLE_LAYERS, checkExportable, exportOnnx } from './export-onnx.js';
 
