@@ -13,7 +13,7 @@ import { applyWeights, decodeExamples, decodeWeights, encodeWeightSet } from '..
 import { eventIds } from '../_shared/jobs/ids.js';
 import type { JobLayout } from '../_shared/jobs/layout.js';
 import { updateJob, type JobRecord, type RoundResult } from '../_shared/jobs/record.js';
-import { completeRound, readArrival, type RoundClaim } from '../_shared/jobs/rounds.js';
+import { completeRound, readArrival, type RoundClaim } from './rounds.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate } from '../_shared/train/loop.js';
 import { publishModel } from './publish.js';

@@ -13,7 +13,7 @@ import type { ShardTrained } from '../../events/catalog.js';
 import { BadInputError } from '../_shared/errors.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { findJob, readJob, type JobRecord } from '../_shared/jobs/record.js';
-import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from '../_shared/jobs/rounds.js';
+import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from './rounds.js';
 import { aggregateRound, type Aggregation, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
 
 export type RoundOutcome =
