@@ -7,6 +7,7 @@
 //   Dense(1, sigmoid), Adam — a bag of embedded words; trains in seconds.
 import type * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MAX_LEN, DEFAULT_NUM_WORDS } from '../data/imdb-text.js';
+import { fusedGru } from '../engine/gru-layer.js';
 
 type TF = typeof tf;
 
@@ -41,7 +42,7 @@ function compileBinary(model: tf.LayersModel, optimizer: tf.Optimizer): tf.Layer
 export function buildImdbBiGru(tfjs: TF, options: ImdbModelOptions = {}): tf.LayersModel {
   const init = initializers(tfjs, options.seed);
   const gru = (k: number, returnSequences: boolean) =>
-    tfjs.layers.gru({ units: 128, returnSequences, kernelInitializer: init.glorot(k), recurrentInitializer: init.orthogonal(k + 1) });
+    fusedGru({ units: 128, returnSequences, kernelInitializer: init.glorot(k), recurrentInitializer: init.orthogonal(k + 1) });
   const model = tfjs.sequential({ name: 'imdb-bigru' });
   model.add(tfjs.layers.embedding({
     inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
