@@ -22,11 +22,6 @@ function tensors(kernel: string, out: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
   return out;
 }
 
-function one(kernel: string, out: tf.Tensor | tf.Tensor[]): tf.Tensor {
-  if (Array.isArray(out)) throw new BackendError(`${kernel} returned several tensors where one was expected`);
-  return out;
-}
-
 function shapeOf(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bias: tf.Tensor): { b: number; t: number; d: number; u: number } {
   const [b, t, d] = x.shape;
   const u = recurrentKernel.shape[0];
@@ -48,26 +43,23 @@ function shapeOf(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bi
  */
 export function gruSequence(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel: tf.Tensor2D, bias: tf.Tensor1D, options: GruSequenceOptions): tf.Tensor3D {
   const { b, t, d, u } = shapeOf(x, kernel, recurrentKernel, bias);
-  const attrs = { recurrentActivation: options.recurrentActivation };
-  const timeOrder = (seq: tf.Tensor3D): tf.Tensor3D => (options.goBackwards ? tf.reverse(seq, 1) : seq);
+  const attrs = { recurrentActivation: options.recurrentActivation, goBackwards: options.goBackwards };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, w, rec, bi, save] = args;
     if (!(xIn instanceof tf.Tensor && w instanceof tf.Tensor && rec instanceof tf.Tensor && bi instanceof tf.Tensor) || typeof save !== 'function') {
       throw new BackendError('GRU: unexpected arguments');
     }
-    const flat = tf.reshape(timeOrder(tf.reshape(xIn, [b, t, d])), [b * t, d]);
+    const flat = tf.reshape(xIn, [b * t, d]);
     const proj = tf.reshape(tf.add(tf.matMul(flat, w), bi), [b, t, 3 * u]);
     const recurrentZr = tf.slice(rec, [0, 0], [u, 2 * u]);
     const recurrentH = tf.slice(rec, [0, 2 * u], [u, u]);
     const records = tensors(GRU_SEQUENCE, tf.engine().runKernel(GRU_SEQUENCE, { proj, recurrentZr, recurrentH }, attrs));
-    const [h, zPre, rPre, candidate, resetH] = records;
-    if (h === undefined || zPre === undefined || rPre === undefined || candidate === undefined || resetH === undefined) {
-      throw new BackendError(`${GRU_SEQUENCE} returned ${records.length} tensors, expected 5`);
-    }
-    save([flat, w, recurrentZr, recurrentH, h, zPre, rPre, candidate, resetH]);
+    const [h, ...forBackward] = records;
+    if (h === undefined || forBackward.length !== 5) throw new BackendError(`${GRU_SEQUENCE} returned ${records.length} tensors, expected 6`);
+    save([flat, w, recurrentZr, recurrentH, ...forBackward]);
     return {
       value: h,
-      gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => gruGradients(dh, saved, { b, t, d, u }, attrs, timeOrder),
+      gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => gruGradients(dh, saved, { b, t, d, u }, attrs),
     };
   });
   const out = op(x, kernel, recurrentKernel, bias);
@@ -79,30 +71,22 @@ function gruGradients(
   dh: tf.Tensor,
   saved: tf.Tensor[],
   { b, t, d, u }: { b: number; t: number; d: number; u: number },
-  attrs: { recurrentActivation: GruGateActivation },
-  timeOrder: (seq: tf.Tensor3D) => tf.Tensor3D,
+  attrs: { recurrentActivation: GruGateActivation; goBackwards: boolean },
 ): tf.Tensor[] {
-  const [flat, w, recurrentZr, recurrentH, h, zPre, rPre, candidate, resetH] = saved;
-  if (flat === undefined || w === undefined || recurrentZr === undefined || recurrentH === undefined || h === undefined || zPre === undefined || rPre === undefined || candidate === undefined || resetH === undefined) {
+  const [flat, w, recurrentZr, recurrentH, previous, zPre, rPre, candidate, resetH] = saved;
+  if (flat === undefined || w === undefined || recurrentZr === undefined || recurrentH === undefined || previous === undefined || zPre === undefined || rPre === undefined || candidate === undefined || resetH === undefined) {
     throw new BackendError('GRU gradient: the forward records are missing');
   }
-  const dGates = one(
-    GRU_SEQUENCE_GRAD,
-    tf.engine().runKernel(
-      GRU_SEQUENCE_GRAD,
-      { dh, h, zPre, rPre, candidate, recurrentZrT: tf.transpose(recurrentZr), recurrentHT: tf.transpose(recurrentH) },
-      attrs,
-    ),
-  );
+  const inputs = { dh, previous, zPre, rPre, candidate, recurrentZrT: tf.transpose(recurrentZr), recurrentHT: tf.transpose(recurrentH) };
+  const [dGates, dZr, dCandidate] = tensors(GRU_SEQUENCE_GRAD, tf.engine().runKernel(GRU_SEQUENCE_GRAD, inputs, attrs));
+  if (dGates === undefined || dZr === undefined || dCandidate === undefined) throw new BackendError(`${GRU_SEQUENCE_GRAD} returned too few tensors`);
   const dFlat = tf.reshape(dGates, [b * t, 3 * u]);
-  const dx = timeOrder(tf.reshape(tf.matMul(dFlat, w, false, true), [b, t, d]));
+  const dx = tf.reshape(tf.matMul(dFlat, w, false, true), [b, t, d]);
   const dKernel = tf.matMul(flat, dFlat, true, false);
   const dBias = tf.sum(dFlat, 0);
-  const previous = t === 1 ? tf.zeros([b, 1, u]) : tf.concat([tf.zeros([b, 1, u]), tf.slice(h, [0, 0, 0], [b, t - 1, u])], 1);
-  const [dZr, dCandidate] = tf.split(dFlat, [2 * u, u], 1);
-  if (dZr === undefined || dCandidate === undefined) throw new BackendError('GRU gradient: split failed');
+  const rows = (x: tf.Tensor, width: number) => tf.reshape(x, [b * t, width]);
   const dRecurrent = tf.concat(
-    [tf.matMul(tf.reshape(previous, [b * t, u]), dZr, true, false), tf.matMul(tf.reshape(resetH, [b * t, u]), dCandidate, true, false)],
+    [tf.matMul(rows(previous, u), rows(dZr, 2 * u), true, false), tf.matMul(rows(resetH, u), rows(dCandidate, u), true, false)],
     1,
   );
   return [dx, dKernel, dRecurrent, dBias];

@@ -6,8 +6,10 @@
 // XNNPACK packs them once per sequence) and one pass over the gates in between.
 //
 // Layout is batch-major, as the layer sees it: `proj` = x·W + b is [B, T, 3U] (z | r | h
-// columns), every per-step record [B, T, U]. The forward keeps what the backward needs: the gate
-// pre-activations, the candidate and r∘h_{t-1}.
+// columns), every per-step record [B, T, U]. With goBackwards the kernels walk the steps from
+// last to first: the output sequence is in the order processed (as Keras's), every record and
+// the gate gradient in the input's order, so the caller never reverses a sequence. The forward
+// keeps what the backward needs: h_{t-1}, the gate pre-activations, the candidate and r∘h_{t-1}.
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from '../../errors.js';
@@ -49,6 +51,11 @@ const FLUSH_BELOW = 1e-30;
 
 function flushed(v: number): number {
   return v < FLUSH_BELOW && v > -FLUSH_BELOW ? 0 : v;
+}
+
+/** Input position of processing step t. */
+function stepOrder(attrs: tf.NamedAttrMap, steps: number): (t: number) => number {
+  return attrs.goBackwards === true ? (t) => steps - 1 - t : (t) => t;
 }
 
 function gateAttr(attrs: tf.NamedAttrMap): Gate {
@@ -97,8 +104,9 @@ function scratch(backend: BackendWasm, rows: number, cols: number): TensorInfo {
 
 /**
  * Forward: inputs proj [B, T, 3U], recurrentZr [U, 2U], recurrentH [U, U]; attrs
- * recurrentActivation. Outputs h [B, T, U] (the sequence), then for the backward: z and r
- * pre-activations, the candidate h̃, and r∘h_{t-1}, each [B, T, U].
+ * recurrentActivation, goBackwards. Outputs h [B, T, U] (the sequence, in the order processed),
+ * then for the backward, by input position: h_{t-1}, z and r pre-activations, the candidate h̃,
+ * and r∘h_{t-1}, each [B, T, U].
  */
 const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const wasm = wasmBackend(backend);
@@ -107,7 +115,8 @@ const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const gate = gateAttr(attrs);
   const { batch: B, steps: T, units: U } = sequenceDims(proj, recurrentZr, recurrentH);
   const record = (): TensorInfo => wasm.makeOutput([B, T, U], 'float32');
-  const outputs = { h: record(), zPre: record(), rPre: record(), candidate: record(), resetH: record() };
+  const at = stepOrder(attrs, T);
+  const outputs = { h: record(), previous: record(), zPre: record(), rPre: record(), candidate: record(), resetH: record() };
   const state = scratch(wasm, B, U);
   const reset = scratch(wasm, B, U);
   const heap = (info: TensorInfo) => wasm.typedArrayFromHeap(info);
@@ -115,14 +124,16 @@ const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
     const zrPart = product(wasm, state, recurrentZr);
     {
       const [p, m, h, rh] = [heap(proj), heap(zrPart), heap(state), heap(reset)];
-      const [zPre, rPre, resetH] = [heap(outputs.zPre), heap(outputs.rPre), heap(outputs.resetH)];
+      const [previous, zPre, rPre, resetH] = [heap(outputs.previous), heap(outputs.zPre), heap(outputs.rPre), heap(outputs.resetH)];
       for (let b = 0; b < B; b++) {
-        const row = (b * T + t) * 3 * U;
-        const rec = (b * T + t) * U;
+        const row = (b * T + at(t)) * 3 * U;
+        const rec = (b * T + at(t)) * U;
         for (let j = 0; j < U; j++) {
           const zp = (p[row + j] ?? 0) + (m[b * 2 * U + j] ?? 0);
           const rp = (p[row + U + j] ?? 0) + (m[b * 2 * U + U + j] ?? 0);
-          const v = gate.value(rp) * (h[b * U + j] ?? 0);
+          const hPrev = h[b * U + j] ?? 0;
+          const v = gate.value(rp) * hPrev;
+          previous[rec + j] = hPrev;
           zPre[rec + j] = zp;
           rPre[rec + j] = rp;
           rh[b * U + j] = v;
@@ -136,14 +147,14 @@ const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
       const [p, m, h] = [heap(proj), heap(hPart), heap(state)];
       const [zPre, candidate, seq] = [heap(outputs.zPre), heap(outputs.candidate), heap(outputs.h)];
       for (let b = 0; b < B; b++) {
-        const row = (b * T + t) * 3 * U;
-        const rec = (b * T + t) * U;
+        const row = (b * T + at(t)) * 3 * U;
+        const rec = (b * T + at(t)) * U;
         for (let j = 0; j < U; j++) {
           const hh = Math.tanh((p[row + 2 * U + j] ?? 0) + (m[b * U + j] ?? 0));
           const z = gate.value(zPre[rec + j] ?? 0);
           const next = z * (h[b * U + j] ?? 0) + (1 - z) * hh;
           candidate[rec + j] = hh;
-          seq[rec + j] = next;
+          seq[(b * T + t) * U + j] = next;
           h[b * U + j] = next;
         }
       }
@@ -151,49 +162,55 @@ const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
     release(wasm, hPart);
   }
   release(wasm, state, reset);
-  return [outputs.h, outputs.zPre, outputs.rPre, outputs.candidate, outputs.resetH];
+  return [outputs.h, outputs.previous, outputs.zPre, outputs.rPre, outputs.candidate, outputs.resetH];
 };
 
 /**
- * Backward: inputs dh [B, T, U] (the loss's gradient for every output step), the forward's h,
- * zPre, rPre and candidate, and the recurrent weights transposed: recurrentZrT [2U, U],
- * recurrentHT [U, U]. Output: the gradient of the gate pre-activations, [B, T, 3U] in proj's
- * column order, from which the caller gets every weight and input gradient with big products.
+ * Backward: inputs dh [B, T, U] (the loss's gradient for every output step, in the order
+ * processed), the forward's previous, zPre, rPre and candidate, and the recurrent weights
+ * transposed: recurrentZrT [2U, U], recurrentHT [U, U]; the forward's attrs. Outputs the gradient
+ * of the gate pre-activations by input position, [B, T, 3U] in proj's column order, and the same
+ * split as [B, T, 2U] (z | r) and [B, T, U] (candidate): the caller gets every weight and input
+ * gradient from these with one matrix product each.
  */
 const gruSequenceGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const wasm = wasmBackend(backend);
-  const [dh, h, zPre, rPre, candidate] = [input(inputs, 'dh'), input(inputs, 'h'), input(inputs, 'zPre'), input(inputs, 'rPre'), input(inputs, 'candidate')];
+  const [dh, h, zPre, rPre, candidate] = [input(inputs, 'dh'), input(inputs, 'previous'), input(inputs, 'zPre'), input(inputs, 'rPre'), input(inputs, 'candidate')];
   const [recurrentZrT, recurrentHT] = [input(inputs, 'recurrentZrT'), input(inputs, 'recurrentHT')];
   float32(dh, h, zPre, rPre, candidate, recurrentZrT, recurrentHT);
   const gate = gateAttr(attrs);
   const [B, T, U] = h.shape;
   const sameShape = (info: TensorInfo) => info.shape.length === 3 && info.shape.every((d, i) => d === h.shape[i]);
   if (B === undefined || T === undefined || U === undefined || ![dh, zPre, rPre, candidate].every(sameShape)) {
-    throw new BackendError('GRU gradient kernel: dh, h and the forward records must all be [batch, steps, units]');
+    throw new BackendError('GRU gradient kernel: dh and the forward records must all be [batch, steps, units]');
   }
   if (recurrentZrT.shape[0] !== 2 * U || recurrentZrT.shape[1] !== U || recurrentHT.shape[0] !== U || recurrentHT.shape[1] !== U) {
     throw new BackendError('GRU gradient kernel: recurrent weights must be [2U, U] and [U, U] (transposed)');
   }
+  const at = stepOrder(attrs, T);
   const dGates = wasm.makeOutput([B, T, 3 * U], 'float32');
+  const dGatesZr = wasm.makeOutput([B, T, 2 * U], 'float32');
+  const dGatesH = wasm.makeOutput([B, T, U], 'float32');
   const carried = scratch(wasm, B, U); // dLoss/dh_t from the steps after t
   const dCandidate = scratch(wasm, B, U);
   const dZr = scratch(wasm, B, 2 * U);
   const heap = (info: TensorInfo) => wasm.typedArrayFromHeap(info);
   for (let t = T - 1; t >= 0; t--) {
     {
-      const [g, hs, zp, hhs, carry, da, dg] = [heap(dh), heap(h), heap(zPre), heap(candidate), heap(carried), heap(dCandidate), heap(dGates)];
+      const [g, hs, zp, hhs, carry, da] = [heap(dh), heap(h), heap(zPre), heap(candidate), heap(carried), heap(dCandidate)];
+      const [dg, dgh] = [heap(dGates), heap(dGatesH)];
       for (let b = 0; b < B; b++) {
-        const rec = (b * T + t) * U;
-        const row = (b * T + t) * 3 * U;
+        const rec = (b * T + at(t)) * U;
+        const row = (b * T + at(t)) * 3 * U;
         for (let j = 0; j < U; j++) {
-          const grad = flushed((g[rec + j] ?? 0) + (carry[b * U + j] ?? 0));
-          const previous = t > 0 ? (hs[rec - U + j] ?? 0) : 0;
+          const grad = flushed((g[(b * T + t) * U + j] ?? 0) + (carry[b * U + j] ?? 0));
           const pre = zp[rec + j] ?? 0;
           const z = gate.value(pre);
           const hh = hhs[rec + j] ?? 0;
           const dPreH = flushed(grad * (1 - z) * (1 - hh * hh));
-          dg[row + j] = flushed(grad * (previous - hh) * gate.slope(pre, z));
+          dg[row + j] = flushed(grad * ((hs[rec + j] ?? 0) - hh) * gate.slope(pre, z));
           dg[row + 2 * U + j] = dPreH;
+          dgh[rec + j] = dPreH;
           da[b * U + j] = dPreH;
           carry[b * U + j] = grad * z;
         }
@@ -201,18 +218,21 @@ const gruSequenceGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
     }
     const dReset = product(wasm, dCandidate, recurrentHT); // d(r∘h_{t-1})
     {
-      const [m, hs, rp, carry, dzr, dg] = [heap(dReset), heap(h), heap(rPre), heap(carried), heap(dZr), heap(dGates)];
+      const [m, hs, rp, carry, dzr] = [heap(dReset), heap(h), heap(rPre), heap(carried), heap(dZr)];
+      const [dg, dgzr] = [heap(dGates), heap(dGatesZr)];
       for (let b = 0; b < B; b++) {
-        const rec = (b * T + t) * U;
-        const row = (b * T + t) * 3 * U;
+        const rec = (b * T + at(t)) * U;
+        const row = (b * T + at(t)) * 3 * U;
         for (let j = 0; j < U; j++) {
           const d = m[b * U + j] ?? 0;
-          const previous = t > 0 ? (hs[rec - U + j] ?? 0) : 0;
           const pre = rp[rec + j] ?? 0;
           const r = gate.value(pre);
-          const dPreR = flushed(d * previous * gate.slope(pre, r));
+          const dPreR = flushed(d * (hs[rec + j] ?? 0) * gate.slope(pre, r));
+          const dPreZ = dg[row + j] ?? 0;
           dg[row + U + j] = dPreR;
-          dzr[b * 2 * U + j] = dg[row + j] ?? 0;
+          dgzr[2 * rec + j] = dPreZ;
+          dgzr[2 * rec + U + j] = dPreR;
+          dzr[b * 2 * U + j] = dPreZ;
           dzr[b * 2 * U + U + j] = dPreR;
           carry[b * U + j] = (carry[b * U + j] ?? 0) + d * r;
         }
@@ -227,7 +247,7 @@ const gruSequenceGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
     release(wasm, dFromGates);
   }
   release(wasm, carried, dCandidate, dZr);
-  return dGates;
+  return [dGates, dGatesZr, dGatesH];
 };
 
 export const gruKernels: readonly tf.KernelConfig[] = [
