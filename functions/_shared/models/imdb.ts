@@ -2,7 +2,9 @@
 // ending in one sigmoid unit (probability the review is positive).
 //
 // - imdb-bigru: the original service's model, Embedding(10000, 100) → BiGRU(128, sequences)
-//   → BiGRU(128) → Dense(1, sigmoid), rmsprop. Accurate on real reviews but slow on CPU/wasm.
+//   → BiGRU(128) → Dense(1, sigmoid), rmsprop. Accurate on real reviews; its GRUs are the
+//   engine's fused GRU (saved as plain TF.js GRUs), which trains on wasm at PyTorch's order of
+//   speed (engine README, `npm run bench -- engine`). Slow on the pure-JS rung.
 // - imdb-fast (default): Embedding(10000, 32) → global average pooling → Dense(16, relu) →
 //   Dense(1, sigmoid), Adam — a bag of embedded words; trains in seconds.
 import type * as tf from '@tensorflow/tfjs';
