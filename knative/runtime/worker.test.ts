@@ -1,16 +1,43 @@
 // A worker process on its own: readiness, the readiness probe path, SIGTERM draining in-flight
 // requests before exiting 0, and a clear error when the function cannot load.
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { EchoReply } from '../../functions/echo/echo.js';
+import type { EchoReply } from '../../test/fixtures/functions/echo/echo.js';
+import { FIXTURE_FUNCTIONS } from '../../test/support/fixtures.js';
 import { bundleWorker, tsxCommand, type WorkerCommand } from './build.js';
 import { WorkerProcess, type WorkerLaunch } from './worker.js';
-import { REPO_ROOT } from './worker-server.js';
+import { REPO_ROOT } from './paths.js';
 
-const ECHO = `${REPO_ROOT}/functions/echo/index.ts`;
+const ECHO = join(FIXTURE_FUNCTIONS, 'echo', 'index.ts');
 
-function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = []): WorkerLaunch {
-  return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine: (l) => lines.push(l) };
+function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = [], onLine: (line: string) => void = (l) => lines.push(l)): WorkerLaunch {
+  return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine };
+}
+
+/** A worker's log lines, and a wait for the first line that matches. */
+function logLines(): { lines: string[]; onLine: (line: string) => void; line: (pattern: RegExp) => Promise<string> } {
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const line = (pattern: RegExp): Promise<string> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        const found = lines.find((l) => pattern.test(l));
+        if (found === undefined) return;
+        waiters.delete(check);
+        resolve(found);
+      };
+      waiters.add(check);
+      check();
+    });
+  return {
+    lines,
+    onLine: (l) => {
+      lines.push(l);
+      for (const check of [...waiters]) check();
+    },
+    line,
+  };
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -30,13 +57,14 @@ describe('worker process', () => {
     { name: 'bundled', command: async (): Promise<WorkerCommand> => [process.execPath, await bundleWorker(ECHO)] },
     { name: 'under tsx', command: (): Promise<WorkerCommand> => Promise.resolve(tsxCommand()) },
   ])('$name: drains in-flight requests on SIGTERM, refuses new ones, exits 0', async ({ command }) => {
-    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo' }));
+    const log = logLines();
+    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }, log.lines, log.onLine));
     await worker.ready;
     expect(worker.phase).toBe('ready');
     const slow = get(worker.port, '/?sleep=700');
-    await new Promise((r) => setTimeout(r, 200));
+    await log.line(/\[echo\] GET \//); // the echo logs a request as it starts on it
     const stopped = worker.stop(10_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await log.line(/draining: 1 request\(s\) in flight/);
     await expect(get(worker.port, '/')).rejects.toThrow();
     const answer = await slow;
     expect(answer.status).toBe(200);
@@ -45,7 +73,7 @@ describe('worker process', () => {
   });
 
   it('waits for the readiness probe path to answer 2xx', async () => {
-    const worker = await WorkerProcess.start('echo-p', { ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo' }), readinessPath: '/healthz' });
+    const worker = await WorkerProcess.start('echo-p', { ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }), readinessPath: '/healthz' });
     await worker.ready;
     expect((await get(worker.port, '/healthz')).status).toBe(200);
     expect(await worker.stop(5_000)).toBe(0);

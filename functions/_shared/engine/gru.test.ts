@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FusedGru, fusedGru } from './gru-layer.js';
 import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD } from './kernels/gru.js';
-import { liveCounts, randomValues, relativeError, useWasm } from './kernels/test-support.js';
+import { liveCounts, randomValues, relativeError, useWasm } from '../../../test/support/kernels.js';
 
 interface Case {
   name: string;

@@ -3,8 +3,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMnistCnn } from '../models/mnist-cnn.js';
+import { randomValues, relativeError, useWasm } from '../../../test/support/kernels.js';
 import { fusedGru } from './gru-layer.js';
-import { randomValues, relativeError, useWasm } from './kernels/test-support.js';
 import { makeTrainStep } from './train-step.js';
 
 const L = tf.layers;
