@@ -1,4 +1,4 @@
-// Measuring the predictor as clients see it: a published MNIST CNN in a temp store, the
+// Test and benchmark support: measuring the predictor as clients see it: a published MNIST CNN in a temp store, the
 // predictor started as its own process by the worker entry (what a pod and the local runtime
 // run: the Functions Framework's server with the predictor's body limit in front), the time
 // from process start to the first successful infer (scale from zero, model load included),
@@ -9,15 +9,15 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { initEngine } from '../_shared/engine/index.js';
-import { TimeoutError } from '../_shared/errors.js';
-import { fetchWithTimeout } from '../_shared/http.js';
-import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../_shared/models/metadata.js';
-import { buildMnistCnn } from '../_shared/models/mnist-cnn.js';
-import { openStore, publishLatest } from '../_shared/store/index.js';
+import { initEngine } from '../../functions/_shared/engine/index.js';
+import { TimeoutError } from '../../functions/_shared/errors.js';
+import { fetchWithTimeout } from '../../functions/_shared/http.js';
+import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../../functions/_shared/models/metadata.js';
+import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
+import { openStore, publishLatest } from '../../functions/_shared/store/index.js';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-const WORKER_MAIN = join(REPO_ROOT, 'knative', 'runtime', 'worker-main.ts');
+const WORKER_MAIN = join(REPO_ROOT, 'functions', '_main', 'main.ts');
 
 export interface BenchModel {
   /** Temp folder holding the store; remove with `cleanup()`. */

@@ -1,11 +1,11 @@
 // A client of a running Kaskade: asks for a training job (a `training.requested` event to the
 // broker) and follows it through the aggregator's `GET /jobs/<id>` until it is done or failed.
 // Used by `kaskade train` and `npm start`; every call has a timeout.
-import { EVENT_TYPES, type TrainingRequested } from '../../../events/catalog.js';
-import { createEvent, httpEmit } from '../../../events/emit.js';
-import { TimeoutError, UnavailableError } from '../errors.js';
-import { fetchWithTimeout } from '../http.js';
-import type { JobSummary, RoundResult } from './record.js';
+import { TimeoutError, UnavailableError } from '../functions/_shared/errors.js';
+import { fetchWithTimeout } from '../functions/_shared/http.js';
+import type { JobSummary, RoundResult } from '../functions/_shared/jobs/record.js';
+import { EVENT_TYPES, type TrainingRequested } from './catalog.js';
+import { createEvent, httpEmit } from './emit.js';
 
 export async function requestTraining(brokerUrl: string, request: TrainingRequested & { jobId: string }, source = '/kaskade/cli'): Promise<void> {
   const emit = httpEmit({ sinkUrl: brokerUrl, timeoutMs: 10_000 });

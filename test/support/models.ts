@@ -1,8 +1,8 @@
 // Test support: tiny models with the predictor's input kinds, their metadata, and publishing
 // them under a model prefix (folder + kaskade.json + LATEST) the way a finished job does.
 import type * as tfjs from '@tensorflow/tfjs';
-import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../_shared/models/metadata.js';
-import { publishLatest, type Store } from '../_shared/store/index.js';
+import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../../functions/_shared/models/metadata.js';
+import { publishLatest, type Store } from '../../functions/_shared/store/index.js';
 
 type TF = typeof tfjs;
 

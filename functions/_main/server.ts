@@ -1,15 +1,19 @@
-// The HTTP side of a worker: imports a function module, serves what it registered with the
-// Functions Framework, counts in-flight requests and drains them on demand. Kept apart from
-// worker-main.ts (the process entry) so tests can run it in process.
-import type { IncomingMessage, Server } from 'node:http';
+// The HTTP side of a pod: imports a function module, serves what it registered with the
+// Functions Framework (app.ts), counts in-flight requests and drains them on demand. Kept apart
+// from main.ts (the process entry) so tests can run it in process.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { envInt, envString, type Env } from '../../functions/_shared/config.js';
-import { ConfigError } from '../../functions/_shared/errors.js';
+import type { HttpFunction } from '@google-cloud/functions-framework';
+import { getFunction } from '@google-cloud/functions-framework/testing';
+import { envInt, envString, type Env } from '../_shared/config.js';
+import { ConfigError } from '../_shared/errors.js';
+import { createLogger } from '../_shared/log.js';
+import { httpFunctionApp } from './app.js';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+/** The folder `functions/` sits in: the image's /app, or the repository. */
+const APP_ROOT = resolve(import.meta.dirname, '..', '..');
 
 export interface WorkerConfig {
   /** The registered function to serve (FUNCTION_TARGET). */
@@ -26,7 +30,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   if (!/^[a-z][a-z0-9-]*$/i.test(target)) throw new ConfigError(`FUNCTION_TARGET must be a function folder name, got "${target}"`);
   return {
     target,
-    source: resolve(REPO_ROOT, envString(env, 'KASKADE_FUNCTION_SOURCE', `functions/${target}/index.ts`)),
+    source: resolve(APP_ROOT, envString(env, 'KASKADE_FUNCTION_SOURCE', `functions/${target}/index.ts`)),
     port: envInt(env, 'PORT', 8080, { min: 0, max: 65_535 }),
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
@@ -53,12 +57,11 @@ export interface ServedFunction {
 
 export async function serveFunction(config: WorkerConfig, importModule: (path: string) => Promise<unknown>): Promise<ServedFunction> {
   const mod = await importModule(config.source);
-  let server: Server;
-  try {
-    server = getTestServer(config.target);
-  } catch (e) {
-    throw new ConfigError(`${config.source} does not register a function named "${config.target}"`, { cause: e });
-  }
+  // The registry's one public accessor; every Kaskade function registers with `http()` (events
+  // arrive as HTTP CloudEvents and are parsed by events/receive.ts), so it is an HttpFunction.
+  const fn = getFunction(config.target) as HttpFunction | undefined;
+  if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
+  const server = createServer(httpFunctionApp(fn, createLogger(config.target)));
   prepareServerOf(mod)?.(server);
   let active = 0;
   let draining = false;

@@ -11,13 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { http } from '@google-cloud/functions-framework';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { initEngine, type Engine } from '../_shared/engine/index.js';
-import { createLogger } from '../_shared/log.js';
-import type { ModelMetadata } from '../_shared/models/metadata.js';
-import { openStore, type Store } from '../_shared/store/index.js';
-import { loadConfig } from './config.js';
-import { startPredictor, type Predictor } from './service.js';
-import { mnistMetadata, publishModel, tinyMnistModel } from './test-fixtures.js';
+import { initEngine, type Engine } from '../../functions/_shared/engine/index.js';
+import { createLogger } from '../../functions/_shared/log.js';
+import type { ModelMetadata } from '../../functions/_shared/models/metadata.js';
+import { openStore, type Store } from '../../functions/_shared/store/index.js';
+import { loadConfig } from '../../functions/predictor/config.js';
+import { startPredictor, type Predictor } from '../../functions/predictor/service.js';
+import { mnistMetadata, publishModel, tinyMnistModel } from './models.js';
 
 export interface Harness {
   readonly url: string;
@@ -54,7 +54,7 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
   const config = loadConfig({ KASKADE_MODEL_URL: prefix, KASKADE_MODEL_POLL_S: '0', KASKADE_MODEL_RETRY_MS: '50', ...env });
   const quiet = createLogger('predictor', new Writable({ write: (_chunk, _encoding, done) => done() }));
   const predictor = startPredictor({ config, store, engine, logger: process.env.KASKADE_TEST_LOGS ? createLogger('predictor') : quiet });
-  await predictor.watch.firstAttempt;
+  await predictor.startUp;
   const name = `predictor-test-${++registered}`;
   http(name, predictor.handler);
   const server: Server = getTestServer(name);

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { stringify } from 'yaml';
-import type { WorkerMode } from './build.js';
-import { startRuntime, type Runtime } from './runtime.js';
+import type { WorkerMode } from '../../../knative/runtime/build.js';
+import { startRuntime, type Runtime } from '../../../knative/runtime/runtime.js';
+import { FIXTURE_FUNCTIONS } from '../../../test/support/fixtures.js';
 
 export interface ColdStartResult {
   samplesMs: number[];
@@ -42,7 +43,7 @@ async function echoRuntime(workerMode: WorkerMode): Promise<{ runtime: Runtime; 
   );
   const sink = new PassThrough();
   sink.resume();
-  const runtime = await startRuntime({ manifests: manifest, stateDir: dir, workerMode, allowZeroInitialScale: true, kpa: { stableWindowMs: 1_000, tickMs: 100 }, logSink: sink });
+  const runtime = await startRuntime({ manifests: manifest, functionsDir: FIXTURE_FUNCTIONS, stateDir: dir, workerMode, allowZeroInitialScale: true, kpa: { stableWindowMs: 1_000, tickMs: 100 }, logSink: sink });
   return {
     runtime,
     cleanup: async () => {

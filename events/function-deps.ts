@@ -3,11 +3,11 @@
 // engine takes seconds to start, and a pod scaled from zero should answer its probe at once);
 // a failed start is forgotten so the next request tries again.
 import type * as tf from '@tensorflow/tfjs';
-import { httpEmit, type Emit, type EmitConfig } from '../../events/emit.js';
-import { initEngine } from './engine/index.js';
-import type { Logger } from './log.js';
-import { openStore } from './store/index.js';
-import type { Store, StoreConfig } from './store/index.js';
+import { initEngine } from '../functions/_shared/engine/index.js';
+import type { Logger } from '../functions/_shared/log.js';
+import { openStore } from '../functions/_shared/store/index.js';
+import type { Store, StoreConfig } from '../functions/_shared/store/index.js';
+import { httpEmit, type Emit, type EmitConfig } from './emit.js';
 
 export interface FunctionDeps {
   readonly tf: typeof tf;

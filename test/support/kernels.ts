@@ -1,7 +1,7 @@
 // Test support for wasm kernels: run one kernel on the CPU and wasm backends with the same
 // random inputs, compare, and count what a call leaves behind.
 import * as tf from '@tensorflow/tfjs';
-import { prepareWasm } from '../wasm.js';
+import { prepareWasm } from '../../functions/_shared/engine/wasm.js';
 
 export interface KernelCall {
   kernel: string;

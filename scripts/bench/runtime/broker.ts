@@ -7,9 +7,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '../../functions/_shared/log.js';
-import { startBroker } from './broker.js';
-import { startSubscriber } from './testing.js';
+import type { Logger } from '../../../functions/_shared/log.js';
+import { startBroker } from '../../../events/broker/broker.js';
+import { startSubscriber } from '../../../test/fakes/subscriber.js';
 
 export interface BrokerBenchResult {
   brokerEventsPerSec: number;
