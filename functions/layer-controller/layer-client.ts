@@ -3,7 +3,7 @@
 // initialize, save, load, discard, weights); backward adds to the step's gradients and is never
 // retried. A layer's 400 stays a 400 (bad input the caller sent), 404/409 keep their meaning,
 // anything else fails the step as an UnavailableError naming the layer.
-import { BadInputError, ConflictError, NotFoundError, UnavailableError, type KaskadeError } from '../_shared/errors.js';
+import { BadInputError, ConflictError, NotFoundError, TimeoutError, UnavailableError } from '../_shared/errors.js';
 import { fetchWithTimeout } from '../_shared/http.js';
 import { SAFETENSORS_CONTENT_TYPE } from '../../events/catalog.js';
 import { LAYER_EVENT_TYPES, layerEventHeaders, type MicrobatchRef } from '../../events/layers.js';
@@ -81,20 +81,27 @@ export class LayerClient {
         return await this.once(path, init);
       } catch (e) {
         last = e;
-        if (!(e instanceof UnavailableError) && (e as KaskadeError).code !== 'timeout') throw e;
+        if (!(e instanceof UnavailableError) && !(e instanceof TimeoutError)) throw e;
       }
     }
     throw last;
   }
 
   private async once(path: string, init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string }): Promise<Uint8Array> {
-    const { name, url } = this.endpoint;
+    const { name, url, index } = this.endpoint;
+    const what = `layer ${index} (${name}) ${init.method} ${path.split('?')[0] ?? path}`;
     const body = typeof init.body === 'string' || init.body === undefined ? init.body : exactBytes(init.body);
-    const response = await fetchWithTimeout(`${url}${path}`, { method: init.method, headers: init.headers ?? {}, ...(body === undefined ? {} : { body }) }, this.options.timeoutMs);
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    let response: globalThis.Response;
+    let bytes: Uint8Array;
+    try {
+      response = await fetchWithTimeout(`${url}${path}`, { method: init.method, headers: init.headers ?? {}, ...(body === undefined ? {} : { body }) }, this.options.timeoutMs);
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (e) {
+      if (e instanceof TimeoutError) throw new TimeoutError(`${what}: ${e.message}`, { cause: e });
+      throw new UnavailableError(`${what} failed: ${(e as Error).message}`, { cause: e });
+    }
     if (response.ok) return bytes;
-    const reason = errorText(bytes);
-    const message = `layer ${this.endpoint.index} (${name}) ${init.method} ${path.split('?')[0] ?? path} answered ${response.status}: ${reason}`;
+    const message = `${what} answered ${response.status}: ${errorText(bytes)}`;
     if (response.status === 400) throw new BadInputError(message);
     if (response.status === 404) throw new NotFoundError(message);
     if (response.status === 409) throw new ConflictError(message);

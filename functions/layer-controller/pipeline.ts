@@ -41,9 +41,12 @@ export interface StepResult {
   readonly loss: number;
   readonly correct: number;
   readonly rows: number;
-  /** Bytes of tensor bodies sent between the controller and layers, per hop kind. */
-  readonly bytesForward: number;
-  readonly bytesBackward: number;
+  /**
+   * Tensor bytes that crossed each boundary, summed over the micro-batches: index 0 is the
+   * input of layer 0, index k the output of layer k−1 (forward) and its gradient (backward).
+   */
+  readonly forwardHopBytes: number[];
+  readonly backwardHopBytes: number[];
 }
 
 /** Fails a step; `cause` is the layer call's typed error. */
@@ -64,7 +67,7 @@ export function microbatchRanges(rows: number, microbatches: number): Array<[num
   return ranges;
 }
 
-function onlyTensor(body: Uint8Array): { shape: number[]; data: Float32Array } {
+export function onlyTensor(body: Uint8Array): { shape: number[]; data: Float32Array } {
   const { tensors } = decodeTensors(body);
   const [wire] = Object.values(tensors);
   if (wire?.dtype !== 'F32') throw new UnavailableError('a layer answered without one float32 tensor');
@@ -88,24 +91,22 @@ function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
 }
 
 /** Forward of one micro-batch through every layer; the last layer's answer (the logits). */
-async function forwardChain(layers: readonly LayerClient[], ref: MicrobatchRef, input: Uint8Array, counter: { bytes: number }): Promise<Uint8Array> {
+export async function forwardChain(layers: readonly LayerClient[], ref: MicrobatchRef, input: Uint8Array, hopBytes: number[] = []): Promise<Uint8Array> {
   let body = input;
-  for (const layer of layers) {
-    counter.bytes += body.byteLength;
-    body = await layer.forward(ref, body);
+  for (let k = 0; k < layers.length; k++) {
+    hopBytes[k] = (hopBytes[k] ?? 0) + body.byteLength;
+    body = await (layers[k] as LayerClient).forward(ref, body);
   }
-  counter.bytes += body.byteLength;
+  hopBytes[layers.length] = (hopBytes[layers.length] ?? 0) + body.byteLength;
   return body;
 }
 
 /** Backward of one micro-batch from the last layer to the first (which returns no input gradient). */
-async function backwardChain(layers: readonly LayerClient[], ref: MicrobatchRef, dy: Uint8Array, counter: { bytes: number }): Promise<void> {
+export async function backwardChain(layers: readonly LayerClient[], ref: MicrobatchRef, dy: Uint8Array, hopBytes: number[] = []): Promise<void> {
   let body = dy;
   for (let k = layers.length - 1; k >= 0; k--) {
-    const layer = layers[k] as LayerClient;
-    counter.bytes += body.byteLength;
-    body = await layer.backward(ref, body, k > 0);
-    if (k > 0) counter.bytes += body.byteLength;
+    hopBytes[k + 1] = (hopBytes[k + 1] ?? 0) + body.byteLength;
+    body = await (layers[k] as LayerClient).backward(ref, body, k > 0);
   }
 }
 
@@ -126,8 +127,8 @@ async function settleAll<T>(tasks: Array<Promise<T>>): Promise<T[]> {
 export async function trainStep(layers: readonly LayerClient[], batch: MiniBatch, options: StepOptions): Promise<StepResult> {
   const exampleSize = batch.exampleShape.reduce((a, b) => a * b, 1);
   const ranges = microbatchRanges(batch.rows, options.microbatches);
-  const forwardBytes = { bytes: 0 };
-  const backwardBytes = { bytes: 0 };
+  const forwardBytes: number[] = [];
+  const backwardBytes: number[] = [];
   let lossSum = 0;
   let correct = 0;
   const inputOf = (start: number, end: number): Uint8Array =>
@@ -160,7 +161,7 @@ export async function trainStep(layers: readonly LayerClient[], batch: MiniBatch
     if (e instanceof KaskadeError && e.httpStatus === 400) throw e;
     throw stepError(options, e);
   }
-  return { loss: lossSum / batch.rows, correct, rows: batch.rows, bytesForward: forwardBytes.bytes, bytesBackward: backwardBytes.bytes };
+  return { loss: lossSum / batch.rows, correct, rows: batch.rows, forwardHopBytes: forwardBytes, backwardHopBytes: backwardBytes };
 }
 
 function ref(options: StepOptions, microbatch: number): MicrobatchRef {

@@ -18,12 +18,12 @@ import { z } from 'zod';
 import { BadInputError, NotFoundError } from '../_shared/errors.js';
 import { answeredProbe, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
+import { tensorFromJson, tensorToJson } from '../_shared/layers/json-tensors.js';
 import { decodeTensors, encodeTfTensors, toTfTensors } from '../_shared/wire/index.js';
 import { SAFETENSORS_CONTENT_TYPE } from '../../events/catalog.js';
 import { LAYER_EVENT_TYPES, layerEventHeaders, readLayerMessage, type MicrobatchRef } from '../../events/layers.js';
 import type { LayerJob } from './layer-job.js';
 import type { LayerRegistry } from './registry.js';
-import { tensorFromJson, tensorToJson } from './tensors-json.js';
 
 export interface LayerDeps {
   readonly tf: typeof tfjs;
@@ -193,13 +193,14 @@ function nextRef(job: LayerJob): MicrobatchRef {
 async function forwardJson(d: LayerDeps, req: Request, res: Response): Promise<void> {
   const body = parseBody(schemas.forward, req.body, 'forward');
   const job = await d.registry.get(body.job_id);
-  const x = tensorFromJson(d.tf, body.input, 'input');
+  const input = tensorFromJson(body.input, 'input');
+  const x = d.tf.tensor(input.data, input.shape, 'float32');
   let y: tfjs.Tensor | undefined;
   try {
     const ref = nextRef(job);
     job.discard(ref.step);
     y = job.forward(ref, x, true);
-    res.status(200).json({ output: await tensorToJson(d.tf, y) });
+    res.status(200).json({ output: tensorToJson({ shape: y.shape, data: await y.data<'float32'>() }) });
   } finally {
     x.dispose();
     y?.dispose();
@@ -209,13 +210,14 @@ async function forwardJson(d: LayerDeps, req: Request, res: Response): Promise<v
 async function backwardJson(d: LayerDeps, req: Request, res: Response): Promise<void> {
   const body = parseBody(schemas.backward, req.body, 'backward');
   const job = await d.registry.get(body.job_id);
-  const dy = tensorFromJson(d.tf, body.output_grad, 'output_grad');
+  const grad = tensorFromJson(body.output_grad, 'output_grad');
+  const dy = d.tf.tensor(grad.data, grad.shape, 'float32');
   let dx: tfjs.Tensor | undefined;
   try {
     const ref = nextRef(job);
     dx = job.backward(ref, dy, true);
     job.apply(ref.step, 1, body.learning_rate);
-    res.status(200).json({ input_grad: dx === undefined ? null : await tensorToJson(d.tf, dx) });
+    res.status(200).json({ input_grad: dx === undefined ? null : tensorToJson({ shape: dx.shape, data: await dx.data<'float32'>() }) });
   } finally {
     dy.dispose();
     dx?.dispose();

@@ -2,7 +2,7 @@
 // Functions Framework's HTTP stack on an ephemeral port, over one temp-folder store; and
 // LayerClients for them. Close kills a server's connections (a layer going away) on demand.
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ import { LayerClient, type ClientOptions } from '../../functions/layer-controlle
 export interface LayerServer {
   readonly url: string;
   readonly registry: LayerRegistry;
+  /** Calls `listener` with every request as it arrives (before the handler runs). */
+  onRequest(listener: (req: IncomingMessage) => void): void;
   /** Stops the server and drops its in-memory state, as a killed pod loses it. */
   kill(): Promise<void>;
 }
@@ -30,7 +32,7 @@ export interface LayerServers {
   readonly root: string;
   readonly servers: LayerServer[];
   clients(options?: Partial<ClientOptions>): LayerClient[];
-  /** Starts a fresh server (new registry, same store) in place of server k. */
+  /** Starts a fresh server (new registry, same store, same port) in place of server k. */
   restart(k: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,16 +43,17 @@ export function quietLogger(component: string): Logger {
   return process.env.KASKADE_TEST_LOGS ? createLogger(component) : createLogger(component, new Writable({ write: (_c, _e, done) => done() }));
 }
 
-async function startOne(engine: Engine, store: Store, stateUrl: string): Promise<LayerServer> {
+async function startOne(engine: Engine, store: Store, stateUrl: string, port = 0): Promise<LayerServer> {
   const logger = quietLogger('layer');
   const registry = new LayerRegistry(engine.tf, store, { spec: undefined, entry: undefined, stateUrl, maxBytes: 512 << 20 });
   const name = `layer-test-${++registered}`;
   http(name, createLayerHandler(() => Promise.resolve({ tf: engine.tf, registry, logger }), logger));
   const server: Server = getTestServer(name);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     registry,
+    onRequest: (listener) => void server.prependListener('request', listener),
     kill: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -76,7 +79,8 @@ export async function startLayerServers(count: number): Promise<LayerServers> {
     clients: (options = {}) =>
       servers.map((s, index) => new LayerClient({ index, name: `layer-${index}`, url: s.url }, { timeoutMs: 60_000, retries: 1, ...options })),
     restart: async (k) => {
-      servers[k] = await startOne(engine, store, stateUrl(k));
+      const old = servers[k];
+      servers[k] = await startOne(engine, store, stateUrl(k), old === undefined ? 0 : Number(new URL(old.url).port));
     },
     close: async () => {
       for (const s of servers) await s.kill().catch(() => undefined);
