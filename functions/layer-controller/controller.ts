@@ -15,7 +15,7 @@ import type { LayerEntry, LayersTrainRequested } from '../../events/catalog.js';
 import { exportPath } from './paths.js';
 import { loadChainModel, publishChainModel, saveChainModel } from './export.js';
 import { deleteJobRecord, loadJob, saveJob, saveLayerList, type LayerJobRecord } from './jobs.js';
-import { LayerClient, type ClientOptions } from './layer-client.js';
+import { LayerClient, type ClientOptions } from '../../events/layer-client.js';
 import { backwardChain, forwardChain, onlyTensor } from './pipeline.js';
 import { deleteLayerServices, ensureLayerServices, type ServiceSettings } from './services.js';
 import { runTraining, type TrainSummary } from './train.js';

@@ -13,7 +13,7 @@ import { MODEL_METADATA_FILE, MODEL_METADATA_FORMAT, encodeModelMetadata } from 
 import { encodeTfTensors, decodeTensors, toTfTensors } from '../_shared/wire/index.js';
 import { publishLatest, type Store } from '../_shared/store/index.js';
 import { BadInputError } from '../_shared/errors.js';
-import type { LayerClient } from './layer-client.js';
+import type { LayerClient } from '../../events/layer-client.js';
 import type { LayerJobRecord } from './jobs.js';
 
 /** Served inputs are [0, 1]; the chain trains on [-1, 1]. */

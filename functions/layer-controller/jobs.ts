@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { BadInputError, NotFoundError } from '../_shared/errors.js';
 import { joinStoreUrl, type Store } from '../_shared/store/index.js';
 import type { LayerEntry } from '../../events/catalog.js';
-import type { LayerEndpoint } from './layer-client.js';
+import type { LayerEndpoint } from '../../events/layer-client.js';
 
 export interface TrainSettings {
   readonly dataset: string;

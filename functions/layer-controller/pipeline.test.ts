@@ -10,7 +10,7 @@ import type { Tensors } from '../_shared/layers/ops.js';
 import { parseLayerSpec, SEED_LAYERS } from '../_shared/layers/spec.js';
 import { toTfTensors } from '../_shared/wire/index.js';
 import { startLayerServers, type LayerServers } from '../../test/support/layer-servers.js';
-import type { LayerClient } from './layer-client.js';
+import type { LayerClient } from '../../events/layer-client.js';
 import { trainStep, type MiniBatch, type Schedule } from './pipeline.js';
 
 const SHAPE = [28, 28, 1];

@@ -15,7 +15,7 @@
 import { KaskadeError, UnavailableError } from '../_shared/errors.js';
 import { decodeTensors, encodeTensors } from '../_shared/wire/index.js';
 import type { MicrobatchRef } from '../../events/layers.js';
-import type { LayerClient } from './layer-client.js';
+import type { LayerClient } from '../../events/layer-client.js';
 import { softmaxCrossEntropy } from './loss.js';
 
 export type Schedule = 'gpipe' | '1f1b';

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster, KnativeService } from '../_shared/cluster/types.js';
 import { joinStoreUrl } from '../_shared/store/index.js';
 import type { LayerEntry } from '../../events/catalog.js';
-import type { LayerEndpoint } from './layer-client.js';
+import type { LayerEndpoint } from '../../events/layer-client.js';
 
 export const JOB_LABEL = 'kaskade.dev/layer-job';
 export const INDEX_LABEL = 'kaskade.dev/layer-index';

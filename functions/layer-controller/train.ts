@@ -11,7 +11,7 @@ import type { ImageSet } from '../_shared/data/types.js';
 import type { LayersTrainRequested } from '../../events/catalog.js';
 import type { LayerController } from './controller.js';
 import { saveJob, type EpochResult, type LayerJobRecord, type TrainSettings } from './jobs.js';
-import type { LayerClient } from './layer-client.js';
+import type { LayerClient } from '../../events/layer-client.js';
 import { predict, trainStep, type MiniBatch } from './pipeline.js';
 
 export interface TrainSummary {

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../../functions/_shared/log.js';
 import { openStore, type Store } from '../../functions/_shared/store/index.js';
 import { createLayerHandler } from '../../functions/layer/handler.js';
 import { LayerRegistry } from '../../functions/layer/registry.js';
-import { LayerClient, type ClientOptions } from '../../functions/layer-controller/layer-client.js';
+import { LayerClient, type ClientOptions } from '../../events/layer-client.js';
 
 export interface LayerServer {
   readonly url: string;

@@ -1,12 +1,12 @@
-// Calls to one layer service. Every call has a timeout. Only idempotent calls are retried
+// Calls to one layer service (the layer controller's, and tests'). Every call has a timeout. Only idempotent calls are retried
 // (forward: the same micro-batch replaces what the layer kept; apply: a step applies once;
 // initialize, save, load, discard, weights); backward adds to the step's gradients and is never
 // retried. A layer's 400 stays a 400 (bad input the caller sent), 404/409 keep their meaning,
 // anything else fails the step as an UnavailableError naming the layer.
-import { BadInputError, ConflictError, NotFoundError, TimeoutError, UnavailableError } from '../_shared/errors.js';
-import { fetchWithTimeout } from '../_shared/http.js';
-import { SAFETENSORS_CONTENT_TYPE } from '../../events/catalog.js';
-import { LAYER_EVENT_TYPES, layerEventHeaders, type MicrobatchRef } from '../../events/layers.js';
+import { BadInputError, ConflictError, NotFoundError, TimeoutError, UnavailableError } from '../functions/_shared/errors.js';
+import { fetchWithTimeout } from '../functions/_shared/http.js';
+import { SAFETENSORS_CONTENT_TYPE } from './catalog.js';
+import { LAYER_EVENT_TYPES, layerEventHeaders, type MicrobatchRef } from './layers.js';
 
 const SOURCE = '/kaskade/layer-controller';
 
