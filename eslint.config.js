@@ -1,6 +1,8 @@
 // Lint rules that keep Kaskade honest: no floating promises, type-only imports marked as such,
-// and no function folder importing another function (shared code lives in functions/_shared or events/).
+// no function folder importing another function (shared code lives in functions/_shared or
+// events/), imports that point one way through the layers, and no import cycles.
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,31 @@ function importBoundary(files, forbidden, message) {
   };
 }
 
+/**
+ * The layers, lowest first: each may import only the ones before it. Tests (`*.test.ts` and
+ * everything under test/) may import anything; shipping code never imports test/.
+ */
+const LAYERS = [
+  { name: 'functions/_shared', from: ['./functions/_shared'] },
+  { name: 'events', from: ['./events'] },
+  { name: 'functions', from: ['./functions'] },
+  { name: 'knative', from: ['./knative'] },
+  { name: 'scripts', from: ['./scripts'] },
+];
+const layerZones = LAYERS.flatMap((layer, i) =>
+  LAYERS.slice(i + 1).map((above) => ({
+    target: layer.from[0],
+    from: above.from[0],
+    // functions/ holds functions/_shared, the layer below events/: only the rest is above.
+    ...(above.name === 'functions' ? { except: ['./_shared'] } : {}),
+    message: `${layer.name} is below ${above.name}: it must not import it (layers: ${LAYERS.map((l) => l.name).join(' → ')}).`,
+  })),
+).filter((z) => !(z.target === './functions' && z.from === './functions'));
+const testZones = ['./functions', './events', './knative'].map((target) => ({
+  target,
+  from: './test',
+  message: 'Shipping code (functions, events, knative) must not import test helpers; move what it needs out of test/.',
+}));
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.kaskade/**', 'coverage/**', '**/*.js', '!eslint.config.js'] },
@@ -38,6 +65,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'error',
     },
+  },
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'], extensionAlias: { '.js': ['.ts', '.js'] } })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  {
+    files: ['**/*.ts'],
+    ignores: ['**/*.test.ts', 'test/**'],
+    plugins: { 'import-x': importX },
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: [...layerZones, ...testZones] }] },
   },
   // A function folder may import functions/_shared and events/, never another function, and
   // shared code imports no function: the rule is made per folder from the function names.

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BadInputError, ConfigError, TimeoutError, UnavailableError } from '../functions/_shared/errors.js';
 import type { Logger } from '../functions/_shared/log.js';
 import { startBroker } from './broker/index.js';
-import { startSubscriber, type Received } from './broker/testing.js';
+import { startSubscriber, type Received } from '../test/fakes/subscriber.js';
 import { EVENT_TYPES, SAFETENSORS_CONTENT_TYPE, type ShardTrained } from './catalog.js';
 import { createBinaryEvent, createEvent, httpEmit, loadEmitConfig, memoryEmit, sourceFor, type Mode } from './emit.js';
 import { memoryIdempotency } from './idempotency.js';

@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../functions/_shared/errors.js';
 import { FileStore } from '../functions/_shared/store/index.js';
+import { GcsStore } from '../functions/_shared/store/gcs-store.js';
+import { FakeGcsServer } from '../test/fakes/gcs-server.js';
 import { memoryIdempotency, storeIdempotency, type Idempotency } from './idempotency.js';
 
 const dirs: string[] = [];
@@ -118,6 +120,20 @@ describe('store idempotency', () => {
     now += 61_000;
     const c = counter('recovered');
     expect(await other.once(key, c.handler)).toEqual({ duplicate: false, value: 'recovered' });
+  });
+
+  it('on gs://, a claim whose write committed but whose answer was lost is its own, not another replica\'s', async () => {
+    const fake = await FakeGcsServer.start();
+    try {
+      const root = 'gs://kaskade-idem/events';
+      const store = new GcsStore([root], { apiEndpoint: fake.endpoint, maxRetries: 3, maxRetryDelayMs: 1000, requestTimeoutMs: 5000 });
+      fake.loseAnswerNext(1, (r) => r.method === 'POST' && (r.query.name ?? '').endsWith('.claim'));
+      const c = counter();
+      expect(await storeIdempotency<string>(store, { prefix: root }).once(key, c.handler)).toEqual({ duplicate: false, value: 'done' });
+      expect(c.runs()).toBe(1);
+    } finally {
+      await fake.close();
+    }
   });
 
   it('keeps markers under the prefix with names that are safe in any store', async () => {

@@ -107,6 +107,8 @@ export function storeIdempotency<T = void>(store: Store, options: StoreIdempoten
       if (!(e instanceof ConflictError)) throw e;
     }
     const held = await readText(store, url);
+    // A retried create whose first attempt committed (its answer lost) meets its own claim.
+    if (held === mine) return;
     if (held === undefined) {
       // The other run failed and released its claim between our two calls: claim it now.
       await store.swapPointer(url, undefined, mine);

@@ -1,6 +1,7 @@
 // Deployment plans: the shipped manifests turned into the commands a platform engineer would
 // type with kubectl, kn or gcloud. Pure functions over rendered resources; scripts/ runs or
 // prints them (`--dry-run`).
+import { ConfigError } from '../functions/_shared/errors.js';
 import type { Resource } from './validate.js';
 
 export type DeployTool = 'kubectl' | 'kn' | 'gcloud';
@@ -16,6 +17,11 @@ export interface DeployOptions {
   gke?: { cluster: string; location: string; project: string };
   /** gcloud: the public URL of the splitter's `/scheduled` route that Cloud Scheduler posts to. */
   schedulerTarget?: string;
+  /**
+   * Scheduled training (opt-in): the PingSource of `knative/components/schedule` and its file.
+   * kubectl and kn create it as a PingSource; gcloud as a Cloud Scheduler job instead.
+   */
+  schedule?: { file: string; ping: Resource };
   /** kn: where the script wrote the core resources (ServiceAccount, PVC, RBAC) that kn has no verbs for. */
   coreManifestFile?: string;
 }
@@ -123,7 +129,6 @@ export function knPlan(resources: readonly Resource[], ns: string, coreManifestF
         break;
       }
       case 'PingSource': {
-        if (r.metadata.annotations?.['kaskade.dev/suspended'] === 'true') break;
         const cmd = ['kn', 'source', 'ping', 'create', r.metadata.name, '--namespace', ns, '--schedule', String(spec.schedule), '--sink', knSink(spec.sink as Destination)];
         if (typeof spec.data === 'string') cmd.push('--data', spec.data);
         cmds.push(cmd);
@@ -141,23 +146,31 @@ export function knPlan(resources: readonly Resource[], ns: string, coreManifestF
  * The Cloud Scheduler job equivalent to a PingSource. Cloud Scheduler cannot vary a header per
  * run, so it cannot mint CloudEvent ids; it posts the plain JSON to the splitter's `/scheduled`
  * route, which makes the event with an id from the `X-CloudScheduler-ScheduleTime` header.
- * A suspended PingSource becomes a paused job.
  */
-export function schedulerJob(ping: Resource, target: string): Command[] {
+export function schedulerJob(ping: Resource, target: string): Command {
   const spec = (ping.spec ?? {}) as { schedule?: string; timezone?: string; data?: string };
   const name = `kaskade-${ping.metadata.name}`;
-  const create: Command = [
+  return [
     'gcloud', 'scheduler', 'jobs', 'create', 'http', name,
     '--schedule', String(spec.schedule), '--time-zone', spec.timezone ?? 'Etc/UTC',
     '--uri', target, '--http-method', 'POST',
     '--headers', 'Content-Type=application/json',
     '--message-body', spec.data ?? '{}',
   ];
-  const suspended = ping.metadata.annotations?.['kaskade.dev/suspended'] === 'true';
-  return suspended ? [create, ['gcloud', 'scheduler', 'jobs', 'pause', name]] : [create];
+}
+
+/** One schedule per path: a PingSource in the overlay, or `--schedule`, and under gcloud never a PingSource. */
+function checkSchedule(resources: readonly Resource[], o: DeployOptions): void {
+  const pings = resources.filter((r) => r.kind === 'PingSource').map((r) => r.metadata.name);
+  if (pings.length === 0) return;
+  if (o.tool === 'gcloud') {
+    throw new ConfigError(`the ${o.overlay} overlay has PingSource ${pings.join(', ')}, but gcloud deploys schedule training with Cloud Scheduler (--schedule): remove the schedule component from the overlay, or deploy with kubectl`);
+  }
+  if (o.schedule) throw new ConfigError(`the ${o.overlay} overlay already has PingSource ${pings.join(', ')}; --schedule would add a second schedule`);
 }
 
 export function deployPlan(resources: readonly Resource[], o: DeployOptions): Command[] {
+  checkSchedule(resources, o);
   const cmds: Command[] = [];
   if (o.tool === 'gcloud') {
     if (!o.gke) throw new Error('gcloud deploys need --cluster, --location and --project');
@@ -165,11 +178,12 @@ export function deployPlan(resources: readonly Resource[], o: DeployOptions): Co
   }
   cmds.push(...namespaceCommands(o.namespace));
   if (o.overlay === 'nfs') cmds.push(nfsFeatureFlags());
-  if (o.tool === 'kn') cmds.push(...knPlan(resources, o.namespace, o.coreManifestFile));
+  if (o.tool === 'kn') cmds.push(...knPlan(o.schedule ? [...resources, o.schedule.ping] : resources, o.namespace, o.coreManifestFile));
   else cmds.push(['kubectl', 'apply', '-k', o.overlayDir]);
-  if (o.tool === 'gcloud') {
-    if (!o.schedulerTarget) throw new Error("gcloud deploys need --scheduler-target (the splitter's public /scheduled URL)");
-    for (const p of resources.filter((r) => r.kind === 'PingSource')) cmds.push(...schedulerJob(p, o.schedulerTarget));
+  if (o.schedule && o.tool === 'kubectl') cmds.push(['kubectl', 'apply', '-f', o.schedule.file]);
+  if (o.schedule && o.tool === 'gcloud') {
+    if (!o.schedulerTarget) throw new ConfigError("scheduled gcloud deploys need --scheduler-target (the splitter's public /scheduled URL)");
+    cmds.push(schedulerJob(o.schedule.ping, o.schedulerTarget));
   }
   return cmds;
 }

@@ -1,19 +1,17 @@
 // The shipped manifests, rendered by `kubectl kustomize` exactly as `kubectl apply -k` would,
 // validate against the Knative schemas, and their references resolve.
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isEventType } from '../events/catalog.js';
-import { parseManifests, validateManifests, type Resource } from './validate.js';
+import { renderComposed, renderKustomize } from '../test/support/kustomize.js';
+import { validateManifests, type Resource } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
 
-function render(dir: string): Resource[] {
-  return parseManifests(execFileSync('kubectl', ['kustomize', join(here, dir)], { encoding: 'utf8' }));
-}
+const render = (dir: string): Resource[] => renderKustomize(join(here, dir));
 
 interface Container {
   env?: { name: string; value?: string }[];
@@ -75,6 +73,37 @@ describe('kustomize renders', () => {
     if (!trainer) return;
     expect(containerOf(trainer).resources?.limits?.['nvidia.com/gpu']).toBe('1');
     expect(envOf(trainer, 'KASKADE_BACKEND')).toBe('node-gpu');
+  });
+
+  it('the gpu overlay puts only the shard trainer on the GPU image', () => {
+    const imageOf = (r: Resource): string => (r.spec as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0]?.image ?? '';
+    const cpu = new Map(services(render('overlays/gcs')).map((s) => [s.metadata.name, imageOf(s)]));
+    const gpu = services(render('overlays/gpu'));
+    expect(gpu.map((s) => s.metadata.name).sort()).toEqual([...cpu.keys()].sort());
+    for (const svc of gpu) {
+      if (svc.metadata.name === 'shard-trainer') expect(imageOf(svc)).toBe('ghcr.io/kaskade-dev/kaskade:0.1.0-gpu');
+      else expect(imageOf(svc), svc.metadata.name).toBe(cpu.get(svc.metadata.name));
+    }
+    for (const svc of gpu.filter((s) => s.metadata.name !== 'shard-trainer')) {
+      expect(containerOf(svc).resources?.limits?.['nvidia.com/gpu'], svc.metadata.name).toBeUndefined();
+    }
+  });
+});
+
+describe('scheduled training is opt-in', () => {
+  // Knative has no way to suspend a PingSource: one in the manifests fires on every cluster.
+  it.each(['base', 'overlays/gcs', 'overlays/nfs', 'overlays/gpu'])('%s creates no PingSource', (dir) => {
+    const rendered = render(dir);
+    expect(rendered.filter((r) => r.kind === 'PingSource').map((r) => r.metadata.name)).toEqual([]);
+  });
+
+  it.each(['base', 'overlays/gcs', 'overlays/nfs'])('the schedule component adds one active nightly PingSource to %s', (dir) => {
+    const rendered = renderComposed([join(here, dir)], [join(here, 'components/schedule')]);
+    const pings = rendered.filter((r) => r.kind === 'PingSource');
+    expect(pings.map((p) => [p.metadata.namespace, p.metadata.name])).toEqual([['kaskade', 'nightly-training']]);
+    expect(Object.keys(pings[0]?.metadata.annotations ?? {}).filter((k) => k.startsWith('kaskade.dev/'))).toEqual([]);
+    expect(pings[0]?.spec?.schedule).toBe('0 3 * * *');
+    expect(validateManifests(rendered)).toEqual([]);
   });
 });
 

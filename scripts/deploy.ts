@@ -1,7 +1,7 @@
-// `npm run deploy -- [--with kubectl|kn|gcloud] [--overlay gcs|nfs|gpu] [--dry-run]`:
+// `npm run deploy -- [--with kubectl|kn|gcloud] [--overlay gcs|nfs|gpu] [--schedule] [--dry-run]`:
 // renders knative/overlays/<overlay> with kustomize and deploys it with the chosen tool.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -10,6 +10,7 @@ import { deployPlan, formatPlan, type DeployTool, type Overlay } from '../knativ
 import { parseManifests, validateManifests } from '../knative/validate.js';
 
 const CORE_KINDS = new Set(['ServiceAccount', 'PersistentVolumeClaim', 'Role', 'RoleBinding']);
+const SCHEDULE_FILE = join('knative', 'components', 'schedule', 'pingsource.yaml');
 
 const program = new Command('deploy')
   .description('Deploy Kaskade to a Knative cluster')
@@ -19,16 +20,22 @@ const program = new Command('deploy')
   .option('--cluster <name>', 'GKE cluster (gcloud)')
   .option('--location <region>', 'GKE location (gcloud)')
   .option('--project <id>', 'Google Cloud project (gcloud)')
-  .option('--scheduler-target <url>', "the splitter's public /scheduled URL, for Cloud Scheduler (gcloud)")
+  .option('--schedule', 'also schedule nightly training (knative/components/schedule): a PingSource, or with gcloud a Cloud Scheduler job', false)
+  .option('--scheduler-target <url>', "the splitter's public /scheduled URL, for Cloud Scheduler (gcloud --schedule)")
   .option('--dry-run', 'print the commands instead of running them', false)
   .parse();
 
-const o = program.opts<{ with: DeployTool; overlay: Overlay; namespace: string; cluster?: string; location?: string; project?: string; schedulerTarget?: string; dryRun: boolean }>();
+const o = program.opts<{ with: DeployTool; overlay: Overlay; namespace: string; cluster?: string; location?: string; project?: string; schedulerTarget?: string; schedule: boolean; dryRun: boolean }>();
 const overlayDir = join('knative', 'overlays', o.overlay);
 const resources = parseManifests(execFileSync('kubectl', ['kustomize', overlayDir], { encoding: 'utf8' }));
 const problems = validateManifests(resources);
 if (problems.length > 0) {
   for (const p of problems) process.stderr.write(`${p.resource}: ${p.message}\n`);
+  process.exit(1);
+}
+const schedulePing = o.schedule ? parseManifests(readFileSync(SCHEDULE_FILE, 'utf8')).find((r) => r.kind === 'PingSource') : undefined;
+if (o.schedule && !schedulePing) {
+  process.stderr.write(`${SCHEDULE_FILE} has no PingSource\n`);
   process.exit(1);
 }
 const coreManifestFile = join(mkdtempSync(join(tmpdir(), 'kaskade-deploy-')), 'core.yaml');
@@ -42,6 +49,7 @@ const plan = deployPlan(resources, {
   coreManifestFile,
   ...(o.cluster && o.location && o.project ? { gke: { cluster: o.cluster, location: o.location, project: o.project } } : {}),
   ...(o.schedulerTarget ? { schedulerTarget: o.schedulerTarget } : {}),
+  ...(schedulePing ? { schedule: { file: SCHEDULE_FILE, ping: schedulePing } } : {}),
 });
 
 if (o.dryRun) {

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeStatus } from '../knative/runtime/index.js';
+import { FIXTURE_FUNCTIONS, FIXTURE_MANIFESTS } from '../test/support/fixtures.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const MANIFESTS = join(ROOT, 'knative', 'runtime', 'testdata', 'routing.yaml');
+const MANIFESTS = join(FIXTURE_MANIFESTS, 'routing.yaml');
 
 function kaskade(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'kaskade.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,7 +44,7 @@ describe('kaskade up / send / status', () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'kaskade-cli-'));
-    up = kaskade(['up', '--manifests', MANIFESTS, '--port', '0', '--state-dir', stateDir], { KASKADE_ALLOW_ZERO_INITIAL_SCALE: 'true' });
+    up = kaskade(['up', '--manifests', MANIFESTS, '--functions', FIXTURE_FUNCTIONS, '--port', '0', '--state-dir', stateDir], { KASKADE_ALLOW_ZERO_INITIAL_SCALE: 'true' });
     up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
     up.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     await until('kaskade up', () => out.includes('runtime up'), 30_000, context);

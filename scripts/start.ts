@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { runTrainingJob } from '../functions/_shared/jobs/client.js';
+import { runTrainingJob } from '../events/training-client.js';
 import { startRuntime } from '../knative/runtime/index.js';
 
 const program = new Command('start')

@@ -12,7 +12,7 @@ import { createAggregatorHandler } from '../functions/aggregator/handler.js';
 import { initEngine } from '../functions/_shared/engine/index.js';
 import { modelsLayout } from '../functions/_shared/jobs/layout.js';
 import type { JobSummary } from '../functions/_shared/jobs/record.js';
-import { postEvent, quietSink, serve, tempStore, writeMnistSubset, type Served, type TempStore } from '../functions/_shared/jobs/testing.js';
+import { postEvent, quietSink, serve, tempStore, writeMnistSubset, type Served, type TempStore } from './support/jobs.js';
 import { createLogger } from '../functions/_shared/log.js';
 import { decodeModelMetadata, decodeVocabulary } from '../functions/_shared/models/metadata.js';
 import { readLatest } from '../functions/_shared/store/latest.js';

@@ -9,7 +9,7 @@ import { ConfigError } from '../../functions/_shared/errors.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import { startBroker, type LocalBroker, type StartBrokerOptions } from './broker.js';
 import type { TriggerSpec } from './spec.js';
-import { startSubscriber, type Answer, type Received, type Subscriber } from './testing.js';
+import { startSubscriber, type Answer, type Received, type Subscriber } from '../../test/fakes/subscriber.js';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const cleanups: (() => Promise<void>)[] = [];

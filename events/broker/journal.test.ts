@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker } from './broker.js';
 import { Journal, replay, type AcceptedRecord, type LiveEvent } from './journal.js';
-import { startSubscriber } from './testing.js';
+import { startSubscriber } from '../../test/fakes/subscriber.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -81,7 +81,7 @@ describe('journal', () => {
   it('an event answered 202 survives the broker being killed (SIGKILL) right after', async () => {
     const dir = await tempDir();
     const down = await startSubscriber(() => ({ status: 503 }));
-    const fixture = fileURLToPath(new URL('./fixtures/broker-process.ts', import.meta.url));
+    const fixture = fileURLToPath(new URL('../../test/fixtures/broker-process.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
       env: { ...process.env, BROKER_STATE_DIR: dir, SUBSCRIBER_URL: down.url },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -17,7 +17,7 @@ import { completeRound, readArrival, type RoundClaim } from '../_shared/jobs/rou
 import type { Store } from '../_shared/store/types.js';
 import { evaluate } from '../_shared/train/loop.js';
 import { publishModel } from './publish.js';
-import type { FunctionDeps } from '../_shared/function-deps.js';
+import type { FunctionDeps } from '../../events/function-deps.js';
 
 
 export const SOURCE = sourceFor('aggregator');

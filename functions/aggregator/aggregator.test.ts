@@ -10,7 +10,7 @@ import { decodeWeights, encodeWeightSet } from '../_shared/jobs/artifacts.js';
 import { deriveJobId } from '../_shared/jobs/ids.js';
 import { modelsLayout } from '../_shared/jobs/layout.js';
 import { readJob, type JobRecord, type JobSummary } from '../_shared/jobs/record.js';
-import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../_shared/jobs/testing.js';
+import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { decodeModelMetadata } from '../_shared/models/metadata.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';

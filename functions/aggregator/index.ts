@@ -3,7 +3,7 @@
 // collect.ts (arrivals, rounds), aggregate.ts (averaging, evaluation, next round), publish.ts,
 // dead-letter.ts and jobs.ts.
 import { http } from '@google-cloud/functions-framework';
-import { lazyDeps } from '../_shared/function-deps.js';
+import { lazyDeps } from '../../events/function-deps.js';
 import { createLogger } from '../_shared/log.js';
 import { loadConfig } from './config.js';
 import { createAggregatorHandler } from './handler.js';

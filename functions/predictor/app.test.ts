@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { barImage } from './test-fixtures.js';
-import { aggregated, startHarness, type Harness } from './test-harness.js';
+import { barImage } from '../../test/support/models.js';
+import { aggregated, startHarness, type Harness } from '../../test/support/predictor.js';
 
 const image = barImage();
 const infer = (data: number[] = image, shape = [1, 784]): string => JSON.stringify({ id: 'x', inputs: [{ name: 'image', shape, datatype: 'FP32', data }] });
@@ -195,9 +195,9 @@ describe('before a model is published', () => {
     await h.close();
   });
 
-  it('is live but not ready, then ready once a model appears', async () => {
+  it('is live and ready (start-up found nothing published), serves the model once one appears', async () => {
     expect((await fetch(`${h.url}/v2/health/live`)).status).toBe(200);
-    expect((await fetch(`${h.url}/v2/health/ready`)).status).toBe(503);
+    expect((await fetch(`${h.url}/v2/health/ready`)).status).toBe(200);
     expect((await fetch(`${h.url}/v2/models/mnist/ready`)).status).toBe(503);
     expect((await fetch(`${h.url}/v2/models/mnist`)).status).toBe(503);
     const infer503 = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
@@ -206,7 +206,7 @@ describe('before a model is published', () => {
     await h.publish({ jobId: 'first', round: 1, rounds: 1 });
     // The watcher retries every 50 ms while nothing is served.
     const deadline = Date.now() + 10_000;
-    while ((await fetch(`${h.url}/v2/health/ready`)).status !== 200) {
+    while ((await fetch(`${h.url}/v2/models/mnist/ready`)).status !== 200) {
       if (Date.now() > deadline) throw new Error('never became ready');
       await new Promise((r) => setTimeout(r, 50));
     }

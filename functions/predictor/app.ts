@@ -12,7 +12,7 @@ import { inferV2, modelMetadataV2, serverMetadataV2 } from './infer-v2.js';
 import { looksLikeCloudEvent, type ModelEventHandler } from './model-events.js';
 import type { ServedModel } from './model-loader.js';
 import type { Lease, ModelRegistry } from './model-registry.js';
-import { renderPage } from './page.js';
+import { renderPage, type PageAssets } from './page.js';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -23,6 +23,10 @@ export interface PredictorDeps {
   batcher: Batcher<ServedModel>;
   events: ModelEventHandler;
   logger: Logger;
+  /** The page's bundled script and stylesheet (made at start). */
+  page: Promise<PageAssets>;
+  /** True once start-up has finished: the first model load attempt (loaded, or nothing published yet). */
+  started: () => boolean;
 }
 
 type Method = 'GET' | 'POST';
@@ -38,7 +42,8 @@ const MODEL = String.raw`/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+)
 
 export function createPredictorHandler(deps: PredictorDeps): Handler {
   const { config, registry, batcher } = deps;
-  const page = renderPage({ modelName: config.modelName });
+  const page = deps.page.then((assets) => renderPage(assets, { modelName: config.modelName }));
+  page.catch(() => undefined);
 
   const checkName = (params: Record<string, string>): void => {
     if (params.name !== config.modelName) throw new NotFoundError(`model "${params.name ?? ''}" not found; this server serves "${config.modelName}"`);
@@ -77,8 +82,9 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
     {
       pattern: /^\/$/,
       methods: {
-        GET: (_req, res) => {
-          res.status(200).set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': page.csp, 'Cache-Control': 'no-store' }).send(page.html);
+        GET: async (_req, res) => {
+          const { html, csp } = await page;
+          res.status(200).set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': csp, 'Cache-Control': 'no-store' }).send(html);
         },
         POST: async (req, res, params) => {
           if (!looksLikeCloudEvent(req.headers)) throw new BadInputError('POST / takes a CloudEvent (ce-* headers); inference is POST /v2/models/{name}/infer');
@@ -88,7 +94,9 @@ export function createPredictorHandler(deps: PredictorDeps): Handler {
     },
     { pattern: /^\/events\/?$/, methods: { POST: handleEvent } },
     { pattern: /^\/v2\/health\/live$/, methods: { GET: (_req, res) => void res.status(200).json({ live: true }) } },
-    { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_req, res) => void res.status(registry.ready ? 200 : 503).json({ ready: registry.ready }) } },
+    // The pod's readiness probe: ready once the first load attempt has finished, so a pod woken
+    // from zero gets the requests that woke it only when it can answer them with the model.
+    { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_req, res) => void res.status(deps.started() ? 200 : 503).json({ ready: deps.started() }) } },
     { pattern: /^\/v2\/?$/, methods: { GET: (_req, res) => void res.status(200).json(serverMetadataV2(SERVER_VERSION)) } },
     {
       pattern: new RegExp(`^${MODEL}/?$`),

@@ -4,8 +4,8 @@ import type { LayersModel } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServedModel } from './model-loader.js';
 import { predictProbabilities } from './run-model.js';
-import { tinyMnistModel } from './test-fixtures.js';
-import { aggregated, startHarness, type Harness } from './test-harness.js';
+import { tinyMnistModel } from '../../test/support/models.js';
+import { aggregated, startHarness, type Harness } from '../../test/support/predictor.js';
 
 const MAX_BATCH = 8;
 

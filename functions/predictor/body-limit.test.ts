@@ -3,9 +3,9 @@
 // (and a body that is not JSON) is a JSON error, never the framework's HTML page.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishBenchModel, spawnPredictor, waitForFirstInfer, type BenchModel, type RunningPredictor } from './bench.js';
-import { barImage } from './test-fixtures.js';
-import { startHarness, type Harness } from './test-harness.js';
+import { publishBenchModel, spawnPredictor, waitForFirstInfer, type BenchModel, type RunningPredictor } from '../../test/support/predictor-process.js';
+import { barImage } from '../../test/support/models.js';
+import { startHarness, type Harness } from '../../test/support/predictor.js';
 
 const LIMIT = 65_536;
 

@@ -12,7 +12,7 @@ import { inferV2 } from './infer-v2.js';
 import { loadServedModel, readPublished, resolvePointer, type ServedModel } from './model-loader.js';
 import { predictProbabilities, type Predict } from './run-model.js';
 import { reviewTextEncoder } from './text-encoder.js';
-import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from './test-fixtures.js';
+import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from '../../test/support/models.js';
 
 let engine: Engine;
 let dir: string;

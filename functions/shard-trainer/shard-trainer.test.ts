@@ -8,7 +8,7 @@ import { initEngine } from '../_shared/engine/index.js';
 import { decodeWeights } from '../_shared/jobs/artifacts.js';
 import { failJob } from '../_shared/jobs/record.js';
 import type { ShardReadyData } from '../_shared/jobs/plan.js';
-import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../_shared/jobs/testing.js';
+import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { loadConfig } from './config.js';
 import { createTrainerHandler } from './handler.js';

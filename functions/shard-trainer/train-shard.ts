@@ -21,7 +21,7 @@ import { shardUrl } from '../_shared/jobs/plan.js';
 import { readJob, type JobRecord } from '../_shared/jobs/record.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate, trainEpochs } from '../_shared/train/loop.js';
-import type { FunctionDeps } from '../_shared/function-deps.js';
+import type { FunctionDeps } from '../../events/function-deps.js';
 
 
 export const SOURCE = sourceFor('shard-trainer');

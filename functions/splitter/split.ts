@@ -24,7 +24,7 @@ import type { Store } from '../_shared/store/types.js';
 import { buildModel, checkModelName, modelTakes } from './models.js';
 import { encodeVocabulary } from '../_shared/models/metadata.js';
 import { describeServing } from './serving.js';
-import type { FunctionDeps } from '../_shared/function-deps.js';
+import type { FunctionDeps } from '../../events/function-deps.js';
 
 
 export const SOURCE = sourceFor('splitter');

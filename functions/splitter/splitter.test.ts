@@ -10,7 +10,7 @@ import { decodeExamples, decodeWeights } from '../_shared/jobs/artifacts.js';
 import { deriveJobId } from '../_shared/jobs/ids.js';
 import { jobLayout } from '../_shared/jobs/layout.js';
 import { readJob } from '../_shared/jobs/record.js';
-import { quietSink, serve, tempStore, writeMnistSubset, type Served, type TempStore } from '../_shared/jobs/testing.js';
+import { quietSink, serve, tempStore, writeMnistSubset, type Served, type TempStore } from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { loadConfig } from './config.js';
 import { createSplitterHandler } from './handler.js';

@@ -3,8 +3,27 @@
 // to a local URL. Brokers start first and get their triggers after, so a trigger may deliver
 // into another local broker.
 import { startBroker, type DeliverySpec, type LocalBroker, type TriggerSpec } from '../../events/broker/index.js';
-import type { Delivery, Destination } from './manifests.js';
-import type { BrokerLauncher, RuntimeBroker } from './runtime.js';
+import type { Logger } from '../../functions/_shared/log.js';
+import type { BrokerManifest, Delivery, Destination, TriggerManifest } from './manifests.js';
+
+/** What the runtime needs from its brokers (startLocalBrokers adapts events/broker to it). */
+export interface RuntimeBroker {
+  /** Ingress URL of a broker, or null if none runs under that name. */
+  url(namespace: string, broker: string): string | null;
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface BrokerSetup {
+  brokers: readonly BrokerManifest[];
+  triggers: readonly TriggerManifest[];
+  stateDir: string;
+  logger: Logger;
+  /** Resolves a Destination (Service, Broker or URI) to a URL. */
+  resolve: (d: Destination) => string;
+}
+
+export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
 
 export const startLocalBrokers: BrokerLauncher = async (setup) => {
   const started = new Map<string, LocalBroker>();

@@ -1,7 +1,7 @@
 // How a worker process is started. `bundle` (default): the function's module graph and the
 // worker entry are compiled once with esbuild into .kaskade/build/<target>-<hash>.mjs (npm
 // packages stay external), so a cold start pays for Node and the Functions Framework only.
-// `tsx`: `node --import tsx worker-main.ts`, slower to start (~200 ms more: tsx's loader
+// `tsx`: `node --import tsx functions/_main/main.ts` (the pod's own entry), slower to start (~200 ms more: tsx's loader
 // thread) but with no build step. A failed build falls back to tsx.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -9,13 +9,11 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import type { Logger } from '../../functions/_shared/log.js';
-import { REPO_ROOT } from './worker-server.js';
+import { REPO_ROOT, WORKER_MAIN, WORKER_SERVER } from './paths.js';
 
 export type WorkerMode = 'bundle' | 'tsx';
 export type WorkerCommand = readonly [string, ...string[]];
 
-const WORKER_SERVER = join(REPO_ROOT, 'knative', 'runtime', 'worker-server.ts');
-const WORKER_MAIN = join(REPO_ROOT, 'knative', 'runtime', 'worker-main.ts');
 
 export function tsxCommand(): WorkerCommand {
   return [process.execPath, '--enable-source-maps', '--import', 'tsx', WORKER_MAIN];

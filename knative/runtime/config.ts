@@ -12,6 +12,8 @@ export interface RuntimeEnvConfig {
   workerMode: WorkerMode;
   allowZeroInitialScale: boolean;
   kubectl: string;
+  /** Where function folders are looked up; undefined: the repository's functions/. */
+  functionsDir: string | undefined;
   readinessTimeoutMs: number;
   kpa: KpaOverrides;
 }
@@ -29,6 +31,7 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeEnvConfig {
     workerMode: mode,
     allowZeroInitialScale: envBool(env, 'KASKADE_ALLOW_ZERO_INITIAL_SCALE', false),
     kubectl: envString(env, 'KASKADE_KUBECTL', 'kubectl'),
+    functionsDir: env.KASKADE_FUNCTIONS_DIR === '' ? undefined : env.KASKADE_FUNCTIONS_DIR,
     readinessTimeoutMs: envInt(env, 'KASKADE_READINESS_TIMEOUT_MS', 60_000, { min: 100 }),
     kpa: { timeScale, ...(stableWindowMs !== undefined ? { stableWindowMs } : {}), ...(tickMs !== undefined ? { tickMs } : {}) },
   };

@@ -1,6 +1,14 @@
-// Routing of the local ingress: the Host form, the path form, and what is not a route.
-import { describe, expect, it } from 'vitest';
-import { routeOf, type Route } from './ingress.js';
+// The local ingress: routing (the Host form, the path form, and what is not a route), and an
+// upstream's early answer passed through to a client that is still sending.
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { limitRequestBodies } from '../../functions/predictor/body-limit.js';
+import { startIngress, routeOf, type Ingress, type Route } from './ingress.js';
+import type { Logger } from '../../functions/_shared/log.js';
+import type { Slot } from './pool.js';
+
+const quietLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('routeOf', () => {
   const cases: Array<{ name: string; host: string | undefined; url: string; want: Route | null }> = [
@@ -20,5 +28,92 @@ describe('routeOf', () => {
   ];
   it.each(cases)('$name', ({ host, url, want }) => {
     expect(routeOf(host, url)).toEqual(want);
+  });
+});
+
+describe('the ingress passes an early answer through', () => {
+  const MB = 1024 * 1024;
+  let upstream: Server;
+  let ingress: Ingress;
+  const agent = new Agent({ keepAlive: true });
+  beforeAll(async () => {
+    // A worker with the predictor's body limit: 413 on a declared Content-Length over 1 MiB,
+    // without reading the body, then a lingering close.
+    upstream = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('read it');
+    });
+    limitRequestBodies(upstream, MB);
+    await new Promise<void>((done) => upstream.listen(0, '127.0.0.1', done));
+    const port = (upstream.address() as AddressInfo).port;
+    const slot = (): Slot => ({ pod: 'big-1', port, agent, release: () => undefined });
+    ingress = await startIngress({
+      port: 0,
+      host: '127.0.0.1',
+      lookup: (ns, name) => (ns === 'default' && name === 'big' ? { pool: { acquire: () => Promise.resolve(slot()) }, timeoutMs: 30_000 } : undefined),
+      admin: () => false,
+      logger: quietLogger,
+    });
+  });
+  afterAll(async () => {
+    await ingress.close();
+    upstream.closeAllConnections();
+    await new Promise<void>((done) => upstream.close(() => done()));
+    agent.destroy();
+  });
+
+  /**
+   * Posts `total` bytes in chunks of up to 1 MiB, as fast as the connection takes them, and reads
+   * the answer; with `expect`, as curl does for large bodies: `Expect: 100-continue`, and the body
+   * after the 100.
+   */
+  function post(total: number, expect = false): Promise<{ status: number; body: string; sent: number }> {
+    return new Promise((resolve, reject) => {
+      let sent = 0;
+      let answered = false;
+      const headers = { 'content-type': 'application/octet-stream', 'content-length': total, ...(expect ? { expect: '100-continue' } : {}) };
+      const req = request({ host: '127.0.0.1', port: ingress.port, method: 'POST', path: '/default/big/v2/models/mnist/infer', headers });
+      const chunk = Buffer.alloc(MB, 7);
+      const pump = (): void => {
+        while (!answered && sent < total) {
+          const part = chunk.subarray(0, Math.min(chunk.length, total - sent));
+          sent += part.length;
+          if (!req.write(part)) {
+            req.once('drain', pump);
+            return;
+          }
+        }
+        if (sent >= total) req.end();
+      };
+      req.on('response', (res) => {
+        answered = true;
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), sent }));
+        res.on('error', reject);
+      });
+      // After the answer, the connection may close under the rest of the body: that is expected.
+      req.on('error', (e) => {
+        if (!answered) reject(e);
+      });
+      if (expect) {
+        req.flushHeaders();
+        req.once('continue', pump);
+      } else pump();
+    });
+  }
+
+  it.each([
+    { name: 'sent at once', expect: false },
+    { name: 'sent after 100 Continue, as curl sends it', expect: true },
+  ])('a 120 MB body $name gets the worker\'s 413, not a 502', async ({ expect: withExpect }) => {
+    const answer = await post(120 * MB, withExpect);
+    expect(answer.status).toBe(413);
+    expect(answer.body).toMatch(/"error":"the request body is \d+ bytes; the limit is \d+"/);
+    expect(answer.sent).toBeLessThan(120 * MB);
+  });
+
+  it('keeps serving after a refusal', async () => {
+    await post(120 * MB);
+    expect(await post(1000)).toMatchObject({ status: 200, body: 'read it' });
   });
 });

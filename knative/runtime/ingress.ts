@@ -3,7 +3,7 @@
 // (`/<ns>/<svc>/...`), waits for a slot in the service's pool (buffering while it scales from
 // zero), streams the request and the answer through, applies the service's timeout, and passes
 // HTTP upgrades (WebSocket) through. `/_kaskade/*` is the runtime's admin API.
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
@@ -13,7 +13,8 @@ import type { Logger } from '../../functions/_shared/log.js';
 import type { ServicePool, Slot } from './pool.js';
 
 export interface IngressTarget {
-  pool: ServicePool;
+  /** Where a request gets its slot on a worker (a ServicePool; the ingress needs nothing else). */
+  pool: Pick<ServicePool, 'acquire'>;
   timeoutMs: number;
 }
 
@@ -44,6 +45,14 @@ export interface Route {
 const HOST_FORM = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(localhost|svc\.cluster\.local|svc)$/;
 const PATH_FORM = /^\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?=$|[/?])(.*)$/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+/**
+ * Not forwarded either: the ingress has answered `Expect: 100-continue` itself (Node's server
+ * does) and the body is on its way, so the worker must treat it as a body in flight.
+ */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'expect']);
+/** How much of a request body, and for how long, is read and dropped after an early answer. */
+const LINGER_MAX_BYTES = 16 * 1024 * 1024;
+const LINGER_MS = 2_000;
 
 /** Resolves a request to a service: the Host form wins, then the path form. */
 export function routeOf(hostHeader: string | undefined, url: string): Route | null {
@@ -165,21 +174,68 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
     upstream.destroy();
     sendError(res, deadline.signal.reason);
   }, { once: true });
+  let answered = false;
   upstream.once('response', (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
-    pipeline(answer, res, () => undefined);
+    answered = true;
+    if (req.complete) {
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeaders(answer.rawHeaders));
+      pipeline(answer, res, () => undefined);
+    } else passEarlyAnswer(req, upstream, answer, res);
   });
   upstream.once('error', (e) => {
     if (deadline.signal.aborted) return;
+    // After an early answer the worker may close under the rest of the body: not a failure.
+    if (answered && !req.complete) return;
     options.logger.warn(`${route.namespace}/${route.name}: pod ${slot.pod}: ${e.message}`);
     badGateway(res, `pod ${slot.pod} of ${route.namespace}/${route.name} failed: ${e.message}`);
   });
   pipeline(req, upstream, () => undefined);
 }
 
+/**
+ * The worker answered before the client finished sending (a 413 for an oversized body, say).
+ * The answer goes to the client whole, on a connection that then closes; meanwhile the rest of
+ * the body is read and dropped, bounded in bytes and time, so the client, still sending, reads
+ * the answer instead of meeting a reset (the lingering close of HTTP servers).
+ */
+function passEarlyAnswer(req: IncomingMessage, upstream: ClientRequest, answer: IncomingMessage, res: ServerResponse): void {
+  req.unpipe(upstream);
+  res.shouldKeepAlive = false;
+  res.writeHead(answer.statusCode ?? 502, answer.statusMessage, [...responseHeaders(answer.rawHeaders), 'Connection', 'close']);
+  let answerDone = false;
+  let lingerDone = false;
+  const finish = (): void => {
+    if (answerDone && lingerDone && !res.writableEnded && !res.destroyed) res.end();
+  };
+  let drained = 0;
+  const stopLinger = (): void => {
+    clearTimeout(timer);
+    req.off('data', discard);
+    lingerDone = true;
+    finish();
+  };
+  const discard = (chunk: Buffer): void => {
+    drained += chunk.length;
+    if (drained > LINGER_MAX_BYTES) stopLinger();
+  };
+  const timer = setTimeout(stopLinger, LINGER_MS);
+  req.on('data', discard);
+  req.once('end', stopLinger);
+  req.once('error', stopLinger);
+  req.resume();
+  answer.on('data', (chunk: Buffer) => res.write(chunk));
+  answer.once('end', () => {
+    // The request to the worker was never finished: its connection cannot be reused.
+    upstream.destroy();
+    answerDone = true;
+    finish();
+  });
+  answer.once('error', () => res.destroy());
+}
+
 function forwardHeaders(req: IncomingMessage, route: Route): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+  for (const [name, value] of Object.entries(req.headers)) if (!NOT_FORWARDED.has(name)) out[name] = value;
   const peer = req.socket.remoteAddress ?? '';
   out['x-forwarded-for'] = req.headers['x-forwarded-for'] ? `${String(req.headers['x-forwarded-for'])}, ${peer}` : peer;
   out['x-forwarded-proto'] = 'http';

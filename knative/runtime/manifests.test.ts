@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../functions/_shared/errors.js';
+import { FIXTURE_FUNCTIONS, FIXTURE_MANIFESTS } from '../../test/support/fixtures.js';
 import { parseAutoscaling, parseGoDuration } from './autoscaling.js';
 import { readManifestDocuments, parseYaml } from './manifest-source.js';
 import { expand, parseManifests, type ManifestOptions } from './manifests.js';
 
-const TESTDATA = join(import.meta.dirname, 'testdata');
+const TESTDATA = FIXTURE_MANIFESTS;
 const OPTIONS: ManifestOptions = { namespace: 'default', allowZeroInitialScale: true };
 
 function service(name: string, template: Record<string, unknown> = {}, spec: Record<string, unknown> = {}): Record<string, unknown> {
@@ -67,7 +68,7 @@ describe('reading manifests', () => {
 
   it.each([
     { name: 'a missing path', path: '/nonexistent/manifests', message: /cannot read \/nonexistent\/manifests/ },
-    { name: 'a folder without YAML', path: join(import.meta.dirname, '..', '..', 'functions', 'echo'), message: /holds no .yaml files/ },
+    { name: 'a folder without YAML', path: join(FIXTURE_FUNCTIONS, 'echo'), message: /holds no .yaml files/ },
   ])('rejects $name', async ({ path, message }) => {
     await expect(readManifestDocuments(path)).rejects.toThrow(message);
   });

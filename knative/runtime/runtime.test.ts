@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EchoReply } from '../../functions/echo/echo.js';
+import type { EchoReply } from '../../test/fixtures/functions/echo/echo.js';
+import { FIXTURE_FUNCTIONS, FIXTURE_MANIFESTS } from '../../test/support/fixtures.js';
 import { startRuntime, type Runtime, type ServiceStatus } from './runtime.js';
 
-const MANIFESTS = join(import.meta.dirname, 'testdata', 'echo.yaml');
+const MANIFESTS = join(FIXTURE_MANIFESTS, 'echo.yaml');
 
 let runtime: Runtime;
 let stateDir: string;
@@ -20,7 +21,7 @@ beforeAll(async () => {
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
   // window 6s × 0.25 = 1.5 s stable window, 0.5 s ticks.
-  runtime = await startRuntime({ manifests: MANIFESTS, stateDir, allowZeroInitialScale: true, kpa: { timeScale: 0.25 }, logSink: sink });
+  runtime = await startRuntime({ manifests: MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir, allowZeroInitialScale: true, kpa: { timeScale: 0.25 }, logSink: sink });
 });
 
 afterAll(async () => {
@@ -154,7 +155,7 @@ describe('routing', () => {
 describe('a service that cannot start', () => {
   it('answers the waiting request 503 with the reason, and keeps the runtime up', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kaskade-broken-'));
-    const broken = await startRuntime({ manifests: MANIFESTS, stateDir: dir, allowZeroInitialScale: true, env: { ECHO_MAX_SLEEP_MS: 'soon' }, logSink: new PassThrough() });
+    const broken = await startRuntime({ manifests: MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir: dir, allowZeroInitialScale: true, env: { ECHO_MAX_SLEEP_MS: 'soon' }, logSink: new PassThrough() });
     try {
       const res = await fetch(`${broken.url('echo-cc')}/`);
       expect(res.status).toBe(503);
@@ -167,6 +168,6 @@ describe('a service that cannot start', () => {
   });
 
   it('refuses a second runtime on the same state folder', async () => {
-    await expect(startRuntime({ manifests: MANIFESTS, stateDir, allowZeroInitialScale: true, logSink: new PassThrough() })).rejects.toThrow(/another runtime .* uses/);
+    await expect(startRuntime({ manifests: MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir, allowZeroInitialScale: true, logSink: new PassThrough() })).rejects.toThrow(/another runtime .* uses/);
   });
 });

@@ -7,36 +7,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
-import { startLocalBrokers } from './broker.js';
+import { startLocalBrokers, type BrokerLauncher, type RuntimeBroker } from './broker.js';
 import { Autoscaler, applyOverrides, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
 import { workerCommand, type WorkerMode } from './build.js';
 import { startIngress, type Ingress, type IngressTarget } from './ingress.js';
 import { readManifestDocuments } from './manifest-source.js';
-import { parseManifests, type BrokerManifest, type Destination, type RuntimeManifests, type ServiceManifest, type TriggerManifest } from './manifests.js';
+import { parseManifests, type Destination, type RuntimeManifests, type ServiceManifest } from './manifests.js';
 import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
 import { ServicePool, type PoolStatus } from './pool.js';
 import { readState, removeState, writeState, type RuntimeStateFile } from './state.js';
 import { WorkerProcess } from './worker.js';
-import { REPO_ROOT } from './worker-server.js';
-
-/** What the runtime needs from its brokers (broker.ts adapts events/broker to it). */
-export interface RuntimeBroker {
-  /** Ingress URL of a broker, or null if none runs under that name. */
-  url(namespace: string, broker: string): string | null;
-  stats(): Record<string, unknown>;
-  close(): Promise<void>;
-}
-
-export interface BrokerSetup {
-  brokers: readonly BrokerManifest[];
-  triggers: readonly TriggerManifest[];
-  stateDir: string;
-  logger: Logger;
-  /** Resolves a Destination (Service, Broker or URI) to a URL. */
-  resolve: (d: Destination) => string;
-}
-
-export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
+import { FUNCTIONS_DIR, REPO_ROOT } from './paths.js';
 
 export interface RuntimeOptions {
   /** A YAML file, a folder of YAML files, or a kustomize folder. */
@@ -67,6 +48,8 @@ export interface RuntimeOptions {
   sinkTimeoutMs?: number;
   /** kubectl used for kustomize folders. Default `kubectl`. */
   kubectl?: string;
+  /** The folder with one folder per function (`<FUNCTION_TARGET>/index.ts`). Default the repository's `functions/`. */
+  functionsDir?: string;
   /** Starts the brokers; default: the local broker of events/. null runs without one. */
   broker?: BrokerLauncher | null;
 }
@@ -115,6 +98,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const sink = options.logSink ?? process.stderr;
   const logger = options.logger ?? createLogger('kaskade', sink);
   const startedAt = new Date().toISOString();
+  const functionsDir = resolve(options.functionsDir ?? FUNCTIONS_DIR);
+  const functionSource = (s: ServiceManifest): string => join(functionsDir, s.functionTarget, 'index.ts');
 
   const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});
   const manifests = parseManifests(docs, {
@@ -133,7 +118,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const other = await readState(stateDir).catch(() => null);
   if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
 
-  const targets = new Map<string, IngressTarget>();
+  const targets = new Map<string, IngressTarget & { pool: ServicePool }>();
   const tickMs = tickMsOf(options.kpa);
   const autoscaler = new Autoscaler(tickMs, logger);
   let ingress: Ingress | undefined;
@@ -276,13 +261,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     env.K_CONFIGURATION = s.name;
     env.K_REVISION = `${s.name}-00001`;
     env.KASKADE_DRAIN_TIMEOUT_MS = String(s.timeoutSeconds * 1_000);
+    env.KASKADE_FUNCTION_SOURCE = functionSource(s);
     if (localBrokerUrl !== null) env.KASKADE_BROKER_URL = localBrokerUrl;
     return env;
   }
-}
-
-function functionSource(s: ServiceManifest): string {
-  return join(REPO_ROOT, 'functions', s.functionTarget, 'index.ts');
 }
 
 function admin(path: string, _req: IncomingMessage, res: ServerResponse, status: () => RuntimeStatus): boolean {

@@ -1,13 +1,15 @@
 // A worker process on its own: readiness, the readiness probe path, SIGTERM draining in-flight
 // requests before exiting 0, and a clear error when the function cannot load.
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { EchoReply } from '../../functions/echo/echo.js';
+import type { EchoReply } from '../../test/fixtures/functions/echo/echo.js';
+import { FIXTURE_FUNCTIONS } from '../../test/support/fixtures.js';
 import { bundleWorker, tsxCommand, type WorkerCommand } from './build.js';
 import { WorkerProcess, type WorkerLaunch } from './worker.js';
-import { REPO_ROOT } from './worker-server.js';
+import { REPO_ROOT } from './paths.js';
 
-const ECHO = `${REPO_ROOT}/functions/echo/index.ts`;
+const ECHO = join(FIXTURE_FUNCTIONS, 'echo', 'index.ts');
 
 function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = []): WorkerLaunch {
   return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine: (l) => lines.push(l) };
@@ -30,7 +32,7 @@ describe('worker process', () => {
     { name: 'bundled', command: async (): Promise<WorkerCommand> => [process.execPath, await bundleWorker(ECHO)] },
     { name: 'under tsx', command: (): Promise<WorkerCommand> => Promise.resolve(tsxCommand()) },
   ])('$name: drains in-flight requests on SIGTERM, refuses new ones, exits 0', async ({ command }) => {
-    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo' }));
+    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }));
     await worker.ready;
     expect(worker.phase).toBe('ready');
     const slow = get(worker.port, '/?sleep=700');
@@ -45,7 +47,7 @@ describe('worker process', () => {
   });
 
   it('waits for the readiness probe path to answer 2xx', async () => {
-    const worker = await WorkerProcess.start('echo-p', { ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo' }), readinessPath: '/healthz' });
+    const worker = await WorkerProcess.start('echo-p', { ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }), readinessPath: '/healthz' });
     await worker.ready;
     expect((await get(worker.port, '/healthz')).status).toBe(200);
     expect(await worker.stop(5_000)).toBe(0);

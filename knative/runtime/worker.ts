@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { UnavailableError } from '../../functions/_shared/errors.js';
 
 export interface WorkerLaunch {
-  /** Executable and arguments, e.g. [node, --import, tsx, worker-main.ts]. */
+  /** Executable and arguments, e.g. [node, --import, tsx, functions/_main/main.ts]. */
   command: readonly [string, ...string[]];
   env: Readonly<Record<string, string>>;
   cwd: string;

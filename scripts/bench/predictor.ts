@@ -5,7 +5,7 @@
 // (e.g. `1,32`: 1 = batching off) and measures a fresh predictor per value; the latency flag
 // likewise. Unset, the predictor's defaults apply. With --json the last line is the whole result.
 import { Command } from 'commander';
-import { measureColdStart, measureLoad, publishBenchModel, spawnPredictor, waitForFirstInfer, type BenchModel, type LoadResult } from '../../functions/predictor/bench.js';
+import { measureColdStart, measureLoad, publishBenchModel, spawnPredictor, waitForFirstInfer, type BenchModel, type LoadResult } from '../../test/support/predictor-process.js';
 
 interface Setting {
   batchMaxSize?: number;

@@ -3,8 +3,8 @@
 // worker directly (p50), and the local broker's throughput and delivery latency. With --json
 // the last line holds coldStartP50Ms, ingressOverheadP50Ms, brokerEventsPerSec, deliveryP99Ms.
 import { Command } from 'commander';
-import { benchBroker } from '../../events/broker/bench.js';
-import { measureColdStart, measureIngressOverhead } from '../../knative/runtime/bench.js';
+import { benchBroker } from './runtime/broker.js';
+import { measureColdStart, measureIngressOverhead } from './runtime/scale.js';
 
 export async function main(argv: string[]): Promise<void> {
   const o = new Command('runtime')

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../../functions/_shared/errors.js';
-import { requestTraining, runTrainingJob } from '../../functions/_shared/jobs/client.js';
+import { requestTraining, runTrainingJob } from '../../events/training-client.js';
 import { loadRuntimeConfig, readState } from '../../knative/runtime/index.js';
 import { pickBroker } from './send.js';
 

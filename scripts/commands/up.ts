@@ -13,6 +13,7 @@ interface UpFlags {
   env: string[];
   timeScale?: string;
   workerMode?: string;
+  functions?: string;
 }
 
 export function register(program: Command): void {
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .option('--env <NAME=VALUE>', 'env value for every service, over the manifests (repeatable)', collect, [])
     .option('--time-scale <factor>', 'multiply every autoscaling window, e.g. 0.1 (KASKADE_KPA_TIME_SCALE)')
     .option('--worker-mode <mode>', 'bundle (fast cold start) or tsx (KASKADE_WORKER_MODE)')
+    .option('--functions <dir>', 'folder of function folders that FUNCTION_TARGET names (KASKADE_FUNCTIONS_DIR; default functions/)')
     .action((flags: UpFlags) => up(flags));
 }
 
@@ -48,6 +50,8 @@ async function up(flags: UpFlags): Promise<void> {
   const workerMode = flags.workerMode ?? config.workerMode;
   if (workerMode !== 'bundle' && workerMode !== 'tsx') throw new ConfigError(`--worker-mode must be bundle or tsx, got "${workerMode}"`);
 
+  const functionsDir = flags.functions ?? config.functionsDir;
+
   const runtime = await startRuntime({
     manifests: flags.manifests,
     port,
@@ -57,6 +61,7 @@ async function up(flags: UpFlags): Promise<void> {
     workerMode,
     allowZeroInitialScale: config.allowZeroInitialScale,
     kubectl: config.kubectl,
+    ...(functionsDir !== undefined ? { functionsDir } : {}),
     readinessTimeoutMs: config.readinessTimeoutMs,
     kpa: timeScale === undefined ? config.kpa : { ...config.kpa, timeScale },
   });

@@ -83,6 +83,17 @@ describe('FakeGcsServer', () => {
     expect((await attempt()).status).toBe(200);
   });
 
+  it('commits and then loses the answer: an error status, or a reset connection', async () => {
+    fake.loseAnswerNext(1, (r) => r.method === 'POST');
+    const attempt = (name: string) => fetch(upload('b7', `uploadType=media&name=${name}&ifGenerationMatch=0`), { method: 'POST', body: name });
+    expect((await attempt('f')).status).toBe(503);
+    expect(fake.getObject('b7', 'f')?.data.toString()).toBe('f');
+    expect((await attempt('f')).status).toBe(412);
+    fake.loseAnswerNext(1, (r) => r.method === 'POST', 'reset');
+    await expect(attempt('g')).rejects.toThrow();
+    expect(fake.getObject('b7', 'g')?.data.toString()).toBe('g');
+  });
+
   it('deletes, with a generation precondition', async () => {
     const { generation } = fake.putObject('b6', 'x', new Uint8Array([1]));
     expect((await fetch(`${object('b6', 'x')}?ifGenerationMatch=${generation + 1}`, { method: 'DELETE' })).status).toBe(412);

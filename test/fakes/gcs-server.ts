@@ -2,10 +2,12 @@
 // for the real @google-cloud/storage client: object metadata, media download, multipart/media
 // and resumable uploads (sessions, chunks with Content-Range, status queries), list with prefix
 // and pagination, delete, ifGenerationMatch preconditions (412), increasing generations,
-// crc32c/md5 hashes the client validates, and fault injection (`failNext`) to prove retries.
+// crc32c/md5 hashes the client validates, and fault injection to prove retries: `failNext`
+// answers an error with no effect, `loseAnswerNext` does the work and then loses the answer (an
+// error status or a reset connection), as a request that committed before its answer was lost.
 // Tests point the client at `fake.endpoint` (apiEndpoint); no real GCS is ever contacted.
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeObject {
@@ -26,7 +28,10 @@ export interface LoggedRequest {
 
 interface Fault {
   remaining: number;
-  status: number;
+  /** An HTTP status, or 'reset': the connection is destroyed with no answer. */
+  answer: number | 'reset';
+  /** Whether the request takes effect before its answer is lost. */
+  commits: boolean;
   matches: (request: LoggedRequest) => boolean;
 }
 
@@ -98,7 +103,16 @@ export class FakeGcsServer {
 
   /** The next `count` requests that match (all by default) are answered `status`, with no effect. */
   failNext(count: number, status = 503, matches: (request: LoggedRequest) => boolean = () => true): void {
-    this.faults.push({ remaining: count, status, matches });
+    this.faults.push({ remaining: count, answer: status, commits: false, matches });
+  }
+
+  /**
+   * The next `count` requests that match are carried out (an upload commits), and then their
+   * answer is lost: `answer` is sent instead (a status, default 503), or with 'reset' the
+   * connection is destroyed. A client that retries meets the effect of its first attempt.
+   */
+  loseAnswerNext(count: number, matches: (request: LoggedRequest) => boolean = () => true, answer: number | 'reset' = 503): void {
+    this.faults.push({ remaining: count, answer, commits: true, matches });
   }
 
   /** Drops pending faults and hooks. */
@@ -141,7 +155,14 @@ export class FakeGcsServer {
       const fault = this.faults.find((f) => f.remaining > 0 && f.matches(logged));
       if (fault) {
         fault.remaining--;
-        throw new HttpError(fault.status, 'injected fault', fault.status === 503 ? 'backendError' : 'injected');
+        // The real answer goes to a response with no socket, which only buffers it.
+        if (fault.commits) this.route(req, url, body, new ServerResponse(req));
+        if (fault.answer === 'reset') {
+          logged.status = 0;
+          req.socket.destroy();
+          return;
+        }
+        throw new HttpError(fault.answer, 'injected fault', fault.answer === 503 ? 'backendError' : 'injected');
       }
       this.route(req, url, body, res);
     } catch (e) {

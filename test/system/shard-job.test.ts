@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTrainingJob } from '../../functions/_shared/jobs/client.js';
+import { runTrainingJob } from '../../events/training-client.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
 import { writeSmallMnist } from '../support/mnist-idx.js';
 

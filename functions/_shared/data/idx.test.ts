@@ -6,7 +6,7 @@ import { encodeIdx, maybeGunzip, parseIdx } from './idx.js';
 import { loadIdxFolder } from './idx-folder.js';
 import { loadDataset } from './dataset.js';
 import { FileStore } from '../store/file-store.js';
-import { makeTempDir, type TempDir } from './test-support.js';
+import { makeTempDir, type TempDir } from '../../../test/support/temp-dir.js';
 
 function header(bytes: number[]): Uint8Array {
   return new Uint8Array(bytes);

@@ -4,7 +4,7 @@ import { buildVocabulary, encodeText, encodeTokens, OOV, PAD, START, tokenize, v
 import { encodeCorpus, readAclImdb } from './imdb.js';
 import { syntheticReviews, writeAclImdb } from './imdb-synthetic.js';
 import { FileStore } from '../store/file-store.js';
-import { makeTempDir, type TempDir } from './test-support.js';
+import { makeTempDir, type TempDir } from '../../../test/support/temp-dir.js';
 
 describe('tokenize', () => {
   it.each([

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMnistCnn } from '../models/mnist-cnn.js';
-import { randomValues, relativeError, useWasm } from './kernels/test-support.js';
+import { randomValues, relativeError, useWasm } from '../../../test/support/kernels.js';
 import { makeTrainStep } from './train-step.js';
 
 const L = tf.layers;

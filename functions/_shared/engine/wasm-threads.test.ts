@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { buildMnistCnn } from '../models/mnist-cnn.js';
 import { selectBackend } from './index.js';
-import { type KernelCall, relativeError, runOn } from './kernels/test-support.js';
+import { type KernelCall, relativeError, runOn } from '../../../test/support/kernels.js';
 import { makeTrainStep } from './train-step.js';
 import { loadWasmConfig } from './wasm.js';
 

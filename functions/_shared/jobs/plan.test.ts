@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobLayout } from './layout.js';
 import { roundLearningRate, shardReadyData } from './plan.js';
-import { sampleJob } from './testing.js';
+import { sampleJob } from '../../../test/support/jobs.js';
 
 describe('round learning rate', () => {
   it.each([

@@ -155,11 +155,14 @@ export async function updateJob(store: Store, url: string, update: JobUpdate, at
     const next = update(current);
     if (next === undefined) return current;
     const stamped: JobRecord = { ...next, updatedAt: new Date().toISOString() };
+    const stampedText = encode(stamped);
     try {
-      await store.swapPointer(url, text, encode(stamped));
+      await store.swapPointer(url, text, stampedText);
       return stamped;
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
+      // A retried swap whose first attempt committed (its answer lost): the update is in.
+      if ((await readText(store, url)) === stampedText) return stamped;
     }
   }
   throw new ConflictError(`job record ${url}: still contended after ${attempts} attempts`);

@@ -14,7 +14,7 @@ import {
   type RoundDecision,
   type RoundFacts,
 } from './rounds.js';
-import { sampleJob, tempStore, type TempStore } from './testing.js';
+import { sampleJob, tempStore, type TempStore } from '../../../test/support/jobs.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 

@@ -198,6 +198,9 @@ async function swapOrLose(
     if (!(e instanceof ConflictError)) throw e;
     const now = await readRoundState(store, layout, round);
     if (now === undefined) throw new ConflictError(`round ${round} state vanished during a claim`, { cause: e });
+    // A retried write whose first attempt committed (its answer lost) meets its own claim as
+    // a conflict: the claim that reads back is this caller's, so this caller won.
+    if (now.text === text) return { won: true, claim, text };
     return { won: false, state: now.state };
   }
 }

@@ -2,7 +2,7 @@
 // inference twin computes the same function.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomValues, relativeError, useWasm } from '../engine/kernels/test-support.js';
+import { randomValues, relativeError, useWasm } from '../../../test/support/kernels.js';
 import { RESNET50_CUT_POINTS, buildResNet50, foldResNet50 } from './resnet50.js';
 
 beforeAll(useWasm);

@@ -131,7 +131,7 @@ describe('FileStore.swapPointer', () => {
 
   it('across processes: one winner per race, and no lost increments', async () => {
     const url = `${root}/LATEST`;
-    const worker = new URL('./test-cas-worker.ts', import.meta.url).pathname;
+    const worker = new URL('../../../test/fixtures/cas-worker.ts', import.meta.url).pathname;
     const spawn = (mode: string, id: number, count: number, startAt: number) =>
       run(process.execPath, ['--import', 'tsx', worker, root, url, mode, String(id), String(count), String(startAt)], { timeout: 60_000 });
     const processes = 4;

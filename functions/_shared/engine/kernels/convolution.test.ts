@@ -9,7 +9,7 @@ import {
   conv2dWeightGradByMatMul,
   geometryOf,
 } from './conv-grad.js';
-import { type KernelCall, liveCounts, randomValues, relativeError, runOn, useWasm } from './test-support.js';
+import { type KernelCall, liveCounts, randomValues, relativeError, runOn, useWasm } from '../../../../test/support/kernels.js';
 import { wasmBackend } from './wasm-ops.js';
 
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;

@@ -1,7 +1,7 @@
 // MaxPoolGrad on wasm agrees with the CPU backend, ties included, and leaves nothing behind.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type KernelCall, liveCounts, randomValues, relativeError, runOn, useWasm } from './test-support.js';
+import { type KernelCall, liveCounts, randomValues, relativeError, runOn, useWasm } from '../../../../test/support/kernels.js';
 
 interface Case {
   name: string;

@@ -1,6 +1,6 @@
 // UnsortedSegmentSum on wasm agrees with the CPU backend and leaves nothing behind.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type KernelCall, liveCounts, relativeError, runOn, useWasm } from './test-support.js';
+import { type KernelCall, liveCounts, relativeError, runOn, useWasm } from '../../../../test/support/kernels.js';
 
 interface Case {
   name: string;
