@@ -11,6 +11,8 @@ export interface MemoryClusterOptions {
   readiness?: 'auto' | 'manual';
   /** Each call yields to the event loop this many times first, so concurrent callers interleave. */
   ticks?: number;
+  /** The URL a Ready service reports (default `http://<name>.<namespace>.example.com`). */
+  urlOf?: (name: string) => string;
 }
 
 export class MemoryCluster implements Cluster {
@@ -22,12 +24,14 @@ export class MemoryCluster implements Cluster {
   private readonly waiters = new Set<() => void>();
   private readonly readiness: 'auto' | 'manual';
   private readonly ticks: number;
+  private readonly urlOf: (name: string) => string;
 
   constructor(options: MemoryClusterOptions = {}) {
     this.namespace = options.namespace ?? 'kaskade';
     this.nodes = options.nodes ?? [];
     this.readiness = options.readiness ?? 'auto';
     this.ticks = options.ticks ?? 1;
+    this.urlOf = options.urlOf ?? ((name) => `http://${name}.${this.namespace}.example.com`);
   }
 
   async applyService(service: KnativeService): Promise<KnativeService> {
@@ -129,7 +133,7 @@ export class MemoryCluster implements Cluster {
       status: {
         observedGeneration: s.metadata.generation ?? 1,
         conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }],
-        url: `http://${s.metadata.name}.${this.namespace}.example.com`,
+        url: this.urlOf(s.metadata.name),
       },
     };
   }
