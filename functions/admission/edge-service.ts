@@ -47,7 +47,7 @@ export function edgeServiceManifest(type: EdgeType, minScale: number, config: Ed
         },
         spec: {
           serviceAccountName: 'kaskade-function',
-          timeoutSeconds: 3600,
+          timeoutSeconds: 600,
           affinity: nodeAffinity(config),
           containers: [
             {
