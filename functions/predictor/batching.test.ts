@@ -46,7 +46,7 @@ describe('batched inference over HTTP', () => {
     return Array.from(p.values);
   };
   const served = (): ServedModel => {
-    const current = h.predictor.registry.current;
+    const current = h.predictor.repository.current('mnist');
     if (!current) throw new Error('no model served');
     return current;
   };

@@ -28,7 +28,7 @@ describe('the web page in Chromium', () => {
     await h.publishModel(model, mnistMetadata({ jobId: 'browser-demo', round: 2, rounds: 2, testAccuracy: accuracy }));
     model.dispose();
     const deadline = Date.now() + 10_000;
-    while (!h.predictor.registry.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (h.predictor.repository.current('mnist') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
