@@ -88,6 +88,15 @@ export class Admission {
     return expired;
   }
 
+  /** Sweeps expired leases every quarter lease (at most every 5 s) until `stop()`; the timer never keeps the process alive. */
+  startSweeping(): { stop(): void } {
+    const timer = setInterval(() => {
+      this.sweep().catch((e: unknown) => this.logger?.warn(`lease sweep failed: ${(e as Error).message}`));
+    }, Math.min(5_000, Math.max(50, this.config.leaseMs / 4)));
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  }
+
   async status(): Promise<AdmissionStatus> {
     const capacity = this.config.capacityRule === 'none' ? null : nodeCapacity(await this.cluster.listNodes(), this.config.nodeWeights, this.config.nodeLabel);
     const sessions = Object.fromEntries(EDGE_TYPES.map((t) => [t, this.sessions.count(t)])) as Record<EdgeType, number>;
