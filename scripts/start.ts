@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import { runTrainingJob } from '../events/training-client.js';
 import { servedModelName } from '../functions/_shared/jobs/layout.js';
@@ -73,6 +73,7 @@ const runtime = await startRuntime({ manifests: 'knative/base', stateDir, port, 
 // knative/base's kustomization puts every resource in one namespace; find it from a service.
 const namespace = runtime.status().services.find((svc) => svc.name === 'aggregator')?.namespace ?? 'default';
 out.write(`kaskade: local runtime on http://127.0.0.1:${runtime.port} (${runtime.status().services.length} services, logs: ${o.verbose ? 'stderr' : logPath})\n`);
+out.write(`kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${relative(process.cwd(), runtime.kubeApi.kubeconfig)} get ksvc\n`);
 
 let stopping = false;
 const stop = async (code: number): Promise<never> => {
