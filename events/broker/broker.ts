@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BadInputError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
 import { errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
-import { decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
+import { binaryHeaders, decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
 import { deadLetterEvent, DEFAULT_DELIVERY, isAccepted, isRetryable, resolvePolicy, retryDelayMs, type AttemptResult, type DeliveryPolicy, type HttpAnswer } from './policy.js';
@@ -253,7 +253,9 @@ class Broker implements LocalBroker {
       }
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const body = await this.readBody(req);
-      await this.accept(broker, decodeHttp(req.headers, body), REPLY_TTL);
+      const event = decodeHttp(req.headers, body);
+      checkHeaderBytes(event);
+      await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {
       if (e instanceof BadInputError || e instanceof PayloadTooLargeError) this.counts.rejected++;
@@ -426,7 +428,9 @@ class Broker implements LocalBroker {
       return undefined;
     }
     try {
-      return decodeHttp(result.headers, result.body);
+      const reply = decodeHttp(result.headers, result.body);
+      checkHeaderBytes(reply);
+      return reply;
     } catch (e) {
       this.logger.warn(`trigger ${trigger.name}: malformed reply ignored: ${(e as Error).message}`);
       return undefined;
@@ -455,6 +459,24 @@ class Broker implements LocalBroker {
 }
 
 /** Starts the broker; resolves once it listens (and has re-queued what its journal held). */
+/**
+ * Most bytes an event's attributes may take as binary-mode headers (`ce-*: value`). Every
+ * delivery sends them as headers, and an HTTP server refuses large headers (Node's default
+ * limit is 16 KiB, with 431): bounded here, at ingress, an event that could never be delivered
+ * is refused with 400 instead of being accepted and failing every delivery and its dead letter.
+ * Leaves room for the broker's own delivery headers and the dead letter's `knativeerror*`.
+ */
+export const MAX_HEADER_BYTES = 8 * 1024;
+
+function checkHeaderBytes(event: WireEvent): void {
+  let total = 0;
+  for (const [name, value] of Object.entries(binaryHeaders(event.attributes))) total += name.length + value.length + 4;
+  if (total > MAX_HEADER_BYTES) {
+    const largest = Object.entries(event.attributes).reduce((a, b) => (b[1].length > a[1].length ? b : a));
+    throw new BadInputError(`the event's attributes take ${total} bytes as headers, over the ${MAX_HEADER_BYTES}-byte limit (largest: ${largest[0]}, ${largest[1].length} characters)`);
+  }
+}
+
 export async function startBroker(options: StartBrokerOptions): Promise<LocalBroker> {
   const broker = new Broker(options);
   await broker.start();
