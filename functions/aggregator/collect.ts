@@ -13,8 +13,9 @@ import type { ShardTrained } from '../../events/catalog.js';
 import { BadInputError } from '../_shared/errors.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { findJob, readJob, type JobRecord } from '../_shared/jobs/record.js';
-import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from './rounds.js';
+import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, releaseRound, type ClaimOutcome } from './rounds.js';
 import { aggregateRound, type Aggregation, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
+import { verifyArrival } from './verify.js';
 
 export type RoundOutcome =
   | { outcome: 'aggregated'; jobId: string; round: number; aggregation: Aggregation }
@@ -50,11 +51,13 @@ export async function handleShardTrained(
   if (job.status === 'done' || job.status === 'failed') {
     return { recorded: false, round: { outcome: 'ignored', jobId: job.jobId, round: data.round, status: job.status } };
   }
+  // Counted only when the weights exist and carry this very result (the stored metrics win).
+  const stored = await verifyArrival(deps.store, data);
   const recorded = await recordArrival(deps.store, layout, data.round, {
     shardIndex: data.shardIndex,
-    exampleCount: data.exampleCount,
+    exampleCount: stored.exampleCount,
     weightsUrl: data.weightsUrl,
-    metrics: data.metrics,
+    metrics: stored.metrics,
     event: { source: event.source, id: event.id },
     arrivedAt: new Date(now()).toISOString(),
   });
@@ -89,7 +92,7 @@ export async function checkRound(
       return { outcome: 'closed', jobId, round, counted: shard === undefined || current.state.participants.includes(shard) };
     }
     let claim: ClaimOutcome;
-    if (current === undefined) {
+    if (current === undefined || current.state.state === 'open') {
       const arrived = await arrivedShards(deps.store, layout, round);
       const deadlineMs = deadlineOf(job, round);
       const decision = decideRound({ arrived, shards: job.config.shards, quorum: job.config.quorum, deadlineMs, nowMs: now() });
@@ -112,7 +115,20 @@ export async function checkRound(
       if (claim.state.state === 'done') return { outcome: 'closed', jobId, round, counted: shard === undefined || claim.state.participants.includes(shard) };
       return { outcome: 'in-progress', jobId, round };
     }
-    const aggregation = await aggregateRound(deps, settings, { layout, job }, round, claim);
+    let aggregation: Aggregation;
+    try {
+      aggregation = await aggregateRound(deps, settings, { layout, job }, round, claim);
+    } catch (e) {
+      // A failed aggregation gives the round back at once, instead of holding it for the lease:
+      // the next arrival, redelivery or check decides it again from the arrivals then recorded.
+      await releaseRound(deps.store, layout, round, claim.text).then(
+        (released) => {
+          if (released) deps.logger.warn(`job ${jobId} round ${round}: aggregation failed, claim released: ${(e as Error).message}`);
+        },
+        (why: unknown) => deps.logger.error(`job ${jobId} round ${round}: could not release the claim after a failed aggregation: ${String(why)}`),
+      );
+      throw e;
+    }
     return { outcome: 'aggregated', jobId, round, aggregation };
   }
 }

@@ -9,6 +9,7 @@
 //   claimant, with the participants fixed) → done. A result arriving after the claim is late:
 //   its marker is kept but it is not in the participant list, so it never enters the average.
 //   A claim older than the lease is abandoned (its aggregator died) and may be taken over.
+//   A claim whose aggregation failed is given back at once (→ open), so the round is decided again.
 import { z } from 'zod';
 import { BadInputError, ConflictError, NotFoundError } from '../_shared/errors.js';
 import type { Store } from '../_shared/store/types.js';
@@ -125,7 +126,14 @@ const doneSchema = z.object({
   participants: z.array(z.int().nonnegative()),
   at: z.string(),
 });
-const roundStateSchema = z.discriminatedUnion('state', [claimSchema, doneSchema]);
+/** A claim given back after its aggregation failed: the round is open again. */
+const openSchema = z.object({
+  state: z.literal('open'),
+  /** Who gave it back, and when. */
+  by: z.string(),
+  at: z.string(),
+});
+const roundStateSchema = z.discriminatedUnion('state', [claimSchema, doneSchema, openSchema]);
 export type RoundState = z.infer<typeof roundStateSchema>;
 export type RoundClaim = z.infer<typeof claimSchema>;
 
@@ -173,6 +181,8 @@ export async function claimRound(store: Store, layout: JobLayout, round: number,
   if (current !== undefined) {
     const { state } = current;
     if (state.state === 'done') return { won: false, state };
+    // Given back after a failed aggregation: open, claimed like a fresh round.
+    if (state.state === 'open') return swapOrLose(store, layout, round, current.text, text, claim);
     if (state.by === request.by) return { won: true, claim: state, text: current.text };
     if (request.nowMs - Date.parse(state.at) < request.leaseMs) return { won: false, state };
     // Abandoned: take it over with the participants the first claimant fixed.
@@ -202,6 +212,36 @@ async function swapOrLose(
     // a conflict: the claim that reads back is this caller's, so this caller won.
     if (now.text === text) return { won: true, claim, text };
     return { won: false, state: now.state };
+  }
+}
+
+/**
+ * Gives back a round this caller claimed whose aggregation failed, so the next caller decides
+ * it again at once instead of waiting out the lease. Arrivals whose weights can no longer be
+ * read are dropped first, so their shards' genuine results can be recorded. True when released;
+ * false when the claim is no longer this caller's (taken over, or the round is done).
+ */
+export async function releaseRound(store: Store, layout: JobLayout, round: number, claimText: string): Promise<boolean> {
+  const current = await readRoundState(store, layout, round);
+  if (current?.text !== claimText || current.state.state !== 'aggregating') return false;
+  for (const shard of current.state.participants) {
+    const url = layout.arrival(round, shard);
+    try {
+      const arrival = await readArrival(store, layout, round, shard);
+      if (await store.exists(arrival.weightsUrl)) continue;
+      await store.delete(url);
+    } catch (e) {
+      if (e instanceof BadInputError) await store.delete(url).catch(() => undefined);
+      else if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+  const open: RoundState = { state: 'open', by: current.state.by, at: new Date().toISOString() };
+  try {
+    await store.swapPointer(layout.roundState(round), claimText, JSON.stringify(open));
+    return true;
+  } catch (e) {
+    if (e instanceof ConflictError) return false;
+    throw e;
   }
 }
 
