@@ -50,7 +50,7 @@ export function gruSequence(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel
       throw new BackendError('GRU: unexpected arguments');
     }
     const flat = tf.reshape(xIn, [b * t, d]);
-    const proj = tf.reshape(tf.add(tf.matMul(flat, w), bi), [b, t, 3 * u]);
+    const proj = tf.reshape(tf.fused.matMul({ a: flat, b: w, bias: bi }), [b, t, 3 * u]);
     const recurrentZr = tf.slice(rec, [0, 0], [u, 2 * u]);
     const recurrentH = tf.slice(rec, [0, 2 * u], [u, u]);
     const records = tensors(GRU_SEQUENCE, tf.engine().runKernel(GRU_SEQUENCE, { proj, recurrentZr, recurrentH }, attrs));
