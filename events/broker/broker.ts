@@ -7,8 +7,8 @@ import { once, setMaxListeners } from 'node:events';
 import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadInputError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorResponse } from '../../functions/_shared/http.js';
+import { BadInputError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
+import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
 import { decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
@@ -246,11 +246,7 @@ class Broker implements LocalBroker {
   private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const broker = this.route(req.url ?? '/');
-      if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
-        this.answer(res, 405, { error: `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`, code: 'method_not_allowed' });
-        return;
-      }
+      if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`);
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const body = await this.readBody(req);
       await this.accept(broker, decodeHttp(req.headers, body), REPLY_TTL);
@@ -260,6 +256,7 @@ class Broker implements LocalBroker {
       const { status, body } = errorResponse(e);
       if (status >= 500 && !(e instanceof UnavailableError)) this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
       if (!req.complete) res.setHeader('connection', 'close');
+      for (const [name, value] of Object.entries(errorHeaders(e))) res.setHeader(name, value);
       this.answer(res, status, body);
     }
   }
