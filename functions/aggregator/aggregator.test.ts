@@ -14,9 +14,12 @@ import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, t
 import { createLogger } from '../_shared/log.js';
 import { decodeModelMetadata } from '../_shared/models/metadata.js';
 import type { Store } from '../_shared/store/types.js';
+import { openOnnxModel } from '../_shared/serving/onnx-model.js';
+import { TEST_ONNX_SETTINGS } from '../../test/support/onnx-parity.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
 import type { ArrivalOutcome } from './collect.js';
 import { loadConfig } from './config.js';
+import { publishModel } from './publish.js';
 import { createAggregatorHandler } from './handler.js';
 
 const logger = createLogger('aggregator-test', quietSink());
@@ -197,6 +200,14 @@ describe('collecting a round', () => {
     const model = await tf.loadLayersModel(temp.store.modelHandler(folder));
     const probabilities = tf.tidy(() => model.predict(tf.zeros([1, 28, 28, 1])) as tfjs.Tensor);
     expect(probabilities.shape).toEqual([1, 10]);
+    const onnx = await openOnnxModel(await temp.store.read(`${folder}model.onnx`), TEST_ONNX_SETTINGS, 'the published model.onnx');
+    const input = onnx.inputs[0]?.name ?? '';
+    const answer = await onnx.run({ [input]: { dtype: 'float32', shape: [1, 28, 28, 1], data: new Float32Array(28 * 28) } });
+    const onnxProbabilities = Object.values(answer)[0]?.data ?? new Float32Array();
+    const tfjsProbabilities = probabilities.dataSync();
+    expect(onnxProbabilities).toHaveLength(10);
+    onnxProbabilities.forEach((p, k) => expect(Math.abs(Number(p) - (tfjsProbabilities[k] ?? NaN))).toBeLessThan(1e-4));
+    await onnx.dispose();
     probabilities.dispose();
     model.dispose();
     const job = await readJob(temp.store, prepared.layout.record);
@@ -206,6 +217,18 @@ describe('collecting a round', () => {
     const status = await fetch(`${server.base}/jobs/job-final`);
     expect(status.status).toBe(200);
     expect((await status.json()) as JobSummary).toMatchObject({ jobId: 'job-final', status: 'done', rounds: 1, results: [{ round: 1, participants: [0, 1] }] });
+  });
+
+  it('refuses to publish a model with a layer ONNX cannot express, naming it, and writes nothing', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-odd', { shards: 1, perShard: 5, test: 5, config: { rounds: 1 } });
+    const odd = tf.sequential({ layers: [tf.layers.conv1d({ name: 'odd_conv', inputShape: [8, 1], filters: 2, kernelSize: 3 }), tf.layers.flatten()] });
+    const result = { round: 1, participants: [0], examples: 5, testAccuracy: 0.5, testLoss: 1, finishedAt: new Date(0).toISOString() };
+    await expect(publishModel({ store: temp.store }, prepared.job, prepared.layout, odd, result)).rejects.toThrow(/"odd_conv" \(Conv1D\)/);
+    const models = modelsLayout(temp.root, prepared.job.serving.name);
+    const latest = await temp.store.read(models.latest).then((b) => new TextDecoder().decode(b), () => '');
+    expect(latest).not.toContain('job-odd');
+    await expect(temp.store.read(`${models.version('job-odd')}model.json`)).rejects.toThrow();
+    odd.dispose();
   });
 
   it.each([
