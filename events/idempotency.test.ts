@@ -33,6 +33,23 @@ function counter(value = 'done', delayMs = 20) {
   };
 }
 
+/** A handler that says when it has started (its claim is taken) and finishes only when released. */
+function gated(value: string): { handler: () => Promise<string>; started: Promise<void>; release: () => void } {
+  let begin = (): void => undefined;
+  let finish = (): void => undefined;
+  const started = new Promise<void>((resolve) => (begin = resolve));
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  return {
+    handler: async () => {
+      begin();
+      await done;
+      return value;
+    },
+    started,
+    release: () => finish(),
+  };
+}
+
 const key = { source: '/kaskade/shard-trainer', id: 'job-1/1/0' };
 
 describe.each<{ name: string; make: () => Promise<Idempotency<string>> }>([
@@ -100,21 +117,21 @@ describe('store idempotency', () => {
 
   it('a second replica gets 503 while the first is still handling the event', async () => {
     const { store, prefix } = await fileStore();
-    const slow = counter('first', 200);
-    const first = storeIdempotency<string>(store, { prefix }).once(key, slow.handler);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const held = gated('first');
+    const first = storeIdempotency<string>(store, { prefix }).once(key, held.handler);
+    await held.started;
     await expect(storeIdempotency<string>(store, { prefix }).once(key, counter().handler)).rejects.toThrow(UnavailableError);
+    held.release();
     expect(await first).toEqual({ duplicate: false, value: 'first' });
-    expect(slow.runs()).toBe(1);
   });
 
   it('takes over a stale claim left by a crashed replica', async () => {
     const { store, prefix } = await fileStore();
     let now = 1_000_000;
     const crashed = storeIdempotency<string>(store, { prefix, now: () => now, claimTtlMs: 60_000 });
-    const hang = crashed.once(key, () => new Promise<string>(() => undefined)); // never settles: the pod died
-    void hang;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const hung = gated('never'); // never released: the pod died
+    void crashed.once(key, hung.handler);
+    await hung.started;
     const other = storeIdempotency<string>(store, { prefix, now: () => now, claimTtlMs: 60_000 });
     await expect(other.once(key, counter().handler)).rejects.toThrow(UnavailableError);
     now += 61_000;

@@ -2,7 +2,7 @@
 // broker routes through a Trigger to the echo service (scaled from zero), `status` reports it,
 // Ctrl-C stops everything with exit code 0.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -91,5 +91,32 @@ describe('kaskade up / send / status', () => {
     const res = await run(['status', '--state-dir', stateDir]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/no running runtime/);
+  });
+});
+
+describe('the kaskade bin', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin?: Record<string, string> };
+  const bin = join(ROOT, pkg.bin?.kaskade ?? 'missing');
+
+  function runBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    return new Promise((done) => child.once('exit', (code) => done({ code, stdout, stderr })));
+  }
+
+  it('is the package bin and lists every command', async () => {
+    expect(existsSync(bin)).toBe(true);
+    const res = await runBin(['--help']);
+    expect(res.code).toBe(0);
+    for (const command of ['up', 'status', 'send', 'train', 'deploy']) expect(res.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+
+  it('runs a command through the bin: deploy refuses an unknown tool', async () => {
+    const res = await runBin(['deploy', '--with', 'helm', '--dry-run']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/--with <tool>.*helm.*kubectl, kn, gcloud/);
   });
 });

@@ -40,6 +40,8 @@ export interface StartBrokerOptions {
   /** fdatasync every journal batch (survives power loss; slower). */
   readonly fsync?: boolean;
   readonly compactBytes?: number;
+  /** How the broker waits `ms` between attempts (default: a timer); tests pass a clock of their own. */
+  readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface BrokerStats {
@@ -64,6 +66,11 @@ export interface LocalBroker {
   /** Replaces the triggers (manifests changed); deliveries already under way finish as they were. */
   setTriggers(triggers: readonly TriggerSpec[]): void;
   stats(): BrokerStats;
+  /**
+   * Resolves once no delivery is under way (every accepted event, replies included, delivered,
+   * dead-lettered or dropped) and the journal has written what it was given.
+   */
+  idle(): Promise<void>;
   /** Stops taking events, waits for in-flight deliveries (bounded), closes the journal. */
   close(): Promise<void>;
 }
@@ -226,6 +233,12 @@ class Broker implements LocalBroker {
 
   stats(): BrokerStats {
     return { ...this.counts, pending: this.pending.size, inFlight: this.inFlight.size, journalBytes: this.journal?.bytes ?? 0 };
+  }
+
+  async idle(): Promise<void> {
+    // A delivery whose reply is accepted starts the reply's deliveries before it ends itself.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.journal?.settled();
   }
 
   // --- ingress -------------------------------------------------------------------------------
@@ -398,7 +411,8 @@ class Broker implements LocalBroker {
       if (isAccepted(result) || !isRetryable(result) || n >= policy.retry) return result;
       this.counts.retries++;
       try {
-        await sleep(retryDelayMs(policy, n + 1, result), undefined, { signal });
+        const ms = retryDelayMs(policy, n + 1, result);
+        await (this.options.wait ? this.options.wait(ms, signal) : sleep(ms, undefined, { signal }));
       } catch {
         return { kind: 'error', message: 'broker shutting down', aborted: true };
       }

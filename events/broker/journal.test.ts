@@ -69,7 +69,7 @@ describe('journal', () => {
     journal.complete({ k: 'd', s: 1, t: 'a' });
     await journal.append(accepted(6, ['a']), undefined);
     live.push({ record: accepted(6, ['a']), data: undefined });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await journal.settled();
     expect(replay(await readFile(path)).events.map((e) => e.record.s)).toEqual([5, 6]);
     expect((await stat(path)).size).toBeLessThan(1000);
     live = [];

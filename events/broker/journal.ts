@@ -223,9 +223,14 @@ export class Journal {
     await previous.close();
   }
 
+  /** Resolves once everything queued (completions included) is written, and any compaction done. */
+  async settled(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
   /** Writes what is queued and closes; pending events stay in the file for the next start. */
   async close(): Promise<void> {
-    while (this.writing !== undefined) await this.writing;
+    await this.settled();
     this.closed = true;
     await this.handle.close();
   }

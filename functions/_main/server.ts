@@ -154,7 +154,10 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    served.drain(config.drainTimeoutMs).then(
+    const drained = served.drain(config.drainTimeoutMs);
+    // The server has stopped listening by now: say so, with what is left to finish.
+    process.stderr.write(`draining: ${served.inFlight()} request(s) in flight, no new ones taken\n`);
+    drained.then(
       (clean) => process.exit(clean ? 0 : 1),
       (e: unknown) => {
         process.stderr.write(`drain failed: ${String(e)}\n`);

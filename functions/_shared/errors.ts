@@ -13,7 +13,20 @@ export abstract class KaskadeError extends Error {
 /** A request, event or file is malformed: wrong shape, dtype, size, missing field. */
 export class BadInputError extends KaskadeError {
   readonly code: string = 'bad_input';
-  readonly httpStatus = 400;
+  readonly httpStatus: number = 400;
+}
+
+/** An object is well-formed but a field's value is not allowed (Kubernetes' 422 Invalid); names the field. */
+export class InvalidFieldError extends BadInputError {
+  override readonly code = 'invalid';
+  override readonly httpStatus = 422;
+  constructor(
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** A body or tensor payload is larger than the configured limit. */
@@ -30,8 +43,13 @@ export class NotFoundError extends KaskadeError {
 
 /** A write lost a race (a generation precondition or compare-and-swap failed). */
 export class ConflictError extends KaskadeError {
-  readonly code = 'conflict';
+  readonly code: string = 'conflict';
   readonly httpStatus = 409;
+}
+
+/** A create named something that already exists. */
+export class AlreadyExistsError extends ConflictError {
+  override readonly code = 'already_exists';
 }
 
 /** A path or URL escapes the configured storage roots. */

@@ -13,6 +13,7 @@ import { readJob, type JobRecord, type JobSummary } from '../_shared/jobs/record
 import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { decodeModelMetadata } from '../_shared/models/metadata.js';
+import type { Store } from '../_shared/store/types.js';
 import { openOnnxModel } from '../_shared/serving/onnx-model.js';
 import { TEST_ONNX_SETTINGS } from '../../test/support/onnx-parity.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
@@ -29,8 +30,8 @@ let recorder: ReturnType<typeof memoryEmit>;
 let servers: Served[] = [];
 
 /** A fresh aggregator instance over the same storage (as after a scale to zero). */
-async function aggregator(overrides: Partial<AggregatorSettings> = {}): Promise<Served> {
-  const deps: AggregatorDeps = { tf, store: temp.store, emit: recorder.emit, logger };
+async function aggregator(overrides: Partial<AggregatorSettings> = {}, store: Store = temp.store): Promise<Served> {
+  const deps: AggregatorDeps = { tf, store, emit: recorder.emit, logger };
   const served = await serve('aggregator', createAggregatorHandler(() => Promise.resolve(deps), { ...settings, ...overrides }, logger));
   servers.push(served);
   return served;
@@ -111,6 +112,34 @@ describe('collecting a round', () => {
     // A repeat after the round closed changes nothing.
     expect((await arrive(first.base, r2, 'late-repeat')).body).toMatchObject({ recorded: false, round: { outcome: 'closed', counted: true } });
     expect(ofType(EVENT_TYPES.modelAggregated)).toHaveLength(1);
+  });
+
+  it('reads the job record once per arrival (and once more to record an aggregated round)', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-reads', { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
+    const [r0, r1] = await Promise.all([shardResult(prepared, 1, 0, 1, 10), shardResult(prepared, 1, 1, 2, 10)]);
+    if (!r0 || !r1) throw new Error('no results');
+    let recordReads = 0;
+    // The real store, counting the reads of one object on their way through.
+    const real = temp.store;
+    const counting: Store = {
+      read: (url, options) => {
+        if (url === prepared.layout.record) recordReads += 1;
+        return real.read(url, options);
+      },
+      write: (url, data, options) => real.write(url, data, options),
+      exists: (url) => real.exists(url),
+      list: (prefix) => real.list(prefix),
+      delete: (url) => real.delete(url),
+      swapPointer: (url, expected, next) => real.swapPointer(url, expected, next),
+      modelHandler: (folder) => real.modelHandler(folder),
+    };
+    const served = await aggregator({}, counting);
+    expect((await arrive(served.base, r0)).body).toMatchObject({ round: { outcome: 'waiting' } });
+    expect(recordReads).toBe(1);
+    recordReads = 0;
+    expect((await arrive(served.base, r1)).body).toMatchObject({ round: { outcome: 'aggregated' } });
+    // One read on arrival; the round's result is then written by compare-and-swap, which reads the record it replaces.
+    expect(recordReads).toBe(2);
   });
 
   it('aggregates exactly once when every shard arrives at the same moment', async () => {

@@ -65,6 +65,11 @@ export class Autoscaler {
     pool.scaleTo(state.lastDesired);
   }
 
+  /** Forgets a service (its pool is stopped by its owner). */
+  remove(key: string): void {
+    this.entries.delete(key);
+  }
+
   start(): void {
     this.timer ??= setInterval(() => this.tickAll(), this.tickMs);
     this.timer.unref();

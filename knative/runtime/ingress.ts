@@ -189,7 +189,10 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
     options.logger.warn(`${route.namespace}/${route.name}: pod ${slot.pod}: ${e.message}`);
     badGateway(res, `pod ${slot.pod} of ${route.namespace}/${route.name} failed: ${e.message}`);
   });
-  pipeline(req, upstream, () => undefined);
+  // Not pipeline(): it would destroy the client's request (and connection) along with the
+  // upstream request that an early answer ends.
+  req.once('error', () => upstream.destroy());
+  req.pipe(upstream);
 }
 
 /**

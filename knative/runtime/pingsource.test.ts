@@ -29,6 +29,20 @@ interface Received {
 let sink: Server;
 let base = '';
 const received: Received[] = [];
+const arrivals = new Set<() => void>();
+
+/** Resolves once the sink has received `count` requests on `path`. */
+function arrived(path: string, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (received.filter((r) => r.path === path).length < count) return;
+      arrivals.delete(check);
+      resolve();
+    };
+    arrivals.add(check);
+    check();
+  });
+}
 
 beforeAll(async () => {
   sink = createServer((req, res) => {
@@ -37,6 +51,7 @@ beforeAll(async () => {
     req.on('end', () => {
       received.push({ path: req.url ?? '', headers: req.headers, body });
       res.writeHead(req.url === '/fail' ? 500 : 202).end();
+      for (const check of [...arrivals]) check();
     });
   });
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
@@ -82,15 +97,16 @@ describe('startPingSources', () => {
       ],
       { logger: quiet, timeoutMs: 2_000 },
     );
-    await new Promise((r) => setTimeout(r, 2_600));
-    const status = pings.status();
+    // A source never overlaps itself: when its third tick arrives, the first two are counted.
+    await Promise.all([arrived('/live', 3), arrived('/fail', 3)]);
     pings.stop();
+    const status = pings.status();
     const live = received.filter((r) => r.path === '/live');
-    expect(live.length).toBeGreaterThanOrEqual(2);
     expect(live[0]?.headers['ce-type']).toBe(PING_EVENT_TYPE);
     expect(live[0]?.body).toBe('{"a":1}');
     expect(received.filter((r) => r.path === '/off')).toHaveLength(0);
-    expect(status.find((s) => s.name === 'live')).toMatchObject({ fired: live.length, failed: 0 });
+    expect(status.find((s) => s.name === 'live')).toMatchObject({ failed: 0, next: null });
+    expect(status.find((s) => s.name === 'live')?.fired).toBeGreaterThanOrEqual(2);
     expect(status.find((s) => s.name === 'off')).toMatchObject({ fired: 0, next: null, suspended: true });
     expect(status.find((s) => s.name === 'broken')?.failed).toBeGreaterThanOrEqual(2);
   });
@@ -111,12 +127,12 @@ describe('a PingSource from a manifest', () => {
     await writeFile(manifest, stringify({ apiVersion: 'sources.knative.dev/v1', kind: 'PingSource', metadata: { name: 'tick' }, spec: { schedule: '* * * * * *', data: '{"from":"manifest"}', sink: { uri: `${base}/manifest` } } }));
     received.length = 0;
     const runtime = await startRuntime({ manifests: manifest, stateDir: dir, logSink: new PassThrough() });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await arrived('/manifest', 2);
     expect(runtime.status().pingSources[0]?.fired).toBeGreaterThanOrEqual(1);
+    expect(runtime.status().pingSources[0]?.next).not.toBeNull();
     await runtime.close();
-    const count = received.length;
-    await new Promise((r) => setTimeout(r, 1_200));
-    expect(received.length).toBe(count);
+    // Stopped: the schedule has no next run.
+    expect(runtime.status().pingSources[0]).toMatchObject({ name: 'tick', next: null });
     expect(received[0]).toMatchObject({ path: '/manifest', body: '{"from":"manifest"}' });
     expect(received[0]?.headers['ce-source']).toBe('/apis/v1/namespaces/default/pingsources/tick');
     await rm(dir, { recursive: true, force: true });

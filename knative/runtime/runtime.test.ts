@@ -87,8 +87,12 @@ describe('containerConcurrency', () => {
 
   it('answers 503 when the queue in front of the worker is full (10 × containerConcurrency)', async () => {
     await until('echo-cc ready', () => service('echo-cc').ready === 1, 10_000);
-    const statuses = await Promise.all(Array.from({ length: 14 }, () => fetch(`${runtime.url('echo-cc')}/?sleep=100`).then((r) => r.status)));
-    expect(statuses.filter((s) => s === 200)).toHaveLength(11);
+    // One request holds the worker's only slot; the next 13 find 10 places in the queue.
+    const holder = fetch(`${runtime.url('echo-cc')}/?sleep=1000`).then((r) => r.status);
+    await until('the holder in flight', () => service('echo-cc').pods.some((p) => p.inFlight === 1), 10_000);
+    const statuses = await Promise.all(Array.from({ length: 13 }, () => fetch(`${runtime.url('echo-cc')}/`).then((r) => r.status)));
+    expect(await holder).toBe(200);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(statuses.filter((s) => s === 503)).toHaveLength(3);
   });
 

@@ -5,19 +5,20 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../functions/_shared/errors.js';
+import { ConfigError, UnavailableError } from '../../functions/_shared/errors.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
 import { startLocalBrokers, type BrokerLauncher, type RuntimeBroker } from './broker.js';
-import { Autoscaler, applyOverrides, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
-import { workerCommand, type WorkerMode } from './build.js';
-import { startIngress, type Ingress, type IngressTarget } from './ingress.js';
+import { Autoscaler, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
+import type { WorkerMode } from './build.js';
+import { startIngress, type Ingress } from './ingress.js';
+import { startKubeApi, type KubeApi } from './kube-api/index.js';
 import { readManifestDocuments } from './manifest-source.js';
-import { parseManifests, type Destination, type RuntimeManifests, type ServiceManifest } from './manifests.js';
+import { parseManifests, type Destination, type ManifestOptions, type RuntimeManifests, type ServiceManifest } from './manifests.js';
 import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
-import { ServicePool, type PoolStatus } from './pool.js';
+import type { PoolStatus } from './pool.js';
+import { ServiceSet } from './services.js';
 import { readState, removeState, writeState, type RuntimeStateFile } from './state.js';
-import { WorkerProcess } from './worker.js';
-import { FUNCTIONS_DIR, REPO_ROOT } from './paths.js';
+import { FUNCTIONS_DIR } from './paths.js';
 
 export interface RuntimeOptions {
   /** A YAML file, a folder of YAML files, or a kustomize folder. */
@@ -52,6 +53,8 @@ export interface RuntimeOptions {
   functionsDir?: string;
   /** Starts the brokers; default: the local broker of events/. null runs without one. */
   broker?: BrokerLauncher | null;
+  /** The Kubernetes API: its port (0, the default, picks a free one) and node file (default: the example edge cluster). */
+  kubeApi?: { port?: number; nodes?: string };
 }
 
 export interface ServiceStatus extends PoolStatus, ScaleStatus {
@@ -76,6 +79,14 @@ export interface RuntimeStatus {
 
 export interface Runtime {
   readonly port: number;
+  /** The Kubernetes API (`https://127.0.0.1:<port>`) and the admin kubeconfig for it. */
+  readonly kubeApi: {
+    readonly url: string;
+    readonly port: number;
+    readonly kubeconfig: string;
+    /** Writes (once) and returns the kubeconfig a pod running as this ServiceAccount gets. */
+    serviceAccountKubeconfig(namespace: string, serviceAccount: string): Promise<string>;
+  };
   readonly manifests: RuntimeManifests;
   /** `http://127.0.0.1:<port>/<ns>/<svc>`: works for every HTTP client. */
   url(service: string, namespace?: string): string;
@@ -88,9 +99,6 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Host env a worker inherits (everything else comes from its manifest, as in a container). */
-const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'KASKADE_BACKEND', 'GOOGLE_APPLICATION_CREDENTIALS', 'NODE_EXTRA_CA_CERTS'];
-
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const namespace = options.namespace ?? 'default';
   const host = options.host ?? '127.0.0.1';
@@ -102,13 +110,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const functionSource = (s: ServiceManifest): string => join(functionsDir, s.functionTarget, 'index.ts');
 
   const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});
-  const manifests = parseManifests(docs, {
+  const manifestOptions: ManifestOptions = {
     namespace,
     allowZeroInitialScale: options.allowZeroInitialScale ?? false,
     // Pods on a cluster mount their data volume at KASKADE_DATA_DIR; locally that folder is the
     // runtime's own, set the way Knative sets PORT (an explicit env option still wins).
     envOverrides: { KASKADE_DATA_DIR: join(stateDir, 'data'), ...options.env },
-  });
+  };
+  const manifests = parseManifests(docs, manifestOptions);
   for (const w of manifests.warnings) logger.warn(w);
   if (manifests.ignored.length > 0) logger.info(`not run locally: ${manifests.ignored.join(', ')}`);
   for (const s of manifests.services) {
@@ -118,13 +127,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const other = await readState(stateDir).catch(() => null);
   if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
 
-  const targets = new Map<string, IngressTarget & { pool: ServicePool }>();
   const tickMs = tickMsOf(options.kpa);
   const autoscaler = new Autoscaler(tickMs, logger);
   let ingress: Ingress | undefined;
   let broker: RuntimeBroker | null = null;
   let pings: PingSources | undefined;
-  const pools: ServicePool[] = [];
+  let kube: KubeApi | undefined;
+  let services: ServiceSet | undefined;
 
   const urlOf = (svc: string, ns = namespace): string => `http://${host}:${ingress?.port ?? 0}/${ns}/${svc}`;
   const hostUrlOf = (svc: string, ns = namespace): string => `http://${svc}.${ns}.localhost:${ingress?.port ?? 0}`;
@@ -149,11 +158,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     startedAt,
     brokerUrl: brokerUrlOf(),
     broker: broker?.stats() ?? null,
-    services: manifests.services.map((s) => {
+    services: (services?.list() ?? []).map(({ manifest: s, target: t }) => {
       const key = `${s.namespace}/${s.name}`;
-      const t = targets.get(key);
       const scale = autoscaler.status(key) ?? { desired: 0, mode: 'stable' as const, stable: 0, panic: 0, targetPerPod: 0 };
-      const pool = t?.pool.status() ?? { ready: 0, starting: 0, draining: 0, inFlight: 0, queued: 0, pods: [] };
+      const pool = t.pool.status();
       return {
         namespace: s.namespace,
         name: s.name,
@@ -161,7 +169,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         url: urlOf(s.name, s.namespace),
         hostUrl: hostUrlOf(s.name, s.namespace),
         containerConcurrency: s.containerConcurrency,
-        observedConcurrency: t?.pool.sampler.current() ?? 0,
+        observedConcurrency: t.pool.sampler.current(),
         ...pool,
         ...scale,
       };
@@ -175,8 +183,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       pings?.stop();
       // The broker drains its deliveries first: they need the services (and their autoscaling).
       await broker?.close();
+      await kube?.close();
       autoscaler.stop();
-      await Promise.all(pools.map((p) => p.close()));
+      await services?.close();
       await ingress?.close();
       await removeState(stateDir, process.pid);
       logger.info('stopped');
@@ -186,7 +195,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     ingress = await startIngress({
       port: options.port ?? 0,
       host,
-      lookup: (ns, name) => targets.get(`${ns}/${name}`),
+      lookup: (ns, name) => services?.lookup(ns, name),
       admin: (path, req, res) => admin(path, req, res, status),
       logger,
     });
@@ -197,41 +206,43 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.warn(`no local broker: ${manifests.brokers.length} Broker(s) and ${manifests.triggers.length} Trigger(s) are not served`);
     }
 
-    for (const s of manifests.services) {
-      const config = applyOverrides(s.autoscaling, options.kpa);
-      const command = await workerCommand(options.workerMode ?? 'bundle', functionSource(s), logger);
-      const env = workerEnv(s, brokerUrlOf(s.broker.namespace, s.broker.name));
-      const podLog = (pod: string, line: string): void => void sink.write(`${s.name}/${pod} | ${line}\n`);
-      const pool: ServicePool = new ServicePool({
-        namespace: s.namespace,
-        name: s.name,
-        containerConcurrency: s.containerConcurrency,
-        activatorCapacity: options.activatorCapacity ?? 1_000,
-        drainGraceMs: s.timeoutSeconds * 1_000 + 5_000,
-        samplerBucketMs: Math.max(10, Math.min(100, Math.round(config.stableWindowMs / 600))),
-        samplerRetainMs: config.stableWindowMs * 2,
-        logger,
-        onDemand: () => autoscaler.tick(pool.key),
-        startWorker: (pod) =>
-          WorkerProcess.start(pod, {
-            command,
-            env,
-            cwd: REPO_ROOT,
-            readinessPath: s.readinessPath,
-            readinessTimeoutMs: options.readinessTimeoutMs ?? 60_000,
-            onLine: (line) => podLog(pod, line),
-          }),
-      });
-      pools.push(pool);
-      targets.set(pool.key, { pool, timeoutMs: s.timeoutSeconds * 1_000 });
-      autoscaler.add(pool, config);
-    }
+    // Every service, from the manifests or created through the Kubernetes API, is run by the
+    // API's controller from its store.
+    kube = await startKubeApi({
+      stateDir,
+      namespace,
+      host,
+      port: options.kubeApi?.port ?? 0,
+      ...(options.kubeApi?.nodes !== undefined ? { nodesFile: options.kubeApi.nodes } : {}),
+      docs,
+      admit: (service, ns) => {
+        if (!services) throw new UnavailableError('the runtime is still starting');
+        services.admit(service, ns);
+      },
+      logger,
+    });
+    services = new ServiceSet({
+      autoscaler,
+      ...(options.kpa ? { kpa: options.kpa } : {}),
+      logger,
+      sink,
+      workerMode: options.workerMode ?? 'bundle',
+      readinessTimeoutMs: options.readinessTimeoutMs ?? 60_000,
+      activatorCapacity: options.activatorCapacity ?? 1_000,
+      manifestOptions,
+      functionSource,
+      configMaps: docs.filter((d) => (d.value as { kind?: unknown } | null)?.kind === 'ConfigMap'),
+      brokerUrl: brokerUrlOf,
+      podEnv: (ns, sa) => kube?.podEnv(ns, sa) ?? Promise.resolve({}),
+      urls: (ns, name) => ({ url: hostUrlOf(name, ns), address: urlOf(name, ns) }),
+    });
+    await kube.control(services);
     autoscaler.start();
     pings = startPingSources(
       manifests.pingSources.map((p) => ({ source: p, sinkUrl: resolveDestination(p.sink) })),
       { logger, timeoutMs: options.sinkTimeoutMs ?? 10_000 },
     );
-    const state: RuntimeStateFile = { pid: process.pid, port: ingress.port, host, adminUrl: `http://${host}:${ingress.port}/_kaskade`, namespace, brokerUrl: brokerUrlOf(), brokers: brokerList(), startedAt };
+    const state: RuntimeStateFile = { pid: process.pid, port: ingress.port, host, kubeApiUrl: kube.url, kubeconfig: kube.kubeconfig, adminUrl: `http://${host}:${ingress.port}/_kaskade`, namespace, brokerUrl: brokerUrlOf(), brokers: brokerList(), startedAt };
     await writeState(stateDir, state);
   } catch (e) {
     await close();
@@ -239,9 +250,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const port = ingress.port;
-  logger.info(`ingress on http://${host}:${port} (tick ${tickMs} ms); ${manifests.services.length} service(s)`);
+  const kubeApi = kube;
+  const api = {
+    url: kube.url,
+    port: kube.port,
+    kubeconfig: kube.kubeconfig,
+    serviceAccountKubeconfig: async (ns: string, sa: string): Promise<string> => (await kubeApi.podEnv(ns, sa)).KUBECONFIG ?? '',
+  };
+  logger.info(`ingress on http://${host}:${port} (tick ${tickMs} ms); ${manifests.services.length} service(s) in the manifests; Kubernetes API on ${api.url}`);
   return {
     port,
+    kubeApi: api,
     manifests,
     url: urlOf,
     hostUrl: hostUrlOf,
@@ -249,22 +268,6 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     status,
     close,
   };
-
-  function workerEnv(s: ServiceManifest, localBrokerUrl: string | null): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const name of INHERITED_ENV) {
-      const v = process.env[name];
-      if (v !== undefined) env[name] = v;
-    }
-    for (const { name, value } of s.env) env[name] = value;
-    env.K_SERVICE = s.name;
-    env.K_CONFIGURATION = s.name;
-    env.K_REVISION = `${s.name}-00001`;
-    env.KASKADE_DRAIN_TIMEOUT_MS = String(s.timeoutSeconds * 1_000);
-    env.KASKADE_FUNCTION_SOURCE = functionSource(s);
-    if (localBrokerUrl !== null) env.KASKADE_BROKER_URL = localBrokerUrl;
-    return env;
-  }
 }
 
 function admin(path: string, _req: IncomingMessage, res: ServerResponse, status: () => RuntimeStatus): boolean {

@@ -15,6 +15,9 @@ const stateSchema = z.object({
   brokerUrl: z.string().nullable(),
   brokers: z.array(z.object({ namespace: z.string(), name: z.string(), url: z.string() })),
   startedAt: z.string(),
+  /** The Kubernetes API and the admin kubeconfig for it. */
+  kubeApiUrl: z.string().optional(),
+  kubeconfig: z.string().optional(),
 });
 
 export type RuntimeStateFile = z.infer<typeof stateSchema>;

@@ -11,8 +11,33 @@ import { REPO_ROOT } from './paths.js';
 
 const ECHO = join(FIXTURE_FUNCTIONS, 'echo', 'index.ts');
 
-function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = []): WorkerLaunch {
-  return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine: (l) => lines.push(l) };
+function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = [], onLine: (line: string) => void = (l) => lines.push(l)): WorkerLaunch {
+  return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine };
+}
+
+/** A worker's log lines, and a wait for the first line that matches. */
+function logLines(): { lines: string[]; onLine: (line: string) => void; line: (pattern: RegExp) => Promise<string> } {
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  const line = (pattern: RegExp): Promise<string> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        const found = lines.find((l) => pattern.test(l));
+        if (found === undefined) return;
+        waiters.delete(check);
+        resolve(found);
+      };
+      waiters.add(check);
+      check();
+    });
+  return {
+    lines,
+    onLine: (l) => {
+      lines.push(l);
+      for (const check of [...waiters]) check();
+    },
+    line,
+  };
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -32,13 +57,14 @@ describe('worker process', () => {
     { name: 'bundled', command: async (): Promise<WorkerCommand> => [process.execPath, await bundleWorker(ECHO)] },
     { name: 'under tsx', command: (): Promise<WorkerCommand> => Promise.resolve(tsxCommand()) },
   ])('$name: drains in-flight requests on SIGTERM, refuses new ones, exits 0', async ({ command }) => {
-    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }));
+    const log = logLines();
+    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }, log.lines, log.onLine));
     await worker.ready;
     expect(worker.phase).toBe('ready');
     const slow = get(worker.port, '/?sleep=700');
-    await new Promise((r) => setTimeout(r, 200));
+    await log.line(/\[echo\] GET \//); // the echo logs a request as it starts on it
     const stopped = worker.stop(10_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await log.line(/draining: 1 request\(s\) in flight/);
     await expect(get(worker.port, '/')).rejects.toThrow();
     const answer = await slow;
     expect(answer.status).toBe(200);

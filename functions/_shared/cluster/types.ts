@@ -15,6 +15,7 @@ export interface KnativeService {
     resourceVersion?: string;
     generation?: number;
     uid?: string;
+    creationTimestamp?: string;
   };
   spec: {
     template: {
@@ -41,6 +42,7 @@ export interface KnativeServiceStatus {
   address?: { url?: string };
   latestReadyRevisionName?: string;
   latestCreatedRevisionName?: string;
+  traffic?: Array<{ revisionName?: string; latestRevision?: boolean; percent?: number; tag?: string }>;
 }
 
 /** A cluster node as admission needs it: labels and what it can allocate. */
