@@ -3,6 +3,7 @@
 // Data objects are tolerant readers: unknown fields are dropped, known ones are checked.
 import { z } from 'zod';
 import { BadInputError } from '../functions/_shared/errors.js';
+import { JOB_ID, JOB_ID_RULE, MODEL_NAME } from '../functions/_shared/jobs/ids.js';
 
 /** Bounds shared by producers and consumers; a request outside them is rejected with 400. */
 export const LIMITS = {
@@ -28,10 +29,10 @@ const storageUrl = z
   .regex(/^(file|gs):\/\/\S+$/, 'must be a file:// or gs:// URL');
 const jobId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_" or "-"');
+  .regex(JOB_ID, `must be ${JOB_ID_RULE}`);
 const modelName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a lowercase model name (letters, digits, ".", "_", "-")');
+  .regex(MODEL_NAME, 'must be a lowercase model name (letters, digits, ".", "_", "-")');
 const count = (max: number) => z.number().int().min(1).max(max);
 const round = count(LIMITS.maxRounds);
 const shardIndex = z.number().int().min(0).max(LIMITS.maxShards - 1);

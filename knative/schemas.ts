@@ -239,13 +239,21 @@ export const SCHEMAS: Record<string, Schema> = {
       resources: { type: 'object', required: ['requests'], properties: { requests: { type: 'object', required: ['storage'] } } },
     },
   }),
-  'rbac.authorization.k8s.io/v1 Role': {
+  'rbac.authorization.k8s.io/v1 Role': rbacRole('Role'),
+  'rbac.authorization.k8s.io/v1 RoleBinding': rbacBinding('RoleBinding'),
+  'rbac.authorization.k8s.io/v1 ClusterRole': rbacRole('ClusterRole'),
+  'rbac.authorization.k8s.io/v1 ClusterRoleBinding': rbacBinding('ClusterRoleBinding'),
+};
+
+/** A Role or ClusterRole: rules with explicit verbs, never '*' (each names exactly what it needs). */
+function rbacRole(kind: 'Role' | 'ClusterRole'): Schema {
+  return {
     type: 'object',
     required: ['apiVersion', 'kind', 'metadata', 'rules'],
     additionalProperties: false,
     properties: {
       apiVersion: { const: 'rbac.authorization.k8s.io/v1' },
-      kind: { const: 'Role' },
+      kind: { const: kind },
       metadata,
       rules: {
         type: 'array',
@@ -257,23 +265,25 @@ export const SCHEMAS: Record<string, Schema> = {
             apiGroups: { type: 'array', items: { type: 'string' } },
             resources: { type: 'array', items: { type: 'string' } },
             resourceNames: { type: 'array', items: { type: 'string' } },
-            // Never '*': each Role names exactly the verbs it needs.
             verbs: { type: 'array', minItems: 1, items: { enum: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] } },
           },
         },
       },
     },
-  },
-  'rbac.authorization.k8s.io/v1 RoleBinding': {
+  };
+}
+
+function rbacBinding(kind: 'RoleBinding' | 'ClusterRoleBinding'): Schema {
+  return {
     type: 'object',
     required: ['apiVersion', 'kind', 'metadata', 'roleRef', 'subjects'],
     additionalProperties: false,
     properties: {
       apiVersion: { const: 'rbac.authorization.k8s.io/v1' },
-      kind: { const: 'RoleBinding' },
+      kind: { const: kind },
       metadata,
       roleRef: { type: 'object', required: ['apiGroup', 'kind', 'name'] },
       subjects: { type: 'array', minItems: 1 },
     },
-  },
-};
+  };
+}

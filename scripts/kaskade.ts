@@ -4,12 +4,14 @@ import { Command } from 'commander';
 import { isKaskadeError } from '../functions/_shared/errors.js';
 import { register as autoscaleLab } from './commands/autoscale-lab.js';
 import { register as deploy } from './commands/deploy.js';
+import { register as edgeClient } from './commands/edge-client.js';
+import { register as edgeTrain } from './commands/edge-train.js';
 import { register as send } from './commands/send.js';
 import { register as status } from './commands/status.js';
 import { register as train } from './commands/train.js';
 import { register as up } from './commands/up.js';
 
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, autoscaleLab];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, autoscaleLab, edgeClient, edgeTrain];
 
 const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError();
 for (const register of COMMANDS) register(program);

@@ -102,3 +102,8 @@ export class WireFormatError extends BadInputError {
 export function isKaskadeError(e: unknown): e is KaskadeError {
   return e instanceof KaskadeError;
 }
+
+/** A model uses something a conversion cannot express (a layer type, an option, a datatype); names it. */
+export class UnsupportedModelError extends BadInputError {
+  override readonly code = 'unsupported_model';
+}

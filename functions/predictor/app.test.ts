@@ -29,7 +29,7 @@ describe('predictor over HTTP', () => {
   const cases: Case[] = [
     { name: 'live', path: '/v2/health/live', status: 200, json: { live: true } },
     { name: 'ready', path: '/v2/health/ready', status: 200, json: { ready: true } },
-    { name: 'server metadata', path: '/v2', status: 200, json: { name: 'kaskade-predictor', extensions: [] } },
+    { name: 'server metadata', path: '/v2', status: 200, json: { name: 'kaskade-predictor', extensions: ['model_repository'] } },
     { name: 'model ready', path: '/v2/models/mnist/ready', status: 200, json: { name: 'mnist', ready: true } },
     { name: 'model ready at its version', path: '/v2/models/mnist/versions/job-a-r3/ready', status: 200 },
     { name: 'model metadata', path: '/v2/models/mnist', status: 200, json: { name: 'mnist', versions: ['job-a-r3'], platform: 'tensorflowjs_layers', inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }], outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }] } },
@@ -86,7 +86,7 @@ describe('predictor over HTTP', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("connect-src 'self'");
     const html = await res.text();
-    expect(html).toContain('data-model="mnist"');
+    expect(html).toContain('id="model-picker"');
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
   });
 });
@@ -161,22 +161,36 @@ describe('model.aggregated and reloads', () => {
     let stop = false;
     const statuses = new Map<number, number>();
     const versions = new Set<string>();
+    const answered = new Set<() => void>();
+    /** Resolves once a request has been answered by `version` (any version when undefined). */
+    const servedBy = (version?: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (version === undefined ? versions.size === 0 : !versions.has(version)) return;
+          answered.delete(check);
+          resolve();
+        };
+        answered.add(check);
+        check();
+      });
     const client = async (): Promise<void> => {
       while (!stop) {
         const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const body = (await res.json()) as { model_version?: string };
         if (body.model_version) versions.add(body.model_version);
+        for (const check of [...answered]) check();
       }
     };
     const clients = Array.from({ length: 6 }, () => client());
+    await servedBy();
     for (let round = 1; round <= 3; round++) {
-      await new Promise((r) => setTimeout(r, 150));
       await h.publish({ jobId: 'job-c', round, rounds: 3 }, 10 + round);
       const res = await h.postAggregated(aggregated('job-c', round, 3, true));
       expect(res.headers.get('x-kaskade-outcome')).toBe('reloaded');
+      // Traffic meets each new model before the next swap.
+      await servedBy(`job-c-r${round}`);
     }
-    await new Promise((r) => setTimeout(r, 150));
     stop = true;
     await Promise.all(clients);
     expect([...statuses.keys()]).toEqual([200]);
@@ -198,18 +212,15 @@ describe('before a model is published', () => {
   it('is live and ready (start-up found nothing published), serves the model once one appears', async () => {
     expect((await fetch(`${h.url}/v2/health/live`)).status).toBe(200);
     expect((await fetch(`${h.url}/v2/health/ready`)).status).toBe(200);
-    expect((await fetch(`${h.url}/v2/models/mnist/ready`)).status).toBe(503);
-    expect((await fetch(`${h.url}/v2/models/mnist`)).status).toBe(503);
-    const infer503 = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
-    expect(infer503.status).toBe(503);
-    expect((await fetch(`${h.url}/v1/models/mnist`)).status).toBe(503);
+    // Not published: unknown to the server, so 404 (not 503: there is nothing to wait for).
+    expect((await fetch(`${h.url}/v2/models/mnist/ready`)).status).toBe(404);
+    expect((await fetch(`${h.url}/v2/models/mnist`)).status).toBe(404);
+    const infer404 = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
+    expect(infer404.status).toBe(404);
+    expect(((await infer404.json()) as { error: string }).error).toContain('not published');
+    expect((await fetch(`${h.url}/v1/models/mnist`)).status).toBe(404);
     await h.publish({ jobId: 'first', round: 1, rounds: 1 });
-    // The watcher retries every 50 ms while nothing is served.
-    const deadline = Date.now() + 10_000;
-    while ((await fetch(`${h.url}/v2/models/mnist/ready`)).status !== 200) {
-      if (Date.now() > deadline) throw new Error('never became ready');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // The first request after publishing loads the model (its first use).
     const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { model_version: string }).model_version).toBe('first-r1');

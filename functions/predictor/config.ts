@@ -1,23 +1,31 @@
 // The predictor's configuration, read once at start from the environment (see README.md).
-import { envInt, envString, type Env } from '../_shared/config.js';
+import { envInt, envNumber, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 
+/**
+ * Where the served models are published. `many`: every `<name>/LATEST` under one folder
+ * (`KASKADE_MODELS_URL`, e.g. `…/models/`). `one`: a single prefix holding `LATEST`, served under
+ * a fixed name (`KASKADE_MODEL_URL` + `KASKADE_MODEL_NAME`).
+ */
+export type ModelsSource = { kind: 'many'; modelsUrl: string } | { kind: 'one'; prefixUrl: string; name: string };
+
 export interface PredictorConfig {
-  /** Folder URL (file://, gs://) holding the `LATEST` pointer to the published model folder. */
-  modelPrefixUrl: string;
-  /** URL of the pointer itself: `<modelPrefixUrl>LATEST`. */
-  pointerUrl: string;
-  /** Name the model is served under: `/v2/models/<name>`. */
-  modelName: string;
-  /** How often to re-read the pointer (ms); 0 = only on `model.aggregated` events. */
+  source: ModelsSource;
+  /** `start`: load every published model when the predictor starts; `first-use`: when a request first names it. */
+  loadAt: 'start' | 'first-use';
+  /** A loaded model not used for this long is unloaded (ms); 0 = never. */
+  idleUnloadMs: number;
+  /** Most bytes of weights kept loaded; beyond it the least recently used models are unloaded. */
+  memoryBudgetBytes: number;
+  /** How often to re-read the pointers of loaded models (ms); 0 = only on `model.aggregated` events. */
   pollMs: number;
-  /** Pause between attempts while no model could be loaded yet (ms). */
+  /** Pause between attempts while a model to load at start is missing or failed to load (ms). */
   retryMs: number;
   /** Largest request body accepted (bytes); larger → 413. */
   maxBodyBytes: number;
   /** Most instances in one infer request; more → 400. */
   maxBatch: number;
-  /** Deadline for reading the pointer and loading one model (ms). */
+  /** Deadline for reading a pointer and loading one model (ms). */
   loadTimeoutMs: number;
   /** Most instances the batcher puts into one model call (a larger single request runs alone); 1 = no batching. */
   batchMaxSize: number;
@@ -25,20 +33,16 @@ export interface PredictorConfig {
   batchMaxLatencyMs: number;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** A served model's name: what `/v2/models/{name}` and `models/<name>/LATEST` use. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//;
 
 export function loadConfig(env: Env = process.env): PredictorConfig {
-  const prefix = envString(env, 'KASKADE_MODEL_URL');
-  if (!/^[a-z][a-z0-9+.-]*:\/\//.test(prefix)) {
-    throw new ConfigError(`KASKADE_MODEL_URL must be a URL such as file:///data/models/mnist/ or gs://bucket/models/mnist/, got "${prefix}"`);
-  }
-  const modelPrefixUrl = prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const modelName = envString(env, 'KASKADE_MODEL_NAME', 'mnist');
-  if (!NAME.test(modelName)) throw new ConfigError(`KASKADE_MODEL_NAME must match ${NAME.source}, got "${modelName}"`);
   return {
-    modelPrefixUrl,
-    pointerUrl: `${modelPrefixUrl}LATEST`,
-    modelName,
+    source: loadSource(env),
+    loadAt: loadAt(env),
+    idleUnloadMs: envInt(env, 'KASKADE_MODEL_IDLE_S', 900, { min: 0, max: 31_536_000 }) * 1000,
+    memoryBudgetBytes: memoryBudget(env),
     pollMs: envInt(env, 'KASKADE_MODEL_POLL_S', 30, { min: 0, max: 86_400 }) * 1000,
     retryMs: envInt(env, 'KASKADE_MODEL_RETRY_MS', 5000, { min: 10, max: 600_000 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', 4 * 1024 * 1024, { min: 1024 }),
@@ -47,4 +51,37 @@ export function loadConfig(env: Env = process.env): PredictorConfig {
     batchMaxSize: envInt(env, 'KASKADE_BATCH_MAX_SIZE', 32, { min: 1, max: 65_536 }),
     batchMaxLatencyMs: envInt(env, 'KASKADE_BATCH_MAX_LATENCY_MS', 5, { min: 0, max: 10_000 }),
   };
+}
+
+function loadSource(env: Env): ModelsSource {
+  const many = env.KASKADE_MODELS_URL;
+  const one = env.KASKADE_MODEL_URL;
+  if (many !== undefined && many !== '' && one !== undefined && one !== '') {
+    throw new ConfigError('set KASKADE_MODELS_URL (every model under a folder) or KASKADE_MODEL_URL (one model), not both');
+  }
+  if ((many === undefined || many === '') && (one === undefined || one === '')) {
+    throw new ConfigError('environment variable KASKADE_MODELS_URL (a folder of published models) or KASKADE_MODEL_URL (one model) is required');
+  }
+  if (many !== undefined && many !== '') return { kind: 'many', modelsUrl: folderUrl('KASKADE_MODELS_URL', many, 'file:///data/models/ or gs://bucket/models/') };
+  const prefixUrl = folderUrl('KASKADE_MODEL_URL', envString(env, 'KASKADE_MODEL_URL'), 'file:///data/models/mnist/ or gs://bucket/models/mnist/');
+  const name = envString(env, 'KASKADE_MODEL_NAME', 'mnist');
+  if (!MODEL_NAME.test(name)) throw new ConfigError(`KASKADE_MODEL_NAME must match ${MODEL_NAME.source}, got "${name}"`);
+  return { kind: 'one', prefixUrl, name };
+}
+
+function folderUrl(variable: string, value: string, example: string): string {
+  if (!URL_SCHEME.test(value)) throw new ConfigError(`${variable} must be a URL such as ${example}, got "${value}"`);
+  return value.endsWith('/') ? value : `${value}/`;
+}
+
+function memoryBudget(env: Env): number {
+  const mb = envNumber(env, 'KASKADE_MODELS_MEMORY_MB', 512);
+  if (!(mb > 0)) throw new ConfigError(`KASKADE_MODELS_MEMORY_MB must be a number of MiB above 0, got ${mb}`);
+  return Math.round(mb * 1024 * 1024);
+}
+
+function loadAt(env: Env): PredictorConfig['loadAt'] {
+  const value = envString(env, 'KASKADE_MODEL_LOAD', 'start');
+  if (value !== 'start' && value !== 'first-use') throw new ConfigError(`KASKADE_MODEL_LOAD must be "start" or "first-use", got "${value}"`);
+  return value;
 }

@@ -52,7 +52,7 @@ export interface V2ModelMetadata {
 export const PLATFORM = 'tensorflowjs_layers';
 
 export function serverMetadataV2(version: string): { name: string; version: string; extensions: string[] } {
-  return { name: 'kaskade-predictor', version, extensions: [] };
+  return { name: 'kaskade-predictor', version, extensions: ['model_repository'] };
 }
 
 export function modelMetadataV2(name: string, served: ServedModel): V2ModelMetadata {

@@ -13,9 +13,14 @@ import {
 } from '../_shared/models/metadata.js';
 import { LATEST, readLatest, type Store } from '../_shared/store/index.js';
 import { inputMetadata, type ServedInput, type TensorMetadata, type TextEncoderFn } from './tensor-input.js';
-import type { TF } from './run-model.js';
+import { predictProbabilities, type Probabilities, type TF } from './run-model.js';
+import type { ModelBatch } from './tensor-input.js';
 
-/** A model ready to serve; `dispose()` frees its weights. */
+/**
+ * A model ready to serve; `dispose()` frees its weights. This is the seam between serving and
+ * the engine that runs a model: the TF.js loader below makes one, and another engine (ONNX
+ * Runtime, say) only has to make the same object (`predict` answering class probabilities).
+ */
 export interface ServedModel extends ServedInput {
   /** Folder URL the model came from: its identity (a new folder is a new model). */
   readonly folderUrl: string;
@@ -25,8 +30,15 @@ export interface ServedModel extends ServedInput {
   readonly model: tfjs.LayersModel;
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
+  /** Bytes of weights it holds in memory: what the predictor's memory budget counts. */
+  readonly bytes: number;
+  /** Runs one validated batch; answers `[n, labels]` probabilities. */
+  predict(batch: ModelBatch): Promise<Probabilities>;
   dispose(): void;
 }
+
+/** Loads the model in a published folder (complete, checked, warmed up) or throws, leaking nothing. */
+export type ModelLoader = (folderUrl: string) => Promise<ServedModel>;
 
 /** Builds the text encoder of a token model from its vocabulary file's bytes. */
 export type TextEncoderFactory = (vocabulary: Uint8Array, input: TokensInput) => TextEncoderFn;
@@ -75,6 +87,8 @@ export async function loadServedModel(tf: TF, store: Store, folderUrl: string, o
       model,
       inputs: inputMetadata(served),
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, metadata.labels.length] }],
+      bytes: model.weights.reduce((sum, w) => sum + w.shape.reduce<number>((n, d) => n * (d ?? 1), 1) * 4, 0),
+      predict: (batch) => predictProbabilities(tf, model, batch),
       dispose: () => model.dispose(),
     };
   } catch (e) {

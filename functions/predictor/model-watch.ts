@@ -1,61 +1,80 @@
-// Keeping the served model current without events: load at start (retrying while nothing is
-// published or storage is unreachable), then re-read the pointer every poll interval.
-import { NotFoundError } from '../_shared/errors.js';
+// Keeping the served models current without events: at start, load every published model (when
+// configured to load at start), then every poll interval re-read the pointers of loaded models
+// (and, loading at start, load models published since). While a model to load is missing or
+// failed, retry sooner. Idle models are unloaded on a timer of their own.
 import type { Logger } from '../_shared/log.js';
-import type { ModelRegistry, RefreshOutcome } from './model-registry.js';
-import type { ServedModel } from './model-loader.js';
+import type { ModelRepository, ReloadOutcome } from './model-repository.js';
 
 export interface WatchOptions {
-  /** 0 = no polling after the first successful load. */
+  loadAt: 'start' | 'first-use';
+  /** 0 = no polling (events only). */
   pollMs: number;
   retryMs: number;
+  idleUnloadMs: number;
   logger: Logger;
 }
 
 export interface Watch {
-  /** Settles after the first attempt (loaded or not). */
+  /** Settles after the first attempt (models loaded or not): start-up is over. */
   readonly firstAttempt: Promise<void>;
   stop(): void;
 }
 
-export function watchPublished(registry: ModelRegistry<ServedModel>, options: WatchOptions): Watch {
+export function watchModels(repository: ModelRepository, options: WatchOptions): Watch {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastProblem = '';
 
-  const attempt = async (): Promise<void> => {
+  const attempt = async (first: boolean): Promise<void> => {
+    let complete = true;
     try {
-      logOutcome(await registry.refresh(), options.logger);
+      if (!first) logOutcomes(await repository.reloadLoaded(), options.logger);
+      if (options.loadAt === 'start') {
+        const { loaded, failed } = await repository.loadPublished();
+        logOutcomes(loaded, options.logger);
+        complete = failed.length === 0 && repository.loaded().length > 0;
+        if (repository.loaded().length === 0 && failed.length === 0) warnOnce('no model is published yet');
+      }
       lastProblem = '';
     } catch (e) {
-      const problem = e instanceof NotFoundError ? `no model published yet (${e.message})` : `model refresh failed: ${(e as Error).message}`;
-      // The same problem every few seconds is logged once, not on every retry.
-      if (problem !== lastProblem && e instanceof NotFoundError) options.logger.warn(problem);
-      else if (problem !== lastProblem) options.logger.error(problem);
-      lastProblem = problem;
+      complete = false;
+      warnOnce(`model refresh failed: ${(e as Error).message}`);
     }
     if (stopped) return;
-    const delay = registry.ready ? options.pollMs : options.retryMs;
+    const delay = complete ? options.pollMs : options.retryMs;
     if (delay > 0) {
-      timer = setTimeout(() => void attempt(), delay);
+      timer = setTimeout(() => void attempt(false), delay);
       timer.unref();
     }
   };
 
+  // The same problem every few seconds is logged once, not on every retry.
+  const warnOnce = (problem: string): void => {
+    if (problem !== lastProblem) options.logger.warn(problem);
+    lastProblem = problem;
+  };
+
+  const sweepEvery = options.idleUnloadMs > 0 ? Math.min(Math.max(options.idleUnloadMs / 4, 10), 60_000) : 0;
+  const sweeper = sweepEvery > 0 ? setInterval(() => repository.unloadIdle(), sweepEvery) : undefined;
+  sweeper?.unref();
+
   return {
-    firstAttempt: attempt(),
+    firstAttempt: attempt(true),
     stop: () => {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(sweeper);
     },
   };
 }
 
-export function logOutcome(outcome: RefreshOutcome<ServedModel>, logger: Logger): void {
-  if (outcome.status !== 'loaded') return;
-  const m = outcome.model.metadata;
-  const accuracy = m.testAccuracy === null ? 'not evaluated' : m.testAccuracy.toFixed(4);
-  logger.info(
-    `serving ${m.model} version ${outcome.model.version} (job ${m.jobId}, round ${m.round}/${m.rounds}, test accuracy ${accuracy}) from ${outcome.identity}, loaded in ${Math.round(outcome.ms)} ms`,
-  );
+export function logOutcomes(outcomes: readonly ReloadOutcome[], logger: Logger): void {
+  for (const { name, outcome } of outcomes) {
+    if (outcome.status !== 'loaded') continue;
+    const m = outcome.model.metadata;
+    const accuracy = m.testAccuracy === null ? 'not evaluated' : m.testAccuracy.toFixed(4);
+    logger.info(
+      `serving "${name}": ${m.model} version ${outcome.model.version} (job ${m.jobId}, round ${m.round}/${m.rounds}, test accuracy ${accuracy}) from ${outcome.identity}, loaded in ${Math.round(outcome.ms)} ms`,
+    );
+  }
 }

@@ -53,25 +53,28 @@ export interface Page {
   csp: string;
 }
 
-export function renderPage(assets: PageAssets, options: { modelName: string }): Page {
-  const name = escapeHtml(options.modelName);
+export function renderPage(assets: PageAssets): Page {
   const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Kaskade predictor · ${name}</title>
+<title>Kaskade predictor</title>
 <link rel="icon" href="data:,">
 <style>${assets.style}</style>
 </head>
-<body data-model="${name}">
+<body>
 <header>
   <h1>Kaskade predictor</h1>
-  <p id="model-info" aria-live="polite">Loading the model…</p>
+  <div class="row" id="picker-row">
+    <label for="model-picker">Model</label>
+    <select id="model-picker" disabled><option>Loading the models…</option></select>
+  </div>
+  <p id="model-info" aria-live="polite">Loading the models…</p>
 </header>
 <main>
   <section aria-labelledby="input-title">
-    <div id="image-input">
+    <div id="image-input" hidden>
       <h2 id="input-title">Draw a digit</h2>
       <p class="hint">Draw with your mouse or finger, or upload a picture. The prediction updates when you lift the pen.</p>
       <div id="pad-wrap"><canvas id="pad" width="280" height="280" role="img" aria-label="Drawing area: draw one digit here"></canvas></div>
@@ -80,7 +83,7 @@ export function renderPage(assets: PageAssets, options: { modelName: string }): 
         <button type="button" id="clear">Clear</button>
         <label class="file-label">Upload an image<input type="file" id="file" accept="image/*"></label>
       </div>
-      <div class="row" id="seen-wrap"><canvas id="seen" width="28" height="28" role="img" aria-label="What the model sees: the drawing scaled to 28 by 28 pixels"></canvas><span>What the model sees (28×28)</span></div>
+      <div class="row" id="seen-wrap"><canvas id="seen" width="28" height="28" role="img" aria-label="What the model sees: the drawing scaled to the model's input size"></canvas><span id="seen-label">What the model sees</span></div>
     </div>
     <div id="text-input" hidden>
       <h2><label for="review">Write a review</label></h2>
@@ -101,7 +104,7 @@ export function renderPage(assets: PageAssets, options: { modelName: string }): 
   </section>
 </main>
 <footer>
-  <p>This page calls the Open Inference Protocol v2: <code>POST /v2/models/${name}/infer</code>. Metadata: <code>GET /v2/models/${name}</code>.</p>
+  <p>This page calls the Open Inference Protocol v2: <code>POST /v2/repository/index</code> lists the models, <code>GET /v2/models/{name}</code> describes one and <code>POST /v2/models/{name}/infer</code> asks it.</p>
 </footer>
 <script>${assets.script}</script>
 </body>
@@ -122,8 +125,4 @@ export function renderPage(assets: PageAssets, options: { modelName: string }): 
 
 function sha256(text: string): string {
   return `sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

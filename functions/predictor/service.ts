@@ -1,6 +1,6 @@
-// Assembling the predictor from its parts: registry (fed by the store), the watcher that loads
-// at start and polls, the event handler, and the HTTP handler. index.ts calls this with the
-// real store; tests call it with a temp-folder store.
+// Assembling the predictor from its parts: the repository of published models (fed by the
+// store), the watcher that loads at start and polls, the event handler, the page bundle and the
+// HTTP handler. index.ts calls this with the real store; tests call it with a temp-folder store.
 import type { Server } from 'node:http';
 import type { Engine } from '../_shared/engine/index.js';
 import type { Handler } from '../_shared/http.js';
@@ -11,11 +11,11 @@ import { Batcher } from './batcher.js';
 import { limitRequestBodies } from './body-limit.js';
 import type { PredictorConfig } from './config.js';
 import { ModelEventHandler } from './model-events.js';
-import { loadServedModel, readPublished, withDeadline, type LoadOptions, type ServedModel } from './model-loader.js';
-import { ModelRegistry } from './model-registry.js';
-import { watchPublished, type Watch } from './model-watch.js';
+import { loadServedModel, type LoadOptions, type ModelLoader, type ServedModel } from './model-loader.js';
+import { ModelRepository } from './model-repository.js';
+import { watchModels, type Watch } from './model-watch.js';
 import { bundlePage } from './page.js';
-import { predictProbabilities } from './run-model.js';
+import { publishedModels } from './published-models.js';
 
 export interface PredictorParts {
   config: PredictorConfig;
@@ -23,11 +23,13 @@ export interface PredictorParts {
   engine: Engine;
   logger: Logger;
   load?: LoadOptions;
+  /** Loads one published model folder; default: the TF.js layers loader (another engine plugs in here). */
+  loader?: ModelLoader;
 }
 
 export interface Predictor {
   readonly handler: Handler;
-  readonly registry: ModelRegistry<ServedModel>;
+  readonly repository: ModelRepository;
   readonly watch: Watch;
   readonly batcher: Batcher<ServedModel>;
   /** Settles when start-up has finished (the first model load attempt and the page bundle); then the pod is ready. */
@@ -37,42 +39,51 @@ export interface Predictor {
    * front of the Functions Framework's body parsers.
    */
   prepareServer(server: Server): void;
-  /** Stops polling and frees the model once in-flight requests finish. */
+  /** Stops polling and frees every model once in-flight requests finish. */
   close(): void;
 }
 
 export function startPredictor(parts: PredictorParts): Predictor {
   const { config, store, engine, logger } = parts;
-  const registry = new ModelRegistry<ServedModel>({
-    resolve: () => withDeadline(readPublished(store, config.modelPrefixUrl), config.loadTimeoutMs, `reading ${config.pointerUrl}`),
-    load: (folderUrl) =>
-      withDeadline(loadServedModel(engine.tf, store, folderUrl, parts.load), config.loadTimeoutMs, `loading the model in ${folderUrl}`, (late) => late.dispose()),
+  const loader = parts.loader ?? ((folderUrl: string) => loadServedModel(engine.tf, store, folderUrl, parts.load));
+  const repository = new ModelRepository({
+    published: publishedModels(store, config.source, loader, config.loadTimeoutMs),
+    memoryBudgetBytes: config.memoryBudgetBytes,
+    idleUnloadMs: config.idleUnloadMs,
+    logger,
   });
-  const events = new ModelEventHandler(registry, logger);
+  const events = new ModelEventHandler(repository, config.loadAt, logger);
   const batcher = new Batcher<ServedModel>({
     maxBatchSize: config.batchMaxSize,
     maxLatencyMs: config.batchMaxLatencyMs,
-    run: (served, batch) => predictProbabilities(engine.tf, served.model, batch),
+    run: (served, batch) => served.predict(batch),
   });
   const page = bundlePage();
   page.catch((e: unknown) => logger.error(`the web page cannot be served: ${(e as Error).message}`));
   let started = false;
-  const handler = createPredictorHandler({ config, registry, batcher, events, logger, page, started: () => started });
-  logger.info(`serving model "${config.modelName}" from ${config.pointerUrl} (poll every ${config.pollMs / 1000} s; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`);
-  const watch = watchPublished(registry, { pollMs: config.pollMs, retryMs: config.retryMs, logger });
+  const handler = createPredictorHandler({ config, repository, batcher, events, logger, page, started: () => started });
+  logger.info(describe(config));
+  const watch = watchModels(repository, { loadAt: config.loadAt, pollMs: config.pollMs, retryMs: config.retryMs, idleUnloadMs: config.idleUnloadMs, logger });
   const startUp = Promise.allSettled([watch.firstAttempt, page]).then(() => {
     started = true;
   });
   return {
-    startUp,
     handler,
-    registry,
+    repository,
     watch,
     batcher,
+    startUp,
     prepareServer: (server) => limitRequestBodies(server, config.maxBodyBytes),
     close: () => {
       watch.stop();
-      registry.close();
+      repository.close();
     },
   };
+}
+
+function describe(config: PredictorConfig): string {
+  const where = config.source.kind === 'many' ? `every <name>/LATEST under ${config.source.modelsUrl}` : `"${config.source.name}" from ${config.source.prefixUrl}LATEST`;
+  const poll = config.pollMs > 0 ? `poll every ${config.pollMs / 1000} s` : 'events only';
+  const idle = config.idleUnloadMs > 0 ? `unload after ${config.idleUnloadMs / 1000} s idle` : 'never idle-unloaded';
+  return `serving ${where} (load at ${config.loadAt}; ${poll}; ${idle}; memory budget ${Math.round(config.memoryBudgetBytes / 1048576)} MiB; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`;
 }

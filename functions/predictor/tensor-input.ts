@@ -62,6 +62,7 @@ export function isDatatype(value: string): value is Datatype {
 /** Validates one v2 input tensor against the served model and builds its batch. */
 export function prepareTensor(tensor: ClientTensor, served: ServedInput, maxBatch: number): ModelBatch {
   const names = inputMetadata(served).map((m) => m.name);
+  if (tensor.name === 'text' && served.input.kind === 'image') return prepareText(tensor, [], served, maxBatch);
   if (!names.includes(tensor.name)) {
     throw new BadInputError(`unknown input "${tensor.name}": this model takes ${names.map((n) => `"${n}"`).join(' or ')}`);
   }
@@ -131,6 +132,10 @@ function unwrapInstance(row: unknown, i: number, served: ServedInput): unknown {
 }
 
 function prepareText(tensor: ClientTensor, data: unknown[], served: ServedInput, maxBatch: number): ModelBatch {
+  const input = served.input;
+  if (input.kind === 'image') {
+    throw new BadInputError(`input "${tensor.name}": this is an image model (${input.height}×${input.width}×${input.channels} pixels as "image"); it takes no text`);
+  }
   if (!served.encodeText) throw new BadInputError(`input "${tensor.name}": this model takes no text (it has no vocabulary); send token ids as "tokens"`);
   accept(tensor, ['BYTES']);
   const shape = tensor.shape;
@@ -144,7 +149,13 @@ function prepareText(tensor: ClientTensor, data: unknown[], served: ServedInput,
     if (typeof v !== 'string') throw new BadInputError(`input "${tensor.name}": data[${i}] is ${describe(v)}, not a string`);
     return v;
   });
-  const ids = served.encodeText(texts);
+  let ids: Int32Array;
+  try {
+    ids = served.encodeText(texts);
+  } catch (e) {
+    if (e instanceof BadInputError) throw new BadInputError(`input "${tensor.name}": ${e.message}`, { cause: e });
+    throw e;
+  }
   const length = served.input.kind === 'tokens' ? served.input.sequenceLength : ids.length / Math.max(n, 1);
   return { dtype: 'int32', shape: [n, length], values: ids };
 }

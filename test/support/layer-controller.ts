@@ -10,7 +10,7 @@ import { LayerController } from '../../functions/layer-controller/controller.js'
 import { createControllerHandler } from '../../functions/layer-controller/handler.js';
 import { joinStoreUrl } from '../../functions/_shared/store/index.js';
 import { startLayerServers, quietLogger, type LayerServers } from './layer-servers.js';
-import { memoryCluster, type MemoryCluster } from './memory-cluster.js';
+import { memoryCluster, type MemoryCluster } from './instant-cluster.js';
 
 export interface ControllerHarness {
   readonly layers: LayerServers;

@@ -1,89 +1,159 @@
-// Test support: the Cluster interface held in memory, for unit tests of code that manages
-// Knative Services. A service becomes Ready at once with the URL `urlFor` gives it, unless the
-// test says otherwise (`notReady`, `forbid`). It is a fake of Kaskade's own interface, not of
-// the Kubernetes client; tests against the real API use the local runtime.
-import { ForbiddenError, NotFoundError, TimeoutError } from '../../functions/_shared/errors.js';
+// A small in-memory Cluster for unit tests of code that talks to Kubernetes: services keyed by
+// name with generations, Ready either at once or when the test says so, nodes from a list, and
+// a log of the calls made. Tests against the real API use the local runtime instead.
 import type { Cluster, ClusterNode, KnativeService, WaitOptions } from '../../functions/_shared/cluster/types.js';
+import { NotFoundError, TimeoutError } from '../../functions/_shared/errors.js';
 
-export interface MemoryCluster extends Cluster {
-  readonly services: Map<string, KnativeService>;
-  /** Every call, in order (`apply:<name>`, `delete:<name>`, ...). */
-  readonly calls: string[];
-  /** Services that never become Ready (waitReady times out). */
-  readonly notReady: Set<string>;
-  /** Verbs answered with 403, as an RBAC denial would (`create`, `delete`, `list`, ...). */
-  readonly forbid: Set<string>;
+export interface MemoryClusterOptions {
+  namespace?: string;
+  nodes?: ClusterNode[];
+  /** `auto`: a service is Ready as soon as it is written; `manual`: only after markReady(). */
+  readiness?: 'auto' | 'manual';
+  /** Each call yields to the event loop this many times first, so concurrent callers interleave. */
+  ticks?: number;
+  /** The URL a Ready service reports (default `http://<name>.<namespace>.example.com`). */
+  urlOf?: (name: string) => string;
 }
 
-export function memoryCluster(urlFor: (name: string) => string, namespace = 'kaskade'): MemoryCluster {
-  const services = new Map<string, KnativeService>();
-  const calls: string[] = [];
-  const notReady = new Set<string>();
-  const forbid = new Set<string>();
-  const check = (verb: string, name: string): void => {
-    calls.push(`${verb}:${name}`);
-    if (forbid.has(verb)) throw new ForbiddenError(`services.serving.knative.dev "${name}" is forbidden: cannot ${verb} in namespace ${namespace}`);
-  };
-  const withStatus = (svc: KnativeService): KnativeService => {
-    const name = svc.metadata.name;
-    const ready = !notReady.has(name);
+export class MemoryCluster implements Cluster {
+  readonly namespace: string;
+  nodes: ClusterNode[];
+  readonly calls: string[] = [];
+  private readonly services = new Map<string, KnativeService>();
+  private readonly readyGeneration = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly readiness: 'auto' | 'manual';
+  private readonly ticks: number;
+  private readonly urlOf: (name: string) => string;
+
+  constructor(options: MemoryClusterOptions = {}) {
+    this.namespace = options.namespace ?? 'kaskade';
+    this.nodes = options.nodes ?? [];
+    this.readiness = options.readiness ?? 'auto';
+    this.ticks = options.ticks ?? 1;
+    this.urlOf = options.urlOf ?? ((name) => `http://${name}.${this.namespace}.example.com`);
+  }
+
+  async applyService(service: KnativeService): Promise<KnativeService> {
+    await this.yield(`apply ${service.metadata.name}`);
+    const old = this.services.get(service.metadata.name);
+    const generation = (old?.metadata.generation ?? 0) + 1;
+    const stored: KnativeService = structuredClone({ ...service, metadata: { ...service.metadata, namespace: this.namespace, generation } });
+    this.store(stored);
+    return structuredClone(this.withStatus(stored));
+  }
+
+  async getService(name: string): Promise<KnativeService | undefined> {
+    await this.yield(`get ${name}`);
+    const s = this.services.get(name);
+    return s === undefined ? undefined : structuredClone(this.withStatus(s));
+  }
+
+  waitReady(name: string, options: WaitOptions): Promise<KnativeService> {
+    this.calls.push(`wait ${name}`);
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const s = this.services.get(name);
+        if (s !== undefined && this.isReady(s)) {
+          finish();
+          resolve(structuredClone(this.withStatus(s)));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new TimeoutError(`service ${name} not Ready within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  async patchAnnotations(name: string, annotations: Record<string, string | null>, options: { template?: boolean } = {}): Promise<KnativeService> {
+    await this.yield(`patch ${name} ${JSON.stringify(annotations)}`);
+    const s = this.services.get(name);
+    if (s === undefined) throw new NotFoundError(`service ${name} not found`);
+    const next = structuredClone(s);
+    const target = options.template ? ((next.spec.template.metadata ??= {}).annotations ??= {}) : (next.metadata.annotations ??= {});
+    for (const [k, v] of Object.entries(annotations)) {
+      if (v === null) delete target[k];
+      else target[k] = v;
+    }
+    next.metadata.generation = (s.metadata.generation ?? 0) + 1;
+    this.store(next);
+    return structuredClone(this.withStatus(next));
+  }
+
+  async deleteService(name: string): Promise<void> {
+    await this.yield(`delete ${name}`);
+    this.services.delete(name);
+  }
+
+  async listServices(labelSelector?: string): Promise<KnativeService[]> {
+    await this.yield(`list services ${labelSelector ?? ''}`.trim());
+    return [...this.services.values()].filter((s) => matches(s.metadata.labels ?? {}, labelSelector)).map((s) => structuredClone(this.withStatus(s)));
+  }
+
+  async listNodes(labelSelector?: string): Promise<ClusterNode[]> {
+    await this.yield(`list nodes ${labelSelector ?? ''}`.trim());
+    return this.nodes.filter((n) => matches(n.labels, labelSelector)).map((n) => structuredClone(n));
+  }
+
+  /** Marks the service's current generation Ready (readiness `manual`). */
+  markReady(name: string): void {
+    const s = this.services.get(name);
+    if (s === undefined) throw new NotFoundError(`service ${name} not found`);
+    this.readyGeneration.set(name, s.metadata.generation ?? 1);
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** The stored service as written (no status), for assertions. */
+  peek(name: string): KnativeService | undefined {
+    const s = this.services.get(name);
+    return s === undefined ? undefined : structuredClone(s);
+  }
+
+  private store(service: KnativeService): void {
+    this.services.set(service.metadata.name, service);
+    if (this.readiness === 'auto') this.readyGeneration.set(service.metadata.name, service.metadata.generation ?? 1);
+    for (const w of [...this.waiters]) w();
+  }
+
+  private isReady(s: KnativeService): boolean {
+    return this.readyGeneration.get(s.metadata.name) === s.metadata.generation;
+  }
+
+  private withStatus(s: KnativeService): KnativeService {
+    const ready = this.isReady(s);
     return {
-      ...svc,
+      ...s,
       status: {
-        observedGeneration: svc.metadata.generation ?? 1,
+        observedGeneration: s.metadata.generation ?? 1,
         conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }],
-        url: urlFor(name),
-        address: { url: urlFor(name) },
+        url: this.urlOf(s.metadata.name),
       },
     };
-  };
-  return {
-    namespace,
-    services,
-    calls,
-    notReady,
-    forbid,
-    applyService(service) {
-      const name = service.metadata.name;
-      const existing = services.get(name);
-      check(existing ? 'update' : 'create', name);
-      const generation = (existing?.metadata.generation ?? 0) + 1;
-      const stored = withStatus({ ...service, metadata: { ...service.metadata, namespace, generation } });
-      services.set(name, stored);
-      return Promise.resolve(stored);
-    },
-    getService(name) {
-      check('get', name);
-      return Promise.resolve(services.get(name));
-    },
-    async waitReady(name: string, options: WaitOptions) {
-      check('watch', name);
-      const svc = services.get(name);
-      if (svc === undefined) throw new NotFoundError(`service ${name} not found`);
-      if (notReady.has(name)) {
-        await new Promise((resolve) => setTimeout(resolve, options.timeoutMs));
-        throw new TimeoutError(`service ${name} was not Ready within ${options.timeoutMs} ms`);
-      }
-      return svc;
-    },
-    patchAnnotations(name) {
-      check('patch', name);
-      const svc = services.get(name);
-      if (svc === undefined) return Promise.reject(new NotFoundError(`service ${name} not found`));
-      return Promise.resolve(svc);
-    },
-    deleteService(name) {
-      check('delete', name);
-      services.delete(name);
-      return Promise.resolve();
-    },
-    listServices(labelSelector?: string) {
-      check('list', labelSelector ?? '');
-      const wanted = (labelSelector ?? '').split(',').filter((s) => s !== '').map((s) => s.split('=') as [string, string]);
-      return Promise.resolve([...services.values()].filter((svc) => wanted.every(([k, v]) => svc.metadata.labels?.[k] === v)));
-    },
-    listNodes(): Promise<ClusterNode[]> {
-      return Promise.resolve([]);
-    },
-  };
+  }
+
+  private async yield(call: string): Promise<void> {
+    this.calls.push(call);
+    for (let i = 0; i < this.ticks; i += 1) await new Promise<void>((r) => setImmediate(r));
+  }
+}
+
+/** Equality selectors only (`a=b,c=d`), which is all these tests use. */
+function matches(labels: Record<string, string>, selector: string | undefined): boolean {
+  if (selector === undefined || selector === '') return true;
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=');
+    return k !== undefined && labels[k.trim()] === v?.trim();
+  });
+}
+
+/** An edge node with the seed's `machine` label. */
+export function edgeNode(name: string, machine: string): ClusterNode {
+  return { name, labels: { machine, 'kubernetes.io/hostname': name }, allocatable: { cpu: '6', memory: '16Gi' } };
 }

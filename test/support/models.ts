@@ -1,7 +1,7 @@
 // Test support: tiny models with the predictor's input kinds, their metadata, and publishing
 // them under a model prefix (folder + kaskade.json + LATEST) the way a finished job does.
 import type * as tfjs from '@tensorflow/tfjs';
-import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../../functions/_shared/models/metadata.js';
+import { MODEL_METADATA_FILE, VOCABULARY_FILE, encodeModelMetadata, encodeVocabulary, type ModelMetadata } from '../../functions/_shared/models/metadata.js';
 import { publishLatest, type Store } from '../../functions/_shared/store/index.js';
 
 type TF = typeof tfjs;
@@ -67,6 +67,20 @@ export async function writeModelFolder(store: Store, prefixUrl: string, folder: 
 export async function publishModel(store: Store, prefixUrl: string, folder: string, model: tfjs.LayersModel, metadata: ModelMetadata): Promise<string> {
   const folderUrl = await writeModelFolder(store, prefixUrl, folder, model, metadata);
   await publishLatest(store, prefixUrl, `${folder}/`);
+  return folderUrl;
+}
+
+/**
+ * Publishes `model` as `<modelsUrl><name>/<job>/round-<round>/` (with a vocabulary file beside
+ * it when `words` are given) and points that name's LATEST at it.
+ */
+export async function publishNamed(store: Store, modelsUrl: string, name: string, model: tfjs.LayersModel, metadata: ModelMetadata, words?: readonly string[]): Promise<string> {
+  const folder = `${metadata.jobId}/round-${metadata.round}`;
+  const prefix = `${modelsUrl}${name}/`;
+  const described = words !== undefined && metadata.input.kind === 'tokens' ? { ...metadata, input: { ...metadata.input, vocabularyFile: VOCABULARY_FILE } } : metadata;
+  const folderUrl = await writeModelFolder(store, prefix, folder, model, described);
+  if (words !== undefined) await store.write(`${folderUrl}${VOCABULARY_FILE}`, encodeVocabulary(words));
+  await publishLatest(store, prefix, `${folder}/`);
   return folderUrl;
 }
 

@@ -1,5 +1,6 @@
 // Test support: a predictor over a temp-folder store, served by the Functions Framework's own
-// HTTP stack on an ephemeral port, with helpers to publish models and post events to it.
+// HTTP stack on an ephemeral port, with helpers to publish models and post events to it. It
+// serves every model under `<temp>/models/` (KASKADE_MODELS_URL) unless the env names one.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -15,20 +16,28 @@ import { initEngine, type Engine } from '../../functions/_shared/engine/index.js
 import { createLogger } from '../../functions/_shared/log.js';
 import type { ModelMetadata } from '../../functions/_shared/models/metadata.js';
 import { openStore, type Store } from '../../functions/_shared/store/index.js';
+import { reviewTextEncoder } from '../../functions/predictor/text-encoder.js';
 import { loadConfig } from '../../functions/predictor/config.js';
 import { startPredictor, type Predictor } from '../../functions/predictor/service.js';
-import { mnistMetadata, publishModel, tinyMnistModel } from './models.js';
+import { mnistMetadata, publishModel, publishNamed, tinyMnistModel } from './models.js';
 
 export interface Harness {
   readonly url: string;
   readonly engine: Engine;
   readonly store: Store;
+  /** `<temp>/models/mnist/`: where `publish` and `publishModel` put models. */
   readonly prefix: string;
+  /** `<temp>/models/`: every model published under it is served. */
+  readonly modelsUrl: string;
   readonly predictor: Predictor;
   /** Trains nothing: writes a random tiny MNIST model as `<job>/round-<round>` and points LATEST at it. */
   publish(metadata: Partial<ModelMetadata>, seed?: number): Promise<string>;
   /** Writes a given model as `<job>/round-<round>` and points LATEST at it. */
   publishModel(model: LayersModel, metadata: ModelMetadata): Promise<string>;
+  /** The same under `models/<name>/`, with a vocabulary file beside it when `words` are given. */
+  publishAs(name: string, model: LayersModel, metadata: ModelMetadata, words?: readonly string[]): Promise<string>;
+  /** POSTs JSON to a path of the predictor. */
+  post(path: string, body: unknown): Promise<Response>;
   /** POSTs a binary-mode `model.aggregated` CloudEvent. */
   postAggregated(data: Record<string, unknown>, options?: { id?: string; path?: string }): Promise<Response>;
   close(): Promise<void>;
@@ -36,11 +45,19 @@ export interface Harness {
 
 let registered = 0;
 
-export async function startHarness(env: Record<string, string> = {}, options: { publishFirst?: boolean } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  /** Publish a tiny MNIST model as `mnist` before the predictor starts (default true). */
+  publishFirst?: boolean;
+  /** Runs before the predictor starts, e.g. to publish more models. */
+  before?: (store: Store, modelsUrl: string, engine: Engine) => Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
   const engine = await initEngine();
   const dir = await mkdtemp(join(tmpdir(), 'predictor-'));
   const store = openStore({ roots: [pathToFileURL(dir).href] });
-  const prefix = `${pathToFileURL(dir).href}/models/mnist/`;
+  const modelsUrl = `${pathToFileURL(dir).href}/models/`;
+  const prefix = `${modelsUrl}mnist/`;
   const publish = async (metadata: Partial<ModelMetadata>, seed = 1): Promise<string> => {
     const meta = mnistMetadata(metadata);
     const model = tinyMnistModel(engine.tf, seed);
@@ -51,9 +68,12 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     }
   };
   if (options.publishFirst !== false) await publish({});
-  const config = loadConfig({ KASKADE_MODEL_URL: prefix, KASKADE_MODEL_POLL_S: '0', KASKADE_MODEL_RETRY_MS: '50', ...env });
+  await options.before?.(store, modelsUrl, engine);
+  const where = env.KASKADE_MODEL_URL === undefined ? { KASKADE_MODELS_URL: modelsUrl } : {};
+  const config = loadConfig({ ...where, KASKADE_MODEL_POLL_S: '0', KASKADE_MODEL_RETRY_MS: '50', ...env });
   const quiet = createLogger('predictor', new Writable({ write: (_chunk, _encoding, done) => done() }));
-  const predictor = startPredictor({ config, store, engine, logger: process.env.KASKADE_TEST_LOGS ? createLogger('predictor') : quiet });
+  const logger = process.env.KASKADE_TEST_LOGS ? createLogger('predictor') : quiet;
+  const predictor = startPredictor({ config, store, engine, logger, load: { textEncoder: reviewTextEncoder } });
   await predictor.startUp;
   const name = `predictor-test-${++registered}`;
   http(name, predictor.handler);
@@ -66,9 +86,13 @@ export async function startHarness(env: Record<string, string> = {}, options: { 
     engine,
     store,
     prefix,
+    modelsUrl,
     predictor,
     publish,
     publishModel: (model, metadata) => publishModel(store, prefix, `${metadata.jobId}/round-${metadata.round}`, model, metadata),
+    publishAs: (name, model, metadata, words) => publishNamed(store, modelsUrl, name, model, metadata, words),
+    post: (path, body) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) }),
     postAggregated: (data, o = {}) =>
       fetch(`${url}${o.path ?? '/events'}`, {
         method: 'POST',

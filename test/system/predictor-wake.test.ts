@@ -1,18 +1,19 @@
 // System tier: the shipped predictor manifest on the local runtime, woken from zero by a request
 // while its model is still loading. The request must wait (the activator holds it while no pod
 // is ready) and be answered by the model, not with 503 "no model is loaded yet" (kserve#2882).
-// The model's LATEST pointer is a named pipe, so the load is held for as long as the test
-// wants: it is released once the runtime has either reported the pod ready (the defect) or
-// the pod's own readiness probe has answered 503 while loading (the fix).
+// After the first pod has scaled to zero, the model's model.json becomes a named pipe, so the
+// woken pod's load is held for as long as the test wants: it is released once the runtime has
+// either reported the pod ready (the defect) or the pod's own readiness probe has answered 503
+// while loading (the fix).
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine } from '../../functions/_shared/engine/index.js';
-import { openStore } from '../../functions/_shared/store/index.js';
+import { openStore, publishLatest } from '../../functions/_shared/store/index.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
 import { barImage, mnistMetadata, tinyMnistModel, writeModelFolder } from '../support/models.js';
 
@@ -52,7 +53,9 @@ beforeAll(async () => {
   const prefix = `${pathToFileURL(join(stateDir, 'data')).href}/models/mnist/`;
   const { tf } = await initEngine();
   const model = tinyMnistModel(tf, 5);
-  await writeModelFolder(openStore({ roots: [pathToFileURL(join(stateDir, 'data')).href] }), prefix, 'job-wake/round-3', model, mnistMetadata({ jobId: 'job-wake' }));
+  const store = openStore({ roots: [pathToFileURL(join(stateDir, 'data')).href] });
+  await writeModelFolder(store, prefix, 'job-wake/round-3', model, mnistMetadata({ jobId: 'job-wake' }));
+  await publishLatest(store, prefix, 'job-wake/round-3/');
   model.dispose();
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
@@ -75,11 +78,12 @@ afterAll(async () => {
 
 describe('a predictor woken from zero', () => {
   it('answers the request that woke it with the model, after the model has loaded', async () => {
-    const latest = join(stateDir, 'data', 'models', 'mnist', 'LATEST');
-    await mkdir(join(stateDir, 'data', 'models', 'mnist'), { recursive: true });
-    // Started with nothing published, the first pod scales to zero without traffic.
+    // The first pod (initial scale 1) loads the model at start, then scales to zero without traffic.
     await until('the predictor at zero', () => predictorPods().length === 0, 30_000);
-    execFileSync('mkfifo', [latest]);
+    const modelJson = join(stateDir, 'data', 'models', 'mnist', 'job-wake', 'round-3', 'model.json');
+    const saved = `${modelJson}.saved`;
+    await rename(modelJson, saved);
+    execFileSync('mkfifo', [modelJson]);
 
     const url = runtime.url('predictor');
     const first = fetch(`${url}/v2/models/mnist/infer`, {
@@ -95,12 +99,10 @@ describe('a predictor woken from zero', () => {
     // it, or the pod tells its probe it is not ready.
     await until('the woken pod to be routed to or to report itself not ready', async () => predictorPods()[0]?.phase === 'ready' || (await podSaysNotReady()), 30_000);
 
-    // Release the load: the pointer is written into the pipe and a regular file takes its place.
-    const pipe = await open(latest, 'w');
-    const regular = `${latest}.next`;
-    await writeFile(regular, 'job-wake/round-3/');
-    await rename(regular, latest);
-    await pipe.write('job-wake/round-3/');
+    // Release the load: model.json is written into the pipe and the saved file takes its place.
+    const pipe = await open(modelJson, 'w');
+    await rename(saved, modelJson);
+    await pipe.write(await readFile(modelJson));
     await pipe.close();
 
     const [inferred, ready, described] = await Promise.all([first, health, metadata]);

@@ -1,8 +1,9 @@
-// The predictor page's script (bundled by page.ts for the browser). It reads the model's
-// metadata from the v2 API, turns a drawing or an uploaded picture into the input an image
-// model expects (or sends a review as text to a text model), calls the v2 infer endpoint and
-// draws the probabilities. API calls are relative to the page, so it works at / and behind the
-// local runtime's path-prefix route (/<namespace>/<service>/).
+// The predictor page's script (bundled by page.ts for the browser). It lists the served models
+// (the v2 repository index) for the user to pick one (`?model=<name>` picks one up front), reads
+// each model's metadata, turns a drawing or an uploaded picture into the input an image model
+// expects (or sends a review as text to a text model), calls the v2 infer endpoint and draws the
+// probabilities. API calls are relative to the page, so it works at / and behind the local
+// runtime's path-prefix route (/<namespace>/<service>/).
 import { grayscale, inkOnDark, toModelInput } from './image-input.js';
 
 interface ImageInput {
@@ -32,6 +33,10 @@ interface ModelMetadata {
     input: ImageInput | TokensInput;
   };
 }
+interface IndexEntry {
+  name: string;
+  state: string;
+}
 interface InferTensor {
   name: string;
   shape: number[];
@@ -51,7 +56,6 @@ function element<T extends HTMLElement>(id: string, type: { new (): T }): T {
   return found;
 }
 
-const MODEL = document.body.dataset.model ?? '';
 const pad = element('pad', HTMLCanvasElement);
 const seen = element('seen', HTMLCanvasElement);
 const padContext = pad.getContext('2d', { willReadFrequently: true });
@@ -61,6 +65,7 @@ const ctx = padContext;
 const seenCtx = seenContext;
 
 const state = {
+  model: new URLSearchParams(location.search).get('model') ?? '',
   meta: null as ModelMetadata | null,
   version: null as string | null,
   drawing: false,
@@ -88,9 +93,20 @@ function clearPad(): void {
   state.inked = false;
 }
 
+function accuracyText(meta: ModelMetadata): string {
+  const a = meta.parameters.test_accuracy;
+  return typeof a === 'number' ? `${(a * 100).toFixed(2)} %` : 'not evaluated';
+}
+
+/** What the picker shows for a model: where its weights came from. */
+function summary(meta: ModelMetadata): string {
+  const p = meta.parameters;
+  return `${meta.name}: ${p.model ?? meta.platform}, job ${p.job_id}, round ${p.round} of ${p.rounds}, accuracy ${accuracyText(meta)}`;
+}
+
 function describeModel(meta: ModelMetadata): void {
   const p = meta.parameters;
-  const accuracy = typeof p.test_accuracy === 'number' ? `${(p.test_accuracy * 100).toFixed(2)} %` : 'not evaluated';
+  const accuracy = accuracyText(meta);
   const info = element('model-info', HTMLElement);
   info.textContent = '';
   const parts: [string, string][] = [
@@ -118,24 +134,68 @@ function showInputFor(meta: ModelMetadata): void {
   element('predict-text', HTMLButtonElement).disabled = !hasText;
 }
 
-async function loadMetadata(): Promise<void> {
+async function api<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(path, init);
+  const body = (await res.json()) as T & { error?: string };
+  if (!res.ok) throw new Error(body.error ?? res.statusText);
+  return body;
+}
+
+async function metadataOf(name: string): Promise<ModelMetadata> {
+  return api<ModelMetadata>(`v2/models/${encodeURIComponent(name)}`);
+}
+
+/** Fills the picker from the repository index, then shows the chosen model (retrying while none is published). */
+async function loadModels(): Promise<void> {
   try {
-    const res = await fetch(`v2/models/${encodeURIComponent(MODEL)}`);
-    if (res.status === 503) {
+    const index = await api<IndexEntry[]>('v2/repository/index', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    if (index.length === 0) {
       element('model-info', HTMLElement).textContent = 'No model is published yet. Waiting for a training job to finish…';
-      setTimeout(() => void loadMetadata(), 3000);
+      setTimeout(() => void loadModels(), 3000);
       return;
     }
-    if (!res.ok) throw new Error(((await res.json()) as { error?: string }).error ?? res.statusText);
-    const meta = (await res.json()) as ModelMetadata;
+    const names = index.map((m) => m.name);
+    if (!names.includes(state.model)) state.model = names[0] ?? '';
+    const picker = element('model-picker', HTMLSelectElement);
+    picker.textContent = '';
+    for (const name of names) picker.append(new Option(name, name, false, name === state.model));
+    picker.disabled = false;
+    await selectModel(state.model);
+    // Each option then says where its model came from (job, round, accuracy).
+    await Promise.all(
+      names.map(async (name) => {
+        const option = Array.from(picker.options).find((o) => o.value === name);
+        if (option) option.textContent = summary(await metadataOf(name));
+      }),
+    );
+  } catch (e) {
+    element('model-info', HTMLElement).textContent = `Could not list the models: ${errorText(e)}. Retrying…`;
+    setTimeout(() => void loadModels(), 3000);
+  }
+}
+
+async function selectModel(name: string): Promise<void> {
+  state.model = name;
+  state.meta = null;
+  state.last = null;
+  element('result', HTMLElement).hidden = true;
+  setStatus('');
+  await loadMetadata();
+}
+
+async function loadMetadata(): Promise<void> {
+  const name = state.model;
+  try {
+    const meta = await metadataOf(name);
+    if (name !== state.model) return;
     state.meta = meta;
     state.version = meta.versions[0] ?? null;
     describeModel(meta);
     showInputFor(meta);
+    document.body.dataset.model = meta.name;
     if (state.last) renderBars(state.last);
   } catch (e) {
-    element('model-info', HTMLElement).textContent = `Could not read the model: ${errorText(e)}. Retrying…`;
-    setTimeout(() => void loadMetadata(), 3000);
+    element('model-info', HTMLElement).textContent = `Could not read model ${name}: ${errorText(e)}`;
   }
 }
 
@@ -197,6 +257,7 @@ async function predictImage(): Promise<void> {
   if (!state.meta) return setStatus('No model is loaded yet.', true);
   const input = state.meta.parameters.input;
   if (input.kind !== 'image') return setStatus('This model reads text; write a review instead.');
+  element('seen-label', HTMLElement).textContent = `What the model sees (${input.height}×${input.width})`;
   const one = state.inked ? toModelInput(grayscale(ctx.getImageData(0, 0, pad.width, pad.height)), pad.width, pad.height, input.height, input.framing) : null;
   if (!one) return setStatus('Draw a digit first, or upload an image.');
   showSeen(one, input.height);
@@ -215,7 +276,7 @@ async function infer(tensor: InferTensor): Promise<void> {
   const id = `page-${++state.request}`;
   setStatus('Predicting…');
   try {
-    const res = await fetch(`v2/models/${encodeURIComponent(MODEL)}/infer`, {
+    const res = await fetch(`v2/models/${encodeURIComponent(state.model)}/infer`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ id, inputs: [tensor] }),
@@ -310,6 +371,7 @@ element('file', HTMLInputElement).addEventListener('change', (ev) => {
   void upload(input.files?.[0]);
 });
 element('predict-text', HTMLButtonElement).addEventListener('click', () => void predictText());
+element('model-picker', HTMLSelectElement).addEventListener('change', (ev) => void selectModel((ev.target as HTMLSelectElement).value));
 listenForDrawing();
 clearPad();
-void loadMetadata();
+void loadModels();

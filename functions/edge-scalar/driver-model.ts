@@ -1,0 +1,140 @@
+// The driver-identification model: a window of 40 rows × 15 CAN-bus signals, standardised with
+// the training set's per-signal mean and deviation, through an LSTM to one of 10 drivers. The
+// standardisation and the driver names travel inside model.json (user-defined metadata), so a
+// saved model is complete on its own.
+import type * as tfjs from '@tensorflow/tfjs';
+import { BadInputError } from '../_shared/errors.js';
+import { permutation } from '../_shared/data/random.js';
+import { DRIVERS, FEATURES, FEATURE_COUNT, WINDOW_ROWS, type DrivingWindows } from './driving-data.js';
+
+type TF = typeof tfjs;
+
+export interface DriverModelMetadata {
+  kind: 'kaskade.edge-scalar/v1';
+  features: string[];
+  drivers: string[];
+  mean: number[];
+  std: number[];
+}
+
+export interface TrainOptions {
+  epochs?: number;
+  batchSize?: number;
+  units?: number;
+  learningRate?: number;
+  seed?: number;
+}
+
+export interface DriverPrediction {
+  driver: string;
+  /** The winning class's softmax probability × 100 (the seed's confidence). */
+  confidence: number;
+  /** Time spent in the model, in milliseconds. */
+  executionMs: number;
+}
+
+export function buildDriverLstm(tf: TF, options: TrainOptions = {}): tfjs.Sequential {
+  const seed = options.seed ?? 7;
+  const model = tf.sequential({
+    name: 'driver_lstm',
+    layers: [
+      tf.layers.lstm({ name: 'lstm', inputShape: [WINDOW_ROWS, FEATURE_COUNT], units: options.units ?? 32, kernelInitializer: tf.initializers.glorotUniform({ seed }), recurrentInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
+      tf.layers.dense({ name: 'driver', units: DRIVERS.length, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }) }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.adam(options.learningRate ?? 0.01), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  return model;
+}
+
+/** Per-signal mean and standard deviation over every row of the windows. */
+export function standardisation(data: DrivingWindows): { mean: number[]; std: number[] } {
+  const rows = data.n * WINDOW_ROWS;
+  const mean = new Array<number>(FEATURE_COUNT).fill(0);
+  const sq = new Array<number>(FEATURE_COUNT).fill(0);
+  for (let i = 0; i < rows; i += 1) {
+    for (let f = 0; f < FEATURE_COUNT; f += 1) {
+      const v = data.x[i * FEATURE_COUNT + f]!;
+      mean[f]! += v;
+      sq[f]! += v * v;
+    }
+  }
+  for (let f = 0; f < FEATURE_COUNT; f += 1) {
+    mean[f] = mean[f]! / rows;
+    sq[f] = Math.sqrt(Math.max(sq[f]! / rows - mean[f]! ** 2, 1e-6));
+  }
+  return { mean, std: sq };
+}
+
+function standardise(x: Float32Array, meta: Pick<DriverModelMetadata, 'mean' | 'std'>): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i += 1) {
+    const f = i % FEATURE_COUNT;
+    out[i] = (x[i]! - meta.mean[f]!) / meta.std[f]!;
+  }
+  return out;
+}
+
+/** Trains a fresh LSTM on the windows; the returned model carries its metadata. */
+export async function trainDriverModel(tf: TF, data: DrivingWindows, options: TrainOptions = {}): Promise<{ model: tfjs.LayersModel; accuracy: number }> {
+  const { mean, std } = standardisation(data);
+  const meta: DriverModelMetadata = { kind: 'kaskade.edge-scalar/v1', features: [...FEATURES], drivers: [...DRIVERS], mean, std };
+  const order = permutation(data.n, options.seed ?? 7);
+  const size = WINDOW_ROWS * FEATURE_COUNT;
+  const xs = new Float32Array(data.n * size);
+  const ys = new Float32Array(data.n);
+  order.forEach((src, dst) => {
+    xs.set(data.x.subarray(src * size, (src + 1) * size), dst * size);
+    ys[dst] = data.y[src]!;
+  });
+  const model = buildDriverLstm(tf, options);
+  const x = tf.tensor3d(standardise(xs, meta), [data.n, WINDOW_ROWS, FEATURE_COUNT]);
+  const y = tf.tensor1d(ys);
+  try {
+    const history = await model.fit(x, y, { epochs: options.epochs ?? 8, batchSize: options.batchSize ?? 32, shuffle: true, verbose: 0 });
+    const acc = history.history.acc ?? history.history.accuracy ?? [];
+    model.setUserDefinedMetadata(meta);
+    return { model, accuracy: Number(acc[acc.length - 1] ?? 0) };
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+}
+
+/** The metadata a saved model carries; BadInputError when it is not a driver model. */
+export function driverMetadata(model: tfjs.LayersModel): DriverModelMetadata {
+  const meta = model.getUserDefinedMetadata() as Partial<DriverModelMetadata> | undefined;
+  const ok = meta?.kind === 'kaskade.edge-scalar/v1' && Array.isArray(meta.drivers) && Array.isArray(meta.mean) && Array.isArray(meta.std) && meta.mean.length === FEATURE_COUNT && meta.std.length === FEATURE_COUNT;
+  if (!ok) throw new BadInputError(`model ${model.name} is not a driver model (its model.json lacks kaskade.edge-scalar/v1 metadata)`);
+  const shape = model.inputs[0]?.shape;
+  if (shape?.[1] !== WINDOW_ROWS || shape[2] !== FEATURE_COUNT) throw new BadInputError(`driver model input must be [null, ${WINDOW_ROWS}, ${FEATURE_COUNT}], got ${JSON.stringify(shape)}`);
+  return meta as DriverModelMetadata;
+}
+
+/** A loaded model that classifies single windows (any number of callers at once). */
+export class DriverClassifier {
+  readonly metadata: DriverModelMetadata;
+
+  constructor(
+    private readonly tf: TF,
+    readonly model: tfjs.LayersModel,
+  ) {
+    this.metadata = driverMetadata(model);
+  }
+
+  /** Classifies one window of WINDOW_ROWS × FEATURE_COUNT values (already checked). */
+  classify(window: Float32Array): DriverPrediction {
+    const t0 = performance.now();
+    const probs = this.tf.tidy(() => {
+      const x = this.tf.tensor3d(standardise(window, this.metadata), [1, WINDOW_ROWS, FEATURE_COUNT]);
+      return (this.model.predict(x) as tfjs.Tensor).dataSync();
+    });
+    let best = 0;
+    for (let i = 1; i < probs.length; i += 1) if (probs[i]! > probs[best]!) best = i;
+    const executionMs = performance.now() - t0;
+    return { driver: this.metadata.drivers[best] ?? String(best), confidence: Math.round(probs[best]! * 10_000) / 100, executionMs: Math.round(executionMs * 1000) / 1000 };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
