@@ -130,9 +130,10 @@ export async function main(argv: string[]): Promise<void> {
     .option('--batches <list>', 'mini-batch sizes', '64,1024')
     .option('--microbatches <list>', 'micro-batches per mini-batch', '1,4,8')
     .option('--seconds <n>', 'timed seconds per row (at least 2 steps)', '6')
+    .option('--verbose', "the layer workers' logs on stderr", false)
     .option('--json', 'one JSON object on the last line', false);
   program.parse(argv, { from: 'user' });
-  const raw = program.opts<{ batches: string; microbatches: string; seconds: string; json: boolean }>();
+  const raw = program.opts<{ batches: string; microbatches: string; seconds: string; json: boolean; verbose: boolean }>();
   const o: Options = { batches: list(raw.batches), microbatches: list(raw.microbatches), seconds: Number(raw.seconds), json: raw.json };
   const loadAtStart = loadavg()[0] ?? 0;
   const { tf, backend } = await initEngine();
@@ -149,8 +150,8 @@ export async function main(argv: string[]): Promise<void> {
   const pipelineSamplesPerSec: Record<string, Record<string, number>> = {};
   let hops: HopRow[] = [];
   try {
-    runtime = await startRuntime({ manifests, stateDir: dir, port: 0, logSink: new PassThrough().resume(), broker: null, env: backendEnv() });
-    const clients = SEED_LAYERS.map((_, k) => new LayerClient({ index: k, name: `bench-layer-${k}`, url: (runtime as Runtime).url(`bench-layer-${k}`) }, { timeoutMs: 300_000, retries: 0 }));
+    runtime = await startRuntime({ manifests, stateDir: dir, port: 0, logSink: raw.verbose ? process.stderr : new PassThrough().resume(), broker: null, env: backendEnv() });
+    const clients = SEED_LAYERS.map((_, k) => new LayerClient({ index: k, name: `bench-layer-${k}`, url: (runtime as Runtime).url(`bench-layer-${k}`) }, { timeoutMs: 300_000, retries: 2 }));
     let job = 0;
     for (const batch of o.batches) {
       pipelineSamplesPerSec[batch] = {};
