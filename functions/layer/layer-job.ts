@@ -48,6 +48,8 @@ export class LayerJob {
   private state: Tensors = {};
   private readonly optimizerState: OptimizerState;
   private readonly held = new Map<string, Held>();
+  /** Each back-propagated micro-batch's answer until its step is applied, so a repeated backward is answered again. */
+  private readonly answers = new Map<string, Uint8Array>();
   private accumulator: Accumulator | undefined;
 
   constructor(
@@ -143,6 +145,15 @@ export class LayerJob {
     return dx;
   }
 
+  /** The answer a micro-batch's backward already gave (a retried call gets it again, nothing added twice). */
+  backwardAnswer(ref: MicrobatchRef): Uint8Array | undefined {
+    return this.answers.get(heldKey(ref));
+  }
+
+  rememberBackwardAnswer(ref: MicrobatchRef, body: Uint8Array): void {
+    if (this.accumulator?.step === ref.step) this.answers.set(heldKey(ref), body);
+  }
+
   /**
    * Applies the step's accumulated gradients once all `microbatches` have arrived. Applying a
    * step again is a no-op (the call is idempotent, so a lost answer may be retried).
@@ -168,6 +179,7 @@ export class LayerJob {
       this.accumulator = undefined;
     }
     for (const key of [...this.held.keys()]) if (key.startsWith(`${step}.`)) this.release(key);
+    for (const key of [...this.answers.keys()]) if (key.startsWith(`${step}.`)) this.answers.delete(key);
   }
 
   /** Micro-batches whose forward is kept and whose backward has not come yet. */
