@@ -12,9 +12,10 @@ import { createImageService } from './service.js';
 
 const logger = createLogger('edge-image');
 const config = loadConfig();
-const store = openStore(loadStoreConfig());
+const storeConfig = loadStoreConfig();
+const store = openStore(storeConfig);
 const { tf } = await initEngine({ logger });
-const model = new ModelHolder('image model', () => loadImageModel(tf, config, store, logger), logger);
+const model = new ModelHolder('image model', () => loadImageModel(tf, config, store, logger, storeConfig.roots[0]), logger);
 const renewer = new LeaseRenewer({ admissionUrl: config.admissionUrl, type: 'image', logger });
 const service = createImageService({ model, renewer, maxImageBytes: config.maxImageBytes, logger });
 

@@ -12,9 +12,10 @@ import { createScalarService } from './service.js';
 
 const logger = createLogger('edge-scalar');
 const config = loadConfig();
-const store = openStore(loadStoreConfig());
+const storeConfig = loadStoreConfig();
+const store = openStore(storeConfig);
 const { tf } = await initEngine({ logger });
-const model = new ModelHolder('driver model', () => loadDriverClassifier(tf, config, store, logger), logger);
+const model = new ModelHolder('driver model', () => loadDriverClassifier(tf, config, store, logger, storeConfig.roots[0]), logger);
 const renewer = new LeaseRenewer({ admissionUrl: config.admissionUrl, type: 'scalar', logger });
 const service = createScalarService({ model, renewer, maxWindowBytes: config.maxWindowBytes, logger });
 
