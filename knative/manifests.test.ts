@@ -125,6 +125,11 @@ describe('the validator catches broken manifests', () => {
     { name: 'trigger to a service that does not exist', mutate: (rs) => { ((find(rs, 'Trigger', 'aggregator-shard-trained').spec as { subscriber: { ref: { name: string } } }).subscriber.ref.name = 'aggregatr'); }, expected: /Service\/aggregatr/ },
     { name: 'backoff delay not ISO-8601', mutate: (rs) => { ((find(rs, 'Broker', 'default').spec as { delivery: Record<string, unknown> }).delivery.backoffDelay = '500ms'); }, expected: /backoffDelay/ },
     { name: 'typo in a spec field', mutate: (rs) => { template(find(rs, 'Service', 'splitter')).spec.containerConcurency = 4; }, expected: /additional/ },
+    {
+      name: 'a PingSource "suspended" by an annotation Knative ignores',
+      mutate: (rs) => { rs.push({ apiVersion: 'sources.knative.dev/v1', kind: 'PingSource', metadata: { name: 'nightly', annotations: { 'kaskade.dev/suspended': 'true' } }, spec: { schedule: '0 3 * * *', sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } } } }); },
+      expected: /kaskade\.dev\/suspended means nothing to Knative/,
+    },
   ];
   it.each(cases)('$name', ({ mutate, expected }) => {
     const rs = base();

@@ -35,7 +35,10 @@ function label(r: Resource): string {
   return `${r.kind ?? '?'}/${r.metadata?.name ?? '?'}`;
 }
 
-/** Schema problems of each resource, plus references (Trigger → Broker/Service, sinks) that do not resolve. */
+/**
+ * Schema problems of each resource, references (Trigger → Broker/Service, sinks) that do not
+ * resolve, and settings a cluster would not honour.
+ */
 export function validateManifests(resources: readonly Resource[]): ManifestProblem[] {
   const problems: ManifestProblem[] = [];
   const names = new Set(resources.map((r) => `${r.kind}/${r.metadata?.name}`));
@@ -52,9 +55,15 @@ export function validateManifests(resources: readonly Resource[]): ManifestProbl
     for (const ref of references(r)) {
       if (!names.has(ref)) problems.push({ resource: label(r), message: `refers to ${ref}, which is not in the manifests` });
     }
+    if (r.kind === 'PingSource' && r.metadata.annotations?.[LOCAL_SUSPEND_ANNOTATION] !== undefined) {
+      problems.push({ resource: label(r), message: `${LOCAL_SUSPEND_ANNOTATION} means nothing to Knative: this PingSource would fire on a cluster; leave the schedule out instead (it is opt-in: knative/components/schedule)` });
+    }
   }
   return problems;
 }
+
+/** Only the local runtime honours it; Knative has no way to suspend a PingSource. */
+const LOCAL_SUSPEND_ANNOTATION = 'kaskade.dev/suspended';
 
 function references(r: Resource): string[] {
   const spec = r.spec ?? {};

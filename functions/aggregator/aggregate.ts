@@ -6,14 +6,14 @@
 // writes are whole-object, record updates check what is already there, event ids are stable.
 import { createEvent, sourceFor, type Emit } from '../../events/emit.js';
 import { EVENT_TYPES } from '../../events/catalog.js';
+import { shardReadyEvents } from '../../events/shard-ready.js';
 import { BadInputError } from '../_shared/errors.js';
 import { federatedAverage, type ClientUpdate } from '../_shared/fedavg/average.js';
 import { applyWeights, decodeExamples, decodeWeights, encodeWeightSet } from '../_shared/jobs/artifacts.js';
 import { eventIds } from '../_shared/jobs/ids.js';
 import type { JobLayout } from '../_shared/jobs/layout.js';
-import { shardReadyData } from '../_shared/jobs/plan.js';
-import { readJob, updateJob, type JobRecord, type RoundResult } from '../_shared/jobs/record.js';
-import { completeRound, readArrival, type RoundClaim } from '../_shared/jobs/rounds.js';
+import { updateJob, type JobRecord, type RoundResult } from '../_shared/jobs/record.js';
+import { completeRound, readArrival, type RoundClaim } from './rounds.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate } from '../_shared/train/loop.js';
 import { publishModel } from './publish.js';
@@ -45,13 +45,12 @@ export interface Aggregation extends RoundResult {
 export async function aggregateRound(
   deps: AggregatorDeps,
   settings: AggregatorSettings,
-  layout: JobLayout,
+  { layout, job }: { readonly layout: JobLayout; readonly job: JobRecord },
   round: number,
   claim: { claim: RoundClaim; text: string },
 ): Promise<Aggregation> {
   const { store, tf: tfjs } = deps;
   const now = deps.now ?? Date.now;
-  const job = await readJob(store, layout.record);
   const participants = [...claim.claim.participants].sort((a, b) => a - b);
   if (participants.length === 0) throw new BadInputError(`round ${round} of job ${job.jobId} has no participants`);
   const updates = await Promise.all(participants.map((k) => readUpdate(store, layout, round, k)));
@@ -128,9 +127,5 @@ function emitAggregated(emit: Emit, job: JobRecord, result: RoundResult, modelUr
 }
 
 async function emitNextRound(emit: Emit, job: JobRecord, layout: JobLayout, round: number): Promise<void> {
-  await Promise.all(
-    shardReadyData(job, layout, round).map((data) =>
-      emit(createEvent(EVENT_TYPES.shardReady, data, { source: SOURCE, id: eventIds.shardReady(job.jobId, round, data.shardIndex), subject: job.jobId })),
-    ),
-  );
+  await Promise.all(shardReadyEvents(job, layout, round, SOURCE).map((event) => emit(event)));
 }

@@ -13,9 +13,13 @@ import { readJob, type JobRecord, type JobSummary } from '../_shared/jobs/record
 import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { decodeModelMetadata } from '../_shared/models/metadata.js';
+import type { Store } from '../_shared/store/types.js';
+import { openOnnxModel } from '../_shared/serving/onnx-model.js';
+import { TEST_ONNX_SETTINGS } from '../../test/support/onnx-parity.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
 import type { ArrivalOutcome } from './collect.js';
 import { loadConfig } from './config.js';
+import { publishModel } from './publish.js';
 import { createAggregatorHandler } from './handler.js';
 
 const logger = createLogger('aggregator-test', quietSink());
@@ -26,8 +30,8 @@ let recorder: ReturnType<typeof memoryEmit>;
 let servers: Served[] = [];
 
 /** A fresh aggregator instance over the same storage (as after a scale to zero). */
-async function aggregator(overrides: Partial<AggregatorSettings> = {}): Promise<Served> {
-  const deps: AggregatorDeps = { tf, store: temp.store, emit: recorder.emit, logger };
+async function aggregator(overrides: Partial<AggregatorSettings> = {}, store: Store = temp.store): Promise<Served> {
+  const deps: AggregatorDeps = { tf, store, emit: recorder.emit, logger };
   const served = await serve('aggregator', createAggregatorHandler(() => Promise.resolve(deps), { ...settings, ...overrides }, logger));
   servers.push(served);
   return served;
@@ -110,6 +114,34 @@ describe('collecting a round', () => {
     expect(ofType(EVENT_TYPES.modelAggregated)).toHaveLength(1);
   });
 
+  it('reads the job record once per arrival (and once more to record an aggregated round)', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-reads', { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
+    const [r0, r1] = await Promise.all([shardResult(prepared, 1, 0, 1, 10), shardResult(prepared, 1, 1, 2, 10)]);
+    if (!r0 || !r1) throw new Error('no results');
+    let recordReads = 0;
+    // The real store, counting the reads of one object on their way through.
+    const real = temp.store;
+    const counting: Store = {
+      read: (url, options) => {
+        if (url === prepared.layout.record) recordReads += 1;
+        return real.read(url, options);
+      },
+      write: (url, data, options) => real.write(url, data, options),
+      exists: (url) => real.exists(url),
+      list: (prefix) => real.list(prefix),
+      delete: (url) => real.delete(url),
+      swapPointer: (url, expected, next) => real.swapPointer(url, expected, next),
+      modelHandler: (folder) => real.modelHandler(folder),
+    };
+    const served = await aggregator({}, counting);
+    expect((await arrive(served.base, r0)).body).toMatchObject({ round: { outcome: 'waiting' } });
+    expect(recordReads).toBe(1);
+    recordReads = 0;
+    expect((await arrive(served.base, r1)).body).toMatchObject({ round: { outcome: 'aggregated' } });
+    // One read on arrival; the round's result is then written by compare-and-swap, which reads the record it replaces.
+    expect(recordReads).toBe(2);
+  });
+
   it('aggregates exactly once when every shard arrives at the same moment', async () => {
     const prepared = await prepareJob(tf, temp.store, temp.root, 'job-race', { shards: 4, perShard: 5, test: 10 });
     const results = await Promise.all([0, 1, 2, 3].map((k) => shardResult(prepared, 1, k, 1, 5)));
@@ -168,6 +200,14 @@ describe('collecting a round', () => {
     const model = await tf.loadLayersModel(temp.store.modelHandler(folder));
     const probabilities = tf.tidy(() => model.predict(tf.zeros([1, 28, 28, 1])) as tfjs.Tensor);
     expect(probabilities.shape).toEqual([1, 10]);
+    const onnx = await openOnnxModel(await temp.store.read(`${folder}model.onnx`), TEST_ONNX_SETTINGS, 'the published model.onnx');
+    const input = onnx.inputs[0]?.name ?? '';
+    const answer = await onnx.run({ [input]: { dtype: 'float32', shape: [1, 28, 28, 1], data: new Float32Array(28 * 28) } });
+    const onnxProbabilities = Object.values(answer)[0]?.data ?? new Float32Array();
+    const tfjsProbabilities = probabilities.dataSync();
+    expect(onnxProbabilities).toHaveLength(10);
+    onnxProbabilities.forEach((p, k) => expect(Math.abs(Number(p) - (tfjsProbabilities[k] ?? NaN))).toBeLessThan(1e-4));
+    await onnx.dispose();
     probabilities.dispose();
     model.dispose();
     const job = await readJob(temp.store, prepared.layout.record);
@@ -177,6 +217,18 @@ describe('collecting a round', () => {
     const status = await fetch(`${server.base}/jobs/job-final`);
     expect(status.status).toBe(200);
     expect((await status.json()) as JobSummary).toMatchObject({ jobId: 'job-final', status: 'done', rounds: 1, results: [{ round: 1, participants: [0, 1] }] });
+  });
+
+  it('refuses to publish a model with a layer ONNX cannot express, naming it, and writes nothing', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-odd', { shards: 1, perShard: 5, test: 5, config: { rounds: 1 } });
+    const odd = tf.sequential({ layers: [tf.layers.conv1d({ name: 'odd_conv', inputShape: [8, 1], filters: 2, kernelSize: 3 }), tf.layers.flatten()] });
+    const result = { round: 1, participants: [0], examples: 5, testAccuracy: 0.5, testLoss: 1, finishedAt: new Date(0).toISOString() };
+    await expect(publishModel({ store: temp.store }, prepared.job, prepared.layout, odd, result)).rejects.toThrow(/"odd_conv" \(Conv1D\)/);
+    const models = modelsLayout(temp.root, prepared.job.serving.name);
+    const latest = await temp.store.read(models.latest).then((b) => new TextDecoder().decode(b), () => '');
+    expect(latest).not.toContain('job-odd');
+    await expect(temp.store.read(`${models.version('job-odd')}model.json`)).rejects.toThrow();
+    odd.dispose();
   });
 
   it.each([

@@ -13,7 +13,7 @@ import type { ShardTrained } from '../../events/catalog.js';
 import { BadInputError } from '../_shared/errors.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { findJob, readJob, type JobRecord } from '../_shared/jobs/record.js';
-import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from '../_shared/jobs/rounds.js';
+import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from './rounds.js';
 import { aggregateRound, type Aggregation, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
 
 export type RoundOutcome =
@@ -58,20 +58,30 @@ export async function handleShardTrained(
     event: { source: event.source, id: event.id },
     arrivedAt: new Date(now()).toISOString(),
   });
-  const round = await checkRound(deps, settings, layout, data.round, `${event.source} ${event.id}`, data.shardIndex);
+  const round = await checkRound(deps, settings, { layout, job }, data.round, `${event.source} ${event.id}`, data.shardIndex);
   return { recorded, round };
 }
 
 /**
- * Checks round `round` of the job at `layout` and aggregates it when it is due. `by` names the
+ * Checks round `round` of the job at `layout` and aggregates it when it is due. `job` is the
+ * record the caller has just read (read again only after waiting for a deadline). `by` names the
  * caller (the event being handled): a redelivery of the event whose handling died mid-aggregation
  * re-enters its own claim. `shard` is the arrival that prompted the check, if any.
  */
-export async function checkRound(deps: AggregatorDeps, settings: AggregatorSettings, layout: JobLayout, round: number, by: string, shard?: number): Promise<RoundOutcome> {
+export async function checkRound(
+  deps: AggregatorDeps,
+  settings: AggregatorSettings,
+  found: { readonly layout: JobLayout; readonly job: JobRecord },
+  round: number,
+  by: string,
+  shard?: number,
+): Promise<RoundOutcome> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const { layout } = found;
+  let job = found.job;
   for (let pass = 0; ; pass++) {
-    const job = await readJob(deps.store, layout.record);
+    if (pass > 0) job = await readJob(deps.store, layout.record);
     const jobId = job.jobId;
     if (job.status === 'done' || job.status === 'failed') return { outcome: 'ignored', jobId, round, status: job.status };
     const current = await readRoundState(deps.store, layout, round);
@@ -102,7 +112,7 @@ export async function checkRound(deps: AggregatorDeps, settings: AggregatorSetti
       if (claim.state.state === 'done') return { outcome: 'closed', jobId, round, counted: shard === undefined || claim.state.participants.includes(shard) };
       return { outcome: 'in-progress', jobId, round };
     }
-    const aggregation = await aggregateRound(deps, settings, layout, round, claim);
+    const aggregation = await aggregateRound(deps, settings, { layout, job }, round, claim);
     return { outcome: 'aggregated', jobId, round, aggregation };
   }
 }

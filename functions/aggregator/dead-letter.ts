@@ -15,14 +15,12 @@ import { z } from 'zod';
 import { createEvent, type Emit } from '../../events/emit.js';
 import { EVENT_TYPES, LIMITS } from '../../events/catalog.js';
 import { ForbiddenPathError } from '../_shared/errors.js';
-import { deriveJobId, eventIds } from '../_shared/jobs/ids.js';
+import { JOB_ID, deriveJobId, eventIds } from '../_shared/jobs/ids.js';
 import { jobLayout, jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { failJob, findJob, type JobRecord } from '../_shared/jobs/record.js';
 import type { Store } from '../_shared/store/types.js';
 import { SOURCE, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
 import { checkRound, type RoundOutcome } from './collect.js';
-
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const STAGES: Readonly<Record<string, string>> = {
   [EVENT_TYPES.trainingRequested]: 'split',
@@ -126,7 +124,7 @@ export async function handleDeadLetter(deps: AggregatorDeps, settings: Aggregato
   const round = data.round;
   if (found !== undefined && event.type === EVENT_TYPES.shardReady && found.job.config.quorum < 1 && found.job.config.roundTimeoutSeconds !== null && round !== undefined) {
     deps.logger.warn(`job ${found.job.jobId}: ${reason}; the round may close with a quorum`);
-    return { outcome: 'skipped-shard', jobId: found.job.jobId, round: await checkRound(deps, settings, found.layout, round, `${event.source} ${event.id}`) };
+    return { outcome: 'skipped-shard', jobId: found.job.jobId, round: await checkRound(deps, settings, found, round, `${event.source} ${event.id}`) };
   }
   deps.logger.error(`job ${located.jobId} failed at ${stage}: ${reason}`);
   const failed = found === undefined ? undefined : await failJob(deps.store, found.layout.record, { reason, stage, ...(round === undefined ? {} : { round }) });

@@ -9,6 +9,7 @@ import { EVENT_TYPES } from '../../events/catalog.js';
 import { parseEvent, receiveEvent } from '../../events/receive.js';
 import { BadInputError } from '../_shared/errors.js';
 import { answeredProbe, withErrors, type Handler } from '../_shared/http.js';
+import { JOB_ID } from '../_shared/jobs/ids.js';
 import type { Logger } from '../_shared/log.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
 import { handleShardTrained } from './collect.js';
@@ -16,7 +17,6 @@ import { handleDeadLetter } from './dead-letter.js';
 import { jobStatus, recheckJob } from './jobs.js';
 
 const JOB_PATH = /^\/jobs\/([^/]+)(\/check)?\/?$/;
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 function jobIdFrom(raw: string): string {
   const id = decodeURIComponent(raw);

@@ -24,5 +24,5 @@ export async function jobStatus(store: Store, roots: readonly string[], jobId: s
 export async function recheckJob(deps: AggregatorDeps, settings: AggregatorSettings, jobId: string): Promise<RoundOutcome | { outcome: 'not-running'; jobId: string; status: JobRecord['status'] }> {
   const { job, layout } = await locateJob(deps.store, settings.roots, jobId);
   if (job.status !== 'running' || job.currentRound < 1) return { outcome: 'not-running', jobId, status: job.status };
-  return checkRound(deps, settings, layout, job.currentRound, checkerId());
+  return checkRound(deps, settings, { layout, job }, job.currentRound, checkerId());
 }

@@ -1,11 +1,14 @@
 // Publishing a finished job's model where a predictor finds it: `<root>/models/<name>/<jobId>/`
-// holds the TF.js layers artifacts (model.json + weight shards), kaskade.json (the metadata the
+// holds the TF.js layers artifacts (model.json + weight shards), the same model exported to ONNX
+// (model.onnx, what the predictor runs on ONNX Runtime), kaskade.json (the metadata the
 // predictor reads) and, for text models, the vocabulary; then `<root>/models/<name>/LATEST` is
-// pointed at that folder, last, so a reader never follows it to half a model.
+// pointed at that folder, last, so a reader never follows it to half a model. A model with a
+// layer the ONNX exporter cannot write is refused before anything is written.
 import type * as tf from '@tensorflow/tfjs';
 import { MODEL_METADATA_FILE, MODEL_METADATA_FORMAT, encodeModelMetadata, type ModelMetadata } from '../_shared/models/metadata.js';
 import { modelsLayout, type JobLayout } from '../_shared/jobs/layout.js';
 import type { JobRecord, RoundResult } from '../_shared/jobs/record.js';
+import { MODEL_ONNX_FILE, exportOnnx } from '../_shared/serving/export-onnx.js';
 import { publishLatest } from '../_shared/store/latest.js';
 import type { Store } from '../_shared/store/types.js';
 
@@ -36,7 +39,9 @@ export async function publishModel(
   const at = new Date((deps.now ?? Date.now)()).toISOString();
   const models = modelsLayout(layout.root, job.serving.name);
   const folder = models.version(job.jobId);
+  const onnxBytes = exportOnnx(model);
   await model.save(store.modelHandler(folder));
+  await store.write(`${folder}${MODEL_ONNX_FILE}`, onnxBytes, { contentType: 'application/octet-stream' });
   const input = job.serving.input;
   if (input.kind === 'tokens' && input.vocabularyFile !== undefined) {
     await store.write(`${folder}${input.vocabularyFile}`, await store.read(layout.vocabulary), { contentType: 'application/json' });

@@ -161,22 +161,36 @@ describe('model.aggregated and reloads', () => {
     let stop = false;
     const statuses = new Map<number, number>();
     const versions = new Set<string>();
+    const answered = new Set<() => void>();
+    /** Resolves once a request has been answered by `version` (any version when undefined). */
+    const servedBy = (version?: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (version === undefined ? versions.size === 0 : !versions.has(version)) return;
+          answered.delete(check);
+          resolve();
+        };
+        answered.add(check);
+        check();
+      });
     const client = async (): Promise<void> => {
       while (!stop) {
         const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const body = (await res.json()) as { model_version?: string };
         if (body.model_version) versions.add(body.model_version);
+        for (const check of [...answered]) check();
       }
     };
     const clients = Array.from({ length: 6 }, () => client());
+    await servedBy();
     for (let round = 1; round <= 3; round++) {
-      await new Promise((r) => setTimeout(r, 150));
       await h.publish({ jobId: 'job-c', round, rounds: 3 }, 10 + round);
       const res = await h.postAggregated(aggregated('job-c', round, 3, true));
       expect(res.headers.get('x-kaskade-outcome')).toBe('reloaded');
+      // Traffic meets each new model before the next swap.
+      await servedBy(`job-c-r${round}`);
     }
-    await new Promise((r) => setTimeout(r, 150));
     stop = true;
     await Promise.all(clients);
     expect([...statuses.keys()]).toEqual([200]);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InferenceError } from '../_shared/errors.js';
 import { Batcher, concatBatches } from './batcher.js';
 import type { Lease } from './model-registry.js';
@@ -88,7 +88,26 @@ function images(n: number, first: number): ModelBatch {
 const tokens = (n: number, first: number): ModelBatch => ({ dtype: 'int32', shape: [n, 3], values: Int32Array.from({ length: n * 3 }, (_, i) => first + i) });
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A fake clock for the batcher's waits (timers and performance.now); event-loop turns stay real. */
+function fakeClock(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+}
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Whether `p` has settled, seen after one event-loop turn. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await nextTurn();
+  await nextTurn();
+  return done;
+}
 
 describe('Batcher', () => {
   interface SizeCase {
@@ -133,11 +152,12 @@ describe('Batcher', () => {
   });
 
   it('dispatches a lone request on the next turn, without waiting for maxLatency', async () => {
+    fakeClock();
     const runner = fakeRunner();
     const batcher = new Batcher<FakeModel>({ maxBatchSize: 32, maxLatencyMs: 60_000, run: runner.run });
     const started = performance.now();
     const p = await batcher.submit(leases().take(A), images(1, 5));
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBe(0); // answered with no time passing on the clock
     expect(Array.from(p.values)).toEqual([5 + 6 + 7 + 8, 5]);
   });
 
@@ -152,6 +172,7 @@ describe('Batcher', () => {
   });
 
   it('after concurrent traffic, waits up to maxLatency for as many requests as were outstanding', async () => {
+    fakeClock();
     const runner = fakeRunner();
     const batcher = new Batcher<FakeModel>({ maxBatchSize: 32, maxLatencyMs: 300, run: runner.run });
     const pool = leases();
@@ -160,20 +181,20 @@ describe('Batcher', () => {
     expect(runner.calls.map((c) => c.instances)).toEqual([4]);
     // The next request waits for the other three (they come 20 ms later), then all four run together.
     const early = batcher.submit(pool.take(A), images(1, 10));
-    await sleep(20);
+    await vi.advanceTimersByTimeAsync(20);
     expect(runner.calls).toHaveLength(1);
     const late = [11, 12, 13].map((v) => batcher.submit(pool.take(A), images(1, v)));
     await Promise.all([early, ...late]);
     expect(runner.calls.map((c) => c.instances)).toEqual([4, 4]);
-    // Alone now, a request waits at most maxLatency once, and the next one not at all.
-    let started = performance.now();
-    await batcher.submit(pool.take(A), images(1, 20));
-    const waited = performance.now() - started;
-    expect(waited).toBeGreaterThanOrEqual(250);
-    expect(waited).toBeLessThan(2000);
-    started = performance.now();
+    // Alone now, a request waits maxLatency once (and not a moment less), and the next one not at all.
+    const alone = batcher.submit(pool.take(A), images(1, 20));
+    await vi.advanceTimersByTimeAsync(299);
+    expect(await settled(alone)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await alone;
+    const started = performance.now();
     await batcher.submit(pool.take(A), images(1, 21));
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(performance.now() - started).toBe(0);
     expect(runner.calls.map((c) => c.instances)).toEqual([4, 4, 1, 1]);
     expect(pool.held(A)).toBe(0);
   });

@@ -119,6 +119,7 @@ describe('batched inference over HTTP', () => {
     const seen: Array<{ version: string; images: number[][]; data: number[] }> = [];
     let stop = false;
     let next = 0;
+    const answered = new Set<() => void>();
     const client = async (): Promise<void> => {
       while (!stop) {
         const i = next++;
@@ -127,17 +128,30 @@ describe('batched inference over HTTP', () => {
         expect(status).toBe(200);
         const answer = json as V2Answer;
         seen.push({ version: answer.model_version, images, data: answer.outputs[0]?.data ?? [] });
+        for (const check of [...answered]) check();
       }
     };
     const clients = Array.from({ length: 8 }, () => client());
+    /** Resolves once a request has been answered by `version` (by any when undefined). */
+    const servedBy = (version?: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (!seen.some((s) => version === undefined || s.version === version)) return;
+          answered.delete(check);
+          resolve();
+        };
+        answered.add(check);
+        check();
+      });
     try {
+      await servedBy();
       for (let round = 1; round <= 3; round++) {
-        await new Promise((r) => setTimeout(r, 150));
         await h.publish({ jobId: 'job-m', round, rounds: 3 }, seeds.get(`job-m-r${round}`));
         const res = await h.postAggregated(aggregated('job-m', round, 3, true));
         expect(res.headers.get('x-kaskade-outcome')).toBe('reloaded');
+        // Traffic meets each new model before the next swap.
+        await servedBy(`job-m-r${round}`);
       }
-      await new Promise((r) => setTimeout(r, 150));
     } finally {
       stop = true;
       await Promise.all(clients);

@@ -16,12 +16,26 @@ class FakeSource implements RegistrySource<FakeModel> {
   loads: string[] = [];
   gate: Promise<void> = Promise.resolve();
   models = new Map<string, FakeModel>();
+  private loading = new Set<() => void>();
+  /** Resolves once `load(identity)` has been called (it may still wait at the gate). */
+  loadStarted(identity: string): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.loads.includes(identity)) return;
+        this.loading.delete(check);
+        resolve();
+      };
+      this.loading.add(check);
+      check();
+    });
+  }
   resolve(): Promise<string> {
     if (this.published === undefined) return Promise.reject(new NotFoundError('nothing published'));
     return Promise.resolve(this.published);
   }
   async load(identity: string): Promise<FakeModel> {
     this.loads.push(identity);
+    for (const check of [...this.loading]) check();
     await this.gate;
     const model = new FakeModel(identity);
     this.models.set(identity, model);
@@ -89,7 +103,7 @@ describe('ModelRegistry', () => {
     source.gate = new Promise((resolve) => (open = resolve));
     source.published = 'b';
     const pending = registry.refresh();
-    await new Promise((r) => setTimeout(r, 5));
+    await source.loadStarted('b');
     expect(registry.current?.identity).toBe('a');
     const lease = registry.acquire();
     open();
@@ -107,7 +121,7 @@ describe('ModelRegistry', () => {
     let open!: () => void;
     source.gate = new Promise((resolve) => (open = resolve));
     const running = registry.refresh();
-    await new Promise((r) => setTimeout(r, 5));
+    await source.loadStarted('a');
     source.published = 'b';
     const waiting = [registry.refresh(), registry.refresh(), registry.refresh()];
     expect(waiting[1]).toBe(waiting[0]);

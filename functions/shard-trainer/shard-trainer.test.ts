@@ -7,7 +7,7 @@ import { createEvent, memoryEmit } from '../../events/emit.js';
 import { initEngine } from '../_shared/engine/index.js';
 import { decodeWeights } from '../_shared/jobs/artifacts.js';
 import { failJob } from '../_shared/jobs/record.js';
-import type { ShardReadyData } from '../_shared/jobs/plan.js';
+import type { ShardReady } from '../../events/catalog.js';
 import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { loadConfig } from './config.js';
@@ -34,13 +34,13 @@ afterAll(async () => {
   await temp.remove();
 });
 
-function ready(k: number, overrides: Partial<ShardReadyData> = {}): ShardReadyData {
+function ready(k: number, overrides: Partial<ShardReady> = {}): ShardReady {
   const data = prepared.ready[k];
   if (!data) throw new Error(`no shard ${k}`);
   return { ...data, ...overrides };
 }
 
-async function post(data: ShardReadyData, id = `ready-${data.shardIndex}`): Promise<{ status: number; body: TrainOutcome & { error?: string } }> {
+async function post(data: ShardReady, id = `ready-${data.shardIndex}`): Promise<{ status: number; body: TrainOutcome & { error?: string } }> {
   const res = await postEvent(server.base, createEvent(EVENT_TYPES.shardReady, data, { source: '/test', id }));
   return { status: res.status, body: (await res.json()) as TrainOutcome & { error?: string } };
 }

@@ -7,18 +7,18 @@
 // the initial weights are written only if absent (so trainers that already started from them
 // keep matching), and the events carry stable ids. A job past `splitting` is not started twice.
 import type * as tf from '@tensorflow/tfjs';
-import { createEvent, sourceFor, type Emit } from '../../events/emit.js';
-import { EVENT_TYPES, type TrainingRequested } from '../../events/catalog.js';
+import { sourceFor, type Emit } from '../../events/emit.js';
+import type { TrainingRequested } from '../../events/catalog.js';
+import { shardReadyEvents } from '../../events/shard-ready.js';
 import { subset } from '../_shared/data/batches.js';
 import { loadDataset, parseDatasetUri } from '../_shared/data/dataset.js';
 import { shardIndices } from '../_shared/data/shards.js';
 import type { Dataset, Examples } from '../_shared/data/types.js';
 import { BadInputError, ConflictError } from '../_shared/errors.js';
 import { applyWeights, decodeWeights, encodeExamples, encodeModelWeights } from '../_shared/jobs/artifacts.js';
-import { deriveJobId, deriveSeed, eventIds } from '../_shared/jobs/ids.js';
+import { deriveJobId, deriveSeed } from '../_shared/jobs/ids.js';
 import { jobLayout, type JobLayout } from '../_shared/jobs/layout.js';
 import { optimizerOf } from '../_shared/jobs/optimizer.js';
-import { shardReadyData } from '../_shared/jobs/plan.js';
 import { JOB_RECORD_FORMAT, createJob, findJob, updateJob, type JobConfig, type JobRecord } from '../_shared/jobs/record.js';
 import type { Store } from '../_shared/store/types.js';
 import { buildModel, checkModelName, modelTakes } from './models.js';
@@ -195,9 +195,5 @@ async function writeInitialModel(deps: SplitterDeps, layout: JobLayout, model: t
 }
 
 async function emitShardReady(emit: Emit, job: JobRecord, layout: JobLayout, round: number): Promise<void> {
-  await Promise.all(
-    shardReadyData(job, layout, round).map((data) =>
-      emit(createEvent(EVENT_TYPES.shardReady, data, { source: SOURCE, id: eventIds.shardReady(job.jobId, round, data.shardIndex), subject: job.jobId })),
-    ),
-  );
+  await Promise.all(shardReadyEvents(job, layout, round, SOURCE).map((event) => emit(event)));
 }

@@ -16,6 +16,10 @@ export interface RuntimeEnvConfig {
   functionsDir: string | undefined;
   readinessTimeoutMs: number;
   kpa: KpaOverrides;
+  /** Port of the Kubernetes API (HTTPS); 0 picks a free one. */
+  apiPort: number;
+  /** The node file the API serves; undefined: the example edge cluster. */
+  nodes: string | undefined;
 }
 
 export function loadRuntimeConfig(env: Env = process.env): RuntimeEnvConfig {
@@ -34,6 +38,8 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeEnvConfig {
     functionsDir: env.KASKADE_FUNCTIONS_DIR === '' ? undefined : env.KASKADE_FUNCTIONS_DIR,
     readinessTimeoutMs: envInt(env, 'KASKADE_READINESS_TIMEOUT_MS', 60_000, { min: 100 }),
     kpa: { timeScale, ...(stableWindowMs !== undefined ? { stableWindowMs } : {}), ...(tickMs !== undefined ? { tickMs } : {}) },
+    apiPort: envInt(env, 'KASKADE_API_PORT', 6443, { min: 0, max: 65_535 }),
+    nodes: env.KASKADE_NODES === '' ? undefined : env.KASKADE_NODES,
   };
 }
 

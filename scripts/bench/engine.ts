@@ -4,11 +4,12 @@
 // For every backend rung that loads (each in its own child process, since a TF.js backend
 // and its thread pool are per process): MNIST CNN training samples/s (batch 64, the lean
 // train step, and model.fit for comparison), inference samples/s (batch 512), ResNet-50
-// batch-1 latency (p50 of 10 after warm-up; batch-norm-folded and plain), then the wire
+// batch-1 latency (p50 of 10 after warm-up; batch-norm-folded and plain), imdb-bigru training
+// samples/s (batch 32, 500 tokens; not on the pure-JS rung), then the wire
 // codec's encode/decode GB/s, and a PyTorch CPU baseline (1 and 2 threads) when
 // python3-torch is installed, with each rung's ratios to PyTorch on 1 thread against the
 // targets. `--json` adds one JSON object on the last line:
-// `{rungs: {<spec>: {trainSamplesPerSec, inferSamplesPerSec, resnet50P50Ms, …}},
+// `{rungs: {<spec>: {trainSamplesPerSec, inferSamplesPerSec, resnet50P50Ms, imdbBigruTrainSamplesPerSec, …}},
 //   pytorch: {threads1: {…}, threads2: {…}} | null, ratios: {<spec>: {train, infer, resnet50}}, …}`.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { z } from 'zod';
 import { selectBackend } from '../../functions/_shared/engine/index.js';
 import { RUNGS, type Rung } from '../../functions/_shared/engine/ladder.js';
 import { makeTrainStep } from '../../functions/_shared/engine/train-step.js';
+import { buildImdbBiGru } from '../../functions/_shared/models/imdb.js';
 import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
 import { buildResNet50, foldResNet50 } from '../../functions/_shared/models/resnet50.js';
 import { decodeTensors, encodeTensors, type WireTensor } from '../../functions/_shared/wire/safetensors.js';
@@ -31,7 +33,7 @@ type TorchResult = z.infer<typeof torchResultSchema>;
 
 const RESULT_PREFIX = 'KASKADE_BENCH_RESULT ';
 const CHILD_TIMEOUT_MS = 10 * 60_000;
-const TORCH_TIMEOUT_MS = 5 * 60_000;
+const TORCH_TIMEOUT_MS = 10 * 60_000; // the BiGRU alone takes minutes on a loaded machine
 const BENCH_ENTRY = fileURLToPath(new URL('../bench.ts', import.meta.url));
 const TORCH_SCRIPT = fileURLToPath(new URL('./engine_pytorch.py', import.meta.url));
 
@@ -74,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
   const loadAtEnd = loadavg()[0] ?? 0;
   printTable(rungs, codec, Object.values(pytorch));
   if (baseline !== null && ratios !== null) printRatios(ratios, baseline);
+  printImdbBiGru(rungs, pytorch);
   process.stdout.write(`\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`);
   if (values.json) {
     const torch = Object.keys(pytorch).length > 0 ? pytorch : null;
@@ -90,7 +93,7 @@ function torchThreads(option: string | undefined): number[] {
 }
 
 /** The engine's targets, each rung against PyTorch on 1 thread in the same run. */
-const TARGETS = { train: { atLeast: 0.4 }, infer: { atLeast: 1 }, resnet50: { atMost: 2 } } as const;
+const TARGETS = { train: { atLeast: 0.4 }, infer: { atLeast: 1 }, resnet50: { atMost: 2 }, imdbBigru: { atLeast: 0.25 } } as const;
 
 interface Ratios {
   /** wasm training samples/s ÷ PyTorch's (higher is better). */
@@ -99,6 +102,8 @@ interface Ratios {
   infer: number;
   /** ResNet-50 batch-1 p50 latency (folded) ÷ PyTorch's (lower is better). */
   resnet50: number | null;
+  /** imdb-bigru training samples/s ÷ PyTorch's (higher is better). */
+  imdbBigru: number | null;
 }
 
 function ratiosAgainst(rungs: Record<string, RungResult | { error: string }>, torch: TorchResult): Record<string, Ratios> {
@@ -110,6 +115,7 @@ function ratiosAgainst(rungs: Record<string, RungResult | { error: string }>, to
       train: round(r.trainSamplesPerSec / torch.trainSamplesPerSec),
       infer: round(r.inferSamplesPerSec / torch.inferSamplesPerSec),
       resnet50: r.resnet50P50Ms === null ? null : round(r.resnet50P50Ms / torch.resnet50P50Ms),
+      imdbBigru: r.imdbBigruTrainSamplesPerSec === null ? null : round(r.imdbBigruTrainSamplesPerSec / torch.imdbBigruTrainSamplesPerSec),
     };
   }
   return out;
@@ -163,6 +169,7 @@ const rungResultSchema = z.object({
   inferSamplesPerSec: z.number(),
   resnet50P50Ms: z.number().nullable(),
   resnet50PlainP50Ms: z.number().nullable(),
+  imdbBigruTrainSamplesPerSec: z.number().nullable(),
   threads: z.number(),
   note: z.string().optional(),
 });
@@ -172,6 +179,7 @@ const torchResultSchema = z.object({
   trainSamplesPerSec: z.number(),
   inferSamplesPerSec: z.number(),
   resnet50P50Ms: z.number(),
+  imdbBigruTrainSamplesPerSec: z.number(),
   blas: z.string(),
   torch: z.string(),
 });
@@ -194,14 +202,16 @@ async function measureRung(spec: string, seconds: number): Promise<RungResult> {
   const infer = measureInference(tf, budget);
   const skipResnet = rung === 'cpu';
   const resnet = skipResnet ? null : measureResNet50(tf);
+  const bigru = rung === 'cpu' ? null : measureImdbBiGru(tf, seconds);
   return {
     trainSamplesPerSec: Math.round(train),
     fitSamplesPerSec: Math.round(fit),
     inferSamplesPerSec: Math.round(infer),
     resnet50P50Ms: resnet?.folded ?? null,
     resnet50PlainP50Ms: resnet?.plain ?? null,
+    imdbBigruTrainSamplesPerSec: bigru,
     threads,
-    ...(skipResnet ? { note: 'ResNet-50 skipped: pure-JS convolutions take minutes per image' } : {}),
+    ...(skipResnet ? { note: 'ResNet-50 and imdb-bigru skipped: pure JS takes minutes per image or batch' } : {}),
   };
 }
 
@@ -291,6 +301,20 @@ function measureResNet50(tf: TF): { folded: number; plain: number } {
   return result;
 }
 
+/** imdb-bigru training samples/s at batch 32 and 500 tokens (the lean step, binary cross-entropy). */
+function measureImdbBiGru(tf: TF, seconds: number): number {
+  const [batch, tokens] = [32, 500];
+  const model = buildImdbBiGru(tf, { seed: 1, maxLen: tokens });
+  const step = makeTrainStep(tf, model, { loss: 'binaryCrossentropy' });
+  const xs = tf.tensor2d(Int32Array.from({ length: batch * tokens }, (_, i) => 2 + ((i * 7919) % 9998)), [batch, tokens], 'int32');
+  const ys = tf.tensor2d(Float32Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
+  // Seconds per step: one warm-up, then at least two measured.
+  const steps = rate(() => step(xs, ys).dispose(), seconds, 1, 2);
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return Math.round(batch * steps * 100) / 100;
+}
+
 // ---- in the parent: codec, PyTorch, report ----
 
 function measureCodec(): { encodeGBps: number; decodeGBps: number; megabytes: number } {
@@ -371,10 +395,31 @@ function printRatios(ratios: Record<string, Ratios>, torch: TorchResult): void {
       r.resnet50 === null
         ? 'ResNet-50 not measured'
         : `ResNet-50 latency ${r.resnet50.toFixed(2)}× (target ≤ ${TARGETS.resnet50.atMost}×, ${verdict(r.resnet50 <= TARGETS.resnet50.atMost)})`,
+      r.imdbBigru === null
+        ? 'imdb-bigru not measured'
+        : `imdb-bigru train ${r.imdbBigru.toFixed(2)}× (target ≥ ${TARGETS.imdbBigru.atLeast}×, ${verdict(r.imdbBigru >= TARGETS.imdbBigru.atLeast)})`,
     ];
     process.stdout.write(`  ${rungLabel(spec)}: ${parts.join('; ')}\n`);
   }
   if (torch.blas === 'reference') {
     process.stdout.write('  (PyTorch runs on the reference BLAS here, so its ResNet-50 latency is far above an OpenBLAS/MKL build\'s; the latency ratio flatters wasm)\n');
   }
+}
+
+/** imdb-bigru's own table: training samples/s (batch 32, 500 tokens) per rung and for PyTorch. */
+function printImdbBiGru(rungs: Record<string, RungResult | { error: string }>, torch: Record<string, TorchResult>): void {
+  const baseline = torch.threads1?.imdbBigruTrainSamplesPerSec;
+  const rows = [['imdb-bigru training (batch 32, 500 tokens)', 'samples/s', '× PyTorch (1 thread)']];
+  for (const [spec, r] of Object.entries(rungs)) {
+    const value = 'error' in r ? null : r.imdbBigruTrainSamplesPerSec;
+    const ratio = value === null || baseline === undefined ? '—' : `${(value / baseline).toFixed(2)}×`;
+    rows.push([rungLabel(spec), value === null ? '—' : value.toFixed(2), ratio]);
+  }
+  for (const t of Object.values(torch)) {
+    rows.push([`PyTorch ${t.torch} (${t.threads} thread${t.threads === 1 ? '' : 's'})`, t.imdbBigruTrainSamplesPerSec.toFixed(2), baseline === undefined ? '' : `${(t.imdbBigruTrainSamplesPerSec / baseline).toFixed(2)}×`]);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+  const line = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`);
+  process.stdout.write(`target: ≥ ${TARGETS.imdbBigru.atLeast}× PyTorch on 1 thread (PyTorch's GRU resets after the recurrent product, TF.js's before: same work per step)\n`);
 }

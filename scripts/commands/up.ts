@@ -1,6 +1,7 @@
 // `kaskade up`: runs every service of the manifests on this machine, in the foreground, with
-// one log stream (stderr); prints each service's URLs and the broker URL (stdout). Ctrl-C
-// stops everything and exits 0.
+// one log stream (stderr); prints each service's URLs, the broker URL and the Kubernetes API
+// with its kubeconfig (stdout). Ctrl-C stops everything and exits 0.
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { loadRuntimeConfig, startRuntime, type Runtime } from '../../knative/runtime/index.js';
@@ -14,6 +15,8 @@ interface UpFlags {
   timeScale?: string;
   workerMode?: string;
   functions?: string;
+  apiPort?: string;
+  nodes?: string;
 }
 
 export function register(program: Command): void {
@@ -28,6 +31,8 @@ export function register(program: Command): void {
     .option('--time-scale <factor>', 'multiply every autoscaling window, e.g. 0.1 (KASKADE_KPA_TIME_SCALE)')
     .option('--worker-mode <mode>', 'bundle (fast cold start) or tsx (KASKADE_WORKER_MODE)')
     .option('--functions <dir>', 'folder of function folders that FUNCTION_TARGET names (KASKADE_FUNCTIONS_DIR; default functions/)')
+    .option('--api-port <port>', 'Kubernetes API port, HTTPS (KASKADE_API_PORT; default 6443, 0 picks a free one)')
+    .option('--nodes <file>', 'node file the Kubernetes API serves (KASKADE_NODES; default: the example edge cluster)')
     .action((flags: UpFlags) => up(flags));
 }
 
@@ -51,6 +56,9 @@ async function up(flags: UpFlags): Promise<void> {
   if (workerMode !== 'bundle' && workerMode !== 'tsx') throw new ConfigError(`--worker-mode must be bundle or tsx, got "${workerMode}"`);
 
   const functionsDir = flags.functions ?? config.functionsDir;
+  const apiPort = flags.apiPort === undefined ? config.apiPort : Number(flags.apiPort);
+  if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65_535) throw new ConfigError(`--api-port must be a port number, got "${flags.apiPort ?? ''}"`);
+  const nodes = flags.nodes ?? config.nodes;
 
   const runtime = await startRuntime({
     manifests: flags.manifests,
@@ -64,6 +72,7 @@ async function up(flags: UpFlags): Promise<void> {
     ...(functionsDir !== undefined ? { functionsDir } : {}),
     readinessTimeoutMs: config.readinessTimeoutMs,
     kpa: timeScale === undefined ? config.kpa : { ...config.kpa, timeScale },
+    kubeApi: { port: apiPort, ...(nodes !== undefined ? { nodes } : {}) },
   });
   process.stdout.write(banner(runtime));
   await new Promise<void>((resolveStop) => {
@@ -85,5 +94,12 @@ function banner(runtime: Runtime): string {
   for (const svc of s.services) lines.push(`  service ${svc.namespace}/${svc.name}  ${svc.hostUrl}  ${svc.url}`);
   for (const b of runtime.manifests.brokers) lines.push(`  broker  ${b.namespace}/${b.name}  ${runtime.brokerUrl(b.namespace, b.name) ?? '(not running)'}`);
   for (const p of s.pingSources) lines.push(`  ping    ${p.namespace}/${p.name}  ${p.suspended ? 'suspended' : p.schedule} → ${p.sink}`);
+  lines.push(`  kubernetes API ${runtime.kubeApi.url}: kubectl --kubeconfig ${relativePath(runtime.kubeApi.kubeconfig)} get ksvc`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The kubeconfig's path as the user would type it from here. */
+function relativePath(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r.startsWith('..') || r === '' ? path : r;
 }

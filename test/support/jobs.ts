@@ -19,7 +19,8 @@ import { subset } from '../../functions/_shared/data/batches.js';
 import type * as tfjs from '@tensorflow/tfjs';
 import { encodeExamples, encodeModelWeights } from '../../functions/_shared/jobs/artifacts.js';
 import { jobLayout, type JobLayout } from '../../functions/_shared/jobs/layout.js';
-import { shardReadyData, type ShardReadyData } from '../../functions/_shared/jobs/plan.js';
+import type { ShardReady } from '../../events/catalog.js';
+import { shardReadyData } from '../../events/shard-ready.js';
 import { createJob } from '../../functions/_shared/jobs/record.js';
 import { openStore } from '../../functions/_shared/store/index.js';
 import type { Store } from '../../functions/_shared/store/types.js';
@@ -128,7 +129,7 @@ export interface PreparedJob {
   readonly job: JobRecord;
   readonly layout: JobLayout;
   /** Round 1's shard.ready data, one per shard. */
-  readonly ready: ShardReadyData[];
+  readonly ready: ShardReady[];
 }
 
 /**

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMnistCnn } from '../models/mnist-cnn.js';
 import { randomValues, relativeError, useWasm } from '../../../test/support/kernels.js';
+import { fusedGru } from './gru-layer.js';
 import { makeTrainStep } from './train-step.js';
 
 const L = tf.layers;
@@ -53,6 +54,23 @@ const cases: ModelCase[] = [
     build: () => compiled(tf.sequential({ layers: [L.embedding({ inputDim: 30, outputDim: 8, inputLength: 10 }), L.bidirectional({ layer: L.lstm({ units: 6 }) }), L.dense({ units: 3, activation: 'softmax' })] })),
     x: { shape: [4, 10], classes: 30 },
     classes: 3,
+    tolerance: 1e-4,
+  },
+  {
+    name: 'imdb-bigru shape (embedding, two fused bidirectional GRUs)',
+    build: () =>
+      compiled(
+        tf.sequential({
+          layers: [
+            L.embedding({ inputDim: 40, outputDim: 6, inputLength: 9 }),
+            L.bidirectional({ layer: fusedGru({ units: 8, returnSequences: true }) }),
+            L.bidirectional({ layer: fusedGru({ units: 8 }) }),
+            L.dense({ units: 2, activation: 'softmax' }),
+          ],
+        }),
+      ),
+    x: { shape: [3, 9], classes: 40 },
+    classes: 2,
     tolerance: 1e-4,
   },
   { name: 'ResNet block (batch norm, add, 1x1 stride 2)', build: () => compiled(resnetBlock()), x: { shape: [3, 8, 8, 4] }, classes: 4, tolerance: 1e-4 },

@@ -3,6 +3,7 @@
 import '@tensorflow/tfjs-backend-wasm';
 import { availableParallelism } from 'node:os';
 import { type Env, envInt } from '../config.js';
+import { registerFusedGru } from './gru-layer.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { startThreadedWasm } from './wasm-threads.js';
 
@@ -15,9 +16,10 @@ export function loadWasmConfig(env: Env = process.env): WasmConfig {
   return { threads: envInt(env, 'KASKADE_WASM_THREADS', 1, { min: 1, max: Math.max(8, availableParallelism()) }) };
 }
 
-/** Registers the training kernels; safe to call more than once. */
+/** Registers the training kernels and the fused GRU layer; safe to call more than once. */
 export async function prepareWasm(): Promise<void> {
   registerWasmTrainingKernels();
+  registerFusedGru();
   await Promise.resolve();
 }
 

@@ -54,18 +54,23 @@ export function weightKey(i: number): string {
   return `w${String(i).padStart(4, '0')}`;
 }
 
-/** Reads a model's current weights (without blocking the backend) and encodes them. */
-export async function encodeModelWeights(model: tf.LayersModel, metadata: Metadata = {}): Promise<Uint8Array> {
+/** A copy of a model's current weights, named by position, read without blocking the backend. */
+export async function readWeightSet(model: tf.LayersModel): Promise<WeightSet> {
   const variables = model.weights;
   const tensors = model.getWeights();
-  const wire: Record<string, WireTensor> = {};
   const values = await Promise.all(tensors.map((t) => t.data<'float32'>()));
+  const weights: Record<string, WeightTensor> = {};
   tensors.forEach((t, i) => {
     if (t.dtype !== 'float32') throw new BadInputError(`weight ${variables[i]?.name ?? i} is ${t.dtype}; only float32 weights are averaged`);
     const data = values[i];
-    if (data) wire[weightKey(i)] = { dtype: 'F32', shape: [...t.shape], data };
+    if (data) weights[weightKey(i)] = { shape: [...t.shape], data: Float32Array.from(data) };
   });
-  return encodeTensors(wire, { ...metadata, weightNames: JSON.stringify(variables.map((v) => v.name)) });
+  return weights;
+}
+
+/** Reads a model's current weights and encodes them, keeping the layer names as metadata. */
+export async function encodeModelWeights(model: tf.LayersModel, metadata: Metadata = {}): Promise<Uint8Array> {
+  return encodeWeightSet(await readWeightSet(model), { ...metadata, weightNames: JSON.stringify(model.weights.map((v) => v.name)) });
 }
 
 /** Encodes averaged weights (plain data) in the same layout. */

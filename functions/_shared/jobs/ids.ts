@@ -4,6 +4,13 @@
 // the job's seed (so a retried split cuts the same shards).
 import { createHash } from 'node:crypto';
 
+/** What a job id may be (it names a storage folder): 1-128 letters, digits, ".", "_" or "-". */
+export const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const JOB_ID_RULE = '1-128 letters, digits, ".", "_" or "-"';
+
+/** What a published model's name may be (a storage folder, and the name it is served under). */
+export const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 function digest(...parts: readonly string[]): Buffer {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(`${part.length}:${part}`);

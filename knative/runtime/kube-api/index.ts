@@ -6,6 +6,7 @@ import type { KnativeService } from '../../../functions/_shared/cluster/types.js
 import type { Logger } from '../../../functions/_shared/log.js';
 import type { RawDocument } from '../manifest-source.js';
 import { ServiceController, type ServiceRunner } from './controller.js';
+import { rfc3339 } from './status.js';
 import { writeKubeconfig, writeServiceAccountFolder } from './kubeconfig.js';
 import { EXAMPLE_NODES, readNodes } from './nodes.js';
 import { Authorizer } from './rbac.js';
@@ -50,7 +51,7 @@ export interface KubeApi {
 
 export async function startKubeApi(o: KubeApiOptions): Promise<KubeApi> {
   const dir = join(o.stateDir, 'kube');
-  const startedAt = new Date().toISOString();
+  const startedAt = rfc3339(new Date());
   const [tls, store, tokens, nodes] = await Promise.all([
     loadOrCreateTls(dir),
     ServiceStore.open(join(dir, 'services.json')),

@@ -7,6 +7,7 @@ import { ForbiddenError, NotFoundError } from '../../../functions/_shared/errors
 import type { Logger } from '../../../functions/_shared/log.js';
 import { discoveryDocument, SERVING_GROUP } from './discovery.js';
 import type { KubeNode } from './nodes.js';
+import { openApiDocument } from './openapi.js';
 import type { Authorizer, Identity } from './rbac.js';
 import { handleServices, type Admit } from './services-api.js';
 import { labelMatcher } from './selectors.js';
@@ -88,6 +89,8 @@ async function handle(o: ApiServerOptions, req: IncomingMessage, res: ServerResp
   if (method === 'GET') {
     const doc = discoveryDocument(path, req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort ?? 0}` : '127.0.0.1');
     if (doc !== undefined) return sendJson(res, 200, doc);
+    const spec = openApiDocument(path);
+    if (spec !== undefined) return sendJson(res, 200, spec);
   }
   const watch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
 

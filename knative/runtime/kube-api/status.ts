@@ -48,3 +48,8 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
 export function sendStatus(res: ServerResponse, status: KubeStatus): void {
   sendJson(res, status.code, status);
 }
+
+/** Kubernetes timestamps: RFC 3339 to the second (`2026-01-02T03:04:05Z`). */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

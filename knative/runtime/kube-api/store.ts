@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../../../functions/_shared/errors.js';
 import type { KnativeService, KnativeServiceStatus } from '../../../functions/_shared/cluster/types.js';
+import { rfc3339 } from './status.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export interface StoreEvent {
@@ -91,7 +92,7 @@ export class ServiceStore {
         uid: randomUUID(),
         resourceVersion: String(version),
         generation: 1,
-        creationTimestamp: new Date().toISOString(),
+        creationTimestamp: rfc3339(new Date()),
       },
       status: {},
     };

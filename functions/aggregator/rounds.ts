@@ -10,9 +10,9 @@
 //   its marker is kept but it is not in the participant list, so it never enters the average.
 //   A claim older than the lease is abandoned (its aggregator died) and may be taken over.
 import { z } from 'zod';
-import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
-import type { Store } from '../store/types.js';
-import type { JobLayout } from './layout.js';
+import { BadInputError, ConflictError, NotFoundError } from '../_shared/errors.js';
+import type { Store } from '../_shared/store/types.js';
+import type { JobLayout } from '../_shared/jobs/layout.js';
 
 // ---------------------------------------------------------------------------------------------
 // Deciding

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError } from '../errors.js';
-import { jobLayout, type JobLayout } from './layout.js';
-import { createJob, failJob, readJob, updateJob } from './record.js';
+import { ConflictError } from '../_shared/errors.js';
+import { jobLayout, type JobLayout } from '../_shared/jobs/layout.js';
+import { createJob, failJob, readJob, updateJob } from '../_shared/jobs/record.js';
 import {
   arrivedShards,
   claimRound,
@@ -14,7 +14,7 @@ import {
   type RoundDecision,
   type RoundFacts,
 } from './rounds.js';
-import { sampleJob, tempStore, type TempStore } from '../../../test/support/jobs.js';
+import { sampleJob, tempStore, type TempStore } from '../../test/support/jobs.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 

@@ -2,12 +2,12 @@
 // real @google-cloud/storage client against the wire-level fake of the GCS JSON API: the
 // client's retry meets its own write as a conflict, and the caller must still see it as its own.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakeGcsServer, type LoggedRequest } from '../../../test/fakes/gcs-server.js';
-import { GcsStore } from '../store/gcs-store.js';
-import { jobLayout } from './layout.js';
-import { createJob, readJob, updateJob } from './record.js';
+import { FakeGcsServer, type LoggedRequest } from '../../test/fakes/gcs-server.js';
+import { GcsStore } from '../_shared/store/gcs-store.js';
+import { jobLayout } from '../_shared/jobs/layout.js';
+import { createJob, readJob, updateJob } from '../_shared/jobs/record.js';
 import { claimRound, readRoundState, type ClaimRequest } from './rounds.js';
-import { sampleJob } from '../../../test/support/jobs.js';
+import { sampleJob } from '../../test/support/jobs.js';
 
 const root = 'gs://kaskade-rounds/runs';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
