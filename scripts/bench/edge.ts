@@ -73,7 +73,7 @@ export async function main(argv: string[]): Promise<void> {
     const windowJson = JSON.stringify(rows.slice(0, WINDOW_ROWS));
     const windowValues = Float32Array.from(rows.slice(0, WINDOW_ROWS).flat());
     if (windowValues.length !== WINDOW_ROWS * FEATURE_COUNT) throw new Error('bad bench window');
-    const scalarDirect = await load(1, ms, () => void driver.classify(windowValues));
+    const scalarDirect = await load(1, ms, async () => void (await driver.classify(windowValues)));
     const ws = await openWs(sc.ws);
     ws.socket.send(windowJson);
     await ws.next();
