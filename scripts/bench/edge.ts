@@ -7,6 +7,7 @@
 //    on TF.js and on ONNX Runtime;
 //  - the edge client's end-to-end latency at the edge vs offloaded to the centre (both on loopback).
 import { http } from '@google-cloud/functions-framework';
+import type * as tfjs from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { Admission } from '../../functions/admission/admission.js';
@@ -74,6 +75,8 @@ export async function main(argv: string[]): Promise<void> {
     const windowValues = Float32Array.from(rows.slice(0, WINDOW_ROWS).flat());
     if (windowValues.length !== WINDOW_ROWS * FEATURE_COUNT) throw new Error('bad bench window');
     const scalarDirect = await load(1, ms, async () => void (await driver.classify(windowValues)));
+    const onnxDriver = await DriverClassifier.onOnnx(await tf.loadLayersModel(tf.io.fromMemory(await artifactsOf(lstm))), loadServingConfig().onnx);
+    const scalarOnnxDirect = await load(1, ms, async () => void (await onnxDriver.classify(windowValues)));
     const ws = await openWs(sc.ws);
     ws.socket.send(windowJson);
     await ws.next();
@@ -139,7 +142,8 @@ export async function main(argv: string[]): Promise<void> {
       '',
       '| service | per second | p50 ms | p99 ms | baseline (model alone) per second | baseline p50 ms | p50 ratio |',
       '|---|---:|---:|---:|---:|---:|---:|',
-      `| edge-scalar windows over WebSocket | ${scalarWs.perSecond.toFixed(0)} | ${scalarWs.p50Ms.toFixed(2)} | ${scalarWs.p99Ms.toFixed(2)} | ${scalarDirect.perSecond.toFixed(0)} | ${scalarDirect.p50Ms.toFixed(2)} | ${r(scalarWs.p50Ms, scalarDirect.p50Ms)} |`,
+      `| edge-scalar on TF.js, windows over WebSocket | ${scalarWs.perSecond.toFixed(0)} | ${scalarWs.p50Ms.toFixed(2)} | ${scalarWs.p99Ms.toFixed(2)} | ${scalarDirect.perSecond.toFixed(0)} | ${scalarDirect.p50Ms.toFixed(2)} | ${r(scalarWs.p50Ms, scalarDirect.p50Ms)} |`,
+      `| edge-scalar LSTM alone on ONNX Runtime | | | | ${scalarOnnxDirect.perSecond.toFixed(0)} | ${scalarOnnxDirect.p50Ms.toFixed(2)} | ${r(scalarOnnxDirect.p50Ms, scalarDirect.p50Ms)} of TF.js |`,
       `| edge-image on TF.js, images (batch 1, PNG) over WebSocket | ${imageWs.perSecond.toFixed(0)} | ${imageWs.p50Ms.toFixed(2)} | ${imageWs.p99Ms.toFixed(2)} | ${imageDirect.perSecond.toFixed(0)} | ${imageDirect.p50Ms.toFixed(2)} | ${r(imageWs.p50Ms, imageDirect.p50Ms)} |`,
       `| edge-image on ONNX Runtime, images (batch 1, PNG) over WebSocket | ${onnxWs.perSecond.toFixed(0)} | ${onnxWs.p50Ms.toFixed(2)} | ${onnxWs.p99Ms.toFixed(2)} | ${onnxDirect.perSecond.toFixed(0)} | ${onnxDirect.p50Ms.toFixed(2)} | ${r(onnxWs.p50Ms, onnxDirect.p50Ms)} |`,
       `MobileNet predict alone, ONNX Runtime / TF.js p50: ${r(onnxDirect.p50Ms, imageDirect.p50Ms)}`,
@@ -152,11 +156,12 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (options.json) {
       const client = (c: typeof atEdge): Record<string, unknown> => ({ placement: c.placement, admissionMs: c.admissionMs, requests: c.requests, averageMs: c.averageMs, p50Ms: c.p50Ms, p99Ms: c.p99Ms, bytesSent: c.bytesSent, bytesReceived: c.bytesReceived });
-      process.stdout.write(`${JSON.stringify({ bench: 'edge', backend, admission: admissionRows, scalar: { websocket: scalarWs, direct: scalarDirect }, image: { websocket: imageWs, direct: imageDirect, onnxWebsocket: onnxWs, onnxDirect }, client: { edge: client(atEdge), offloaded: client(offloaded) } })}\n`);
+      process.stdout.write(`${JSON.stringify({ bench: 'edge', backend, admission: admissionRows, scalar: { websocket: scalarWs, direct: scalarDirect, onnxDirect: scalarOnnxDirect }, image: { websocket: imageWs, direct: imageDirect, onnxWebsocket: onnxWs, onnxDirect }, client: { edge: client(atEdge), offloaded: client(offloaded) } })}\n`);
     }
     driver.dispose();
     imageModel.dispose();
     onnxModel.dispose();
+    onnxDriver.dispose();
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }
@@ -191,4 +196,15 @@ async function load(clients: number, ms: number, op: () => Promise<Cleanup | voi
   latencies.sort((a, b) => a - b);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return { count: latencies.length, perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99) };
+}
+
+async function artifactsOf(model: tfjs.LayersModel): Promise<tfjs.io.ModelArtifacts> {
+  const { tf } = await initEngine();
+  let artifacts: tfjs.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((a) => {
+    artifacts = a;
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+  }));
+  if (artifacts === undefined) throw new Error('the driver model could not be copied');
+  return artifacts;
 }
