@@ -34,8 +34,24 @@ describe('npm start', () => {
     expect(res.stdout).toMatch(/2 shards \(iid\), 2 rounds × 1 local epoch/);
     expect(res.stdout).toMatch(/round 1\/2: test accuracy 0\.\d{4}/);
     expect(res.stdout).toMatch(/round 2\/2: test accuracy 0\.\d{4}/);
-    expect(res.stdout).toMatch(/predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\//);
+    expect(res.stdout).toMatch(/predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\/\?model=mnist .*draw a digit/);
   }, 180_000);
+
+  it('trains the IMDB workload with --workload imdb and prints the review page', async () => {
+    const res = await run('start.ts', ['--workload', 'imdb', '--exit', '--port', '0', '--state-dir', join(stateDir, 'imdb'), '--shards', '2', '--rounds', '1', '--epochs', '1']);
+    expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toMatch(/imdb-fast on imdb:synthetic, 2 shards \(iid\), 1 rounds? × 1 local epoch/);
+    expect(res.stdout).toMatch(/round 1\/1: test accuracy 0\.\d{4}/);
+    expect(res.stdout).toMatch(/on the held-out synthetic reviews/);
+    expect(res.stdout).toMatch(/predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\/\?model=imdb .*write a review/);
+    expect(res.stdout).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/kaskade\/predictor\/v2\/models\/imdb\/infer/);
+  }, 180_000);
+
+  it('refuses an unknown workload', async () => {
+    const res = await run('start.ts', ['--workload', 'cifar', '--exit', '--state-dir', join(stateDir, 'none')]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/--workload must be one of mnist, imdb, got "cifar"/);
+  });
 });
 
 describe('kaskade train', () => {

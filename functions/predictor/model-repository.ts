@@ -2,7 +2,7 @@
 // start and unloaded when idle or beyond a memory budget, least recently used first (what
 // KServe's ModelMesh does for many models on one server). The names come from the store: each
 // `<name>/LATEST` under the models folder (or one fixed name for a single-model predictor).
-import { NotFoundError } from '../_shared/errors.js';
+import { NotFoundError, UnavailableError } from '../_shared/errors.js';
 import type { Logger } from '../_shared/log.js';
 import { MODEL_NAME } from './config.js';
 import type { ServedModel } from './model-loader.js';
@@ -106,7 +106,7 @@ export class ModelRepository {
     const entry = this.#entries.get(name);
     if (!entry?.registry.ready) await this.load(name);
     const loaded = this.#entries.get(name);
-    if (!loaded) throw new NotFoundError(`model "${name}" was unloaded while loading; try again`);
+    if (!loaded) throw new UnavailableError(`model "${name}" was unloaded while it loaded (memory budget); try again`);
     loaded.lastUsed = this.#now();
     return loaded.registry.acquire();
   }
