@@ -107,6 +107,24 @@ describe('scheduled training is opt-in', () => {
   });
 });
 
+describe('the split component', () => {
+  it.each(['base', 'overlays/gcs', 'overlays/nfs'])('adds both split halves to %s with the lab\'s annotations, and validates', (dir) => {
+    const rendered = renderComposed([join(here, dir)], [join(here, 'components/split')]);
+    const halves = services(rendered).filter((r) => r.metadata.name.startsWith('split-half-'));
+    expect(halves.map((r) => [r.metadata.name, envOf(r, 'HALF'), envOf(r, 'FUNCTION_TARGET')])).toEqual([
+      ['split-half-a', 'A', 'split-half'],
+      ['split-half-b', 'B', 'split-half'],
+    ]);
+    for (const half of halves) {
+      const annotations = (half.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+      expect(annotations['autoscaling.knative.dev/target']).toBe('1');
+      expect(annotations['autoscaling.knative.dev/max-scale']).toBe('4');
+    }
+    expect(existsSync(join(root, 'functions', 'split-half', 'index.ts'))).toBe(true);
+    expect(validateManifests(rendered)).toEqual([]);
+  });
+});
+
 describe('the validator catches broken manifests', () => {
   const base = (): Resource[] => structuredClone(render('base'));
   const find = (rs: Resource[], kind: string, name: string): Record<string, unknown> => {
