@@ -11,6 +11,7 @@ import { BadInputError, MethodNotAllowedError, NotFoundError, PayloadTooLargeErr
 import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
 import { decodeHttp, type WireEvent } from '../wire.js';
+import { checkHeaderBytes } from './limits.js';
 import { Delivery } from './delivery.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
@@ -231,7 +232,9 @@ class Broker implements LocalBroker {
       if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`);
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const body = await this.readBody(req);
-      await this.accept(broker, decodeHttp(req.headers, body), REPLY_TTL);
+      const event = decodeHttp(req.headers, body);
+      checkHeaderBytes(event);
+      await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {
       if (e instanceof BadInputError || e instanceof PayloadTooLargeError) this.counts.rejected++;

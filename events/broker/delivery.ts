@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../functions/_shared/log.js';
 import { decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
+import { checkHeaderBytes } from './limits.js';
 import { deadLetterEvent, isAccepted, isRetryable, retryDelayMs, type AttemptResult, type DeliveryPolicy, type HttpAnswer } from './policy.js';
 import type { Sender } from './sender.js';
 
@@ -124,7 +125,9 @@ export class Delivery {
       return undefined;
     }
     try {
-      return decodeHttp(result.headers, result.body);
+      const reply = decodeHttp(result.headers, result.body);
+      checkHeaderBytes(reply);
+      return reply;
     } catch (e) {
       this.options.logger.warn(`trigger ${trigger.name}: malformed reply ignored: ${(e as Error).message}`);
       return undefined;

@@ -17,7 +17,11 @@ export function errorResponse(e: unknown): { status: number; body: { error: stri
   // body-parser's own errors (entity.too.large, entity.parse.failed) carry a status.
   const status = (e as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return { status, body: { error: (e as Error).message, code: status === 413 ? 'payload_too_large' : 'bad_input' } };
+    // Only the parser's one-line message goes out, never its stack or the request's internals.
+    const type = (e as { type?: unknown }).type;
+    const message = (e as Error).message.split('\n', 1)[0] ?? '';
+    if (type === 'entity.parse.failed') return { status, body: { error: `the request body is not valid JSON: ${message}`, code: 'bad_input' } };
+    return { status, body: { error: message, code: status === 413 ? 'payload_too_large' : 'bad_input' } };
   }
   return { status: 500, body: { error: 'internal error', code: 'internal' } };
 }
