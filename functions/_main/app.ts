@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import bodyParser from 'body-parser';
 import express, { type NextFunction, type Response } from 'express';
-import { errorResponse } from '../_shared/http.js';
+import { errorHeaders, errorResponse } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 
 /**
@@ -44,7 +44,7 @@ export function httpFunctionApp(fn: HttpFunction, logger: Logger, maxBodyBytes =
     const { status, body } = errorResponse(e);
     if (status >= 500) logger.error(`${req.method} ${req.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     if (res.headersSent) res.end();
-    else res.status(status).json(body);
+    else res.status(status).set(errorHeaders(e)).json(body);
   });
   return app;
 }
