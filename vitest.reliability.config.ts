@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// `npm run test:reliability`: the fault, duplicate and load suite (test/reliability/), kept out
+// of `npm test` so that stays fast. Bounded: each file well under a minute on 2 cores.
+export default defineConfig({
+  test: {
+    include: ['test/reliability/**/*.reliability.ts'],
+    exclude: ['node_modules/**', '.kaskade/**'],
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    fileParallelism: false,
+    env: { KASKADE_BACKEND: process.env.KASKADE_BACKEND ?? 'wasm' },
+  },
+});
