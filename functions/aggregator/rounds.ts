@@ -10,6 +10,7 @@
 //   its marker is kept but it is not in the participant list, so it never enters the average.
 //   A claim older than the lease is abandoned (its aggregator died) and may be taken over.
 //   A claim whose aggregation failed is given back at once (→ open), so the round is decided again.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { BadInputError, ConflictError, NotFoundError } from '../_shared/errors.js';
 import type { Store } from '../_shared/store/types.js';
@@ -120,6 +121,8 @@ const claimSchema = z.object({
   /** Who claimed it: the id of the event whose handling closed the round. */
   by: z.string(),
   at: z.string(),
+  /** Which entry into the claim this is: a re-entry swaps in a new one, so one re-entrant wins. */
+  attempt: z.string().optional(),
 });
 const doneSchema = z.object({
   state: z.literal('done'),
@@ -183,7 +186,12 @@ export async function claimRound(store: Store, layout: JobLayout, round: number,
     if (state.state === 'done') return { won: false, state };
     // Given back after a failed aggregation: open, claimed like a fresh round.
     if (state.state === 'open') return swapOrLose(store, layout, round, current.text, text, claim);
-    if (state.by === request.by) return { won: true, claim: state, text: current.text };
+    if (state.by === request.by) {
+      // Ours (a redelivery of the event whose handling died midway): re-entered by
+      // compare-and-swap, so of several copies of that event arriving at once only one aggregates.
+      const reentry: RoundClaim = { ...state, at: new Date(request.nowMs).toISOString(), attempt: randomUUID() };
+      return swapOrLose(store, layout, round, current.text, JSON.stringify(reentry), reentry);
+    }
     if (request.nowMs - Date.parse(state.at) < request.leaseMs) return { won: false, state };
     // Abandoned: take it over with the participants the first claimant fixed.
     const takeover: RoundClaim = { ...claim, participants: state.participants };
