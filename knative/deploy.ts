@@ -65,7 +65,7 @@ interface ServiceSpec {
 export function knService(r: Resource, ns: string): Command {
   const spec = r.spec as unknown as ServiceSpec;
   const c = spec.template.spec.containers[0];
-  if (!c) throw new Error(`Service ${r.metadata.name} has no container`);
+  if (!c) throw new ConfigError(`Service ${r.metadata.name} has no container`);
   const cmd = ['kn', 'service', 'create', r.metadata.name, '--namespace', ns, '--force', '--image', c.image];
   for (const e of c.env ?? []) if (e.value !== undefined) cmd.push('--env', `${e.name}=${e.value}`);
   const ts = spec.template.spec;
@@ -77,7 +77,7 @@ export function knService(r: Resource, ns: string): Command {
   for (const [k, v] of Object.entries(c.resources?.limits ?? {})) cmd.push('--limit', `${k}=${v}`);
   for (const m of c.volumeMounts ?? []) {
     const claim = ts.volumes?.find((v) => v.name === m.name)?.persistentVolumeClaim?.claimName;
-    if (!claim) throw new Error(`Service ${r.metadata.name}: volume ${m.name} is not a PVC, which kn cannot mount`);
+    if (!claim) throw new ConfigError(`Service ${r.metadata.name}: volume ${m.name} is not a PVC, which kn cannot mount`);
     cmd.push('--mount', `${m.mountPath}=pvc:${claim}`);
   }
   return cmd;
@@ -88,7 +88,7 @@ interface Destination { ref?: { kind: string; name: string }; uri?: string }
 function knSink(d: Destination | undefined): string {
   if (d?.ref) return `${d.ref.kind === 'Broker' ? 'broker' : 'ksvc'}:${d.ref.name}${d.uri ?? ''}`;
   if (d?.uri) return d.uri;
-  throw new Error('destination has neither ref nor uri');
+  throw new ConfigError('destination has neither ref nor uri');
 }
 
 interface Delivery { retry?: number; backoffPolicy?: string; backoffDelay?: string; timeout?: string; deadLetterSink?: Destination }
@@ -124,7 +124,7 @@ export function knPlan(resources: readonly Resource[], ns: string, coreManifestF
         const cmd = ['kn', 'trigger', 'create', r.metadata.name, '--namespace', ns, '--broker', String(spec.broker), '--sink', knSink(spec.subscriber as Destination)];
         const attrs = (spec.filter as { attributes?: Record<string, string> } | undefined)?.attributes ?? {};
         for (const [k, v] of Object.entries(attrs)) cmd.push('--filter', `${k}=${v}`);
-        if (spec.filters !== undefined) throw new Error(`Trigger ${r.metadata.name}: kn cannot express 'filters'; deploy with kubectl`);
+        if (spec.filters !== undefined) throw new ConfigError(`Trigger ${r.metadata.name}: kn cannot express 'filters'; deploy with kubectl`);
         cmds.push(cmd);
         break;
       }
@@ -173,7 +173,7 @@ export function deployPlan(resources: readonly Resource[], o: DeployOptions): Co
   checkSchedule(resources, o);
   const cmds: Command[] = [];
   if (o.tool === 'gcloud') {
-    if (!o.gke) throw new Error('gcloud deploys need --cluster, --location and --project');
+    if (!o.gke) throw new ConfigError('gcloud deploys need --cluster, --location and --project');
     cmds.push(['gcloud', 'container', 'clusters', 'get-credentials', o.gke.cluster, '--location', o.gke.location, '--project', o.gke.project]);
   }
   cmds.push(...namespaceCommands(o.namespace));

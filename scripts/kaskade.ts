@@ -9,9 +9,10 @@ import { register as edgeTrain } from './commands/edge-train.js';
 import { register as send } from './commands/send.js';
 import { register as status } from './commands/status.js';
 import { register as train } from './commands/train.js';
+import { register as split } from './commands/split.js';
 import { register as up } from './commands/up.js';
 
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, autoscaleLab, edgeClient, edgeTrain];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, split, autoscaleLab, edgeClient, edgeTrain];
 
 const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError();
 for (const register of COMMANDS) register(program);

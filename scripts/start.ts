@@ -73,7 +73,8 @@ const runtime = await startRuntime({ manifests: 'knative/base', stateDir, port, 
 // knative/base's kustomization puts every resource in one namespace; find it from a service.
 const namespace = runtime.status().services.find((svc) => svc.name === 'aggregator')?.namespace ?? 'default';
 out.write(`kaskade: local runtime on http://127.0.0.1:${runtime.port} (${runtime.status().services.length} services, logs: ${o.verbose ? 'stderr' : logPath})\n`);
-out.write(`kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${relative(process.cwd(), runtime.kubeApi.kubeconfig)} get ksvc\n`);
+const kubeconfig = relative(process.cwd(), runtime.kubeApi.kubeconfig);
+out.write(`kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`);
 
 let stopping = false;
 const stop = async (code: number): Promise<never> => {

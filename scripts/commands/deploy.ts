@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { stringify } from 'yaml';
 import { ConfigError, UnavailableError } from '../../functions/_shared/errors.js';
 import { deployPlan, formatPlan, type DeployTool, type Overlay } from '../../knative/deploy.js';
-import { parseManifests, validateManifests } from '../../knative/validate.js';
+import { resourcesOf, validateManifests } from '../../knative/validate.js';
 
 const CORE_KINDS = new Set(['ServiceAccount', 'PersistentVolumeClaim', 'Role', 'RoleBinding']);
 const SCHEDULE_FILE = join('knative', 'components', 'schedule', 'pingsource.yaml');
@@ -44,10 +44,10 @@ export function register(program: Command): void {
 
 function deploy(o: DeployFlags, out: NodeJS.WritableStream): void {
   const overlayDir = join('knative', 'overlays', o.overlay);
-  const resources = parseManifests(execFileSync('kubectl', ['kustomize', overlayDir], { encoding: 'utf8' }));
+  const resources = resourcesOf(execFileSync('kubectl', ['kustomize', overlayDir], { encoding: 'utf8' }));
   const problems = validateManifests(resources);
   if (problems.length > 0) throw new ConfigError(`${overlayDir} does not validate:\n${problems.map((p) => `${p.resource}: ${p.message}`).join('\n')}`);
-  const schedulePing = o.schedule ? parseManifests(readFileSync(SCHEDULE_FILE, 'utf8')).find((r) => r.kind === 'PingSource') : undefined;
+  const schedulePing = o.schedule ? resourcesOf(readFileSync(SCHEDULE_FILE, 'utf8')).find((r) => r.kind === 'PingSource') : undefined;
   if (o.schedule && !schedulePing) throw new ConfigError(`${SCHEDULE_FILE} has no PingSource`);
   const coreManifestFile = join(mkdtempSync(join(tmpdir(), 'kaskade-deploy-')), 'core.yaml');
   if (o.with === 'kn') writeFileSync(coreManifestFile, resources.filter((r) => CORE_KINDS.has(r.kind)).map((r) => stringify(r)).join('---\n'));

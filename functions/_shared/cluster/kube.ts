@@ -14,6 +14,7 @@ import {
   setHeaderOptions,
   type ObservableMiddleware,
 } from '@kubernetes/client-node';
+import { Agent as HttpsAgent } from 'node:https';
 import { envInt, envString, type Env } from '../config.js';
 import { BadInputError, ConflictError, ForbiddenError, KaskadeError, NotFoundError, TimeoutError, UnavailableError } from '../errors.js';
 import type { Cluster, ClusterNode, KnativeService, WaitOptions } from './types.js';
@@ -61,7 +62,8 @@ class KubeCluster implements Cluster {
   ) {
     const server = kc.getCurrentCluster()?.server;
     if (!server) throw new UnavailableError('the Kubernetes configuration has no current cluster');
-    const config = createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: kc }, middleware: [timeoutMiddleware(timeoutMs)] });
+    const middleware = [timeoutMiddleware(timeoutMs), ...(kc.getCurrentCluster()?.proxyUrl ? [] : [keepAliveMiddleware()])];
+    const config = createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: kc }, middleware });
     this.custom = new CustomObjectsApi(config);
     this.core = new CoreV1Api(config);
   }
@@ -211,6 +213,26 @@ function timeoutMiddleware(ms: number): ObservableMiddleware {
   return {
     pre: (context) => {
       context.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+}
+
+/**
+ * The client builds a new TLS agent for every request, so every call would pay a handshake;
+ * one kept-alive agent with the same TLS options (CA, client certificate) serves them all.
+ */
+function keepAliveMiddleware(): ObservableMiddleware {
+  let shared: HttpsAgent | undefined;
+  return {
+    pre: (context) => {
+      const fresh = context.getAgent();
+      if (fresh instanceof HttpsAgent) {
+        shared ??= new HttpsAgent({ ...fresh.options, keepAlive: true });
+        context.setAgent(shared);
+        fresh.destroy();
+      }
       return new Observable(Promise.resolve(context));
     },
     post: (response) => new Observable(Promise.resolve(response)),

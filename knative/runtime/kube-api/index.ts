@@ -61,7 +61,11 @@ export async function startKubeApi(o: KubeApiOptions): Promise<KubeApi> {
   const authorizer = Authorizer.fromDocuments(o.docs, o.namespace);
   const server = await startApiServer({ host: o.host, port: o.port, tls, store, nodes, tokens, authorizer, admit: o.admit, logger: o.logger });
   const kubeconfig = join(o.stateDir, 'kubeconfig');
-  await writeKubeconfig(kubeconfig, { server: server.url, caPem: tls.caCert, token: await tokens.admin(), user: 'kaskade-admin', namespace: o.namespace });
+  // kubectl's default namespace: the one the manifests' services live in (a kustomization
+  // usually sets one for all), else the runtime's.
+  const namespaces = new Set(manifestServices(o.docs, o.namespace).map((m) => m.namespace));
+  const contextNamespace = namespaces.size === 1 ? ([...namespaces][0] ?? o.namespace) : o.namespace;
+  await writeKubeconfig(kubeconfig, { server: server.url, caPem: tls.caCert, token: await tokens.admin(), user: 'kaskade-admin', namespace: contextNamespace });
   let controller: ServiceController | undefined;
   // One folder per ServiceAccount, written once however many services run as it.
   const podEnvs = new Map<string, Promise<Record<string, string>>>();

@@ -79,6 +79,11 @@ describe('services through @kubernetes/client-node', () => {
     const conflict = await apiError(custom.replaceNamespacedCustomObject({ ...ref, name: 'made', body: stale }));
     expect(conflict.code).toBe(409);
     expect(conflict.body.reason).toBe('Conflict');
+    const unstated = structuredClone(current);
+    delete unstated.metadata.resourceVersion;
+    const missing = await apiError(custom.replaceNamespacedCustomObject({ ...ref, name: 'made', body: unstated }));
+    expect(missing.code).toBe(422);
+    expect(missing.body.details?.causes?.[0]?.field).toBe('metadata.resourceVersion');
     const fresh = structuredClone(current);
     fresh.metadata.labels = { app: 'fresh' };
     const replaced = (await custom.replaceNamespacedCustomObject({ ...ref, name: 'made', body: fresh })) as KnativeService;

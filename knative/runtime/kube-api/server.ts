@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { ForbiddenError, NotFoundError } from '../../../functions/_shared/errors.js';
+import { ConfigError, ForbiddenError, NotFoundError } from '../../../functions/_shared/errors.js';
 import type { Logger } from '../../../functions/_shared/log.js';
 import { discoveryDocument, SERVING_GROUP } from './discovery.js';
 import type { KubeNode } from './nodes.js';
@@ -60,7 +60,9 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new ConfigError(`port ${o.port} of the Kubernetes API is in use: pick another with --api-port or KASKADE_API_PORT (0 picks a free one)`, { cause: e }) : e),
+    );
     server.listen(o.port, o.host, () => resolveListen());
   });
   const port = (server.address() as AddressInfo).port;

@@ -61,6 +61,8 @@ export async function handleServices(store: ServiceStore, admit: Admit, r: Servi
       const service = checkObject(await readBody(req), ns);
       if (service.metadata.name !== name) throw new BadInputError(`the name of the object (${service.metadata.name}) does not match the name on the URL (${name ?? ''})`);
       found(store, ns, name);
+      // As for every custom resource: a replace states which version it replaces.
+      if (!service.metadata.resourceVersion) throw new InvalidFieldError('metadata.resourceVersion', 'metadata.resourceVersion: Invalid value: must be specified for an update');
       admit(service, ns);
       return sendJson(res, 200, await store.update(ns, service, 'api'));
     }
