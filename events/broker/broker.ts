@@ -1,8 +1,8 @@
 // The local broker: Knative Eventing's data plane for one namespace on one machine.
 // Ingress `POST /<namespace>/<broker>` (binary or structured CloudEvents; ingress.ts reads and
-// checks it) → 202 once the event is journaled; every matching trigger then gets its own delivery (concurrent, independent;
-// delivery.ts: retries with backoff, per-attempt timeout, dead-letter sink); a 2xx answer
-// carrying a CloudEvent is a reply, put back into the broker here.
+// checks it) → 202 once the event is journaled; every matching trigger then gets its own
+// delivery (concurrent, independent; delivery.ts: retries with backoff, per-attempt timeout,
+// dead-letter sink); a 2xx answer carrying a CloudEvent is a reply, put back into the broker.
 import { once, setMaxListeners } from 'node:events';
 import http from 'node:http';
 import { join } from 'node:path';
