@@ -16,9 +16,11 @@ const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\
  * The message as one line: backslash, line breaks, tab and every other C0/C1 control character
  * (and the Unicode line and paragraph separators) become escapes.
  */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_LOGS = /[\\\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
 export function escapeLogField(message: string): string {
-  // eslint-disable-next-line no-control-regex
-  return message.replace(/[\\\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return message.replace(UNSAFE_IN_LOGS, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function createLogger(component: string, sink: NodeJS.WritableStream = process.stderr): Logger {
