@@ -26,6 +26,7 @@ import { buildChainModel } from '../../functions/_shared/layers/export.js';
 import { chainShapes, parseLayerSpec, SEED_LAYERS } from '../../functions/_shared/layers/spec.js';
 import { trainStep, type MiniBatch } from '../../functions/layer-controller/pipeline.js';
 import { miniBatch } from '../../functions/layer-controller/train.js';
+import { LAYER_MAX_BODY_BYTES } from '../../functions/layer-controller/services.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
 
 /** The original design's figures on this machine, measured before (see the issue). */
@@ -108,6 +109,7 @@ function layerManifests(dataUrl: string): string {
                   { name: 'LAYER_TYPE', value: layer.type },
                   { name: 'LAYER_CONFIG', value: JSON.stringify(layer.config) },
                   { name: 'KASKADE_STORAGE_ROOTS', value: dataUrl },
+                  { name: 'KASKADE_MAX_BODY_BYTES', value: String(LAYER_MAX_BODY_BYTES) },
                 ],
               },
             ],
