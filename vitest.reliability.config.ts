@@ -15,6 +15,7 @@ export default defineConfig({
       'functions/edge-image/decode.test.ts',
       'functions/edge-image/service.test.ts',
       'functions/split-half/service.test.ts',
+      'functions/split-proxy/proxy.test.ts',
     ],
     exclude: ['node_modules/**', '.kaskade/**'],
     testTimeout: 120_000,

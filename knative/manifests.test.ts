@@ -125,6 +125,22 @@ describe('the split component', () => {
   });
 });
 
+describe('the split-proxy component', () => {
+  it.each(['base', 'overlays/gcs'])('adds one split-proxy pod to %s with the split halves and points half A at it, and validates', (dir) => {
+    const rendered = renderComposed([join(here, dir)], [join(here, 'components/split'), join(here, 'components/split-proxy')]);
+    const byName = new Map(services(rendered).map((r) => [r.metadata.name, r]));
+    const proxy = byName.get('split-proxy');
+    expect(proxy && envOf(proxy, 'FUNCTION_TARGET')).toBe('split-proxy');
+    expect(proxy && envOf(proxy, 'PROXY_TARGET_URL')).toBe('http://split-half-b.kaskade.svc.cluster.local');
+    const a = byName.get('split-half-a');
+    expect(a && envOf(a, 'SPLIT_NEXT_URL')).toBe('http://split-proxy.kaskade.svc.cluster.local');
+    const annotations = (proxy?.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+    expect(annotations['autoscaling.knative.dev/max-scale']).toBe('1');
+    expect(existsSync(join(root, 'functions', 'split-proxy', 'index.ts'))).toBe(true);
+    expect(validateManifests(rendered)).toEqual([]);
+  });
+});
+
 describe('the validator catches broken manifests', () => {
   const base = (): Resource[] => structuredClone(render('base'));
   const find = (rs: Resource[], kind: string, name: string): Record<string, unknown> => {

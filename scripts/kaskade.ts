@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { isKaskadeError } from '../functions/_shared/errors.js';
 import { register as autoscaleLab } from './commands/autoscale-lab.js';
+import { register as collect } from './commands/collect.js';
 import { register as deploy } from './commands/deploy.js';
 import { register as edgeClient } from './commands/edge-client.js';
 import { register as edgeTrain } from './commands/edge-train.js';
@@ -12,7 +13,7 @@ import { register as train } from './commands/train.js';
 import { register as split } from './commands/split.js';
 import { register as up } from './commands/up.js';
 
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, split, autoscaleLab, edgeClient, edgeTrain];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, split, collect, autoscaleLab, edgeClient, edgeTrain];
 
 const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError();
 for (const register of COMMANDS) register(program);

@@ -2,7 +2,8 @@
 // stack on ephemeral ports, on the small ResNet: an image goes in at A and a class comes out
 // of B; bad input is a 4xx with a message; B going away mid-request is a 503 from A, and the
 // next request succeeds once B is back.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
 import { http } from '@google-cloud/functions-framework';
@@ -100,6 +101,38 @@ describe('split-half', () => {
     expect(((await shaped.json()) as { error: string }).error).toMatch(/activation shape \[1,2,2,3\] does not fit/);
     const garbage = await fetch(bUrl, { method: 'POST', headers: { 'ce-specversion': '1.0', 'ce-type': ACTIVATION_EVENT, 'ce-id': '2', 'ce-source': 'test' }, body: 'not safetensors' });
     expect(garbage.status).toBe(400);
+  });
+
+  it('retries once when B closed the kept-alive connection A reuses ("other side closed")', async () => {
+    // A B at the wire that closes a kept-alive connection as the next request arrives on it,
+    // before answering: what a pod of B does when its idle keep-alive timer fires just as A
+    // reuses the connection.
+    const uses = new Map<Socket, number>();
+    let dropped = 0;
+    let answered = 0;
+    const fakeB = createServer((req, res) => {
+      const n = (uses.get(req.socket) ?? 0) + 1;
+      uses.set(req.socket, n);
+      if (n === 2) {
+        dropped++;
+        req.socket.destroy();
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        answered++;
+        res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' }).end(JSON.stringify({ top: [{ class_id: 1, class_name: 'class 1', score: 1 }], cut: 'conv3_block1_out', backMs: 1 }));
+      });
+    });
+    await new Promise<void>((resolve) => fakeB.listen(0, '127.0.0.1', resolve));
+    servers.push(fakeB);
+    const { url } = await serve('A', a, `http://127.0.0.1:${(fakeB.address() as AddressInfo).port}`);
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+      expect(res.status).toBe(200);
+    }
+    expect(dropped).toBe(1);
+    expect(answered).toBe(2);
   });
 
   it('B going away mid-request makes A answer 503 within its timeout; the next request succeeds once B is back', async () => {

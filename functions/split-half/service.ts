@@ -80,6 +80,23 @@ async function frontInput(req: Request, loaded: LoadedHalf, maxBytes: number, v2
   return preprocessImage(imageFromBody(raw, req.header('content-type') ?? ''), size);
 }
 
+/**
+ * POSTs the activation to B, once more when the connection fails before any response arrives:
+ * a keep-alive connection that B closed while idle ("other side closed") fails that way, and
+ * the activation POST is safe to repeat. Both tries share one deadline of `timeoutMs`; a
+ * timeout or any answer from B (even a 5xx) is not retried.
+ */
+export async function postToB(url: string, init: RequestInit, timeoutMs: number): Promise<globalThis.Response> {
+  const deadline = performance.now() + timeoutMs;
+  try {
+    return await fetchWithTimeout(url, init, timeoutMs);
+  } catch (e) {
+    const left = Math.floor(deadline - performance.now());
+    if (!(e instanceof UnavailableError) || left <= 0) throw e;
+    return fetchWithTimeout(url, init, left);
+  }
+}
+
 async function serveFront(req: Request, res: Response, deps: HalfDeps, route: 'predict' | 'classify' | 'v2'): Promise<void> {
   const arrived = performance.now();
   const loaded = deps.half();
@@ -93,7 +110,7 @@ async function serveFront(req: Request, res: Response, deps: HalfDeps, route: 'p
   }
   const frontDone = performance.now();
   const wire = encodeTensors({ activation: { dtype: 'F32', shape: [1, ...loaded.runner.outputShape], data: activation } });
-  const response = await fetchWithTimeout(
+  const response = await postToB(
     deps.config.nextUrl!,
     {
       method: 'POST',

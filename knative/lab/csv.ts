@@ -56,16 +56,21 @@ export function formatCollectCsv(rows: readonly CollectRow[]): string {
 }
 
 /** Batch times (the seed's fitted quantity): consecutive rows of one setting form a batch, a new
- *  batch starting where end_time falls back; a batch's time is its last answer's end_time. */
-export function batchTimes(rows: readonly CollectRow[]): Array<{ bandwidth: number; pods: number; seconds: number }> {
+ *  batch starting where end_time falls back, or, with `batchSize` (the collection's concurrency,
+ *  when every request answered), after that many rows; a batch's time is its last answer's
+ *  end_time. Without `batchSize`, two batches whose answers all arrive close together can read
+ *  as one (the next batch's first answer comes later than the last one's last). */
+export function batchTimes(rows: readonly CollectRow[], batchSize?: number): Array<{ bandwidth: number; pods: number; seconds: number }> {
   const out: Array<{ bandwidth: number; pods: number; seconds: number }> = [];
-  let current: { key: string; bandwidth: number; pods: number; last: number; max: number } | undefined;
+  let current: { key: string; bandwidth: number; pods: number; last: number; max: number; rows: number } | undefined;
   for (const r of rows) {
     const key = `${r.bandwidth}/${r.podsA}/${r.podsB}`;
-    if (current === undefined || current.key !== key || r.endTime < current.last) {
+    const full = batchSize !== undefined && current !== undefined && current.rows >= batchSize;
+    if (current === undefined || current.key !== key || full || (batchSize === undefined && r.endTime < current.last)) {
       if (current) out.push({ bandwidth: current.bandwidth, pods: current.pods, seconds: current.max });
-      current = { key, bandwidth: r.bandwidth, pods: r.podsA + r.podsB, last: r.endTime, max: r.endTime };
+      current = { key, bandwidth: r.bandwidth, pods: r.podsA + r.podsB, last: r.endTime, max: r.endTime, rows: 1 };
     } else {
+      current.rows++;
       current.last = r.endTime;
       current.max = Math.max(current.max, r.endTime);
     }

@@ -64,6 +64,16 @@ describe('the collect CSV', () => {
     ]);
   });
 
+  it('groups by batch size when the next batch answers later than the last one did', () => {
+    const row = (endTime: number): CollectRow => ({ inferenceTimeA: 0.1, inferenceTimeB: 0.1, totalTime: 0.2, endTime, podsA: 1, podsB: 1, bandwidth: 2 });
+    const clustered = [row(0.5), row(0.51), row(0.52), row(0.6)];
+    expect(batchTimes(clustered)).toEqual([{ bandwidth: 2, pods: 2, seconds: 0.6 }]);
+    expect(batchTimes(clustered, 2)).toEqual([
+      { bandwidth: 2, pods: 2, seconds: 0.51 },
+      { bandwidth: 2, pods: 2, seconds: 0.6 },
+    ]);
+  });
+
   it.each([
     { name: 'a missing column', text: 'inference_time_a,end_time\n1,2\n', message: /NUM_POD_A/ },
     { name: 'a non-number', text: `${formatCollectCsv(rows).split('\n')[0]}\n1,2,3,x,1,1,2\n`, message: /end_time is not a number/ },
