@@ -13,6 +13,9 @@ export interface LabOptions {
   seed: number;
   /** Measured rows (`kaskade collect`); without them the seed's published fit is used. */
   rows?: readonly CollectRow[];
+  /** Requests per batch in the rows (collect's --concurrency); without it a batch ends where
+   *  end_time falls back. */
+  batchSize?: number;
   phases: number;
   phaseMs: number;
   rates: number[];
@@ -64,7 +67,7 @@ export interface Candidate {
 
 export function runLab(options: LabOptions = LAB_DEFAULTS): LabReport {
   const measured = options.rows && options.rows.length > 0;
-  const fits = measured ? fitByBandwidth(batchTimes(options.rows ?? [])) : seedFits();
+  const fits = measured ? fitByBandwidth(batchTimes(options.rows ?? [], options.batchSize)) : seedFits();
   const models: Record<number, ExpModel> = Object.fromEntries([...fits].map(([level, f]) => [level, f]));
   const agent = trainQAgent(models);
   const params = simParams(options);
