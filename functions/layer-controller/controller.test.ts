@@ -1,6 +1,9 @@
 // The layer controller over HTTP, against real layer services (in process, HTTP) and the
 // in-memory Cluster: the original design's calls and shapes, services per layer, training
 // epochs, a layer killed mid-run, a controller restarted mid-epoch, and bad input.
+import { MODEL_ONNX_FILE } from '../_shared/serving/export-onnx.js';
+import { openOnnxModel } from '../_shared/serving/onnx-model.js';
+import { TEST_ONNX_SETTINGS } from '../../test/support/onnx-parity.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subset } from '../_shared/data/batches.js';
@@ -112,6 +115,15 @@ describe('layer controller', () => {
     const model = await h.layers.engine.tf.loadLayersModel(h.layers.store.modelHandler(String(json.published)));
     const probabilities = model.predict(h.layers.engine.tf.zeros([1, 28, 28, 1])) as Tensor;
     expect(probabilities.sum().dataSync()[0]).toBeCloseTo(1, 4);
+    // The ONNX form beside it answers the same on ONNX Runtime.
+    const onnx = await openOnnxModel(await h.layers.store.read(`${String(json.published)}${MODEL_ONNX_FILE}`), TEST_ONNX_SETTINGS, 'layer chain');
+    const image = Float32Array.from({ length: 28 * 28 }, (_, i) => (i % 29) / 29);
+    const input = onnx.inputs[0]?.name ?? '';
+    const fromOnnx = Object.values(await onnx.run({ [input]: { dtype: 'float32', shape: [1, 28, 28, 1], data: image } }))[0]?.data as Float32Array;
+    const fromTfjs = h.layers.engine.tf.tidy(() => (model.predict(h.layers.engine.tf.tensor(image, [1, 28, 28, 1])) as Tensor).dataSync());
+    expect(fromOnnx).toHaveLength(fromTfjs.length);
+    fromTfjs.forEach((v, i) => expect(Math.abs(v - (fromOnnx[i] ?? NaN))).toBeLessThan(1e-4));
+    await onnx.dispose();
     probabilities.dispose();
     model.dispose();
   });

@@ -1,4 +1,4 @@
-// The trained chain as one TF.js layers model: each layer's weights fetched from its service,
+// The trained chain as one TF.js layers model (and its ONNX form): each layer's weights fetched from its service,
 // put into the equivalent Sequential model (export.ts in _shared/layers), and saved where the
 // predictor serves models from: `<root>/models/<name>/<jobId>/` with kaskade.json beside
 // model.json, then `models/<name>/LATEST` moved to it. The served model takes [0, 1] images
@@ -12,6 +12,7 @@ import { modelsLayout } from '../_shared/jobs/layout.js';
 import { MODEL_METADATA_FILE, MODEL_METADATA_FORMAT, encodeModelMetadata } from '../_shared/models/metadata.js';
 import { encodeTfTensors, decodeTensors, toTfTensors } from '../_shared/wire/index.js';
 import { publishLatest, type Store } from '../_shared/store/index.js';
+import { MODEL_ONNX_FILE, exportOnnx } from '../_shared/serving/export-onnx.js';
 import { BadInputError } from '../_shared/errors.js';
 import type { LayerClient } from '../../events/layer-client.js';
 import type { LayerJobRecord } from './jobs.js';
@@ -36,10 +37,14 @@ async function withChainModel<T>(tf: typeof tfjs, job: LayerJobRecord, clients: 
   }
 }
 
-/** Saves the chain as a layers model in `folderUrl` (model.json + weights). */
+/** Saves the chain as a layers model in `folderUrl` (model.json + weights) with its ONNX form
+ *  beside it (model.onnx, what the predictor serves on ONNX Runtime). The ONNX bytes are made
+ *  first, so a chain that cannot be exported fails before anything is written. */
 export async function saveChainModel(tf: typeof tfjs, store: Store, job: LayerJobRecord, clients: readonly LayerClient[], folderUrl: string): Promise<void> {
   await withChainModel(tf, job, clients, async (model) => {
+    const onnx = exportOnnx(model);
     await model.save(store.modelHandler(folderUrl));
+    await store.write(`${folderUrl}${MODEL_ONNX_FILE}`, onnx, { contentType: 'application/octet-stream' });
   });
 }
 

@@ -271,6 +271,15 @@ const softmaxLayer: LayerConverter = (ctx, inputs) => {
   return [activation(ctx, x, 'softmax')];
 };
 
+/** Rescaling: x · scale + offset, with scalar scale and offset (what Kaskade's models use). */
+const rescaling: LayerConverter = (ctx, inputs) => {
+  const x = one(ctx, inputs);
+  const scale = num(ctx, 'scale');
+  const offset = num(ctx, 'offset', 0);
+  const scaled = ctx.g.node('Mul', [x.name, ctx.g.floats(`${ctx.name}_scale`, Float32Array.of(scale), [])], `${ctx.name}_mul`);
+  return [{ ...x, name: ctx.g.node('Add', [scaled, ctx.g.floats(`${ctx.name}_offset`, Float32Array.of(offset), [])], ctx.name) }];
+};
+
 /** Layers that only act while training: the identity at inference. */
 const identity: LayerConverter = (ctx, inputs) => [one(ctx, inputs)];
 
@@ -288,6 +297,7 @@ export const FEED_FORWARD_CONVERTERS: Readonly<Record<string, LayerConverter>> =
   ZeroPadding2D: zeroPadding2d,
   Flatten: flatten,
   Reshape: reshape,
+  Rescaling: rescaling,
   Add: merge('Sum'),
   Multiply: merge('Mul'),
   Average: merge('Mean'),

@@ -76,6 +76,7 @@ const CASES: readonly Case[] = [
     (activation): Case => ({ name: `Activation ${activation}`, model: () => seq([tf.layers.activation({ inputShape: [4, 5], activation: activation as 'relu' })]), input: () => sequences(2, 4, 5).mul(3) }),
   ),
   { name: 'Activation softmax after Conv2D (channels axis)', model: () => seq([conv(), tf.layers.activation({ activation: 'softmax' })]), input: () => image(2, 9, 9, 3) },
+  { name: 'Rescaling [0, 1] → [-1, 1] before a dense layer', model: () => seq([tf.layers.rescaling({ inputShape: [6], scale: 2, offset: -1 }), tf.layers.dense({ units: 4 })]), input: () => sequences(3, 1, 6).reshape([3, 6]) },
   { name: 'ReLU with a maximum, LeakyReLU, Softmax', model: () => seq([tf.layers.reLU({ inputShape: [6], maxValue: 0.4 }), tf.layers.dense({ units: 5 }), tf.layers.leakyReLU({ alpha: 0.2 }), tf.layers.softmax()]), input: () => sequences(3, 1, 6).reshape([3, 6]).mul(2) },
   { name: 'Dropout is the identity', model: () => seq([tf.layers.dense({ inputShape: [6], units: 4 }), tf.layers.dropout({ rate: 0.5 })]), input: () => sequences(3, 1, 6).reshape([3, 6]) },
   { name: 'GRU, last step', model: () => seq([tf.layers.gru({ inputShape: [7, 5], units: 6 })]), input: () => sequences(3, 7, 5) },
@@ -102,7 +103,7 @@ describe('ONNX export: one layer type at a time', () => {
   it('covers every layer type it claims', () => {
     const tested = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
       'GlobalAveragePooling1D', 'GlobalMaxPooling1D', 'ZeroPadding2D', 'Flatten', 'Reshape', 'Add', 'Multiply', 'Average', 'Concatenate', 'Embedding',
-      'Activation', 'ReLU', 'LeakyReLU', 'Softmax', 'Dropout', 'GRU', 'LSTM', 'Bidirectional']);
+      'Activation', 'ReLU', 'LeakyReLU', 'Softmax', 'Dropout', 'GRU', 'LSTM', 'Bidirectional', 'Rescaling']);
     const untested = EXPORTABLE_LAYERS.filter((l) => !tested.has(l));
     // Pure identities and simple elementwise merges that share code with tested ones.
     expect(untested.sort()).toEqual(['AlphaDropout', 'GaussianDropout', 'GaussianNoise', 'Maximum', 'Minimum', 'SpatialDropout1D', 'SpatialDropout2D', 'Subtract']);
