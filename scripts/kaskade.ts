@@ -6,12 +6,13 @@ import { register as autoscaleLab } from './commands/autoscale-lab.js';
 import { register as deploy } from './commands/deploy.js';
 import { register as edgeClient } from './commands/edge-client.js';
 import { register as edgeTrain } from './commands/edge-train.js';
+import { register as schedule } from './commands/schedule.js';
 import { register as send } from './commands/send.js';
 import { register as status } from './commands/status.js';
 import { register as train } from './commands/train.js';
 import { register as up } from './commands/up.js';
 
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, autoscaleLab, edgeClient, edgeTrain];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, schedule, autoscaleLab, edgeClient, edgeTrain];
 
 // Commander has printed the error and the usage by the time it throws: bad flags exit 2.
 const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError().exitOverride();
