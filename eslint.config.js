@@ -82,6 +82,15 @@ export default tseslint.config(
     plugins: { 'import-x': importX },
     rules: { 'import-x/no-restricted-paths': ['error', { zones: [...layerZones, ...testZones] }] },
   },
+  // Library code throws the typed errors of functions/_shared/errors.ts, never a plain Error.
+  // (functions/predictor/ still has two, and its page script runs in the browser.)
+  {
+    files: ['functions/**/*.ts', 'events/**/*.ts', 'knative/**/*.ts'],
+    ignores: ['**/*.test.ts', 'functions/predictor/**'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: 'ThrowStatement > NewExpression[callee.name="Error"]', message: 'Throw a typed error from functions/_shared/errors.ts (add a class there if none fits).' }],
+    },
+  },
   // A function folder may import functions/_shared and events/, never another function, and
   // shared code imports no function: the rule is made per folder from the function names.
   ...functionNames.map((self) => importBoundary(`functions/${self}/**/*.ts`, functionNames.filter((n) => n !== self), 'A function must not import another function; move shared code to functions/_shared/ or events/.')),

@@ -1,7 +1,9 @@
-// Calls to one layer service (the layer controller's, and tests'). Every call has a timeout. Only idempotent calls are retried
-// (forward: the same micro-batch replaces what the layer kept; apply: a step applies once;
-// initialize, save, load, discard, weights); backward adds to the step's gradients and is never
-// retried. A layer's 400 stays a 400 (bad input the caller sent), 404/409 keep their meaning,
+// Calls to one layer service (the layer controller's, and tests'). Every call has a timeout.
+// Only idempotent calls are retried, and all of these are: forward (the same micro-batch
+// replaces what the layer kept), backward (a layer answers a repeated micro-batch with its first
+// answer and adds nothing twice), apply (a step applies once), initialize, save, load, discard,
+// weights. A call that may have reached the layer is retried only after a connection failure,
+// a timeout or a 5xx. A layer's 400 stays a 400 (bad input the caller sent), 404/409 keep their meaning,
 // anything else fails the step as an UnavailableError naming the layer.
 import { BadInputError, ConflictError, NotFoundError, TimeoutError, UnavailableError } from '../functions/_shared/errors.js';
 import { fetchWithTimeout } from '../functions/_shared/http.js';
@@ -37,7 +39,7 @@ export class LayerClient {
 
   backward(ref: MicrobatchRef, body: Uint8Array, inputGrad: boolean): Promise<Uint8Array> {
     const headers = layerEventHeaders(LAYER_EVENT_TYPES.backwardRequested, SOURCE, ref, { inputgrad: String(inputGrad) });
-    return this.bytes('/backward', { method: 'POST', headers, body }, false);
+    return this.bytes('/backward', { method: 'POST', headers, body }, true);
   }
 
   async apply(jobId: string, step: number, microbatches: number, learningRate?: number): Promise<void> {

@@ -4,13 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { renderComposed, renderKustomize } from '../test/support/kustomize.js';
 import { deployFiles, deployPlan, formatPlan, scheduledResources, type DeployOptions } from './deploy.js';
-import { parseManifests, type Resource } from './validate.js';
+import { resourcesOf, type Resource } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rendered = (overlay: string): Resource[] => renderKustomize(join(here, 'overlays', overlay));
 const scheduleFile = join(here, 'components/schedule/pingsource.yaml');
 const schedulePing = (): Resource => {
-  const ping = parseManifests(readFileSync(scheduleFile, 'utf8')).find((r) => r.kind === 'PingSource');
+  const ping = resourcesOf(readFileSync(scheduleFile, 'utf8')).find((r) => r.kind === 'PingSource');
   if (!ping) throw new Error(`${scheduleFile} has no PingSource`);
   return ping;
 };

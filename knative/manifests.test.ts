@@ -1,5 +1,5 @@
 // The shipped manifests, rendered by `kubectl kustomize` exactly as `kubectl apply -k` would,
-// validate against the Knative schemas, and their references resolve.
+// validate against Knative's published schemas and its admission rules, and their references resolve.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,24 @@ describe('scheduled training is opt-in', () => {
   });
 });
 
+describe('the split component', () => {
+  it.each(['base', 'overlays/gcs', 'overlays/nfs'])('adds both split halves to %s with the lab\'s annotations, and validates', (dir) => {
+    const rendered = renderComposed([join(here, dir)], [join(here, 'components/split')]);
+    const halves = services(rendered).filter((r) => r.metadata.name.startsWith('split-half-'));
+    expect(halves.map((r) => [r.metadata.name, envOf(r, 'HALF'), envOf(r, 'FUNCTION_TARGET')])).toEqual([
+      ['split-half-a', 'A', 'split-half'],
+      ['split-half-b', 'B', 'split-half'],
+    ]);
+    for (const half of halves) {
+      const annotations = (half.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+      expect(annotations['autoscaling.knative.dev/target']).toBe('1');
+      expect(annotations['autoscaling.knative.dev/max-scale']).toBe('4');
+    }
+    expect(existsSync(join(root, 'functions', 'split-half', 'index.ts'))).toBe(true);
+    expect(validateManifests(rendered)).toEqual([]);
+  });
+});
+
 describe('the validator catches broken manifests', () => {
   const base = (): Resource[] => structuredClone(render('base'));
   const find = (rs: Resource[], kind: string, name: string): Record<string, unknown> => {
@@ -118,19 +136,25 @@ describe('the validator catches broken manifests', () => {
   const template = (r: Record<string, unknown>): Template => (r.spec as { template: Template }).template;
 
   const cases: { name: string; mutate: (rs: Resource[]) => void; expected: RegExp }[] = [
-    { name: 'misspelt autoscaling annotation', mutate: (rs) => { template(find(rs, 'Service', 'predictor')).metadata.annotations['autoscaling.knative.dev/minScale'] = '1'; }, expected: /propertyNames|property name/ },
-    { name: 'window that is not a duration', mutate: (rs) => { template(find(rs, 'Service', 'predictor')).metadata.annotations['autoscaling.knative.dev/window'] = 'sixty'; }, expected: /pattern/ },
+    { name: 'misspelt autoscaling annotation', mutate: (rs) => { template(find(rs, 'Service', 'predictor')).metadata.annotations['autoscaling.knative.dev/minScale'] = '1'; }, expected: /autoscaling\.knative\.dev\/minScale: unknown autoscaling annotation/ },
+    { name: 'window that is not a duration', mutate: (rs) => { template(find(rs, 'Service', 'predictor')).metadata.annotations['autoscaling.knative.dev/window'] = 'sixty'; }, expected: /window: must be a duration/ },
     { name: 'timeout above the revision maximum', mutate: (rs) => { template(find(rs, 'Service', 'shard-trainer')).spec.timeoutSeconds = 900; }, expected: /timeoutSeconds/ },
-    { name: 'unknown filter dialect', mutate: (rs) => { (find(rs, 'Trigger', 'aggregator-shard-trained').spec as Record<string, unknown>).filters = [{ regex: { type: 'x' } }]; }, expected: /additional/ },
+    { name: 'unknown filter dialect', mutate: (rs) => { (find(rs, 'Trigger', 'aggregator-shard-trained').spec as Record<string, unknown>).filters = [{ regex: { type: 'x' } }]; }, expected: /filters\[0\].*regex/ },
     { name: 'trigger to a service that does not exist', mutate: (rs) => { ((find(rs, 'Trigger', 'aggregator-shard-trained').spec as { subscriber: { ref: { name: string } } }).subscriber.ref.name = 'aggregatr'); }, expected: /Service\/aggregatr/ },
     { name: 'backoff delay not ISO-8601', mutate: (rs) => { ((find(rs, 'Broker', 'default').spec as { delivery: Record<string, unknown> }).delivery.backoffDelay = '500ms'); }, expected: /backoffDelay/ },
-    { name: 'typo in a spec field', mutate: (rs) => { template(find(rs, 'Service', 'splitter')).spec.containerConcurency = 4; }, expected: /additional/ },
+    { name: 'typo in a spec field', mutate: (rs) => { template(find(rs, 'Service', 'splitter')).spec.containerConcurency = 4; }, expected: /containerConcurency: not a field Knative accepts/ },
     {
       name: 'a PingSource "suspended" by an annotation Knative ignores',
       mutate: (rs) => { rs.push({ apiVersion: 'sources.knative.dev/v1', kind: 'PingSource', metadata: { name: 'nightly', annotations: { 'kaskade.dev/suspended': 'true' } }, spec: { schedule: '0 3 * * *', sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } } } }); },
       expected: /kaskade\.dev\/suspended means nothing to Knative/,
     },
   ];
+  it('a value of the wrong type fails Knative\'s published schema', () => {
+    const rs = base();
+    template(find(rs, 'Service', 'splitter')).spec.containerConcurrency = 'four';
+    expect(validateManifests(rs).map((p) => p.message).join('\n')).toMatch(/Knative schema: .*containerConcurrency/);
+  });
+
   it.each(cases)('$name', ({ mutate, expected }) => {
     const rs = base();
     mutate(rs);

@@ -1,5 +1,5 @@
 // `npm run bench -- <name> [--json]`: runs one benchmark from scripts/bench/<name>.ts.
-const BENCHES = ['engine', 'runtime', 'shards', 'predictor', 'edge', 'kube-api'] as const;
+const BENCHES = ['engine', 'runtime', 'shards', 'predictor', 'edge', 'kube-api', 'layers', 'split'] as const;
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === undefined || !(BENCHES as readonly string[]).includes(name)) {

@@ -10,9 +10,10 @@ import { register as schedule } from './commands/schedule.js';
 import { register as send } from './commands/send.js';
 import { register as status } from './commands/status.js';
 import { register as train } from './commands/train.js';
+import { register as split } from './commands/split.js';
 import { register as up } from './commands/up.js';
 
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, schedule, autoscaleLab, edgeClient, edgeTrain];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, schedule, split, autoscaleLab, edgeClient, edgeTrain];
 
 // Commander has printed the error and the usage by the time it throws: bad flags exit 2.
 const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError().exitOverride();

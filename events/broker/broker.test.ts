@@ -280,9 +280,29 @@ describe('ingress', () => {
     { name: 'unknown broker', method: 'POST', path: '/kaskade/other', headers: binaryHeaders(), body: '{}', status: 404, error: /no broker/ },
     { name: 'unknown namespace', method: 'POST', path: '/elsewhere/default', headers: binaryHeaders(), body: '{}', status: 404, error: /no broker/ },
     { name: 'too large', method: 'POST', path: '/kaskade/default', headers: binaryHeaders(), body: 'x'.repeat(5000), status: 413, error: /exceeds/ },
-  ])('$name → $status', async ({ method, path, headers, body, status, error }) => {
+    {
+      name: 'structured: a 1 MB id, undeliverable as a header',
+      method: 'POST',
+      path: '/kaskade/default',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({ specversion: '1.0', id: 'i'.repeat(1024 * 1024), source: '/x', type: 't' }),
+      status: 400,
+      error: /attributes take \d+ bytes as headers, over the 8192-byte limit \(largest: id/,
+      maxBodyBytes: 2 * 1024 * 1024,
+    },
+    {
+      name: 'structured: many extension attributes, 9 KiB of headers in all',
+      method: 'POST',
+      path: '/kaskade/default',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({ specversion: '1.0', id: '1', source: '/x', type: 't', ...Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`ext${i}`, 'v'.repeat(1000)])) }),
+      status: 400,
+      error: /over the 8192-byte limit/,
+      maxBodyBytes: 64 * 1024,
+    },
+  ] as Array<{ name: string; method: string; path: string; headers: Record<string, string>; body: string | undefined; status: number; error: RegExp; maxBodyBytes?: number }>)('$name → $status', async ({ method, path, headers, body, status, error, maxBodyBytes }) => {
     const sub = await subscriber();
-    const b = await broker([{ name: 't', broker: 'default', subscriberUri: sub.url }], { maxBodyBytes: 4096 });
+    const b = await broker([{ name: 't', broker: 'default', subscriberUri: sub.url }], { maxBodyBytes: maxBodyBytes ?? 4096 });
     const res = await fetch(`http://127.0.0.1:${b.port}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
     expect(res.status).toBe(status);
     const answer: unknown = await res.json();

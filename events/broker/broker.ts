@@ -1,19 +1,21 @@
 // The local broker: Knative Eventing's data plane for one namespace on one machine.
 // Ingress `POST /<namespace>/<broker>` (binary or structured CloudEvents) → 202 once the event
-// is journaled; every matching trigger then gets its own delivery (concurrent, independent),
-// with the Broker/Trigger delivery policy: retries with backoff, per-attempt timeout,
-// dead-letter sink; a 2xx answer carrying a CloudEvent is a reply, put back into the broker.
+// is journaled; every matching trigger then gets its own delivery (concurrent, independent;
+// delivery.ts: retries with backoff, per-attempt timeout, dead-letter sink); a 2xx answer
+// carrying a CloudEvent is a reply, put back into the broker here.
 import { once, setMaxListeners } from 'node:events';
 import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadInputError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorResponse } from '../../functions/_shared/http.js';
+import { BadInputError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
+import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
-import { decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
+import { decodeHttp, type WireEvent } from '../wire.js';
+import { checkHeaderBytes } from './limits.js';
+import { Delivery } from './delivery.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
-import { deadLetterEvent, DEFAULT_DELIVERY, isAccepted, isRetryable, resolvePolicy, retryDelayMs, type AttemptResult, type DeliveryPolicy, type HttpAnswer } from './policy.js';
+import { DEFAULT_DELIVERY, resolvePolicy, type DeliveryPolicy } from './policy.js';
 import { Sender } from './sender.js';
 import { brokerSchema, checkSpec, triggerSchema, type BrokerSpec, type DeliverySpec, type TriggerSpec } from './spec.js';
 
@@ -91,44 +93,17 @@ interface Pending {
   readonly remaining: Set<string>;
 }
 
-type Outcome = { readonly kind: 'delivered'; readonly reply: WireEvent | undefined } | { readonly kind: 'dead-lettered' | 'dropped' | 'aborted' };
-
 /** Reply hops an event may take before the broker drops it (Knative's broker TTL). */
 const REPLY_TTL = 255;
-
-/** A FIFO semaphore: at most `max` tasks run at once. */
-class Limiter {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
-    try {
-      return await task();
-    } finally {
-      this.running--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
-function looksLikeEvent(result: HttpAnswer): boolean {
-  const h = result.headers;
-  const contentType = h['content-type'];
-  return h['ce-specversion'] !== undefined || h['ce-id'] !== undefined || (typeof contentType === 'string' && contentType.startsWith(STRUCTURED_CONTENT_TYPE));
-}
 
 class Broker implements LocalBroker {
   port = 0;
   private readonly server: http.Server;
-  private readonly sender: Sender;
+  private readonly delivery: Delivery;
   private readonly logger: Logger;
   private readonly brokers: Map<string, DeliverySpec | undefined>;
   private readonly defaults: DeliverySpec;
   private triggers: readonly Trigger[] = [];
-  private readonly limiters = new Map<string, Limiter>();
   private readonly pending = new Map<number, Pending>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
@@ -149,7 +124,15 @@ class Broker implements LocalBroker {
       }),
     );
     this.setTriggers(options.triggers);
-    this.sender = new Sender({ maxResponseBytes: this.maxBodyBytes, maxSocketsPerOrigin: this.maxConcurrency * 2 });
+    this.delivery = new Delivery({
+      sender: new Sender({ maxResponseBytes: this.maxBodyBytes, maxSocketsPerOrigin: this.maxConcurrency * 2 }),
+      logger: this.logger,
+      counts: this.counts,
+      signal: this.abort.signal,
+      maxConcurrency: this.maxConcurrency,
+      maxBodyBytes: this.maxBodyBytes,
+      ...(options.wait ? { wait: options.wait } : {}),
+    });
     this.server = http.createServer((req, res) => {
       this.ingress(req, res).catch((e: unknown) => this.logger.error(`ingress: ${String(e)}`));
     });
@@ -246,20 +229,19 @@ class Broker implements LocalBroker {
   private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const broker = this.route(req.url ?? '/');
-      if (req.method !== 'POST') {
-        res.setHeader('allow', 'POST');
-        this.answer(res, 405, { error: `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`, code: 'method_not_allowed' });
-        return;
-      }
+      if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`);
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const body = await this.readBody(req);
-      await this.accept(broker, decodeHttp(req.headers, body), REPLY_TTL);
+      const event = decodeHttp(req.headers, body);
+      checkHeaderBytes(event);
+      await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {
       if (e instanceof BadInputError || e instanceof PayloadTooLargeError) this.counts.rejected++;
       const { status, body } = errorResponse(e);
       if (status >= 500 && !(e instanceof UnavailableError)) this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
       if (!req.complete) res.setHeader('connection', 'close');
+      for (const [name, value] of Object.entries(errorHeaders(e))) res.setHeader(name, value);
       this.answer(res, status, body);
     }
   }
@@ -345,7 +327,7 @@ class Broker implements LocalBroker {
   }
 
   private async deliver(entry: Pending, trigger: Trigger): Promise<void> {
-    const outcome = await this.deliverWithRetries(trigger.subscriberUri, entry.event, trigger);
+    const outcome = await this.delivery.deliver(trigger, entry.event);
     if (outcome.kind === 'aborted') return; // stays in the journal for the next start
     if (outcome.kind === 'delivered') this.counts.delivered++;
     if (outcome.kind === 'delivered' && outcome.reply !== undefined) {
@@ -369,70 +351,6 @@ class Broker implements LocalBroker {
     this.journal?.complete({ k: 'd', s: entry.seq, t: triggerName });
   }
 
-  private limiterFor(uri: string): Limiter {
-    let limiter = this.limiters.get(uri);
-    if (limiter === undefined) {
-      limiter = new Limiter(this.maxConcurrency);
-      this.limiters.set(uri, limiter);
-    }
-    return limiter;
-  }
-
-  /** Up to `retry + 1` attempts; then the dead-letter sink (itself retried), else dropped. */
-  private async deliverWithRetries(uri: string, event: WireEvent, trigger: Trigger): Promise<Outcome> {
-    const last = await this.attempts(uri, event, trigger.policy);
-    if (last.kind === 'error' && last.aborted) return { kind: 'aborted' };
-    if (isAccepted(last)) return { kind: 'delivered', reply: last.kind === 'response' ? this.replyOf(last, trigger) : undefined };
-    const why = last.kind === 'response' ? `answered ${last.status}` : last.message;
-    const sink = trigger.policy.deadLetterUri;
-    if (sink === undefined) {
-      this.counts.dropped++;
-      this.logger.warn(`trigger ${trigger.name}: event ${event.attributes.id} dropped (${why}; no dead-letter sink)`);
-      return { kind: 'dropped' };
-    }
-    const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger.policy);
-    if (dead.kind === 'error' && dead.aborted) return { kind: 'aborted' };
-    if (isAccepted(dead)) {
-      this.counts.deadLettered++;
-      this.logger.warn(`trigger ${trigger.name}: event ${event.attributes.id} sent to the dead-letter sink (${why})`);
-      return { kind: 'dead-lettered' };
-    }
-    this.counts.dropped++;
-    this.logger.error(`trigger ${trigger.name}: event ${event.attributes.id} dropped: subscriber ${why}, dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`);
-    return { kind: 'dropped' };
-  }
-
-  private async attempts(uri: string, event: WireEvent, policy: DeliveryPolicy): Promise<AttemptResult> {
-    const limiter = this.limiterFor(uri);
-    const signal = this.abort.signal;
-    for (let n = 0; ; n++) {
-      const result = await limiter.run(() => this.sender.send(uri, event, policy.timeoutMs, signal));
-      this.counts.attempts++;
-      if (isAccepted(result) || !isRetryable(result) || n >= policy.retry) return result;
-      this.counts.retries++;
-      try {
-        const ms = retryDelayMs(policy, n + 1, result);
-        await (this.options.wait ? this.options.wait(ms, signal) : sleep(ms, undefined, { signal }));
-      } catch {
-        return { kind: 'error', message: 'broker shutting down', aborted: true };
-      }
-    }
-  }
-
-  private replyOf(result: HttpAnswer, trigger: Trigger): WireEvent | undefined {
-    if (!looksLikeEvent(result)) return undefined;
-    if (result.truncated) {
-      this.logger.warn(`trigger ${trigger.name}: reply larger than ${this.maxBodyBytes} bytes ignored`);
-      return undefined;
-    }
-    try {
-      return decodeHttp(result.headers, result.body);
-    } catch (e) {
-      this.logger.warn(`trigger ${trigger.name}: malformed reply ignored: ${(e as Error).message}`);
-      return undefined;
-    }
-  }
-
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
@@ -449,7 +367,7 @@ class Broker implements LocalBroker {
     await Promise.allSettled([...this.inFlight]);
     this.server.closeAllConnections();
     await stopped;
-    this.sender.close();
+    this.delivery.close();
     await this.journal?.close();
   }
 }

@@ -1,26 +1,41 @@
-// What the broker is configured with: the `spec` of Knative Broker and Trigger manifests as
-// plain objects, with every destination already resolved to an http(s) URL by the caller.
-// Checked once at load; a bad setting is a ConfigError naming the object and the field.
+// The one definition of Knative Eventing's Trigger `filter`/`filters` and `delivery` specs, used
+// by the broker (this folder), by the local runtime's reading of manifests and by manifest
+// validation (knative/). The broker itself is configured with these specs as plain objects,
+// every destination already resolved to an http(s) URL by the caller. Checked once at load; a
+// bad setting is a ConfigError naming the object and the field.
 import { z } from 'zod';
 import { ConfigError } from '../../functions/_shared/errors.js';
+import { parseDuration } from './duration.js';
 
 const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL (resolve refs before starting the broker)');
-const duration = z.string().min(1);
+const isoDuration = z.string().refine((text) => {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an ISO-8601 duration such as PT0.5S, PT1M or P1D');
 
-/** `deadLetterSink` as in Knative; only `uri` is used here, so a `ref` must be resolved into it. */
-const destination = z.object({ uri: httpUrl, ref: z.unknown().optional() });
-
-export const deliverySchema = z.object({
+/**
+ * Knative's DeliverySpec without its `deadLetterSink`, whose form differs: a manifest names a
+ * Destination (`ref` or `uri`), the broker gets the resolved URL.
+ */
+export const deliveryFields = {
   retry: z.number().int().min(0).max(1000).optional(),
   backoffPolicy: z.enum(['linear', 'exponential']).optional(),
-  backoffDelay: duration.optional(),
+  backoffDelay: isoDuration.optional(),
   /** Caps each computed backoff (Knative `backoffMax`). */
-  backoffMax: duration.optional(),
+  backoffMax: isoDuration.optional(),
   /** Caps a subscriber's `Retry-After` (Knative `retryAfterMax`); 30 s when absent. */
-  retryAfterMax: duration.optional(),
-  timeout: duration.optional(),
-  deadLetterSink: destination.optional(),
-});
+  retryAfterMax: isoDuration.optional(),
+  timeout: isoDuration.optional(),
+};
+
+/** `deadLetterSink` as the broker takes it: only `uri` is used, so a `ref` must be resolved into it. */
+const destination = z.object({ uri: httpUrl, ref: z.unknown().optional() });
+
+export const deliverySchema = z.object({ ...deliveryFields, deadLetterSink: destination.optional() });
 export type DeliverySpec = z.infer<typeof deliverySchema>;
 
 export interface FilterDialect {
@@ -34,17 +49,20 @@ export interface FilterDialect {
 }
 
 const attributeMap = z.record(z.string().regex(/^[a-z0-9]+$/, 'attribute names are lowercase letters and digits'), z.string());
-const dialect: z.ZodType<FilterDialect> = z.lazy(() =>
+/** One entry of a Trigger's `filters` (Knative's new filters: one dialect per entry). */
+export const filterSchema: z.ZodType<FilterDialect> = z.lazy(() =>
   z.strictObject({
     exact: attributeMap.optional(),
     prefix: attributeMap.optional(),
     suffix: attributeMap.optional(),
-    all: z.array(dialect).optional(),
-    any: z.array(dialect).optional(),
-    not: dialect.optional(),
+    all: z.array(filterSchema).optional(),
+    any: z.array(filterSchema).optional(),
+    not: filterSchema.optional(),
     cesql: z.string().optional(),
   }),
 );
+/** A Trigger's legacy `filter`: exact matches on attributes; ignored when `filters` is present, as in Knative. */
+export const attributesFilterSchema = z.strictObject({ attributes: z.record(z.string(), z.string()).optional() });
 
 export const brokerSchema = z.object({
   name: z.string().min(1),
@@ -55,9 +73,8 @@ export type BrokerSpec = z.input<typeof brokerSchema>;
 export const triggerSchema = z.object({
   name: z.string().min(1),
   broker: z.string().min(1),
-  /** Legacy exact-match filter; ignored when `filters` is present, as in Knative. */
-  filter: z.object({ attributes: z.record(z.string(), z.string()).optional() }).optional(),
-  filters: z.array(dialect).optional(),
+  filter: attributesFilterSchema.optional(),
+  filters: z.array(filterSchema).optional(),
   subscriberUri: httpUrl,
   delivery: deliverySchema.optional(),
 });

@@ -8,19 +8,23 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import bodyParser from 'body-parser';
 import express, { type NextFunction, type Response } from 'express';
-import { errorResponse } from '../_shared/http.js';
+import { errorHeaders, errorResponse } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 
-/** The framework's own ceiling; a function that wants less reads the body first (`prepareServer`). */
-const BODY_LIMIT = '1024mb';
+/**
+ * The body limit when none is given: the predictor's. The framework's own parsers take up to
+ * 1 GB; here every parser refuses a larger body with 413 before parsing it (a declared
+ * Content-Length at once, a chunked body as soon as it passes the limit).
+ */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 function keepRawBody(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
   (req as Request).rawBody = buf;
 }
 
-export function httpFunctionApp(fn: HttpFunction, logger: Logger): express.Express {
+export function httpFunctionApp(fn: HttpFunction, logger: Logger, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): express.Express {
   const app = express();
-  const saving = { limit: BODY_LIMIT, verify: keepRawBody };
+  const saving = { limit: maxBodyBytes, verify: keepRawBody };
   app.use(bodyParser.json({ ...saving, type: 'application/cloudevents+json' }));
   app.use(bodyParser.json(saving));
   app.use(bodyParser.text(saving));
@@ -40,7 +44,7 @@ export function httpFunctionApp(fn: HttpFunction, logger: Logger): express.Expre
     const { status, body } = errorResponse(e);
     if (status >= 500) logger.error(`${req.method} ${req.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     if (res.headersSent) res.end();
-    else res.status(status).json(body);
+    else res.status(status).set(errorHeaders(e)).json(body);
   });
   return app;
 }

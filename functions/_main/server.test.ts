@@ -57,6 +57,57 @@ describe('serveFunction', () => {
     expect(await res.json()).toMatchObject({ code: 'bad_input' });
   });
 
+  it('answers malformed JSON with only an error and a code: no stack trace, no paths', async () => {
+    for (const [type, body] of [
+      ['application/json', '{"a": [1, 2'],
+      ['application/cloudevents+json', '{"specversion": 1.0,}'],
+      ['application/json', '\u0000\u0001'],
+    ] as const) {
+      const res = await fetch(`${base}/`, { method: 'POST', body, headers: { 'content-type': type } });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const text = await res.text();
+      expect(Object.keys(JSON.parse(text) as object).sort()).toEqual(['code', 'error']);
+      expect(text).not.toMatch(/\n\s*at |node_modules|\/work\/|<html|<pre/i);
+      expect(JSON.parse(text)).toMatchObject({ code: 'bad_input', error: expect.stringMatching(/^the request body is not valid JSON/) as unknown });
+    }
+  });
+
+  it('refuses a body over the default limit with a JSON 413, before the function sees it', async () => {
+    const body = JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) });
+    const res = await fetch(`${base}/`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ code: 'payload_too_large' });
+    expect((await fetch(`${base}/after`)).status).toBe(200);
+  });
+
+  it('refuses a chunked body as soon as it passes KASKADE_MAX_BODY_BYTES', async () => {
+    const small = await serveFunction(loadWorkerConfig({ FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: source('echo'), PORT: '0', KASKADE_MAX_BODY_BYTES: '65536' }), load);
+    try {
+      const url = `http://127.0.0.1:${small.port}/`;
+      const chunks = [Buffer.alloc(40_000, 0x61), Buffer.alloc(40_000, 0x61)];
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = chunks.shift();
+          if (next === undefined) controller.close();
+          else controller.enqueue(next);
+        },
+      });
+      const res = await fetch(url, { method: 'POST', body: stream, duplex: 'half', headers: { 'content-type': 'text/plain' } } as RequestInit);
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({ code: 'payload_too_large' });
+      const fits = await fetch(url, { method: 'POST', body: 'a'.repeat(60_000), headers: { 'content-type': 'text/plain' } });
+      expect(fits.status).toBe(200);
+    } finally {
+      await small.drain(1_000);
+    }
+  });
+
+  it('reads KASKADE_MAX_BODY_BYTES: 4 MiB by default, a ConfigError naming it when bad', () => {
+    expect(config('echo').maxBodyBytes).toBe(4 * 1024 * 1024);
+    expect(() => loadWorkerConfig({ FUNCTION_TARGET: 'echo', KASKADE_MAX_BODY_BYTES: 'lots' })).toThrow(/KASKADE_MAX_BODY_BYTES/);
+  });
+
   it.each(['/throw', '/reject'])('answers a function failing at %s with a JSON 500 and keeps serving', async (path) => {
     const res = await fetch(`http://127.0.0.1:${crash.port}${path}`);
     expect(res.status).toBe(500);

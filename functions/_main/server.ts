@@ -10,7 +10,7 @@ import { getFunction } from '@google-cloud/functions-framework/testing';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
-import { httpFunctionApp } from './app.js';
+import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -23,6 +23,8 @@ export interface WorkerConfig {
   port: number;
   host: string;
   drainTimeoutMs: number;
+  /** Largest request body the function's parsers read (KASKADE_MAX_BODY_BYTES); larger gets 413. */
+  maxBodyBytes: number;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -34,6 +36,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     port: envInt(env, 'PORT', 8080, { min: 0, max: 65_535 }),
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
+    maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
   };
 }
 
@@ -61,7 +64,7 @@ export async function serveFunction(config: WorkerConfig, importModule: (path: s
   // arrive as HTTP CloudEvents and are parsed by events/receive.ts), so it is an HttpFunction.
   const fn = getFunction(config.target) as HttpFunction | undefined;
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
-  const server = createServer(httpFunctionApp(fn, createLogger(config.target)));
+  const server = createServer(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes));
   prepareServerOf(mod)?.(server);
   let active = 0;
   let draining = false;

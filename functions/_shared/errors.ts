@@ -35,6 +35,19 @@ export class PayloadTooLargeError extends KaskadeError {
   readonly httpStatus = 413;
 }
 
+/** A path exists but not for this HTTP method; `allow` lists the methods it takes (the Allow header). */
+export class MethodNotAllowedError extends KaskadeError {
+  readonly code = 'method_not_allowed';
+  readonly httpStatus = 405;
+  constructor(
+    readonly allow: readonly string[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A named thing (model, job, artifact, service) does not exist. */
 export class NotFoundError extends KaskadeError {
   readonly code = 'not_found';

@@ -1,10 +1,15 @@
 // HTTP helpers shared by every function: the one place typed errors become status codes, and
 // the outgoing-call wrapper that gives every downstream request a timeout.
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { KaskadeError, TimeoutError, UnavailableError } from './errors.js';
+import { KaskadeError, MethodNotAllowedError, TimeoutError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void>;
+
+/** The headers an error's answer carries besides its JSON body (a 405's Allow). */
+export function errorHeaders(e: unknown): Record<string, string> {
+  return e instanceof MethodNotAllowedError ? { Allow: e.allow.join(', ') } : {};
+}
 
 /** Maps an error to `{status, body}`: typed errors keep their status, anything else is a 500. */
 export function errorResponse(e: unknown): { status: number; body: { error: string; code: string } } {
@@ -12,7 +17,11 @@ export function errorResponse(e: unknown): { status: number; body: { error: stri
   // body-parser's own errors (entity.too.large, entity.parse.failed) carry a status.
   const status = (e as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return { status, body: { error: (e as Error).message, code: status === 413 ? 'payload_too_large' : 'bad_input' } };
+    // Only the parser's one-line message goes out, never its stack or the request's internals.
+    const type = (e as { type?: unknown }).type;
+    const message = (e as Error).message.split('\n', 1)[0] ?? '';
+    if (type === 'entity.parse.failed') return { status, body: { error: `the request body is not valid JSON: ${message}`, code: 'bad_input' } };
+    return { status, body: { error: message, code: status === 413 ? 'payload_too_large' : 'bad_input' } };
   }
   return { status: 500, body: { error: 'internal error', code: 'internal' } };
 }
@@ -25,7 +34,7 @@ export function withErrors(handler: Handler, logger?: Logger): Handler {
     } catch (e) {
       const { status, body } = errorResponse(e);
       if (status >= 500) logger?.error(`${req.method} ${req.path}: ${(e as Error).stack ?? String(e)}`);
-      if (!res.headersSent) res.status(status).json(body);
+      if (!res.headersSent) res.status(status).set(errorHeaders(e)).json(body);
       else res.end();
     }
   };
@@ -55,12 +64,11 @@ export function answeredProbe(req: Request, res: Response): boolean {
 }
 
 /**
- * The front of an endpoint that takes CloudEvents: the probe is answered, any other non-POST is
- * a 405; true when the request was answered here.
+ * The front of an endpoint that takes CloudEvents: the probe is answered (true), any other
+ * non-POST throws MethodNotAllowedError (405), a POST goes on (false).
  */
 export function answeredBeforeEvent(req: Request, res: Response): boolean {
   if (answeredProbe(req, res)) return true;
   if (req.method === 'POST') return false;
-  res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
-  return true;
+  throw new MethodNotAllowedError(['GET', 'POST'], `${req.method} is not allowed; POST a CloudEvent`);
 }

@@ -40,6 +40,7 @@ export class Admission {
   private readonly cluster: Cluster;
   private readonly logger: Logger | undefined;
   private readonly scaleQueue = new Map<EdgeType, Promise<KnativeService>>();
+  private readonly scaleWaiting = new Map<EdgeType, Promise<KnativeService>>();
 
   constructor(deps: AdmissionDeps) {
     this.config = deps.config;
@@ -116,11 +117,21 @@ export class Admission {
 
   /**
    * Makes the type's service exist with min-scale = its open sessions, read when the write runs.
-   * Writes for one type run one after another, so the last write always carries the newest count.
+   * Writes for one type run one after another, so the last write always carries the newest count;
+   * callers that arrive while a write is still waiting to start share it (each min-scale change is
+   * a new revision on Knative, so a burst of admissions makes one change, not one each).
    */
   private rescale(type: EdgeType): Promise<KnativeService> {
+    const waiting = this.scaleWaiting.get(type);
+    if (waiting !== undefined) return waiting;
     const previous = this.scaleQueue.get(type) ?? Promise.resolve(undefined);
-    const next = previous.catch(() => undefined).then(() => this.writeScale(type));
+    const next = previous
+      .catch(() => undefined)
+      .then(() => {
+        this.scaleWaiting.delete(type);
+        return this.writeScale(type);
+      });
+    this.scaleWaiting.set(type, next);
     this.scaleQueue.set(type, next);
     void next.catch(() => undefined).finally(() => {
       if (this.scaleQueue.get(type) === next) this.scaleQueue.delete(type);

@@ -23,7 +23,12 @@ export type EdgeServiceConfig = Pick<AdmissionConfig, 'nodeLabel' | 'nodeWeights
 
 export function edgeServiceManifest(type: EdgeType, minScale: number, config: EdgeServiceConfig): KnativeService {
   const name = edgeServiceName(type);
-  const env: Array<{ name: string; value: string }> = [{ name: 'FUNCTION_TARGET', value: name }];
+  // The storage every Kaskade function has (base's manifests): the built-in models are kept there.
+  const env: Array<{ name: string; value: string }> = [
+    { name: 'FUNCTION_TARGET', value: name },
+    { name: 'KASKADE_DATA_DIR', value: '/var/lib/kaskade' },
+    { name: 'KASKADE_STORAGE_ROOTS', value: 'file://$(KASKADE_DATA_DIR)' },
+  ];
   if (config.selfUrl !== undefined) env.push({ name: 'EDGE_ADMISSION_URL', value: config.selfUrl });
   const modelUri = config.modelUris[type];
   if (modelUri !== undefined) env.push({ name: 'MODEL_URI', value: modelUri });

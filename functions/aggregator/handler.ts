@@ -7,7 +7,7 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { EVENT_TYPES } from '../../events/catalog.js';
 import { parseEvent, receiveEvent } from '../../events/receive.js';
-import { BadInputError } from '../_shared/errors.js';
+import { BadInputError, MethodNotAllowedError } from '../_shared/errors.js';
 import { answeredProbe, withErrors, type Handler } from '../_shared/http.js';
 import { JOB_ID } from '../_shared/jobs/ids.js';
 import type { Logger } from '../_shared/log.js';
@@ -36,14 +36,11 @@ export function createAggregatorHandler(deps: () => Promise<AggregatorDeps>, set
       } else if (jobRoute[2] !== undefined && req.method === 'POST') {
         res.status(200).json(await recheckJob(await deps(), settings, jobId));
       } else {
-        res.status(405).set('Allow', jobRoute[2] === undefined ? 'GET' : 'POST').json({ error: `${req.method} ${path} is not allowed`, code: 'method_not_allowed' });
+        throw new MethodNotAllowedError([jobRoute[2] === undefined ? 'GET' : 'POST'], `${req.method} ${path} is not allowed`);
       }
       return;
     }
-    if (req.method !== 'POST') {
-      res.status(405).set('Allow', 'POST').json({ error: `${req.method} ${path} is not allowed; POST a CloudEvent`, code: 'method_not_allowed' });
-      return;
-    }
+    if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `${req.method} ${path} is not allowed; POST a CloudEvent`);
     if (path === '/dead-letter') {
       res.status(200).json(await handleDeadLetter(await deps(), settings, parseEvent(req)));
       return;

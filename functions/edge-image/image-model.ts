@@ -21,7 +21,7 @@ export interface ImageModel {
   readonly engine: string;
   readonly metadata: ImageModelMetadata;
   /** RGB pixels in [0, 1], inputSize × inputSize × 3, HWC. */
-  predict(pixels: Float32Array): Float32Array;
+  predict(pixels: Float32Array): Promise<Float32Array>;
   dispose(): void;
 }
 
@@ -30,9 +30,9 @@ export interface Classification {
   executionMs: number;
 }
 
-export function classify(model: ImageModel, pixels: Float32Array): Classification {
+export async function classify(model: ImageModel, pixels: Float32Array): Promise<Classification> {
   const t0 = performance.now();
-  const probs = model.predict(pixels);
+  const probs = await model.predict(pixels);
   const executionMs = performance.now() - t0;
   const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!);
   return {
@@ -52,10 +52,10 @@ export class TfjsImageModel implements ImageModel {
     this.metadata = imageMetadata(model);
   }
 
-  predict(pixels: Float32Array): Float32Array {
+  predict(pixels: Float32Array): Promise<Float32Array> {
     const s = this.metadata.inputSize;
-    if (pixels.length !== s * s * 3) throw new BadInputError(`expected ${s}×${s}×3 pixels, got ${pixels.length} values`);
-    return this.tf.tidy(() => (this.model.predict(this.tf.tensor4d(pixels, [1, s, s, 3])) as tfjs.Tensor).dataSync() as Float32Array);
+    if (pixels.length !== s * s * 3) return Promise.reject(new BadInputError(`expected ${s}×${s}×3 pixels, got ${pixels.length} values`));
+    return Promise.resolve(this.tf.tidy(() => (this.model.predict(this.tf.tensor4d(pixels, [1, s, s, 3])) as tfjs.Tensor).dataSync() as Float32Array));
   }
 
   dispose(): void {

@@ -44,8 +44,8 @@ async function classifyBytes(bytes: Uint8Array, deps: ImageServiceDeps): Promise
 async function serveHttp(req: Request, res: Response, deps: ImageServiceDeps): Promise<void> {
   const path = req.path.replace(/\/+$/, '') || '/';
   if (req.method === 'GET' && path === '/healthz') {
-    deps.model.get();
-    res.status(200).json({ status: 'ok' });
+    // The readiness probe: 503 until the model is loaded (answered, not thrown: nothing to log).
+    res.status(deps.model.ready ? 200 : 503).json(deps.model.ready ? { status: 'ok' } : { error: 'the model is still loading', code: 'unavailable' });
     return;
   }
   if (req.method === 'GET' && path === '/') {

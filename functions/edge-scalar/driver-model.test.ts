@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLayersModelFrom } from '../_shared/edge/model-holder.js';
 import { initEngine, type Engine } from '../_shared/engine/index.js';
 import { BadInputError } from '../_shared/errors.js';
+import { loadServingConfig } from '../_shared/serving/config.js';
 import { openStore } from '../_shared/store/index.js';
 import { DRIVERS, FEATURE_COUNT, WINDOW_ROWS, generateDrivingWindows } from './driving-data.js';
 import { DriverClassifier, trainDriverModel } from './driver-model.js';
@@ -26,13 +27,13 @@ describe('driver model', () => {
     const { model } = await trainDriverModel(tf, generateDrivingWindows(20, 1), { epochs: 5, units: 16 });
     const test = generateDrivingWindows(10, 77);
     const size = WINDOW_ROWS * FEATURE_COUNT;
-    const accuracy = (c: DriverClassifier): number => {
+    const accuracy = async (c: DriverClassifier): Promise<number> => {
       let right = 0;
-      for (let i = 0; i < test.n; i += 1) if (c.classify(test.x.subarray(i * size, (i + 1) * size)).driver === DRIVERS[test.y[i]!]) right += 1;
+      for (let i = 0; i < test.n; i += 1) if ((await c.classify(test.x.subarray(i * size, (i + 1) * size))).driver === DRIVERS[test.y[i]!]) right += 1;
       return right / test.n;
     };
     const trained = new DriverClassifier(tf, model);
-    const acc = accuracy(trained);
+    const acc = await accuracy(trained);
     expect(acc).toBeGreaterThan(0.5);
 
     const root = pathToFileURL(dir).href;
@@ -40,7 +41,14 @@ describe('driver model', () => {
     await model.save(store.modelHandler(`${root}/driver/`));
     const loaded = new DriverClassifier(tf, await loadLayersModelFrom(tf, store, `${root}/driver`));
     expect(loaded.metadata).toEqual(trained.metadata);
-    expect(accuracy(loaded)).toBe(acc);
+    expect(await accuracy(loaded)).toBe(acc);
+    // The same model on ONNX Runtime (LSTM exported) answers the same drivers.
+    const onnx = await DriverClassifier.onOnnx(await loadLayersModelFrom(tf, store, `${root}/driver`), loadServingConfig({}).onnx);
+    expect(onnx.engineName).toBe('onnx');
+    expect(await accuracy(onnx)).toBe(acc);
+    const w = test.x.subarray(0, size);
+    expect((await onnx.classify(w)).confidence).toBeCloseTo((await trained.classify(w)).confidence, 1);
+    onnx.dispose();
     trained.dispose();
     loaded.dispose();
   }, 120_000);

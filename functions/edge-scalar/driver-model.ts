@@ -3,7 +3,10 @@
 // standardisation and the driver names travel inside model.json (user-defined metadata), so a
 // saved model is complete on its own.
 import type * as tfjs from '@tensorflow/tfjs';
-import { BadInputError } from '../_shared/errors.js';
+import { BadInputError, InferenceError } from '../_shared/errors.js';
+import type { OnnxSettings } from '../_shared/serving/config.js';
+import { exportOnnx } from '../_shared/serving/export-onnx.js';
+import { openOnnxModel } from '../_shared/serving/onnx-model.js';
 import { permutation } from '../_shared/data/random.js';
 import { DRIVERS, FEATURES, FEATURE_COUNT, WINDOW_ROWS, type DrivingWindows } from './driving-data.js';
 
@@ -110,24 +113,68 @@ export function driverMetadata(model: tfjs.LayersModel): DriverModelMetadata {
   return meta as DriverModelMetadata;
 }
 
+/** Runs the model on one standardised window: TF.js or ONNX Runtime behind one seam. */
+interface DriverEngine {
+  readonly name: 'tfjs' | 'onnx';
+  probabilities(standardised: Float32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
 /** A loaded model that classifies single windows (any number of callers at once). */
 export class DriverClassifier {
   readonly metadata: DriverModelMetadata;
+  private readonly engine: DriverEngine;
 
-  constructor(
-    private readonly tf: TF,
-    readonly model: tfjs.LayersModel,
-  ) {
+  /** On TF.js; `DriverClassifier.onOnnx` puts the same model on ONNX Runtime. */
+  constructor(tf: TF, model: tfjs.LayersModel);
+  constructor(metadata: DriverModelMetadata, engine: DriverEngine);
+  constructor(a: TF | DriverModelMetadata, b: tfjs.LayersModel | DriverEngine) {
+    if ('kind' in a) {
+      this.metadata = a;
+      this.engine = b as DriverEngine;
+      return;
+    }
+    const tf = a;
+    const model = b as tfjs.LayersModel;
     this.metadata = driverMetadata(model);
+    this.engine = {
+      name: 'tfjs',
+      probabilities: (x) => Promise.resolve(tf.tidy(() => (model.predict(tf.tensor3d(x, [1, WINDOW_ROWS, FEATURE_COUNT])) as tfjs.Tensor).dataSync() as Float32Array)),
+      dispose: () => model.dispose(),
+    };
+  }
+
+  /** Exports the model to ONNX (the project's exporter: LSTM included), opens it on ONNX Runtime, and disposes the TF.js copy. */
+  static async onOnnx(model: tfjs.LayersModel, settings: OnnxSettings): Promise<DriverClassifier> {
+    try {
+      const metadata = driverMetadata(model);
+      const session = await openOnnxModel(exportOnnx(model), settings, 'driver model');
+      const input = session.inputs[0];
+      const output = session.outputs[0];
+      if (input === undefined || output === undefined) throw new InferenceError('the ONNX driver model has no input or output');
+      return new DriverClassifier(metadata, {
+        name: 'onnx',
+        probabilities: async (x) => {
+          const answer = await session.run({ [input.name]: { dtype: 'float32', shape: [1, WINDOW_ROWS, FEATURE_COUNT], data: x } });
+          const probs = answer[output.name]?.data;
+          if (!(probs instanceof Float32Array)) throw new InferenceError(`the ONNX driver model answered no float32 "${output.name}"`);
+          return probs;
+        },
+        dispose: () => void session.dispose(),
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+
+  get engineName(): 'tfjs' | 'onnx' {
+    return this.engine.name;
   }
 
   /** Classifies one window of WINDOW_ROWS × FEATURE_COUNT values (already checked). */
-  classify(window: Float32Array): DriverPrediction {
+  async classify(window: Float32Array): Promise<DriverPrediction> {
     const t0 = performance.now();
-    const probs = this.tf.tidy(() => {
-      const x = this.tf.tensor3d(standardise(window, this.metadata), [1, WINDOW_ROWS, FEATURE_COUNT]);
-      return (this.model.predict(x) as tfjs.Tensor).dataSync();
-    });
+    const probs = await this.engine.probabilities(standardise(window, this.metadata));
     let best = 0;
     for (let i = 1; i < probs.length; i += 1) if (probs[i]! > probs[best]!) best = i;
     const executionMs = performance.now() - t0;
@@ -135,6 +182,6 @@ export class DriverClassifier {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.engine.dispose();
   }
 }

@@ -30,10 +30,7 @@ export interface ScalarService {
 }
 
 export function createScalarService(deps: ScalarServiceDeps): ScalarService {
-  const handler = withErrors((req, res) => {
-    serveHttp(req, res, deps);
-    return Promise.resolve();
-  }, deps.logger);
+  const handler = withErrors((req, res) => serveHttp(req, res, deps), deps.logger);
 
   const upgrade = websocketUpgrade({
     maxPayload: deps.maxWindowBytes,
@@ -44,11 +41,11 @@ export function createScalarService(deps: ScalarServiceDeps): ScalarService {
 }
 
 /** The HTTP fallback: /ready and /predict take one window each; /healthz is 503 until the model is ready. */
-function serveHttp(req: Request, res: Response, deps: ScalarServiceDeps): void {
+async function serveHttp(req: Request, res: Response, deps: ScalarServiceDeps): Promise<void> {
   const path = req.path.replace(/\/+$/, '') || '/';
   if (req.method === 'GET' && path === '/healthz') {
-    deps.model.get();
-    res.status(200).json({ status: 'ok' });
+    // The readiness probe: 503 until the model is loaded (answered, not thrown: nothing to log).
+    res.status(deps.model.ready ? 200 : 503).json(deps.model.ready ? { status: 'ok' } : { error: 'the model is still loading', code: 'unavailable' });
     return;
   }
   if (req.method === 'GET' && path === '/') {
@@ -65,7 +62,7 @@ function serveHttp(req: Request, res: Response, deps: ScalarServiceDeps): void {
   const classifier = deps.model.get();
   void deps.renewer?.touch(clientId);
   if (path === '/ready') res.status(200).json({ status: MODEL_READY });
-  else res.status(200).json(classifier.classify(window));
+  else res.status(200).json(await classifier.classify(window));
 }
 
 /** One client's stream: its own state (the handshake flag) lives here, per connection. */
@@ -78,21 +75,26 @@ function serveConnection(ws: WebSocket, req: IncomingMessage, deps: ScalarServic
     return;
   }
   let handshaken = false;
+  // Answers go out in the order windows came in.
+  let chain = Promise.resolve();
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    try {
-      const window = parseWindow(messageText(data, isBinary));
-      const classifier = deps.model.get();
-      void deps.renewer?.touch(clientId);
-      if (!handshaken) {
-        handshaken = true;
-        ws.send(MODEL_READY);
-        return;
+    chain = chain.then(async () => {
+      if (ws.readyState !== ws.OPEN) return;
+      try {
+        const window = parseWindow(messageText(data, isBinary));
+        const classifier = deps.model.get();
+        void deps.renewer?.touch(clientId);
+        if (!handshaken) {
+          handshaken = true;
+          ws.send(MODEL_READY);
+          return;
+        }
+        ws.send(JSON.stringify(await classifier.classify(window)));
+      } catch (e) {
+        if (!(e instanceof BadInputError)) deps.logger?.error(`window from ${clientId ?? 'a client'}: ${(e as Error).message}`);
+        closeFor(ws, e);
       }
-      ws.send(JSON.stringify(classifier.classify(window)));
-    } catch (e) {
-      if (!(e instanceof BadInputError)) deps.logger?.error(`window from ${clientId ?? 'a client'}: ${(e as Error).message}`);
-      closeFor(ws, e);
-    }
+    });
   });
   ws.on('error', (e) => deps.logger?.warn(`connection of ${clientId ?? 'a client'}: ${e.message}`));
 }

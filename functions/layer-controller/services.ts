@@ -9,6 +9,8 @@ import type { LayerEndpoint } from '../../events/layer-client.js';
 
 export const JOB_LABEL = 'kaskade.dev/layer-job';
 export const INDEX_LABEL = 'kaskade.dev/layer-index';
+/** The request body limit of a layer service's pod (the pod entry's default is 4 MiB). */
+export const LAYER_MAX_BODY_BYTES = 512 * 1024 * 1024;
 
 export interface ServiceSettings {
   /** The container image (the one Kaskade image; FUNCTION_TARGET picks the layer function). */
@@ -48,6 +50,8 @@ export function layerManifest(settings: ServiceSettings, jobId: string, k: numbe
     { name: 'LAYER_CONFIG', value: JSON.stringify(entry.config ?? {}) },
     { name: 'LAYER_STATE_URL', value: joinStoreUrl(settings.stateRoot, `${name}/`) },
     { name: 'KASKADE_STORAGE_ROOTS', value: settings.storageRoots.join(',') },
+    // A micro-batch's activations are megabytes (conv 1 → conv 2 at 1,024 examples: 22 MB).
+    { name: 'KASKADE_MAX_BODY_BYTES', value: String(LAYER_MAX_BODY_BYTES) },
   ];
   if (entry.backend !== undefined) env.push({ name: 'KASKADE_BACKEND', value: entry.backend });
   const container: Record<string, unknown> = {

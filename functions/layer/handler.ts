@@ -173,12 +173,19 @@ async function backwardEvent(d: LayerDeps, req: Request, res: Response): Promise
   const message = readLayerMessage(req.headers, rawBody(req), [LAYER_EVENT_TYPES.backwardRequested]);
   const inputGrad = message.attributes.inputgrad !== 'false';
   const job = await d.registry.get(message.ref.jobId);
+  const headers = layerEventHeaders(LAYER_EVENT_TYPES.backwardCompleted, SOURCE, message.ref);
+  const answered = job.backwardAnswer(message.ref);
+  if (answered !== undefined) {
+    sendTensors(res, headers, answered);
+    return;
+  }
   const dy = oneTensor(message.data, 'dy', d.registry.identity.maxBytes);
   let dx: tfjs.Tensor | undefined;
   try {
     dx = job.backward(message.ref, dy, inputGrad);
     const body = dx === undefined ? new Uint8Array(0) : await encodeTfTensors({ dx });
-    sendTensors(res, layerEventHeaders(LAYER_EVENT_TYPES.backwardCompleted, SOURCE, message.ref), body);
+    job.rememberBackwardAnswer(message.ref, body);
+    sendTensors(res, headers, body);
   } finally {
     dy.dispose();
     dx?.dispose();

@@ -4,7 +4,7 @@
 // last one applied, so a forward for an applied step (stale data) is refused.
 import type * as tfjs from '@tensorflow/tfjs';
 import { ConflictError, BadInputError } from '../_shared/errors.js';
-import { dropoutMask, initialTensors, layerBackward, layerForward, parameterNames, stateNames, updatedState, type Tensors } from '../_shared/layers/ops.js';
+import { backwardFromKept, dropoutMask, forwardKeeping, initialTensors, layerBackward, layerForward, parameterNames, stateNames, updatedState, type Tensors } from '../_shared/layers/ops.js';
 import { applyUpdate, disposeOptimizerState, emptyOptimizerState, type OptimizerSpec, type OptimizerState } from '../_shared/layers/optimizer.js';
 import { outputShape, type LayerSpec } from '../_shared/layers/spec.js';
 import type { MicrobatchRef } from '../../events/layers.js';
@@ -14,6 +14,8 @@ type TF = typeof tfjs;
 interface Held {
   readonly x: tfjs.Tensor;
   readonly mask: tfjs.Tensor | undefined;
+  /** What a conv or fc layer's backward needs besides x (so it runs no second forward). */
+  readonly kept: Tensors | undefined;
 }
 
 interface Accumulator {
@@ -46,6 +48,8 @@ export class LayerJob {
   private state: Tensors = {};
   private readonly optimizerState: OptimizerState;
   private readonly held = new Map<string, Held>();
+  /** Each back-propagated micro-batch's answer until its step is applied, so a repeated backward is answered again. */
+  private readonly answers = new Map<string, Uint8Array>();
   private accumulator: Accumulator | undefined;
 
   constructor(
@@ -93,10 +97,15 @@ export class LayerJob {
     }
     const key = heldKey(ref);
     this.release(key);
+    const keeping = forwardKeeping(this.tf, this.spec, this.values(), x);
+    if (keeping !== undefined) {
+      this.held.set(key, { x: this.tf.clone(x), mask: undefined, kept: keeping.kept });
+      return keeping.y;
+    }
     const mask = dropoutMask(this.tf, this.spec, x.shape, this.seed * 1_000_003 + ref.step * 4099 + ref.microbatch);
     const y = this.tf.tidy(() => layerForward(this.tf, this.spec, this.values(), x, { training: true, mask }));
     if (this.spec.kind === 'batchnorm') this.replaceState(updatedState(this.tf, this.spec, this.values(), x));
-    this.held.set(key, { x: this.tf.clone(x), mask });
+    this.held.set(key, { x: this.tf.clone(x), mask, kept: undefined });
     return y;
   }
 
@@ -117,7 +126,10 @@ export class LayerJob {
     if (this.accumulator !== undefined && this.accumulator.step !== ref.step) this.discard(this.accumulator.step);
     const acc = (this.accumulator ??= { step: ref.step, grads: new Map<string, tfjs.Tensor>(), microbatches: new Set<number>() });
     if (acc.microbatches.has(ref.microbatch)) throw new ConflictError(`job ${ref.jobId}: step ${ref.step} micro-batch ${ref.microbatch} was already back-propagated`);
-    const { dx, grads } = layerBackward(this.tf, this.spec, this.values(), held.x, dy, { training: true, mask: held.mask, inputGrad });
+    const { dx, grads } =
+      held.kept !== undefined
+        ? backwardFromKept(this.tf, this.spec, this.values(), held.kept, dy, held.x.shape, inputGrad)
+        : layerBackward(this.tf, this.spec, this.values(), held.x, dy, { training: true, mask: held.mask, inputGrad });
     for (const [name, g] of Object.entries(grads)) {
       const previous = acc.grads.get(name);
       if (previous === undefined) {
@@ -131,6 +143,15 @@ export class LayerJob {
     acc.microbatches.add(ref.microbatch);
     this.release(key);
     return dx;
+  }
+
+  /** The answer a micro-batch's backward already gave (a retried call gets it again, nothing added twice). */
+  backwardAnswer(ref: MicrobatchRef): Uint8Array | undefined {
+    return this.answers.get(heldKey(ref));
+  }
+
+  rememberBackwardAnswer(ref: MicrobatchRef, body: Uint8Array): void {
+    if (this.accumulator?.step === ref.step) this.answers.set(heldKey(ref), body);
   }
 
   /**
@@ -158,6 +179,7 @@ export class LayerJob {
       this.accumulator = undefined;
     }
     for (const key of [...this.held.keys()]) if (key.startsWith(`${step}.`)) this.release(key);
+    for (const key of [...this.answers.keys()]) if (key.startsWith(`${step}.`)) this.answers.delete(key);
   }
 
   /** Micro-batches whose forward is kept and whose backward has not come yet. */
@@ -199,6 +221,7 @@ export class LayerJob {
     if (held === undefined) return;
     held.x.dispose();
     held.mask?.dispose();
+    for (const t of Object.values(held.kept ?? {})) t.dispose();
     this.held.delete(key);
   }
 

@@ -70,9 +70,12 @@ describe('layer function', () => {
     await client.forward({ jobId, step: 1, microbatch: 1 }, x);
     const registry = layers.servers[0]?.registry;
     expect((await registry?.get(jobId))?.heldCount()).toBe(2);
-    await client.backward({ jobId, step: 1, microbatch: 0 }, dy, true);
+    const first = await client.backward({ jobId, step: 1, microbatch: 0 }, dy, true);
     await expect(client.apply(jobId, 1, 2)).rejects.toThrow(/step 1 has 1 of 2 micro-batch gradients/);
-    await expect(client.backward({ jobId, step: 1, microbatch: 0 }, dy, true)).rejects.toThrow(/409: .*no forward kept for step 1 micro-batch 0/);
+    // A repeated backward (a retry after a lost answer) gets the same answer and adds nothing.
+    expect(await client.backward({ jobId, step: 1, microbatch: 0 }, dy, true)).toEqual(first);
+    await expect(client.apply(jobId, 1, 2)).rejects.toThrow(/step 1 has 1 of 2 micro-batch gradients/);
+    await expect(client.backward({ jobId, step: 1, microbatch: 5 }, dy, true)).rejects.toThrow(/409: .*no forward kept for step 1 micro-batch 5/);
     await client.backward({ jobId, step: 1, microbatch: 1 }, dy, false);
     expect((await registry?.get(jobId))?.heldCount()).toBe(0);
     await client.apply(jobId, 1, 2);

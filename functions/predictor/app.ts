@@ -8,7 +8,7 @@ import { withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import type { Batcher } from './batcher.js';
 import type { PredictorConfig } from './config.js';
-import { modelStatusV1, predictV1 } from './infer-v1.js';
+import { modelStatusV1, predictRawV1, predictV1 } from './infer-v1.js';
 import { inferV2, isRecord, modelMetadataV2, serverMetadataV2 } from './infer-v2.js';
 import { looksLikeCloudEvent, type ModelEventHandler } from './model-events.js';
 import type { ServedModel } from './model-loader.js';
@@ -212,7 +212,9 @@ function v1Routes(deps: PredictorDeps): Route[] {
       methods: {
         POST: async (req, res, params) => {
           const body = bodyJson(req, config.maxBodyBytes);
-          const answer = await withLease(deps, params, (lease) => predictV1(lease.model, body, config.maxBatch, (batch) => batcher.submit(lease, batch)));
+          const answer = await withLease(deps, params, (lease) =>
+            lease.model.raw ? predictRawV1(lease.model, body, config.maxBatch) : predictV1(lease.model, body, config.maxBatch, (batch) => batcher.submit(lease, batch)),
+          );
           res.status(200).json(answer);
         },
       },

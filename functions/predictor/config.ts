@@ -7,7 +7,11 @@ import { ConfigError } from '../_shared/errors.js';
  * (`KASKADE_MODELS_URL`, e.g. `…/models/`). `one`: a single prefix holding `LATEST`, served under
  * a fixed name (`KASKADE_MODEL_URL` + `KASKADE_MODEL_NAME`).
  */
-export type ModelsSource = { kind: 'many'; modelsUrl: string } | { kind: 'one'; prefixUrl: string; name: string };
+export type ModelsSource =
+  | { kind: 'many'; modelsUrl: string }
+  | { kind: 'one'; prefixUrl: string; name: string }
+  /** A user's own `.onnx` file (`KASKADE_MODEL_URL=…/model.onnx`), served under a fixed name. */
+  | { kind: 'file'; fileUrl: string; name: string };
 
 export interface PredictorConfig {
   source: ModelsSource;
@@ -63,9 +67,14 @@ function loadSource(env: Env): ModelsSource {
     throw new ConfigError('environment variable KASKADE_MODELS_URL (a folder of published models) or KASKADE_MODEL_URL (one model) is required');
   }
   if (many !== undefined && many !== '') return { kind: 'many', modelsUrl: folderUrl('KASKADE_MODELS_URL', many, 'file:///data/models/ or gs://bucket/models/') };
-  const prefixUrl = folderUrl('KASKADE_MODEL_URL', envString(env, 'KASKADE_MODEL_URL'), 'file:///data/models/mnist/ or gs://bucket/models/mnist/');
+  const url = envString(env, 'KASKADE_MODEL_URL');
   const name = envString(env, 'KASKADE_MODEL_NAME', 'mnist');
   if (!MODEL_NAME.test(name)) throw new ConfigError(`KASKADE_MODEL_NAME must match ${MODEL_NAME.source}, got "${name}"`);
+  if (url.endsWith('.onnx')) {
+    if (!URL_SCHEME.test(url)) throw new ConfigError(`KASKADE_MODEL_URL must be a URL such as file:///data/resnet50.onnx, got "${url}"`);
+    return { kind: 'file', fileUrl: url, name };
+  }
+  const prefixUrl = folderUrl('KASKADE_MODEL_URL', url, 'file:///data/models/mnist/ or gs://bucket/models/mnist/');
   return { kind: 'one', prefixUrl, name };
 }
 

@@ -8,6 +8,7 @@ import { http } from '@google-cloud/functions-framework';
 import { initEngine } from '../_shared/engine/index.js';
 import { createLogger } from '../_shared/log.js';
 import { loadStoreConfig, openStore } from '../_shared/store/index.js';
+import { loadServingConfig } from '../_shared/serving/config.js';
 import { loadConfig } from './config.js';
 import { startPredictor } from './service.js';
 import { reviewTextEncoder } from './text-encoder.js';
@@ -16,7 +17,8 @@ const logger = createLogger('predictor');
 const config = loadConfig();
 const store = openStore(loadStoreConfig());
 const engine = await initEngine({ logger });
-const predictor = startPredictor({ config, store, engine, logger, load: { textEncoder: reviewTextEncoder } });
+const serving = loadServingConfig();
+const predictor = startPredictor({ config, store, engine, logger, serving, load: { textEncoder: reviewTextEncoder } });
 
 http('predictor', predictor.handler);
 

@@ -2,6 +2,7 @@
 // that names the problem, the answer, and the server and model metadata documents.
 import { BadInputError } from '../_shared/errors.js';
 import type { ServedModel } from './model-loader.js';
+import { rawFeeds, rawOutputs } from './onnx-raw.js';
 import type { Predict } from './run-model.js';
 import { prepareTensor, type ClientTensor, type TensorMetadata } from './tensor-input.js';
 
@@ -21,11 +22,19 @@ export interface V2OutputTensor {
   data: number[];
 }
 
+/** A user's ONNX model answers its own outputs (names and datatypes from the model). */
+export interface V2RawOutputTensor {
+  name: string;
+  shape: number[];
+  datatype: string;
+  data: number[];
+}
+
 export interface V2InferResponse {
   model_name: string;
   model_version: string;
   id?: string;
-  outputs: V2OutputTensor[];
+  outputs: (V2OutputTensor | V2RawOutputTensor)[];
 }
 
 export interface V2ModelMetadata {
@@ -50,6 +59,7 @@ export interface V2ModelMetadata {
 }
 
 export const PLATFORM = 'tensorflowjs_layers';
+export const ONNX_PLATFORM = 'onnxruntime_onnx';
 
 export function serverMetadataV2(version: string): { name: string; version: string; extensions: string[] } {
   return { name: 'kaskade-predictor', version, extensions: ['model_repository'] };
@@ -60,7 +70,7 @@ export function modelMetadataV2(name: string, served: ServedModel): V2ModelMetad
   return {
     name,
     versions: [served.version],
-    platform: PLATFORM,
+    platform: served.engine === 'onnx' ? ONNX_PLATFORM : PLATFORM,
     inputs: [...served.inputs],
     outputs: [...served.outputs],
     parameters: {
@@ -98,6 +108,7 @@ export function parseV2Request(body: unknown): V2InferRequest {
  * answers. A bad request throws BadInputError before `predict` is called.
  */
 export async function inferV2(served: ServedModel, modelName: string, body: unknown, maxBatch: number, predict: Predict): Promise<V2InferResponse> {
+  if (served.raw) return inferRawV2(served, modelName, body, maxBatch);
   const request = parseV2Request(body);
   const [tensor] = request.inputs;
   if (!tensor) throw new BadInputError('no input tensor');
@@ -110,6 +121,28 @@ export async function inferV2(served: ServedModel, modelName: string, body: unkn
   };
   if (request.id !== undefined) response.id = request.id;
   return response;
+}
+
+/** v2 on a user's ONNX model: every input by its own name, every (or each requested) output. */
+async function inferRawV2(served: ServedModel, modelName: string, body: unknown, maxBatch: number): Promise<V2InferResponse> {
+  const raw = served.raw;
+  if (!raw) throw new BadInputError('not a raw model');
+  if (!isRecord(body) || !Array.isArray(body.inputs)) throw new BadInputError('the request body must be a JSON object with "inputs"');
+  if (body.id !== undefined && typeof body.id !== 'string') throw new BadInputError('"id" must be a string');
+  const tensors = body.inputs.map((t, i) => parseTensor(t, `inputs[${i}]`));
+  const requested = body.outputs === undefined ? undefined : parseOutputNames(body.outputs);
+  const answers = await raw.run(rawFeeds(raw, tensors, maxBatch));
+  const response: V2InferResponse = { model_name: modelName, model_version: served.version, outputs: rawOutputs(raw, answers, requested) };
+  if (typeof body.id === 'string') response.id = body.id;
+  return response;
+}
+
+function parseOutputNames(outputs: unknown): string[] {
+  if (!Array.isArray(outputs)) throw new BadInputError('"outputs" must be an array of {name}');
+  return outputs.map((o, i) => {
+    if (!isRecord(o) || typeof o.name !== 'string') throw new BadInputError(`outputs[${i}] must be an object with a "name"`);
+    return o.name;
+  });
 }
 
 function parseTensor(value: unknown, where: string): ClientTensor {

@@ -9,7 +9,7 @@ import { VOCABULARY_FILE, encodeVocabulary } from '../_shared/models/metadata.js
 import { openStore, type Store } from '../_shared/store/index.js';
 import { predictV1 } from './infer-v1.js';
 import { inferV2 } from './infer-v2.js';
-import { loadServedModel, readPublished, resolvePointer, type ServedModel } from './model-loader.js';
+import { loadServedModel, readPublished, resolvePointer, type TfjsServedModel } from './model-loader.js';
 import { predictProbabilities, type Predict } from './run-model.js';
 import { reviewTextEncoder } from './text-encoder.js';
 import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from '../../test/support/models.js';
@@ -108,7 +108,7 @@ describe('loadServedModel', () => {
 });
 
 describe('inference on a loaded model', () => {
-  const unbatched = (served: ServedModel): Predict => (batch) => predictProbabilities(engine.tf, served.model, batch);
+  const unbatched = (served: TfjsServedModel): Predict => (batch) => predictProbabilities(engine.tf, served.model, batch);
 
   it('answers v2 probabilities per instance, and v1 the same numbers', async () => {
     const { tf } = engine;

@@ -12,6 +12,7 @@ import {
   type TokensInput,
 } from '../_shared/models/metadata.js';
 import { LATEST, readLatest, type Store } from '../_shared/store/index.js';
+import type { ServingEngineName, ServingModel } from '../_shared/serving/types.js';
 import { inputMetadata, type ServedInput, type TensorMetadata, type TextEncoderFn } from './tensor-input.js';
 import { predictProbabilities, type Probabilities, type TF } from './run-model.js';
 import type { ModelBatch } from './tensor-input.js';
@@ -27,7 +28,12 @@ export interface ServedModel extends ServedInput {
   /** Version name in the v2 API: `<jobId>-r<round>`. */
   readonly version: string;
   readonly metadata: ModelMetadata;
-  readonly model: tfjs.LayersModel;
+  /** What runs it: TF.js, or ONNX Runtime (functions/predictor/onnx-loader.ts). */
+  readonly engine: ServingEngineName;
+  /** The TF.js model, when TF.js runs it. */
+  readonly model?: tfjs.LayersModel;
+  /** A user's own ONNX model: the APIs take and answer its own named tensors. */
+  readonly raw?: ServingModel;
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
   /** Bytes of weights it holds in memory: what the predictor's memory budget counts. */
@@ -69,8 +75,11 @@ export async function readPublished(store: Store, prefixUrl: string): Promise<st
   return resolvePointer(pointer, prefixUrl);
 }
 
+/** A model TF.js runs. */
+export type TfjsServedModel = ServedModel & { readonly model: tfjs.LayersModel };
+
 /** Loads, checks and warms up the model in `folderUrl`. Nothing leaks if any step fails. */
-export async function loadServedModel(tf: TF, store: Store, folderUrl: string, options: LoadOptions = {}): Promise<ServedModel> {
+export async function loadServedModel(tf: TF, store: Store, folderUrl: string, options: LoadOptions = {}): Promise<TfjsServedModel> {
   const fileMetadata = await readMetadataFile(store, folderUrl);
   const model = await tf.loadLayersModel(store.modelHandler(folderUrl));
   try {
@@ -84,6 +93,7 @@ export async function loadServedModel(tf: TF, store: Store, folderUrl: string, o
       folderUrl,
       version: `${metadata.jobId}-r${metadata.round}`,
       metadata,
+      engine: 'tfjs',
       model,
       inputs: inputMetadata(served),
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, metadata.labels.length] }],
@@ -159,7 +169,7 @@ function checkModelFitsMetadata(model: tfjs.LayersModel, metadata: ModelMetadata
   }
 }
 
-async function loadTextEncoder(
+export async function loadTextEncoder(
   store: Store,
   folderUrl: string,
   metadata: ModelMetadata,

@@ -86,7 +86,7 @@ describe('ModelRepository', () => {
     const before = engine.tf.memory().numTensors;
     const leases = await Promise.all(Array.from({ length: 8 }, () => repo.acquire('c')));
     expect(new Set(leases.map((l) => l.model)).size).toBe(1);
-    const weights = leases[0]?.model.model.weights.length ?? 0;
+    const weights = leases[0]?.model.model?.weights.length ?? 0;
     expect(engine.tf.memory().numTensors).toBe(before + weights);
     expect(repo.unload('c')).toBe(true);
     // Still held by the leases: freed when the last one is released.

@@ -11,8 +11,10 @@ import { Batcher } from './batcher.js';
 import { limitRequestBodies } from './body-limit.js';
 import type { PredictorConfig } from './config.js';
 import { ModelEventHandler } from './model-events.js';
-import { loadServedModel, type LoadOptions, type ModelLoader, type ServedModel } from './model-loader.js';
+import type { ServingConfig } from '../_shared/serving/config.js';
+import type { LoadOptions, ModelLoader, ServedModel } from './model-loader.js';
 import { ModelRepository } from './model-repository.js';
+import { engineLoader } from './onnx-loader.js';
 import { watchModels, type Watch } from './model-watch.js';
 import { bundlePage } from './page.js';
 import { publishedModels } from './published-models.js';
@@ -23,7 +25,9 @@ export interface PredictorParts {
   engine: Engine;
   logger: Logger;
   load?: LoadOptions;
-  /** Loads one published model folder; default: the TF.js layers loader (another engine plugs in here). */
+  /** Which engine runs each model (ONNX Runtime when it has an ONNX form, by default) and its settings. */
+  serving: ServingConfig;
+  /** Loads one published model folder; default: the engine loader (functions/predictor/onnx-loader.ts). */
   loader?: ModelLoader;
 }
 
@@ -45,7 +49,7 @@ export interface Predictor {
 
 export function startPredictor(parts: PredictorParts): Predictor {
   const { config, store, engine, logger } = parts;
-  const loader = parts.loader ?? ((folderUrl: string) => loadServedModel(engine.tf, store, folderUrl, parts.load));
+  const loader = parts.loader ?? engineLoader({ tf: engine.tf, store, serving: parts.serving, logger, ...(parts.load ? { load: parts.load } : {}) });
   const repository = new ModelRepository({
     published: publishedModels(store, config.source, loader, config.loadTimeoutMs),
     memoryBudgetBytes: config.memoryBudgetBytes,
@@ -82,7 +86,8 @@ export function startPredictor(parts: PredictorParts): Predictor {
 }
 
 function describe(config: PredictorConfig): string {
-  const where = config.source.kind === 'many' ? `every <name>/LATEST under ${config.source.modelsUrl}` : `"${config.source.name}" from ${config.source.prefixUrl}LATEST`;
+  const source = config.source;
+  const where = source.kind === 'many' ? `every <name>/LATEST under ${source.modelsUrl}` : source.kind === 'file' ? `"${source.name}" from ${source.fileUrl}` : `"${source.name}" from ${source.prefixUrl}LATEST`;
   const poll = config.pollMs > 0 ? `poll every ${config.pollMs / 1000} s` : 'events only';
   const idle = config.idleUnloadMs > 0 ? `unload after ${config.idleUnloadMs / 1000} s idle` : 'never idle-unloaded';
   return `serving ${where} (load at ${config.loadAt}; ${poll}; ${idle}; memory budget ${Math.round(config.memoryBudgetBytes / 1048576)} MiB; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`;

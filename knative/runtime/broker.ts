@@ -68,6 +68,8 @@ function deliverySpec(d: Delivery, resolve: (d: Destination) => string): Deliver
     ...(d.retry !== undefined ? { retry: d.retry } : {}),
     ...(d.backoffPolicy ? { backoffPolicy: d.backoffPolicy } : {}),
     ...(d.backoffDelay ? { backoffDelay: d.backoffDelay } : {}),
+    ...(d.backoffMax ? { backoffMax: d.backoffMax } : {}),
+    ...(d.retryAfterMax ? { retryAfterMax: d.retryAfterMax } : {}),
     ...(d.timeout ? { timeout: d.timeout } : {}),
     ...(d.deadLetterSink ? { deadLetterSink: { uri: resolve(d.deadLetterSink) } } : {}),
   };

@@ -8,6 +8,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { ConfigError } from '../../functions/_shared/errors.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import { REPO_ROOT, WORKER_MAIN, WORKER_SERVER } from './paths.js';
 
@@ -48,7 +49,7 @@ export async function bundleWorker(source: string): Promise<string> {
     outfile: 'worker.mjs',
   });
   const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error('esbuild produced no output');
+  if (!code) throw new ConfigError(`esbuild produced no bundle for ${source}`);
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
   const name = source.split('/').at(-2) ?? 'worker';
   const out = join(REPO_ROOT, '.kaskade', 'build', `${name}-${hash}.mjs`);

@@ -3,6 +3,7 @@
 // (sources.knative.dev/v1). Errors name the document and the field. Other kinds (RBAC, PVCs,
 // ConfigMaps) are listed as ignored; ConfigMaps still feed `configMapKeyRef` env values.
 import { z } from 'zod';
+import { attributesFilterSchema, deliveryFields, filterSchema, type DeliverySpec, type FilterDialect } from '../../events/broker/spec.js';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { AUTOSCALING_PREFIX, parseAutoscaling } from './autoscaling.js';
 import type { KpaConfig } from './kpa.js';
@@ -30,13 +31,8 @@ export interface ServiceManifest {
   broker: { namespace: string; name: string };
 }
 
-export interface Delivery {
-  retry?: number;
-  backoffPolicy?: 'linear' | 'exponential';
-  backoffDelay?: string;
-  timeout?: string;
-  deadLetterSink?: Destination;
-}
+/** Knative's DeliverySpec (one definition, in events/broker/spec.ts) with its sink as a Destination. */
+export type Delivery = Omit<DeliverySpec, 'deadLetterSink'> & { deadLetterSink?: Destination };
 
 export interface BrokerManifest {
   origin: string;
@@ -46,15 +42,7 @@ export interface BrokerManifest {
 }
 
 /** One Knative `filters` entry (the SQL dialect is checked by the broker). */
-export interface FilterSpec {
-  exact?: Record<string, string>;
-  prefix?: Record<string, string>;
-  suffix?: Record<string, string>;
-  all?: FilterSpec[];
-  any?: FilterSpec[];
-  not?: FilterSpec;
-  cesql?: string;
-}
+export type FilterSpec = FilterDialect;
 
 export interface TriggerManifest {
   origin: string;
@@ -107,13 +95,7 @@ const stringMap = z.record(z.string(), z.string());
 const metadata = z.looseObject({ name: dnsName, namespace: dnsName.optional(), annotations: stringMap.optional() });
 const ref = z.looseObject({ apiVersion: z.string().optional(), kind: z.string().min(1), name: dnsName, namespace: dnsName.optional() });
 const destination = z.looseObject({ ref: ref.optional(), uri: z.string().min(1).optional() }).refine((d) => d.ref !== undefined || d.uri !== undefined, 'needs ref or uri');
-const delivery = z.looseObject({
-  retry: z.number().int().min(0).optional(),
-  backoffPolicy: z.enum(['linear', 'exponential']).optional(),
-  backoffDelay: z.string().regex(/^P/, 'must be an ISO-8601 duration like PT0.5S').optional(),
-  timeout: z.string().regex(/^P/, 'must be an ISO-8601 duration like PT10S').optional(),
-  deadLetterSink: destination.optional(),
-});
+const delivery = z.strictObject({ ...deliveryFields, deadLetterSink: destination.optional() });
 const envVar = z.looseObject({
   name: z.string().min(1),
   value: z.string().optional(),
@@ -130,6 +112,22 @@ const container = z.looseObject({
   ports: z.array(z.looseObject({ containerPort: z.number().int() })).optional(),
   readinessProbe: z.looseObject({ httpGet: z.looseObject({ path: z.string().optional() }).optional() }).optional(),
 });
+/**
+ * The pod-spec fields Knative's webhook accepts in a revision template (with its optional
+ * features on); anything else is refused, as `kubectl apply` refuses a field the cluster does
+ * not know, so a misspelt field fails here instead of being dropped.
+ */
+const REVISION_SPEC_FIELDS = new Set([
+  'containers', 'initContainers', 'volumes', 'serviceAccountName', 'automountServiceAccountToken', 'imagePullSecrets',
+  'containerConcurrency', 'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds', 'enableServiceLinks',
+  'affinity', 'nodeSelector', 'tolerations', 'topologySpreadConstraints', 'runtimeClassName', 'priorityClassName',
+  'schedulerName', 'securityContext', 'hostAliases', 'dnsPolicy', 'dnsConfig', 'shareProcessNamespace', 'hostIPC', 'hostPID', 'hostNetwork',
+]);
+const knownRevisionFields = (spec: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+  for (const key of Object.keys(spec)) {
+    if (!REVISION_SPEC_FIELDS.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'not a field Knative accepts in a revision template' });
+  }
+};
 const serviceSchema = z.looseObject({
   metadata,
   spec: z.looseObject({
@@ -137,30 +135,20 @@ const serviceSchema = z.looseObject({
       metadata: z.looseObject({ annotations: stringMap.optional() }).optional(),
       spec: z.looseObject({
         containerConcurrency: z.number().int().min(0).max(1000).optional(),
-        timeoutSeconds: z.number().int().min(1).max(3600).optional(),
+        // Knative's default max-revision-timeout-seconds.
+        timeoutSeconds: z.number().int().min(1).max(600).optional(),
         containers: z.array(container).min(1),
-      }),
+      }).superRefine(knownRevisionFields),
     }),
   }),
 });
 const brokerSchema = z.looseObject({ metadata, spec: z.looseObject({ delivery: delivery.optional() }).optional() });
-const filterSpec: z.ZodType<FilterSpec> = z.lazy(() =>
-  z.strictObject({
-    exact: stringMap.optional(),
-    prefix: stringMap.optional(),
-    suffix: stringMap.optional(),
-    all: z.array(filterSpec).optional(),
-    any: z.array(filterSpec).optional(),
-    not: filterSpec.optional(),
-    cesql: z.string().optional(),
-  }),
-);
 const triggerSchema = z.looseObject({
   metadata,
   spec: z.looseObject({
     broker: dnsName,
-    filter: z.looseObject({ attributes: stringMap.optional() }).optional(),
-    filters: z.array(filterSpec).optional(),
+    filter: attributesFilterSchema.optional(),
+    filters: z.array(filterSchema).optional(),
     subscriber: destination,
     delivery: delivery.optional(),
   }),
@@ -395,6 +383,8 @@ function deliveryFrom(d: z.infer<typeof delivery>, namespace: string, where: str
     ...(d.retry !== undefined ? { retry: d.retry } : {}),
     ...(d.backoffPolicy !== undefined ? { backoffPolicy: d.backoffPolicy } : {}),
     ...(d.backoffDelay !== undefined ? { backoffDelay: d.backoffDelay } : {}),
+    ...(d.backoffMax !== undefined ? { backoffMax: d.backoffMax } : {}),
+    ...(d.retryAfterMax !== undefined ? { retryAfterMax: d.retryAfterMax } : {}),
     ...(d.timeout !== undefined ? { timeout: d.timeout } : {}),
     ...(dls ? { deadLetterSink: dls } : {}),
   };

@@ -3,7 +3,7 @@
 // silent. Knative's `CRON_TZ=<zone> ` schedule prefix and 6-field (seconds) schedules work.
 import { CloudEvent, HTTP } from 'cloudevents';
 import { Cron } from 'croner';
-import { ConfigError } from '../../functions/_shared/errors.js';
+import { ConfigError, UnavailableError } from '../../functions/_shared/errors.js';
 import { fetchWithTimeout } from '../../functions/_shared/http.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import type { PingSourceManifest } from './manifests.js';
@@ -61,7 +61,7 @@ export function startPingSources(targets: readonly PingTarget[], options: { logg
       try {
         const res = await fetchWithTimeout(t.sinkUrl, { method: 'POST', headers, body: new Uint8Array(body) }, options.timeoutMs);
         await res.arrayBuffer();
-        if (!res.ok) throw new Error(`sink answered ${res.status}`);
+        if (!res.ok) throw new UnavailableError(`sink answered ${res.status}`);
         counts.fired += 1;
       } catch (e) {
         counts.failed += 1;

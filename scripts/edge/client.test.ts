@@ -73,8 +73,10 @@ describe('reachable', () => {
     { raw: 'http://admission.kaskade-centre.localhost:9000/', want: 'http://127.0.0.1:9000/kaskade-centre/admission/' },
     { raw: 'https://edge-image.kaskade.example.com', want: 'https://edge-image.kaskade.example.com/' },
     { raw: 'http://127.0.0.1:8080/kaskade/admission', want: 'http://127.0.0.1:8080/kaskade/admission/' },
-  ])('$raw', ({ raw, want }) => {
-    expect(reachable(raw)).toBe(want);
+    { raw: 'http://admission.kaskade-centre.svc.cluster.local/', want: 'http://admission.kaskade-centre.svc.cluster.local/' },
+    { raw: 'http://admission.kaskade-centre.svc.cluster.local/', ingress: 'http://127.0.0.1:8080', want: 'http://127.0.0.1:8080/kaskade-centre/admission/' },
+  ])('$raw', ({ raw, ingress, want }) => {
+    expect(reachable(raw, ingress)).toBe(want);
   });
 });
 

@@ -29,6 +29,8 @@ export interface AdmissionReply {
   url: string;
   service_port: number;
   offloading: 0 | 1;
+  /** Seconds the session lives without renewal (0 or absent: no lease). */
+  leaseSeconds?: number;
 }
 
 export interface EdgeClientReport {
@@ -49,9 +51,10 @@ export interface EdgeClientReport {
 
 /** Asks an admission for a service; follows one offload to the centre's admission. */
 export async function admit(admissionUrl: string, type: EdgeType, clientId: string, timeoutMs = 120_000): Promise<{ reply: AdmissionReply; placement: 'edge' | 'centre'; admittedBy: string }> {
+  const ingress = localIngress(admissionUrl);
   const edge = await askAdmission(admissionUrl, type, clientId, timeoutMs);
   if (edge.offloading === 0) return { reply: edge, placement: 'edge', admittedBy: admissionUrl };
-  const centre = await askAdmission(edge.url, type, clientId, timeoutMs);
+  const centre = await askAdmission(reachable(edge.url, ingress), type, clientId, timeoutMs);
   if (centre.offloading !== 0) throw new UnavailableError(`the centre at ${edge.url} offloaded too`);
   return { reply: centre, placement: 'centre', admittedBy: edge.url };
 }
@@ -65,6 +68,21 @@ async function askAdmission(base: string, type: EdgeType, clientId: string, time
   return body as AdmissionReply;
 }
 
+/**
+ * Renews the lease every third of it while the client streams, beside the renewals its traffic
+ * causes at the service (which cannot reach admission everywhere, e.g. from a local worker).
+ */
+function keepLeased(admissionUrl: string, type: EdgeType, clientId: string, leaseMs: number): NodeJS.Timeout {
+  const url = `${reachable(admissionUrl)}app-renew?${new URLSearchParams({ type, clientID: clientId }).toString()}`;
+  const timer = setInterval(() => {
+    fetchWithTimeout(url, { method: 'POST' }, Math.min(10_000, leaseMs / 3))
+      .then((res) => res.arrayBuffer())
+      .catch(() => undefined);
+  }, leaseMs / 3);
+  timer.unref();
+  return timer;
+}
+
 export async function disconnect(admissionUrl: string, type: EdgeType, clientId: string): Promise<void> {
   const url = `${reachable(admissionUrl)}app-disconnect?${new URLSearchParams({ type, clientID: clientId }).toString()}`;
   const res = await fetchWithTimeout(url, { method: 'POST' }, 10_000);
@@ -74,13 +92,24 @@ export async function disconnect(admissionUrl: string, type: EdgeType, clientId:
 /**
  * A service URL this process can reach: `http://<svc>.<ns>.localhost:<port>/` (the local
  * runtime's Host form, which Node does not resolve) becomes its path form
- * `http://127.0.0.1:<port>/<ns>/<svc>/`; any other URL is kept. Always ends with `/`.
+ * `http://127.0.0.1:<port>/<ns>/<svc>/`; a cluster-internal `http://<svc>.<ns>.svc.cluster.local/`
+ * goes through `ingress` (the local runtime's origin) when one is given, in the same path form.
+ * Any other URL is kept. Always ends with `/`.
  */
-export function reachable(raw: string): string {
+export function reachable(raw: string, ingress?: string): string {
   const url = new URL(raw);
+  const path = url.pathname.replace(/\/+$/, '');
   const local = /^([a-z0-9-]+)\.([a-z0-9-]+)\.localhost$/.exec(url.hostname);
-  if (local) return `${url.protocol}//127.0.0.1:${url.port || '80'}/${local[2]}/${local[1]}${url.pathname.replace(/\/+$/, '')}/`;
+  if (local) return `${url.protocol}//127.0.0.1:${url.port || '80'}/${local[2]}/${local[1]}${path}/`;
+  const internal = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(\.cluster\.local)?$/.exec(url.hostname);
+  if (internal && ingress !== undefined) return `${new URL(ingress).origin}/${internal[2]}/${internal[1]}${path}/`;
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
+}
+
+/** The local runtime's origin when `admissionUrl` points at one (loopback), else undefined. */
+export function localIngress(admissionUrl: string): string | undefined {
+  const url = new URL(reachable(admissionUrl));
+  return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]' ? url.origin : undefined;
 }
 
 export async function runEdgeClient(options: EdgeClientOptions): Promise<EdgeClientReport> {
@@ -88,13 +117,15 @@ export async function runEdgeClient(options: EdgeClientOptions): Promise<EdgeCli
   const t0 = performance.now();
   const { reply, placement, admittedBy } = await admit(options.admissionUrl, options.type, clientId, options.timeoutMs);
   const admissionMs = performance.now() - t0;
-  const target = reachable(reply.url);
+  const target = reachable(reply.url, localIngress(options.admissionUrl));
   const stream = options.type === 'scalar' ? scalarMessages(clientId) : await imageMessages(options.base64 ?? false);
   const stats = { requests: 0, bytesSent: 0, bytesReceived: 0, latenciesMs: [] as number[] };
+  const renewal = placement === 'edge' && (reply.leaseSeconds ?? 0) > 0 ? keepLeased(admittedBy, options.type, clientId, (reply.leaseSeconds ?? 0) * 1000) : undefined;
   try {
     if (options.http) await streamHttp(target, options.type, clientId, stream, options.durationMs, stats);
     else await streamWs(target, clientId, stream, options.durationMs, stats);
   } finally {
+    if (renewal) clearInterval(renewal);
     if (!options.keepSession && placement === 'edge') await disconnect(admittedBy, options.type, clientId).catch(() => undefined);
   }
   const sorted = [...stats.latenciesMs].sort((a, b) => a - b);

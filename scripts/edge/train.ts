@@ -44,7 +44,7 @@ export async function trainScalarModel(tf: TF, options: ScalarTrainOptions = {})
   const classifier = new DriverClassifier(tf, model);
   const size = WINDOW_ROWS * FEATURE_COUNT;
   let right = 0;
-  for (let i = 0; i < test.n; i += 1) if (classifier.classify(test.x.subarray(i * size, (i + 1) * size)).driver === classifier.metadata.drivers[test.y[i]!]) right += 1;
+  for (let i = 0; i < test.n; i += 1) if ((await classifier.classify(test.x.subarray(i * size, (i + 1) * size))).driver === classifier.metadata.drivers[test.y[i]!]) right += 1;
   return { model, trainAccuracy: accuracy, testAccuracy: right / Math.max(1, test.n), examples: train.n, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -90,7 +90,7 @@ export async function trainImageEdgeModel(tf: TF, options: ImageTrainRunOptions 
     return (c === 3 ? resized : tf.tile(resized, [1, 1, 1, 3])).dataSync() as Float32Array;
   });
   let right = 0;
-  for (let i = 0; i < n; i += 1) if (classify(served, pixels.subarray(i * size * size * 3, (i + 1) * size * size * 3)).top5[0]!.label === labels[data.test.y[i]!]) right += 1;
+  for (let i = 0; i < n; i += 1) if ((await classify(served, pixels.subarray(i * size * size * 3, (i + 1) * size * size * 3))).top5[0]!.label === labels[data.test.y[i]!]) right += 1;
   return { model, trainAccuracy: accuracy, testAccuracy: right / n, examples: options.examples ?? 12_000, seconds: (performance.now() - t0) / 1000 };
 }
 

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { stringify } from 'yaml';
-import { parseManifests, type Resource } from '../../knative/validate.js';
+import { resourcesOf, type Resource } from '../../knative/validate.js';
 
 export function renderKustomize(dir: string): Resource[] {
-  return parseManifests(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }));
+  return resourcesOf(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }));
 }
 
 /** Renders a kustomization that lists `resources` and `components` (absolute paths), optionally in one namespace. */

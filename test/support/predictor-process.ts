@@ -3,6 +3,7 @@
 // run: the Functions Framework's server with the predictor's body limit in front), the time
 // from process start to the first successful infer (scale from zero, model load included),
 // then v2 infer latency and throughput over loopback with 1 and 8 concurrent clients.
+import { MODEL_ONNX_FILE, exportOnnx } from '../../functions/_shared/serving/export-onnx.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -39,6 +40,8 @@ export async function publishBenchModel(): Promise<BenchModel> {
   const model = buildMnistCnn(tf);
   try {
     await model.save(store.modelHandler(folder));
+    // As the aggregator publishes: model.onnx beside model.json (KASKADE_SERVING_ENGINE picks which runs).
+    await store.write(`${folder}${MODEL_ONNX_FILE}`, exportOnnx(model));
   } finally {
     model.dispose();
   }

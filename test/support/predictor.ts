@@ -17,6 +17,7 @@ import { createLogger } from '../../functions/_shared/log.js';
 import type { ModelMetadata } from '../../functions/_shared/models/metadata.js';
 import { openStore, type Store } from '../../functions/_shared/store/index.js';
 import { reviewTextEncoder } from '../../functions/predictor/text-encoder.js';
+import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { loadConfig } from '../../functions/predictor/config.js';
 import { startPredictor, type Predictor } from '../../functions/predictor/service.js';
 import { mnistMetadata, publishModel, publishNamed, tinyMnistModel } from './models.js';
@@ -73,7 +74,8 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
   const config = loadConfig({ ...where, KASKADE_MODEL_POLL_S: '0', KASKADE_MODEL_RETRY_MS: '50', ...env });
   const quiet = createLogger('predictor', new Writable({ write: (_chunk, _encoding, done) => done() }));
   const logger = process.env.KASKADE_TEST_LOGS ? createLogger('predictor') : quiet;
-  const predictor = startPredictor({ config, store, engine, logger, load: { textEncoder: reviewTextEncoder } });
+  const serving = loadServingConfig(env);
+  const predictor = startPredictor({ config, store, engine, logger, serving, load: { textEncoder: reviewTextEncoder } });
   await predictor.startUp;
   const name = `predictor-test-${++registered}`;
   http(name, predictor.handler);

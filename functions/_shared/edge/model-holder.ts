@@ -44,3 +44,29 @@ export class ModelHolder<M> {
 export async function loadLayersModelFrom(tf: typeof tfjs, store: Store, folderUrl: string): Promise<tfjs.LayersModel> {
   return tf.loadLayersModel(store.modelHandler(folderUrl.endsWith('/') ? folderUrl : `${folderUrl}/`));
 }
+
+/**
+ * A built-in model trained once and kept in the store: the first pod trains and saves it, later
+ * pods (a new revision, a scale-up) load it in a moment instead of training again. Training is
+ * seeded, so pods that race write the same model, each write atomic. Without a cache folder, or
+ * when the saved copy cannot be read, it trains.
+ */
+export async function cachedBuiltin(tf: typeof tfjs, store: Store, cacheUrl: string | undefined, train: () => Promise<tfjs.LayersModel>, logger?: Logger): Promise<tfjs.LayersModel> {
+  if (cacheUrl === undefined) return train();
+  const folder = cacheUrl.endsWith('/') ? cacheUrl : `${cacheUrl}/`;
+  if (await store.exists(`${folder}model.json`).catch(() => false)) {
+    try {
+      const model = await loadLayersModelFrom(tf, store, folder);
+      logger?.info(`built-in model loaded from ${folder}`);
+      return model;
+    } catch (e) {
+      logger?.warn(`built-in model at ${folder} unreadable, training again: ${(e as Error).message}`);
+    }
+  }
+  const model = await train();
+  await model.save(store.modelHandler(folder)).then(
+    () => logger?.info(`built-in model saved to ${folder}`),
+    (e: unknown) => logger?.warn(`built-in model not saved to ${folder}: ${(e as Error).message}`),
+  );
+  return model;
+}

@@ -31,13 +31,10 @@ export class FusedGru extends tf.RNN {
     return tf.tidy(() => {
       const { kernel, recurrentKernel, bias } = this.gru;
       const units = this.gru.units;
-      const h = gruSequence(
-        tf.cast(x, 'float32') as tf.Tensor3D,
-        kernel.read() as tf.Tensor2D,
-        recurrentKernel.read() as tf.Tensor2D,
-        this.gru.useBias ? (bias.read() as tf.Tensor1D) : tf.zeros([3 * units]),
-        { goBackwards: this.goBackwards, recurrentActivation: gate },
-      );
+      const h = gruSequence(tf.cast(x, 'float32'), kernel.read(), recurrentKernel.read(), this.gru.useBias ? bias.read() : tf.zeros([3 * units]), {
+        goBackwards: this.goBackwards,
+        recurrentActivation: gate,
+      });
       if (this.returnSequences) return h;
       const [batch, steps] = h.shape;
       return tf.reshape(tf.slice(h, [0, steps - 1, 0], [batch, 1, units]), [batch, units]);

@@ -28,7 +28,7 @@ function shapeOf(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bi
   if (x.rank !== 3 || b === undefined || t === undefined || d === undefined || t < 1 || u === undefined) {
     throw new BadInputError(`GRU: input must be [batch, steps ≥ 1, features], got [${x.shape.join(', ')}]`);
   }
-  const fits = kernel.shape[0] === d && kernel.shape[1] === 3 * u && recurrentKernel.shape[1] === 3 * u && bias.shape[0] === 3 * u;
+  const fits = kernel.rank === 2 && recurrentKernel.rank === 2 && bias.rank === 1 && kernel.shape[0] === d && kernel.shape[1] === 3 * u && recurrentKernel.shape[1] === 3 * u && bias.shape[0] === 3 * u;
   if (!fits) {
     throw new BadInputError(`GRU: weights [${kernel.shape.join(', ')}], [${recurrentKernel.shape.join(', ')}], [${bias.shape.join(', ')}] do not fit input [${x.shape.join(', ')}]`);
   }
@@ -41,7 +41,7 @@ function shapeOf(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bi
  * [U, 3U] and `bias` [3U] hold the z, r and candidate columns in that order, as the layer's
  * weights do. Differentiable with respect to all four inputs.
  */
-export function gruSequence(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel: tf.Tensor2D, bias: tf.Tensor1D, options: GruSequenceOptions): tf.Tensor3D {
+export function gruSequence(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bias: tf.Tensor, options: GruSequenceOptions): tf.Tensor3D {
   const { b, t, d, u } = shapeOf(x, kernel, recurrentKernel, bias);
   const attrs = { recurrentActivation: options.recurrentActivation, goBackwards: options.goBackwards };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -50,7 +50,7 @@ export function gruSequence(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel
       throw new BackendError('GRU: unexpected arguments');
     }
     const flat = tf.reshape(xIn, [b * t, d]);
-    const proj = tf.reshape(tf.add(tf.matMul(flat, w), bi), [b, t, 3 * u]);
+    const proj = tf.reshape(tf.fused.matMul({ a: flat, b: w, bias: bi }), [b, t, 3 * u]);
     const recurrentZr = tf.slice(rec, [0, 0], [u, 2 * u]);
     const recurrentH = tf.slice(rec, [0, 2 * u], [u, u]);
     const records = tensors(GRU_SEQUENCE, tf.engine().runKernel(GRU_SEQUENCE, { proj, recurrentZr, recurrentH }, attrs));
@@ -62,8 +62,7 @@ export function gruSequence(x: tf.Tensor3D, kernel: tf.Tensor2D, recurrentKernel
       gradFunc: (dh: tf.Tensor, saved: tf.Tensor[]) => gruGradients(dh, saved, { b, t, d, u }, attrs),
     };
   });
-  const out = op(x, kernel, recurrentKernel, bias);
-  return tf.reshape(out, [b, t, u]);
+  return tf.reshape(op(x, kernel, recurrentKernel, bias), [b, t, u]);
 }
 
 /** Gradients for x, kernel, recurrentKernel and bias, from dLoss/dh at every step. */

@@ -28,7 +28,7 @@ export type RungLoaders = Record<Rung, (env: NodeJS.ProcessEnv) => Promise<void>
 
 async function activate(name: string): Promise<void> {
   const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
+  if (!ok) throw new BackendError(`tf.setBackend('${name}') returned false`);
   await tf.ready();
 }
 

@@ -163,3 +163,74 @@ export function layerBackward(
     return { dx: options.inputGrad ? all[0] : undefined, grads };
   });
 }
+
+/**
+ * The forward of a conv or fc layer in training that also keeps what its backward needs (the
+ * input, the activation before pooling and the pooled output), so the backward is pure gradient
+ * arithmetic, with no second forward. Undefined for the other kinds (they re-materialise).
+ */
+export function forwardKeeping(tf: TF, spec: LayerSpec, values: Tensors, x: tfjs.Tensor): { y: tfjs.Tensor; kept: Tensors } | undefined {
+  if (spec.kind === 'conv') {
+    const c = spec.config;
+    return tf.tidy(() => {
+      const x4 = x as tfjs.Tensor4D;
+      const input = typeof c.padding === 'number' && c.padding > 0 ? tf.pad(x4, [[0, 0], [c.padding, c.padding], [c.padding, c.padding], [0, 0]]) : tf.clone(x4);
+      const z = tf.add(tf.conv2d(input, tensor(values, 'kernel') as tfjs.Tensor4D, c.stride, c.padding === 'same' ? 'same' : 'valid'), tensor(values, 'bias'));
+      const a = c.activation === 'relu' ? tf.relu(z) : z;
+      const y = c.pool_size > 1 ? tf.maxPool(a as tfjs.Tensor4D, c.pool_size, c.pool_stride ?? c.pool_size, 'valid') : a;
+      return { y, kept: { input, a, y: tf.clone(y) } };
+    });
+  }
+  if (spec.kind === 'fc') {
+    return tf.tidy(() => {
+      const input = tf.reshape(x, [x.shape[0] ?? -1, -1]);
+      const z = tf.add(tf.matMul(input as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D), tensor(values, 'bias'));
+      const y = spec.config.activation === 'relu' ? tf.relu(z) : z;
+      return { y, kept: { input, y: tf.clone(y) } };
+    });
+  }
+  return undefined;
+}
+
+/** The backward of a conv or fc layer from what `forwardKeeping` kept; `inputShape` is x's shape. */
+export function backwardFromKept(
+  tf: TF,
+  spec: LayerSpec,
+  values: Tensors,
+  kept: Tensors,
+  dy: tfjs.Tensor,
+  inputShape: readonly number[],
+  inputGrad: boolean,
+): { dx: tfjs.Tensor | undefined; grads: Tensors } {
+  const engine = tf.engine();
+  return tf.tidy(() => {
+    if (spec.kind === 'conv') {
+      const c = spec.config;
+      const input = tensor(kept, 'input');
+      const a = tensor(kept, 'a');
+      const kernel = tensor(values, 'kernel');
+      const pool = c.pool_stride ?? c.pool_size;
+      const dA = c.pool_size > 1 ? engine.runKernel<tfjs.Tensor>('MaxPoolGrad', { dy, input: a, output: tensor(kept, 'y') }, { filterSize: [c.pool_size, c.pool_size], strides: [pool, pool], pad: 'valid' }) : dy;
+      const dZ = c.activation === 'relu' ? tf.mul(dA, tf.step(a)) : dA;
+      const pad = c.padding === 'same' ? 'same' : 'valid';
+      const strides: [number, number] = [c.stride, c.stride];
+      const grads = {
+        kernel: engine.runKernel<tfjs.Tensor>('Conv2DBackpropFilter', { x: input, dy: dZ }, { strides, pad, dataFormat: 'NHWC', filterShape: kernel.shape }),
+        bias: tf.sum(dZ, [0, 1, 2]),
+      };
+      if (!inputGrad) return { dx: undefined, grads };
+      const dInput = engine.runKernel<tfjs.Tensor>('Conv2DBackpropInput', { dy: dZ, filter: kernel }, { strides, pad, dataFormat: 'NHWC', inputShape: input.shape });
+      const p = typeof c.padding === 'number' ? c.padding : 0;
+      const dx = p > 0 ? tf.slice(dInput, [0, p, p, 0], [...inputShape]) : dInput;
+      return { dx, grads };
+    }
+    if (spec.kind === 'fc') {
+      const input = tensor(kept, 'input');
+      const dZ = spec.config.activation === 'relu' ? tf.mul(dy, tf.step(tensor(kept, 'y'))) : dy;
+      const grads = { kernel: tf.matMul(input, dZ, true, false), bias: tf.sum(dZ, 0) };
+      if (!inputGrad) return { dx: undefined, grads };
+      return { dx: tf.reshape(tf.matMul(dZ as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D, false, true), [...inputShape]), grads };
+    }
+    throw new RangeError(`layer ${spec.kind} keeps nothing for its backward`);
+  });
+}

@@ -18,7 +18,14 @@ export interface ResNet50Options {
   classes?: number;
   /** Seed for the kernel initialisers. */
   seed?: number;
+  /** Blocks in stages 2..5 (default 3, 4, 6, 3); fewer make a small ResNet of the same shape. */
+  blocks?: readonly [number, number, number, number];
+  /** Filters of the stem and of stage 2's bottleneck (default 64); stages double it. */
+  width?: number;
 }
+
+/** The small ResNet the tests and quick demos use: one block a stage, 32×32 input, 10 classes. */
+export const SMALL_RESNET: ResNet50Options = { inputSize: 32, classes: 10, blocks: [1, 1, 1, 1], width: 8 };
 
 const BN_EPSILON = 1.001e-5;
 const STAGES: readonly { stage: number; filters: number; blocks: number; stride: number }[] = [
@@ -40,6 +47,8 @@ function one(t: Sym | Sym[] | tfjs.Tensor | tfjs.Tensor[]): Sym {
 function build(tf: TF, folded: boolean, options: ResNet50Options): tfjs.LayersModel {
   const size = options.inputSize ?? 224;
   const classes = options.classes ?? 1000;
+  const width = options.width ?? 64;
+  const blockCounts = options.blocks ?? STAGES.map((s) => s.blocks);
   let seedOffset = 0;
   const kernelInitializer = (): ReturnType<TF['initializers']['heNormal']> =>
     tf.initializers.heNormal(options.seed === undefined ? {} : { seed: options.seed + seedOffset++ });
@@ -69,12 +78,14 @@ function build(tf: TF, folded: boolean, options: ResNet50Options): tfjs.LayersMo
 
   const input = tf.input({ name: 'input', shape: [size, size, 3] });
   let x = one(tf.layers.zeroPadding2d({ name: 'conv1_pad', padding: 3 }).apply(input));
-  x = convUnit(x, 'conv1', 64, 7, 2, 'valid', true);
+  x = convUnit(x, 'conv1', width, 7, 2, 'valid', true);
   x = one(tf.layers.zeroPadding2d({ name: 'pool1_pad', padding: 1 }).apply(x));
   x = one(tf.layers.maxPooling2d({ name: 'pool1_pool', poolSize: 3, strides: 2 }).apply(x));
-  for (const { stage, filters, blocks, stride } of STAGES) {
-    for (let b = 1; b <= blocks; b++) x = block(x, `conv${stage}_block${b}`, filters, b === 1 ? stride : 1, b === 1);
-  }
+  STAGES.forEach(({ stage, filters, stride }, i) => {
+    const blocks = blockCounts[i] ?? 1;
+    const stageFilters = (filters * width) / 64;
+    for (let b = 1; b <= blocks; b++) x = block(x, `conv${stage}_block${b}`, stageFilters, b === 1 ? stride : 1, b === 1);
+  });
   x = one(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x));
   const output = one(tf.layers.dense({ name: 'predictions', units: classes, activation: 'softmax' }).apply(x));
   return tf.model({ name: folded ? 'resnet50_folded' : 'resnet50', inputs: input, outputs: output });

@@ -63,6 +63,30 @@ const conv2d: LayerConverter = (ctx, inputs) => {
   return [activation(ctx, { name: y, shape: outShape(ctx), nchw: true, dtype: 'float32' }, str(ctx, 'activation', 'linear'))];
 };
 
+/** A depthwise convolution is a grouped Conv (one group per input channel): TF's kernel
+ *  [kh, kw, C, multiplier] becomes ONNX's [C × multiplier, 1, kh, kw], in the same channel order. */
+const depthwiseConv2d: LayerConverter = (ctx, inputs) => {
+  channelsLast(ctx);
+  const { g } = ctx;
+  const x = toNchw(g, one(ctx, inputs));
+  if (x.shape.length !== 4) refuse(ctx, `expects a rank-4 input, got rank ${x.shape.length}`);
+  const kernel = weight(ctx, 0);
+  const [kh, kw, channels, multiplier] = [kernel.shape[0] ?? 1, kernel.shape[1] ?? 1, kernel.shape[2] ?? 1, kernel.shape[3] ?? 1];
+  const strides = pair(ctx, 'strides', [1, 1]);
+  const dilation = pair(ctx, 'dilationRate', [1, 1]);
+  const w = transposeHost(kernel, [2, 3, 0, 1]);
+  const feeds = [x.name, g.floats(`${ctx.name}_kernel`, w.data, [channels * multiplier, 1, kh, kw])];
+  if (bool(ctx, 'useBias', true)) feeds.push(g.floats(`${ctx.name}_bias`, weight(ctx, 1).data, weight(ctx, 1).shape));
+  const y = g.node('Conv', feeds, ctx.name, {
+    kernel_shape: [kh, kw],
+    strides,
+    dilations: dilation,
+    pads: pads(ctx, x, [kh, kw], strides, dilation),
+    group: channels,
+  });
+  return [activation(ctx, { name: y, shape: outShape(ctx), nchw: true, dtype: 'float32' }, str(ctx, 'activation', 'linear'))];
+};
+
 const dense: LayerConverter = (ctx, inputs) => {
   const { g } = ctx;
   const x = toPlain(g, one(ctx, inputs));
@@ -252,6 +276,7 @@ const identity: LayerConverter = (ctx, inputs) => [one(ctx, inputs)];
 
 export const FEED_FORWARD_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   Conv2D: conv2d,
+  DepthwiseConv2D: depthwiseConv2d,
   Dense: dense,
   BatchNormalization: batchNormalization,
   MaxPooling2D: pool2d('MaxPool'),

@@ -59,6 +59,8 @@ const CASES: readonly Case[] = [
   { name: 'MaxPooling2D same, 3x3 stride 2', model: () => seq([conv(), tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' })]), input: () => image(2, 9, 9, 3) },
   { name: 'AveragePooling2D same', model: () => seq([conv(), tf.layers.averagePooling2d({ poolSize: 2, padding: 'same' })]), input: () => image(2, 9, 9, 3) },
   { name: 'GlobalAveragePooling2D', model: () => seq([conv(), tf.layers.globalAveragePooling2d({})]), input: () => image(2, 9, 9, 3) },
+  { name: 'DepthwiseConv2D same, stride 2, multiplier 2, relu', model: () => seq([conv(), tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, activation: 'relu' })]), input: () => image(2, 9, 9, 3) },
+  { name: 'DepthwiseConv2D valid, no bias', model: () => seq([conv(), tf.layers.depthwiseConv2d({ kernelSize: 3, useBias: false })]), input: () => image(2, 9, 9, 3) },
   { name: 'GlobalMaxPooling2D', model: () => seq([conv(), tf.layers.globalMaxPooling2d({})]), input: () => image(2, 9, 9, 3) },
   { name: 'GlobalAveragePooling1D', model: () => seq([tf.layers.globalAveragePooling1d({ inputShape: [5, 4] })]), input: () => sequences(2, 5, 4) },
   { name: 'GlobalMaxPooling1D', model: () => seq([tf.layers.globalMaxPooling1d({ inputShape: [5, 4] })]), input: () => sequences(2, 5, 4) },
@@ -98,7 +100,7 @@ describe('ONNX export: one layer type at a time', () => {
   });
 
   it('covers every layer type it claims', () => {
-    const tested = new Set(['Conv2D', 'Dense', 'BatchNormalization', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
+    const tested = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
       'GlobalAveragePooling1D', 'GlobalMaxPooling1D', 'ZeroPadding2D', 'Flatten', 'Reshape', 'Add', 'Multiply', 'Average', 'Concatenate', 'Embedding',
       'Activation', 'ReLU', 'LeakyReLU', 'Softmax', 'Dropout', 'GRU', 'LSTM', 'Bidirectional']);
     const untested = EXPORTABLE_LAYERS.filter((l) => !tested.has(l));

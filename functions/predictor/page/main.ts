@@ -133,7 +133,9 @@ async function predictImage(): Promise<void> {
   if (!one) return setStatus('Draw a digit first, or upload an image.');
   const data = new Array<number>(input.height * input.width * input.channels);
   for (let i = 0; i < input.height * input.width; i++) for (let c = 0; c < input.channels; c++) data[i * input.channels + c] = one[i] ?? 0;
-  await infer({ name: 'image', shape: [1, input.height, input.width, input.channels], datatype: 'FP32', data });
+  // A user's own ONNX image model names its input itself; Kaskade's models call it "image".
+  const name = state.meta.inputs[0]?.name ?? 'image';
+  await infer({ name, shape: [1, input.height, input.width, input.channels], datatype: 'FP32', data });
 }
 
 async function predictText(): Promise<void> {

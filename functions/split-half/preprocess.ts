@@ -1,0 +1,53 @@
+// Image bytes → the model's input: decoded by sharp, the shorter side resized to 256/224 of the
+// input size, centre-cropped to the input size, ImageNet mean/std normalised (HWC, float32).
+// Bytes that are not an image are a BadInputError (400), never a 500.
+import sharp from 'sharp';
+import { BadInputError } from '../_shared/errors.js';
+
+/** Most pixels an input image may have before it is refused (decompression bombs). */
+export const MAX_INPUT_PIXELS = 40_000_000;
+const MEAN = [0.485, 0.456, 0.406] as const;
+const STD = [0.229, 0.224, 0.225] as const;
+
+export async function preprocessImage(bytes: Uint8Array, size = 224): Promise<Float32Array> {
+  if (bytes.length === 0) throw new BadInputError('empty body; send JPEG or PNG bytes (raw or multipart/form-data)');
+  const resizeTo = Math.round((size * 256) / 224);
+  let raw: Buffer;
+  try {
+    raw = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(resizeTo, resizeTo, { fit: 'outside' })
+      .resize(size, size, { fit: 'cover', position: 'centre' })
+      .raw()
+      .toBuffer();
+  } catch (e) {
+    throw new BadInputError(`not a readable image: ${(e as Error).message}`, { cause: e });
+  }
+  if (raw.length !== size * size * 3) throw new BadInputError(`image decoded to ${raw.length} bytes, expected ${size * size * 3} (RGB)`);
+  const out = new Float32Array(raw.length);
+  for (let i = 0; i < raw.length; i += 1) {
+    const c = i % 3;
+    out[i] = (raw[i]! / 255 - MEAN[c]!) / STD[c]!;
+  }
+  return out;
+}
+
+/** The first file part of a multipart/form-data body, or the body itself when it is not multipart. */
+export function imageFromBody(body: Buffer, contentType: string): Buffer {
+  const m = /^multipart\/form-data;.*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  if (!m) return body;
+  const boundary = Buffer.from(`--${m[1] ?? m[2] ?? ''}`);
+  let at = body.indexOf(boundary);
+  while (at >= 0) {
+    const headerStart = at + boundary.length + 2;
+    const headerEnd = body.indexOf('\r\n\r\n', headerStart);
+    if (headerEnd < 0) break;
+    const next = body.indexOf(boundary, headerEnd);
+    if (next < 0) break;
+    const headers = body.subarray(headerStart, headerEnd).toString('latin1');
+    if (/filename=/i.test(headers) || /content-type:\s*image\//i.test(headers)) return body.subarray(headerEnd + 4, next - 2);
+    at = next;
+  }
+  throw new BadInputError('a multipart body needs a file part (form field with a filename) holding the image');
+}

@@ -1,0 +1,85 @@
+// `kaskade split`: lists every cut of a model where exactly one tensor crosses (FLOPs and
+// parameters per side, bytes of the crossing tensor), chooses one by FLOP ratio, by the seed's
+// stage versions or by a Neurosurgeon latency model, and writes both halves to storage.
+import type * as tfjs from '@tensorflow/tfjs';
+import type { Command } from 'commander';
+import { initEngine } from '../../functions/_shared/engine/index.js';
+import { BadInputError } from '../../functions/_shared/errors.js';
+import { cutByLatency, listCuts, profileLayers, splitAt, type Cut } from '../../functions/_shared/split/cuts.js';
+import { createModelHandler } from '../../functions/_shared/store/model-handler.js';
+import { joinStoreUrl } from '../../functions/_shared/store/url.js';
+import { loadStoreConfig, openStore } from '../../functions/_shared/store/index.js';
+import type { Store } from '../../functions/_shared/store/types.js';
+import { chooseCut, loadWholeModel } from '../../functions/split-half/halves.js';
+
+interface Flags {
+  model: string;
+  list: boolean;
+  cut: string;
+  latency: boolean;
+  bandwidth: string;
+  out?: string;
+  seed: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('split')
+    .description('list the cuts of a model where one tensor crosses; choose one and write both halves')
+    .option('--model <uri>', 'resnet50, resnet-small, or a file:// / gs:// TF.js layers model folder', 'resnet50')
+    .option('--list', 'print every cut with FLOPs and parameters per side and the crossing bytes', false)
+    .option('--cut <spec>', 'v1 | v2 | v3 (after stage 3/2/1) | balanced | ratio:<f> | a layer name', 'v2')
+    .option('--latency', 'choose by a latency model instead: per-layer time measured here, plus bytes / --bandwidth', false)
+    .option('--bandwidth <bytes/s>', 'link between the halves for --latency', String(125_000_000))
+    .option('--out <url>', 'write the halves to <url>/front and <url>/back (file:// or gs://)')
+    .option('--seed <n>', 'seed of the built-in models\' weights', '7')
+    .action((flags: Flags) => split(flags));
+}
+
+const g = (flops: number): string => (flops / 1e9).toFixed(3);
+const m = (params: number): string => (params / 1e6).toFixed(2);
+
+/** The table `--list` prints: one row a cut. */
+export function formatCuts(cuts: readonly Cut[]): string {
+  const rows = cuts.map((c) => {
+    const share = (100 * c.flopsFront) / (c.flopsFront + c.flopsBack);
+    return `| ${c.layer.padEnd(22)} | ${c.shape.join('×').padEnd(12)} | ${String(c.bytes).padStart(9)} | ${g(c.flopsFront).padStart(7)} | ${g(c.flopsBack).padStart(7)} | ${share.toFixed(1).padStart(6)} % | ${m(c.paramsFront).padStart(6)} | ${m(c.paramsBack).padStart(6)} |`;
+  });
+  return [
+    '| cut after              | tensor       | bytes     | GFLOP A | GFLOP B | A share  | M par A | M par B |',
+    '|------------------------|--------------|-----------|---------|---------|----------|--------|--------|',
+    ...rows,
+  ].join('\n');
+}
+
+async function split(flags: Flags): Promise<void> {
+  const { tf } = await initEngine();
+  const model = await loadWholeModel(tf, { model: flags.model, seed: Number(flags.seed) });
+  const cuts = listCuts(model);
+  if (flags.list) process.stdout.write(`${cuts.length} cuts of ${flags.model} where one tensor crosses (batch 1, float32):\n${formatCuts(cuts)}\n`);
+  let cut: Cut;
+  if (flags.latency) {
+    const bandwidth = Number(flags.bandwidth);
+    if (!(bandwidth > 0)) throw new BadInputError(`--bandwidth is bytes/s > 0, not "${flags.bandwidth}"`);
+    const here = await profileLayers(tf, model);
+    const chosen = cutByLatency(model, cuts, { front: here, back: here }, bandwidth);
+    cut = chosen.cut;
+    process.stdout.write(`latency model (both halves timed on this machine, ${bandwidth} bytes/s): ${cut.layer}, predicted ${chosen.predictedMs.toFixed(1)} ms\n`);
+  } else {
+    cut = chooseCut(model, flags.cut);
+    process.stdout.write(`cut ${flags.cut}: after ${cut.layer} (${cut.shape.join('×')}, ${cut.bytes} bytes)\n`);
+  }
+  if (flags.out) {
+    const written = await writeHalves(tf, model, cut.layer, openStore(loadStoreConfig()), flags.out);
+    process.stdout.write(`halves written: ${written.front} and ${written.back}\n`);
+  }
+}
+
+/** Cuts `model` at `layer` and saves the halves as TF.js layers models under `<out>/front` and `<out>/back`. */
+export async function writeHalves(tf: typeof tfjs, model: tfjs.LayersModel, layer: string, store: Store, out: string): Promise<{ front: string; back: string }> {
+  const { front, back } = splitAt(tf, model, layer);
+  const urls = { front: joinStoreUrl(out, 'front'), back: joinStoreUrl(out, 'back') };
+  await front.save(createModelHandler(store, urls.front));
+  await back.save(createModelHandler(store, urls.back));
+  return urls;
+}
