@@ -1,17 +1,17 @@
 // The local broker: Knative Eventing's data plane for one namespace on one machine.
-// Ingress `POST /<namespace>/<broker>` (binary or structured CloudEvents) → 202 once the event
-// is journaled; every matching trigger then gets its own delivery (concurrent, independent;
-// delivery.ts: retries with backoff, per-attempt timeout, dead-letter sink); a 2xx answer
-// carrying a CloudEvent is a reply, put back into the broker here.
+// Ingress `POST /<namespace>/<broker>` (binary or structured CloudEvents; ingress.ts reads and
+// checks it) → 202 once the event is journaled; every matching trigger then gets its own
+// delivery (concurrent, independent; delivery.ts: retries with backoff, per-attempt timeout,
+// dead-letter sink); a 2xx answer carrying a CloudEvent is a reply, put back into the broker.
 import { once, setMaxListeners } from 'node:events';
 import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadInputError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
+import { BadInputError, MethodNotAllowedError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
+import { errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
-import { decodeHttp, type WireEvent } from '../wire.js';
-import { checkHeaderBytes } from './limits.js';
+import type { WireEvent } from '../wire.js';
+import { answerError, brokerOf, readEvent } from './ingress.js';
 import { Delivery } from './delivery.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
@@ -228,61 +228,17 @@ class Broker implements LocalBroker {
 
   private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      const broker = this.route(req.url ?? '/');
+      const broker = brokerOf(req.url ?? '/', this.options.namespace, this.brokers);
       if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`);
       if (this.closing) throw new UnavailableError('broker is shutting down');
-      const body = await this.readBody(req);
-      const event = decodeHttp(req.headers, body);
-      checkHeaderBytes(event);
+      const event = await readEvent(req, this.maxBodyBytes);
       await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {
       if (e instanceof BadInputError || e instanceof PayloadTooLargeError) this.counts.rejected++;
-      const { status, body } = errorResponse(e);
-      if (status >= 500 && !(e instanceof UnavailableError)) this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
-      if (!req.complete) res.setHeader('connection', 'close');
-      for (const [name, value] of Object.entries(errorHeaders(e))) res.setHeader(name, value);
-      this.answer(res, status, body);
+      if (errorResponse(e).status >= 500 && !(e instanceof UnavailableError)) this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
+      answerError(req, res, e);
     }
-  }
-
-  /** The broker name from `/<namespace>/<broker>`; NotFound (404) otherwise. */
-  private route(url: string): string {
-    const path = url.split('?')[0] ?? '';
-    const parts = path.split('/').filter((p) => p !== '');
-    const [namespace, broker] = parts.map((p) => {
-      try {
-        return decodeURIComponent(p);
-      } catch {
-        return p; // not valid percent-encoding: matches no broker name, so it is a 404 below
-      }
-    });
-    if (parts.length === 2 && namespace === this.options.namespace && broker !== undefined && this.brokers.has(broker)) return broker;
-    throw new NotFoundError(`no broker at ${path} (brokers: ${[...this.brokers.keys()].map((b) => `/${this.options.namespace}/${b}`).join(', ')})`);
-  }
-
-  private readBody(req: http.IncomingMessage): Promise<Buffer> {
-    const limit = this.maxBodyBytes;
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) return Promise.reject(new PayloadTooLargeError(`event body of ${declared} bytes exceeds the ${limit}-byte limit`));
-    return new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.byteLength;
-        if (size <= limit) chunks.push(chunk);
-      });
-      req.on('end', () => {
-        if (size > limit) reject(new PayloadTooLargeError(`event body exceeds the ${limit}-byte limit`));
-        else resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size));
-      });
-      req.on('error', reject);
-    });
-  }
-
-  private answer(res: http.ServerResponse, status: number, body: object): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
   }
 
   /** Journals the event for every trigger it matches, then starts those deliveries. */

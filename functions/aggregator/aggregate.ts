@@ -25,6 +25,8 @@ export const SOURCE = sourceFor('aggregator');
 export interface AggregatorDeps extends FunctionDeps {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Rounds this process is checking or aggregating right now, by claimant (`<record url>#<round> <by>`). */
+  readonly busy?: Set<string>;
 }
 
 export interface AggregatorSettings {

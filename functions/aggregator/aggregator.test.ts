@@ -6,7 +6,7 @@ import { EVENT_TYPES, validateEventData, type EventData, type EventType, type Sh
 import { createEvent, memoryEmit, toHttpMessage } from '../../events/emit.js';
 import { initEngine } from '../_shared/engine/index.js';
 import type { WeightTensor } from '../_shared/fedavg/average.js';
-import { decodeWeights, encodeWeightSet } from '../_shared/jobs/artifacts.js';
+import { decodeWeights, encodeWeightSet, SHARD_RESULT_KEY } from '../_shared/jobs/artifacts.js';
 import { deriveJobId } from '../_shared/jobs/ids.js';
 import { modelsLayout } from '../_shared/jobs/layout.js';
 import { readJob, type JobRecord, type JobSummary } from '../_shared/jobs/record.js';
@@ -21,6 +21,8 @@ import type { ArrivalOutcome } from './collect.js';
 import { loadConfig } from './config.js';
 import { publishModel } from './publish.js';
 import { createAggregatorHandler } from './handler.js';
+import { arrivedShards, readRoundState, recordArrival } from './rounds.js';
+import { UnavailableError } from '../_shared/errors.js';
 
 const logger = createLogger('aggregator-test', quietSink());
 let tf: typeof tfjs;
@@ -59,8 +61,10 @@ async function shardResult(prepared: PreparedJob, round: number, k: number, scal
   const scaled: Record<string, WeightTensor> = {};
   for (const [name, t] of Object.entries(initial)) scaled[name] = { shape: t.shape, data: Float32Array.from(t.data, (v) => v * scale) };
   const weightsUrl = prepared.layout.shardWeights(round, k);
-  await temp.store.write(weightsUrl, encodeWeightSet(scaled));
-  return { jobId: prepared.job.jobId, round, shardIndex: k, shards: prepared.job.config.shards, weightsUrl, exampleCount: count, metrics: { loss: 1, accuracy: 0.5, samplesPerSec: 10 } };
+  const result: ShardTrained = { jobId: prepared.job.jobId, round, shardIndex: k, shards: prepared.job.config.shards, weightsUrl, exampleCount: count, metrics: { loss: 1, accuracy: 0.5, samplesPerSec: 10 } };
+  // As a shard trainer writes them: the weights carry the result they belong to.
+  await temp.store.write(weightsUrl, encodeWeightSet(scaled, { [SHARD_RESULT_KEY]: JSON.stringify(result) }));
+  return result;
 }
 
 async function postTrained(base: string, data: ShardTrained, id: string): Promise<{ status: number; body: ArrivalOutcome & { error?: string } }> {
@@ -310,5 +314,97 @@ describe('loadConfig', () => {
     },
   ])('$name', ({ env, expected }) => {
     expect(loadConfig(env).settings).toEqual(expected);
+  });
+});
+
+describe('forged and premature arrivals', () => {
+  const forged = (prepared: PreparedJob, k: number, exampleCount = 10): ShardTrained => ({
+    jobId: prepared.job.jobId,
+    round: 1,
+    shardIndex: k,
+    shards: prepared.job.config.shards,
+    weightsUrl: prepared.layout.shardWeights(1, k),
+    exampleCount,
+    metrics: { loss: 0, accuracy: 1, samplesPerSec: 1 },
+  });
+
+  it('refuses a shard.trained whose weights do not exist yet, records nothing, and the genuine results then close the round', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-premature', { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
+    const served = await aggregator();
+    for (const k of [0, 1]) {
+      const answer = await postTrained(served.base, forged(prepared, k), `forged-${k}`);
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toMatch(/does not exist/);
+    }
+    expect(await arrivedShards(temp.store, prepared.layout, 1)).toEqual([]);
+    expect(await readRoundState(temp.store, prepared.layout, 1)).toBeUndefined();
+    const [r0, r1] = [await shardResult(prepared, 1, 0, 1, 10), await shardResult(prepared, 1, 1, 2, 10)];
+    expect((await arrive(served.base, r0)).body).toMatchObject({ recorded: true, round: { outcome: 'waiting' } });
+    expect((await arrive(served.base, r1)).body).toMatchObject({ recorded: true, round: { outcome: 'aggregated', aggregation: { participants: [0, 1] } } });
+  });
+
+  it('refuses an arrival that does not match the result its weights carry', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-mismatch', { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
+    const served = await aggregator();
+    const r0 = await shardResult(prepared, 1, 0, 1, 10);
+    const inflated = await postTrained(served.base, forged(prepared, 0, 1_000_000), 'forged-count');
+    expect(inflated.status).toBe(400);
+    expect(inflated.body.error).toMatch(/exampleCount/);
+    // Weights without the trainer's result in their metadata are no shard result either.
+    await temp.store.write(prepared.layout.shardWeights(1, 1), await temp.store.read(prepared.layout.roundModel(0)));
+    const bare = await postTrained(served.base, forged(prepared, 1), 'forged-bare');
+    expect(bare.status).toBe(400);
+    expect(bare.body.error).toMatch(/no shardTrained metadata/);
+    expect(await arrivedShards(temp.store, prepared.layout, 1)).toEqual([]);
+    expect((await arrive(served.base, r0)).body).toMatchObject({ recorded: true, round: { outcome: 'waiting', arrived: [0] } });
+  });
+
+  it('gives a round back at once when its aggregation fails: the next delivery aggregates, without waiting out the lease', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-release', { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
+    let failures = 1;
+    const base = temp.store;
+    const flaky: Store = {
+      read: (url, options) => {
+        if (url === prepared.layout.testSet && failures > 0) {
+          failures -= 1;
+          return Promise.reject(new UnavailableError(`${url}: 503 from storage`));
+        }
+        return base.read(url, options);
+      },
+      write: (url, data, options) => base.write(url, data, options),
+      exists: (url) => base.exists(url),
+      list: (prefix) => base.list(prefix),
+      delete: (url) => base.delete(url),
+      swapPointer: (url, expected, next) => base.swapPointer(url, expected, next),
+      modelHandler: (folder) => base.modelHandler(folder),
+    };
+    const served = await aggregator({ leaseMs: 600_000 }, flaky);
+    const [r0, r1] = [await shardResult(prepared, 1, 0, 1, 10), await shardResult(prepared, 1, 1, 2, 10)];
+    expect((await arrive(served.base, r0)).body.round.outcome).toBe('waiting');
+    expect((await arrive(served.base, r1)).status).toBe(503);
+    expect((await readRoundState(temp.store, prepared.layout, 1))?.state.state).toBe('open');
+    // Another event (the other shard's redelivery), not the claimant's: it aggregates now.
+    expect((await arrive(served.base, r0, 'redelivered-0')).body).toMatchObject({ recorded: false, round: { outcome: 'aggregated', aggregation: { participants: [0, 1] } } });
+    expect(ofType(EVENT_TYPES.modelAggregated)).toHaveLength(1);
+  });
+
+  it('never lets an arrival whose weights are gone lock out the genuine result of its shard', async () => {
+    const prepared = await prepareJob(tf, temp.store, temp.root, 'job-lockout', { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
+    // Recorded by an earlier aggregator that did not check: shard 1's weights never existed.
+    await recordArrival(temp.store, prepared.layout, 1, {
+      shardIndex: 1,
+      exampleCount: 10,
+      weightsUrl: prepared.layout.shardWeights(1, 1),
+      metrics: { loss: 0, accuracy: 1, samplesPerSec: 1 },
+      event: { source: '/forged', id: 'forged-1' },
+      arrivedAt: new Date().toISOString(),
+    });
+    const served = await aggregator({ leaseMs: 600_000 });
+    const r0 = await shardResult(prepared, 1, 0, 1, 10);
+    expect((await arrive(served.base, r0)).status).toBeGreaterThanOrEqual(400);
+    expect(await arrivedShards(temp.store, prepared.layout, 1)).toEqual([0]);
+    expect((await readRoundState(temp.store, prepared.layout, 1))?.state.state).toBe('open');
+    const r1 = await shardResult(prepared, 1, 1, 2, 10);
+    expect((await arrive(served.base, r1)).body).toMatchObject({ recorded: true, round: { outcome: 'aggregated', aggregation: { participants: [0, 1] } } });
   });
 });

@@ -13,8 +13,9 @@ import type { ShardTrained } from '../../events/catalog.js';
 import { BadInputError } from '../_shared/errors.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { findJob, readJob, type JobRecord } from '../_shared/jobs/record.js';
-import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, type ClaimOutcome } from './rounds.js';
+import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, releaseRound, type ClaimOutcome } from './rounds.js';
 import { aggregateRound, type Aggregation, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
+import { verifyArrival } from './verify.js';
 
 export type RoundOutcome =
   | { outcome: 'aggregated'; jobId: string; round: number; aggregation: Aggregation }
@@ -50,11 +51,13 @@ export async function handleShardTrained(
   if (job.status === 'done' || job.status === 'failed') {
     return { recorded: false, round: { outcome: 'ignored', jobId: job.jobId, round: data.round, status: job.status } };
   }
+  // Counted only when the weights exist and carry this very result (the stored metrics win).
+  const stored = await verifyArrival(deps.store, data);
   const recorded = await recordArrival(deps.store, layout, data.round, {
     shardIndex: data.shardIndex,
-    exampleCount: data.exampleCount,
+    exampleCount: stored.exampleCount,
     weightsUrl: data.weightsUrl,
-    metrics: data.metrics,
+    metrics: stored.metrics,
     event: { source: event.source, id: event.id },
     arrivedAt: new Date(now()).toISOString(),
   });
@@ -88,32 +91,55 @@ export async function checkRound(
     if (current?.state.state === 'done') {
       return { outcome: 'closed', jobId, round, counted: shard === undefined || current.state.participants.includes(shard) };
     }
-    let claim: ClaimOutcome;
-    if (current === undefined) {
-      const arrived = await arrivedShards(deps.store, layout, round);
-      const deadlineMs = deadlineOf(job, round);
-      const decision = decideRound({ arrived, shards: job.config.shards, quorum: job.config.quorum, deadlineMs, nowMs: now() });
-      if (decision.action === 'wait') {
-        const holdMs = decision.recheckAtMs === undefined ? Infinity : decision.recheckAtMs - now();
-        if (pass === 0 && holdMs <= settings.maxHoldMs) {
-          deps.logger.info(`job ${jobId} round ${round}: quorum of ${arrived.length}/${job.config.shards} in; waiting ${Math.ceil(holdMs / 1000)} s for the deadline`);
-          await sleep(Math.max(0, holdMs));
-          continue;
+    // One aggregation per round per process: copies of one event arriving at once carry the same
+    // claimant id (which re-enters its own claim after a crash), so they are held apart here.
+    // Keyed by claimant too: different events still race for the claim in storage, as before.
+    const key = `${layout.record}#${round} ${by}`;
+    if (deps.busy?.has(key)) return { outcome: 'in-progress', jobId, round };
+    deps.busy?.add(key);
+    try {
+      let claim: ClaimOutcome;
+      if (current === undefined || current.state.state === 'open') {
+        const arrived = await arrivedShards(deps.store, layout, round);
+        const deadlineMs = deadlineOf(job, round);
+        const decision = decideRound({ arrived, shards: job.config.shards, quorum: job.config.quorum, deadlineMs, nowMs: now() });
+        if (decision.action === 'wait') {
+          const holdMs = decision.recheckAtMs === undefined ? Infinity : decision.recheckAtMs - now();
+          if (pass === 0 && holdMs <= settings.maxHoldMs) {
+            deps.logger.info(`job ${jobId} round ${round}: quorum of ${arrived.length}/${job.config.shards} in; waiting ${Math.ceil(holdMs / 1000)} s for the deadline`);
+            await sleep(Math.max(0, holdMs));
+            continue;
+          }
+          return { outcome: 'waiting', jobId, round, arrived, deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString() };
         }
-        return { outcome: 'waiting', jobId, round, arrived, deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString() };
+        if (decision.reason === 'quorum') deps.logger.warn(`job ${jobId} round ${round}: deadline passed, aggregating a quorum of ${decision.participants.length}/${job.config.shards}`);
+        claim = await claimRound(deps.store, layout, round, { participants: decision.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
+      } else {
+        // A claim exists: ours to re-enter, or abandoned and ours to take over, or someone else's.
+        claim = await claimRound(deps.store, layout, round, { participants: current.state.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
       }
-      if (decision.reason === 'quorum') deps.logger.warn(`job ${jobId} round ${round}: deadline passed, aggregating a quorum of ${decision.participants.length}/${job.config.shards}`);
-      claim = await claimRound(deps.store, layout, round, { participants: decision.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
-    } else {
-      // A claim exists: ours to re-enter, or abandoned and ours to take over, or someone else's.
-      claim = await claimRound(deps.store, layout, round, { participants: current.state.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
+      if (!claim.won) {
+        if (claim.state.state === 'done') return { outcome: 'closed', jobId, round, counted: shard === undefined || claim.state.participants.includes(shard) };
+        return { outcome: 'in-progress', jobId, round };
+      }
+      let aggregation: Aggregation;
+      try {
+        aggregation = await aggregateRound(deps, settings, { layout, job }, round, claim);
+      } catch (e) {
+        // A failed aggregation gives the round back at once, instead of holding it for the lease:
+        // the next arrival, redelivery or check decides it again from the arrivals then recorded.
+        await releaseRound(deps.store, layout, round, claim.text).then(
+          (released) => {
+            if (released) deps.logger.warn(`job ${jobId} round ${round}: aggregation failed, claim released: ${(e as Error).message}`);
+          },
+          (why: unknown) => deps.logger.error(`job ${jobId} round ${round}: could not release the claim after a failed aggregation: ${String(why)}`),
+        );
+        throw e;
+      }
+      return { outcome: 'aggregated', jobId, round, aggregation };
+    } finally {
+      deps.busy?.delete(key);
     }
-    if (!claim.won) {
-      if (claim.state.state === 'done') return { outcome: 'closed', jobId, round, counted: shard === undefined || claim.state.participants.includes(shard) };
-      return { outcome: 'in-progress', jobId, round };
-    }
-    const aggregation = await aggregateRound(deps, settings, { layout, job }, round, claim);
-    return { outcome: 'aggregated', jobId, round, aggregation };
   }
 }
 

@@ -24,7 +24,10 @@ function jobIdFrom(raw: string): string {
   return id;
 }
 
-export function createAggregatorHandler(deps: () => Promise<AggregatorDeps>, settings: AggregatorSettings, logger: Logger): Handler {
+export function createAggregatorHandler(openDeps: () => Promise<AggregatorDeps>, settings: AggregatorSettings, logger: Logger): Handler {
+  // Shared by this process's requests, so concurrent copies of one event aggregate a round once.
+  const busy = new Set<string>();
+  const deps = async (): Promise<AggregatorDeps> => ({ ...(await openDeps()), busy });
   return withErrors(async (req: Request, res: Response) => {
     const path = req.path;
     if (answeredProbe(req, res)) return;

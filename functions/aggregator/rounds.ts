@@ -9,6 +9,8 @@
 //   claimant, with the participants fixed) → done. A result arriving after the claim is late:
 //   its marker is kept but it is not in the participant list, so it never enters the average.
 //   A claim older than the lease is abandoned (its aggregator died) and may be taken over.
+//   A claim whose aggregation failed is given back at once (→ open), so the round is decided again.
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { BadInputError, ConflictError, NotFoundError } from '../_shared/errors.js';
 import type { Store } from '../_shared/store/types.js';
@@ -119,13 +121,22 @@ const claimSchema = z.object({
   /** Who claimed it: the id of the event whose handling closed the round. */
   by: z.string(),
   at: z.string(),
+  /** Which entry into the claim this is: a re-entry swaps in a new one, so one re-entrant wins. */
+  attempt: z.string().optional(),
 });
 const doneSchema = z.object({
   state: z.literal('done'),
   participants: z.array(z.int().nonnegative()),
   at: z.string(),
 });
-const roundStateSchema = z.discriminatedUnion('state', [claimSchema, doneSchema]);
+/** A claim given back after its aggregation failed: the round is open again. */
+const openSchema = z.object({
+  state: z.literal('open'),
+  /** Who gave it back, and when. */
+  by: z.string(),
+  at: z.string(),
+});
+const roundStateSchema = z.discriminatedUnion('state', [claimSchema, doneSchema, openSchema]);
 export type RoundState = z.infer<typeof roundStateSchema>;
 export type RoundClaim = z.infer<typeof claimSchema>;
 
@@ -173,7 +184,14 @@ export async function claimRound(store: Store, layout: JobLayout, round: number,
   if (current !== undefined) {
     const { state } = current;
     if (state.state === 'done') return { won: false, state };
-    if (state.by === request.by) return { won: true, claim: state, text: current.text };
+    // Given back after a failed aggregation: open, claimed like a fresh round.
+    if (state.state === 'open') return swapOrLose(store, layout, round, current.text, text, claim);
+    if (state.by === request.by) {
+      // Ours (a redelivery of the event whose handling died midway): re-entered by
+      // compare-and-swap, so of several copies of that event arriving at once only one aggregates.
+      const reentry: RoundClaim = { ...state, at: new Date(request.nowMs).toISOString(), attempt: randomUUID() };
+      return swapOrLose(store, layout, round, current.text, JSON.stringify(reentry), reentry);
+    }
     if (request.nowMs - Date.parse(state.at) < request.leaseMs) return { won: false, state };
     // Abandoned: take it over with the participants the first claimant fixed.
     const takeover: RoundClaim = { ...claim, participants: state.participants };
@@ -202,6 +220,36 @@ async function swapOrLose(
     // a conflict: the claim that reads back is this caller's, so this caller won.
     if (now.text === text) return { won: true, claim, text };
     return { won: false, state: now.state };
+  }
+}
+
+/**
+ * Gives back a round this caller claimed whose aggregation failed, so the next caller decides
+ * it again at once instead of waiting out the lease. Arrivals whose weights can no longer be
+ * read are dropped first, so their shards' genuine results can be recorded. True when released;
+ * false when the claim is no longer this caller's (taken over, or the round is done).
+ */
+export async function releaseRound(store: Store, layout: JobLayout, round: number, claimText: string): Promise<boolean> {
+  const current = await readRoundState(store, layout, round);
+  if (current?.text !== claimText || current.state.state !== 'aggregating') return false;
+  for (const shard of current.state.participants) {
+    const url = layout.arrival(round, shard);
+    try {
+      const arrival = await readArrival(store, layout, round, shard);
+      if (await store.exists(arrival.weightsUrl)) continue;
+      await store.delete(url);
+    } catch (e) {
+      if (e instanceof BadInputError) await store.delete(url).catch(() => undefined);
+      else if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+  const open: RoundState = { state: 'open', by: current.state.by, at: new Date().toISOString() };
+  try {
+    await store.swapPointer(layout.roundState(round), claimText, JSON.stringify(open));
+    return true;
+  } catch (e) {
+    if (e instanceof ConflictError) return false;
+    throw e;
   }
 }
 

@@ -3,7 +3,7 @@
 // modules beside it. Everything a request needs comes from the deps object or the request
 // itself: no per-request module state.
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { BadInputError, NotFoundError } from '../_shared/errors.js';
+import { BadInputError, MethodNotAllowedError, NotFoundError } from '../_shared/errors.js';
 import { withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import type { Batcher } from './batcher.js';
@@ -58,9 +58,8 @@ async function dispatch(routes: readonly Route[], req: Request, res: Response): 
     if (!match) continue;
     const handler = route.methods[req.method as Method];
     if (!handler) {
-      const allow = Object.keys(route.methods).join(', ');
-      res.status(405).set('Allow', allow).json({ error: `${req.method} is not allowed on ${path}; use ${allow}`, code: 'method_not_allowed' });
-      return;
+      const allow = Object.keys(route.methods);
+      throw new MethodNotAllowedError(allow, `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`);
     }
     await handler(req, res, decodeParams(match.groups));
     return;

@@ -164,7 +164,7 @@ export class Batcher<M> {
     try {
       const joined = group.length === 1 ? first.batch : concatBatches(group.map((q) => q.batch));
       const p = await this.#options.run(first.lease.model, joined);
-      if (p.n !== total) throw new Error(`the model answered ${p.n} rows for ${total} instances`);
+      if (p.n !== total) throw new InferenceError(`the model answered ${p.n} rows for ${total} instances`);
       let row = 0;
       for (const q of group) {
         q.resolve(sliceRows(p, row, q.n));

@@ -1,5 +1,6 @@
 // Running a batch through a loaded model: tensors live only inside this function (a tidy scope
 // plus one explicit dispose), so no request, failed or not, leaves a tensor behind.
+import { InferenceError } from '../_shared/errors.js';
 import type * as tfjs from '@tensorflow/tfjs';
 import type { ModelBatch } from './tensor-input.js';
 
@@ -24,7 +25,7 @@ export async function predictProbabilities(tf: TF, model: tfjs.LayersModel, batc
     const x = batch.dtype === 'float32' ? tf.tensor(batch.values, [...batch.shape], 'float32') : tf.tensor(batch.values, [...batch.shape], 'int32');
     const y = model.predict(x);
     // The loader only serves single-output models (checkModelFitsMetadata).
-    if (Array.isArray(y)) throw new Error('the served model has several outputs');
+    if (Array.isArray(y)) throw new InferenceError('the served model has several outputs');
     const rows = y.reshape([batch.shape[0] ?? 0, -1]);
     return rows.shape[1] === 1 ? tf.concat([tf.sub(1, rows), rows], 1) : rows;
   });

@@ -13,7 +13,7 @@ import { EVENT_TYPES, validateEventData, type ShardReady, type ShardTrained } fr
 import type { Examples } from '../_shared/data/types.js';
 import { exampleSize } from '../_shared/data/types.js';
 import { BadInputError, ConflictError } from '../_shared/errors.js';
-import { applyWeights, decodeExamples, decodeWeights, encodeModelWeights } from '../_shared/jobs/artifacts.js';
+import { applyWeights, decodeExamples, decodeWeights, encodeModelWeights, SHARD_RESULT_KEY } from '../_shared/jobs/artifacts.js';
 import { eventIds } from '../_shared/jobs/ids.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { compileForTraining } from '../_shared/jobs/optimizer.js';
@@ -26,7 +26,7 @@ import type { FunctionDeps } from '../../events/function-deps.js';
 
 export const SOURCE = sourceFor('shard-trainer');
 /** Metadata key of the weights file that holds the `shard.trained` data as JSON. */
-const RESULT_KEY = 'shardTrained';
+const RESULT_KEY = SHARD_RESULT_KEY;
 
 export type TrainerDeps = FunctionDeps;
 

@@ -16,6 +16,9 @@ import { decodeTensors, encodeTensors, type Metadata, type WireTensor } from '..
 
 type TF = typeof tf;
 
+/** The metadata key under which a shard's weights carry their `shard.trained` result (JSON). */
+export const SHARD_RESULT_KEY = 'shardTrained';
+
 // ---------------------------------------------------------------------------------------------
 // Examples
 
