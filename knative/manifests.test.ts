@@ -81,7 +81,7 @@ describe('kustomize renders', () => {
     const gpu = services(render('overlays/gpu'));
     expect(gpu.map((s) => s.metadata.name).sort()).toEqual([...cpu.keys()].sort());
     for (const svc of gpu) {
-      if (svc.metadata.name === 'shard-trainer') expect(imageOf(svc)).toBe('ghcr.io/kaskade-dev/kaskade:0.1.0-gpu');
+      if (svc.metadata.name === 'shard-trainer') expect(imageOf(svc)).toBe('ghcr.io/kaskade-dev/kaskade-gpu:0.1.0');
       else expect(imageOf(svc), svc.metadata.name).toBe(cpu.get(svc.metadata.name));
     }
     for (const svc of gpu.filter((s) => s.metadata.name !== 'shard-trainer')) {

@@ -53,8 +53,8 @@ export interface RuntimeOptions {
   functionsDir?: string;
   /** Starts the brokers; default: the local broker of events/. null runs without one. */
   broker?: BrokerLauncher | null;
-  /** The Kubernetes API: its port (0, the default, picks a free one) and node file (default: the example edge cluster). */
-  kubeApi?: { port?: number; nodes?: string };
+  /** The Kubernetes API: its port (0, the default, picks a free one), node file (default: the example edge cluster), and resources hidden from discovery (`brokers.eventing.knative.dev`: as if that CRD were not installed). */
+  kubeApi?: { port?: number; nodes?: string; hide?: readonly string[] };
 }
 
 export interface ServiceStatus extends PoolStatus, ScaleStatus {
@@ -184,6 +184,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       host,
       port: options.kubeApi?.port ?? 0,
       ...(options.kubeApi?.nodes !== undefined ? { nodesFile: options.kubeApi.nodes } : {}),
+      ...(options.kubeApi?.hide !== undefined ? { hide: options.kubeApi.hide } : {}),
       docs,
       admit: (service, ns) => {
         if (!services) throw new UnavailableError('the runtime is still starting');

@@ -10,7 +10,7 @@ import { rfc3339 } from './status.js';
 import { writeKubeconfig, writeServiceAccountFolder } from './kubeconfig.js';
 import { EXAMPLE_NODES, readNodes } from './nodes.js';
 import { Authorizer } from './rbac.js';
-import { startApiServer } from './server.js';
+import { startApiServer, type ConfigMapDoc } from './server.js';
 import type { Admit } from './services-api.js';
 import { ServiceStore } from './store.js';
 import { loadOrCreateTls } from './tls.js';
@@ -33,6 +33,8 @@ export interface KubeApiOptions {
   docs: readonly RawDocument[];
   admit: Admit;
   logger: Logger;
+  /** Resources left out of discovery, as on a cluster without them: `brokers.eventing.knative.dev`, `configmaps`. */
+  hide?: readonly string[];
 }
 
 export interface KubeApi {
@@ -59,7 +61,7 @@ export async function startKubeApi(o: KubeApiOptions): Promise<KubeApi> {
     readNodes(o.nodesFile ?? EXAMPLE_NODES, startedAt),
   ]);
   const authorizer = Authorizer.fromDocuments(o.docs, o.namespace);
-  const server = await startApiServer({ host: o.host, port: o.port, tls, store, nodes, tokens, authorizer, admit: o.admit, logger: o.logger });
+  const server = await startApiServer({ host: o.host, port: o.port, tls, store, nodes, tokens, authorizer, admit: o.admit, logger: o.logger, configMaps: manifestConfigMaps(o.docs, o.namespace), hidden: new Set(o.hide ?? []) });
   const kubeconfig = join(o.stateDir, 'kubeconfig');
   // kubectl's default namespace: the one the manifests' services live in (a kustomization
   // usually sets one for all), else the runtime's.
@@ -109,6 +111,17 @@ function manifestServices(docs: readonly RawDocument[], namespace: string): Arra
     const v = d.value as Partial<KnativeService> | null;
     if (typeof v !== 'object' || v === null || v.apiVersion !== 'serving.knative.dev/v1' || v.kind !== 'Service' || !v.metadata) continue;
     out.push({ namespace: v.metadata.namespace ?? namespace, service: v as KnativeService });
+  }
+  return out;
+}
+
+function manifestConfigMaps(docs: readonly RawDocument[], namespace: string): ConfigMapDoc[] {
+  const out: ConfigMapDoc[] = [];
+  for (const d of docs) {
+    const v = d.value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; data?: Record<string, string> } | null;
+    if (v?.apiVersion !== 'v1' || v.kind !== 'ConfigMap' || typeof v.metadata?.name !== 'string') continue;
+    const ns = typeof v.metadata.namespace === 'string' ? v.metadata.namespace : namespace;
+    out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...v.metadata, name: v.metadata.name, namespace: ns }, ...(v.data ? { data: v.data } : {}) });
   }
   return out;
 }

@@ -27,6 +27,17 @@ export interface ApiServerOptions {
   authorizer: Authorizer;
   admit: Admit;
   logger: Logger;
+  /** ConfigMaps of the manifests, served read-only (what `kubectl get cm` and preflight checks read). */
+  configMaps: readonly ConfigMapDoc[];
+  /** Resources left out of discovery (`brokers.eventing.knative.dev`, `configmaps`), as if not installed. */
+  hidden: ReadonlySet<string>;
+}
+
+export interface ConfigMapDoc {
+  apiVersion: 'v1';
+  kind: 'ConfigMap';
+  metadata: { name: string; namespace: string; [k: string]: unknown };
+  data?: Record<string, string>;
 }
 
 export interface ApiServer {
@@ -38,13 +49,14 @@ export interface ApiServer {
 /** A resource request, as RBAC sees it. */
 interface Target {
   apiGroup: string;
-  resource: 'services' | 'nodes';
+  resource: 'services' | 'nodes' | 'configmaps';
   namespace?: string;
   name?: string;
 }
 
 const SERVICES = new RegExp(`^/apis/${SERVING_GROUP.replace(/\./g, '\\.')}/v1(?:/namespaces/([^/]+))?/services(?:/([^/]+))?/?$`);
 const NODES = /^\/api\/v1\/nodes(?:\/([^/]+))?\/?$/;
+const CONFIGMAP = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)\/?$/;
 
 export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const server: Server = createServer({ key: o.tls.key, cert: o.tls.cert }, (req, res) => {
@@ -89,7 +101,7 @@ async function handle(o: ApiServerOptions, req: IncomingMessage, res: ServerResp
   }
   const method = req.method ?? 'GET';
   if (method === 'GET') {
-    const doc = discoveryDocument(path, req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort ?? 0}` : '127.0.0.1');
+    const doc = discoveryDocument(path, req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort ?? 0}` : '127.0.0.1', o.hidden);
     if (doc !== undefined) return sendJson(res, 200, doc);
     const spec = openApiDocument(path);
     if (spec !== undefined) return sendJson(res, 200, spec);
@@ -113,6 +125,15 @@ async function handle(o: ApiServerOptions, req: IncomingMessage, res: ServerResp
     const verb = verbOf(method, name !== undefined, watch);
     authorize(o.authorizer, who, verb, { apiGroup: '', resource: 'nodes', ...(name !== undefined ? { name } : {}) });
     return serveNodes(o.nodes, verb, name, url.searchParams, req, res);
+  }
+  const cm = CONFIGMAP.exec(path);
+  if (cm?.[1] !== undefined && cm[2] !== undefined && method === 'GET' && !watch && !o.hidden.has('configmaps')) {
+    const namespace = decodeURIComponent(cm[1]);
+    const name = decodeURIComponent(cm[2]);
+    authorize(o.authorizer, who, 'get', { apiGroup: '', resource: 'configmaps', namespace, name });
+    const found = o.configMaps.find((c) => c.metadata.namespace === namespace && c.metadata.name === name);
+    if (!found) throw new NotFoundError(`configmaps "${name}" not found`);
+    return sendJson(res, 200, found);
   }
   throw new NotFoundError(`the server could not find the requested resource (${method} ${path})`);
 }
