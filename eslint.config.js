@@ -7,7 +7,9 @@ import tseslint from 'typescript-eslint';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const functionNames = readdirSync(fileURLToPath(new globalThis.URL('./functions/', import.meta.url)), { withFileTypes: true })
+const functionNames = readdirSync(fileURLToPath(new globalThis.URL('./functions/', import.meta.url)), {
+  withFileTypes: true,
+})
   .filter((d) => d.isDirectory() && d.name !== '_shared')
   .map((d) => d.name);
 
@@ -17,10 +19,15 @@ function importBoundary(files, forbidden, message) {
   return {
     files: [files],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [
-        { regex: `^(\\.\\./)+(${names})(/|$)`, message },
-        { regex: `(^|/)functions/(${names})(/|$)`, message },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: `^(\\.\\./)+(${names})(/|$)`, message },
+            { regex: `(^|/)functions/(${names})(/|$)`, message },
+          ],
+        },
+      ],
     },
   };
 }
@@ -72,7 +79,9 @@ export default tseslint.config(
     settings: {
       'import-x/extensions': ['.ts', '.js'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
-      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'], extensionAlias: { '.js': ['.ts', '.js'] } })],
+      'import-x/resolver-next': [
+        createNodeResolver({ extensions: ['.ts', '.js', '.json'], extensionAlias: { '.js': ['.ts', '.js'] } }),
+      ],
     },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
@@ -88,12 +97,24 @@ export default tseslint.config(
     files: ['functions/**/*.ts', 'events/**/*.ts', 'knative/**/*.ts'],
     ignores: ['**/*.test.ts', 'functions/predictor/page/**'],
     rules: {
-      'no-restricted-syntax': ['error', { selector: 'ThrowStatement > NewExpression[callee.name="Error"]', message: 'Throw a typed error from functions/_shared/errors.ts (add a class there if none fits).' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ThrowStatement > NewExpression[callee.name="Error"]',
+          message: 'Throw a typed error from functions/_shared/errors.ts (add a class there if none fits).',
+        },
+      ],
     },
   },
   // A function folder may import functions/_shared and events/, never another function, and
   // shared code imports no function: the rule is made per folder from the function names.
-  ...functionNames.map((self) => importBoundary(`functions/${self}/**/*.ts`, functionNames.filter((n) => n !== self), 'A function must not import another function; move shared code to functions/_shared/ or events/.')),
+  ...functionNames.map((self) =>
+    importBoundary(
+      `functions/${self}/**/*.ts`,
+      functionNames.filter((n) => n !== self),
+      'A function must not import another function; move shared code to functions/_shared/ or events/.',
+    ),
+  ),
   importBoundary('functions/_shared/**/*.ts', functionNames, 'Shared code must not import a function.'),
   {
     files: ['eslint.config.js'],

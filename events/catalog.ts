@@ -27,15 +27,15 @@ const storageUrl = z
   .string()
   .max(2048)
   .regex(/^(file|gs):\/\/\S+$/, 'must be a file:// or gs:// URL');
-const jobId = z
-  .string()
-  .regex(JOB_ID, `must be ${JOB_ID_RULE}`);
-const modelName = z
-  .string()
-  .regex(MODEL_NAME, 'must be a lowercase model name (letters, digits, ".", "_", "-")');
+const jobId = z.string().regex(JOB_ID, `must be ${JOB_ID_RULE}`);
+const modelName = z.string().regex(MODEL_NAME, 'must be a lowercase model name (letters, digits, ".", "_", "-")');
 const count = (max: number) => z.number().int().min(1).max(max);
 const round = count(LIMITS.maxRounds);
-const shardIndex = z.number().int().min(0).max(LIMITS.maxShards - 1);
+const shardIndex = z
+  .number()
+  .int()
+  .min(0)
+  .max(LIMITS.maxShards - 1);
 const exampleCount = z.number().int().min(1).max(1e9);
 const ratio = z.number().min(0).max(1);
 const nonNegative = z.number().min(0);
@@ -63,7 +63,12 @@ const trainingRequested = z.object({
   /** Per-round learning-rate decay: round r trains at learningRate × decay^(r−1) (1 = constant). */
   learningRateDecay: z.number().gt(0).max(1).optional(),
   /** Seed for shuffling and the initial model, for reproducible jobs. */
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
   /** Fraction of shards that closes a round once `roundTimeoutSeconds` has passed (0 < q ≤ 1). */
   quorum: z.number().gt(0).max(1).optional(),
   roundTimeoutSeconds: count(LIMITS.maxRoundTimeoutSeconds).optional(),
@@ -138,7 +143,12 @@ const layersTrainRequested = z.object({
   schedule: z.enum(['gpipe', '1f1b']).default('1f1b'),
   learningRate: z.number().gt(0).max(10).optional(),
   optimizer: z.enum(['adam', 'sgd']).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
   /** Checkpoint every layer after this many steps (and at each epoch's end). */
   checkpointEvery: count(1_000_000).optional(),
   /** Publish the trained chain under `models/<publishAs>/` for the predictor. */

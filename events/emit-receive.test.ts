@@ -33,8 +33,16 @@ const trained: ShardTrained = {
 
 async function brokerWithSubscriber() {
   const subscriber = await startSubscriber();
-  const broker = await startBroker({ namespace: 'kaskade', brokers: [{ name: 'default' }], triggers: [{ name: 'all', broker: 'default', subscriberUri: subscriber.url }], logger: quiet });
-  cleanups.push(() => subscriber.close(), () => broker.close());
+  const broker = await startBroker({
+    namespace: 'kaskade',
+    brokers: [{ name: 'default' }],
+    triggers: [{ name: 'all', broker: 'default', subscriberUri: subscriber.url }],
+    logger: quiet,
+  });
+  cleanups.push(
+    () => subscriber.close(),
+    () => broker.close(),
+  );
   return { subscriber, sink: broker.url('kaskade', 'default') };
 }
 
@@ -53,7 +61,11 @@ describe('emit → broker → receive', () => {
     { name: 'structured mode', mode: 'structured' },
   ])('a catalog event arrives validated and typed ($name)', async ({ mode }) => {
     const { subscriber, sink } = await brokerWithSubscriber();
-    const event = createEvent(EVENT_TYPES.shardTrained, trained, { source: sourceFor('shard-trainer'), id: 'job-9/2/1', subject: 'job-9' });
+    const event = createEvent(EVENT_TYPES.shardTrained, trained, {
+      source: sourceFor('shard-trainer'),
+      id: 'job-9/2/1',
+      subject: 'job-9',
+    });
     await httpEmit({ sinkUrl: sink, mode })(event);
     const [got] = await subscriber.waitFor(1);
     expect(got?.headers['ce-source']).toBe('/kaskade/shard-trainer');
@@ -68,7 +80,9 @@ describe('emit → broker → receive', () => {
   it('binary data (tensors) arrives byte for byte as the raw body, never as JSON', async () => {
     const { subscriber, sink } = await brokerWithSubscriber();
     const bytes = Uint8Array.from({ length: 4099 }, (_, i) => (i * 31 + 7) % 256);
-    await httpEmit({ sinkUrl: sink })(createBinaryEvent('dev.kaskade.activation.computed', bytes, { source: sourceFor('split-half') }));
+    await httpEmit({ sinkUrl: sink })(
+      createBinaryEvent('dev.kaskade.activation.computed', bytes, { source: sourceFor('split-half') }),
+    );
     const [got] = await subscriber.waitFor(1);
     expect(got?.headers['content-type']).toBe(SAFETENSORS_CONTENT_TYPE);
     expect(got?.body.byteLength).toBe(4099);
@@ -79,7 +93,13 @@ describe('emit → broker → receive', () => {
 
   it('attribute values outside printable ASCII survive the trip (percent-encoded headers)', async () => {
     const { subscriber, sink } = await brokerWithSubscriber();
-    await httpEmit({ sinkUrl: sink })(createEvent(EVENT_TYPES.jobFailed, { jobId: 'j', reason: 'x' }, { source: sourceFor('aggregator'), subject: 'Übung 50% "done"' }));
+    await httpEmit({ sinkUrl: sink })(
+      createEvent(
+        EVENT_TYPES.jobFailed,
+        { jobId: 'j', reason: 'x' },
+        { source: sourceFor('aggregator'), subject: 'Übung 50% "done"' },
+      ),
+    );
     const [got] = await subscriber.waitFor(1);
     expect(parseEvent(asMessage(got)).subject).toBe('Übung 50% "done"');
   });
@@ -102,17 +122,25 @@ describe('emit → broker → receive', () => {
     });
     const port = portOf(server);
     const event = createEvent(EVENT_TYPES.jobFailed, { jobId: 'j', reason: 'r' }, { source: sourceFor('test') });
-    await expect(httpEmit({ sinkUrl: `http://127.0.0.1:${port}/`, timeoutMs: 200 })(event)).rejects.toThrow(TimeoutError);
+    await expect(httpEmit({ sinkUrl: `http://127.0.0.1:${port}/`, timeoutMs: 200 })(event)).rejects.toThrow(
+      TimeoutError,
+    );
   });
 
   it('createEvent refuses data that does not fit the catalog', () => {
-    expect(() => createEvent(EVENT_TYPES.shardTrained, { ...trained, shardIndex: 5 }, { source: sourceFor('t') })).toThrow(/data\.shardIndex/);
+    expect(() =>
+      createEvent(EVENT_TYPES.shardTrained, { ...trained, shardIndex: 5 }, { source: sourceFor('t') }),
+    ).toThrow(/data\.shardIndex/);
   });
 
   it('memoryEmit keeps events in order', async () => {
     const { emit, events } = memoryEmit();
-    await emit(createEvent(EVENT_TYPES.jobFailed, { jobId: 'a', reason: 'r' }, { source: sourceFor('t'), id: 'first' }));
-    await emit(createEvent(EVENT_TYPES.jobFailed, { jobId: 'b', reason: 'r' }, { source: sourceFor('t'), id: 'second' }));
+    await emit(
+      createEvent(EVENT_TYPES.jobFailed, { jobId: 'a', reason: 'r' }, { source: sourceFor('t'), id: 'first' }),
+    );
+    await emit(
+      createEvent(EVENT_TYPES.jobFailed, { jobId: 'b', reason: 'r' }, { source: sourceFor('t'), id: 'second' }),
+    );
     expect(events.map((e) => e.id)).toEqual(['first', 'second']);
   });
 });
@@ -120,7 +148,11 @@ describe('emit → broker → receive', () => {
 describe('loadEmitConfig', () => {
   it.each([
     { name: 'K_SINK wins', env: { K_SINK: 'http://sink/', KASKADE_BROKER_URL: 'http://broker/' }, url: 'http://sink/' },
-    { name: 'broker URL as fallback', env: { KASKADE_BROKER_URL: 'http://127.0.0.1:8080/kaskade/default' }, url: 'http://127.0.0.1:8080/kaskade/default' },
+    {
+      name: 'broker URL as fallback',
+      env: { KASKADE_BROKER_URL: 'http://127.0.0.1:8080/kaskade/default' },
+      url: 'http://127.0.0.1:8080/kaskade/default',
+    },
     { name: 'empty K_SINK ignored', env: { K_SINK: '', KASKADE_BROKER_URL: 'http://broker/' }, url: 'http://broker/' },
   ])('$name', ({ env, url }) => {
     expect(loadEmitConfig(env)).toEqual({ sinkUrl: url, timeoutMs: 10_000, mode: 'binary' });
@@ -129,7 +161,11 @@ describe('loadEmitConfig', () => {
   it.each([
     { name: 'no sink at all', env: {}, message: /K_SINK or KASKADE_BROKER_URL is required/ },
     { name: 'not http', env: { K_SINK: 'gs://bucket' }, message: /http\(s\) URL/ },
-    { name: 'bad timeout', env: { K_SINK: 'http://s/', KASKADE_EMIT_TIMEOUT_MS: 'soon' }, message: /KASKADE_EMIT_TIMEOUT_MS/ },
+    {
+      name: 'bad timeout',
+      env: { K_SINK: 'http://s/', KASKADE_EMIT_TIMEOUT_MS: 'soon' },
+      message: /KASKADE_EMIT_TIMEOUT_MS/,
+    },
     { name: 'bad mode', env: { K_SINK: 'http://s/', KASKADE_EMIT_MODE: 'batch' }, message: /KASKADE_EMIT_MODE/ },
   ])('rejects $name', ({ env, message }) => {
     expect(() => loadEmitConfig(env)).toThrow(ConfigError);
@@ -138,12 +174,33 @@ describe('loadEmitConfig', () => {
 });
 
 describe('receiveEvent rejects', () => {
-  const base = { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/kaskade/test', 'ce-type': EVENT_TYPES.shardTrained, 'content-type': 'application/json' };
+  const base = {
+    'ce-specversion': '1.0',
+    'ce-id': '1',
+    'ce-source': '/kaskade/test',
+    'ce-type': EVENT_TYPES.shardTrained,
+    'content-type': 'application/json',
+  };
   it.each([
-    { name: 'a type the function does not take', headers: { ...base, 'ce-type': EVENT_TYPES.jobFailed }, body: '{}', message: /unexpected event type/ },
-    { name: 'data that breaks the schema', headers: base, body: JSON.stringify({ ...trained, exampleCount: -1 }), message: /data\.exampleCount/ },
+    {
+      name: 'a type the function does not take',
+      headers: { ...base, 'ce-type': EVENT_TYPES.jobFailed },
+      body: '{}',
+      message: /unexpected event type/,
+    },
+    {
+      name: 'data that breaks the schema',
+      headers: base,
+      body: JSON.stringify({ ...trained, exampleCount: -1 }),
+      message: /data\.exampleCount/,
+    },
     { name: 'a body that is not JSON', headers: base, body: '{oops', message: /not valid JSON/ },
-    { name: 'a missing source', headers: { ...base, 'ce-source': '' }, body: '{}', message: /missing required attribute source/ },
+    {
+      name: 'a missing source',
+      headers: { ...base, 'ce-source': '' },
+      body: '{}',
+      message: /missing required attribute source/,
+    },
     { name: 'no CloudEvent', headers: { 'content-type': 'application/json' }, body: '{}', message: /not a CloudEvent/ },
   ])('$name with BadInputError', ({ headers, body, message }) => {
     const call = () => receiveEvent({ headers, rawBody: Buffer.from(body) }, [EVENT_TYPES.shardTrained]);
@@ -179,7 +236,13 @@ describe('eventHandler behind the Functions Framework', () => {
     return { url: `http://127.0.0.1:${port}/`, runs: () => runs };
   }
 
-  const headers = (id: string) => ({ 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/kaskade/shard-trainer', 'ce-type': EVENT_TYPES.shardTrained, 'content-type': 'application/json' });
+  const headers = (id: string) => ({
+    'ce-specversion': '1.0',
+    'ce-id': id,
+    'ce-source': '/kaskade/shard-trainer',
+    'ce-type': EVENT_TYPES.shardTrained,
+    'content-type': 'application/json',
+  });
 
   it('runs once for concurrent and later duplicates; 204 without a reply', async () => {
     const fn = await serve('aggregate-once', () => undefined);
@@ -192,7 +255,11 @@ describe('eventHandler behind the Functions Framework', () => {
 
   it('answers a reply event in binary mode with 200', async () => {
     const fn = await serve('aggregate-reply', (data) =>
-      createEvent(EVENT_TYPES.jobFailed, { jobId: data.jobId, reason: 'test reply' }, { source: sourceFor('aggregator'), id: `${data.jobId}/failed` }),
+      createEvent(
+        EVENT_TYPES.jobFailed,
+        { jobId: data.jobId, reason: 'test reply' },
+        { source: sourceFor('aggregator'), id: `${data.jobId}/failed` },
+      ),
     );
     const res = await fetch(fn.url, { method: 'POST', headers: headers('r-1'), body: JSON.stringify(trained) });
     expect(res.status).toBe(200);
@@ -203,7 +270,11 @@ describe('eventHandler behind the Functions Framework', () => {
 
   it('answers 400 with {"error"} for a malformed event and does not run the handler', async () => {
     const fn = await serve('aggregate-bad', () => undefined);
-    const res = await fetch(fn.url, { method: 'POST', headers: headers('b-1'), body: JSON.stringify({ ...trained, round: 0 }) });
+    const res = await fetch(fn.url, {
+      method: 'POST',
+      headers: headers('b-1'),
+      body: JSON.stringify({ ...trained, round: 0 }),
+    });
     expect(res.status).toBe(400);
     const body: unknown = await res.json();
     expect(body).toMatchObject({ code: 'bad_input' });
@@ -212,7 +283,17 @@ describe('eventHandler behind the Functions Framework', () => {
   });
 
   it('an SDK CloudEvent built elsewhere is accepted as a reply too', async () => {
-    const fn = await serve('aggregate-sdk', () => new CloudEvent<unknown>({ id: 'x', source: '/kaskade/aggregator', type: 'dev.kaskade.note.written', data: 'plain text', datacontenttype: 'text/plain' }));
+    const fn = await serve(
+      'aggregate-sdk',
+      () =>
+        new CloudEvent<unknown>({
+          id: 'x',
+          source: '/kaskade/aggregator',
+          type: 'dev.kaskade.note.written',
+          data: 'plain text',
+          datacontenttype: 'text/plain',
+        }),
+    );
     const res = await fetch(fn.url, { method: 'POST', headers: headers('s-1'), body: JSON.stringify(trained) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);

@@ -23,11 +23,14 @@ export interface EmitConfig {
 /** `K_SINK` (set by Knative SinkBinding / the local runtime) wins over `KASKADE_BROKER_URL`. */
 export function loadEmitConfig(env: Env = process.env): EmitConfig {
   const sinkUrl = env.K_SINK !== undefined && env.K_SINK !== '' ? env.K_SINK : envString(env, 'KASKADE_BROKER_URL', '');
-  if (sinkUrl === '') throw new ConfigError('K_SINK or KASKADE_BROKER_URL is required: the broker URL events are posted to');
-  if (!/^https?:\/\//.test(sinkUrl)) throw new ConfigError(`K_SINK / KASKADE_BROKER_URL must be an http(s) URL, got "${sinkUrl}"`);
+  if (sinkUrl === '')
+    throw new ConfigError('K_SINK or KASKADE_BROKER_URL is required: the broker URL events are posted to');
+  if (!/^https?:\/\//.test(sinkUrl))
+    throw new ConfigError(`K_SINK / KASKADE_BROKER_URL must be an http(s) URL, got "${sinkUrl}"`);
   const timeoutMs = envInt(env, 'KASKADE_EMIT_TIMEOUT_MS', 10_000, { min: 1, max: 600_000 });
   const mode = envString(env, 'KASKADE_EMIT_MODE', 'binary');
-  if (mode !== 'binary' && mode !== 'structured') throw new ConfigError(`KASKADE_EMIT_MODE must be binary or structured, got "${mode}"`);
+  if (mode !== 'binary' && mode !== 'structured')
+    throw new ConfigError(`KASKADE_EMIT_MODE must be binary or structured, got "${mode}"`);
   return { sinkUrl, timeoutMs, mode };
 }
 
@@ -47,16 +50,29 @@ export interface EventOptions {
 }
 
 function attributesOf(type: string, options: EventOptions): Record<string, string> {
-  const attributes: Record<string, string> = { ...options.extensions, type, source: options.source, specversion: '1.0' };
+  const attributes: Record<string, string> = {
+    ...options.extensions,
+    type,
+    source: options.source,
+    specversion: '1.0',
+  };
   if (options.id !== undefined) attributes.id = options.id;
   if (options.subject !== undefined) attributes.subject = options.subject;
   return attributes;
 }
 
 /** A catalog event with JSON data, checked against its schema (BadInputError if it does not fit). */
-export function createEvent<T extends EventType>(type: T, data: EventData<T>, options: EventOptions): CloudEvent<EventData<T>> {
+export function createEvent<T extends EventType>(
+  type: T,
+  data: EventData<T>,
+  options: EventOptions,
+): CloudEvent<EventData<T>> {
   const checked = validateEventData(type, data);
-  return new CloudEvent<EventData<T>>({ ...attributesOf(type, options), datacontenttype: 'application/json', data: checked });
+  return new CloudEvent<EventData<T>>({
+    ...attributesOf(type, options),
+    datacontenttype: 'application/json',
+    data: checked,
+  });
 }
 
 /** An event whose data is bytes (tensors in safetensors by default), sent as the raw body. */
@@ -97,10 +113,16 @@ export function httpEmit(config: Pick<EmitConfig, 'sinkUrl'> & Partial<EmitConfi
   const { sinkUrl, timeoutMs = 10_000, mode = 'binary' } = config;
   return async (event) => {
     const { headers, body } = toHttpMessage(event, mode);
-    const response = await fetchWithTimeout(sinkUrl, { method: 'POST', headers, body: typeof body === 'string' ? body : exactBytes(body) }, timeoutMs);
+    const response = await fetchWithTimeout(
+      sinkUrl,
+      { method: 'POST', headers, body: typeof body === 'string' ? body : exactBytes(body) },
+      timeoutMs,
+    );
     const text = await response.text();
     if (!response.ok) {
-      throw new UnavailableError(`POST ${sinkUrl} answered ${response.status} for event ${event.type} ${event.id}: ${text.slice(0, 300)}`);
+      throw new UnavailableError(
+        `POST ${sinkUrl} answered ${response.status} for event ${event.type} ${event.id}: ${text.slice(0, 300)}`,
+      );
     }
   };
 }
@@ -108,7 +130,9 @@ export function httpEmit(config: Pick<EmitConfig, 'sinkUrl'> & Partial<EmitConfi
 /** The same bytes as a view on a plain ArrayBuffer (what fetch takes); copies only shared memory. */
 function exactBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const { buffer } = bytes;
-  return buffer instanceof ArrayBuffer ? new Uint8Array(buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+  return buffer instanceof ArrayBuffer
+    ? new Uint8Array(buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes);
 }
 
 /** Keeps emitted events in order, for tests and in-process wiring. */

@@ -16,11 +16,19 @@ export interface FunctionDeps {
   readonly logger: Logger;
 }
 
-export function lazyDeps(config: { store: StoreConfig; emit: EmitConfig }, logger: Logger): () => Promise<FunctionDeps> {
+export function lazyDeps(
+  config: { store: StoreConfig; emit: EmitConfig },
+  logger: Logger,
+): () => Promise<FunctionDeps> {
   let deps: Promise<FunctionDeps> | undefined;
   return () => {
     deps ??= initEngine({ logger })
-      .then(({ tf: engineTf }) => ({ tf: engineTf, store: openStore(config.store), emit: httpEmit(config.emit), logger }))
+      .then(({ tf: engineTf }) => ({
+        tf: engineTf,
+        store: openStore(config.store),
+        emit: httpEmit(config.emit),
+        logger,
+      }))
       .catch((e: unknown) => {
         deps = undefined;
         throw e;

@@ -73,7 +73,11 @@ describe.each<{ name: string; make: () => Promise<Idempotency<string>> }>([
   it('concurrent duplicates run the handler once and share its value', async () => {
     const idem = await make();
     const c = counter('shared', 50);
-    const results = await Promise.all([idem.once(key, c.handler), idem.once(key, c.handler), idem.once(key, c.handler)]);
+    const results = await Promise.all([
+      idem.once(key, c.handler),
+      idem.once(key, c.handler),
+      idem.once(key, c.handler),
+    ]);
     expect(c.runs()).toBe(1);
     expect(results.map((r) => r.value)).toEqual(['shared', 'shared', 'shared']);
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
@@ -120,7 +124,9 @@ describe('store idempotency', () => {
     const held = gated('first');
     const first = storeIdempotency<string>(store, { prefix }).once(key, held.handler);
     await held.started;
-    await expect(storeIdempotency<string>(store, { prefix }).once(key, counter().handler)).rejects.toThrow(UnavailableError);
+    await expect(storeIdempotency<string>(store, { prefix }).once(key, counter().handler)).rejects.toThrow(
+      UnavailableError,
+    );
     held.release();
     expect(await first).toEqual({ duplicate: false, value: 'first' });
   });
@@ -139,14 +145,22 @@ describe('store idempotency', () => {
     expect(await other.once(key, c.handler)).toEqual({ duplicate: false, value: 'recovered' });
   });
 
-  it('on gs://, a claim whose write committed but whose answer was lost is its own, not another replica\'s', async () => {
+  it("on gs://, a claim whose write committed but whose answer was lost is its own, not another replica's", async () => {
     const fake = await FakeGcsServer.start();
     try {
       const root = 'gs://kaskade-idem/events';
-      const store = new GcsStore([root], { apiEndpoint: fake.endpoint, maxRetries: 3, maxRetryDelayMs: 1000, requestTimeoutMs: 5000 });
+      const store = new GcsStore([root], {
+        apiEndpoint: fake.endpoint,
+        maxRetries: 3,
+        maxRetryDelayMs: 1000,
+        requestTimeoutMs: 5000,
+      });
       fake.loseAnswerNext(1, (r) => r.method === 'POST' && (r.query.name ?? '').endsWith('.claim'));
       const c = counter();
-      expect(await storeIdempotency<string>(store, { prefix: root }).once(key, c.handler)).toEqual({ duplicate: false, value: 'done' });
+      expect(await storeIdempotency<string>(store, { prefix: root }).once(key, c.handler)).toEqual({
+        duplicate: false,
+        value: 'done',
+      });
       expect(c.runs()).toBe(1);
     } finally {
       await fake.close();
@@ -155,8 +169,14 @@ describe('store idempotency', () => {
 
   it('keeps markers under the prefix with names that are safe in any store', async () => {
     const { store, prefix, dir } = await fileStore();
-    await storeIdempotency<string>(store, { prefix }).once({ source: '/weird source?', id: '../../etc/passwd' }, counter().handler);
+    await storeIdempotency<string>(store, { prefix }).once(
+      { source: '/weird source?', id: '../../etc/passwd' },
+      counter().handler,
+    );
     const names = await readdir(join(dir, 'events', 'aggregator'));
-    expect(names.filter((n) => !n.startsWith('.')).sort()).toEqual([expect.stringMatching(/^[0-9a-f]{64}\.claim$/), expect.stringMatching(/^[0-9a-f]{64}\.done$/)]);
+    expect(names.filter((n) => !n.startsWith('.')).sort()).toEqual([
+      expect.stringMatching(/^[0-9a-f]{64}\.claim$/),
+      expect.stringMatching(/^[0-9a-f]{64}\.done$/),
+    ]);
   });
 });

@@ -15,7 +15,8 @@ export interface EventKey {
  * The first delivery runs the handler and gets its value; a duplicate does not run it and gets
  * the first value when this process still has it (`undefined` otherwise).
  */
-export type Once<T> = { readonly duplicate: false; readonly value: T } | { readonly duplicate: true; readonly value: T | undefined };
+export type Once<T> =
+  { readonly duplicate: false; readonly value: T } | { readonly duplicate: true; readonly value: T | undefined };
 
 export interface Idempotency<T = void> {
   /**
@@ -134,7 +135,9 @@ export function storeIdempotency<T = void>(store: Store, options: StoreIdempoten
       throw e;
     }
     try {
-      await store.write(doneUrl, Buffer.from(JSON.stringify({ source: key.source, id: key.id, at: now() })), { ifAbsent: true });
+      await store.write(doneUrl, Buffer.from(JSON.stringify({ source: key.source, id: key.id, at: now() })), {
+        ifAbsent: true,
+      });
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
     }

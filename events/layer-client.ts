@@ -5,7 +5,13 @@
 // weights. A call that may have reached the layer is retried only after a connection failure,
 // a timeout or a 5xx. A layer's 400 stays a 400 (bad input the caller sent), 404/409 keep their meaning,
 // anything else fails the step as an UnavailableError naming the layer.
-import { BadInputError, ConflictError, NotFoundError, TimeoutError, UnavailableError } from '../functions/_shared/errors.js';
+import {
+  BadInputError,
+  ConflictError,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from '../functions/_shared/errors.js';
 import { fetchWithTimeout } from '../functions/_shared/http.js';
 import { SAFETENSORS_CONTENT_TYPE } from './catalog.js';
 import { LAYER_EVENT_TYPES, layerEventHeaders, type MicrobatchRef } from './layers.js';
@@ -38,12 +44,19 @@ export class LayerClient {
   }
 
   backward(ref: MicrobatchRef, body: Uint8Array, inputGrad: boolean): Promise<Uint8Array> {
-    const headers = layerEventHeaders(LAYER_EVENT_TYPES.backwardRequested, SOURCE, ref, { inputgrad: String(inputGrad) });
+    const headers = layerEventHeaders(LAYER_EVENT_TYPES.backwardRequested, SOURCE, ref, {
+      inputgrad: String(inputGrad),
+    });
     return this.bytes('/backward', { method: 'POST', headers, body }, true);
   }
 
   async apply(jobId: string, step: number, microbatches: number, learningRate?: number): Promise<void> {
-    await this.json('/apply', { job_id: jobId, step, microbatches, ...(learningRate === undefined ? {} : { learning_rate: learningRate }) });
+    await this.json('/apply', {
+      job_id: jobId,
+      step,
+      microbatches,
+      ...(learningRate === undefined ? {} : { learning_rate: learningRate }),
+    });
   }
 
   async discard(jobId: string, step: number): Promise<void> {
@@ -67,15 +80,27 @@ export class LayerClient {
   }
 
   async putWeights(jobId: string, body: Uint8Array): Promise<void> {
-    await this.bytes(`/weights?job_id=${encodeURIComponent(jobId)}`, { method: 'PUT', headers: { 'content-type': SAFETENSORS_CONTENT_TYPE }, body }, true);
+    await this.bytes(
+      `/weights?job_id=${encodeURIComponent(jobId)}`,
+      { method: 'PUT', headers: { 'content-type': SAFETENSORS_CONTENT_TYPE }, body },
+      true,
+    );
   }
 
   private async json(path: string, body: unknown): Promise<unknown> {
-    const bytes = await this.bytes(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, true);
+    const bytes = await this.bytes(
+      path,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      true,
+    );
     return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
   }
 
-  private async bytes(path: string, init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string }, idempotent: boolean): Promise<Uint8Array> {
+  private async bytes(
+    path: string,
+    init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
+    idempotent: boolean,
+  ): Promise<Uint8Array> {
     const attempts = idempotent ? 1 + this.options.retries : 1;
     let last: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -89,14 +114,21 @@ export class LayerClient {
     throw last;
   }
 
-  private async once(path: string, init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string }): Promise<Uint8Array> {
+  private async once(
+    path: string,
+    init: { method: string; headers?: Record<string, string>; body?: Uint8Array | string },
+  ): Promise<Uint8Array> {
     const { name, url, index } = this.endpoint;
     const what = `layer ${index} (${name}) ${init.method} ${path.split('?')[0] ?? path}`;
     const body = typeof init.body === 'string' || init.body === undefined ? init.body : exactBytes(init.body);
     let response: globalThis.Response;
     let bytes: Uint8Array;
     try {
-      response = await fetchWithTimeout(`${url}${path}`, { method: init.method, headers: init.headers ?? {}, ...(body === undefined ? {} : { body }) }, this.options.timeoutMs);
+      response = await fetchWithTimeout(
+        `${url}${path}`,
+        { method: init.method, headers: init.headers ?? {}, ...(body === undefined ? {} : { body }) },
+        this.options.timeoutMs,
+      );
       bytes = new Uint8Array(await response.arrayBuffer());
     } catch (e) {
       if (e instanceof TimeoutError) throw new TimeoutError(`${what}: ${e.message}`, { cause: e });
@@ -124,5 +156,7 @@ function errorText(bytes: Uint8Array): string {
 
 function exactBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const { buffer } = bytes;
-  return buffer instanceof ArrayBuffer ? new Uint8Array(buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+  return buffer instanceof ArrayBuffer
+    ? new Uint8Array(buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes);
 }

@@ -61,22 +61,32 @@ function count(attributes: Readonly<Record<string, string>>, name: string): numb
   const raw = attributes[name];
   const value = Number(raw);
   if (raw === undefined || !/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(value)) {
-    throw new BadInputError(`layer event: attribute ${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    throw new BadInputError(
+      `layer event: attribute ${name} must be a non-negative integer, got ${JSON.stringify(raw)}`,
+    );
   }
   return value;
 }
 
 /** Reads a layer message (headers with lowercase names, raw body); malformed → BadInputError. */
-export function readLayerMessage(headers: HttpHeaders, body: Uint8Array, types: readonly LayerEventType[]): LayerMessage {
+export function readLayerMessage(
+  headers: HttpHeaders,
+  body: Uint8Array,
+  types: readonly LayerEventType[],
+): LayerMessage {
   const event = decodeHttp(headers, body);
   const { attributes } = event;
   const type = types.find((t) => t === attributes.type);
-  if (type === undefined) throw new BadInputError(`unexpected event type "${attributes.type ?? ''}"; expected ${types.join(' or ')}`);
+  if (type === undefined)
+    throw new BadInputError(`unexpected event type "${attributes.type ?? ''}"; expected ${types.join(' or ')}`);
   const jobId = attributes.jobid ?? '';
-  if (!JOB_ID.test(jobId)) throw new BadInputError(`layer event: attribute jobid must be 1-128 letters, digits, ".", "_" or "-"`);
+  if (!JOB_ID.test(jobId))
+    throw new BadInputError(`layer event: attribute jobid must be 1-128 letters, digits, ".", "_" or "-"`);
   const contentType = attributes.datacontenttype?.split(';')[0]?.trim();
   if (event.data !== undefined && contentType !== SAFETENSORS_CONTENT_TYPE) {
-    throw new BadInputError(`layer event: content type must be ${SAFETENSORS_CONTENT_TYPE}, got ${contentType ?? 'none'}`);
+    throw new BadInputError(
+      `layer event: content type must be ${SAFETENSORS_CONTENT_TYPE}, got ${contentType ?? 'none'}`,
+    );
   }
   return {
     type,

@@ -28,7 +28,10 @@ function decodeData(event: WireEvent): unknown {
     try {
       return JSON.parse(text());
     } catch (e) {
-      throw new BadInputError(`event data is not valid JSON (${contentType ?? 'no content type'}): ${(e as Error).message}`, { cause: e });
+      throw new BadInputError(
+        `event data is not valid JSON (${contentType ?? 'no content type'}): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
   if (contentType?.toLowerCase().startsWith('text/')) return text();
@@ -42,7 +45,9 @@ export function parseEvent(message: HttpMessage): CloudEvent<unknown> {
     return new CloudEvent<unknown>({ ...wire.attributes, data: decodeData(wire) });
   } catch (e) {
     if (e instanceof ValidationError) {
-      const details = (e.errors ?? []).map((d) => (typeof d === 'string' ? d : `${d.instancePath} ${d.message ?? ''}`)).join('; ');
+      const details = (e.errors ?? [])
+        .map((d) => (typeof d === 'string' ? d : `${d.instancePath} ${d.message ?? ''}`))
+        .join('; ');
       throw new BadInputError(`invalid CloudEvent: ${e.message}${details ? ` (${details})` : ''}`, { cause: e });
     }
     throw e;
@@ -56,11 +61,18 @@ export type ReceivedEvent<T extends EventType> = {
 
 /** Parses and validates an event whose type must be one of `types` (BadInputError otherwise). */
 export function receiveEvent<T extends EventType>(message: HttpMessage, types: readonly T[]): ReceivedEvent<T>;
-export function receiveEvent(message: HttpMessage, types: readonly EventType[]): { type: EventType; data: unknown; event: CloudEvent<unknown> };
-export function receiveEvent(message: HttpMessage, types: readonly EventType[]): { type: EventType; data: unknown; event: CloudEvent<unknown> } {
+export function receiveEvent(
+  message: HttpMessage,
+  types: readonly EventType[],
+): { type: EventType; data: unknown; event: CloudEvent<unknown> };
+export function receiveEvent(
+  message: HttpMessage,
+  types: readonly EventType[],
+): { type: EventType; data: unknown; event: CloudEvent<unknown> } {
   const event = parseEvent(message);
   const type = types.find((t) => t === event.type);
-  if (type === undefined) throw new BadInputError(`unexpected event type "${event.type}"; this function accepts ${types.join(', ')}`);
+  if (type === undefined)
+    throw new BadInputError(`unexpected event type "${event.type}"; this function accepts ${types.join(', ')}`);
   return { type, data: validateEventData(type, event.data), event };
 }
 
@@ -97,6 +109,9 @@ export function eventHandler<T extends EventType>(options: EventHandlerOptions<T
       return;
     }
     const { headers, body } = toHttpMessage(reply);
-    res.status(200).set(headers).send(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    res
+      .status(200)
+      .set(headers)
+      .send(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   }, logger);
 }

@@ -14,7 +14,7 @@ describe('shard.ready of a round', () => {
     for (const r of ready) expect(r.hyperParams.learningRate).toBeCloseTo(0.0008, 12);
   });
 
-  it('starts from the previous round\'s model, one event per shard, with ids stable across retries', () => {
+  it("starts from the previous round's model, one event per shard, with ids stable across retries", () => {
     const events = shardReadyEvents(job, layout, 2, '/kaskade/test');
     expect(events.map((e) => e.type)).toEqual(Array(3).fill(EVENT_TYPES.shardReady));
     expect(events.map((e) => e.data?.shardIndex)).toEqual([0, 1, 2]);

@@ -19,13 +19,26 @@ export function shardReadyData(job: JobRecord, layout: JobLayout, round: number)
     shardUrl: shardUrl(job, layout, k),
     globalModelUrl: layout.roundModel(round - 1),
     exampleCount: sizes[k] ?? 1,
-    hyperParams: { localEpochs: job.config.localEpochs, batchSize: job.config.batchSize, learningRate: roundLearningRate(job, round) },
+    hyperParams: {
+      localEpochs: job.config.localEpochs,
+      batchSize: job.config.batchSize,
+      learningRate: roundLearningRate(job, round),
+    },
   }));
 }
 
 /** The round's events, with ids that come out the same on every retry (receivers deduplicate). */
-export function shardReadyEvents(job: JobRecord, layout: JobLayout, round: number, source: string): Array<CloudEvent<ShardReady>> {
+export function shardReadyEvents(
+  job: JobRecord,
+  layout: JobLayout,
+  round: number,
+  source: string,
+): Array<CloudEvent<ShardReady>> {
   return shardReadyData(job, layout, round).map((data) =>
-    createEvent(EVENT_TYPES.shardReady, data, { source, id: eventIds.shardReady(job.jobId, round, data.shardIndex), subject: job.jobId }),
+    createEvent(EVENT_TYPES.shardReady, data, {
+      source,
+      id: eventIds.shardReady(job.jobId, round, data.shardIndex),
+      subject: job.jobId,
+    }),
   );
 }

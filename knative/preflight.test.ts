@@ -29,8 +29,12 @@ describe('deploy preflight against the runtime API', () => {
     rt = await startKubeRuntime({ manifests: INSTALLED, kubeApi: { hide: ['brokers.eventing.knative.dev'] } });
     const findings = await preflight(rt.admin(), nfs, 'nfs');
     expect(findings).toHaveLength(1);
-    expect(findings[0]?.missing).toBe('Broker.eventing.knative.dev/v1 is not installed (the cluster serves eventing.knative.dev v1)');
-    expect(findings[0]?.fix).toMatch(/^kubectl apply -f https:\/\/github\.com\/knative\/eventing\/releases\/download\/knative-v[\d.]+\/eventing-crds\.yaml$/);
+    expect(findings[0]?.missing).toBe(
+      'Broker.eventing.knative.dev/v1 is not installed (the cluster serves eventing.knative.dev v1)',
+    );
+    expect(findings[0]?.fix).toMatch(
+      /^kubectl apply -f https:\/\/github\.com\/knative\/eventing\/releases\/download\/knative-v[\d.]+\/eventing-crds\.yaml$/,
+    );
   });
 
   it('names the whole Serving group when its only CRD is hidden', async () => {
@@ -44,8 +48,12 @@ describe('deploy preflight against the runtime API', () => {
     rt = await startKubeRuntime({ manifests: INSTALLED, kubeApi: { hide: ['configmaps'] } });
     const text = formatFindings(await preflight(rt.admin(), nfs, 'nfs'));
     expect(text.split('\n')).toEqual([
-      expect.stringMatching(/^missing: no Broker class: Broker default names none .*; fix: kubectl apply -f .*mt-channel-broker\.yaml$/),
-      expect.stringMatching(/^missing: knative-serving\/config-features does not enable kubernetes\.podspec-persistent-volume-claim, kubernetes\.podspec-persistent-volume-write .*; fix: kubectl patch configmap\/config-features -n knative-serving --type merge -p /),
+      expect.stringMatching(
+        /^missing: no Broker class: Broker default names none .*; fix: kubectl apply -f .*mt-channel-broker\.yaml$/,
+      ),
+      expect.stringMatching(
+        /^missing: knative-serving\/config-features does not enable kubernetes\.podspec-persistent-volume-claim, kubernetes\.podspec-persistent-volume-write .*; fix: kubectl patch configmap\/config-features -n knative-serving --type merge -p /,
+      ),
     ]);
   });
 
@@ -58,7 +66,15 @@ describe('deploy preflight against the runtime API', () => {
     ]);
     expect(findings[0]?.fix).toContain('roles/iam.workloadIdentityUser');
     const set = gcs.map((r): Resource =>
-      r.kind === 'ServiceAccount' ? { ...r, metadata: { ...r.metadata, annotations: { 'iam.gke.io/gcp-service-account': 'kaskade-function@my-project.iam.gserviceaccount.com' } } } : r,
+      r.kind === 'ServiceAccount'
+        ? {
+            ...r,
+            metadata: {
+              ...r.metadata,
+              annotations: { 'iam.gke.io/gcp-service-account': 'kaskade-function@my-project.iam.gserviceaccount.com' },
+            },
+          }
+        : r,
     );
     expect(await preflight(rt.admin(), set, 'gcs')).toEqual([]);
   });

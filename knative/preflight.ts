@@ -2,7 +2,14 @@
 // whether it can run the rendered overlay. Knative Serving and Eventing types at the versions
 // the manifests use, a Broker class, and per overlay the PVC feature flags (nfs) or the Workload
 // Identity annotation (gcs). Each missing piece is one finding with the command that fixes it.
-import { ApiException, ApisApi, CoreV1Api, KubernetesObjectApi, type KubeConfig, type V1APIResource } from '@kubernetes/client-node';
+import {
+  ApiException,
+  ApisApi,
+  CoreV1Api,
+  KubernetesObjectApi,
+  type KubeConfig,
+  type V1APIResource,
+} from '@kubernetes/client-node';
 import { UnavailableError } from '../functions/_shared/errors.js';
 import type { Overlay } from './deploy.js';
 import type { Resource } from './validate.js';
@@ -26,7 +33,10 @@ const CRD_FILES: Record<string, string> = {
   'sources.knative.dev': `${EVENTING_RELEASE}/eventing-crds.yaml`,
 };
 
-export const PVC_FLAGS = ['kubernetes.podspec-persistent-volume-claim', 'kubernetes.podspec-persistent-volume-write'] as const;
+export const PVC_FLAGS = [
+  'kubernetes.podspec-persistent-volume-claim',
+  'kubernetes.podspec-persistent-volume-write',
+] as const;
 export const WORKLOAD_IDENTITY = 'iam.gke.io/gcp-service-account';
 const DEFAULT_BROKER_CLASS = 'MTChannelBasedBroker';
 
@@ -44,7 +54,8 @@ function is404(e: unknown): boolean {
 /** The Knative types the deploy needs: Serving's Service and Eventing's Broker and Trigger always, plus every Knative kind the overlay renders. */
 export function requiredKinds(resources: readonly Resource[]): Array<{ apiVersion: string; kind: string }> {
   const wanted = new Map<string, { apiVersion: string; kind: string }>();
-  const add = (apiVersion: string, kind: string): void => void wanted.set(`${apiVersion} ${kind}`, { apiVersion, kind });
+  const add = (apiVersion: string, kind: string): void =>
+    void wanted.set(`${apiVersion} ${kind}`, { apiVersion, kind });
   add('serving.knative.dev/v1', 'Service');
   add('eventing.knative.dev/v1', 'Broker');
   add('eventing.knative.dev/v1', 'Trigger');
@@ -66,7 +77,10 @@ export async function preflight(kc: KubeConfig, resources: readonly Resource[], 
       return await call();
     } catch (e) {
       if (is404(e)) return undefined;
-      throw new UnavailableError(`preflight: ${what} failed against ${kc.getCurrentCluster()?.server ?? 'the cluster'}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new UnavailableError(
+        `preflight: ${what} failed against ${kc.getCurrentCluster()?.server ?? 'the cluster'}: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
   };
 
@@ -74,14 +88,21 @@ export async function preflight(kc: KubeConfig, resources: readonly Resource[], 
   for (const { apiVersion, kind } of requiredKinds(resources)) {
     const [group = '', version = ''] = apiVersion.split('/');
     const served = groups.find((g) => g.name === group)?.versions.map((v) => v.version) ?? [];
-    const found = served.includes(version) ? await guard(`discovery of ${apiVersion}`, () => discovery.find(apiVersion, kind)) : undefined;
+    const found = served.includes(version)
+      ? await guard(`discovery of ${apiVersion}`, () => discovery.find(apiVersion, kind))
+      : undefined;
     if (found) continue;
     const have = served.length > 0 ? ` (the cluster serves ${group} ${served.join(', ')})` : '';
-    findings.push({ missing: `${kind}.${apiVersion} is not installed${have}`, fix: `kubectl apply -f ${CRD_FILES[group] ?? `<the CRDs of ${group}>`}` });
+    findings.push({
+      missing: `${kind}.${apiVersion} is not installed${have}`,
+      fix: `kubectl apply -f ${CRD_FILES[group] ?? `<the CRDs of ${group}>`}`,
+    });
   }
 
   const brokers = resources.filter((r) => r.kind === 'Broker' && r.apiVersion.startsWith('eventing.knative.dev/'));
-  const defaults = await guard('GET configmap knative-eventing/config-br-defaults', () => core.readNamespacedConfigMap({ name: 'config-br-defaults', namespace: 'knative-eventing' }));
+  const defaults = await guard('GET configmap knative-eventing/config-br-defaults', () =>
+    core.readNamespacedConfigMap({ name: 'config-br-defaults', namespace: 'knative-eventing' }),
+  );
   const defaultClass = /brokerClass:\s*(\S+)/.exec(defaults?.data?.['default-br-config'] ?? '')?.[1];
   for (const b of brokers.length > 0 ? brokers : [undefined]) {
     const named = b?.metadata.annotations?.['eventing.knative.dev/broker.class'];
@@ -92,23 +113,38 @@ export async function preflight(kc: KubeConfig, resources: readonly Resource[], 
         fix: `kubectl apply -f ${EVENTING_RELEASE}/eventing-core.yaml -f ${EVENTING_RELEASE}/in-memory-channel.yaml -f ${EVENTING_RELEASE}/mt-channel-broker.yaml`,
       });
     } else if (named !== undefined && named !== defaultClass && named !== DEFAULT_BROKER_CLASS) {
-      findings.push({ missing: `${name} asks for Broker class ${named}, which this preflight cannot confirm is installed`, fix: `install the ${named} broker implementation, or drop the eventing.knative.dev/broker.class annotation` });
+      findings.push({
+        missing: `${name} asks for Broker class ${named}, which this preflight cannot confirm is installed`,
+        fix: `install the ${named} broker implementation, or drop the eventing.knative.dev/broker.class annotation`,
+      });
     }
   }
 
   if (overlay === 'nfs') {
-    const features = await guard('GET configmap knative-serving/config-features', () => core.readNamespacedConfigMap({ name: 'config-features', namespace: 'knative-serving' }));
+    const features = await guard('GET configmap knative-serving/config-features', () =>
+      core.readNamespacedConfigMap({ name: 'config-features', namespace: 'knative-serving' }),
+    );
     const off = PVC_FLAGS.filter((f) => features?.data?.[f] !== 'enabled');
     if (off.length > 0) {
       const patch = JSON.stringify({ data: Object.fromEntries(PVC_FLAGS.map((f) => [f, 'enabled'])) });
-      findings.push({ missing: `knative-serving/config-features does not enable ${off.join(', ')} (the nfs overlay mounts a PVC)`, fix: `kubectl patch configmap/config-features -n knative-serving --type merge -p '${patch}'` });
+      findings.push({
+        missing: `knative-serving/config-features does not enable ${off.join(', ')} (the nfs overlay mounts a PVC)`,
+        fix: `kubectl patch configmap/config-features -n knative-serving --type merge -p '${patch}'`,
+      });
     }
   }
 
   if (overlay === 'gcs') {
-    for (const sa of resources.filter((r) => r.kind === 'ServiceAccount' && bucketUsers(resources).has(r.metadata.name))) {
+    for (const sa of resources.filter(
+      (r) => r.kind === 'ServiceAccount' && bucketUsers(resources).has(r.metadata.name),
+    )) {
       const gsa = sa.metadata.annotations?.[WORKLOAD_IDENTITY];
-      if (gsa !== undefined && /^[a-z][\w-]*@[a-z][\w-]*\.iam\.gserviceaccount\.com$/.test(gsa) && !gsa.includes('PROJECT_ID')) continue;
+      if (
+        gsa !== undefined &&
+        /^[a-z][\w-]*@[a-z][\w-]*\.iam\.gserviceaccount\.com$/.test(gsa) &&
+        !gsa.includes('PROJECT_ID')
+      )
+        continue;
       findings.push({
         missing: `ServiceAccount ${sa.metadata.name} has ${gsa === undefined ? 'no' : `a placeholder (${gsa})`} ${WORKLOAD_IDENTITY} annotation: the functions cannot reach the bucket`,
         fix: `set ${WORKLOAD_IDENTITY}: kaskade-function@<project>.iam.gserviceaccount.com in knative/overlays/gcs/kustomization.yaml, and gcloud iam service-accounts add-iam-policy-binding kaskade-function@<project>.iam.gserviceaccount.com --role roles/iam.workloadIdentityUser --member 'serviceAccount:<project>.svc.id.goog[${sa.metadata.namespace ?? 'kaskade'}/${sa.metadata.name}]'`,
@@ -123,8 +159,17 @@ function bucketUsers(resources: readonly Resource[]): Set<string> {
   const names = new Set<string>();
   for (const r of resources) {
     if (r.kind !== 'Service') continue;
-    const spec = (r.spec as { template?: { spec?: { serviceAccountName?: string; containers?: Array<{ env?: Array<{ value?: string }> }> } } } | undefined)?.template?.spec;
-    if (spec?.containers?.some((c) => c.env?.some((e) => e.value?.startsWith('gs://')))) names.add(spec.serviceAccountName ?? 'default');
+    const spec = (
+      r.spec as
+        | {
+            template?: {
+              spec?: { serviceAccountName?: string; containers?: Array<{ env?: Array<{ value?: string }> }> };
+            };
+          }
+        | undefined
+    )?.template?.spec;
+    if (spec?.containers?.some((c) => c.env?.some((e) => e.value?.startsWith('gs://'))))
+      names.add(spec.serviceAccountName ?? 'default');
   }
   return names;
 }

@@ -57,7 +57,10 @@ export function schedulePlan(o: ScheduleOptions): SchedulePlan {
       return { commands: [['kubectl', 'apply', '-f', '-']], pingSource: ping };
     }
     if (o.action === 'pause') {
-      return { commands: [deletePing], note: `Knative's PingSource has no pause: pausing deletes ${o.name}; run kaskade schedule --cron ... --job ... again to resume` };
+      return {
+        commands: [deletePing],
+        note: `Knative's PingSource has no pause: pausing deletes ${o.name}; run kaskade schedule --cron ... --job ... again to resume`,
+      };
     }
     return { commands: [deletePing] };
   }

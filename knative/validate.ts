@@ -35,8 +35,16 @@ const KNATIVE_MODELS: Record<string, new (data: never) => { validate(): void }> 
   'sources.knative.dev/v1 PingSource': PingSource,
 };
 
-const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictRequired: false, allowUnionTypes: true });
-const coreValidators = new Map<string, ValidateFunction>(Object.entries(CORE_SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]));
+const ajv = new Ajv({
+  allErrors: true,
+  strict: true,
+  strictTypes: false,
+  strictRequired: false,
+  allowUnionTypes: true,
+});
+const coreValidators = new Map<string, ValidateFunction>(
+  Object.entries(CORE_SCHEMAS).map(([k, s]) => [k, ajv.compile(s)]),
+);
 
 /** The resources of a multi-document YAML stream (the runtime's one YAML reader); bad YAML throws. */
 export function resourcesOf(yamlText: string, origin = 'manifests'): Resource[] {
@@ -67,7 +75,11 @@ export function validateManifests(resources: readonly Resource[]): ManifestProbl
       }
     } else if (core) {
       if (!core(r)) {
-        for (const e of core.errors ?? []) problems.push({ resource: label(r), message: `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}` });
+        for (const e of core.errors ?? [])
+          problems.push({
+            resource: label(r),
+            message: `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`,
+          });
         continue;
       }
     } else {
@@ -75,10 +87,14 @@ export function validateManifests(resources: readonly Resource[]): ManifestProbl
       continue;
     }
     for (const ref of references(r)) {
-      if (!names.has(ref)) problems.push({ resource: label(r), message: `refers to ${ref}, which is not in the manifests` });
+      if (!names.has(ref))
+        problems.push({ resource: label(r), message: `refers to ${ref}, which is not in the manifests` });
     }
     if (r.kind === 'PingSource' && r.metadata.annotations?.[LOCAL_SUSPEND_ANNOTATION] !== undefined) {
-      problems.push({ resource: label(r), message: `${LOCAL_SUSPEND_ANNOTATION} means nothing to Knative: this PingSource would fire on a cluster; leave the schedule out instead (it is opt-in: knative/components/schedule)` });
+      problems.push({
+        resource: label(r),
+        message: `${LOCAL_SUSPEND_ANNOTATION} means nothing to Knative: this PingSource would fire on a cluster; leave the schedule out instead (it is opt-in: knative/components/schedule)`,
+      });
     }
   }
   return [...problems, ...admissionProblems(resources)];

@@ -14,7 +14,11 @@ const ROOT = resolve(import.meta.dirname, '..');
 const MANIFESTS = join(FIXTURE_MANIFESTS, 'routing.yaml');
 
 function kaskade(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'kaskade.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'kaskade.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -44,7 +48,10 @@ describe('kaskade up / send / status', () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'kaskade-cli-'));
-    up = kaskade(['up', '--manifests', MANIFESTS, '--functions', FIXTURE_FUNCTIONS, '--port', '0', '--state-dir', stateDir], { KASKADE_ALLOW_ZERO_INITIAL_SCALE: 'true' });
+    up = kaskade(
+      ['up', '--manifests', MANIFESTS, '--functions', FIXTURE_FUNCTIONS, '--port', '0', '--state-dir', stateDir],
+      { KASKADE_ALLOW_ZERO_INITIAL_SCALE: 'true' },
+    );
     up.stdout?.on('data', (c: Buffer) => (out += c.toString()));
     up.stderr?.on('data', (c: Buffer) => (err += c.toString()));
     await until('kaskade up', () => out.includes('runtime up'), 30_000, context);
@@ -56,7 +63,9 @@ describe('kaskade up / send / status', () => {
   });
 
   it('prints the service URLs and the broker URL', () => {
-    expect(out).toMatch(/service default\/echo {2}http:\/\/echo\.default\.localhost:\d+ {2}http:\/\/127\.0\.0\.1:\d+\/default\/echo/);
+    expect(out).toMatch(
+      /service default\/echo {2}http:\/\/echo\.default\.localhost:\d+ {2}http:\/\/127\.0\.0\.1:\d+\/default\/echo/,
+    );
     expect(out).toMatch(/broker {2}default\/default {2}http:\/\/127\.0\.0\.1:\d+\/default\/default/);
   });
 
@@ -66,7 +75,12 @@ describe('kaskade up / send / status', () => {
     expect(sent.code).toBe(0);
     const id = /id (\S+)/.exec(sent.stdout)?.[1] ?? '';
     expect(id).not.toBe('');
-    await until('echo to log the event', () => new RegExp(`echo/echo-\\d+ \\| .*POST / ce-type=dev\\.kaskade\\.test\\.sent ce-id=${id}`).test(err), 30_000, context);
+    await until(
+      'echo to log the event',
+      () => new RegExp(`echo/echo-\\d+ \\| .*POST / ce-type=dev\\.kaskade\\.test\\.sent ce-id=${id}`).test(err),
+      30_000,
+      context,
+    );
   });
 
   it('reports the services, their scale and the broker on status', async () => {
@@ -111,7 +125,8 @@ describe('the kaskade bin', () => {
     expect(existsSync(bin)).toBe(true);
     const res = await runBin(['--help']);
     expect(res.code).toBe(0);
-    for (const command of ['up', 'status', 'send', 'train', 'deploy']) expect(res.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['up', 'status', 'send', 'train', 'deploy'])
+      expect(res.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
   it('runs a command through the bin: deploy refuses an unknown tool', async () => {

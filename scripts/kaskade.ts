@@ -14,10 +14,25 @@ import { register as train } from './commands/train.js';
 import { register as split } from './commands/split.js';
 import { register as up } from './commands/up.js';
 
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [up, status, send, train, deploy, schedule, split, collect, autoscaleLab, edgeClient, edgeTrain];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [
+  up,
+  status,
+  send,
+  train,
+  deploy,
+  schedule,
+  split,
+  collect,
+  autoscaleLab,
+  edgeClient,
+  edgeTrain,
+];
 
 // Commander has printed the error and the usage by the time it throws: bad flags exit 2.
-const program = new Command('kaskade').description('Deep-learning training and serving as scale-to-zero Knative services').showHelpAfterError().exitOverride();
+const program = new Command('kaskade')
+  .description('Deep-learning training and serving as scale-to-zero Knative services')
+  .showHelpAfterError()
+  .exitOverride();
 for (const register of COMMANDS) register(program);
 
 try {

@@ -6,29 +6,53 @@ import { planTestSetup, type Plan, type Probe } from './pretest-plan.js';
 describe('planTestSetup', () => {
   const debianRoot: Probe = { missing: [], root: true, aptGet: true, sudo: false };
   const cases: { name: string; probe: Probe; expected: Plan | ((plan: Plan) => void) }[] = [
-    { name: 'everything there: nothing to do (no apt-get update either)', probe: debianRoot, expected: { action: 'ready' } },
-    { name: 'everything there, not root, no apt: still ready', probe: { missing: [], root: false, aptGet: false, sudo: false }, expected: { action: 'ready' } },
+    {
+      name: 'everything there: nothing to do (no apt-get update either)',
+      probe: debianRoot,
+      expected: { action: 'ready' },
+    },
+    {
+      name: 'everything there, not root, no apt: still ready',
+      probe: { missing: [], root: false, aptGet: false, sudo: false },
+      expected: { action: 'ready' },
+    },
     {
       name: 'a kubectl too old to render the manifests: stop, whatever else',
       probe: { ...debianRoot, kubectlRenders: false },
       expected: (plan) => {
-        expect(plan.action === 'stop' && plan.message).toMatch(/kubectl 1\.21 or later.*kubectl kustomize knative\/base/);
+        expect(plan.action === 'stop' && plan.message).toMatch(
+          /kubectl 1\.21 or later.*kubectl kustomize knative\/base/,
+        );
       },
     },
-    { name: 'a kubectl that renders: ready', probe: { ...debianRoot, kubectlRenders: true }, expected: { action: 'ready' } },
+    {
+      name: 'a kubectl that renders: ready',
+      probe: { ...debianRoot, kubectlRenders: true },
+      expected: { action: 'ready' },
+    },
     {
       name: 'root on Debian, two missing: one update, one install of both',
       probe: { ...debianRoot, missing: ['chromium', 'fashionMnist'] },
       expected: {
         action: 'install',
         packages: ['chromium', 'dataset-fashion-mnist'],
-        commands: [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', 'chromium', 'dataset-fashion-mnist']],
+        commands: [
+          ['apt-get', 'update', '-qq'],
+          ['apt-get', 'install', '-y', '-qq', 'chromium', 'dataset-fashion-mnist'],
+        ],
       },
     },
     {
       name: 'root on Debian without kubectl: kubernetes-client',
       probe: { ...debianRoot, missing: ['kubectl'] },
-      expected: { action: 'install', packages: ['kubernetes-client'], commands: [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', 'kubernetes-client']] },
+      expected: {
+        action: 'install',
+        packages: ['kubernetes-client'],
+        commands: [
+          ['apt-get', 'update', '-qq'],
+          ['apt-get', 'install', '-y', '-qq', 'kubernetes-client'],
+        ],
+      },
     },
     {
       name: 'not root, sudo there: stop with the sudo command',
@@ -44,7 +68,9 @@ describe('planTestSetup', () => {
       name: 'not root, no sudo: stop with the command to run as root',
       probe: { missing: ['chromium', 'kubectl'], root: false, aptGet: true, sudo: false },
       expected: (plan) => {
-        expect(plan.action === 'stop' && plan.message).toContain(`\n  su -c 'apt-get update && apt-get install -y chromium kubernetes-client'\n`);
+        expect(plan.action === 'stop' && plan.message).toContain(
+          `\n  su -c 'apt-get update && apt-get install -y chromium kubernetes-client'\n`,
+        );
       },
     },
     {
@@ -52,7 +78,9 @@ describe('planTestSetup', () => {
       probe: { missing: ['chromium'], root: true, aptGet: false, sudo: false },
       expected: (plan) => {
         expect(plan.action).toBe('stop');
-        expect(plan.action === 'stop' && plan.message).toMatch(/Chromium \(\/usr\/bin\/chromium\).*\n.*Debian: chromium/s);
+        expect(plan.action === 'stop' && plan.message).toMatch(
+          /Chromium \(\/usr\/bin\/chromium\).*\n.*Debian: chromium/s,
+        );
       },
     },
   ];

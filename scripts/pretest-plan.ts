@@ -14,9 +14,24 @@ export interface Requirement {
 }
 
 export const REQUIREMENTS = {
-  chromium: { name: 'Chromium', debianPackage: 'chromium', where: '/usr/bin/chromium', neededBy: "the predictor page's browser test" },
-  fashionMnist: { name: 'Fashion-MNIST', debianPackage: 'dataset-fashion-mnist', where: '/usr/share/datasets/fashion-mnist', neededBy: "the fashion-mnist:debian dataset's test" },
-  kubectl: { name: 'kubectl', debianPackage: 'kubernetes-client', where: 'kubectl on PATH', neededBy: '`kubectl kustomize` of the manifests (knative/)' },
+  chromium: {
+    name: 'Chromium',
+    debianPackage: 'chromium',
+    where: '/usr/bin/chromium',
+    neededBy: "the predictor page's browser test",
+  },
+  fashionMnist: {
+    name: 'Fashion-MNIST',
+    debianPackage: 'dataset-fashion-mnist',
+    where: '/usr/share/datasets/fashion-mnist',
+    neededBy: "the fashion-mnist:debian dataset's test",
+  },
+  kubectl: {
+    name: 'kubectl',
+    debianPackage: 'kubernetes-client',
+    where: 'kubectl on PATH',
+    neededBy: '`kubectl kustomize` of the manifests (knative/)',
+  },
 } as const satisfies Record<string, Requirement>;
 
 export type RequirementId = keyof typeof REQUIREMENTS;
@@ -47,7 +62,9 @@ export type Plan =
   | { action: 'stop'; message: string };
 
 function described(ids: readonly RequirementId[]): string {
-  return ids.map((id) => `  ${REQUIREMENTS[id].name} (${REQUIREMENTS[id].where}), for ${REQUIREMENTS[id].neededBy}`).join('\n');
+  return ids
+    .map((id) => `  ${REQUIREMENTS[id].name} (${REQUIREMENTS[id].where}), for ${REQUIREMENTS[id].neededBy}`)
+    .join('\n');
 }
 
 /** The apt-get commands that install `packages` (the package lists are refreshed first). */
@@ -62,7 +79,8 @@ export function planTestSetup(probe: Probe): Plan {
   if (probe.missing.length === 0 && probe.kubectlRenders === false) {
     return {
       action: 'stop',
-      message: 'npm test needs a kubectl whose kustomize renders knative/ (kubectl 1.21 or later: the manifests use `labels`, `patches` and components); the kubectl on PATH fails `kubectl kustomize knative/base`. Put a newer kubectl first on PATH, then run npm test again.',
+      message:
+        'npm test needs a kubectl whose kustomize renders knative/ (kubectl 1.21 or later: the manifests use `labels`, `patches` and components); the kubectl on PATH fails `kubectl kustomize knative/base`. Put a newer kubectl first on PATH, then run npm test again.',
     };
   }
   if (probe.missing.length === 0) return { action: 'ready' };
@@ -74,5 +92,8 @@ export function planTestSetup(probe: Probe): Plan {
     const command = probe.sudo ? line.map((c) => `sudo ${c}`).join(' && ') : `su -c '${line.join(' && ')}'`;
     return { action: 'stop', message: `${head}Install it with:\n  ${command}\nthen run npm test again.` };
   }
-  return { action: 'stop', message: `${head}Install it with your system's package manager (Debian: ${packages.join(' ')}), then run npm test again.` };
+  return {
+    action: 'stop',
+    message: `${head}Install it with your system's package manager (Debian: ${packages.join(' ')}), then run npm test again.`,
+  };
 }

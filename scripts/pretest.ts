@@ -30,9 +30,16 @@ function probe(): Probe {
   };
   const missing = (Object.keys(present) as RequirementId[]).filter((id) => !present[id]);
   const kubectlRenders = present.kubectl
-    ? spawnSync('kubectl', ['kustomize', join(ROOT, 'knative', 'base')], { stdio: 'ignore', timeout: 30_000 }).status === 0
+    ? spawnSync('kubectl', ['kustomize', join(ROOT, 'knative', 'base')], { stdio: 'ignore', timeout: 30_000 })
+        .status === 0
     : undefined;
-  return { missing, root: process.getuid?.() === 0, aptGet: onPath('apt-get'), sudo: onPath('sudo'), ...(kubectlRenders === undefined ? {} : { kubectlRenders }) };
+  return {
+    missing,
+    root: process.getuid?.() === 0,
+    aptGet: onPath('apt-get'),
+    sudo: onPath('sudo'),
+    ...(kubectlRenders === undefined ? {} : { kubectlRenders }),
+  };
 }
 
 function stop(message: string): never {
@@ -45,8 +52,12 @@ if (plan.action === 'install') {
   process.stderr.write(`pretest: installing ${plan.packages.join(', ')} for the tests (apt-get)\n`);
   for (const [program, ...args] of plan.commands) {
     if (program === undefined) continue;
-    const r = spawnSync(program, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (r.status !== 0) stop(`pretest: ${program} ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`})`);
+    const r = spawnSync(program, args, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0)
+      stop(`pretest: ${program} ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`})`);
   }
   plan = planTestSetup(probe());
   if (plan.action === 'install') stop(`pretest: still missing after apt-get: ${plan.packages.join(', ')}`);

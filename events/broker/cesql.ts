@@ -85,7 +85,10 @@ function tokenize(src: string): Token[] {
         tokens.push({ t: 'op', v: c, at: i });
         i++;
       } else {
-        reject(src, `unsupported character "${c}" at ${i}${'+*/%'.includes(c) ? ' (arithmetic is not supported)' : ''}`);
+        reject(
+          src,
+          `unsupported character "${c}" at ${i}${'+*/%'.includes(c) ? ' (arithmetic is not supported)' : ''}`,
+        );
       }
     }
   }
@@ -204,7 +207,8 @@ class Parser {
       if (upper === 'TRUE' || upper === 'FALSE') return { k: 'lit', v: upper === 'TRUE' };
       if (upper === 'EXISTS') {
         const name = this.next();
-        if (name.t !== 'word' || KEYWORDS.has(name.v.toUpperCase())) reject(this.src, `EXISTS needs an attribute name at ${name.at}`);
+        if (name.t !== 'word' || KEYWORDS.has(name.v.toUpperCase()))
+          reject(this.src, `EXISTS needs an attribute name at ${name.at}`);
         return { k: 'exists', name: attributeName(this.src, name.v) };
       }
       if (this.peekOp('(')) reject(this.src, `function ${t.v}() is not supported`);

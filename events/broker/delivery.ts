@@ -6,10 +6,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../functions/_shared/log.js';
 import { decodeHttp, STRUCTURED_CONTENT_TYPE, type WireEvent } from '../wire.js';
 import { checkHeaderBytes } from './limits.js';
-import { deadLetterEvent, isAccepted, isRetryable, retryDelayMs, type AttemptResult, type DeliveryPolicy, type HttpAnswer } from './policy.js';
+import {
+  deadLetterEvent,
+  isAccepted,
+  isRetryable,
+  retryDelayMs,
+  type AttemptResult,
+  type DeliveryPolicy,
+  type HttpAnswer,
+} from './policy.js';
 import type { Sender } from './sender.js';
 
-export type Outcome = { readonly kind: 'delivered'; readonly reply: WireEvent | undefined } | { readonly kind: 'dead-lettered' | 'dropped' | 'aborted' };
+export type Outcome =
+  | { readonly kind: 'delivered'; readonly reply: WireEvent | undefined }
+  | { readonly kind: 'dead-lettered' | 'dropped' | 'aborted' };
 
 /** What delivery needs of a trigger. */
 export interface DeliveryTarget {
@@ -59,7 +69,11 @@ class Limiter {
 function looksLikeEvent(result: HttpAnswer): boolean {
   const h = result.headers;
   const contentType = h['content-type'];
-  return h['ce-specversion'] !== undefined || h['ce-id'] !== undefined || (typeof contentType === 'string' && contentType.startsWith(STRUCTURED_CONTENT_TYPE));
+  return (
+    h['ce-specversion'] !== undefined ||
+    h['ce-id'] !== undefined ||
+    (typeof contentType === 'string' && contentType.startsWith(STRUCTURED_CONTENT_TYPE))
+  );
 }
 
 export class Delivery {
@@ -72,23 +86,30 @@ export class Delivery {
     const uri = trigger.subscriberUri;
     const last = await this.attempts(uri, event, trigger.policy);
     if (last.kind === 'error' && last.aborted) return { kind: 'aborted' };
-    if (isAccepted(last)) return { kind: 'delivered', reply: last.kind === 'response' ? this.replyOf(last, trigger) : undefined };
+    if (isAccepted(last))
+      return { kind: 'delivered', reply: last.kind === 'response' ? this.replyOf(last, trigger) : undefined };
     const why = last.kind === 'response' ? `answered ${last.status}` : last.message;
     const sink = trigger.policy.deadLetterUri;
     if (sink === undefined) {
       this.options.counts.dropped++;
-      this.options.logger.warn(`trigger ${trigger.name}: event ${event.attributes.id} dropped (${why}; no dead-letter sink)`);
+      this.options.logger.warn(
+        `trigger ${trigger.name}: event ${event.attributes.id} dropped (${why}; no dead-letter sink)`,
+      );
       return { kind: 'dropped' };
     }
     const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger.policy);
     if (dead.kind === 'error' && dead.aborted) return { kind: 'aborted' };
     if (isAccepted(dead)) {
       this.options.counts.deadLettered++;
-      this.options.logger.warn(`trigger ${trigger.name}: event ${event.attributes.id} sent to the dead-letter sink (${why})`);
+      this.options.logger.warn(
+        `trigger ${trigger.name}: event ${event.attributes.id} sent to the dead-letter sink (${why})`,
+      );
       return { kind: 'dead-lettered' };
     }
     this.options.counts.dropped++;
-    this.options.logger.error(`trigger ${trigger.name}: event ${event.attributes.id} dropped: subscriber ${why}, dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`);
+    this.options.logger.error(
+      `trigger ${trigger.name}: event ${event.attributes.id} dropped: subscriber ${why}, dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`,
+    );
     return { kind: 'dropped' };
   }
 

@@ -13,7 +13,11 @@ export type Predicate = (attrs: Attributes) => boolean;
 const PASS: Predicate = () => true;
 const DIALECTS = ['exact', 'prefix', 'suffix', 'all', 'any', 'not', 'cesql'] as const;
 
-function matchEach(map: Readonly<Record<string, string>>, test: (value: string, wanted: string) => boolean, where: string): Predicate {
+function matchEach(
+  map: Readonly<Record<string, string>>,
+  test: (value: string, wanted: string) => boolean,
+  where: string,
+): Predicate {
   const entries = Object.entries(map);
   if (entries.length === 0) throw new ConfigError(`${where}: needs at least one attribute`);
   return (attrs) =>
@@ -26,7 +30,9 @@ function matchEach(map: Readonly<Record<string, string>>, test: (value: string, 
 function compileDialect(filter: FilterDialect, where: string): Predicate {
   const present = DIALECTS.filter((d) => filter[d] !== undefined);
   if (present.length !== 1) {
-    throw new ConfigError(`${where}: each filter holds exactly one of ${DIALECTS.join(', ')}; found ${present.length === 0 ? 'none' : present.join(' and ')}`);
+    throw new ConfigError(
+      `${where}: each filter holds exactly one of ${DIALECTS.join(', ')}; found ${present.length === 0 ? 'none' : present.join(' and ')}`,
+    );
   }
   if (filter.exact !== undefined) return matchEach(filter.exact, (v, w) => v === w, `${where}.exact`);
   if (filter.prefix !== undefined) return matchEach(filter.prefix, (v, w) => v.startsWith(w), `${where}.prefix`);

@@ -20,7 +20,9 @@ export function brokerOf(url: string, namespace: string, brokers: ReadonlyMap<st
     }
   });
   if (parts.length === 2 && ns === namespace && broker !== undefined && brokers.has(broker)) return broker;
-  throw new NotFoundError(`no broker at ${path} (brokers: ${[...brokers.keys()].map((b) => `/${namespace}/${b}`).join(', ')})`);
+  throw new NotFoundError(
+    `no broker at ${path} (brokers: ${[...brokers.keys()].map((b) => `/${namespace}/${b}`).join(', ')})`,
+  );
 }
 
 /** Reads and decodes one event: 413 past `limit` bytes, 400 for a malformed or oversized event. */
@@ -32,7 +34,8 @@ export async function readEvent(req: http.IncomingMessage, limit: number): Promi
 
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return Promise.reject(new PayloadTooLargeError(`event body of ${declared} bytes exceeds the ${limit}-byte limit`));
+  if (declared > limit)
+    return Promise.reject(new PayloadTooLargeError(`event body of ${declared} bytes exceeds the ${limit}-byte limit`));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -20,10 +20,25 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-const accepted = (s: number, triggers: string[]): AcceptedRecord => ({ k: 'a', s, b: 'default', t: triggers, ttl: 255, a: { specversion: '1.0', id: `e${s}`, source: '/t', type: 't' } });
+const accepted = (s: number, triggers: string[]): AcceptedRecord => ({
+  k: 'a',
+  s,
+  b: 'default',
+  t: triggers,
+  ttl: 255,
+  a: { specversion: '1.0', id: `e${s}`, source: '/t', type: 't' },
+});
 
 async function openJournal(path: string, live: () => readonly LiveEvent[] = () => [], compactBytes = 1 << 20) {
-  return Journal.open(path, { fsync: false, compactBytes, pendingCount: () => live().length, live, onError: (e) => { throw e; } });
+  return Journal.open(path, {
+    fsync: false,
+    compactBytes,
+    pendingCount: () => live().length,
+    live,
+    onError: (e) => {
+      throw e;
+    },
+  });
 }
 
 describe('journal', () => {
@@ -37,7 +52,10 @@ describe('journal', () => {
     journal.complete({ k: 'd', s: 2, t: 'a' });
     await journal.close();
     const { events, lastSeq, tornBytes } = replay(await readFile(path));
-    expect(events.map((e) => [e.record.s, e.record.t])).toEqual([[1, ['b']], [3, ['a', 'b']]]);
+    expect(events.map((e) => [e.record.s, e.record.t])).toEqual([
+      [1, ['b']],
+      [3, ['a', 'b']],
+    ]);
     expect([...(events[0]?.data ?? [])]).toEqual([9, 8, 7]);
     expect(lastSeq).toBe(3);
     expect(tornBytes).toBe(0);
@@ -45,7 +63,10 @@ describe('journal', () => {
 
   it.each([
     { name: 'a torn last record', damage: (b: Buffer) => b.subarray(0, b.byteLength - 5) },
-    { name: 'a garbled last header', damage: (b: Buffer) => Buffer.concat([b.subarray(0, b.byteLength - 4), Buffer.from('}}}}')]) },
+    {
+      name: 'a garbled last header',
+      damage: (b: Buffer) => Buffer.concat([b.subarray(0, b.byteLength - 4), Buffer.from('}}}}')]),
+    },
   ])('keeps what precedes $name', async ({ damage }) => {
     const path = join(await tempDir(), 'j');
     const { journal } = await openJournal(path, () => [{ record: accepted(0, ['x']), data: undefined }]);
@@ -87,10 +108,18 @@ describe('journal', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     try {
-      const port = await new Promise<number>((resolve) => child.stdout.once('data', (line: Buffer) => resolve(Number(line.toString().trim()))));
+      const port = await new Promise<number>((resolve) =>
+        child.stdout.once('data', (line: Buffer) => resolve(Number(line.toString().trim()))),
+      );
       const res = await fetch(`http://127.0.0.1:${port}/kaskade/default`, {
         method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': 'survivor', 'ce-source': '/kaskade/test', 'ce-type': 'dev.kaskade.shard.ready', 'content-type': 'application/octet-stream' },
+        headers: {
+          'ce-specversion': '1.0',
+          'ce-id': 'survivor',
+          'ce-source': '/kaskade/test',
+          'ce-type': 'dev.kaskade.shard.ready',
+          'content-type': 'application/octet-stream',
+        },
         body: Uint8Array.from([1, 2, 3]),
       });
       expect(res.status).toBe(202);
@@ -121,7 +150,13 @@ describe('journal', () => {
   it('starts cleanly when the journal file holds garbage (nothing replayed)', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'broker-kaskade.journal'), Buffer.from('not a journal at all'));
-    const broker = await startBroker({ namespace: 'kaskade', brokers: [{ name: 'default' }], triggers: [], stateDir: dir, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+    const broker = await startBroker({
+      namespace: 'kaskade',
+      brokers: [{ name: 'default' }],
+      triggers: [],
+      stateDir: dir,
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
     expect(broker.stats().replayed).toBe(0);
     await broker.close();
   });

@@ -32,7 +32,14 @@ export interface CompletedRecord {
 }
 
 const recordSchema = z.discriminatedUnion('k', [
-  z.object({ k: z.literal('a'), s: z.number(), b: z.string(), t: z.array(z.string()), ttl: z.number(), a: z.record(z.string(), z.string()) }),
+  z.object({
+    k: z.literal('a'),
+    s: z.number(),
+    b: z.string(),
+    t: z.array(z.string()),
+    ttl: z.number(),
+    a: z.record(z.string(), z.string()),
+  }),
   z.object({ k: z.literal('d'), s: z.number(), t: z.string() }),
 ]);
 
@@ -58,7 +65,9 @@ function frame(record: AcceptedRecord | CompletedRecord, data: Uint8Array | unde
   const lengths = Buffer.allocUnsafe(8);
   lengths.writeUInt32LE(header.byteLength, 0);
   lengths.writeUInt32LE(data?.byteLength ?? 0, 4);
-  return data === undefined || data.byteLength === 0 ? [lengths, header] : [lengths, header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
+  return data === undefined || data.byteLength === 0
+    ? [lengths, header]
+    : [lengths, header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
 }
 
 function parseRecord(header: Buffer): AcceptedRecord | CompletedRecord | undefined {
@@ -114,7 +123,10 @@ export class Journal {
   ) {}
 
   /** Opens (creating) the journal at `path` and returns what it held that is still pending. */
-  static async open(path: string, options: JournalOptions): Promise<{ journal: Journal; pending: LiveEvent[]; lastSeq: number; tornBytes: number }> {
+  static async open(
+    path: string,
+    options: JournalOptions,
+  ): Promise<{ journal: Journal; pending: LiveEvent[]; lastSeq: number; tornBytes: number }> {
     let bytes: Buffer = EMPTY;
     try {
       bytes = await readFile(path);

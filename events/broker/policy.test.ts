@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, deadLetterEvent, DEFAULT_DELIVERY, isRetryable, parseRetryAfter, resolvePolicy, retryDelayMs, type AttemptResult, type DeliveryPolicy } from './policy.js';
+import {
+  backoffMs,
+  deadLetterEvent,
+  DEFAULT_DELIVERY,
+  isRetryable,
+  parseRetryAfter,
+  resolvePolicy,
+  retryDelayMs,
+  type AttemptResult,
+  type DeliveryPolicy,
+} from './policy.js';
 
 const policy = (over: Partial<DeliveryPolicy> = {}): DeliveryPolicy => ({
   retry: 3,
@@ -11,7 +21,13 @@ const policy = (over: Partial<DeliveryPolicy> = {}): DeliveryPolicy => ({
   deadLetterUri: undefined,
   ...over,
 });
-const answer = (status: number, headers: Record<string, string> = {}, body = ''): AttemptResult => ({ kind: 'response', status, headers, body: Buffer.from(body), truncated: false });
+const answer = (status: number, headers: Record<string, string> = {}, body = ''): AttemptResult => ({
+  kind: 'response',
+  status,
+  headers,
+  body: Buffer.from(body),
+  truncated: false,
+});
 
 describe('delivery policy', () => {
   it.each([
@@ -19,7 +35,12 @@ describe('delivery policy', () => {
     { name: 'linear, retry 3', p: policy(), n: 3, ms: 600 },
     { name: 'exponential, retry 1', p: policy({ backoffPolicy: 'exponential' }), n: 1, ms: 400 },
     { name: 'exponential, retry 4', p: policy({ backoffPolicy: 'exponential' }), n: 4, ms: 3200 },
-    { name: 'exponential capped by backoffMax', p: policy({ backoffPolicy: 'exponential', backoffMaxMs: 1000 }), n: 4, ms: 1000 },
+    {
+      name: 'exponential capped by backoffMax',
+      p: policy({ backoffPolicy: 'exponential', backoffMaxMs: 1000 }),
+      n: 4,
+      ms: 1000,
+    },
   ])('backoff $name → $ms ms', ({ p, n, ms }) => {
     expect(backoffMs(p, n)).toBe(ms);
   });
@@ -56,19 +77,43 @@ describe('delivery policy', () => {
   });
 
   it('takes each field from the trigger, else the broker, else the defaults', () => {
-    const p = resolvePolicy({ retry: 1 }, { retry: 5, backoffPolicy: 'linear', timeout: 'PT2S', deadLetterSink: { uri: 'http://dls/' } }, DEFAULT_DELIVERY, 'trigger t');
-    expect(p).toEqual({ retry: 1, backoffPolicy: 'linear', backoffDelayMs: 200, backoffMaxMs: undefined, retryAfterMaxMs: 30_000, timeoutMs: 2000, deadLetterUri: 'http://dls/' });
-    expect(() => resolvePolicy({ timeout: '2s' }, undefined, DEFAULT_DELIVERY, 'trigger t')).toThrow(/trigger t: delivery\.timeout/);
+    const p = resolvePolicy(
+      { retry: 1 },
+      { retry: 5, backoffPolicy: 'linear', timeout: 'PT2S', deadLetterSink: { uri: 'http://dls/' } },
+      DEFAULT_DELIVERY,
+      'trigger t',
+    );
+    expect(p).toEqual({
+      retry: 1,
+      backoffPolicy: 'linear',
+      backoffDelayMs: 200,
+      backoffMaxMs: undefined,
+      retryAfterMaxMs: 30_000,
+      timeoutMs: 2000,
+      deadLetterUri: 'http://dls/',
+    });
+    expect(() => resolvePolicy({ timeout: '2s' }, undefined, DEFAULT_DELIVERY, 'trigger t')).toThrow(
+      /trigger t: delivery\.timeout/,
+    );
   });
 
   it('builds the dead-letter event with Knative error extensions, bounded', () => {
-    const event = { attributes: { specversion: '1.0', id: '1', source: '/s', type: 't' }, data: Buffer.from('payload') };
+    const event = {
+      attributes: { specversion: '1.0', id: '1', source: '/s', type: 't' },
+      data: Buffer.from('payload'),
+    };
     const dead = deadLetterEvent(event, 'http://sub/', answer(500, {}, 'x'.repeat(5000)));
     expect(dead.attributes).toMatchObject({ id: '1', knativeerrordest: 'http://sub/', knativeerrorcode: '500' });
     expect(Buffer.from(dead.attributes.knativeerrordata ?? '', 'base64').byteLength).toBe(1024);
     expect(dead.data).toBe(event.data);
-    const noAnswer = deadLetterEvent(event, 'http://sub/', { kind: 'error', message: 'no answer within 100 ms', aborted: false });
+    const noAnswer = deadLetterEvent(event, 'http://sub/', {
+      kind: 'error',
+      message: 'no answer within 100 ms',
+      aborted: false,
+    });
     expect(noAnswer.attributes.knativeerrorcode).toBeUndefined();
-    expect(Buffer.from(noAnswer.attributes.knativeerrordata ?? '', 'base64').toString()).toBe('no answer within 100 ms');
+    expect(Buffer.from(noAnswer.attributes.knativeerrordata ?? '', 'base64').toString()).toBe(
+      'no answer within 100 ms',
+    );
   });
 });

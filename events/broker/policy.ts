@@ -32,7 +32,8 @@ export function resolvePolicy(
   defaults: DeliverySpec,
   where: string,
 ): DeliveryPolicy {
-  const pick = <K extends keyof DeliverySpec>(key: K): DeliverySpec[K] => trigger?.[key] ?? broker?.[key] ?? defaults[key];
+  const pick = <K extends keyof DeliverySpec>(key: K): DeliverySpec[K] =>
+    trigger?.[key] ?? broker?.[key] ?? defaults[key];
   const ms = (key: 'backoffDelay' | 'backoffMax' | 'retryAfterMax' | 'timeout'): number | undefined => {
     const text = pick(key);
     return text === undefined ? undefined : parseDuration(text, `${where}: delivery.${key}`);
@@ -109,7 +110,10 @@ export const ERROR_DATA_MAX_BYTES = 1024;
  */
 export function deadLetterEvent(event: WireEvent, subscriberUri: string, last: AttemptResult): WireEvent {
   const attributes: Record<string, string> = { ...event.attributes, knativeerrordest: subscriberUri };
-  const detail = last.kind === 'response' ? last.body.subarray(0, ERROR_DATA_MAX_BYTES) : Buffer.from(last.message.slice(0, ERROR_DATA_MAX_BYTES));
+  const detail =
+    last.kind === 'response'
+      ? last.body.subarray(0, ERROR_DATA_MAX_BYTES)
+      : Buffer.from(last.message.slice(0, ERROR_DATA_MAX_BYTES));
   if (last.kind === 'response') attributes.knativeerrorcode = String(last.status);
   if (detail.byteLength > 0) attributes.knativeerrordata = detail.toString('base64');
   return { attributes, data: event.data };

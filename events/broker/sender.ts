@@ -36,7 +36,10 @@ export class Sender {
       this.urls.set(target, url);
     }
     const body = event.data ?? Buffer.alloc(0);
-    const headers: Record<string, string | number> = { ...binaryHeaders(event.attributes), 'content-length': body.byteLength };
+    const headers: Record<string, string | number> = {
+      ...binaryHeaders(event.attributes),
+      'content-length': body.byteLength,
+    };
     const request = url.protocol === 'https:' ? https.request : http.request;
     const limit = this.options.maxResponseBytes;
     return new Promise<AttemptResult>((resolve) => {
@@ -60,7 +63,15 @@ export class Sender {
             truncated = true;
           }
         });
-        res.on('end', () => finish({ kind: 'response', status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks, kept), truncated }));
+        res.on('end', () =>
+          finish({
+            kind: 'response',
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks, kept),
+            truncated,
+          }),
+        );
         res.on('error', (e) => finish({ kind: 'error', message: `${target}: ${e.message}`, aborted: signal.aborted }));
       });
       const timer = setTimeout(() => {

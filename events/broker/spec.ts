@@ -7,7 +7,9 @@ import { z } from 'zod';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { parseDuration } from './duration.js';
 
-const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL (resolve refs before starting the broker)');
+const httpUrl = z
+  .string()
+  .regex(/^https?:\/\/\S+$/, 'must be an http(s) URL (resolve refs before starting the broker)');
 const isoDuration = z.string().refine((text) => {
   try {
     parseDuration(text);
@@ -48,7 +50,10 @@ export interface FilterDialect {
   readonly cesql?: string | undefined;
 }
 
-const attributeMap = z.record(z.string().regex(/^[a-z0-9]+$/, 'attribute names are lowercase letters and digits'), z.string());
+const attributeMap = z.record(
+  z.string().regex(/^[a-z0-9]+$/, 'attribute names are lowercase letters and digits'),
+  z.string(),
+);
 /** One entry of a Trigger's `filters` (Knative's new filters: one dialect per entry). */
 export const filterSchema: z.ZodType<FilterDialect> = z.lazy(() =>
   z.strictObject({

@@ -22,7 +22,11 @@ function keepRawBody(req: IncomingMessage, _res: ServerResponse, buf: Buffer): v
   (req as Request).rawBody = buf;
 }
 
-export function httpFunctionApp(fn: HttpFunction, logger: Logger, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): express.Express {
+export function httpFunctionApp(
+  fn: HttpFunction,
+  logger: Logger,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+): express.Express {
   const app = express();
   const saving = { limit: maxBodyBytes, verify: keepRawBody };
   app.use(bodyParser.json({ ...saving, type: 'application/cloudevents+json' }));
@@ -42,7 +46,8 @@ export function httpFunctionApp(fn: HttpFunction, logger: Logger, maxBodyBytes =
   });
   app.use((e: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, body } = errorResponse(e);
-    if (status >= 500) logger.error(`${req.method} ${req.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    if (status >= 500)
+      logger.error(`${req.method} ${req.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     if (res.headersSent) res.end();
     else res.status(status).set(errorHeaders(e)).json(body);
   });

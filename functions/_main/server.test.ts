@@ -69,7 +69,10 @@ describe('serveFunction', () => {
       const text = await res.text();
       expect(Object.keys(JSON.parse(text) as object).sort()).toEqual(['code', 'error']);
       expect(text).not.toMatch(/\n\s*at |node_modules|\/work\/|<html|<pre/i);
-      expect(JSON.parse(text)).toMatchObject({ code: 'bad_input', error: expect.stringMatching(/^the request body is not valid JSON/) as unknown });
+      expect(JSON.parse(text)).toMatchObject({
+        code: 'bad_input',
+        error: expect.stringMatching(/^the request body is not valid JSON/) as unknown,
+      });
     }
   });
 
@@ -82,7 +85,15 @@ describe('serveFunction', () => {
   });
 
   it('refuses a chunked body as soon as it passes KASKADE_MAX_BODY_BYTES', async () => {
-    const small = await serveFunction(loadWorkerConfig({ FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: source('echo'), PORT: '0', KASKADE_MAX_BODY_BYTES: '65536' }), load);
+    const small = await serveFunction(
+      loadWorkerConfig({
+        FUNCTION_TARGET: 'echo',
+        KASKADE_FUNCTION_SOURCE: source('echo'),
+        PORT: '0',
+        KASKADE_MAX_BODY_BYTES: '65536',
+      }),
+      load,
+    );
     try {
       const url = `http://127.0.0.1:${small.port}/`;
       const chunks = [Buffer.alloc(40_000, 0x61), Buffer.alloc(40_000, 0x61)];
@@ -93,10 +104,19 @@ describe('serveFunction', () => {
           else controller.enqueue(next);
         },
       });
-      const res = await fetch(url, { method: 'POST', body: stream, duplex: 'half', headers: { 'content-type': 'text/plain' } } as RequestInit);
+      const res = await fetch(url, {
+        method: 'POST',
+        body: stream,
+        duplex: 'half',
+        headers: { 'content-type': 'text/plain' },
+      } as RequestInit);
       expect(res.status).toBe(413);
       expect(await res.json()).toMatchObject({ code: 'payload_too_large' });
-      const fits = await fetch(url, { method: 'POST', body: 'a'.repeat(60_000), headers: { 'content-type': 'text/plain' } });
+      const fits = await fetch(url, {
+        method: 'POST',
+        body: 'a'.repeat(60_000),
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(fits.status).toBe(200);
     } finally {
       await small.drain(1_000);
@@ -105,7 +125,9 @@ describe('serveFunction', () => {
 
   it('reads KASKADE_MAX_BODY_BYTES: 4 MiB by default, a ConfigError naming it when bad', () => {
     expect(config('echo').maxBodyBytes).toBe(4 * 1024 * 1024);
-    expect(() => loadWorkerConfig({ FUNCTION_TARGET: 'echo', KASKADE_MAX_BODY_BYTES: 'lots' })).toThrow(/KASKADE_MAX_BODY_BYTES/);
+    expect(() => loadWorkerConfig({ FUNCTION_TARGET: 'echo', KASKADE_MAX_BODY_BYTES: 'lots' })).toThrow(
+      /KASKADE_MAX_BODY_BYTES/,
+    );
   });
 
   it.each(['/throw', '/reject'])('answers a function failing at %s with a JSON 500 and keeps serving', async (path) => {

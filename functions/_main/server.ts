@@ -29,7 +29,8 @@ export interface WorkerConfig {
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const target = envString(env, 'FUNCTION_TARGET');
-  if (!/^[a-z][a-z0-9-]*$/i.test(target)) throw new ConfigError(`FUNCTION_TARGET must be a function folder name, got "${target}"`);
+  if (!/^[a-z][a-z0-9-]*$/i.test(target))
+    throw new ConfigError(`FUNCTION_TARGET must be a function folder name, got "${target}"`);
   return {
     target,
     source: resolve(APP_ROOT, envString(env, 'KASKADE_FUNCTION_SOURCE', `functions/${target}/index.ts`)),
@@ -58,7 +59,10 @@ export interface ServedFunction {
   drain(timeoutMs: number): Promise<boolean>;
 }
 
-export async function serveFunction(config: WorkerConfig, importModule: (path: string) => Promise<unknown>): Promise<ServedFunction> {
+export async function serveFunction(
+  config: WorkerConfig,
+  importModule: (path: string) => Promise<unknown>,
+): Promise<ServedFunction> {
   const mod = await importModule(config.source);
   // The registry's one public accessor; every Kaskade function registers with `http()` (events
   // arrive as HTTP CloudEvents and are parsed by events/receive.ts), so it is an HttpFunction.
@@ -149,7 +153,9 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
     served = await serveFunction(config, importModule);
   } catch (e) {
     // One readable line for the runtime's error message, then the details.
-    process.stderr.write(`cannot start: ${e instanceof Error ? e.message : String(e)}\n${e instanceof Error ? (e.stack ?? '') : ''}\n`);
+    process.stderr.write(
+      `cannot start: ${e instanceof Error ? e.message : String(e)}\n${e instanceof Error ? (e.stack ?? '') : ''}\n`,
+    );
     process.exit(1);
   }
   process.send?.({ kind: 'listening', port: served.port });

@@ -16,8 +16,10 @@ export function envInt(env: Env, name: string, fallback: number, range: { min?: 
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
-  if (range.min !== undefined && value < range.min) throw new ConfigError(`${name} must be ≥ ${range.min}, got ${value}`);
-  if (range.max !== undefined && value > range.max) throw new ConfigError(`${name} must be ≤ ${range.max}, got ${value}`);
+  if (range.min !== undefined && value < range.min)
+    throw new ConfigError(`${name} must be ≥ ${range.min}, got ${value}`);
+  if (range.max !== undefined && value > range.max)
+    throw new ConfigError(`${name} must be ≤ ${range.max}, got ${value}`);
   return value;
 }
 
@@ -32,5 +34,8 @@ export function envNumber(env: Env, name: string, fallback: number): number {
 export function envList(env: Env, name: string, fallback: readonly string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return [...fallback];
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }

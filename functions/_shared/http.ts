@@ -20,7 +20,8 @@ export function errorResponse(e: unknown): { status: number; body: { error: stri
     // Only the parser's one-line message goes out, never its stack or the request's internals.
     const type = (e as { type?: unknown }).type;
     const message = (e as Error).message.split('\n', 1)[0] ?? '';
-    if (type === 'entity.parse.failed') return { status, body: { error: `the request body is not valid JSON: ${message}`, code: 'bad_input' } };
+    if (type === 'entity.parse.failed')
+      return { status, body: { error: `the request body is not valid JSON: ${message}`, code: 'bad_input' } };
     return { status, body: { error: message, code: status === 413 ? 'payload_too_large' : 'bad_input' } };
   }
   return { status: 500, body: { error: 'internal error', code: 'internal' } };
@@ -44,14 +45,24 @@ export function withErrors(handler: Handler, logger?: Logger): Handler {
  * fetch with a deadline. A timeout becomes TimeoutError and a network failure UnavailableError,
  * both naming the URL, so the caller's request fails instead of hanging.
  */
-export async function fetchWithTimeout(url: string, init: RequestInit = {}, timeoutMs = 30_000): Promise<globalThis.Response> {
-  const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+export async function fetchWithTimeout(
+  url: string,
+  init: RequestInit = {},
+  timeoutMs = 30_000,
+): Promise<globalThis.Response> {
+  const signal = init.signal
+    ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
+    : AbortSignal.timeout(timeoutMs);
   try {
     return await fetch(url, { ...init, signal });
   } catch (e) {
-    if ((e as Error).name === 'TimeoutError') throw new TimeoutError(`${init.method ?? 'GET'} ${url} timed out after ${timeoutMs} ms`, { cause: e });
+    if ((e as Error).name === 'TimeoutError')
+      throw new TimeoutError(`${init.method ?? 'GET'} ${url} timed out after ${timeoutMs} ms`, { cause: e });
     // fetch's own message is just "fetch failed"; the socket error that explains it is the cause.
-    const why = (e as Error).cause instanceof Error ? `${(e as Error).message}: ${((e as Error).cause as Error).message}` : (e as Error).message;
+    const why =
+      (e as Error).cause instanceof Error
+        ? `${(e as Error).message}: ${((e as Error).cause as Error).message}`
+        : (e as Error).message;
     throw new UnavailableError(`${init.method ?? 'GET'} ${url} failed: ${why}`, { cause: e });
   }
 }

@@ -13,25 +13,43 @@ function setup(options: { nodes?: string[]; readiness?: 'auto' | 'manual'; env?:
   const nodes = (options.nodes ?? ['xavier', 'tx2', 'nano']).map((m, i) => edgeNode(`${m}-${i}`, m));
   const cluster = new MemoryCluster({ nodes, readiness: options.readiness ?? 'auto' });
   let t = 0;
-  const config: AdmissionConfig = loadConfig({ EDGE_CENTRE_URL: CENTRE, EDGE_LEASE_S: '30', EDGE_READY_TIMEOUT_MS: '200', ...options.env });
+  const config: AdmissionConfig = loadConfig({
+    EDGE_CENTRE_URL: CENTRE,
+    EDGE_LEASE_S: '30',
+    EDGE_READY_TIMEOUT_MS: '200',
+    ...options.env,
+  });
   const admission = new Admission({ config, cluster, now: () => t });
   return { cluster, admission, advance: (ms: number) => (t += ms) };
 }
 
-const minScale = (cluster: MemoryCluster, name: string) => cluster.peek(name)?.spec.template.metadata?.annotations?.[MIN_SCALE];
+const minScale = (cluster: MemoryCluster, name: string) =>
+  cluster.peek(name)?.spec.template.metadata?.annotations?.[MIN_SCALE];
 
 describe('admission under capacity', () => {
   it('creates the type service with the seed resources and affinity, and answers its URL', async () => {
     const { cluster, admission } = setup();
     const answer = await admission.admit('scalar', 'car-1');
-    expect(answer).toEqual({ url: 'http://edge-scalar.kaskade.example.com', service_port: 80, offloading: 0, type: 'scalar', clientID: 'car-1', leaseSeconds: 30 });
+    expect(answer).toEqual({
+      url: 'http://edge-scalar.kaskade.example.com',
+      service_port: 80,
+      offloading: 0,
+      type: 'scalar',
+      clientID: 'car-1',
+      leaseSeconds: 30,
+    });
     const svc = cluster.peek('edge-scalar')!;
     const container = svc.spec.template.spec.containers[0]!;
-    expect(container.resources).toEqual({ requests: { memory: EDGE_MEMORY.scalar.request }, limits: { memory: EDGE_MEMORY.scalar.limit } });
+    expect(container.resources).toEqual({
+      requests: { memory: EDGE_MEMORY.scalar.request },
+      limits: { memory: EDGE_MEMORY.scalar.limit },
+    });
     expect(container.env).toContainEqual({ name: 'FUNCTION_TARGET', value: 'edge-scalar' });
     expect(svc.spec.template.spec.affinity).toEqual({
       nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'machine', operator: 'NotIn', values: ['nano'] }] }] },
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'machine', operator: 'NotIn', values: ['nano'] }] }],
+        },
         preferredDuringSchedulingIgnoredDuringExecution: [
           { weight: 70, preference: { matchExpressions: [{ key: 'machine', operator: 'In', values: ['xavier'] }] } },
           { weight: 30, preference: { matchExpressions: [{ key: 'machine', operator: 'In', values: ['tx2'] }] } },
@@ -48,7 +66,10 @@ describe('admission under capacity', () => {
     expect(minScale(cluster, 'edge-image')).toBe('2');
     expect(cluster.calls.filter((c) => c.startsWith('apply'))).toEqual(['apply edge-image']);
     expect(cluster.calls).toContain('patch edge-image {"autoscaling.knative.dev/min-scale":"2"}');
-    expect(cluster.peek('edge-image')!.spec.template.spec.containers[0]!.resources).toEqual({ requests: { memory: EDGE_MEMORY.image.request }, limits: { memory: EDGE_MEMORY.image.limit } });
+    expect(cluster.peek('edge-image')!.spec.template.spec.containers[0]!.resources).toEqual({
+      requests: { memory: EDGE_MEMORY.image.request },
+      limits: { memory: EDGE_MEMORY.image.limit },
+    });
   });
 
   it('waits for Ready before answering', async () => {
@@ -76,7 +97,14 @@ describe('admission over capacity', () => {
   it('offloads to the centre once the type is full, and counts types apart', async () => {
     const { admission } = setup({ nodes: ['tx2', 'nano'] });
     expect((await admission.admit('scalar', 'a')).offloading).toBe(0);
-    expect(await admission.admit('scalar', 'b')).toEqual({ url: CENTRE, service_port: 80, offloading: 1, type: 'scalar', clientID: 'b', leaseSeconds: 0 });
+    expect(await admission.admit('scalar', 'b')).toEqual({
+      url: CENTRE,
+      service_port: 80,
+      offloading: 1,
+      type: 'scalar',
+      clientID: 'b',
+      leaseSeconds: 0,
+    });
     expect((await admission.admit('image', 'b')).offloading).toBe(0);
   });
 
@@ -86,15 +114,22 @@ describe('admission over capacity', () => {
   });
 
   it.each([1, 3, 6])('capacity %i with 4× concurrent admissions admits exactly that many', async (capacity) => {
-    const machines = capacity % 2 === 0 ? Array<string>(capacity / 2).fill('xavier') : ['tx2', ...Array<string>((capacity - 1) / 2).fill('xavier')];
+    const machines =
+      capacity % 2 === 0
+        ? Array<string>(capacity / 2).fill('xavier')
+        : ['tx2', ...Array<string>((capacity - 1) / 2).fill('xavier')];
     const { cluster, admission } = setup({ nodes: [...machines, 'nano'] });
-    const answers = await Promise.all(Array.from({ length: 4 * capacity }, (_, i) => admission.admit('scalar', `c${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 4 * capacity }, (_, i) => admission.admit('scalar', `c${i}`)),
+    );
     expect(answers.filter((a) => a.offloading === 0)).toHaveLength(capacity);
     expect(answers.filter((a) => a.offloading === 1)).toHaveLength(3 * capacity);
     expect(admission.sessions.count('scalar')).toBe(capacity);
     expect(minScale(cluster, 'edge-scalar')).toBe(String(capacity));
     // A burst shares writes: far fewer min-scale changes (revisions) than admissions.
-    expect(cluster.calls.filter((c) => c.startsWith('patch') || c.startsWith('apply')).length).toBeLessThanOrEqual(Math.min(capacity, 3));
+    expect(cluster.calls.filter((c) => c.startsWith('patch') || c.startsWith('apply')).length).toBeLessThanOrEqual(
+      Math.min(capacity, 3),
+    );
   });
 
   it('the centre (capacity rule none) admits everyone without raising min-scale', async () => {

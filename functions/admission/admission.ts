@@ -91,15 +91,21 @@ export class Admission {
 
   /** Sweeps expired leases every quarter lease (at most every 5 s) until `stop()`; the timer never keeps the process alive. */
   startSweeping(): { stop(): void } {
-    const timer = setInterval(() => {
-      this.sweep().catch((e: unknown) => this.logger?.warn(`lease sweep failed: ${(e as Error).message}`));
-    }, Math.min(5_000, Math.max(50, this.config.leaseMs / 4)));
+    const timer = setInterval(
+      () => {
+        this.sweep().catch((e: unknown) => this.logger?.warn(`lease sweep failed: ${(e as Error).message}`));
+      },
+      Math.min(5_000, Math.max(50, this.config.leaseMs / 4)),
+    );
     timer.unref();
     return { stop: () => clearInterval(timer) };
   }
 
   async status(): Promise<AdmissionStatus> {
-    const capacity = this.config.capacityRule === 'none' ? null : nodeCapacity(await this.cluster.listNodes(), this.config.nodeWeights, this.config.nodeLabel);
+    const capacity =
+      this.config.capacityRule === 'none'
+        ? null
+        : nodeCapacity(await this.cluster.listNodes(), this.config.nodeWeights, this.config.nodeLabel);
     const sessions = Object.fromEntries(EDGE_TYPES.map((t) => [t, this.sessions.count(t)])) as Record<EdgeType, number>;
     return { capacityRule: this.config.capacityRule, capacity, sessions };
   }
@@ -110,7 +116,10 @@ export class Admission {
     try {
       return await this.cluster.waitReady(name, { timeoutMs: this.config.readyTimeoutMs });
     } catch (e) {
-      if (e instanceof TimeoutError) throw new UnavailableError(`${name} was not Ready within ${this.config.readyTimeoutMs} ms; try again`, { cause: e });
+      if (e instanceof TimeoutError)
+        throw new UnavailableError(`${name} was not Ready within ${this.config.readyTimeoutMs} ms; try again`, {
+          cause: e,
+        });
       throw e;
     }
   }
@@ -133,14 +142,18 @@ export class Admission {
       });
     this.scaleWaiting.set(type, next);
     this.scaleQueue.set(type, next);
-    void next.catch(() => undefined).finally(() => {
-      if (this.scaleQueue.get(type) === next) this.scaleQueue.delete(type);
-    });
+    void next
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.scaleQueue.get(type) === next) this.scaleQueue.delete(type);
+      });
     return next;
   }
 
   private rescaleInBackground(type: EdgeType): void {
-    this.rescale(type).catch((e: unknown) => this.logger?.warn(`lowering ${edgeServiceName(type)} min-scale failed: ${(e as Error).message}`));
+    this.rescale(type).catch((e: unknown) =>
+      this.logger?.warn(`lowering ${edgeServiceName(type)} min-scale failed: ${(e as Error).message}`),
+    );
   }
 
   private async writeScale(type: EdgeType): Promise<KnativeService> {
@@ -166,7 +179,10 @@ export class Admission {
 
   private offload(type: EdgeType, clientId: string, capacity: number): AdmissionAnswer {
     const centre = this.config.centreUrl;
-    if (centre === undefined) throw new UnavailableError(`the edge is full (${capacity} ${type} session(s)) and no centre is configured (EDGE_CENTRE_URL)`);
+    if (centre === undefined)
+      throw new UnavailableError(
+        `the edge is full (${capacity} ${type} session(s)) and no centre is configured (EDGE_CENTRE_URL)`,
+      );
     const url = new URL(centre);
     const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
     return { url: centre, service_port: port, offloading: 1, type, clientID: clientId, leaseSeconds: 0 };

@@ -28,13 +28,24 @@ describe('admission HTTP', () => {
   it('GET /app-service admits with the seed fields', async () => {
     const res = await fetch(`${base}/app-service?type=scalar&clientID=car-1&clienttime=123`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ url: 'http://edge-scalar.kaskade.example.com', service_port: 80, offloading: 0 });
+    expect(await res.json()).toMatchObject({
+      url: 'http://edge-scalar.kaskade.example.com',
+      service_port: 80,
+      offloading: 0,
+    });
   });
 
   it('POST /app-service takes a JSON or form body; full → offloading 1', async () => {
-    const json = await fetch(`${base}/app-service`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'scalar', clientID: 'car-2' }) });
+    const json = await fetch(`${base}/app-service`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'scalar', clientID: 'car-2' }),
+    });
     expect(await json.json()).toMatchObject({ offloading: 0 });
-    const form = await fetch(`${base}/app-service`, { method: 'POST', body: new URLSearchParams({ type: 'scalar', clientID: 'car-3' }) });
+    const form = await fetch(`${base}/app-service`, {
+      method: 'POST',
+      body: new URLSearchParams({ type: 'scalar', clientID: 'car-3' }),
+    });
     expect(await form.json()).toMatchObject({ offloading: 1, url: 'http://centre.example.com/' });
   });
 
@@ -54,8 +65,18 @@ describe('admission HTTP', () => {
     { name: 'unknown type', path: '/app-service?type=video&clientID=a', status: 400, error: /unknown type "video"/ },
     { name: 'missing type', path: '/app-service?clientID=a', status: 400, error: /type is required/ },
     { name: 'missing clientID', path: '/app-service?type=scalar', status: 400, error: /clientID is required/ },
-    { name: 'bad clientID', path: '/app-service?type=scalar&clientID=%3Cx%3E', status: 400, error: /clientID is required/ },
-    { name: 'repeated type', path: '/app-service?type=scalar&type=image&clientID=a', status: 400, error: /unknown type/ },
+    {
+      name: 'bad clientID',
+      path: '/app-service?type=scalar&clientID=%3Cx%3E',
+      status: 400,
+      error: /clientID is required/,
+    },
+    {
+      name: 'repeated type',
+      path: '/app-service?type=scalar&type=image&clientID=a',
+      status: 400,
+      error: /unknown type/,
+    },
     { name: 'unknown route', path: '/deploy', status: 404, error: /no route/ },
   ])('$name → $status', async ({ path, status, error }) => {
     const res = await fetch(`${base}${path}`);

@@ -14,9 +14,13 @@ export function createAdmissionHandler(admission: Admission, logger?: Logger): H
   return withErrors(async (req, res) => {
     if (answeredProbe(req, res)) return;
     const route = ROUTES[req.path.replace(/\/+$/, '')];
-    if (route === undefined) throw new NotFoundError(`no route ${req.path}; try /app-service, /app-renew, /app-disconnect or /status`);
+    if (route === undefined)
+      throw new NotFoundError(`no route ${req.path}; try /app-service, /app-renew, /app-disconnect or /status`);
     if (req.method !== 'GET' && req.method !== 'POST') {
-      res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed`, code: 'method_not_allowed' });
+      res
+        .status(405)
+        .set('Allow', 'GET, POST')
+        .json({ error: `${req.method} is not allowed`, code: 'method_not_allowed' });
       return;
     }
     await route(admission, params(req), res);
@@ -47,14 +51,18 @@ type Params = Readonly<Record<string, unknown>>;
 
 function params(req: Request): Params {
   const body: unknown = req.body;
-  const fromBody = req.method === 'POST' && typeof body === 'object' && body !== null && !Buffer.isBuffer(body) ? (body as Record<string, unknown>) : {};
+  const fromBody =
+    req.method === 'POST' && typeof body === 'object' && body !== null && !Buffer.isBuffer(body)
+      ? (body as Record<string, unknown>)
+      : {};
   return { ...fromBody, ...(req.query as Record<string, unknown>) };
 }
 
 function requiredType(p: Params): EdgeType {
   const type = p.type;
   if (type === undefined) throw new BadInputError(`type is required: one of ${EDGE_TYPES.join(', ')}`);
-  if (!isEdgeType(type)) throw new BadInputError(`unknown type ${JSON.stringify(type)}; expected one of ${EDGE_TYPES.join(', ')}`);
+  if (!isEdgeType(type))
+    throw new BadInputError(`unknown type ${JSON.stringify(type)}; expected one of ${EDGE_TYPES.join(', ')}`);
   return type;
 }
 
@@ -65,7 +73,9 @@ function optionalType(p: Params): EdgeType | undefined {
 function clientId(p: Params): string {
   const id = p.clientID ?? p.clientId;
   if (typeof id !== 'string' || !CLIENT_ID.test(id)) {
-    throw new BadInputError(`clientID is required: 1-128 characters of letters, digits and . _ : @ -, starting with a letter or digit; got ${JSON.stringify(id)}`);
+    throw new BadInputError(
+      `clientID is required: 1-128 characters of letters, digits and . _ : @ -, starting with a letter or digit; got ${JSON.stringify(id)}`,
+    );
   }
   return id;
 }

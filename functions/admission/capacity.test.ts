@@ -15,9 +15,24 @@ describe('nodeCapacity', () => {
     { name: 'one xavier counts 2', nodes: [xavier(1)], weights: DEFAULT_NODE_WEIGHTS, want: 2 },
     { name: 'one tx2 counts 1', nodes: [tx2(1)], weights: DEFAULT_NODE_WEIGHTS, want: 1 },
     { name: 'nano is excluded', nodes: [nano(1), nano(2)], weights: DEFAULT_NODE_WEIGHTS, want: 0 },
-    { name: 'the seed edge: 2 xavier + 2 tx2 + 1 nano', nodes: [xavier(1), xavier(2), tx2(1), tx2(2), nano(1)], weights: DEFAULT_NODE_WEIGHTS, want: 6 },
-    { name: 'unlabelled and unknown boards count 0', nodes: [{ name: 'x', labels: {}, allocatable: {} }, edgeNode('o', 'orin')], weights: DEFAULT_NODE_WEIGHTS, want: 0 },
-    { name: 'configured weights', nodes: [xavier(1), tx2(1), edgeNode('o', 'orin')], weights: { xavier: 3, tx2: 0, orin: 4 }, want: 7 },
+    {
+      name: 'the seed edge: 2 xavier + 2 tx2 + 1 nano',
+      nodes: [xavier(1), xavier(2), tx2(1), tx2(2), nano(1)],
+      weights: DEFAULT_NODE_WEIGHTS,
+      want: 6,
+    },
+    {
+      name: 'unlabelled and unknown boards count 0',
+      nodes: [{ name: 'x', labels: {}, allocatable: {} }, edgeNode('o', 'orin')],
+      weights: DEFAULT_NODE_WEIGHTS,
+      want: 0,
+    },
+    {
+      name: 'configured weights',
+      nodes: [xavier(1), tx2(1), edgeNode('o', 'orin')],
+      weights: { xavier: 3, tx2: 0, orin: 4 },
+      want: 7,
+    },
   ])('$name', ({ nodes, weights, want }) => {
     expect(nodeCapacity(nodes, weights)).toBe(want);
   });
@@ -42,8 +57,18 @@ describe('freeSlots', () => {
 
 describe('free slots count only the type asked for', () => {
   it.each([
-    { name: 'image sessions leave scalar capacity alone', open: { scalar: 0, image: 3 }, ask: 'scalar' as const, want: 3 },
-    { name: 'scalar sessions leave image capacity alone', open: { scalar: 3, image: 0 }, ask: 'image' as const, want: 3 },
+    {
+      name: 'image sessions leave scalar capacity alone',
+      open: { scalar: 0, image: 3 },
+      ask: 'scalar' as const,
+      want: 3,
+    },
+    {
+      name: 'scalar sessions leave image capacity alone',
+      open: { scalar: 3, image: 0 },
+      ask: 'image' as const,
+      want: 3,
+    },
     { name: 'same type is subtracted', open: { scalar: 2, image: 1 }, ask: 'scalar' as const, want: 1 },
   ])('$name', ({ open, ask, want }) => {
     const table = new SessionTable(60_000);

@@ -23,7 +23,10 @@ export const DEFAULT_NODE_WEIGHTS: NodeWeights = { xavier: 2, tx2: 1, nano: 0 };
  */
 export function parseNodeWeights(raw: string, variable = 'EDGE_NODE_WEIGHTS'): NodeWeights {
   const weights: Record<string, number> = {};
-  for (const part of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const match = /^([A-Za-z0-9._-]+)=(\d+)$/.exec(part);
     if (!match) throw new ConfigError(`${variable} must be a list like xavier=2,tx2=1,nano=0, got "${raw}"`);
     weights[match[1]!] = Number(match[2]);

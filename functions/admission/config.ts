@@ -28,10 +28,15 @@ export interface AdmissionConfig {
 
 export function loadConfig(env: Env = process.env): AdmissionConfig {
   const rule = envString(env, 'EDGE_CAPACITY_RULE', 'nodes');
-  if (rule !== 'nodes' && rule !== 'none') throw new ConfigError(`EDGE_CAPACITY_RULE must be nodes or none, got "${rule}"`);
-  const preference = parseNodeWeights(envString(env, 'EDGE_NODE_PREFERENCE', 'xavier=70,tx2=30'), 'EDGE_NODE_PREFERENCE');
+  if (rule !== 'nodes' && rule !== 'none')
+    throw new ConfigError(`EDGE_CAPACITY_RULE must be nodes or none, got "${rule}"`);
+  const preference = parseNodeWeights(
+    envString(env, 'EDGE_NODE_PREFERENCE', 'xavier=70,tx2=30'),
+    'EDGE_NODE_PREFERENCE',
+  );
   for (const [machine, weight] of Object.entries(preference)) {
-    if (weight < 1 || weight > 100) throw new ConfigError(`EDGE_NODE_PREFERENCE weights must be in 1..100, got ${machine}=${weight}`);
+    if (weight < 1 || weight > 100)
+      throw new ConfigError(`EDGE_NODE_PREFERENCE weights must be in 1..100, got ${machine}=${weight}`);
   }
   const rawWeights = env.EDGE_NODE_WEIGHTS;
   return {
@@ -56,7 +61,8 @@ function optionalUrl(env: Env, name: string): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   try {
     const url = new URL(raw);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(`${name} must be an http(s) URL, got "${raw}"`, { cause: e });

@@ -19,7 +19,10 @@ export function edgeServiceName(type: EdgeType): string {
   return `edge-${type}`;
 }
 
-export type EdgeServiceConfig = Pick<AdmissionConfig, 'nodeLabel' | 'nodeWeights' | 'nodePreference' | 'serviceImage' | 'selfUrl' | 'modelUris'>;
+export type EdgeServiceConfig = Pick<
+  AdmissionConfig,
+  'nodeLabel' | 'nodeWeights' | 'nodePreference' | 'serviceImage' | 'selfUrl' | 'modelUris'
+>;
 
 export function edgeServiceManifest(type: EdgeType, minScale: number, config: EdgeServiceConfig): KnativeService {
   const name = edgeServiceName(type);
@@ -37,7 +40,12 @@ export function edgeServiceManifest(type: EdgeType, minScale: number, config: Ed
     kind: 'Service',
     metadata: {
       name,
-      labels: { 'app.kubernetes.io/part-of': 'kaskade', 'app.kubernetes.io/component': name, 'app.kubernetes.io/managed-by': 'admission', [TYPE_LABEL]: type },
+      labels: {
+        'app.kubernetes.io/part-of': 'kaskade',
+        'app.kubernetes.io/component': name,
+        'app.kubernetes.io/managed-by': 'admission',
+        [TYPE_LABEL]: type,
+      },
     },
     spec: {
       template: {
@@ -59,7 +67,10 @@ export function edgeServiceManifest(type: EdgeType, minScale: number, config: Ed
               image: config.serviceImage,
               env,
               ports: [{ containerPort: 8080 }],
-              resources: { requests: { memory: EDGE_MEMORY[type].request }, limits: { memory: EDGE_MEMORY[type].limit } },
+              resources: {
+                requests: { memory: EDGE_MEMORY[type].request },
+                limits: { memory: EDGE_MEMORY[type].limit },
+              },
               readinessProbe: { httpGet: { path: '/healthz' }, periodSeconds: 2 },
             },
           ],
@@ -70,16 +81,30 @@ export function edgeServiceManifest(type: EdgeType, minScale: number, config: Ed
 }
 
 function nodeAffinity(config: EdgeServiceConfig): Record<string, unknown> {
-  const excluded = Object.entries(config.nodeWeights).filter(([, w]) => w === 0).map(([m]) => m).sort();
-  const required = excluded.length === 0 ? {} : {
-    requiredDuringSchedulingIgnoredDuringExecution: {
-      nodeSelectorTerms: [{ matchExpressions: [{ key: config.nodeLabel, operator: 'NotIn', values: excluded }] }],
-    },
-  };
+  const excluded = Object.entries(config.nodeWeights)
+    .filter(([, w]) => w === 0)
+    .map(([m]) => m)
+    .sort();
+  const required =
+    excluded.length === 0
+      ? {}
+      : {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: config.nodeLabel, operator: 'NotIn', values: excluded }] }],
+          },
+        };
   const preferred = Object.entries(config.nodePreference)
     .sort(([, a], [, b]) => b - a)
-    .map(([machine, weight]) => ({ weight, preference: { matchExpressions: [{ key: config.nodeLabel, operator: 'In', values: [machine] }] } }));
-  return { nodeAffinity: { ...required, ...(preferred.length > 0 ? { preferredDuringSchedulingIgnoredDuringExecution: preferred } : {}) } };
+    .map(([machine, weight]) => ({
+      weight,
+      preference: { matchExpressions: [{ key: config.nodeLabel, operator: 'In', values: [machine] }] },
+    }));
+  return {
+    nodeAffinity: {
+      ...required,
+      ...(preferred.length > 0 ? { preferredDuringSchedulingIgnoredDuringExecution: preferred } : {}),
+    },
+  };
 }
 
 /** Where clients reach a Ready service: its status URL, and that URL's port. */

@@ -31,7 +31,12 @@ describe('SessionTable', () => {
     const table = new SessionTable(10_000);
     expect(table.reserve('a', 'scalar', 1).admitted).toBe(true);
     expect(table.reserve('a', 'image', 1).admitted).toBe(true);
-    expect(table.release('a').map((s) => s.type).sort()).toEqual(['image', 'scalar']);
+    expect(
+      table
+        .release('a')
+        .map((s) => s.type)
+        .sort(),
+    ).toEqual(['image', 'scalar']);
   });
 
   it('leases expire unless renewed', () => {

@@ -68,7 +68,9 @@ export class SessionTable {
   }
 
   private matching(clientId: string, type?: EdgeType): Session[] {
-    return [...this.sessions.values()].filter((s) => s.clientId === clientId && (type === undefined || s.type === type));
+    return [...this.sessions.values()].filter(
+      (s) => s.clientId === clientId && (type === undefined || s.type === type),
+    );
   }
 }
 

@@ -19,7 +19,6 @@ import { evaluate } from '../_shared/train/loop.js';
 import { publishModel } from './publish.js';
 import type { FunctionDeps } from '../../events/function-deps.js';
 
-
 export const SOURCE = sourceFor('aggregator');
 
 export interface AggregatorDeps extends FunctionDeps {
@@ -59,7 +58,10 @@ export async function aggregateRound(
   const averaged = federatedAverage(updates);
   const examples = updates.reduce((sum, u) => sum + u.count, 0);
   const roundModelUrl = layout.roundModel(round);
-  await store.write(roundModelUrl, encodeWeightSet(averaged, { round: String(round), participants: JSON.stringify(participants) }));
+  await store.write(
+    roundModelUrl,
+    encodeWeightSet(averaged, { round: String(round), participants: JSON.stringify(participants) }),
+  );
 
   const model = await tfjs.loadLayersModel(store.modelHandler(layout.architecture));
   try {
@@ -101,15 +103,34 @@ async function readUpdate(store: Store, layout: JobLayout, round: number, k: num
 }
 
 /** The record after round `result.round`: its result kept once, then the next round or done. */
-function advance(job: JobRecord, result: RoundResult, published: JobRecord['published'], nowMs: number): JobRecord | undefined {
+function advance(
+  job: JobRecord,
+  result: RoundResult,
+  published: JobRecord['published'],
+  nowMs: number,
+): JobRecord | undefined {
   if (job.status === 'failed' || job.status === 'done') return undefined;
-  const results = job.results.some((r) => r.round === result.round) ? job.results : [...job.results, result].sort((a, b) => a.round - b.round);
+  const results = job.results.some((r) => r.round === result.round)
+    ? job.results
+    : [...job.results, result].sort((a, b) => a.round - b.round);
   if (published !== null) return { ...job, results, status: 'done', published };
   if (job.currentRound > result.round) return { ...job, results };
-  return { ...job, results, status: 'running', currentRound: result.round + 1, roundStartedAt: new Date(nowMs).toISOString() };
+  return {
+    ...job,
+    results,
+    status: 'running',
+    currentRound: result.round + 1,
+    roundStartedAt: new Date(nowMs).toISOString(),
+  };
 }
 
-function emitAggregated(emit: Emit, job: JobRecord, result: RoundResult, modelUrl: string, final: boolean): Promise<void> {
+function emitAggregated(
+  emit: Emit,
+  job: JobRecord,
+  result: RoundResult,
+  modelUrl: string,
+  final: boolean,
+): Promise<void> {
   return emit(
     createEvent(
       EVENT_TYPES.modelAggregated,

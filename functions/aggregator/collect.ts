@@ -13,7 +13,15 @@ import type { ShardTrained } from '../../events/catalog.js';
 import { BadInputError } from '../_shared/errors.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { findJob, readJob, type JobRecord } from '../_shared/jobs/record.js';
-import { arrivedShards, claimRound, decideRound, readRoundState, recordArrival, releaseRound, type ClaimOutcome } from './rounds.js';
+import {
+  arrivedShards,
+  claimRound,
+  decideRound,
+  readRoundState,
+  recordArrival,
+  releaseRound,
+  type ClaimOutcome,
+} from './rounds.js';
 import { aggregateRound, type Aggregation, type AggregatorDeps, type AggregatorSettings } from './aggregate.js';
 import { verifyArrival } from './verify.js';
 
@@ -43,11 +51,16 @@ export async function handleShardTrained(
   const now = deps.now ?? Date.now;
   const layout = jobLayoutOf(data.weightsUrl, data.jobId);
   const expected = layout.shardWeights(data.round, data.shardIndex);
-  if (data.weightsUrl !== expected) throw new BadInputError(`data.weightsUrl: round ${data.round} shard ${data.shardIndex} of job ${data.jobId} is ${expected}`);
+  if (data.weightsUrl !== expected)
+    throw new BadInputError(
+      `data.weightsUrl: round ${data.round} shard ${data.shardIndex} of job ${data.jobId} is ${expected}`,
+    );
   const job = await findJob(deps.store, layout.record);
   if (job === undefined) throw new BadInputError(`data.jobId: no job ${data.jobId} at ${layout.record}`);
-  if (data.shards !== job.config.shards) throw new BadInputError(`data.shards: job ${job.jobId} has ${job.config.shards} shards, not ${data.shards}`);
-  if (data.round > job.config.rounds) throw new BadInputError(`data.round: job ${job.jobId} has ${job.config.rounds} rounds, not ${data.round}`);
+  if (data.shards !== job.config.shards)
+    throw new BadInputError(`data.shards: job ${job.jobId} has ${job.config.shards} shards, not ${data.shards}`);
+  if (data.round > job.config.rounds)
+    throw new BadInputError(`data.round: job ${job.jobId} has ${job.config.rounds} rounds, not ${data.round}`);
   if (job.status === 'done' || job.status === 'failed') {
     return { recorded: false, round: { outcome: 'ignored', jobId: job.jobId, round: data.round, status: job.status } };
   }
@@ -61,7 +74,14 @@ export async function handleShardTrained(
     event: { source: event.source, id: event.id },
     arrivedAt: new Date(now()).toISOString(),
   });
-  const round = await checkRound(deps, settings, { layout, job }, data.round, `${event.source} ${event.id}`, data.shardIndex);
+  const round = await checkRound(
+    deps,
+    settings,
+    { layout, job },
+    data.round,
+    `${event.source} ${event.id}`,
+    data.shardIndex,
+  );
   return { recorded, round };
 }
 
@@ -86,10 +106,16 @@ export async function checkRound(
   for (let pass = 0; ; pass++) {
     if (pass > 0) job = await readJob(deps.store, layout.record);
     const jobId = job.jobId;
-    if (job.status === 'done' || job.status === 'failed') return { outcome: 'ignored', jobId, round, status: job.status };
+    if (job.status === 'done' || job.status === 'failed')
+      return { outcome: 'ignored', jobId, round, status: job.status };
     const current = await readRoundState(deps.store, layout, round);
     if (current?.state.state === 'done') {
-      return { outcome: 'closed', jobId, round, counted: shard === undefined || current.state.participants.includes(shard) };
+      return {
+        outcome: 'closed',
+        jobId,
+        round,
+        counted: shard === undefined || current.state.participants.includes(shard),
+      };
     }
     // One aggregation per round per process: copies of one event arriving at once carry the same
     // claimant id (which re-enters its own claim after a crash), so they are held apart here.
@@ -102,24 +128,57 @@ export async function checkRound(
       if (current === undefined || current.state.state === 'open') {
         const arrived = await arrivedShards(deps.store, layout, round);
         const deadlineMs = deadlineOf(job, round);
-        const decision = decideRound({ arrived, shards: job.config.shards, quorum: job.config.quorum, deadlineMs, nowMs: now() });
+        const decision = decideRound({
+          arrived,
+          shards: job.config.shards,
+          quorum: job.config.quorum,
+          deadlineMs,
+          nowMs: now(),
+        });
         if (decision.action === 'wait') {
           const holdMs = decision.recheckAtMs === undefined ? Infinity : decision.recheckAtMs - now();
           if (pass === 0 && holdMs <= settings.maxHoldMs) {
-            deps.logger.info(`job ${jobId} round ${round}: quorum of ${arrived.length}/${job.config.shards} in; waiting ${Math.ceil(holdMs / 1000)} s for the deadline`);
+            deps.logger.info(
+              `job ${jobId} round ${round}: quorum of ${arrived.length}/${job.config.shards} in; waiting ${Math.ceil(holdMs / 1000)} s for the deadline`,
+            );
             await sleep(Math.max(0, holdMs));
             continue;
           }
-          return { outcome: 'waiting', jobId, round, arrived, deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString() };
+          return {
+            outcome: 'waiting',
+            jobId,
+            round,
+            arrived,
+            deadline: deadlineMs === undefined ? null : new Date(deadlineMs).toISOString(),
+          };
         }
-        if (decision.reason === 'quorum') deps.logger.warn(`job ${jobId} round ${round}: deadline passed, aggregating a quorum of ${decision.participants.length}/${job.config.shards}`);
-        claim = await claimRound(deps.store, layout, round, { participants: decision.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
+        if (decision.reason === 'quorum')
+          deps.logger.warn(
+            `job ${jobId} round ${round}: deadline passed, aggregating a quorum of ${decision.participants.length}/${job.config.shards}`,
+          );
+        claim = await claimRound(deps.store, layout, round, {
+          participants: decision.participants,
+          by,
+          nowMs: now(),
+          leaseMs: settings.leaseMs,
+        });
       } else {
         // A claim exists: ours to re-enter, or abandoned and ours to take over, or someone else's.
-        claim = await claimRound(deps.store, layout, round, { participants: current.state.participants, by, nowMs: now(), leaseMs: settings.leaseMs });
+        claim = await claimRound(deps.store, layout, round, {
+          participants: current.state.participants,
+          by,
+          nowMs: now(),
+          leaseMs: settings.leaseMs,
+        });
       }
       if (!claim.won) {
-        if (claim.state.state === 'done') return { outcome: 'closed', jobId, round, counted: shard === undefined || claim.state.participants.includes(shard) };
+        if (claim.state.state === 'done')
+          return {
+            outcome: 'closed',
+            jobId,
+            round,
+            counted: shard === undefined || claim.state.participants.includes(shard),
+          };
         return { outcome: 'in-progress', jobId, round };
       }
       let aggregation: Aggregation;
@@ -130,9 +189,15 @@ export async function checkRound(
         // the next arrival, redelivery or check decides it again from the arrivals then recorded.
         await releaseRound(deps.store, layout, round, claim.text).then(
           (released) => {
-            if (released) deps.logger.warn(`job ${jobId} round ${round}: aggregation failed, claim released: ${(e as Error).message}`);
+            if (released)
+              deps.logger.warn(
+                `job ${jobId} round ${round}: aggregation failed, claim released: ${(e as Error).message}`,
+              );
           },
-          (why: unknown) => deps.logger.error(`job ${jobId} round ${round}: could not release the claim after a failed aggregation: ${String(why)}`),
+          (why: unknown) =>
+            deps.logger.error(
+              `job ${jobId} round ${round}: could not release the claim after a failed aggregation: ${String(why)}`,
+            ),
         );
         throw e;
       }
@@ -145,7 +210,8 @@ export async function checkRound(
 
 /** When a quorum may close round `round`: its start plus the timeout; undefined = never (wait for all). */
 function deadlineOf(job: JobRecord, round: number): number | undefined {
-  if (job.config.roundTimeoutSeconds === null || job.roundStartedAt === null || job.currentRound !== round) return undefined;
+  if (job.config.roundTimeoutSeconds === null || job.roundStartedAt === null || job.currentRound !== round)
+    return undefined;
   return Date.parse(job.roundStartedAt) + job.config.roundTimeoutSeconds * 1000;
 }
 

@@ -75,7 +75,11 @@ export function deadLetterReason(event: CloudEvent<unknown>): string {
 }
 
 /** The job a dead-lettered event belongs to, and where its record would be. */
-function locate(event: CloudEvent<unknown>, data: Hints, settings: AggregatorSettings): { jobId: string; layouts: JobLayout[] } | undefined {
+function locate(
+  event: CloudEvent<unknown>,
+  data: Hints,
+  settings: AggregatorSettings,
+): { jobId: string; layouts: JobLayout[] } | undefined {
   const named = data.jobId;
   const isRequest = event.type === EVENT_TYPES.trainingRequested || event.type === EVENT_TYPES.ping;
   const jobId = named ?? (isRequest ? deriveJobId(event.source, event.id) : undefined);
@@ -94,7 +98,10 @@ function locate(event: CloudEvent<unknown>, data: Hints, settings: AggregatorSet
   return { jobId, layouts };
 }
 
-async function findIn(store: Store, layouts: readonly JobLayout[]): Promise<{ job: JobRecord; layout: JobLayout } | undefined> {
+async function findIn(
+  store: Store,
+  layouts: readonly JobLayout[],
+): Promise<{ job: JobRecord; layout: JobLayout } | undefined> {
   for (const layout of layouts) {
     try {
       const job = await findJob(store, layout.record);
@@ -107,7 +114,11 @@ async function findIn(store: Store, layouts: readonly JobLayout[]): Promise<{ jo
   return undefined;
 }
 
-export async function handleDeadLetter(deps: AggregatorDeps, settings: AggregatorSettings, event: CloudEvent<unknown>): Promise<DeadLetterOutcome> {
+export async function handleDeadLetter(
+  deps: AggregatorDeps,
+  settings: AggregatorSettings,
+  event: CloudEvent<unknown>,
+): Promise<DeadLetterOutcome> {
   const reason = deadLetterReason(event);
   const stage = STAGES[event.type];
   const data = hintsOf(event.data);
@@ -122,18 +133,40 @@ export async function handleDeadLetter(deps: AggregatorDeps, settings: Aggregato
   }
   const found = await findIn(deps.store, located.layouts);
   const round = data.round;
-  if (found !== undefined && event.type === EVENT_TYPES.shardReady && found.job.config.quorum < 1 && found.job.config.roundTimeoutSeconds !== null && round !== undefined) {
+  if (
+    found !== undefined &&
+    event.type === EVENT_TYPES.shardReady &&
+    found.job.config.quorum < 1 &&
+    found.job.config.roundTimeoutSeconds !== null &&
+    round !== undefined
+  ) {
     deps.logger.warn(`job ${found.job.jobId}: ${reason}; the round may close with a quorum`);
-    return { outcome: 'skipped-shard', jobId: found.job.jobId, round: await checkRound(deps, settings, found, round, `${event.source} ${event.id}`) };
+    return {
+      outcome: 'skipped-shard',
+      jobId: found.job.jobId,
+      round: await checkRound(deps, settings, found, round, `${event.source} ${event.id}`),
+    };
   }
   deps.logger.error(`job ${located.jobId} failed at ${stage}: ${reason}`);
-  const failed = found === undefined ? undefined : await failJob(deps.store, found.layout.record, { reason, stage, ...(round === undefined ? {} : { round }) });
-  if (failed?.status === 'done') return { outcome: 'ignored', jobId: located.jobId, why: 'the job had already finished' };
+  const failed =
+    found === undefined
+      ? undefined
+      : await failJob(deps.store, found.layout.record, { reason, stage, ...(round === undefined ? {} : { round }) });
+  if (failed?.status === 'done')
+    return { outcome: 'ignored', jobId: located.jobId, why: 'the job had already finished' };
   await emitFailed(deps.emit, located.jobId, failed?.failure?.reason ?? reason, stage, round);
   return { outcome: 'failed', jobId: located.jobId, reason, status: failed?.status ?? 'unknown' };
 }
 
-function emitFailed(emit: Emit, jobId: string, reason: string, stage: string, round: number | undefined): Promise<void> {
+function emitFailed(
+  emit: Emit,
+  jobId: string,
+  reason: string,
+  stage: string,
+  round: number | undefined,
+): Promise<void> {
   const failed = { jobId, reason, stage, ...(round === undefined ? {} : { round }) };
-  return emit(createEvent(EVENT_TYPES.jobFailed, failed, { source: SOURCE, id: eventIds.jobFailed(jobId), subject: jobId }));
+  return emit(
+    createEvent(EVENT_TYPES.jobFailed, failed, { source: SOURCE, id: eventIds.jobFailed(jobId), subject: jobId }),
+  );
 }

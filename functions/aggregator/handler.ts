@@ -24,7 +24,11 @@ function jobIdFrom(raw: string): string {
   return id;
 }
 
-export function createAggregatorHandler(openDeps: () => Promise<AggregatorDeps>, settings: AggregatorSettings, logger: Logger): Handler {
+export function createAggregatorHandler(
+  openDeps: () => Promise<AggregatorDeps>,
+  settings: AggregatorSettings,
+  logger: Logger,
+): Handler {
   // Shared by this process's requests, so concurrent copies of one event aggregate a round once.
   const busy = new Set<string>();
   const deps = async (): Promise<AggregatorDeps> => ({ ...(await openDeps()), busy });
@@ -39,18 +43,24 @@ export function createAggregatorHandler(openDeps: () => Promise<AggregatorDeps>,
       } else if (jobRoute[2] !== undefined && req.method === 'POST') {
         res.status(200).json(await recheckJob(await deps(), settings, jobId));
       } else {
-        throw new MethodNotAllowedError([jobRoute[2] === undefined ? 'GET' : 'POST'], `${req.method} ${path} is not allowed`);
+        throw new MethodNotAllowedError(
+          [jobRoute[2] === undefined ? 'GET' : 'POST'],
+          `${req.method} ${path} is not allowed`,
+        );
       }
       return;
     }
-    if (req.method !== 'POST') throw new MethodNotAllowedError(['POST'], `${req.method} ${path} is not allowed; POST a CloudEvent`);
+    if (req.method !== 'POST')
+      throw new MethodNotAllowedError(['POST'], `${req.method} ${path} is not allowed; POST a CloudEvent`);
     if (path === '/dead-letter') {
       res.status(200).json(await handleDeadLetter(await deps(), settings, parseEvent(req)));
       return;
     }
     const { data, event } = receiveEvent(req, [EVENT_TYPES.shardTrained]);
     const outcome = await handleShardTrained(await deps(), settings, data, { source: event.source, id: event.id });
-    logger.info(`job ${data.jobId} round ${data.round} shard ${data.shardIndex}: ${outcome.recorded ? 'recorded' : 'already recorded'}, round ${outcome.round.outcome}`);
+    logger.info(
+      `job ${data.jobId} round ${data.round} shard ${data.shardIndex}: ${outcome.recorded ? 'recorded' : 'already recorded'}, round ${outcome.round.outcome}`,
+    );
     res.status(200).json(outcome);
   }, logger);
 }

@@ -23,10 +23,19 @@ afterAll(async () => {
 });
 beforeEach(() => {
   fake.reset();
-  store = new GcsStore([root], { apiEndpoint: fake.endpoint, maxRetries: 3, maxRetryDelayMs: 1000, requestTimeoutMs: 5000, operationTimeoutMs: 30_000 });
+  store = new GcsStore([root], {
+    apiEndpoint: fake.endpoint,
+    maxRetries: 3,
+    maxRetryDelayMs: 1000,
+    requestTimeoutMs: 5000,
+    operationTimeoutMs: 30_000,
+  });
 });
 
-const stateWrite = (round: number) => (r: LoggedRequest): boolean => r.method === 'POST' && r.path.startsWith('/upload/') && (r.query.name ?? '').endsWith(`rounds/${round}/STATE`);
+const stateWrite =
+  (round: number) =>
+  (r: LoggedRequest): boolean =>
+    r.method === 'POST' && r.path.startsWith('/upload/') && (r.query.name ?? '').endsWith(`rounds/${round}/STATE`);
 const request = (by: string, nowMs = T0): ClaimRequest => ({ participants: [0, 1], by, nowMs, leaseMs: LEASE_MS });
 
 describe('claimRound on gs://', () => {
@@ -55,7 +64,12 @@ describe('claimRound on gs://', () => {
     const layout = jobLayout(root, 'job-race');
     // Another aggregator's claim lands between this caller's read and its write.
     fake.beforeNext(stateWrite(3), () => {
-      const other = JSON.stringify({ state: 'aggregating', participants: [0, 1], by: 'event-b', at: new Date(T0).toISOString() });
+      const other = JSON.stringify({
+        state: 'aggregating',
+        participants: [0, 1],
+        by: 'event-b',
+        at: new Date(T0).toISOString(),
+      });
       fake.putObject('kaskade-rounds', 'runs/jobs/job-race/rounds/3/STATE', new TextEncoder().encode(other));
     });
     const outcome = await claimRound(store, layout, 3, request('event-a'));

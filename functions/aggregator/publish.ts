@@ -5,7 +5,12 @@
 // pointed at that folder, last, so a reader never follows it to half a model. A model with a
 // layer the ONNX exporter cannot write is refused before anything is written.
 import type * as tf from '@tensorflow/tfjs';
-import { MODEL_METADATA_FILE, MODEL_METADATA_FORMAT, encodeModelMetadata, type ModelMetadata } from '../_shared/models/metadata.js';
+import {
+  MODEL_METADATA_FILE,
+  MODEL_METADATA_FORMAT,
+  encodeModelMetadata,
+  type ModelMetadata,
+} from '../_shared/models/metadata.js';
 import { modelsLayout, type JobLayout } from '../_shared/jobs/layout.js';
 import type { JobRecord, RoundResult } from '../_shared/jobs/record.js';
 import { MODEL_ONNX_FILE, exportOnnx } from '../_shared/serving/export-onnx.js';
@@ -44,9 +49,13 @@ export async function publishModel(
   await store.write(`${folder}${MODEL_ONNX_FILE}`, onnxBytes, { contentType: 'application/octet-stream' });
   const input = job.serving.input;
   if (input.kind === 'tokens' && input.vocabularyFile !== undefined) {
-    await store.write(`${folder}${input.vocabularyFile}`, await store.read(layout.vocabulary), { contentType: 'application/json' });
+    await store.write(`${folder}${input.vocabularyFile}`, await store.read(layout.vocabulary), {
+      contentType: 'application/json',
+    });
   }
-  await store.write(`${folder}${MODEL_METADATA_FILE}`, encodeModelMetadata(modelMetadata(job, result, at)), { contentType: 'application/json' });
+  await store.write(`${folder}${MODEL_METADATA_FILE}`, encodeModelMetadata(modelMetadata(job, result, at)), {
+    contentType: 'application/json',
+  });
   // Relative to the pointer's folder, so the published tree can be moved or mounted elsewhere.
   await publishLatest(store, models.folder, `${job.jobId}/`);
   return { folderUrl: folder, pointerUrl: models.latest, at };

@@ -22,14 +22,46 @@ describe('decideRound', () => {
   const base: RoundFacts = { arrived: [], shards: 4, quorum: 0.5, deadlineMs: T0 + 60_000, nowMs: T0 };
   const cases: { name: string; facts: Partial<RoundFacts>; expected: RoundDecision }[] = [
     { name: 'nothing yet', facts: {}, expected: { action: 'wait', needed: 4, recheckAtMs: undefined } },
-    { name: 'all arrived, before the deadline', facts: { arrived: [3, 1, 0, 2] }, expected: { action: 'aggregate', participants: [0, 1, 2, 3], reason: 'all' } },
-    { name: 'duplicates do not make a quorum', facts: { arrived: [1, 1, 1, 1] }, expected: { action: 'wait', needed: 3, recheckAtMs: undefined } },
-    { name: 'out-of-range shards are not counted', facts: { arrived: [0, 7, 9, 1, 2] }, expected: { action: 'wait', needed: 1, recheckAtMs: T0 + 60_000 } },
-    { name: 'quorum before the deadline: wait for it', facts: { arrived: [0, 2] }, expected: { action: 'wait', needed: 2, recheckAtMs: T0 + 60_000 } },
-    { name: 'quorum at the deadline', facts: { arrived: [2, 0], nowMs: T0 + 60_000 }, expected: { action: 'aggregate', participants: [0, 2], reason: 'quorum' } },
-    { name: 'below quorum after the deadline', facts: { arrived: [1], nowMs: T0 + 120_000 }, expected: { action: 'wait', needed: 3, recheckAtMs: undefined } },
-    { name: 'no deadline: wait for every shard', facts: { arrived: [0, 1, 2], deadlineMs: undefined, nowMs: T0 + 1e9 }, expected: { action: 'wait', needed: 1, recheckAtMs: undefined } },
-    { name: 'quorum 1 after the deadline still needs all', facts: { arrived: [0, 1, 2], quorum: 1, nowMs: T0 + 1e9 }, expected: { action: 'wait', needed: 1, recheckAtMs: undefined } },
+    {
+      name: 'all arrived, before the deadline',
+      facts: { arrived: [3, 1, 0, 2] },
+      expected: { action: 'aggregate', participants: [0, 1, 2, 3], reason: 'all' },
+    },
+    {
+      name: 'duplicates do not make a quorum',
+      facts: { arrived: [1, 1, 1, 1] },
+      expected: { action: 'wait', needed: 3, recheckAtMs: undefined },
+    },
+    {
+      name: 'out-of-range shards are not counted',
+      facts: { arrived: [0, 7, 9, 1, 2] },
+      expected: { action: 'wait', needed: 1, recheckAtMs: T0 + 60_000 },
+    },
+    {
+      name: 'quorum before the deadline: wait for it',
+      facts: { arrived: [0, 2] },
+      expected: { action: 'wait', needed: 2, recheckAtMs: T0 + 60_000 },
+    },
+    {
+      name: 'quorum at the deadline',
+      facts: { arrived: [2, 0], nowMs: T0 + 60_000 },
+      expected: { action: 'aggregate', participants: [0, 2], reason: 'quorum' },
+    },
+    {
+      name: 'below quorum after the deadline',
+      facts: { arrived: [1], nowMs: T0 + 120_000 },
+      expected: { action: 'wait', needed: 3, recheckAtMs: undefined },
+    },
+    {
+      name: 'no deadline: wait for every shard',
+      facts: { arrived: [0, 1, 2], deadlineMs: undefined, nowMs: T0 + 1e9 },
+      expected: { action: 'wait', needed: 1, recheckAtMs: undefined },
+    },
+    {
+      name: 'quorum 1 after the deadline still needs all',
+      facts: { arrived: [0, 1, 2], quorum: 1, nowMs: T0 + 1e9 },
+      expected: { action: 'wait', needed: 1, recheckAtMs: undefined },
+    },
   ];
   it.each(cases)('$name', ({ facts, expected }) => {
     expect(decideRound({ ...base, ...facts })).toEqual(expected);
@@ -65,7 +97,11 @@ describe('round bookkeeping in storage', () => {
   });
 
   it('records each shard once, however often it arrives, concurrently or late', async () => {
-    const results = await Promise.all([arrival(0), arrival(1), arrival(0, 'again'), arrival(1), arrival(0)].map((a) => recordArrival(temp.store, layout, 1, a)));
+    const results = await Promise.all(
+      [arrival(0), arrival(1), arrival(0, 'again'), arrival(1), arrival(0)].map((a) =>
+        recordArrival(temp.store, layout, 1, a),
+      ),
+    );
     expect(results.filter(Boolean)).toHaveLength(2);
     expect(await arrivedShards(temp.store, layout, 1)).toEqual([0, 1]);
     expect(await recordArrival(temp.store, layout, 1, arrival(1))).toBe(false);
@@ -74,7 +110,9 @@ describe('round bookkeeping in storage', () => {
 
   it('lets exactly one of many concurrent claimants aggregate a round', async () => {
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => claimRound(temp.store, layout, 1, { participants: [0, 1, 2], by: `agg-${i}`, nowMs: T0, leaseMs: 60_000 })),
+      Array.from({ length: 8 }, (_, i) =>
+        claimRound(temp.store, layout, 1, { participants: [0, 1, 2], by: `agg-${i}`, nowMs: T0, leaseMs: 60_000 }),
+      ),
     );
     expect(outcomes.filter((o) => o.won)).toHaveLength(1);
     const state = await readRoundState(temp.store, layout, 1);
@@ -82,23 +120,53 @@ describe('round bookkeeping in storage', () => {
   });
 
   it('re-enters its own claim, keeps out others while the lease holds, hands over when it lapses', async () => {
-    const first = await claimRound(temp.store, layout, 1, { participants: [0, 2], by: 'e-2', nowMs: T0, leaseMs: 60_000 });
+    const first = await claimRound(temp.store, layout, 1, {
+      participants: [0, 2],
+      by: 'e-2',
+      nowMs: T0,
+      leaseMs: 60_000,
+    });
     expect(first.won).toBe(true);
-    const again = await claimRound(temp.store, layout, 1, { participants: [0, 1, 2], by: 'e-2', nowMs: T0 + 1000, leaseMs: 60_000 });
+    const again = await claimRound(temp.store, layout, 1, {
+      participants: [0, 1, 2],
+      by: 'e-2',
+      nowMs: T0 + 1000,
+      leaseMs: 60_000,
+    });
     expect(again).toMatchObject({ won: true, claim: { participants: [0, 2] } });
-    const other = await claimRound(temp.store, layout, 1, { participants: [0, 1, 2], by: 'e-9', nowMs: T0 + 59_000, leaseMs: 60_000 });
+    const other = await claimRound(temp.store, layout, 1, {
+      participants: [0, 1, 2],
+      by: 'e-9',
+      nowMs: T0 + 59_000,
+      leaseMs: 60_000,
+    });
     expect(other.won).toBe(false);
-    const takeover = await claimRound(temp.store, layout, 1, { participants: [0, 1, 2], by: 'e-9', nowMs: T0 + 61_000, leaseMs: 60_000 });
+    const takeover = await claimRound(temp.store, layout, 1, {
+      participants: [0, 1, 2],
+      by: 'e-9',
+      nowMs: T0 + 61_000,
+      leaseMs: 60_000,
+    });
     expect(takeover).toMatchObject({ won: true, claim: { by: 'e-9', participants: [0, 2] } });
     if (!takeover.won) throw new Error('takeover lost');
     await completeRound(temp.store, layout, 1, takeover.text, [0, 2]);
-    const late = await claimRound(temp.store, layout, 1, { participants: [0, 1, 2], by: 'e-1', nowMs: T0 + 1e9, leaseMs: 1 });
+    const late = await claimRound(temp.store, layout, 1, {
+      participants: [0, 1, 2],
+      by: 'e-1',
+      nowMs: T0 + 1e9,
+      leaseMs: 1,
+    });
     expect(late).toMatchObject({ won: false, state: { state: 'done', participants: [0, 2] } });
   });
 
   it('completing a round someone else already finished is fine; an unfinished lost claim is not', async () => {
     const mine = await claimRound(temp.store, layout, 1, { participants: [0], by: 'a', nowMs: T0, leaseMs: 10 });
-    const theirs = await claimRound(temp.store, layout, 1, { participants: [0], by: 'b', nowMs: T0 + 100, leaseMs: 10 });
+    const theirs = await claimRound(temp.store, layout, 1, {
+      participants: [0],
+      by: 'b',
+      nowMs: T0 + 100,
+      leaseMs: 10,
+    });
     if (!mine.won || !theirs.won) throw new Error('claims should both have been won in turn');
     await expect(completeRound(temp.store, layout, 1, mine.text, [0])).rejects.toBeInstanceOf(ConflictError);
     await completeRound(temp.store, layout, 1, theirs.text, [0]);
@@ -116,7 +184,10 @@ describe('job record', () => {
   it('is created once; a second create answers the first record', async () => {
     const url = jobLayout(temp.root, 'job-c').record;
     const first = await createJob(temp.store, url, sampleJob('job-c'));
-    const second = await createJob(temp.store, url, { ...sampleJob('job-c'), requestedBy: { source: '/other', id: 'x' } });
+    const second = await createJob(temp.store, url, {
+      ...sampleJob('job-c'),
+      requestedBy: { source: '/other', id: 'x' },
+    });
     expect(first.created).toBe(true);
     expect(second).toMatchObject({ created: false, record: { requestedBy: { source: '/test' } } });
   });
@@ -128,7 +199,10 @@ describe('job record', () => {
       Array.from({ length: 6 }, (_, i) =>
         updateJob(temp.store, url, (job) => ({
           ...job,
-          results: [...job.results, { round: i + 1, testAccuracy: 0.5, testLoss: 1, participants: [0], examples: 10, finishedAt: 'now' }],
+          results: [
+            ...job.results,
+            { round: i + 1, testAccuracy: 0.5, testLoss: 1, participants: [0], examples: 10, finishedAt: 'now' },
+          ],
         })),
       ),
     );

@@ -77,12 +77,20 @@ function parseJson<T>(schema: z.ZodType<T>, bytes: Uint8Array, where: string): T
     throw new BadInputError(`${where} is not JSON: ${(cause as Error).message}`, { cause });
   }
   const result = schema.safeParse(value);
-  if (!result.success) throw new BadInputError(`${where}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!result.success)
+    throw new BadInputError(
+      `${where}: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return result.data;
 }
 
 /** Writes shard k's marker for round r if there is none; `true` when this call recorded it. */
-export async function recordArrival(store: Store, layout: JobLayout, round: number, arrival: Arrival): Promise<boolean> {
+export async function recordArrival(
+  store: Store,
+  layout: JobLayout,
+  round: number,
+  arrival: Arrival,
+): Promise<boolean> {
   try {
     await store.write(layout.arrival(round, arrival.shardIndex), json(arrivalSchema.parse(arrival)), {
       ifAbsent: true,
@@ -141,7 +149,11 @@ export type RoundState = z.infer<typeof roundStateSchema>;
 export type RoundClaim = z.infer<typeof claimSchema>;
 
 /** The pointer's text and state; undefined while the round is open. */
-export async function readRoundState(store: Store, layout: JobLayout, round: number): Promise<{ text: string; state: RoundState } | undefined> {
+export async function readRoundState(
+  store: Store,
+  layout: JobLayout,
+  round: number,
+): Promise<{ text: string; state: RoundState } | undefined> {
   const url = layout.roundState(round);
   let bytes: Uint8Array;
   try {
@@ -172,7 +184,12 @@ export interface ClaimRequest {
  * fresh round. A caller whose `by` matches the claim re-enters it (a redelivery of the event
  * whose handling died midway); any caller takes over a claim older than the lease.
  */
-export async function claimRound(store: Store, layout: JobLayout, round: number, request: ClaimRequest): Promise<ClaimOutcome> {
+export async function claimRound(
+  store: Store,
+  layout: JobLayout,
+  round: number,
+  request: ClaimRequest,
+): Promise<ClaimOutcome> {
   const claim: RoundClaim = {
     state: 'aggregating',
     participants: [...request.participants],
@@ -229,7 +246,12 @@ async function swapOrLose(
  * read are dropped first, so their shards' genuine results can be recorded. True when released;
  * false when the claim is no longer this caller's (taken over, or the round is done).
  */
-export async function releaseRound(store: Store, layout: JobLayout, round: number, claimText: string): Promise<boolean> {
+export async function releaseRound(
+  store: Store,
+  layout: JobLayout,
+  round: number,
+  claimText: string,
+): Promise<boolean> {
   const current = await readRoundState(store, layout, round);
   if (current?.text !== claimText || current.state.state !== 'aggregating') return false;
   for (const shard of current.state.participants) {
@@ -254,7 +276,13 @@ export async function releaseRound(store: Store, layout: JobLayout, round: numbe
 }
 
 /** Closes a round this caller claimed. */
-export async function completeRound(store: Store, layout: JobLayout, round: number, claimText: string, participants: readonly number[]): Promise<void> {
+export async function completeRound(
+  store: Store,
+  layout: JobLayout,
+  round: number,
+  claimText: string,
+  participants: readonly number[],
+): Promise<void> {
   const done: RoundState = { state: 'done', participants: [...participants], at: new Date().toISOString() };
   try {
     await store.swapPointer(layout.roundState(round), claimText, JSON.stringify(done));

@@ -16,22 +16,33 @@ export async function verifyArrival(store: Store, data: ShardTrained): Promise<S
     bytes = await store.read(data.weightsUrl);
   } catch (e) {
     if (e instanceof NotFoundError) {
-      throw new BadInputError(`data.weightsUrl: ${data.weightsUrl} does not exist; a shard's result is announced only once its weights are written`, { cause: e });
+      throw new BadInputError(
+        `data.weightsUrl: ${data.weightsUrl} does not exist; a shard's result is announced only once its weights are written`,
+        { cause: e },
+      );
     }
     throw e;
   }
   const { metadata } = decodeWeights(bytes, data.weightsUrl);
   const text = metadata[SHARD_RESULT_KEY];
-  if (text === undefined) throw new BadInputError(`data.weightsUrl: ${data.weightsUrl} carries no ${SHARD_RESULT_KEY} metadata; it is not a shard trainer's result`);
+  if (text === undefined)
+    throw new BadInputError(
+      `data.weightsUrl: ${data.weightsUrl} carries no ${SHARD_RESULT_KEY} metadata; it is not a shard trainer's result`,
+    );
   let stored: ShardTrained;
   try {
     stored = validateEventData(EVENT_TYPES.shardTrained, JSON.parse(text));
   } catch (cause) {
-    throw new BadInputError(`data.weightsUrl: the ${SHARD_RESULT_KEY} metadata of ${data.weightsUrl} is not a shard result`, { cause });
+    throw new BadInputError(
+      `data.weightsUrl: the ${SHARD_RESULT_KEY} metadata of ${data.weightsUrl} is not a shard result`,
+      { cause },
+    );
   }
   for (const field of ['jobId', 'round', 'shardIndex', 'shards', 'exampleCount'] as const) {
     if (stored[field] !== data[field]) {
-      throw new BadInputError(`data.${field}: the weights at ${data.weightsUrl} are ${field} ${JSON.stringify(stored[field])}, not ${JSON.stringify(data[field])}`);
+      throw new BadInputError(
+        `data.${field}: the weights at ${data.weightsUrl} are ${field} ${JSON.stringify(stored[field])}, not ${JSON.stringify(data[field])}`,
+      );
     }
   }
   return stored;

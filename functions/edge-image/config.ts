@@ -16,9 +16,12 @@ export interface ImageConfig {
 
 export function loadConfig(env: Env = process.env): ImageConfig {
   const modelUri = env.MODEL_URI === undefined || env.MODEL_URI === '' ? undefined : env.MODEL_URI;
-  if (modelUri !== undefined && !/^(file|gs):\/\//.test(modelUri)) throw new ConfigError(`MODEL_URI must be a file:// or gs:// folder URL, got "${modelUri}"`);
-  const admission = env.EDGE_ADMISSION_URL === undefined || env.EDGE_ADMISSION_URL === '' ? undefined : env.EDGE_ADMISSION_URL;
-  if (admission !== undefined && !/^https?:\/\//.test(admission)) throw new ConfigError(`EDGE_ADMISSION_URL must be an http(s) URL, got "${admission}"`);
+  if (modelUri !== undefined && !/^(file|gs):\/\//.test(modelUri))
+    throw new ConfigError(`MODEL_URI must be a file:// or gs:// folder URL, got "${modelUri}"`);
+  const admission =
+    env.EDGE_ADMISSION_URL === undefined || env.EDGE_ADMISSION_URL === '' ? undefined : env.EDGE_ADMISSION_URL;
+  if (admission !== undefined && !/^https?:\/\//.test(admission))
+    throw new ConfigError(`EDGE_ADMISSION_URL must be an http(s) URL, got "${admission}"`);
   return {
     modelUri,
     admissionUrl: admission === undefined ? undefined : admission.endsWith('/') ? admission : `${admission}/`,

@@ -9,9 +9,15 @@ let jpeg: Buffer;
 let greyWebp: Buffer;
 beforeAll(async () => {
   const red = { r: 255, g: 0, b: 0 };
-  png = await sharp({ create: { width: 64, height: 48, channels: 4, background: { ...red, alpha: 1 } } }).png().toBuffer();
-  jpeg = await sharp({ create: { width: 20, height: 20, channels: 3, background: red } }).jpeg().toBuffer();
-  greyWebp = await sharp({ create: { width: 10, height: 10, channels: 3, background: { r: 128, g: 128, b: 128 } } }).webp({ lossless: true }).toBuffer();
+  png = await sharp({ create: { width: 64, height: 48, channels: 4, background: { ...red, alpha: 1 } } })
+    .png()
+    .toBuffer();
+  jpeg = await sharp({ create: { width: 20, height: 20, channels: 3, background: red } })
+    .jpeg()
+    .toBuffer();
+  greyWebp = await sharp({ create: { width: 10, height: 10, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+    .webp({ lossless: true })
+    .toBuffer();
 });
 
 describe('decodeImage', () => {
@@ -30,7 +36,11 @@ describe('decodeImage', () => {
   it.each([
     { name: 'empty bytes', bytes: Buffer.alloc(0), error: /empty image/ },
     { name: 'text', bytes: Buffer.from('hello, this is not an image'), error: /not a readable image/ },
-    { name: 'random bytes', bytes: Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) % 256)), error: /not a readable image/ },
+    {
+      name: 'random bytes',
+      bytes: Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 37) % 256)),
+      error: /not a readable image/,
+    },
   ])('refuses $name', async ({ bytes, error }) => {
     await expect(decodeImage(bytes, 32)).rejects.toThrow(BadInputError);
     await expect(decodeImage(bytes, 32)).rejects.toThrow(error);

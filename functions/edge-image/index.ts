@@ -17,7 +17,11 @@ const serving = loadServingConfig();
 const storeConfig = loadStoreConfig();
 const store = openStore(storeConfig);
 const { tf } = await initEngine({ logger });
-const model = new ModelHolder('image model', () => loadImageModel(tf, config, store, logger, storeConfig.roots[0], serving), logger);
+const model = new ModelHolder(
+  'image model',
+  () => loadImageModel(tf, config, store, logger, storeConfig.roots[0], serving),
+  logger,
+);
 const renewer = new LeaseRenewer({ admissionUrl: config.admissionUrl, type: 'image', logger });
 const service = createImageService({ model, renewer, maxImageBytes: config.maxImageBytes, logger });
 

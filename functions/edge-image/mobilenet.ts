@@ -41,22 +41,50 @@ export function buildMobileNet(tf: TF, options: MobileNetOptions): tfjs.LayersMo
   const size = options.inputSize ?? 32;
   const seed = options.seed ?? 11;
   let n = 0;
-  const init = (): ReturnType<TF['initializers']['glorotUniform']> => tf.initializers.glorotUniform({ seed: seed + n++ });
+  const init = (): ReturnType<TF['initializers']['glorotUniform']> =>
+    tf.initializers.glorotUniform({ seed: seed + n++ });
   const width = (f: number): number => Math.max(8, Math.round(f * alpha));
   const input = tf.input({ shape: [size, size, 3], name: 'image' });
-  let x = tf.layers.conv2d({ name: 'stem', filters: width(32), kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: init() }).apply(input) as tfjs.SymbolicTensor;
+  let x = tf.layers
+    .conv2d({
+      name: 'stem',
+      filters: width(32),
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: init(),
+    })
+    .apply(input) as tfjs.SymbolicTensor;
   x = bnRelu6(tf, x, 'stem');
   (options.blocks ?? SMALL_BLOCKS).forEach(([filters, stride], i) => {
-    x = tf.layers.depthwiseConv2d({ name: `dw${i + 1}`, kernelSize: 3, strides: stride, padding: 'same', useBias: false, depthwiseInitializer: init() }).apply(x) as tfjs.SymbolicTensor;
+    x = tf.layers
+      .depthwiseConv2d({
+        name: `dw${i + 1}`,
+        kernelSize: 3,
+        strides: stride,
+        padding: 'same',
+        useBias: false,
+        depthwiseInitializer: init(),
+      })
+      .apply(x) as tfjs.SymbolicTensor;
     x = bnRelu6(tf, x, `dw${i + 1}`);
-    x = tf.layers.conv2d({ name: `pw${i + 1}`, filters: width(filters), kernelSize: 1, useBias: false, kernelInitializer: init() }).apply(x) as tfjs.SymbolicTensor;
+    x = tf.layers
+      .conv2d({ name: `pw${i + 1}`, filters: width(filters), kernelSize: 1, useBias: false, kernelInitializer: init() })
+      .apply(x) as tfjs.SymbolicTensor;
     x = bnRelu6(tf, x, `pw${i + 1}`);
   });
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tfjs.SymbolicTensor;
   x = tf.layers.dropout({ name: 'dropout', rate: 0.1 }).apply(x) as tfjs.SymbolicTensor;
-  const output = tf.layers.dense({ name: 'classes', units: options.classes, activation: 'softmax', kernelInitializer: init() }).apply(x) as tfjs.SymbolicTensor;
+  const output = tf.layers
+    .dense({ name: 'classes', units: options.classes, activation: 'softmax', kernelInitializer: init() })
+    .apply(x) as tfjs.SymbolicTensor;
   const model = tf.model({ name: 'edge_mobilenet', inputs: input, outputs: output });
-  model.compile({ optimizer: tf.train.adam(options.learningRate ?? 0.005), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: tf.train.adam(options.learningRate ?? 0.005),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   return model;
 }
 

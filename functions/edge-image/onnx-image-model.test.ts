@@ -10,7 +10,12 @@ import { OnnxImageModel } from './onnx-image-model.js';
 describe('OnnxImageModel', () => {
   it('gives the probabilities TF.js gives, within 1e-4', async () => {
     const { tf } = await initEngine();
-    const meta = { kind: 'kaskade.edge-image/v1', labels: ['a', 'b', 'c', 'd', 'e', 'f'], inputSize: 32, dataset: 'test' };
+    const meta = {
+      kind: 'kaskade.edge-image/v1',
+      labels: ['a', 'b', 'c', 'd', 'e', 'f'],
+      inputSize: 32,
+      dataset: 'test',
+    };
     const make = () => {
       const net = buildMobileNet(tf, { classes: 6, inputSize: 32, alpha: 0.25, seed: 5 });
       net.setUserDefinedMetadata(meta);
@@ -33,7 +38,9 @@ describe('OnnxImageModel', () => {
     let worst = 0;
     for (let i = 0; i < a.length; i += 1) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
     expect(worst).toBeLessThan(1e-4);
-    expect((await classify(onnx, pixels)).top5.map((t) => t.label)).toEqual((await classify(reference, pixels)).top5.map((t) => t.label));
+    expect((await classify(onnx, pixels)).top5.map((t) => t.label)).toEqual(
+      (await classify(reference, pixels)).top5.map((t) => t.label),
+    );
     await expect(onnx.predict(new Float32Array(10))).rejects.toThrow(/expected 32×32×3 pixels/);
     reference.dispose();
     onnx.dispose();

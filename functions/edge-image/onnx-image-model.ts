@@ -20,7 +20,10 @@ export class OnnxImageModel implements ImageModel {
   static async fromLayers(model: tfjs.LayersModel, settings: OnnxSettings): Promise<OnnxImageModel> {
     try {
       const metadata = imageMetadata(model);
-      return new OnnxImageModel(metadata, await openOnnxModel(exportOnnx(model), settings, `edge image model (${metadata.dataset})`));
+      return new OnnxImageModel(
+        metadata,
+        await openOnnxModel(exportOnnx(model), settings, `edge image model (${metadata.dataset})`),
+      );
     } finally {
       model.dispose();
     }
@@ -28,13 +31,16 @@ export class OnnxImageModel implements ImageModel {
 
   async predict(pixels: Float32Array): Promise<Float32Array> {
     const s = this.metadata.inputSize;
-    if (pixels.length !== s * s * 3) throw new BadInputError(`expected ${s}×${s}×3 pixels, got ${pixels.length} values`);
+    if (pixels.length !== s * s * 3)
+      throw new BadInputError(`expected ${s}×${s}×3 pixels, got ${pixels.length} values`);
     const input = this.session.inputs[0];
     const output = this.session.outputs[0];
-    if (input === undefined || output === undefined) throw new InferenceError('the ONNX image model has no input or output');
+    if (input === undefined || output === undefined)
+      throw new InferenceError('the ONNX image model has no input or output');
     const answer = await this.session.run({ [input.name]: { dtype: 'float32', shape: [1, s, s, 3], data: pixels } });
     const probs = answer[output.name]?.data;
-    if (!(probs instanceof Float32Array)) throw new InferenceError(`the ONNX image model answered no float32 "${output.name}"`);
+    if (!(probs instanceof Float32Array))
+      throw new InferenceError(`the ONNX image model answered no float32 "${output.name}"`);
     return probs;
   }
 

@@ -18,15 +18,28 @@ let png: Buffer;
 beforeAll(async () => {
   const { tf } = await initEngine();
   const net = buildMobileNet(tf, { classes: 10, inputSize: 32, alpha: 0.25 });
-  net.setUserDefinedMetadata({ kind: 'kaskade.edge-image/v1', labels: [...DATASET_LABELS['fashion-mnist:debian']!], inputSize: 32, dataset: 'test' });
+  net.setUserDefinedMetadata({
+    kind: 'kaskade.edge-image/v1',
+    labels: [...DATASET_LABELS['fashion-mnist:debian']!],
+    inputSize: 32,
+    dataset: 'test',
+  });
   model = new TfjsImageModel(tf, net);
-  const ready = createImageService({ model: new ModelHolder('test', () => Promise.resolve(model)), maxImageBytes: 256 * 1024 });
+  const ready = createImageService({
+    model: new ModelHolder('test', () => Promise.resolve(model)),
+    maxImageBytes: 256 * 1024,
+  });
   http('edge-image-test', ready.handler);
   served = await serveFunction('edge-image-test', ready.upgrade);
-  const loading = createImageService({ model: new ModelHolder('never', () => new Promise<ImageModel>(() => undefined)), maxImageBytes: 1024 });
+  const loading = createImageService({
+    model: new ModelHolder('never', () => new Promise<ImageModel>(() => undefined)),
+    maxImageBytes: 1024,
+  });
   http('edge-image-loading', loading.handler);
   pending = await serveFunction('edge-image-loading', loading.upgrade);
-  png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 200, b: 30 } } }).png().toBuffer();
+  png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 200, b: 30 } } })
+    .png()
+    .toBuffer();
 });
 
 afterAll(async () => {
@@ -49,14 +62,30 @@ describe('edge-image over HTTP', () => {
     { name: 'base64 text', body: () => png.toString('base64'), type: 'text/plain' },
     { name: 'JSON base64', body: () => JSON.stringify({ image: png.toString('base64') }), type: 'application/json' },
   ])('POST /classify with $name → top-5', async ({ body, type }) => {
-    const res = await fetch(`${served.base}/classify`, { method: 'POST', body: body(), headers: { 'content-type': type } });
+    const res = await fetch(`${served.base}/classify`, {
+      method: 'POST',
+      body: body(),
+      headers: { 'content-type': type },
+    });
     expect(res.status).toBe(200);
     expectTop5((await res.json()) as Classification);
   });
 
   it.each([
-    { name: 'non-image bytes', body: new TextEncoder().encode('%PDF-1.4 not an image at all'), type: 'application/octet-stream', status: 400, error: /not a readable image/ },
-    { name: 'text that is not base64', body: new TextEncoder().encode('hello there!'), type: 'text/plain', status: 400, error: /not base64/ },
+    {
+      name: 'non-image bytes',
+      body: new TextEncoder().encode('%PDF-1.4 not an image at all'),
+      type: 'application/octet-stream',
+      status: 400,
+      error: /not a readable image/,
+    },
+    {
+      name: 'text that is not base64',
+      body: new TextEncoder().encode('hello there!'),
+      type: 'text/plain',
+      status: 400,
+      error: /not base64/,
+    },
     { name: 'an empty body', body: new Uint8Array(0), type: 'image/png', status: 400, error: /empty image/ },
   ])('$name → $status', async ({ body, type, status, error }) => {
     const res = await fetch(`${served.base}/classify`, { method: 'POST', body, headers: { 'content-type': type } });
@@ -65,9 +94,17 @@ describe('edge-image over HTTP', () => {
   });
 
   it('a body over the limit → 413; 503 while loading; 404 and 405', async () => {
-    const big = await fetch(`${pending.base}/classify`, { method: 'POST', body: new Uint8Array(4096).fill(1), headers: { 'content-type': 'image/png' } });
+    const big = await fetch(`${pending.base}/classify`, {
+      method: 'POST',
+      body: new Uint8Array(4096).fill(1),
+      headers: { 'content-type': 'image/png' },
+    });
     expect(big.status).toBe(413);
-    const loading = await fetch(`${pending.base}/classify`, { method: 'POST', body: new Uint8Array(png.subarray(0, 1000)), headers: { 'content-type': 'image/png' } });
+    const loading = await fetch(`${pending.base}/classify`, {
+      method: 'POST',
+      body: new Uint8Array(png.subarray(0, 1000)),
+      headers: { 'content-type': 'image/png' },
+    });
     expect(loading.status).toBe(503);
     expect((await fetch(`${pending.base}/healthz`)).status).toBe(503);
     expect((await fetch(`${served.base}/healthz`)).status).toBe(200);
@@ -99,7 +136,10 @@ describe('edge-image over WebSocket', () => {
   });
 
   it('refuses the upgrade with 503 while the model loads', async () => {
-    const error = await openWs(pending.ws).then(() => 'opened', (e: Error) => e.message);
+    const error = await openWs(pending.ws).then(
+      () => 'opened',
+      (e: Error) => e.message,
+    );
     expect(error).toMatch(/503/);
   });
 });

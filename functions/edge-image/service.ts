@@ -29,7 +29,8 @@ export function createImageService(deps: ImageServiceDeps): ImageService {
   const handler = withErrors((req, res) => serveHttp(req, res, deps), deps.logger);
   const upgrade = websocketUpgrade({
     maxPayload: deps.maxImageBytes,
-    refuse: () => (deps.model.ready ? undefined : { status: 503, reason: 'the model is still loading; try again shortly' }),
+    refuse: () =>
+      deps.model.ready ? undefined : { status: 503, reason: 'the model is still loading; try again shortly' },
     onConnection: (ws, req) => serveConnection(ws, req, deps),
   });
   return { handler, upgrade };
@@ -45,23 +46,41 @@ async function serveHttp(req: Request, res: Response, deps: ImageServiceDeps): P
   const path = req.path.replace(/\/+$/, '') || '/';
   if (req.method === 'GET' && path === '/healthz') {
     // The readiness probe: 503 until the model is loaded (answered, not thrown: nothing to log).
-    res.status(deps.model.ready ? 200 : 503).json(deps.model.ready ? { status: 'ok' } : { error: 'the model is still loading', code: 'unavailable' });
+    res
+      .status(deps.model.ready ? 200 : 503)
+      .json(deps.model.ready ? { status: 'ok' } : { error: 'the model is still loading', code: 'unavailable' });
     return;
   }
   if (req.method === 'GET' && path === '/') {
     const meta = deps.model.ready ? deps.model.get().metadata : undefined;
-    res.status(200).json({ service: 'edge-image', ready: deps.model.ready, engine: deps.model.ready ? deps.model.get().engine : undefined, labels: meta?.labels, inputSize: meta?.inputSize, websocket: 'connect to / and send one image per message' });
+    res
+      .status(200)
+      .json({
+        service: 'edge-image',
+        ready: deps.model.ready,
+        engine: deps.model.ready ? deps.model.get().engine : undefined,
+        labels: meta?.labels,
+        inputSize: meta?.inputSize,
+        websocket: 'connect to / and send one image per message',
+      });
     return;
   }
-  if (path !== '/classify') throw new NotFoundError(`no route ${req.method} ${req.path}; POST /classify, or open a WebSocket`);
+  if (path !== '/classify')
+    throw new NotFoundError(`no route ${req.method} ${req.path}; POST /classify, or open a WebSocket`);
   if (req.method !== 'POST') {
-    res.status(405).set('Allow', 'POST').json({ error: `${req.method} is not allowed; POST an image`, code: 'method_not_allowed' });
+    res
+      .status(405)
+      .set('Allow', 'POST')
+      .json({ error: `${req.method} is not allowed; POST an image`, code: 'method_not_allowed' });
     return;
   }
   const clientId = checkClientId(req.originalUrl);
   const body = rawBody(req, deps.maxImageBytes);
   const type = (req.header('content-type') ?? '').toLowerCase();
-  const textual = type.startsWith('text/') || type.startsWith('application/json') || type.startsWith('application/x-www-form-urlencoded');
+  const textual =
+    type.startsWith('text/') ||
+    type.startsWith('application/json') ||
+    type.startsWith('application/x-www-form-urlencoded');
   const bytes = textual ? imageBytesFromText(body.toString('utf8')) : body;
   const answer = await classifyBytes(bytes, deps);
   void deps.renewer?.touch(clientId);
@@ -88,7 +107,8 @@ function serveConnection(ws: WebSocket, req: IncomingMessage, deps: ImageService
         void deps.renewer?.touch(clientId);
         ws.send(JSON.stringify(answer));
       } catch (e) {
-        if (!(e instanceof BadInputError)) deps.logger?.error(`image from ${clientId ?? 'a client'}: ${(e as Error).message}`);
+        if (!(e instanceof BadInputError))
+          deps.logger?.error(`image from ${clientId ?? 'a client'}: ${(e as Error).message}`);
         closeFor(ws, e);
       }
     });
@@ -99,6 +119,7 @@ function serveConnection(ws: WebSocket, req: IncomingMessage, deps: ImageService
 function rawBody(req: Request, maxBytes: number): Buffer {
   const raw: unknown = req.rawBody;
   const buf = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
-  if (buf.length > maxBytes) throw new PayloadTooLargeError(`an image body is at most ${maxBytes} bytes, got ${buf.length}`);
+  if (buf.length > maxBytes)
+    throw new PayloadTooLargeError(`an image body is at most ${maxBytes} bytes, got ${buf.length}`);
   return buf;
 }

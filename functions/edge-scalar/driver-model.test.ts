@@ -29,7 +29,8 @@ describe('driver model', () => {
     const size = WINDOW_ROWS * FEATURE_COUNT;
     const accuracy = async (c: DriverClassifier): Promise<number> => {
       let right = 0;
-      for (let i = 0; i < test.n; i += 1) if ((await c.classify(test.x.subarray(i * size, (i + 1) * size))).driver === DRIVERS[test.y[i]!]) right += 1;
+      for (let i = 0; i < test.n; i += 1)
+        if ((await c.classify(test.x.subarray(i * size, (i + 1) * size))).driver === DRIVERS[test.y[i]!]) right += 1;
       return right / test.n;
     };
     const trained = new DriverClassifier(tf, model);
@@ -43,7 +44,10 @@ describe('driver model', () => {
     expect(loaded.metadata).toEqual(trained.metadata);
     expect(await accuracy(loaded)).toBe(acc);
     // The same model on ONNX Runtime (LSTM exported) answers the same drivers.
-    const onnx = await DriverClassifier.onOnnx(await loadLayersModelFrom(tf, store, `${root}/driver`), loadServingConfig({}).onnx);
+    const onnx = await DriverClassifier.onOnnx(
+      await loadLayersModelFrom(tf, store, `${root}/driver`),
+      loadServingConfig({}).onnx,
+    );
     expect(onnx.engineName).toBe('onnx');
     expect(await accuracy(onnx)).toBe(acc);
     const w = test.x.subarray(0, size);

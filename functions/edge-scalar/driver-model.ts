@@ -41,11 +41,26 @@ export function buildDriverLstm(tf: TF, options: TrainOptions = {}): tfjs.Sequen
   const model = tf.sequential({
     name: 'driver_lstm',
     layers: [
-      tf.layers.lstm({ name: 'lstm', inputShape: [WINDOW_ROWS, FEATURE_COUNT], units: options.units ?? 32, kernelInitializer: tf.initializers.glorotUniform({ seed }), recurrentInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
-      tf.layers.dense({ name: 'driver', units: DRIVERS.length, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }) }),
+      tf.layers.lstm({
+        name: 'lstm',
+        inputShape: [WINDOW_ROWS, FEATURE_COUNT],
+        units: options.units ?? 32,
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+        recurrentInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+      }),
+      tf.layers.dense({
+        name: 'driver',
+        units: DRIVERS.length,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }),
+      }),
     ],
   });
-  model.compile({ optimizer: tf.train.adam(options.learningRate ?? 0.01), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: tf.train.adam(options.learningRate ?? 0.01),
+    loss: 'sparseCategoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   return model;
 }
 
@@ -78,9 +93,19 @@ function standardise(x: Float32Array, meta: Pick<DriverModelMetadata, 'mean' | '
 }
 
 /** Trains a fresh LSTM on the windows; the returned model carries its metadata. */
-export async function trainDriverModel(tf: TF, data: DrivingWindows, options: TrainOptions = {}): Promise<{ model: tfjs.LayersModel; accuracy: number }> {
+export async function trainDriverModel(
+  tf: TF,
+  data: DrivingWindows,
+  options: TrainOptions = {},
+): Promise<{ model: tfjs.LayersModel; accuracy: number }> {
   const { mean, std } = standardisation(data);
-  const meta: DriverModelMetadata = { kind: 'kaskade.edge-scalar/v1', features: [...FEATURES], drivers: [...DRIVERS], mean, std };
+  const meta: DriverModelMetadata = {
+    kind: 'kaskade.edge-scalar/v1',
+    features: [...FEATURES],
+    drivers: [...DRIVERS],
+    mean,
+    std,
+  };
   const order = permutation(data.n, options.seed ?? 7);
   const size = WINDOW_ROWS * FEATURE_COUNT;
   const xs = new Float32Array(data.n * size);
@@ -93,7 +118,12 @@ export async function trainDriverModel(tf: TF, data: DrivingWindows, options: Tr
   const x = tf.tensor3d(standardise(xs, meta), [data.n, WINDOW_ROWS, FEATURE_COUNT]);
   const y = tf.tensor1d(ys);
   try {
-    const history = await model.fit(x, y, { epochs: options.epochs ?? 8, batchSize: options.batchSize ?? 32, shuffle: true, verbose: 0 });
+    const history = await model.fit(x, y, {
+      epochs: options.epochs ?? 8,
+      batchSize: options.batchSize ?? 32,
+      shuffle: true,
+      verbose: 0,
+    });
     const acc = history.history.acc ?? history.history.accuracy ?? [];
     model.setUserDefinedMetadata(meta);
     return { model, accuracy: Number(acc[acc.length - 1] ?? 0) };
@@ -106,10 +136,22 @@ export async function trainDriverModel(tf: TF, data: DrivingWindows, options: Tr
 /** The metadata a saved model carries; BadInputError when it is not a driver model. */
 export function driverMetadata(model: tfjs.LayersModel): DriverModelMetadata {
   const meta = model.getUserDefinedMetadata() as Partial<DriverModelMetadata> | undefined;
-  const ok = meta?.kind === 'kaskade.edge-scalar/v1' && Array.isArray(meta.drivers) && Array.isArray(meta.mean) && Array.isArray(meta.std) && meta.mean.length === FEATURE_COUNT && meta.std.length === FEATURE_COUNT;
-  if (!ok) throw new BadInputError(`model ${model.name} is not a driver model (its model.json lacks kaskade.edge-scalar/v1 metadata)`);
+  const ok =
+    meta?.kind === 'kaskade.edge-scalar/v1' &&
+    Array.isArray(meta.drivers) &&
+    Array.isArray(meta.mean) &&
+    Array.isArray(meta.std) &&
+    meta.mean.length === FEATURE_COUNT &&
+    meta.std.length === FEATURE_COUNT;
+  if (!ok)
+    throw new BadInputError(
+      `model ${model.name} is not a driver model (its model.json lacks kaskade.edge-scalar/v1 metadata)`,
+    );
   const shape = model.inputs[0]?.shape;
-  if (shape?.[1] !== WINDOW_ROWS || shape[2] !== FEATURE_COUNT) throw new BadInputError(`driver model input must be [null, ${WINDOW_ROWS}, ${FEATURE_COUNT}], got ${JSON.stringify(shape)}`);
+  if (shape?.[1] !== WINDOW_ROWS || shape[2] !== FEATURE_COUNT)
+    throw new BadInputError(
+      `driver model input must be [null, ${WINDOW_ROWS}, ${FEATURE_COUNT}], got ${JSON.stringify(shape)}`,
+    );
   return meta as DriverModelMetadata;
 }
 
@@ -139,7 +181,15 @@ export class DriverClassifier {
     this.metadata = driverMetadata(model);
     this.engine = {
       name: 'tfjs',
-      probabilities: (x) => Promise.resolve(tf.tidy(() => (model.predict(tf.tensor3d(x, [1, WINDOW_ROWS, FEATURE_COUNT])) as tfjs.Tensor).dataSync() as Float32Array)),
+      probabilities: (x) =>
+        Promise.resolve(
+          tf.tidy(
+            () =>
+              (
+                model.predict(tf.tensor3d(x, [1, WINDOW_ROWS, FEATURE_COUNT])) as tfjs.Tensor
+              ).dataSync() as Float32Array,
+          ),
+        ),
       dispose: () => model.dispose(),
     };
   }
@@ -151,13 +201,17 @@ export class DriverClassifier {
       const session = await openOnnxModel(exportOnnx(model), settings, 'driver model');
       const input = session.inputs[0];
       const output = session.outputs[0];
-      if (input === undefined || output === undefined) throw new InferenceError('the ONNX driver model has no input or output');
+      if (input === undefined || output === undefined)
+        throw new InferenceError('the ONNX driver model has no input or output');
       return new DriverClassifier(metadata, {
         name: 'onnx',
         probabilities: async (x) => {
-          const answer = await session.run({ [input.name]: { dtype: 'float32', shape: [1, WINDOW_ROWS, FEATURE_COUNT], data: x } });
+          const answer = await session.run({
+            [input.name]: { dtype: 'float32', shape: [1, WINDOW_ROWS, FEATURE_COUNT], data: x },
+          });
           const probs = answer[output.name]?.data;
-          if (!(probs instanceof Float32Array)) throw new InferenceError(`the ONNX driver model answered no float32 "${output.name}"`);
+          if (!(probs instanceof Float32Array))
+            throw new InferenceError(`the ONNX driver model answered no float32 "${output.name}"`);
           return probs;
         },
         dispose: () => void session.dispose(),
@@ -178,7 +232,11 @@ export class DriverClassifier {
     let best = 0;
     for (let i = 1; i < probs.length; i += 1) if (probs[i]! > probs[best]!) best = i;
     const executionMs = performance.now() - t0;
-    return { driver: this.metadata.drivers[best] ?? String(best), confidence: Math.round(probs[best]! * 10_000) / 100, executionMs: Math.round(executionMs * 1000) / 1000 };
+    return {
+      driver: this.metadata.drivers[best] ?? String(best),
+      confidence: Math.round(probs[best]! * 10_000) / 100,
+      executionMs: Math.round(executionMs * 1000) / 1000,
+    };
   }
 
   dispose(): void {

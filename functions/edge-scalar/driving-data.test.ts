@@ -1,7 +1,16 @@
 // The generated driving data and the CSV loader for real logs in the same columns.
 import { describe, expect, it } from 'vitest';
 import { BadInputError } from '../_shared/errors.js';
-import { DRIVERS, FEATURES, FEATURE_COUNT, WINDOW_ROWS, drivingCsv, generateDriverRows, generateDrivingWindows, parseDrivingCsv } from './driving-data.js';
+import {
+  DRIVERS,
+  FEATURES,
+  FEATURE_COUNT,
+  WINDOW_ROWS,
+  drivingCsv,
+  generateDriverRows,
+  generateDrivingWindows,
+  parseDrivingCsv,
+} from './driving-data.js';
 
 describe('generateDrivingWindows', () => {
   it('is deterministic per seed and labels the 10 drivers in turn', () => {
@@ -18,7 +27,8 @@ describe('generateDrivingWindows', () => {
     const data = generateDrivingWindows(20, 1);
     const speed = new Array<number>(DRIVERS.length).fill(0);
     for (let i = 0; i < data.n; i += 1) {
-      for (let t = 0; t < WINDOW_ROWS; t += 1) speed[data.y[i]!]! += data.x[(i * WINDOW_ROWS + t) * FEATURE_COUNT]! / (20 * WINDOW_ROWS);
+      for (let t = 0; t < WINDOW_ROWS; t += 1)
+        speed[data.y[i]!]! += data.x[(i * WINDOW_ROWS + t) * FEATURE_COUNT]! / (20 * WINDOW_ROWS);
     }
     expect(Math.max(...speed) - Math.min(...speed)).toBeGreaterThan(40);
   });
@@ -51,11 +61,27 @@ describe('parseDrivingCsv', () => {
   });
 
   it.each([
-    { name: 'a missing feature column', csv: `${FEATURES.slice(1).join(',')},driver\n`, error: /lacks the column speed_kmh/ },
+    {
+      name: 'a missing feature column',
+      csv: `${FEATURES.slice(1).join(',')},driver\n`,
+      error: /lacks the column speed_kmh/,
+    },
     { name: 'no driver column', csv: `${FEATURES.join(',')}\n`, error: /lacks the column driver/ },
-    { name: 'a non-numeric cell', csv: `${FEATURES.join(',')},driver\n${FEATURES.map(() => 'x').join(',')},A\n`, error: /line 2: speed_kmh is not a number/ },
-    { name: 'an unknown driver', csv: `${FEATURES.join(',')},driver\n${FEATURES.map(() => '1').join(',')},Z\n`, error: /driver must be A..J/ },
-    { name: 'no full window', csv: `${FEATURES.join(',')},driver\n${FEATURES.map(() => '1').join(',')},A\n`, error: /no full window/ },
+    {
+      name: 'a non-numeric cell',
+      csv: `${FEATURES.join(',')},driver\n${FEATURES.map(() => 'x').join(',')},A\n`,
+      error: /line 2: speed_kmh is not a number/,
+    },
+    {
+      name: 'an unknown driver',
+      csv: `${FEATURES.join(',')},driver\n${FEATURES.map(() => '1').join(',')},Z\n`,
+      error: /driver must be A..J/,
+    },
+    {
+      name: 'no full window',
+      csv: `${FEATURES.join(',')},driver\n${FEATURES.map(() => '1').join(',')},A\n`,
+      error: /no full window/,
+    },
   ])('refuses $name', ({ csv, error }) => {
     expect(() => parseDrivingCsv(csv)).toThrow(error);
   });

@@ -86,13 +86,29 @@ function simulateWindow(h: Habits, r: Random, out: Float32Array, offset: number)
     const throttle = clamp(h.throttleBias + Math.max(0, accel) * 25 * (1 + h.aggression) + gauss(r) * 2, 0, 100);
     const pedal = clamp(throttle * 1.08 + gauss(r) * 1.5, 0, 100);
     const brake = accel < -0.15 ? -accel * h.brakeForce + Math.abs(gauss(r)) : 0;
-    const lat = ((speed / 3.6) * (steer * 0.0035)) + gauss(r) * 0.05;
+    const lat = (speed / 3.6) * (steer * 0.0035) + gauss(r) * 0.05;
     const yaw = speed > 1 ? (lat / (speed / 3.6)) * 57.3 : 0;
     const torque = 20 + throttle * 2.4 + gauss(r) * 4;
     const fuel = 0.4 + (torque * rpm) / 60_000 + gauss(r) * 0.05;
     const intake = 30 + throttle * 0.7 + gauss(r) * 1.5;
     const coolant = h.coolant + gauss(r) * 0.3;
-    const row = [speed, rpm, throttle, pedal, brake, steer, steerRate * 10, accel, lat, yaw, gear, torque, fuel, intake, coolant];
+    const row = [
+      speed,
+      rpm,
+      throttle,
+      pedal,
+      brake,
+      steer,
+      steerRate * 10,
+      accel,
+      lat,
+      yaw,
+      gear,
+      torque,
+      fuel,
+      intake,
+      coolant,
+    ];
     out.set(row, offset + t * FEATURE_COUNT);
   }
 }
@@ -121,7 +137,8 @@ export function generateDriverRows(driver: number, windows: number, seed: number
   const rows: number[][] = [];
   for (let w = 0; w < windows; w += 1) {
     simulateWindow(habits, r, buf, 0);
-    for (let t = 0; t < WINDOW_ROWS; t += 1) rows.push(Array.from(buf.subarray(t * FEATURE_COUNT, (t + 1) * FEATURE_COUNT)));
+    for (let t = 0; t < WINDOW_ROWS; t += 1)
+      rows.push(Array.from(buf.subarray(t * FEATURE_COUNT, (t + 1) * FEATURE_COUNT)));
   }
   return rows;
 }
@@ -136,7 +153,8 @@ export function parseDrivingCsv(text: string): DrivingWindows {
   const header = (lines.shift() ?? '').split(',').map((h) => h.trim().toLowerCase());
   const columns = FEATURES.map((f) => {
     const at = header.indexOf(f);
-    if (at < 0) throw new BadInputError(`driving CSV lacks the column ${f}; it needs ${FEATURES.join(', ')} and driver`);
+    if (at < 0)
+      throw new BadInputError(`driving CSV lacks the column ${f}; it needs ${FEATURES.join(', ')} and driver`);
     return at;
   });
   const driverAt = header.indexOf('driver');
@@ -154,7 +172,8 @@ export function parseDrivingCsv(text: string): DrivingWindows {
     }
     for (const c of columns) {
       const v = Number(cells[c]);
-      if (cells[c] === undefined || cells[c].trim() === '' || !Number.isFinite(v)) throw new BadInputError(`driving CSV line ${i + 2}: ${header[c]} is not a number`);
+      if (cells[c] === undefined || cells[c].trim() === '' || !Number.isFinite(v))
+        throw new BadInputError(`driving CSV line ${i + 2}: ${header[c]} is not a number`);
       run.push(v);
     }
     if (run.length === WINDOW_ROWS * FEATURE_COUNT) {
@@ -163,7 +182,8 @@ export function parseDrivingCsv(text: string): DrivingWindows {
       run = [];
     }
   });
-  if (labels.length === 0) throw new BadInputError(`driving CSV holds no full window of ${WINDOW_ROWS} rows of one driver`);
+  if (labels.length === 0)
+    throw new BadInputError(`driving CSV holds no full window of ${WINDOW_ROWS} rows of one driver`);
   return { x: Float32Array.from(windows), y: Uint8Array.from(labels), n: labels.length };
 }
 
@@ -181,7 +201,9 @@ export function drivingCsv(data: DrivingWindows): string {
   for (let i = 0; i < data.n; i += 1) {
     for (let t = 0; t < WINDOW_ROWS; t += 1) {
       const at = (i * WINDOW_ROWS + t) * FEATURE_COUNT;
-      lines.push([...Array.from(data.x.subarray(at, at + FEATURE_COUNT), (v) => String(v)), DRIVERS[data.y[i]!]].join(','));
+      lines.push(
+        [...Array.from(data.x.subarray(at, at + FEATURE_COUNT), (v) => String(v)), DRIVERS[data.y[i]!]].join(','),
+      );
     }
   }
   return `${lines.join('\n')}\n`;

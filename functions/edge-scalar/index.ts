@@ -17,7 +17,11 @@ const serving = loadServingConfig();
 const storeConfig = loadStoreConfig();
 const store = openStore(storeConfig);
 const { tf } = await initEngine({ logger });
-const model = new ModelHolder('driver model', () => loadDriverClassifier(tf, config, store, logger, storeConfig.roots[0], serving), logger);
+const model = new ModelHolder(
+  'driver model',
+  () => loadDriverClassifier(tf, config, store, logger, storeConfig.roots[0], serving),
+  logger,
+);
 const renewer = new LeaseRenewer({ admissionUrl: config.admissionUrl, type: 'scalar', logger });
 const service = createScalarService({ model, renewer, maxWindowBytes: config.maxWindowBytes, logger });
 

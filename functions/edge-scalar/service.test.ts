@@ -22,10 +22,17 @@ beforeAll(async () => {
   classifier = new DriverClassifier(tf, model);
   admission = await fakeAdmission();
   const renewer = new LeaseRenewer({ admissionUrl: admission.url, type: 'scalar', intervalMs: 60_000 });
-  const ready = createScalarService({ model: new ModelHolder('test', () => Promise.resolve(classifier)), renewer, maxWindowBytes: 64 * 1024 });
+  const ready = createScalarService({
+    model: new ModelHolder('test', () => Promise.resolve(classifier)),
+    renewer,
+    maxWindowBytes: 64 * 1024,
+  });
   http('edge-scalar-test', ready.handler);
   served = await serveFunction('edge-scalar-test', ready.upgrade);
-  const loading = createScalarService({ model: new ModelHolder('never', () => new Promise<DriverClassifier>(() => undefined)), maxWindowBytes: 64 * 1024 });
+  const loading = createScalarService({
+    model: new ModelHolder('never', () => new Promise<DriverClassifier>(() => undefined)),
+    maxWindowBytes: 64 * 1024,
+  });
   http('edge-scalar-loading', loading.handler);
   pending = await serveFunction('edge-scalar-loading', loading.upgrade);
 }, 60_000);
@@ -57,9 +64,23 @@ describe('edge-scalar over WebSocket', () => {
   });
 
   it.each([
-    { name: 'wrong row count', message: JSON.stringify(generateDriverRows(1, 1, 1).slice(0, WINDOW_ROWS - 1)), reason: /has 40 rows, got 39/ },
-    { name: 'a non-numeric cell', message: JSON.stringify(generateDriverRows(1, 1, 1).map((r, i) => (i === 0 ? ['x', ...r.slice(1)] : r))), reason: /row 1, speed_kmh: "x"/ },
-    { name: 'NaN', message: generateDriverRows(1, 1, 1).map((r, i) => (i === 7 ? [...r.slice(0, 14), NaN] : r).join(',')).join('\n'), reason: /row 8, coolant_temp_c: "NaN"/ },
+    {
+      name: 'wrong row count',
+      message: JSON.stringify(generateDriverRows(1, 1, 1).slice(0, WINDOW_ROWS - 1)),
+      reason: /has 40 rows, got 39/,
+    },
+    {
+      name: 'a non-numeric cell',
+      message: JSON.stringify(generateDriverRows(1, 1, 1).map((r, i) => (i === 0 ? ['x', ...r.slice(1)] : r))),
+      reason: /row 1, speed_kmh: "x"/,
+    },
+    {
+      name: 'NaN',
+      message: generateDriverRows(1, 1, 1)
+        .map((r, i) => (i === 7 ? [...r.slice(0, 14), NaN] : r).join(','))
+        .join('\n'),
+      reason: /row 8, coolant_temp_c: "NaN"/,
+    },
   ])('closes with 1007 and the reason on $name, before or after the handshake', async ({ message, reason }) => {
     const first = await openWs(served.ws);
     first.socket.send(message);
@@ -80,26 +101,48 @@ describe('edge-scalar over WebSocket', () => {
   });
 
   it('refuses the upgrade with 503 while the model loads', async () => {
-    const error = await openWs(pending.ws).then(() => 'opened', (e: Error) => e.message);
+    const error = await openWs(pending.ws).then(
+      () => 'opened',
+      (e: Error) => e.message,
+    );
     expect(error).toMatch(/503/);
   });
 });
 
 describe('edge-scalar over HTTP', () => {
   it('POST /ready and /predict', async () => {
-    const ready = await fetch(`${served.base}/ready`, { method: 'POST', body: windowOf(4, 1), headers: { 'content-type': 'text/plain' } });
+    const ready = await fetch(`${served.base}/ready`, {
+      method: 'POST',
+      body: windowOf(4, 1),
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(await ready.json()).toEqual({ status: MODEL_READY });
-    const predicted = await fetch(`${served.base}/predict?clientID=car-9`, { method: 'POST', body: windowOf(4, 2), headers: { 'content-type': 'text/plain' } });
+    const predicted = await fetch(`${served.base}/predict?clientID=car-9`, {
+      method: 'POST',
+      body: windowOf(4, 2),
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(predicted.status).toBe(200);
     expect(DRIVERS).toContain(((await predicted.json()) as { driver: string }).driver);
   });
 
   it.each([
     { name: 'wrong row count', body: JSON.stringify([[1, 2]]), status: 400, error: /has 40 rows/ },
-    { name: 'NaN', body: generateDriverRows(1, 1, 1).map((r, i) => (i === 0 ? ['NaN', ...r.slice(1)] : r).join(',')).join('\n'), status: 400, error: /not a finite number/ },
+    {
+      name: 'NaN',
+      body: generateDriverRows(1, 1, 1)
+        .map((r, i) => (i === 0 ? ['NaN', ...r.slice(1)] : r).join(','))
+        .join('\n'),
+      status: 400,
+      error: /not a finite number/,
+    },
     { name: 'a malformed clientID', body: windowOf(1, 1), status: 400, error: /clientID/, query: '?clientID=%3Cx%3E' },
   ])('$name → $status', async ({ body, status, error, query }) => {
-    const res = await fetch(`${served.base}/predict${query ?? ''}`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } });
+    const res = await fetch(`${served.base}/predict${query ?? ''}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(res.status).toBe(status);
     expect(((await res.json()) as { error: string }).error).toMatch(error);
   });
@@ -107,7 +150,11 @@ describe('edge-scalar over HTTP', () => {
   it('healthz is 503 until the model is ready; predictions too', async () => {
     expect((await fetch(`${served.base}/healthz`)).status).toBe(200);
     expect((await fetch(`${pending.base}/healthz`)).status).toBe(503);
-    const res = await fetch(`${pending.base}/predict`, { method: 'POST', body: windowOf(1, 1), headers: { 'content-type': 'text/plain' } });
+    const res = await fetch(`${pending.base}/predict`, {
+      method: 'POST',
+      body: windowOf(1, 1),
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(res.status).toBe(503);
   });
 

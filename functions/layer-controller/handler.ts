@@ -18,14 +18,27 @@ import { EVENT_TYPES, layerEntrySchema, validateEventData } from '../../events/c
 import { receiveEvent } from '../../events/receive.js';
 import { DEFAULT_JOB, type LayerController } from './controller.js';
 
-const jobId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_" or "-"').default(DEFAULT_JOB);
+const jobId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_" or "-"')
+  .default(DEFAULT_JOB);
 const schemas = {
   createLayers: z.object({
     job_id: jobId,
     layers: z.array(layerEntrySchema).min(1).max(64),
     input_shape: z.array(z.number().int().min(1).max(65_536)).min(1).max(4).optional(),
   }),
-  initialize: z.object({ job_id: jobId, seed: z.number().int().min(0).max(2 ** 31 - 1).optional(), optimizer: z.enum(['adam', 'sgd']).optional(), learning_rate: z.number().gt(0).max(10).optional() }),
+  initialize: z.object({
+    job_id: jobId,
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
+    optimizer: z.enum(['adam', 'sgd']).optional(),
+    learning_rate: z.number().gt(0).max(10).optional(),
+  }),
   forward: z.object({ job_id: jobId, input: z.unknown() }),
   backward: z.object({ job_id: jobId, output_grad: z.unknown(), learning_rate: z.number().gt(0).max(10).optional() }),
   modelPath: z.object({ job_id: jobId, model_path: z.string().min(1).max(2048) }),
@@ -36,7 +49,9 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new BadInputError(`${what}: ${issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body'}: ${issue?.message ?? 'invalid'}`);
+  throw new BadInputError(
+    `${what}: ${issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body'}: ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 export function createControllerHandler(controller: LayerController, logger: Logger): Handler {
@@ -49,7 +64,9 @@ export function createControllerHandler(controller: LayerController, logger: Log
         return ok({ status: 'ok' });
       case 'POST /': {
         const { data, event } = receiveEvent(req, [EVENT_TYPES.layersTrainRequested]);
-        logger.info(`${event.id}: train ${data.jobId}, ${data.epochs} epoch(s), batch ${data.batchSize}, M = ${data.microbatches}`);
+        logger.info(
+          `${event.id}: train ${data.jobId}, ${data.epochs} epoch(s), batch ${data.batchSize}, M = ${data.microbatches}`,
+        );
         return ok(await controller.train(data));
       }
       case 'POST /train':
@@ -57,11 +74,19 @@ export function createControllerHandler(controller: LayerController, logger: Log
       case 'POST /create_layers': {
         const body = parse(schemas.createLayers, req.body, 'create_layers');
         const job = await controller.createLayers(body.job_id, body.layers, body.input_shape);
-        return ok({ status: 'created', job_id: job.jobId, layers: job.endpoints.map((e) => ({ name: e.name, url: e.url })) });
+        return ok({
+          status: 'created',
+          job_id: job.jobId,
+          layers: job.endpoints.map((e) => ({ name: e.name, url: e.url })),
+        });
       }
       case 'POST /initialize': {
         const body = parse(schemas.initialize, req.body, 'initialize');
-        const job = await controller.initialize(body.job_id, { ...(body.seed === undefined ? {} : { seed: body.seed }), ...(body.optimizer ? { optimizer: body.optimizer } : {}), ...(body.learning_rate ? { learningRate: body.learning_rate } : {}) });
+        const job = await controller.initialize(body.job_id, {
+          ...(body.seed === undefined ? {} : { seed: body.seed }),
+          ...(body.optimizer ? { optimizer: body.optimizer } : {}),
+          ...(body.learning_rate ? { learningRate: body.learning_rate } : {}),
+        });
         return ok({ status: 'initialized', job_id: job.jobId, layers: job.layers.length });
       }
       case 'POST /forward': {
@@ -92,8 +117,10 @@ export function createControllerHandler(controller: LayerController, logger: Log
       }
       default: {
         const id = /^\/jobs\/([^/]+)$/.exec(req.path)?.[1];
-        if (id !== undefined && req.method === 'GET') return ok(await controller.job(parse(jobId, decodeURIComponent(id), 'job id')));
-        if (id !== undefined && req.method === 'DELETE') return ok(await controller.deleteJob(parse(jobId, decodeURIComponent(id), 'job id')));
+        if (id !== undefined && req.method === 'GET')
+          return ok(await controller.job(parse(jobId, decodeURIComponent(id), 'job id')));
+        if (id !== undefined && req.method === 'DELETE')
+          return ok(await controller.deleteJob(parse(jobId, decodeURIComponent(id), 'job id')));
         throw new NotFoundError(`no route ${route}`);
       }
     }

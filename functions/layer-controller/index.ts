@@ -14,4 +14,13 @@ import { createControllerHandler } from './handler.js';
 const logger = createLogger('layer-controller');
 const config = loadConfig();
 
-http('layer-controller', createControllerHandler(new LayerController(lazyControllerDeps(openStore(config.store), () => clusterFromEnv(), logger), config), logger));
+http(
+  'layer-controller',
+  createControllerHandler(
+    new LayerController(
+      lazyControllerDeps(openStore(config.store), () => clusterFromEnv(), logger),
+      config,
+    ),
+    logger,
+  ),
+);

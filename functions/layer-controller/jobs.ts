@@ -60,27 +60,39 @@ export interface LayerJobRecord {
 const recordSchema = z.object({ format: z.literal('kaskade.layer-job/v1'), jobId: z.string() }).passthrough();
 
 export function jobFolder(root: string, jobId: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId)) throw new BadInputError(`job id "${jobId}" must be 1-128 letters, digits, ".", "_" or "-"`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(jobId))
+    throw new BadInputError(`job id "${jobId}" must be 1-128 letters, digits, ".", "_" or "-"`);
   return joinStoreUrl(root, `layer-jobs/${jobId}/`);
 }
 
 export async function saveJob(store: Store, root: string, job: LayerJobRecord): Promise<void> {
   job.updatedAt = new Date().toISOString();
-  await store.write(joinStoreUrl(jobFolder(root, job.jobId), 'job.json'), new TextEncoder().encode(JSON.stringify(job, null, 2)), { contentType: 'application/json' });
+  await store.write(
+    joinStoreUrl(jobFolder(root, job.jobId), 'job.json'),
+    new TextEncoder().encode(JSON.stringify(job, null, 2)),
+    { contentType: 'application/json' },
+  );
 }
 
 export async function saveLayerList(store: Store, root: string, job: LayerJobRecord): Promise<string> {
   const url = joinStoreUrl(jobFolder(root, job.jobId), 'layers.json');
-  await store.write(url, new TextEncoder().encode(JSON.stringify({ layers: job.layers, inputShape: job.inputShape }, null, 2)), { contentType: 'application/json' });
+  await store.write(
+    url,
+    new TextEncoder().encode(JSON.stringify({ layers: job.layers, inputShape: job.inputShape }, null, 2)),
+    { contentType: 'application/json' },
+  );
   return url;
 }
 
 /** The job's record; NotFoundError when there is none. */
 export async function loadJob(store: Store, root: string, jobId: string): Promise<LayerJobRecord> {
-  const bytes = await store.read(joinStoreUrl(jobFolder(root, jobId), 'job.json'), { maxBytes: 16 << 20 }).catch((e: unknown) => {
-    if (e instanceof NotFoundError) throw new NotFoundError(`no layer job "${jobId}": create its layers first (/create_layers)`, { cause: e });
-    throw e;
-  });
+  const bytes = await store
+    .read(joinStoreUrl(jobFolder(root, jobId), 'job.json'), { maxBytes: 16 << 20 })
+    .catch((e: unknown) => {
+      if (e instanceof NotFoundError)
+        throw new NotFoundError(`no layer job "${jobId}": create its layers first (/create_layers)`, { cause: e });
+      throw e;
+    });
   const parsed = recordSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
   if (!parsed.success) throw new BadInputError(`layer job "${jobId}": job.json is not a layer job record`);
   return parsed.data as unknown as LayerJobRecord;

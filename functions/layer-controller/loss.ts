@@ -11,7 +11,12 @@ export interface LossResult {
 }
 
 /** `logits` [rows × classes] row-major, `labels` class ids, `batchSize` the whole mini-batch's size. */
-export function softmaxCrossEntropy(logits: Float32Array, labels: ArrayLike<number>, classes: number, batchSize: number): LossResult {
+export function softmaxCrossEntropy(
+  logits: Float32Array,
+  labels: ArrayLike<number>,
+  classes: number,
+  batchSize: number,
+): LossResult {
   const rows = labels.length;
   const grad = new Float32Array(rows * classes);
   let lossSum = 0;

@@ -7,7 +7,9 @@ import { joinStoreUrl } from '../_shared/store/index.js';
 export function exportPath(root: string, modelPath: string): string {
   if (/^(file|gs):\/\//.test(modelPath)) return modelPath.endsWith('/') ? modelPath : `${modelPath}/`;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}){0,7}\/?$/.test(modelPath)) {
-    throw new BadInputError(`model_path "${modelPath}" must be a file:// or gs:// URL or a relative name of letters, digits, ".", "_", "-" and "/"`);
+    throw new BadInputError(
+      `model_path "${modelPath}" must be a file:// or gs:// URL or a relative name of letters, digits, ".", "_", "-" and "/"`,
+    );
   }
   return joinStoreUrl(root, `layer-models/${modelPath.replace(/\/$/, '')}/`);
 }

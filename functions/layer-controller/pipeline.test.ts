@@ -33,7 +33,10 @@ function maxAbsDiff(tf: typeof tfjs, a: Tensors[], b: Tensors[]): number {
     for (const [name, t] of Object.entries(layer)) {
       const other = b[k]?.[name];
       if (other === undefined) throw new Error(`layer ${k} lacks ${name}`);
-      worst = Math.max(worst, tf.tidy(() => tf.max(tf.abs(tf.sub(t, other))).dataSync()[0] ?? Infinity));
+      worst = Math.max(
+        worst,
+        tf.tidy(() => tf.max(tf.abs(tf.sub(t, other))).dataSync()[0] ?? Infinity),
+      );
     }
   });
   return worst;
@@ -56,39 +59,55 @@ describe('layer pipeline against in-process training', () => {
     { name: 'M = 4, 1F1B', microbatches: 4, schedule: '1f1b' },
   ];
 
-  it.each(cases)('$name: weights after three Adam steps match (max abs diff ≤ 1e-4)', async ({ name, microbatches, schedule }) => {
-    const { tf } = layers.engine;
-    const clients = layers.clients();
-    const jobId = `eq-${name.replace(/[^a-z0-9]+/gi, '-')}`;
-    await Promise.all(clients.map((c, k) => c.initialize(jobId, 11 + k, { name: 'adam', learningRate: 0.001 }, SEED_LAYERS[k]?.type ?? '', SEED_LAYERS[k]?.config)));
-    const initial = await layerWeights(clients, jobId);
-    const model = buildChainModel(tf, specs, SHAPE);
-    setChainWeights(model, specs, initial);
-    dispose(initial);
-    const optimizer = tf.train.adam(0.001, 0.9, 0.999, 1e-7);
-    const tensorsAfter: number[] = [];
+  it.each(cases)(
+    '$name: weights after three Adam steps match (max abs diff ≤ 1e-4)',
+    async ({ name, microbatches, schedule }) => {
+      const { tf } = layers.engine;
+      const clients = layers.clients();
+      const jobId = `eq-${name.replace(/[^a-z0-9]+/gi, '-')}`;
+      await Promise.all(
+        clients.map((c, k) =>
+          c.initialize(
+            jobId,
+            11 + k,
+            { name: 'adam', learningRate: 0.001 },
+            SEED_LAYERS[k]?.type ?? '',
+            SEED_LAYERS[k]?.config,
+          ),
+        ),
+      );
+      const initial = await layerWeights(clients, jobId);
+      const model = buildChainModel(tf, specs, SHAPE);
+      setChainWeights(model, specs, initial);
+      dispose(initial);
+      const optimizer = tf.train.adam(0.001, 0.9, 0.999, 1e-7);
+      const tensorsAfter: number[] = [];
 
-    for (let step = 1; step <= 3; step++) {
-      const batch = randomBatch(32, 100 + step);
-      const result = await trainStep(clients, batch, { jobId, step, microbatches, schedule });
-      const xs = tf.tensor(batch.x, [batch.rows, ...SHAPE]);
-      const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 10));
-      const expected = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tfjs.Tensor), true);
-      expect(result.loss).toBeCloseTo(expected?.dataSync()[0] ?? NaN, 4);
-      tf.dispose([xs, ys, expected ?? []]);
-      tensorsAfter.push(tf.memory().numTensors);
-    }
+      for (let step = 1; step <= 3; step++) {
+        const batch = randomBatch(32, 100 + step);
+        const result = await trainStep(clients, batch, { jobId, step, microbatches, schedule });
+        const xs = tf.tensor(batch.x, [batch.rows, ...SHAPE]);
+        const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 10));
+        const expected = optimizer.minimize(
+          () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tfjs.Tensor),
+          true,
+        );
+        expect(result.loss).toBeCloseTo(expected?.dataSync()[0] ?? NaN, 4);
+        tf.dispose([xs, ys, expected ?? []]);
+        tensorsAfter.push(tf.memory().numTensors);
+      }
 
-    const pipeline = await layerWeights(clients, jobId);
-    const reference = getChainWeights(model, specs);
-    expect(maxAbsDiff(tf, pipeline, reference)).toBeLessThanOrEqual(1e-4);
-    dispose(pipeline);
-    dispose(reference);
-    // The layers freed every micro-batch's kept input after its backward.
-    for (const server of layers.servers) expect((await server.registry.get(jobId)).heldCount()).toBe(0);
-    // Nothing grows per step: optimizer slots exist from step 1 on, activations are freed.
-    expect(tensorsAfter[2]).toBe(tensorsAfter[1]);
-    model.dispose();
-    optimizer.dispose();
-  });
+      const pipeline = await layerWeights(clients, jobId);
+      const reference = getChainWeights(model, specs);
+      expect(maxAbsDiff(tf, pipeline, reference)).toBeLessThanOrEqual(1e-4);
+      dispose(pipeline);
+      dispose(reference);
+      // The layers freed every micro-batch's kept input after its backward.
+      for (const server of layers.servers) expect((await server.registry.get(jobId)).heldCount()).toBe(0);
+      // Nothing grows per step: optimizer slots exist from step 1 on, activations are freed.
+      expect(tensorsAfter[2]).toBe(tensorsAfter[1]);
+      model.dispose();
+      optimizer.dispose();
+    },
+  );
 });

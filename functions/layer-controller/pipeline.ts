@@ -91,7 +91,12 @@ function limiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
 }
 
 /** Forward of one micro-batch through every layer; the last layer's answer (the logits). */
-export async function forwardChain(layers: readonly LayerClient[], ref: MicrobatchRef, input: Uint8Array, hopBytes: number[] = []): Promise<Uint8Array> {
+export async function forwardChain(
+  layers: readonly LayerClient[],
+  ref: MicrobatchRef,
+  input: Uint8Array,
+  hopBytes: number[] = [],
+): Promise<Uint8Array> {
   let body = input;
   for (let k = 0; k < layers.length; k++) {
     hopBytes[k] = (hopBytes[k] ?? 0) + body.byteLength;
@@ -102,7 +107,12 @@ export async function forwardChain(layers: readonly LayerClient[], ref: Microbat
 }
 
 /** Backward of one micro-batch from the last layer to the first (which returns no input gradient). */
-export async function backwardChain(layers: readonly LayerClient[], ref: MicrobatchRef, dy: Uint8Array, hopBytes: number[] = []): Promise<void> {
+export async function backwardChain(
+  layers: readonly LayerClient[],
+  ref: MicrobatchRef,
+  dy: Uint8Array,
+  hopBytes: number[] = [],
+): Promise<void> {
   let body = dy;
   for (let k = layers.length - 1; k >= 0; k--) {
     hopBytes[k + 1] = (hopBytes[k + 1] ?? 0) + body.byteLength;
@@ -124,7 +134,11 @@ async function settleAll<T>(tasks: Array<Promise<T>>): Promise<T[]> {
 }
 
 /** One training step on a labelled mini-batch; the loss is the mean softmax cross-entropy. */
-export async function trainStep(layers: readonly LayerClient[], batch: MiniBatch, options: StepOptions): Promise<StepResult> {
+export async function trainStep(
+  layers: readonly LayerClient[],
+  batch: MiniBatch,
+  options: StepOptions,
+): Promise<StepResult> {
   const exampleSize = batch.exampleShape.reduce((a, b) => a * b, 1);
   const ranges = microbatchRanges(batch.rows, options.microbatches);
   const forwardBytes: number[] = [];
@@ -132,7 +146,13 @@ export async function trainStep(layers: readonly LayerClient[], batch: MiniBatch
   let lossSum = 0;
   let correct = 0;
   const inputOf = (start: number, end: number): Uint8Array =>
-    encodeTensors({ x: { dtype: 'F32', shape: [end - start, ...batch.exampleShape], data: batch.x.subarray(start * exampleSize, end * exampleSize) } });
+    encodeTensors({
+      x: {
+        dtype: 'F32',
+        shape: [end - start, ...batch.exampleShape],
+        data: batch.x.subarray(start * exampleSize, end * exampleSize),
+      },
+    });
   const lossGrad = (logits: Uint8Array, start: number, end: number): Uint8Array => {
     const out = onlyTensor(logits);
     const result = softmaxCrossEntropy(out.data, batch.labels.subarray(start, end), batch.classes, batch.rows);
@@ -142,8 +162,14 @@ export async function trainStep(layers: readonly LayerClient[], batch: MiniBatch
   };
   try {
     if (options.schedule === 'gpipe') {
-      const logits = await settleAll(ranges.map(([s, e], m) => forwardChain(layers, ref(options, m), inputOf(s, e), forwardBytes)));
-      await settleAll(ranges.map(([s, e], m) => backwardChain(layers, ref(options, m), lossGrad(logits[m] as Uint8Array, s, e), backwardBytes)));
+      const logits = await settleAll(
+        ranges.map(([s, e], m) => forwardChain(layers, ref(options, m), inputOf(s, e), forwardBytes)),
+      );
+      await settleAll(
+        ranges.map(([s, e], m) =>
+          backwardChain(layers, ref(options, m), lossGrad(logits[m] as Uint8Array, s, e), backwardBytes),
+        ),
+      );
     } else {
       const admit = limiter(Math.max(1, layers.length));
       await settleAll(
@@ -155,13 +181,21 @@ export async function trainStep(layers: readonly LayerClient[], batch: MiniBatch
         ),
       );
     }
-    await settleAll(layers.map((layer) => layer.apply(options.jobId, options.step, ranges.length, options.learningRate)));
+    await settleAll(
+      layers.map((layer) => layer.apply(options.jobId, options.step, ranges.length, options.learningRate)),
+    );
   } catch (e) {
     await Promise.allSettled(layers.map((layer) => layer.discard(options.jobId, options.step)));
     if (e instanceof KaskadeError && e.httpStatus === 400) throw e;
     throw stepError(options, e);
   }
-  return { loss: lossSum / batch.rows, correct, rows: batch.rows, forwardHopBytes: forwardBytes, backwardHopBytes: backwardBytes };
+  return {
+    loss: lossSum / batch.rows,
+    correct,
+    rows: batch.rows,
+    forwardHopBytes: forwardBytes,
+    backwardHopBytes: backwardBytes,
+  };
 }
 
 function ref(options: StepOptions, microbatch: number): MicrobatchRef {
@@ -169,7 +203,13 @@ function ref(options: StepOptions, microbatch: number): MicrobatchRef {
 }
 
 /** Inference through the chain (no activations kept); the logits, rows × classes. */
-export async function predict(layers: readonly LayerClient[], jobId: string, x: Float32Array, rows: number, exampleShape: readonly number[]): Promise<{ shape: number[]; data: Float32Array }> {
+export async function predict(
+  layers: readonly LayerClient[],
+  jobId: string,
+  x: Float32Array,
+  rows: number,
+  exampleShape: readonly number[],
+): Promise<{ shape: number[]; data: Float32Array }> {
   let body: Uint8Array = encodeTensors({ x: { dtype: 'F32', shape: [rows, ...exampleShape], data: x } });
   for (const layer of layers) body = await layer.forward({ jobId, step: 0, microbatch: 0 }, body, false);
   return onlyTensor(body);

@@ -21,7 +21,10 @@ const settings = (readyTimeoutMs: number): ServiceSettings => ({
 });
 
 beforeAll(async () => {
-  kr = await startKubeRuntime({ manifests: join(FIXTURE_MANIFESTS, 'layer-controller-rbac.yaml'), functionsDir: join(REPO_ROOT, 'functions') });
+  kr = await startKubeRuntime({
+    manifests: join(FIXTURE_MANIFESTS, 'layer-controller-rbac.yaml'),
+    functionsDir: join(REPO_ROOT, 'functions'),
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -33,7 +36,10 @@ describe('layer services on the runtime’s Kubernetes API', () => {
     const cluster = kubeCluster(await kr.serviceAccount('kaskade-layer-controller'), 'default');
     const endpoints = await ensureLayerServices(cluster, settings(60_000), 'kube', SEED_LAYERS.slice(0, 2));
     expect(endpoints.map((e) => e.name)).toEqual([layerServiceName('kube', 0), layerServiceName('kube', 1)]);
-    const health = (await (await fetch(`${endpoints[1]?.url ?? ''}/health`)).json()) as { type: string; config: unknown };
+    const health = (await (await fetch(`${endpoints[1]?.url ?? ''}/health`)).json()) as {
+      type: string;
+      config: unknown;
+    };
     expect(health).toMatchObject({ type: 'ConvLayer', config: SEED_LAYERS[1].config });
   });
 
@@ -55,14 +61,19 @@ describe('layer services on the runtime’s Kubernetes API', () => {
 
   it('an account without create is denied with a ForbiddenError that says so', async () => {
     const cluster = kubeCluster(await kr.serviceAccount('layer-reader'), 'default');
-    const error = await ensureLayerServices(cluster, settings(60_000), 'denied', [SEED_LAYERS[3]]).catch((e: unknown) => e);
+    const error = await ensureLayerServices(cluster, settings(60_000), 'denied', [SEED_LAYERS[3]]).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ForbiddenError);
     expect((error as Error).message).toMatch(/forbidden/i);
   });
 
   it('deletes a job’s services by label', async () => {
     const cluster = kubeCluster(await kr.serviceAccount('kaskade-layer-controller'), 'default');
-    expect((await deleteLayerServices(cluster, 'kube')).sort()).toEqual([layerServiceName('kube', 0), layerServiceName('kube', 1)]);
+    expect((await deleteLayerServices(cluster, 'kube')).sort()).toEqual([
+      layerServiceName('kube', 0),
+      layerServiceName('kube', 1),
+    ]);
     expect(await cluster.listServices('kaskade.dev/layer-job=kube')).toEqual([]);
   });
 });

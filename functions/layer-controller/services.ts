@@ -27,17 +27,25 @@ export interface ServiceSettings {
 
 /** A DNS-label service name for layer k of a job: `layer-<job>-<k>`, hashed when the id does not fit. */
 export function layerServiceName(jobId: string, k: number): string {
-  const slug = jobId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const slug = jobId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   const suffix = `-${k}`;
   const fits = slug === jobId && `layer-${slug}${suffix}`.length <= 63;
   if (fits) return `layer-${slug}${suffix}`;
   const hash = createHash('sha256').update(jobId).digest('hex').slice(0, 8);
-  return `layer-${slug.slice(0, 63 - 'layer-'.length - hash.length - 1 - suffix.length)}-${hash}${suffix}`.replace(/--+/g, '-');
+  return `layer-${slug.slice(0, 63 - 'layer-'.length - hash.length - 1 - suffix.length)}-${hash}${suffix}`.replace(
+    /--+/g,
+    '-',
+  );
 }
 
 /** The label value of a job id (labels allow 63 characters of [A-Za-z0-9._-]). */
 export function jobLabel(jobId: string): string {
-  return jobId.length <= 63 && /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(jobId) ? jobId : createHash('sha256').update(jobId).digest('hex').slice(0, 40);
+  return jobId.length <= 63 && /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(jobId)
+    ? jobId
+    : createHash('sha256').update(jobId).digest('hex').slice(0, 40);
 }
 
 export function layerManifest(settings: ServiceSettings, jobId: string, k: number, entry: LayerEntry): KnativeService {
@@ -68,7 +76,12 @@ export function layerManifest(settings: ServiceSettings, jobId: string, k: numbe
     containers: [container],
   };
   if (entry.nodeSelector !== undefined) podSpec.nodeSelector = entry.nodeSelector;
-  const labels = { 'app.kubernetes.io/part-of': 'kaskade', 'app.kubernetes.io/component': 'layer', [JOB_LABEL]: jobLabel(jobId), [INDEX_LABEL]: String(k) };
+  const labels = {
+    'app.kubernetes.io/part-of': 'kaskade',
+    'app.kubernetes.io/component': 'layer',
+    [JOB_LABEL]: jobLabel(jobId),
+    [INDEX_LABEL]: String(k),
+  };
   return {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Service',
@@ -93,15 +106,25 @@ export function layerManifest(settings: ServiceSettings, jobId: string, k: numbe
 }
 
 /** Creates (or updates) every layer's service, then waits for all to be Ready; their endpoints. */
-export async function ensureLayerServices(cluster: Cluster, settings: ServiceSettings, jobId: string, entries: readonly LayerEntry[]): Promise<LayerEndpoint[]> {
-  const applied = await Promise.all(entries.map((entry, k) => cluster.applyService(layerManifest(settings, jobId, k, entry))));
-  const ready = await Promise.all(applied.map((svc) => cluster.waitReady(svc.metadata.name, { timeoutMs: settings.readyTimeoutMs })));
+export async function ensureLayerServices(
+  cluster: Cluster,
+  settings: ServiceSettings,
+  jobId: string,
+  entries: readonly LayerEntry[],
+): Promise<LayerEndpoint[]> {
+  const applied = await Promise.all(
+    entries.map((entry, k) => cluster.applyService(layerManifest(settings, jobId, k, entry))),
+  );
+  const ready = await Promise.all(
+    applied.map((svc) => cluster.waitReady(svc.metadata.name, { timeoutMs: settings.readyTimeoutMs })),
+  );
   return ready.map((svc, index) => ({ index, name: svc.metadata.name, url: serviceUrl(svc, cluster.namespace) }));
 }
 
 /** The URL Knative gives the service, else its cluster-local address. */
 export function serviceUrl(svc: KnativeService, namespace: string): string {
-  const url = svc.status?.address?.url ?? svc.status?.url ?? `http://${svc.metadata.name}.${namespace}.svc.cluster.local`;
+  const url =
+    svc.status?.address?.url ?? svc.status?.url ?? `http://${svc.metadata.name}.${namespace}.svc.cluster.local`;
   return url.replace(/\/+$/, '');
 }
 

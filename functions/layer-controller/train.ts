@@ -54,7 +54,12 @@ export function miniBatch(set: ImageSet, order: Int32Array, start: number, end: 
 }
 
 /** Accuracy of the chain on a set, in inference mode (no activations kept). */
-export async function evaluate(clients: readonly LayerClient[], jobId: string, set: ImageSet, chunk = 1000): Promise<number> {
+export async function evaluate(
+  clients: readonly LayerClient[],
+  jobId: string,
+  set: ImageSet,
+  chunk = 1000,
+): Promise<number> {
   const order = Int32Array.from({ length: set.n }, (_, i) => i);
   let correct = 0;
   for (let start = 0; start < set.n; start += chunk) {
@@ -64,24 +69,42 @@ export async function evaluate(clients: readonly LayerClient[], jobId: string, s
     const classes = out.shape[1] ?? 1;
     for (let r = 0; r < batch.rows; r++) {
       let best = 0;
-      for (let c = 1; c < classes; c++) if ((out.data[r * classes + c] ?? 0) > (out.data[r * classes + best] ?? 0)) best = c;
+      for (let c = 1; c < classes; c++)
+        if ((out.data[r * classes + c] ?? 0) > (out.data[r * classes + best] ?? 0)) best = c;
       if (best === batch.labels[r]) correct += 1;
     }
   }
   return correct / Math.max(1, set.n);
 }
 
-async function checkpoint(controller: LayerController, job: LayerJobRecord, clients: readonly LayerClient[], epoch: number, stepInEpoch: number): Promise<void> {
+async function checkpoint(
+  controller: LayerController,
+  job: LayerJobRecord,
+  clients: readonly LayerClient[],
+  epoch: number,
+  stepInEpoch: number,
+): Promise<void> {
   await Promise.all(clients.map((c) => c.save(job.jobId)));
   job.progress = { step: job.progress.step, checkpointStep: job.progress.step, epoch, stepInEpoch };
   await saveJob(controller.deps.store, controller.settings.root, job);
 }
 
-export async function runTraining(controller: LayerController, job: LayerJobRecord, request: LayersTrainRequested): Promise<TrainSummary> {
+export async function runTraining(
+  controller: LayerController,
+  job: LayerJobRecord,
+  request: LayersTrainRequested,
+): Promise<TrainSummary> {
   const settings = trainSettings(request);
   const same = job.train !== undefined && JSON.stringify(job.train) === JSON.stringify(settings);
   if (same && job.status === 'trained') {
-    return { jobId: job.jobId, status: job.status, step: job.progress.step, epochs: job.epochs, resumedFrom: job.progress.step, published: job.published };
+    return {
+      jobId: job.jobId,
+      status: job.status,
+      step: job.progress.step,
+      epochs: job.epochs,
+      resumedFrom: job.progress.step,
+      published: job.published,
+    };
   }
   const clients = controller.clients(job);
   if (!same) {
@@ -114,17 +137,32 @@ export async function runTraining(controller: LayerController, job: LayerJobReco
         const start = s * settings.batchSize;
         const batch = miniBatch(train, order, start, Math.min(train.n, start + settings.batchSize));
         const step = job.progress.step + 1;
-        const result = await trainStep(clients, batch, { jobId: job.jobId, step, microbatches: settings.microbatches, schedule: settings.schedule, learningRate: settings.learningRate });
+        const result = await trainStep(clients, batch, {
+          jobId: job.jobId,
+          step,
+          microbatches: settings.microbatches,
+          schedule: settings.schedule,
+          learningRate: settings.learningRate,
+        });
         job.progress.step = step;
         lossSum += result.loss * result.rows;
         correct += result.correct;
         seen += result.rows;
-        if (s + 1 < steps && step % settings.checkpointEvery === 0) await checkpoint(controller, job, clients, epoch, s + 1);
+        if (s + 1 < steps && step % settings.checkpointEvery === 0)
+          await checkpoint(controller, job, clients, epoch, s + 1);
       }
       const seconds = (performance.now() - started) / 1000;
       const testAccuracy = await evaluate(clients, job.jobId, test);
-      job.epochs.push({ epoch: epoch + 1, loss: lossSum / Math.max(1, seen), accuracy: correct / Math.max(1, seen), testAccuracy, samplesPerSec: seen / seconds });
-      controller.deps.logger.info(`job ${job.jobId}: epoch ${epoch + 1}/${settings.epochs} loss ${(lossSum / Math.max(1, seen)).toFixed(4)} test accuracy ${testAccuracy.toFixed(4)}`);
+      job.epochs.push({
+        epoch: epoch + 1,
+        loss: lossSum / Math.max(1, seen),
+        accuracy: correct / Math.max(1, seen),
+        testAccuracy,
+        samplesPerSec: seen / seconds,
+      });
+      controller.deps.logger.info(
+        `job ${job.jobId}: epoch ${epoch + 1}/${settings.epochs} loss ${(lossSum / Math.max(1, seen)).toFixed(4)} test accuracy ${testAccuracy.toFixed(4)}`,
+      );
       await checkpoint(controller, job, clients, epoch + 1, 0);
     }
   } catch (e) {
@@ -138,8 +176,19 @@ export async function runTraining(controller: LayerController, job: LayerJobReco
   job.status = 'trained';
   if (settings.publishAs !== undefined) {
     const last = job.epochs.at(-1);
-    job.published = await controller.publish(job, settings.publishAs, { testAccuracy: last?.testAccuracy ?? null, testLoss: null, dataset: data.name });
+    job.published = await controller.publish(job, settings.publishAs, {
+      testAccuracy: last?.testAccuracy ?? null,
+      testLoss: null,
+      dataset: data.name,
+    });
   }
   await saveJob(controller.deps.store, controller.settings.root, job);
-  return { jobId: job.jobId, status: job.status, step: job.progress.step, epochs: job.epochs, resumedFrom, published: job.published };
+  return {
+    jobId: job.jobId,
+    status: job.status,
+    step: job.progress.step,
+    epochs: job.epochs,
+    resumedFrom,
+    published: job.published,
+  };
 }

@@ -11,7 +11,14 @@ import { BadInputError, NotFoundError } from '../_shared/errors.js';
 import type { Tensors } from '../_shared/layers/ops.js';
 import { parseOptimizerSpec } from '../_shared/layers/optimizer.js';
 import { parseLayerSpec } from '../_shared/layers/spec.js';
-import { joinStoreUrl, loadTensors, publishLatest, readLatest, saveTensors, type Store } from '../_shared/store/index.js';
+import {
+  joinStoreUrl,
+  loadTensors,
+  publishLatest,
+  readLatest,
+  saveTensors,
+  type Store,
+} from '../_shared/store/index.js';
 import { LayerJob } from './layer-job.js';
 
 const FORMAT = 'kaskade.layer-checkpoint/v1';
@@ -49,10 +56,17 @@ export async function saveCheckpoint(store: Store, stateUrl: string, job: LayerJ
 }
 
 /** The job's state from its LATEST checkpoint; NotFoundError when it has none. */
-export async function loadCheckpoint(tf: typeof tfjs, store: Store, stateUrl: string, jobId: string, maxBytes: number): Promise<LayerJob> {
+export async function loadCheckpoint(
+  tf: typeof tfjs,
+  store: Store,
+  stateUrl: string,
+  jobId: string,
+  maxBytes: number,
+): Promise<LayerJob> {
   const folder = jobFolder(stateUrl, jobId);
   const latest = await readLatest(store, folder);
-  if (latest === undefined) throw new NotFoundError(`job ${jobId}: this layer has no checkpoint under ${folder}; initialize it first`);
+  if (latest === undefined)
+    throw new NotFoundError(`job ${jobId}: this layer has no checkpoint under ${folder}; initialize it first`);
   const { tensors, metadata } = await loadTensors(store, joinStoreUrl(folder, latest), { maxBytes });
   try {
     if (metadata?.format !== FORMAT) throw new BadInputError(`${folder}${latest} is not a layer checkpoint`);

@@ -32,7 +32,8 @@ export function loadConfig(env: Env = process.env): LayerConfig {
     throw new ConfigError('LAYER_CONFIG is set but LAYER_TYPE is not');
   }
   const name = envString(env, 'LAYER_NAME', envString(env, 'K_SERVICE', 'layer'));
-  if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(name)) throw new ConfigError(`LAYER_NAME must be a lowercase service name, got "${name}"`);
+  if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(name))
+    throw new ConfigError(`LAYER_NAME must be a lowercase service name, got "${name}"`);
   const root = store.roots[0];
   if (root === undefined) throw new ConfigError('KASKADE_STORAGE_ROOTS names no root');
   const stateUrl = envString(env, 'LAYER_STATE_URL', joinStoreUrl(root, `layers/${name}/`));

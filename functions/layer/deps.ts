@@ -15,7 +15,12 @@ export function lazyLayerDeps(config: LayerConfig, logger: Logger): () => Promis
       .then(({ tf }) => ({
         tf,
         logger,
-        registry: new LayerRegistry(tf, openStore(config.store), { spec: config.spec, entry: config.entry, stateUrl: config.stateUrl, maxBytes: config.maxBytes }),
+        registry: new LayerRegistry(tf, openStore(config.store), {
+          spec: config.spec,
+          entry: config.entry,
+          stateUrl: config.stateUrl,
+          maxBytes: config.maxBytes,
+        }),
       }))
       .catch((e: unknown) => {
         deps = undefined;

@@ -38,19 +38,41 @@ export const DEFAULT_JOB = 'default';
 const jobId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
 const step = z.number().int().min(1).max(1e9);
 const schemas = {
-  initialize: z.object({ job_id: jobId.default(DEFAULT_JOB), seed: z.number().int().min(0).max(2 ** 31 - 1).default(0), optimizer: z.unknown().optional(), type: z.unknown().optional(), config: z.unknown().optional() }),
-  apply: z.object({ job_id: jobId, step, microbatches: z.number().int().min(1).max(4096), learning_rate: z.number().gt(0).max(10).optional() }),
+  initialize: z.object({
+    job_id: jobId.default(DEFAULT_JOB),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(0),
+    optimizer: z.unknown().optional(),
+    type: z.unknown().optional(),
+    config: z.unknown().optional(),
+  }),
+  apply: z.object({
+    job_id: jobId,
+    step,
+    microbatches: z.number().int().min(1).max(4096),
+    learning_rate: z.number().gt(0).max(10).optional(),
+  }),
   discard: z.object({ job_id: jobId, step }),
   job: z.object({ job_id: jobId.default(DEFAULT_JOB) }),
   forward: z.object({ input: z.unknown(), job_id: jobId.default(DEFAULT_JOB) }),
-  backward: z.object({ output_grad: z.unknown(), learning_rate: z.number().gt(0).max(10).optional(), job_id: jobId.default(DEFAULT_JOB) }),
+  backward: z.object({
+    output_grad: z.unknown(),
+    learning_rate: z.number().gt(0).max(10).optional(),
+    job_id: jobId.default(DEFAULT_JOB),
+  }),
 };
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new BadInputError(`${what}: ${issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body'}: ${issue?.message ?? 'invalid'}`);
+  throw new BadInputError(
+    `${what}: ${issue && issue.path.length > 0 ? issue.path.map(String).join('.') : 'body'}: ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 function rawBody(req: Request): Uint8Array {
@@ -59,11 +81,16 @@ function rawBody(req: Request): Uint8Array {
 }
 
 function isEvent(req: Request): boolean {
-  return req.header('ce-type') !== undefined || (req.header('content-type') ?? '').startsWith('application/cloudevents');
+  return (
+    req.header('ce-type') !== undefined || (req.header('content-type') ?? '').startsWith('application/cloudevents')
+  );
 }
 
 function sendTensors(res: Response, headers: Record<string, string>, body: Uint8Array): void {
-  res.status(200).set(headers).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  res
+    .status(200)
+    .set(headers)
+    .send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
 }
 
 /**
@@ -75,7 +102,8 @@ function oneTensor(body: Uint8Array, name: string, maxBytes: number): tfjs.Tenso
   const names = Object.keys(decoded.tensors);
   const pick = names.includes(name) ? name : names.length === 1 ? names[0] : undefined;
   const wire = pick === undefined ? undefined : decoded.tensors[pick];
-  if (wire === undefined) throw new BadInputError(`the safetensors body must hold one tensor (or one named "${name}"), got ${names.length}`);
+  if (wire === undefined)
+    throw new BadInputError(`the safetensors body must hold one tensor (or one named "${name}"), got ${names.length}`);
   const t = toTfTensors({ tensors: { [name]: wire } })[name];
   if (t === undefined) throw new BadInputError(`the safetensors body has no tensor "${name}"`);
   return t;
@@ -98,7 +126,13 @@ export function createLayerHandler(deps: () => Promise<LayerDeps>, logger: Logge
         return;
       case 'POST /initialize': {
         const body = parseBody(schemas.initialize, req.body, 'initialize');
-        const job = await d.registry.initialize({ jobId: body.job_id, seed: body.seed, optimizer: body.optimizer, type: body.type, config: body.config });
+        const job = await d.registry.initialize({
+          jobId: body.job_id,
+          seed: body.seed,
+          optimizer: body.optimizer,
+          type: body.type,
+          config: body.config,
+        });
         res.status(200).json({ status: 'initialized', job_id: job.jobId, type: job.entry.type, step: job.appliedStep });
         return;
       }
@@ -224,7 +258,11 @@ async function backwardJson(d: LayerDeps, req: Request, res: Response): Promise<
     const ref = nextRef(job);
     dx = job.backward(ref, dy, true);
     job.apply(ref.step, 1, body.learning_rate);
-    res.status(200).json({ input_grad: dx === undefined ? null : tensorToJson({ shape: dx.shape, data: await dx.data<'float32'>() }) });
+    res
+      .status(200)
+      .json({
+        input_grad: dx === undefined ? null : tensorToJson({ shape: dx.shape, data: await dx.data<'float32'>() }),
+      });
   } finally {
     dy.dispose();
     dx?.dispose();
@@ -239,7 +277,10 @@ function queryJob(req: Request): string {
 async function getWeights(d: LayerDeps, req: Request, res: Response): Promise<void> {
   const job = await d.registry.get(queryJob(req));
   const { params, state } = job.snapshot();
-  const body = await encodeTfTensors({ ...params, ...state }, { step: String(job.appliedStep), layer: JSON.stringify(job.entry) });
+  const body = await encodeTfTensors(
+    { ...params, ...state },
+    { step: String(job.appliedStep), layer: JSON.stringify(job.entry) },
+  );
   sendTensors(res, { 'content-type': SAFETENSORS_CONTENT_TYPE }, body);
 }
 

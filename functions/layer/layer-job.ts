@@ -4,8 +4,25 @@
 // last one applied, so a forward for an applied step (stale data) is refused.
 import type * as tfjs from '@tensorflow/tfjs';
 import { ConflictError, BadInputError } from '../_shared/errors.js';
-import { backwardFromKept, dropoutMask, forwardKeeping, initialTensors, layerBackward, layerForward, parameterNames, stateNames, updatedState, type Tensors } from '../_shared/layers/ops.js';
-import { applyUpdate, disposeOptimizerState, emptyOptimizerState, type OptimizerSpec, type OptimizerState } from '../_shared/layers/optimizer.js';
+import {
+  backwardFromKept,
+  dropoutMask,
+  forwardKeeping,
+  initialTensors,
+  layerBackward,
+  layerForward,
+  parameterNames,
+  stateNames,
+  updatedState,
+  type Tensors,
+} from '../_shared/layers/ops.js';
+import {
+  applyUpdate,
+  disposeOptimizerState,
+  emptyOptimizerState,
+  type OptimizerSpec,
+  type OptimizerState,
+} from '../_shared/layers/optimizer.js';
 import { outputShape, type LayerSpec } from '../_shared/layers/spec.js';
 import type { MicrobatchRef } from '../../events/layers.js';
 
@@ -79,8 +96,12 @@ export class LayerJob {
 
   /** The per-example shape this layer answers for `x` (checked: a wrong shape is a 400). */
   checkInput(x: tfjs.Tensor): void {
-    if (x.dtype !== 'float32') throw new BadInputError(`layer ${this.spec.kind}: input must be float32 (F32), got ${x.dtype}`);
-    if (x.rank < 2) throw new BadInputError(`layer ${this.spec.kind}: input must have a batch dimension, got shape [${x.shape.join(', ')}]`);
+    if (x.dtype !== 'float32')
+      throw new BadInputError(`layer ${this.spec.kind}: input must be float32 (F32), got ${x.dtype}`);
+    if (x.rank < 2)
+      throw new BadInputError(
+        `layer ${this.spec.kind}: input must have a batch dimension, got shape [${x.shape.join(', ')}]`,
+      );
     outputShape(this.spec, x.shape.slice(1));
   }
 
@@ -93,7 +114,9 @@ export class LayerJob {
     this.checkInput(x);
     if (!training) return this.tf.tidy(() => layerForward(this.tf, this.spec, this.values(), x, { training: false }));
     if (ref.step <= this.appliedStep) {
-      throw new ConflictError(`job ${ref.jobId}: step ${ref.step} is already applied (last applied step ${this.appliedStep}); forward refused`);
+      throw new ConflictError(
+        `job ${ref.jobId}: step ${ref.step} is already applied (last applied step ${this.appliedStep}); forward refused`,
+      );
     }
     const key = heldKey(ref);
     this.release(key);
@@ -117,15 +140,26 @@ export class LayerJob {
     const key = heldKey(ref);
     const held = this.held.get(key);
     if (held === undefined) {
-      throw new ConflictError(`job ${ref.jobId}: no forward kept for step ${ref.step} micro-batch ${ref.microbatch} (never sent, already used, or lost in a restart)`);
+      throw new ConflictError(
+        `job ${ref.jobId}: no forward kept for step ${ref.step} micro-batch ${ref.microbatch} (never sent, already used, or lost in a restart)`,
+      );
     }
     const expected = [held.x.shape[0] ?? 0, ...outputShape(this.spec, held.x.shape.slice(1))];
     if (dy.dtype !== 'float32' || dy.shape.join(',') !== expected.join(',')) {
-      throw new BadInputError(`layer ${this.spec.kind}: output gradient must be float32 of shape [${expected.join(', ')}], got ${dy.dtype} [${dy.shape.join(', ')}]`);
+      throw new BadInputError(
+        `layer ${this.spec.kind}: output gradient must be float32 of shape [${expected.join(', ')}], got ${dy.dtype} [${dy.shape.join(', ')}]`,
+      );
     }
     if (this.accumulator !== undefined && this.accumulator.step !== ref.step) this.discard(this.accumulator.step);
-    const acc = (this.accumulator ??= { step: ref.step, grads: new Map<string, tfjs.Tensor>(), microbatches: new Set<number>() });
-    if (acc.microbatches.has(ref.microbatch)) throw new ConflictError(`job ${ref.jobId}: step ${ref.step} micro-batch ${ref.microbatch} was already back-propagated`);
+    const acc = (this.accumulator ??= {
+      step: ref.step,
+      grads: new Map<string, tfjs.Tensor>(),
+      microbatches: new Set<number>(),
+    });
+    if (acc.microbatches.has(ref.microbatch))
+      throw new ConflictError(
+        `job ${ref.jobId}: step ${ref.step} micro-batch ${ref.microbatch} was already back-propagated`,
+      );
     const { dx, grads } =
       held.kept !== undefined
         ? backwardFromKept(this.tf, this.spec, this.values(), held.kept, dy, held.x.shape, inputGrad)
@@ -163,7 +197,9 @@ export class LayerJob {
     const acc = this.accumulator;
     const have = acc?.step === step ? acc.microbatches.size : 0;
     if (acc === undefined || acc.step !== step || have !== microbatches) {
-      throw new ConflictError(`job ${this.jobId}: step ${step} has ${have} of ${microbatches} micro-batch gradients; not applied`);
+      throw new ConflictError(
+        `job ${this.jobId}: step ${step} has ${have} of ${microbatches} micro-batch gradients; not applied`,
+      );
     }
     const grads = Object.fromEntries(acc.grads);
     applyUpdate(this.tf, this.optimizer, this.optimizerState, this.params, grads, learningRate);
@@ -189,7 +225,12 @@ export class LayerJob {
 
   /** Parameters, state and optimizer slots as named tensors (views; the caller must not dispose). */
   snapshot(): { params: Tensors; state: Tensors; optimizer: Tensors; optimizerStep: number } {
-    return { params: { ...this.params }, state: { ...this.state }, optimizer: Object.fromEntries(this.optimizerState.slots), optimizerStep: this.optimizerState.step };
+    return {
+      params: { ...this.params },
+      state: { ...this.state },
+      optimizer: Object.fromEntries(this.optimizerState.slots),
+      optimizerStep: this.optimizerState.step,
+    };
   }
 
   /** Replaces the parameters (and state) with loaded ones of the same shapes; optimizer state is kept. */
@@ -197,7 +238,9 @@ export class LayerJob {
     for (const [name, variable] of Object.entries(this.params)) {
       const t = tensors[name];
       if (t === undefined || t.shape.join(',') !== variable.shape.join(',')) {
-        throw new BadInputError(`layer ${this.spec.kind}: weight ${name} must have shape [${variable.shape.join(', ')}], got ${t ? `[${t.shape.join(', ')}]` : 'none'}`);
+        throw new BadInputError(
+          `layer ${this.spec.kind}: weight ${name} must have shape [${variable.shape.join(', ')}], got ${t ? `[${t.shape.join(', ')}]` : 'none'}`,
+        );
       }
     }
     for (const [name, variable] of Object.entries(this.params)) variable.assign(tensors[name] as tfjs.Tensor);

@@ -35,9 +35,24 @@ describe('layer function', () => {
   });
 
   it.each([
-    { name: 'conv with padding 1 and stride 2', type: 'conv', config: { in_channels: 2, out_channels: 3, kernel_size: 3, stride: 2, padding: 1, pool_size: 2 }, shape: [3, 9, 9, 2] },
-    { name: 'conv with same padding, no pooling', type: 'ConvLayer', config: { in_channels: 1, out_channels: 2, kernel_size: 5, padding: 'same', pool_size: 1 }, shape: [2, 8, 8, 1] },
-    { name: 'fc with ReLU on images', type: 'FcLayer', config: { in_features: 48, out_features: 5 }, shape: [2, 4, 4, 3] },
+    {
+      name: 'conv with padding 1 and stride 2',
+      type: 'conv',
+      config: { in_channels: 2, out_channels: 3, kernel_size: 3, stride: 2, padding: 1, pool_size: 2 },
+      shape: [3, 9, 9, 2],
+    },
+    {
+      name: 'conv with same padding, no pooling',
+      type: 'ConvLayer',
+      config: { in_channels: 1, out_channels: 2, kernel_size: 5, padding: 'same', pool_size: 1 },
+      shape: [2, 8, 8, 1],
+    },
+    {
+      name: 'fc with ReLU on images',
+      type: 'FcLayer',
+      config: { in_features: 48, out_features: 5 },
+      shape: [2, 4, 4, 3],
+    },
     { name: 'fc identity', type: 'fc', config: { in_features: 6, out_features: 4, activation: 'none' }, shape: [3, 6] },
     { name: 'flatten', type: 'flatten', config: {}, shape: [2, 3, 3, 2] },
     { name: 'batchnorm (inference)', type: 'batchnorm', config: { num_features: 3 }, shape: [2, 4, 4, 3] },
@@ -63,7 +78,11 @@ describe('layer function', () => {
 
   it('keeps inputs per micro-batch, accumulates gradients, applies a step once, refuses stale steps, resumes from its checkpoint', async () => {
     const jobId = 'steps';
-    await client.initialize(jobId, 1, { name: 'sgd', learningRate: 0.1 }, 'fc', { in_features: 4, out_features: 2, activation: 'none' });
+    await client.initialize(jobId, 1, { name: 'sgd', learningRate: 0.1 }, 'fc', {
+      in_features: 4,
+      out_features: 2,
+      activation: 'none',
+    });
     const x = f32([2, 4], (i) => i / 8);
     const dy = encodeTensors({ dy: { dtype: 'F32', shape: [2, 2], data: Float32Array.from([1, 0, 0, 1]) } });
     await client.forward({ jobId, step: 1, microbatch: 0 }, x);
@@ -75,13 +94,17 @@ describe('layer function', () => {
     // A repeated backward (a retry after a lost answer) gets the same answer and adds nothing.
     expect(await client.backward({ jobId, step: 1, microbatch: 0 }, dy, true)).toEqual(first);
     await expect(client.apply(jobId, 1, 2)).rejects.toThrow(/step 1 has 1 of 2 micro-batch gradients/);
-    await expect(client.backward({ jobId, step: 1, microbatch: 5 }, dy, true)).rejects.toThrow(/409: .*no forward kept for step 1 micro-batch 5/);
+    await expect(client.backward({ jobId, step: 1, microbatch: 5 }, dy, true)).rejects.toThrow(
+      /409: .*no forward kept for step 1 micro-batch 5/,
+    );
     await client.backward({ jobId, step: 1, microbatch: 1 }, dy, false);
     expect((await registry?.get(jobId))?.heldCount()).toBe(0);
     await client.apply(jobId, 1, 2);
     await client.apply(jobId, 1, 2); // a retried apply changes nothing
     const applied = values(await client.getWeights(jobId));
-    await expect(client.forward({ jobId, step: 1, microbatch: 0 }, x)).rejects.toThrow(/409: .*step 1 is already applied/);
+    await expect(client.forward({ jobId, step: 1, microbatch: 0 }, x)).rejects.toThrow(
+      /409: .*step 1 is already applied/,
+    );
     await client.save(jobId);
     // A restarted pod has nothing in memory and resumes from the checkpoint.
     await layers.servers[0]?.kill();
@@ -98,7 +121,13 @@ describe('layer function', () => {
       for (let step = 1; step <= 3; step++) {
         const x = f32([4, 3], (i) => Math.cos(i + step));
         await client.forward({ jobId, step, microbatch: 0 }, x);
-        await client.backward({ jobId, step, microbatch: 0 }, encodeTensors({ dy: { dtype: 'F32', shape: [4, 2], data: Float32Array.from({ length: 8 }, (_, i) => ((i % 3) - 1) * 0.3) } }), true);
+        await client.backward(
+          { jobId, step, microbatch: 0 },
+          encodeTensors({
+            dy: { dtype: 'F32', shape: [4, 2], data: Float32Array.from({ length: 8 }, (_, i) => ((i % 3) - 1) * 0.3) },
+          }),
+          true,
+        );
         await client.apply(jobId, step, 1);
         if (step === restartAfter) {
           await client.save(jobId);
@@ -113,34 +142,69 @@ describe('layer function', () => {
   });
 
   it.each([
-    { name: 'a wrong input shape', body: () => f32([2, 5], () => 1), error: /fc layer has in_features 4, input has 5 features/ },
-    { name: 'a wrong dtype', body: () => encodeTensors({ x: { dtype: 'I32', shape: [2, 4], data: new Int32Array(8) } }), error: /input must be float32/ },
-    { name: 'a body that is not safetensors', body: () => new TextEncoder().encode('[[1,2,3,4]]'), error: /header|safetensors/i },
+    {
+      name: 'a wrong input shape',
+      body: () => f32([2, 5], () => 1),
+      error: /fc layer has in_features 4, input has 5 features/,
+    },
+    {
+      name: 'a wrong dtype',
+      body: () => encodeTensors({ x: { dtype: 'I32', shape: [2, 4], data: new Int32Array(8) } }),
+      error: /input must be float32/,
+    },
+    {
+      name: 'a body that is not safetensors',
+      body: () => new TextEncoder().encode('[[1,2,3,4]]'),
+      error: /header|safetensors/i,
+    },
   ])('answers 400 for $name', async ({ body, error }) => {
     await client.initialize('bad', 1, undefined, 'fc', { in_features: 4, out_features: 2 });
-    const response = await fetch(`${url}/forward`, { method: 'POST', headers: layerEventHeaders(LAYER_EVENT_TYPES.forwardRequested, '/test', { jobId: 'bad', step: 1, microbatch: 0 }), body: Buffer.from(body()) });
+    const response = await fetch(`${url}/forward`, {
+      method: 'POST',
+      headers: layerEventHeaders(LAYER_EVENT_TYPES.forwardRequested, '/test', { jobId: 'bad', step: 1, microbatch: 0 }),
+      body: Buffer.from(body()),
+    });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toMatch(error);
   });
 
   it.each([
     { name: 'an unknown layer type', body: { type: 'lstm' }, error: /unknown layer type "lstm"/ },
-    { name: 'a bad config', body: { type: 'conv', config: { in_channels: 0, out_channels: 2 } }, error: /config\.in_channels/ },
-    { name: 'an unknown config field', body: { type: 'fc', config: { in_features: 2, out_features: 2, bias: false } }, error: /config/ },
+    {
+      name: 'a bad config',
+      body: { type: 'conv', config: { in_channels: 0, out_channels: 2 } },
+      error: /config\.in_channels/,
+    },
+    {
+      name: 'an unknown config field',
+      body: { type: 'fc', config: { in_features: 2, out_features: 2, bias: false } },
+      error: /config/,
+    },
     { name: 'no type on a generic service', body: {}, error: /needs "type" and "config"/ },
   ])('initialize answers 400 for $name', async ({ body, error }) => {
-    const response = await fetch(`${url}/initialize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ job_id: 'init-bad', ...body }) });
+    const response = await fetch(`${url}/initialize`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ job_id: 'init-bad', ...body }),
+    });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: string }).error).toMatch(error);
   });
 
   it('keeps the original JSON forms: /forward {input} → {output}, /backward {output_grad} → {input_grad}', async () => {
     const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
-      const response = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(response.status).toBe(200);
       return (await response.json()) as Record<string, unknown>;
     };
-    await post('/initialize', { type: 'ConvLayer', config: { in_channels: 1, out_channels: 2, kernel_size: 3, padding: 1 } });
+    await post('/initialize', {
+      type: 'ConvLayer',
+      config: { in_channels: 1, out_channels: 2, kernel_size: 3, padding: 1 },
+    });
     const input = [[Array.from({ length: 4 }, (_, y) => Array.from({ length: 4 }, (_, x) => x - y))]]; // NCHW [1, 1, 4, 4]
     const { output } = await post('/forward', { input });
     expect([(output as unknown[]).length, (output as unknown[][])[0]?.length]).toEqual([1, 2]); // NCHW [1, 2, 2, 2]

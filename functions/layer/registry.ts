@@ -58,7 +58,13 @@ export class LayerRegistry {
   /** Fresh weights from the seed (replacing any held state) and a step-0 checkpoint. */
   async initialize(request: InitializeRequest): Promise<LayerJob> {
     const { spec, entry } = this.resolve(request);
-    const job = new LayerJob(this.tf, { jobId: request.jobId, spec, entry, optimizer: parseOptimizerSpec(request.optimizer), seed: request.seed });
+    const job = new LayerJob(this.tf, {
+      jobId: request.jobId,
+      spec,
+      entry,
+      optimizer: parseOptimizerSpec(request.optimizer),
+      seed: request.seed,
+    });
     this.install(job);
     await saveCheckpoint(this.store, this.identity.stateUrl, job);
     return job;
@@ -91,11 +97,14 @@ export class LayerRegistry {
     const { spec, entry } = this.identity;
     if (spec !== undefined && entry !== undefined) {
       if (request.type !== undefined && request.type !== entry.type) {
-        throw new BadInputError(`this service is a ${entry.type} layer (LAYER_TYPE); initialize asked for ${JSON.stringify(request.type)}`);
+        throw new BadInputError(
+          `this service is a ${entry.type} layer (LAYER_TYPE); initialize asked for ${JSON.stringify(request.type)}`,
+        );
       }
       return { spec, entry };
     }
-    if (request.type === undefined) throw new BadInputError('this layer service has no LAYER_TYPE: initialize needs "type" and "config"');
+    if (request.type === undefined)
+      throw new BadInputError('this layer service has no LAYER_TYPE: initialize needs "type" and "config"');
     const parsed = parseLayerSpec(request.type, request.config);
     return { spec: parsed, entry: { type: request.type as string, config: request.config ?? {} } };
   }

@@ -3,7 +3,8 @@ import { barImage } from '../../test/support/models.js';
 import { aggregated, startHarness, type Harness } from '../../test/support/predictor.js';
 
 const image = barImage();
-const infer = (data: number[] = image, shape = [1, 784]): string => JSON.stringify({ id: 'x', inputs: [{ name: 'image', shape, datatype: 'FP32', data }] });
+const infer = (data: number[] = image, shape = [1, 784]): string =>
+  JSON.stringify({ id: 'x', inputs: [{ name: 'image', shape, datatype: 'FP32', data }] });
 
 describe('predictor over HTTP', () => {
   let h: Harness;
@@ -29,49 +30,211 @@ describe('predictor over HTTP', () => {
   const cases: Case[] = [
     { name: 'live', path: '/v2/health/live', status: 200, json: { live: true } },
     { name: 'ready', path: '/v2/health/ready', status: 200, json: { ready: true } },
-    { name: 'server metadata', path: '/v2', status: 200, json: { name: 'kaskade-predictor', extensions: ['model_repository'] } },
+    {
+      name: 'server metadata',
+      path: '/v2',
+      status: 200,
+      json: { name: 'kaskade-predictor', extensions: ['model_repository'] },
+    },
     { name: 'model ready', path: '/v2/models/mnist/ready', status: 200, json: { name: 'mnist', ready: true } },
     { name: 'model ready at its version', path: '/v2/models/mnist/versions/job-a-r3/ready', status: 200 },
-    { name: 'model metadata', path: '/v2/models/mnist', status: 200, json: { name: 'mnist', versions: ['job-a-r3'], platform: 'tensorflowjs_layers', inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }], outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }] } },
+    {
+      name: 'model metadata',
+      path: '/v2/models/mnist',
+      status: 200,
+      json: {
+        name: 'mnist',
+        versions: ['job-a-r3'],
+        platform: 'tensorflowjs_layers',
+        inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 28, 28, 1] }],
+        outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
+      },
+    },
     { name: 'model metadata at its version', path: '/v2/models/mnist/versions/job-a-r3', status: 200 },
     { name: 'unknown model', path: '/v2/models/resnet', status: 404, error: 'model "resnet" not found' },
-    { name: 'unknown version', path: '/v2/models/mnist/versions/9', status: 404, error: 'version "9" of model "mnist" not found' },
+    {
+      name: 'unknown version',
+      path: '/v2/models/mnist/versions/9',
+      status: 404,
+      error: 'version "9" of model "mnist" not found',
+    },
     { name: 'unknown model ready', path: '/v2/models/resnet/ready', status: 404 },
-    { name: 'infer', method: 'POST', path: '/v2/models/mnist/infer', body: infer(), status: 200, json: { model_name: 'mnist', model_version: 'job-a-r3', id: 'x' } },
-    { name: 'infer at the served version', method: 'POST', path: '/v2/models/mnist/versions/job-a-r3/infer', body: infer(), status: 200 },
-    { name: 'infer sent as text/plain JSON', method: 'POST', path: '/v2/models/mnist/infer', body: infer(), contentType: 'text/plain', status: 200 },
-    { name: 'infer at another version', method: 'POST', path: '/v2/models/mnist/versions/job-z-r1/infer', body: infer(), status: 404, error: 'version "job-z-r1"' },
-    { name: 'infer on an unknown model', method: 'POST', path: '/v2/models/resnet/infer', body: infer(), status: 404, error: 'model "resnet" not found' },
-    { name: 'infer with a wrong shape', method: 'POST', path: '/v2/models/mnist/infer', body: infer(image, [1, 28, 27]), status: 400, error: 'wrong shape [1,28,27]' },
-    { name: 'infer with too few values', method: 'POST', path: '/v2/models/mnist/infer', body: infer(image.slice(1)), status: 400, error: 'data has 783 elements but shape [1,784] needs 784' },
-    { name: 'infer with a wrong datatype', method: 'POST', path: '/v2/models/mnist/infer', body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 784], datatype: 'BOOL', data: image }] }), status: 400, error: 'datatype BOOL is not accepted' },
-    { name: 'infer with too many instances', method: 'POST', path: '/v2/models/mnist/infer', body: infer(new Array<number>(5 * 784).fill(0), [5, 784]), status: 400, error: 'too many instances: 5' },
-    { name: 'infer with a non-JSON text body', method: 'POST', path: '/v2/models/mnist/infer', body: 'pixels please', contentType: 'text/plain', status: 400, error: 'not JSON' },
-    { name: 'infer with a non-JSON binary body', method: 'POST', path: '/v2/models/mnist/infer', body: '\u0000\u0001', contentType: 'application/octet-stream', status: 400, error: 'not JSON' },
-    { name: 'infer with malformed application/json', method: 'POST', path: '/v2/models/mnist/infer', body: '{"inputs": [', status: 400, error: 'the request body is not JSON' },
-    { name: 'infer with an empty body', method: 'POST', path: '/v2/models/mnist/infer', body: '', contentType: 'application/octet-stream', status: 400, error: 'empty' },
-    { name: 'infer with an oversized body', method: 'POST', path: '/v2/models/mnist/infer', body: infer(new Array<number>(20_000).fill(0.5), [1, 20_000]), status: 413, error: 'the limit is 65536' },
+    {
+      name: 'infer',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: infer(),
+      status: 200,
+      json: { model_name: 'mnist', model_version: 'job-a-r3', id: 'x' },
+    },
+    {
+      name: 'infer at the served version',
+      method: 'POST',
+      path: '/v2/models/mnist/versions/job-a-r3/infer',
+      body: infer(),
+      status: 200,
+    },
+    {
+      name: 'infer sent as text/plain JSON',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: infer(),
+      contentType: 'text/plain',
+      status: 200,
+    },
+    {
+      name: 'infer at another version',
+      method: 'POST',
+      path: '/v2/models/mnist/versions/job-z-r1/infer',
+      body: infer(),
+      status: 404,
+      error: 'version "job-z-r1"',
+    },
+    {
+      name: 'infer on an unknown model',
+      method: 'POST',
+      path: '/v2/models/resnet/infer',
+      body: infer(),
+      status: 404,
+      error: 'model "resnet" not found',
+    },
+    {
+      name: 'infer with a wrong shape',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: infer(image, [1, 28, 27]),
+      status: 400,
+      error: 'wrong shape [1,28,27]',
+    },
+    {
+      name: 'infer with too few values',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: infer(image.slice(1)),
+      status: 400,
+      error: 'data has 783 elements but shape [1,784] needs 784',
+    },
+    {
+      name: 'infer with a wrong datatype',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 784], datatype: 'BOOL', data: image }] }),
+      status: 400,
+      error: 'datatype BOOL is not accepted',
+    },
+    {
+      name: 'infer with too many instances',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: infer(new Array<number>(5 * 784).fill(0), [5, 784]),
+      status: 400,
+      error: 'too many instances: 5',
+    },
+    {
+      name: 'infer with a non-JSON text body',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: 'pixels please',
+      contentType: 'text/plain',
+      status: 400,
+      error: 'not JSON',
+    },
+    {
+      name: 'infer with a non-JSON binary body',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: '\u0000\u0001',
+      contentType: 'application/octet-stream',
+      status: 400,
+      error: 'not JSON',
+    },
+    {
+      name: 'infer with malformed application/json',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: '{"inputs": [',
+      status: 400,
+      error: 'the request body is not JSON',
+    },
+    {
+      name: 'infer with an empty body',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: '',
+      contentType: 'application/octet-stream',
+      status: 400,
+      error: 'empty',
+    },
+    {
+      name: 'infer with an oversized body',
+      method: 'POST',
+      path: '/v2/models/mnist/infer',
+      body: infer(new Array<number>(20_000).fill(0.5), [1, 20_000]),
+      status: 413,
+      error: 'the limit is 65536',
+    },
     { name: 'GET on infer', path: '/v2/models/mnist/infer', status: 405 },
     { name: 'unknown route', path: '/v3/models', status: 404, error: 'no route for GET /v3/models' },
     { name: 'v1 model status', path: '/v1/models/mnist', status: 200, json: { name: 'mnist', ready: true } },
     { name: 'v1 unknown model', path: '/v1/models/resnet', status: 404 },
-    { name: 'v1 predict', method: 'POST', path: '/v1/models/mnist:predict', body: JSON.stringify({ instances: [image, image] }), status: 200 },
-    { name: 'v1 predict with a short instance', method: 'POST', path: '/v1/models/mnist:predict', body: JSON.stringify({ instances: [image.slice(2)] }), status: 400, error: 'instances[0] has 782 values, expected 784' },
-    { name: 'v1 predict without instances', method: 'POST', path: '/v1/models/mnist:predict', body: JSON.stringify({ inputs: [] }), status: 400, error: '{"instances": [...]}' },
-    { name: 'POST / without an event', method: 'POST', path: '/', body: '{}', status: 400, error: 'takes a CloudEvent' },
+    {
+      name: 'v1 predict',
+      method: 'POST',
+      path: '/v1/models/mnist:predict',
+      body: JSON.stringify({ instances: [image, image] }),
+      status: 200,
+    },
+    {
+      name: 'v1 predict with a short instance',
+      method: 'POST',
+      path: '/v1/models/mnist:predict',
+      body: JSON.stringify({ instances: [image.slice(2)] }),
+      status: 400,
+      error: 'instances[0] has 782 values, expected 784',
+    },
+    {
+      name: 'v1 predict without instances',
+      method: 'POST',
+      path: '/v1/models/mnist:predict',
+      body: JSON.stringify({ inputs: [] }),
+      status: 400,
+      error: '{"instances": [...]}',
+    },
+    {
+      name: 'POST / without an event',
+      method: 'POST',
+      path: '/',
+      body: '{}',
+      status: 400,
+      error: 'takes a CloudEvent',
+    },
   ];
 
-  it.each(cases)('$name → $status', async ({ method = 'GET', path, body, contentType = 'application/json', status, json, error }) => {
-    const res = await fetch(`${h.url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': contentType }, body, signal: AbortSignal.timeout(30_000) });
-    const text = await res.text();
-    expect(res.status, text).toBe(status);
-    if (json) expect(JSON.parse(text)).toMatchObject(json);
-    if (error) expect((JSON.parse(text) as { error: string }).error).toContain(error);
-  });
+  it.each(cases)(
+    '$name → $status',
+    async ({ method = 'GET', path, body, contentType = 'application/json', status, json, error }) => {
+      const res = await fetch(`${h.url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': contentType },
+        body,
+        signal: AbortSignal.timeout(30_000),
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(status);
+      if (json) expect(JSON.parse(text)).toMatchObject(json);
+      if (error) expect((JSON.parse(text) as { error: string }).error).toContain(error);
+    },
+  );
 
   it('answers probabilities that sum to one, per instance', async () => {
-    const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer([...image, ...image.map((v) => 1 - v)], [2, 28, 28, 1]) });
-    const body = (await res.json()) as { outputs: { name: string; shape: number[]; datatype: string; data: number[] }[] };
+    const res = await fetch(`${h.url}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: infer([...image, ...image.map((v) => 1 - v)], [2, 28, 28, 1]),
+    });
+    const body = (await res.json()) as {
+      outputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+    };
     const [out] = body.outputs;
     expect(out).toMatchObject({ name: 'probabilities', shape: [2, 10], datatype: 'FP32' });
     expect(out?.data.slice(0, 10).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
@@ -100,7 +263,8 @@ describe('model.aggregated and reloads', () => {
     await h.close();
   });
 
-  const version = async (): Promise<string> => ((await (await fetch(`${h.url}/v2/models/mnist`)).json()) as { versions: string[] }).versions[0] ?? '';
+  const version = async (): Promise<string> =>
+    ((await (await fetch(`${h.url}/v2/models/mnist`)).json()) as { versions: string[] }).versions[0] ?? '';
 
   it('reloads on a final event, once per event id, and ignores rounds before the last', async () => {
     await h.publish({ jobId: 'job-b', round: 2, rounds: 2 }, 7);
@@ -125,7 +289,11 @@ describe('model.aggregated and reloads', () => {
   });
 
   it.each([
-    { name: 'data missing final', data: { jobId: 'j', round: 1, rounds: 1, modelUrl: 'file:///x/' }, error: 'model.aggregated' },
+    {
+      name: 'data missing final',
+      data: { jobId: 'j', round: 1, rounds: 1, modelUrl: 'file:///x/' },
+      error: 'model.aggregated',
+    },
     { name: 'round beyond rounds', data: aggregated('j', 3, 2, true), error: 'round' },
   ])('refuses an event with $name (400, not retried)', async ({ data, error }) => {
     const res = await h.postAggregated(data);
@@ -149,7 +317,13 @@ describe('model.aggregated and reloads', () => {
   it('refuses another event type', async () => {
     const res = await fetch(`${h.url}/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'dev.kaskade.shard.trained', 'ce-source': '/x', 'ce-id': '1' },
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-type': 'dev.kaskade.shard.trained',
+        'ce-source': '/x',
+        'ce-id': '1',
+      },
       body: '{}',
     });
     expect(res.status).toBe(400);
@@ -175,7 +349,11 @@ describe('model.aggregated and reloads', () => {
       });
     const client = async (): Promise<void> => {
       while (!stop) {
-        const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
+        const res = await fetch(`${h.url}/v2/models/mnist/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: infer(),
+        });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const body = (await res.json()) as { model_version?: string };
         if (body.model_version) versions.add(body.model_version);
@@ -215,13 +393,21 @@ describe('before a model is published', () => {
     // Not published: unknown to the server, so 404 (not 503: there is nothing to wait for).
     expect((await fetch(`${h.url}/v2/models/mnist/ready`)).status).toBe(404);
     expect((await fetch(`${h.url}/v2/models/mnist`)).status).toBe(404);
-    const infer404 = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
+    const infer404 = await fetch(`${h.url}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: infer(),
+    });
     expect(infer404.status).toBe(404);
     expect(((await infer404.json()) as { error: string }).error).toContain('not published');
     expect((await fetch(`${h.url}/v1/models/mnist`)).status).toBe(404);
     await h.publish({ jobId: 'first', round: 1, rounds: 1 });
     // The first request after publishing loads the model (its first use).
-    const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: infer() });
+    const res = await fetch(`${h.url}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: infer(),
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { model_version: string }).model_version).toBe('first-r1');
   });

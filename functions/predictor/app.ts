@@ -47,7 +47,13 @@ const MODEL = String.raw`/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+)
 export function createPredictorHandler(deps: PredictorDeps): Handler {
   const page = deps.page.then(renderPage);
   page.catch(() => undefined);
-  const routes = [...pageRoutes(deps, page), ...healthRoutes(deps), ...repositoryRoutes(deps), ...modelRoutes(deps), ...v1Routes(deps)];
+  const routes = [
+    ...pageRoutes(deps, page),
+    ...healthRoutes(deps),
+    ...repositoryRoutes(deps),
+    ...modelRoutes(deps),
+    ...v1Routes(deps),
+  ];
   return withErrors((req, res) => dispatch(routes, req, res), deps.logger);
 }
 
@@ -71,13 +77,19 @@ async function dispatch(routes: readonly Route[], req: Request, res: Response): 
  * Runs `fn` holding a lease on the named model (which the batcher may take over), loading the
  * model on its first use; 404 for a name that is not published or another version.
  */
-async function withLease<T>(deps: PredictorDeps, params: Params, fn: (lease: Lease<ServedModel>) => Promise<T>): Promise<T> {
+async function withLease<T>(
+  deps: PredictorDeps,
+  params: Params,
+  fn: (lease: Lease<ServedModel>) => Promise<T>,
+): Promise<T> {
   const name = params.name ?? '';
   const lease = await deps.repository.acquire(name);
   try {
     const model = lease.model;
     if (params.version !== undefined && params.version !== model.version) {
-      throw new NotFoundError(`version "${params.version}" of model "${name}" not found; serving version "${model.version}"`);
+      throw new NotFoundError(
+        `version "${params.version}" of model "${name}" not found; serving version "${model.version}"`,
+      );
     }
     return await fn(lease);
   } finally {
@@ -101,10 +113,20 @@ function pageRoutes(deps: PredictorDeps, page: Promise<Page>): Route[] {
       methods: {
         GET: async (_req, res) => {
           const { html, csp } = await page;
-          res.status(200).set({ 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': csp, 'Cache-Control': 'no-store' }).send(html);
+          res
+            .status(200)
+            .set({
+              'Content-Type': 'text/html; charset=utf-8',
+              'Content-Security-Policy': csp,
+              'Cache-Control': 'no-store',
+            })
+            .send(html);
         },
         POST: async (req, res, params) => {
-          if (!looksLikeCloudEvent(req.headers)) throw new BadInputError('POST / takes a CloudEvent (ce-* headers); inference is POST /v2/models/{name}/infer');
+          if (!looksLikeCloudEvent(req.headers))
+            throw new BadInputError(
+              'POST / takes a CloudEvent (ce-* headers); inference is POST /v2/models/{name}/infer',
+            );
           await handleEvent(req, res, params);
         },
       },
@@ -118,8 +140,14 @@ function healthRoutes(deps: PredictorDeps): Route[] {
     { pattern: /^\/v2\/health\/live$/, methods: { GET: (_req, res) => void res.status(200).json({ live: true }) } },
     // The pod's readiness probe: ready once the first load attempt has finished, so a pod woken
     // from zero gets the requests that woke it only when it can answer them with the model.
-    { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_req, res) => void res.status(deps.started() ? 200 : 503).json({ ready: deps.started() }) } },
-    { pattern: /^\/v2\/?$/, methods: { GET: (_req, res) => void res.status(200).json(serverMetadataV2(SERVER_VERSION)) } },
+    {
+      pattern: /^\/v2\/health\/ready$/,
+      methods: { GET: (_req, res) => void res.status(deps.started() ? 200 : 503).json({ ready: deps.started() }) },
+    },
+    {
+      pattern: /^\/v2\/?$/,
+      methods: { GET: (_req, res) => void res.status(200).json(serverMetadataV2(SERVER_VERSION)) },
+    },
   ];
 }
 
@@ -132,7 +160,8 @@ function repositoryRoutes(deps: PredictorDeps): Route[] {
       methods: {
         POST: async (req, res) => {
           const body = bodyJson(req, config.maxBodyBytes, { optional: true });
-          if (!isRecord(body) || (body.ready !== undefined && typeof body.ready !== 'boolean')) throw new BadInputError('the body must be {} or {"ready": true|false}');
+          if (!isRecord(body) || (body.ready !== undefined && typeof body.ready !== 'boolean'))
+            throw new BadInputError('the body must be {} or {"ready": true|false}');
           const index = await repository.index();
           res.status(200).json(body.ready === true ? index.filter((m) => m.state === 'READY') : index);
         },
@@ -152,7 +181,8 @@ function repositoryRoutes(deps: PredictorDeps): Route[] {
       methods: {
         POST: async (_req, res, params) => {
           const name = params.name ?? '';
-          if (!repository.unload(name) && !(await repository.index()).some((m) => m.name === name)) throw new NotFoundError(`model "${name}" not found`);
+          if (!repository.unload(name) && !(await repository.index()).some((m) => m.name === name))
+            throw new NotFoundError(`model "${name}" not found`);
           res.status(200).json({});
         },
       },
@@ -165,7 +195,12 @@ function modelRoutes(deps: PredictorDeps): Route[] {
   return [
     {
       pattern: new RegExp(`^${MODEL}/?$`),
-      methods: { GET: async (_req, res, params) => void res.status(200).json(await withLease(deps, params, (l) => Promise.resolve(modelMetadataV2(params.name ?? '', l.model)))) },
+      methods: {
+        GET: async (_req, res, params) =>
+          void res
+            .status(200)
+            .json(await withLease(deps, params, (l) => Promise.resolve(modelMetadataV2(params.name ?? '', l.model)))),
+      },
     },
     {
       pattern: new RegExp(`^${MODEL}/ready$`),
@@ -173,7 +208,8 @@ function modelRoutes(deps: PredictorDeps): Route[] {
         GET: async (_req, res, params) => {
           const name = params.name ?? '';
           const current = repository.current(name);
-          if (!current && !(await repository.index()).some((m) => m.name === name)) throw new NotFoundError(`model "${name}" not found`);
+          if (!current && !(await repository.index()).some((m) => m.name === name))
+            throw new NotFoundError(`model "${name}" not found`);
           const ready = current !== undefined && (params.version === undefined || params.version === current.version);
           res.status(ready ? 200 : 503).json({ name, ready });
         },
@@ -184,7 +220,9 @@ function modelRoutes(deps: PredictorDeps): Route[] {
       methods: {
         POST: async (req, res, params) => {
           const body = bodyJson(req, config.maxBodyBytes);
-          const answer = await withLease(deps, params, (lease) => inferV2(lease.model, params.name ?? '', body, config.maxBatch, (batch) => batcher.submit(lease, batch)));
+          const answer = await withLease(deps, params, (lease) =>
+            inferV2(lease.model, params.name ?? '', body, config.maxBatch, (batch) => batcher.submit(lease, batch)),
+          );
           res.status(200).json(answer);
         },
       },
@@ -201,7 +239,8 @@ function v1Routes(deps: PredictorDeps): Route[] {
         GET: async (_req, res, params) => {
           const name = params.name ?? '';
           const ready = repository.current(name) !== undefined;
-          if (!ready && !(await repository.index()).some((m) => m.name === name)) throw new NotFoundError(`model "${name}" not found`);
+          if (!ready && !(await repository.index()).some((m) => m.name === name))
+            throw new NotFoundError(`model "${name}" not found`);
           res.status(ready ? 200 : 503).json(modelStatusV1(name, ready));
         },
       },
@@ -212,7 +251,9 @@ function v1Routes(deps: PredictorDeps): Route[] {
         POST: async (req, res, params) => {
           const body = bodyJson(req, config.maxBodyBytes);
           const answer = await withLease(deps, params, (lease) =>
-            lease.model.raw ? predictRawV1(lease.model, body, config.maxBatch) : predictV1(lease.model, body, config.maxBatch, (batch) => batcher.submit(lease, batch)),
+            lease.model.raw
+              ? predictRawV1(lease.model, body, config.maxBatch)
+              : predictV1(lease.model, body, config.maxBatch, (batch) => batcher.submit(lease, batch)),
           );
           res.status(200).json(answer);
         },

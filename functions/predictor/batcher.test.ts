@@ -23,7 +23,11 @@ function fakeRunner(options: { fail?: (batch: ModelBatch) => boolean } = {}) {
   const gates: Array<() => void> = [];
   let holding = false;
   const run = async (model: FakeModel, batch: ModelBatch): Promise<Probabilities> => {
-    calls.push({ model: model.name, instances: batch.shape[0] ?? 0, signature: `${batch.dtype}[${batch.shape.slice(1).join(',')}]` });
+    calls.push({
+      model: model.name,
+      instances: batch.shape[0] ?? 0,
+      signature: `${batch.dtype}[${batch.shape.slice(1).join(',')}]`,
+    });
     if (holding) await new Promise<void>((release) => gates.push(release));
     if (options.fail?.(batch)) throw new Error('kernel exploded');
     return rowsFor(model, batch);
@@ -85,7 +89,11 @@ function images(n: number, first: number): ModelBatch {
   return { dtype: 'float32', shape: [n, 2, 2, 1], values: Float32Array.from({ length: n * 4 }, (_, i) => first + i) };
 }
 
-const tokens = (n: number, first: number): ModelBatch => ({ dtype: 'int32', shape: [n, 3], values: Int32Array.from({ length: n * 3 }, (_, i) => first + i) });
+const tokens = (n: number, first: number): ModelBatch => ({
+  dtype: 'int32',
+  shape: [n, 3],
+  values: Int32Array.from({ length: n * 3 }, (_, i) => first + i),
+});
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -119,8 +127,18 @@ describe('Batcher', () => {
     expected: number[];
   }
   const sizeCases: SizeCase[] = [
-    { name: 'ten singles queue into batches of at most four', maxBatchSize: 4, queued: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], expected: [4, 4, 2] },
-    { name: 'requests are never split; one that does not fit waits for the next call', maxBatchSize: 5, queued: [2, 2, 2, 3], expected: [4, 5] },
+    {
+      name: 'ten singles queue into batches of at most four',
+      maxBatchSize: 4,
+      queued: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+      expected: [4, 4, 2],
+    },
+    {
+      name: 'requests are never split; one that does not fit waits for the next call',
+      maxBatchSize: 5,
+      queued: [2, 2, 2, 3],
+      expected: [4, 5],
+    },
     { name: 'a request larger than the maximum runs alone', maxBatchSize: 3, queued: [1, 7, 1], expected: [1, 7, 1] },
     { name: 'maximum 1 turns batching off', maxBatchSize: 1, queued: [1, 1, 1], expected: [1, 1, 1] },
   ];
@@ -265,7 +283,9 @@ describe('Batcher', () => {
       if (s.status !== 'rejected') throw new Error('expected a failure');
       expect(s.reason).toBeInstanceOf(InferenceError);
       expect((s.reason as InferenceError).httpStatus).toBe(500);
-      expect((s.reason as InferenceError).message).toContain('batch of 3 instances (3 requests) failed: kernel exploded');
+      expect((s.reason as InferenceError).message).toContain(
+        'batch of 3 instances (3 requests) failed: kernel exploded',
+      );
     }
     expect(pool.held(A)).toBe(0);
     // The batcher keeps serving after a failure.
@@ -279,7 +299,9 @@ describe('Batcher', () => {
       run: () => Promise.resolve({ n: 1, classes: 2, values: new Float32Array(2) }),
     });
     const pool = leases();
-    await expect(batcher.submit(pool.take(A), images(2, 0))).rejects.toThrow('the model answered 1 rows for 2 instances');
+    await expect(batcher.submit(pool.take(A), images(2, 0))).rejects.toThrow(
+      'the model answered 1 rows for 2 instances',
+    );
     expect(pool.held(A)).toBe(0);
   });
 

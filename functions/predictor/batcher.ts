@@ -62,7 +62,8 @@ export class Batcher<M> {
   #largest = 0;
 
   constructor(options: BatcherOptions<M>) {
-    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1) throw new RangeError(`maxBatchSize must be a positive integer, got ${options.maxBatchSize}`);
+    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1)
+      throw new RangeError(`maxBatchSize must be a positive integer, got ${options.maxBatchSize}`);
     if (!(options.maxLatencyMs >= 0)) throw new RangeError(`maxLatencyMs must be ≥ 0, got ${options.maxLatencyMs}`);
     this.#options = options;
   }
@@ -74,7 +75,15 @@ export class Batcher<M> {
   submit(lease: Lease<M>, batch: ModelBatch): Promise<Probabilities> {
     const n = batch.shape[0] ?? 0;
     return new Promise<Probabilities>((resolve, reject) => {
-      this.#queue.push({ lease, batch, signature: signatureOf(batch), n, queuedAt: performance.now(), resolve, reject });
+      this.#queue.push({
+        lease,
+        batch,
+        signature: signatureOf(batch),
+        n,
+        queuedAt: performance.now(),
+        resolve,
+        reject,
+      });
       this.#outstanding++;
       this.#peak = Math.max(this.#peak, this.#outstanding);
       this.#schedule();
@@ -174,7 +183,10 @@ export class Batcher<M> {
       const error =
         cause instanceof InferenceError
           ? cause
-          : new InferenceError(`running the model on a batch of ${total} instances (${group.length} requests) failed: ${(cause as Error).message}`, { cause });
+          : new InferenceError(
+              `running the model on a batch of ${total} instances (${group.length} requests) failed: ${(cause as Error).message}`,
+              { cause },
+            );
       for (const q of group) q.reject(error);
     } finally {
       first.lease.release();

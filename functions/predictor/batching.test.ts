@@ -20,11 +20,18 @@ interface V2Answer {
 }
 
 async function post(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
   return { status: res.status, json: await res.json() };
 }
 
-const v2Body = (images: number[][]): unknown => ({ inputs: [{ name: 'image', shape: [images.length, 784], datatype: 'FP32', data: images.flat() }] });
+const v2Body = (images: number[][]): unknown => ({
+  inputs: [{ name: 'image', shape: [images.length, 784], datatype: 'FP32', data: images.flat() }],
+});
 
 function expectClose(actual: readonly number[], expected: readonly number[]): void {
   expect(actual).toHaveLength(expected.length);
@@ -34,7 +41,11 @@ function expectClose(actual: readonly number[], expected: readonly number[]): vo
 describe('batched inference over HTTP', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ KASKADE_BATCH_MAX_SIZE: String(MAX_BATCH), KASKADE_BATCH_MAX_LATENCY_MS: '5', KASKADE_MAX_BATCH: '16' });
+    h = await startHarness({
+      KASKADE_BATCH_MAX_SIZE: String(MAX_BATCH),
+      KASKADE_BATCH_MAX_LATENCY_MS: '5',
+      KASKADE_MAX_BATCH: '16',
+    });
   });
   afterAll(async () => {
     await h.close();
@@ -42,7 +53,11 @@ describe('batched inference over HTTP', () => {
 
   /** The probabilities a model gives these images in a call of their own. */
   const alone = async (model: LayersModel, images: number[][]): Promise<number[]> => {
-    const p = await predictProbabilities(h.engine.tf, model, { dtype: 'float32', shape: [images.length, 28, 28, 1], values: Float32Array.from(images.flat()) });
+    const p = await predictProbabilities(h.engine.tf, model, {
+      dtype: 'float32',
+      shape: [images.length, 28, 28, 1],
+      values: Float32Array.from(images.flat()),
+    });
     return Array.from(p.values);
   };
   const served = (): ServedModel => {
@@ -66,7 +81,11 @@ describe('batched inference over HTTP', () => {
       return { images, v1: i % 3 === 0 };
     });
     const answers = await Promise.all(
-      requests.map(({ images, v1 }) => (v1 ? post(`${h.url}/v1/models/mnist:predict`, { instances: images }) : post(`${h.url}/v2/models/mnist/infer`, v2Body(images)))),
+      requests.map(({ images, v1 }) =>
+        v1
+          ? post(`${h.url}/v1/models/mnist:predict`, { instances: images })
+          : post(`${h.url}/v2/models/mnist/infer`, v2Body(images)),
+      ),
     );
     const model = servedLayers();
     for (const [i, { images, v1 }] of requests.entries()) {
@@ -74,7 +93,7 @@ describe('batched inference over HTTP', () => {
       expect(answer?.status).toBe(200);
       const expected = await alone(model, images);
       if (v1) {
-        expectClose(((answer?.json as { predictions: number[][] }).predictions).flat(), expected);
+        expectClose((answer?.json as { predictions: number[][] }).predictions.flat(), expected);
       } else {
         const out = (answer?.json as V2Answer).outputs[0];
         expect(out?.shape).toEqual([images.length, 10]);
@@ -95,16 +114,32 @@ describe('batched inference over HTTP', () => {
     const good = (i: number): unknown => v2Body([image(i)]);
     const bodies: Array<{ body: unknown; status: number; error?: string }> = [
       { body: good(0), status: 200 },
-      { body: { inputs: [{ name: 'image', shape: [1, 28, 27], datatype: 'FP32', data: image(2).slice(0, 756) }] }, status: 400, error: 'wrong shape [1,28,27]' },
+      {
+        body: { inputs: [{ name: 'image', shape: [1, 28, 27], datatype: 'FP32', data: image(2).slice(0, 756) }] },
+        status: 400,
+        error: 'wrong shape [1,28,27]',
+      },
       { body: good(2), status: 200 },
-      { body: { inputs: [{ name: 'image', shape: [1, 784], datatype: 'FP32', data: ['NaN', ...image(4).slice(1)] }] }, status: 400, error: 'not a finite number' },
+      {
+        body: { inputs: [{ name: 'image', shape: [1, 784], datatype: 'FP32', data: ['NaN', ...image(4).slice(1)] }] },
+        status: 400,
+        error: 'not a finite number',
+      },
       { body: good(4), status: 200 },
-      { body: { inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: image(6) }] }, status: 400, error: 'unknown input "pixels"' },
+      {
+        body: { inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: image(6) }] },
+        status: 400,
+        error: 'unknown input "pixels"',
+      },
       { body: good(6), status: 200 },
       { body: { instances: [image(8).slice(3)] }, status: 400, error: 'instances[0] has 781 values' },
       { body: good(8), status: 200 },
     ];
-    const answers = await Promise.all(bodies.map(({ body }) => post(`${h.url}/${'instances' in (body as object) ? 'v1/models/mnist:predict' : 'v2/models/mnist/infer'}`, body)));
+    const answers = await Promise.all(
+      bodies.map(({ body }) =>
+        post(`${h.url}/${'instances' in (body as object) ? 'v1/models/mnist:predict' : 'v2/models/mnist/infer'}`, body),
+      ),
+    );
     const model = servedLayers();
     for (const [i, expected] of bodies.entries()) {
       const answer = answers[i];
@@ -120,7 +155,9 @@ describe('batched inference over HTTP', () => {
     // The published models are tinyMnistModel(seed); rebuilt here with the same seeds, they give the reference answers.
     const seeds = new Map<string, number>([[served().version, 1]]);
     for (let round = 1; round <= 3; round++) seeds.set(`job-m-r${round}`, 20 + round);
-    const references = new Map<number, LayersModel>([...new Set(seeds.values())].map((seed) => [seed, tinyMnistModel(tf, seed)]));
+    const references = new Map<number, LayersModel>(
+      [...new Set(seeds.values())].map((seed) => [seed, tinyMnistModel(tf, seed)]),
+    );
     const seen: Array<{ version: string; images: number[][]; data: number[] }> = [];
     let stop = false;
     let next = 0;

@@ -3,7 +3,13 @@
 // (and a body that is not JSON) is a JSON error, never the framework's HTML page.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishBenchModel, spawnPredictor, waitForFirstInfer, type BenchModel, type RunningPredictor } from '../../test/support/predictor-process.js';
+import {
+  publishBenchModel,
+  spawnPredictor,
+  waitForFirstInfer,
+  type BenchModel,
+  type RunningPredictor,
+} from '../../test/support/predictor-process.js';
 import { barImage } from '../../test/support/models.js';
 import { startHarness, type Harness } from '../../test/support/predictor.js';
 
@@ -22,7 +28,11 @@ interface Exchange {
  * or, with `chunkedBytes`, a chunked body of up to that many bytes written as fast as the server
  * takes it. Stops sending once the answer starts; resolves when the server closes.
  */
-function exchange(url: string, head: string, options: { body?: string; chunkedBytes?: number; waitForContinue?: boolean } = {}): Promise<Exchange> {
+function exchange(
+  url: string,
+  head: string,
+  options: { body?: string; chunkedBytes?: number; waitForContinue?: boolean } = {},
+): Promise<Exchange> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -78,7 +88,9 @@ function exchange(url: string, head: string, options: { body?: string; chunkedBy
 }
 
 const inferHead = (headers: string[]): string =>
-  ['POST /v2/models/mnist/infer HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', ...headers].join('\r\n');
+  ['POST /v2/models/mnist/infer HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', ...headers].join(
+    '\r\n',
+  );
 
 const inferJson = JSON.stringify({ inputs: [{ name: 'image', shape: [1, 784], datatype: 'FP32', data: barImage() }] });
 
@@ -110,7 +122,11 @@ describe('request body limit', () => {
     },
     {
       name: 'with Expect: 100-continue, an oversized body is refused instead of continued',
-      run: (url) => exchange(url, inferHead(['Content-Length: 500000000', 'Expect: 100-continue']), { waitForContinue: true, body: 'x' }),
+      run: (url) =>
+        exchange(url, inferHead(['Content-Length: 500000000', 'Expect: 100-continue']), {
+          waitForContinue: true,
+          body: 'x',
+        }),
       status: 413,
       error: 'the limit is 65536',
       maxSent: 0,
@@ -125,12 +141,20 @@ describe('request body limit', () => {
     },
     {
       name: 'a chunked body under the limit is served',
-      run: (url) => exchange(url, inferHead(['Transfer-Encoding: chunked', 'Connection: close']), { body: `${Buffer.byteLength(inferJson).toString(16)}\r\n${inferJson}\r\n0\r\n\r\n` }),
+      run: (url) =>
+        exchange(url, inferHead(['Transfer-Encoding: chunked', 'Connection: close']), {
+          body: `${Buffer.byteLength(inferJson).toString(16)}\r\n${inferJson}\r\n0\r\n\r\n`,
+        }),
       status: 200,
     },
     {
       name: 'with Expect: 100-continue, a body under the limit is continued and served',
-      run: (url) => exchange(url, inferHead([`Content-Length: ${Buffer.byteLength(inferJson)}`, 'Expect: 100-continue', 'Connection: close']), { waitForContinue: true, body: inferJson }),
+      run: (url) =>
+        exchange(
+          url,
+          inferHead([`Content-Length: ${Buffer.byteLength(inferJson)}`, 'Expect: 100-continue', 'Connection: close']),
+          { waitForContinue: true, body: inferJson },
+        ),
       status: 200,
     },
     {
@@ -148,9 +172,19 @@ describe('request body limit', () => {
     {
       name: 'an oversized event is refused the same way',
       run: (url) =>
-        exchange(url, ['POST /events HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', 'ce-specversion: 1.0', 'Transfer-Encoding: chunked'].join('\r\n'), {
-          chunkedBytes: 8 * 1024 * 1024,
-        }),
+        exchange(
+          url,
+          [
+            'POST /events HTTP/1.1',
+            'Host: localhost',
+            'Content-Type: application/json',
+            'ce-specversion: 1.0',
+            'Transfer-Encoding: chunked',
+          ].join('\r\n'),
+          {
+            chunkedBytes: 8 * 1024 * 1024,
+          },
+        ),
       status: 413,
       error: 'over the limit',
     },
@@ -166,7 +200,11 @@ describe('request body limit', () => {
   });
 
   it('keeps serving after refusals', async () => {
-    const res = await fetch(`${h.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: inferJson });
+    const res = await fetch(`${h.url}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: inferJson,
+    });
     expect(res.status).toBe(200);
   });
 });
@@ -185,14 +223,20 @@ describe('body limit in the worker process (what a pod runs)', () => {
   });
 
   it('refuses an oversized chunked body before the framework buffers it', async () => {
-    const answer = await exchange(running.url, inferHead(['Transfer-Encoding: chunked']), { chunkedBytes: 512 * 1024 * 1024 });
+    const answer = await exchange(running.url, inferHead(['Transfer-Encoding: chunked']), {
+      chunkedBytes: 512 * 1024 * 1024,
+    });
     expect(answer.status).toBe(413);
     expect((JSON.parse(answer.body) as { error: string }).error).toContain('over the limit of 65536 bytes');
     expect(answer.bodyBytesSent).toBeLessThanOrEqual(16 * 1024 * 1024);
   });
 
   it('answers malformed JSON with a JSON 400', async () => {
-    const res = await fetch(`${running.url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [' });
+    const res = await fetch(`${running.url}/v2/models/mnist/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"inputs": [',
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toContain('not JSON');
   });

@@ -52,7 +52,12 @@ function checkHeaders(req: IncomingMessage, limitBytes: number): Error | undefin
   return undefined;
 }
 
-function readBody(req: IncomingMessage, res: ServerResponse, limitBytes: number, forward: (req: IncomingMessage, res: ServerResponse) => void): void {
+function readBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limitBytes: number,
+  forward: (req: IncomingMessage, res: ServerResponse) => void,
+): void {
   if (!hasBody(req)) {
     forward(req, res);
     return;
@@ -109,7 +114,11 @@ function refuse(req: IncomingMessage, res: ServerResponse, error: Error, bodyMay
   const { status, body } = errorResponse(error);
   res.shouldKeepAlive = false;
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(payload), Connection: 'close' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(payload),
+    Connection: 'close',
+  });
   if (!bodyMayBeInFlight || req.complete || !hasBody(req)) {
     res.end(payload);
     return;

@@ -61,17 +61,27 @@ function loadSource(env: Env): ModelsSource {
   const many = env.KASKADE_MODELS_URL;
   const one = env.KASKADE_MODEL_URL;
   if (many !== undefined && many !== '' && one !== undefined && one !== '') {
-    throw new ConfigError('set KASKADE_MODELS_URL (every model under a folder) or KASKADE_MODEL_URL (one model), not both');
+    throw new ConfigError(
+      'set KASKADE_MODELS_URL (every model under a folder) or KASKADE_MODEL_URL (one model), not both',
+    );
   }
   if ((many === undefined || many === '') && (one === undefined || one === '')) {
-    throw new ConfigError('environment variable KASKADE_MODELS_URL (a folder of published models) or KASKADE_MODEL_URL (one model) is required');
+    throw new ConfigError(
+      'environment variable KASKADE_MODELS_URL (a folder of published models) or KASKADE_MODEL_URL (one model) is required',
+    );
   }
-  if (many !== undefined && many !== '') return { kind: 'many', modelsUrl: folderUrl('KASKADE_MODELS_URL', many, 'file:///data/models/ or gs://bucket/models/') };
+  if (many !== undefined && many !== '')
+    return {
+      kind: 'many',
+      modelsUrl: folderUrl('KASKADE_MODELS_URL', many, 'file:///data/models/ or gs://bucket/models/'),
+    };
   const url = envString(env, 'KASKADE_MODEL_URL');
   const name = envString(env, 'KASKADE_MODEL_NAME', 'mnist');
-  if (!MODEL_NAME.test(name)) throw new ConfigError(`KASKADE_MODEL_NAME must match ${MODEL_NAME.source}, got "${name}"`);
+  if (!MODEL_NAME.test(name))
+    throw new ConfigError(`KASKADE_MODEL_NAME must match ${MODEL_NAME.source}, got "${name}"`);
   if (url.endsWith('.onnx')) {
-    if (!URL_SCHEME.test(url)) throw new ConfigError(`KASKADE_MODEL_URL must be a URL such as file:///data/resnet50.onnx, got "${url}"`);
+    if (!URL_SCHEME.test(url))
+      throw new ConfigError(`KASKADE_MODEL_URL must be a URL such as file:///data/resnet50.onnx, got "${url}"`);
     return { kind: 'file', fileUrl: url, name };
   }
   const prefixUrl = folderUrl('KASKADE_MODEL_URL', url, 'file:///data/models/mnist/ or gs://bucket/models/mnist/');
@@ -91,6 +101,7 @@ function memoryBudget(env: Env): number {
 
 function loadAt(env: Env): PredictorConfig['loadAt'] {
   const value = envString(env, 'KASKADE_MODEL_LOAD', 'start');
-  if (value !== 'start' && value !== 'first-use') throw new ConfigError(`KASKADE_MODEL_LOAD must be "start" or "first-use", got "${value}"`);
+  if (value !== 'start' && value !== 'first-use')
+    throw new ConfigError(`KASKADE_MODEL_LOAD must be "start" or "first-use", got "${value}"`);
   return value;
 }

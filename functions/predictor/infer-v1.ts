@@ -17,12 +17,18 @@ export interface V1RawPredictResponse {
 }
 
 export function parseV1Request(body: unknown): unknown[] {
-  if (!isRecord(body) || !Array.isArray(body.instances)) throw new BadInputError('the request body must be a JSON object {"instances": [...]}');
+  if (!isRecord(body) || !Array.isArray(body.instances))
+    throw new BadInputError('the request body must be a JSON object {"instances": [...]}');
   return body.instances;
 }
 
 /** Validates the instances against the model the caller holds (400 before `predict`), runs them, answers. */
-export async function predictV1(served: ServedModel, body: unknown, maxBatch: number, predict: Predict): Promise<V1PredictResponse> {
+export async function predictV1(
+  served: ServedModel,
+  body: unknown,
+  maxBatch: number,
+  predict: Predict,
+): Promise<V1PredictResponse> {
   const batch = prepareInstances(parseV1Request(body), served, maxBatch);
   const p = await predict(batch);
   const predictions: number[][] = [];
@@ -31,7 +37,11 @@ export async function predictV1(served: ServedModel, body: unknown, maxBatch: nu
 }
 
 /** v1 on a user's ONNX model (one input): each instance is one row of it. */
-export async function predictRawV1(served: ServedModel, body: unknown, maxBatch: number): Promise<V1RawPredictResponse> {
+export async function predictRawV1(
+  served: ServedModel,
+  body: unknown,
+  maxBatch: number,
+): Promise<V1RawPredictResponse> {
   const raw = served.raw;
   if (!raw) throw new BadInputError('this model answers through predictV1');
   return { predictions: rawPredictions(raw, await raw.run(rawInstances(raw, parseV1Request(body), maxBatch))) };

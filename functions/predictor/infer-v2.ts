@@ -94,7 +94,8 @@ export function parseV2Request(body: unknown): V2InferRequest {
   const { id, parameters, inputs, outputs } = body;
   if (id !== undefined && typeof id !== 'string') throw new BadInputError('"id" must be a string');
   if (parameters !== undefined && !isRecord(parameters)) throw new BadInputError('"parameters" must be an object');
-  if (!Array.isArray(inputs)) throw new BadInputError('"inputs" must be an array of tensors {name, shape, datatype, data}');
+  if (!Array.isArray(inputs))
+    throw new BadInputError('"inputs" must be an array of tensors {name, shape, datatype, data}');
   if (inputs.length !== 1) throw new BadInputError(`this model takes exactly one input tensor, got ${inputs.length}`);
   const request: V2InferRequest = { inputs: inputs.map((t, i) => parseTensor(t, `inputs[${i}]`)) };
   if (id !== undefined) request.id = id;
@@ -107,7 +108,13 @@ export function parseV2Request(body: unknown): V2InferRequest {
  * Validates one v2 infer request against the model the caller holds, has `predict` run it, and
  * answers. A bad request throws BadInputError before `predict` is called.
  */
-export async function inferV2(served: ServedModel, modelName: string, body: unknown, maxBatch: number, predict: Predict): Promise<V2InferResponse> {
+export async function inferV2(
+  served: ServedModel,
+  modelName: string,
+  body: unknown,
+  maxBatch: number,
+  predict: Predict,
+): Promise<V2InferResponse> {
   if (served.raw) return inferRawV2(served, modelName, body, maxBatch);
   const request = parseV2Request(body);
   const [tensor] = request.inputs;
@@ -124,15 +131,25 @@ export async function inferV2(served: ServedModel, modelName: string, body: unkn
 }
 
 /** v2 on a user's ONNX model: every input by its own name, every (or each requested) output. */
-async function inferRawV2(served: ServedModel, modelName: string, body: unknown, maxBatch: number): Promise<V2InferResponse> {
+async function inferRawV2(
+  served: ServedModel,
+  modelName: string,
+  body: unknown,
+  maxBatch: number,
+): Promise<V2InferResponse> {
   const raw = served.raw;
   if (!raw) throw new BadInputError('not a raw model');
-  if (!isRecord(body) || !Array.isArray(body.inputs)) throw new BadInputError('the request body must be a JSON object with "inputs"');
+  if (!isRecord(body) || !Array.isArray(body.inputs))
+    throw new BadInputError('the request body must be a JSON object with "inputs"');
   if (body.id !== undefined && typeof body.id !== 'string') throw new BadInputError('"id" must be a string');
   const tensors = body.inputs.map((t, i) => parseTensor(t, `inputs[${i}]`));
   const requested = body.outputs === undefined ? undefined : parseOutputNames(body.outputs);
   const answers = await raw.run(rawFeeds(raw, tensors, maxBatch));
-  const response: V2InferResponse = { model_name: modelName, model_version: served.version, outputs: rawOutputs(raw, answers, requested) };
+  const response: V2InferResponse = {
+    model_name: modelName,
+    model_version: served.version,
+    outputs: rawOutputs(raw, answers, requested),
+  };
   if (typeof body.id === 'string') response.id = body.id;
   return response;
 }
@@ -140,7 +157,8 @@ async function inferRawV2(served: ServedModel, modelName: string, body: unknown,
 function parseOutputNames(outputs: unknown): string[] {
   if (!Array.isArray(outputs)) throw new BadInputError('"outputs" must be an array of {name}');
   return outputs.map((o, i) => {
-    if (!isRecord(o) || typeof o.name !== 'string') throw new BadInputError(`outputs[${i}] must be an object with a "name"`);
+    if (!isRecord(o) || typeof o.name !== 'string')
+      throw new BadInputError(`outputs[${i}] must be an object with a "name"`);
     return o.name;
   });
 }
@@ -160,8 +178,10 @@ function parseTensor(value: unknown, where: string): ClientTensor {
 function parseOutputs(outputs: unknown): { name: string }[] {
   if (!Array.isArray(outputs)) throw new BadInputError('"outputs" must be an array of {name}');
   return outputs.map((o, i) => {
-    if (!isRecord(o) || typeof o.name !== 'string') throw new BadInputError(`outputs[${i}] must be an object with a "name"`);
-    if (o.name !== OUTPUT_NAME) throw new BadInputError(`unknown output "${o.name}": this model answers "${OUTPUT_NAME}"`);
+    if (!isRecord(o) || typeof o.name !== 'string')
+      throw new BadInputError(`outputs[${i}] must be an object with a "name"`);
+    if (o.name !== OUTPUT_NAME)
+      throw new BadInputError(`unknown output "${o.name}": this model answers "${OUTPUT_NAME}"`);
     return { name: o.name };
   });
 }

@@ -38,7 +38,9 @@ export class ModelEventHandler {
     const { data, event } = receiveEvent(message, [EVENT_TYPES.modelAggregated]);
     const once = await this.#idempotency.once({ source: event.source, id: event.id }, async (): Promise<Handled> => {
       if (!data.final) return { status: 'ignored', versions: [] };
-      this.logger.info(`job ${data.jobId} finished (round ${data.round}/${data.rounds}, test accuracy ${data.testAccuracy}): re-reading the published models`);
+      this.logger.info(
+        `job ${data.jobId} finished (round ${data.round}/${data.rounds}, test accuracy ${data.testAccuracy}): re-reading the published models`,
+      );
       const outcomes = await this.#reload(data.jobId);
       logOutcomes(outcomes, this.logger);
       const versions = outcomes.flatMap(({ outcome }) => (outcome.status === 'loaded' ? [outcome.model.version] : []));
@@ -68,5 +70,7 @@ export class ModelEventHandler {
 /** True when a request carries a CloudEvent (binary `ce-*` headers or structured JSON). */
 export function looksLikeCloudEvent(headers: HttpHeaders): boolean {
   const type = headers['content-type'];
-  return headers['ce-specversion'] !== undefined || (typeof type === 'string' && type.startsWith('application/cloudevents'));
+  return (
+    headers['ce-specversion'] !== undefined || (typeof type === 'string' && type.startsWith('application/cloudevents'))
+  );
 }

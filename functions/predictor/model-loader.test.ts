@@ -12,7 +12,15 @@ import { inferV2 } from './infer-v2.js';
 import { loadServedModel, readPublished, resolvePointer, type TfjsServedModel } from './model-loader.js';
 import { predictProbabilities, type Predict } from './run-model.js';
 import { reviewTextEncoder } from './text-encoder.js';
-import { barImage, mnistMetadata, publishModel, tinyMnistModel, tinyTokenModel, tokenMetadata, writeModelFolder } from '../../test/support/models.js';
+import {
+  barImage,
+  mnistMetadata,
+  publishModel,
+  tinyMnistModel,
+  tinyTokenModel,
+  tokenMetadata,
+  writeModelFolder,
+} from '../../test/support/models.js';
 
 let engine: Engine;
 let dir: string;
@@ -82,13 +90,31 @@ describe('loadServedModel', () => {
   });
 
   it.each([
-    { name: 'labels do not match the output units', metadata: mnistMetadata({ labels: ['a', 'b', 'c'] }), error: 'has 10 output units but 3 labels' },
-    { name: 'input shape differs from the metadata', metadata: mnistMetadata({ input: { kind: 'image', height: 32, width: 32, channels: 1, framing: 'digit' } }), error: 'takes [n,28,28,1] but kaskade.json says [n,32,32,1]' },
-    { name: 'token metadata on an image model', metadata: tokenMetadata(), error: 'takes [n,28,28,1] but kaskade.json says [n,12]' },
+    {
+      name: 'labels do not match the output units',
+      metadata: mnistMetadata({ labels: ['a', 'b', 'c'] }),
+      error: 'has 10 output units but 3 labels',
+    },
+    {
+      name: 'input shape differs from the metadata',
+      metadata: mnistMetadata({ input: { kind: 'image', height: 32, width: 32, channels: 1, framing: 'digit' } }),
+      error: 'takes [n,28,28,1] but kaskade.json says [n,32,32,1]',
+    },
+    {
+      name: 'token metadata on an image model',
+      metadata: tokenMetadata(),
+      error: 'takes [n,28,28,1] but kaskade.json says [n,12]',
+    },
   ])('refuses a model whose $name, leaking nothing', async ({ metadata, error }) => {
     const { tf } = engine;
     const model = tinyMnistModel(tf);
-    const folder = await writeModelFolder(store, prefix, `bad-${metadata.labels.length}-${metadata.input.kind}`, model, metadata);
+    const folder = await writeModelFolder(
+      store,
+      prefix,
+      `bad-${metadata.labels.length}-${metadata.input.kind}`,
+      model,
+      metadata,
+    );
     model.dispose();
     const before = tf.memory().numTensors;
     await expect(loadServedModel(tf, store, folder)).rejects.toThrow(error);
@@ -108,7 +134,10 @@ describe('loadServedModel', () => {
 });
 
 describe('inference on a loaded model', () => {
-  const unbatched = (served: TfjsServedModel): Predict => (batch) => predictProbabilities(engine.tf, served.model, batch);
+  const unbatched =
+    (served: TfjsServedModel): Predict =>
+    (batch) =>
+      predictProbabilities(engine.tf, served.model, batch);
 
   it('answers v2 probabilities per instance, and v1 the same numbers', async () => {
     const { tf } = engine;
@@ -117,7 +146,18 @@ describe('inference on a loaded model', () => {
     model.dispose();
     const served = await loadServedModel(tf, store, folder);
     const image = barImage();
-    const v2 = await inferV2(served, 'mnist', { id: 'r1', inputs: [{ name: 'image', shape: [2, 784], datatype: 'FP32', data: [...image, ...new Array<number>(784).fill(0)] }] }, 8, unbatched(served));
+    const v2 = await inferV2(
+      served,
+      'mnist',
+      {
+        id: 'r1',
+        inputs: [
+          { name: 'image', shape: [2, 784], datatype: 'FP32', data: [...image, ...new Array<number>(784).fill(0)] },
+        ],
+      },
+      8,
+      unbatched(served),
+    );
     expect(v2.model_name).toBe('mnist');
     expect(v2.model_version).toBe('job-a-r3');
     expect(v2.id).toBe('r1');
@@ -127,7 +167,12 @@ describe('inference on a loaded model', () => {
     const rows = [out?.data.slice(0, 10) ?? [], out?.data.slice(10) ?? []];
     for (const row of rows) expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     const nested = Array.from({ length: 28 }, (_, y) => image.slice(y * 28, (y + 1) * 28));
-    const v1 = await predictV1(served, { instances: [nested, { image: new Array<number>(784).fill(0) }] }, 8, unbatched(served));
+    const v1 = await predictV1(
+      served,
+      { instances: [nested, { image: new Array<number>(784).fill(0) }] },
+      8,
+      unbatched(served),
+    );
     expect(v1.predictions).toHaveLength(2);
     v1.predictions.forEach((p, i) => p.forEach((v, j) => expect(v).toBeCloseTo(rows[i]?.[j] ?? NaN, 6)));
     served.dispose();
@@ -145,7 +190,13 @@ describe('inference on a loaded model', () => {
     });
     model.dispose();
     const served = await loadServedModel(tf, store, folder);
-    const v2 = await inferV2(served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8, unbatched(served));
+    const v2 = await inferV2(
+      served,
+      'imdb',
+      { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] },
+      8,
+      unbatched(served),
+    );
     expect(v2.outputs[0]?.shape).toEqual([1, 2]);
     expect(v2.outputs[0]?.data[1]).toBeCloseTo(direct, 5);
     expect(v2.outputs[0]?.data[0]).toBeCloseTo(1 - direct, 5);
@@ -158,15 +209,28 @@ describe('inference on a loaded model', () => {
     const { tf } = engine;
     const model = tinyTokenModel(tf);
     const base = tokenMetadata();
-    const metadata = base.input.kind === 'tokens' ? { ...base, input: { ...base.input, vocabularyFile: VOCABULARY_FILE } } : base;
+    const metadata =
+      base.input.kind === 'tokens' ? { ...base, input: { ...base.input, vocabularyFile: VOCABULARY_FILE } } : base;
     const folder = await writeModelFolder(store, prefix, 'text', model, metadata);
     model.dispose();
     await store.write(`${folder}${VOCABULARY_FILE}`, encodeVocabulary(['good', 'bad', 'movie']));
     const served = await loadServedModel(tf, store, folder, { textEncoder: reviewTextEncoder });
     expect(served.inputs.map((i) => i.name)).toEqual(['tokens', 'text']);
     const ids = [...new Array<number>(8).fill(0), 1, 3, 5, 2]; // <start> good movie <oov>
-    const fromIds = await inferV2(served, 'imdb', { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] }, 8, unbatched(served));
-    const fromText = await inferV2(served, 'imdb', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['Good MOVIE, great!'] }] }, 8, unbatched(served));
+    const fromIds = await inferV2(
+      served,
+      'imdb',
+      { inputs: [{ name: 'tokens', shape: [1, 12], datatype: 'INT32', data: ids }] },
+      8,
+      unbatched(served),
+    );
+    const fromText = await inferV2(
+      served,
+      'imdb',
+      { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['Good MOVIE, great!'] }] },
+      8,
+      unbatched(served),
+    );
     expect(fromText.outputs[0]?.data).toEqual(fromIds.outputs[0]?.data);
     const v1 = await predictV1(served, { instances: ['Good MOVIE, great!'] }, 8, unbatched(served));
     expect(v1.predictions[0]).toEqual(fromIds.outputs[0]?.data);

@@ -63,8 +63,11 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//;
 export function resolvePointer(text: string, prefixUrl: string): string {
   const target = text.trim();
   if (target === '') throw new BadInputError(`the model pointer under ${prefixUrl} is empty`);
-  if (!SCHEME.test(target) && target.split('/').includes('..')) throw new BadInputError(`the model pointer under ${prefixUrl} leaves its folder: "${target}"`);
-  const url = SCHEME.test(target) ? target : new URL(target, prefixUrl.endsWith('/') ? prefixUrl : `${prefixUrl}/`).href;
+  if (!SCHEME.test(target) && target.split('/').includes('..'))
+    throw new BadInputError(`the model pointer under ${prefixUrl} leaves its folder: "${target}"`);
+  const url = SCHEME.test(target)
+    ? target
+    : new URL(target, prefixUrl.endsWith('/') ? prefixUrl : `${prefixUrl}/`).href;
   return url.endsWith('/') ? url : `${url}/`;
 }
 
@@ -79,7 +82,12 @@ export async function readPublished(store: Store, prefixUrl: string): Promise<st
 export type TfjsServedModel = ServedModel & { readonly model: tfjs.LayersModel };
 
 /** Loads, checks and warms up the model in `folderUrl`. Nothing leaks if any step fails. */
-export async function loadServedModel(tf: TF, store: Store, folderUrl: string, options: LoadOptions = {}): Promise<TfjsServedModel> {
+export async function loadServedModel(
+  tf: TF,
+  store: Store,
+  folderUrl: string,
+  options: LoadOptions = {},
+): Promise<TfjsServedModel> {
   const fileMetadata = await readMetadataFile(store, folderUrl);
   const model = await tf.loadLayersModel(store.modelHandler(folderUrl));
   try {
@@ -111,7 +119,12 @@ export async function loadServedModel(tf: TF, store: Store, folderUrl: string, o
  * Runs `promise` with a deadline (TimeoutError naming `what`). A result that arrives after the
  * deadline is handed to `onLate` (to dispose a model nobody will serve).
  */
-export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string, onLate?: (late: T) => void): Promise<T> {
+export async function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  onLate?: (late: T) => void,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   const deadline = new Promise<never>((_, reject) => {
@@ -135,7 +148,10 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
 
 async function readMetadataFile(store: Store, folderUrl: string): Promise<ModelMetadata | undefined> {
   try {
-    return decodeModelMetadata(await store.read(`${folderUrl}${MODEL_METADATA_FILE}`), `${folderUrl}${MODEL_METADATA_FILE}`);
+    return decodeModelMetadata(
+      await store.read(`${folderUrl}${MODEL_METADATA_FILE}`),
+      `${folderUrl}${MODEL_METADATA_FILE}`,
+    );
   } catch (e) {
     if (e instanceof NotFoundError) return undefined;
     throw e;
@@ -144,9 +160,14 @@ async function readMetadataFile(store: Store, folderUrl: string): Promise<ModelM
 
 function embeddedMetadata(model: tfjs.LayersModel, folderUrl: string): ModelMetadata {
   const embedded: unknown = model.getUserDefinedMetadata();
-  const value = embedded !== null && typeof embedded === 'object' ? (embedded as Record<string, unknown>)[MODEL_METADATA_KEY] : undefined;
+  const value =
+    embedded !== null && typeof embedded === 'object'
+      ? (embedded as Record<string, unknown>)[MODEL_METADATA_KEY]
+      : undefined;
   if (value === undefined) {
-    throw new BadInputError(`model ${folderUrl} has no ${MODEL_METADATA_FILE} and no userDefinedMetadata.${MODEL_METADATA_KEY} in model.json`);
+    throw new BadInputError(
+      `model ${folderUrl} has no ${MODEL_METADATA_FILE} and no userDefinedMetadata.${MODEL_METADATA_KEY} in model.json`,
+    );
   }
   return parseModelMetadata(value, `${folderUrl}model.json userDefinedMetadata.${MODEL_METADATA_KEY}`);
 }
@@ -154,13 +175,17 @@ function embeddedMetadata(model: tfjs.LayersModel, folderUrl: string): ModelMeta
 /** The artifact must take the input its metadata describes and have one output per label. */
 function checkModelFitsMetadata(model: tfjs.LayersModel, metadata: ModelMetadata, folderUrl: string): void {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw new BadInputError(`model ${folderUrl} has ${model.inputs.length} inputs and ${model.outputs.length} outputs; one of each is served`);
+    throw new BadInputError(
+      `model ${folderUrl} has ${model.inputs.length} inputs and ${model.outputs.length} outputs; one of each is served`,
+    );
   }
   const input = metadata.input;
   const expected = input.kind === 'image' ? [input.height, input.width, input.channels] : [input.sequenceLength];
   const actual = model.inputs[0]?.shape.slice(1) ?? [];
   if (actual.join(',') !== expected.join(',')) {
-    throw new BadInputError(`model ${folderUrl} takes [n,${actual.join(',')}] but ${MODEL_METADATA_FILE} says [n,${expected.join(',')}]`);
+    throw new BadInputError(
+      `model ${folderUrl} takes [n,${actual.join(',')}] but ${MODEL_METADATA_FILE} says [n,${expected.join(',')}]`,
+    );
   }
   const units = model.outputs[0]?.shape.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1) ?? 0;
   const labels = metadata.labels.length;
@@ -187,7 +212,10 @@ export async function loadTextEncoder(
 function warmUp(tf: TF, model: tfjs.LayersModel, metadata: ModelMetadata): void {
   const input = metadata.input;
   tf.tidy(() => {
-    const x = input.kind === 'image' ? tf.zeros([1, input.height, input.width, input.channels]) : tf.zeros([1, input.sequenceLength], 'int32');
+    const x =
+      input.kind === 'image'
+        ? tf.zeros([1, input.height, input.width, input.channels])
+        : tf.zeros([1, input.sequenceLength], 'int32');
     model.predict(x);
   });
 }

@@ -27,7 +27,11 @@ describe('ModelRepository', () => {
     store = openStore({ roots: [temp.url] });
     modelsUrl = `${temp.url}/models/`;
     cleanup = () => temp.remove();
-    for (const [name, seed] of [['a', 1], ['b', 2], ['c', 3]] as const) {
+    for (const [name, seed] of [
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ] as const) {
       const model = tinyMnistModel(engine.tf, seed);
       await publishNamed(store, modelsUrl, name, model, mnistMetadata({ jobId: `job-${name}` }));
       model.dispose();
@@ -40,7 +44,12 @@ describe('ModelRepository', () => {
 
   const repository = (budgetBytes: number, idleUnloadMs: number): ModelRepository =>
     new ModelRepository({
-      published: publishedModels(store, { kind: 'many', modelsUrl }, (folder) => loadServedModel(engine.tf, store, folder), 10_000),
+      published: publishedModels(
+        store,
+        { kind: 'many', modelsUrl },
+        (folder) => loadServedModel(engine.tf, store, folder),
+        10_000,
+      ),
       memoryBudgetBytes: budgetBytes,
       idleUnloadMs,
       logger: quiet,

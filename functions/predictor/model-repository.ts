@@ -127,7 +127,8 @@ export class ModelRepository {
       return outcome;
     } catch (e) {
       if (!entry.registry.ready) this.#drop(entry);
-      if (e instanceof NotFoundError) throw new NotFoundError(`model "${name}" not found: it is not published (${e.message})`, { cause: e });
+      if (e instanceof NotFoundError)
+        throw new NotFoundError(`model "${name}" not found: it is not published (${e.message})`, { cause: e });
       this.#failures.set(name, (e as Error).message);
       throw e;
     }
@@ -175,7 +176,9 @@ export class ModelRepository {
     const idle = this.#options.idleUnloadMs;
     if (idle <= 0) return [];
     const cutoff = this.#now() - idle;
-    const gone = [...this.#entries.values()].filter((e) => e.registry.ready && e.loading === undefined && e.lastUsed <= cutoff).map((e) => e.name);
+    const gone = [...this.#entries.values()]
+      .filter((e) => e.registry.ready && e.loading === undefined && e.lastUsed <= cutoff)
+      .map((e) => e.name);
     for (const name of gone) this.unload(name, `unused for ${Math.round(idle / 1000)} s`);
     return gone;
   }
@@ -192,7 +195,10 @@ export class ModelRepository {
     const { published } = this.#options;
     entry = {
       name,
-      registry: new ModelRegistry<ServedModel>({ resolve: () => published.resolve(name), load: (folderUrl) => published.load(folderUrl) }),
+      registry: new ModelRegistry<ServedModel>({
+        resolve: () => published.resolve(name),
+        load: (folderUrl) => published.load(folderUrl),
+      }),
       lastUsed: this.#now(),
       loading: undefined,
     };
@@ -221,16 +227,22 @@ export class ModelRepository {
     const budget = this.#options.memoryBudgetBytes;
     let bytes = this.loadedBytes();
     if (bytes <= budget) return;
-    const candidates = [...this.#entries.values()].filter((e) => e.name !== keep && e.registry.ready).sort((a, b) => a.lastUsed - b.lastUsed);
+    const candidates = [...this.#entries.values()]
+      .filter((e) => e.name !== keep && e.registry.ready)
+      .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of candidates) {
       if (bytes <= budget) break;
       bytes -= entry.registry.current?.bytes ?? 0;
       this.unload(entry.name, `over the memory budget of ${Math.round(budget / 1048576)} MiB, least recently used`);
     }
-    if (bytes > budget) this.#options.logger.warn(`models loaded hold ${Math.round(bytes / 1048576)} MiB, over the budget of ${Math.round(budget / 1048576)} MiB`);
+    if (bytes > budget)
+      this.#options.logger.warn(
+        `models loaded hold ${Math.round(bytes / 1048576)} MiB, over the budget of ${Math.round(budget / 1048576)} MiB`,
+      );
   }
 }
 
 function checkName(name: string): void {
-  if (!MODEL_NAME.test(name)) throw new NotFoundError(`model "${name}" not found: model names match ${MODEL_NAME.source}`);
+  if (!MODEL_NAME.test(name))
+    throw new NotFoundError(`model "${name}" not found: model names match ${MODEL_NAME.source}`);
 }

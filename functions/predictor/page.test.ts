@@ -18,8 +18,10 @@ const SCREENSHOT = '/tmp/predictor-page.png';
 /** The review page (README-images/review-page.png is a copy of one). */
 const REVIEW_SCREENSHOT = '/tmp/predictor-review-page.png';
 
-const POSITIVE = 'A wonderful, moving film. The acting is superb and the story is gripping and beautiful; I loved every minute of this masterful, delightful movie.';
-const NEGATIVE = 'A boring, awful film. The acting is terrible and the story is dull and pointless; I hated every minute of this tedious, dreadful movie.';
+const POSITIVE =
+  'A wonderful, moving film. The acting is superb and the story is gripping and beautiful; I loved every minute of this masterful, delightful movie.';
+const NEGATIVE =
+  'A boring, awful film. The acting is terrible and the story is dull and pointless; I hated every minute of this tedious, dreadful movie.';
 
 describe('the web page in Chromium', () => {
   let h: Harness;
@@ -41,15 +43,39 @@ describe('the web page in Chromium', () => {
     const reviews = await loadDataset('imdb:synthetic');
     if (reviews.kind !== 'text') throw new Error('imdb:synthetic is not a text dataset');
     const sequenceLength = reviews.train.shape[0] ?? 0;
-    const imdb = buildImdbModel(tf, 'imdb-fast', { numWords: reviews.words.length + 3, maxLen: sequenceLength, seed: 3 });
+    const imdb = buildImdbModel(tf, 'imdb-fast', {
+      numWords: reviews.words.length + 3,
+      maxLen: sequenceLength,
+      seed: 3,
+    });
     await trainEpochs(tf, imdb, reviews.train, { epochs: 3, batchSize: 32 });
     reviewAccuracy = (await evaluate(tf, imdb, reviews.test)).accuracy;
-    const input = { kind: 'tokens' as const, sequenceLength, vocabularySize: reviews.words.length + 3, padIndex: 0, oovIndex: 2 };
-    await h.publishAs('imdb', imdb, tokenMetadata({ jobId: 'review-demo', round: 4, rounds: 4, testAccuracy: reviewAccuracy, input }), reviews.words);
+    const input = {
+      kind: 'tokens' as const,
+      sequenceLength,
+      vocabularySize: reviews.words.length + 3,
+      padIndex: 0,
+      oovIndex: 2,
+    };
+    await h.publishAs(
+      'imdb',
+      imdb,
+      tokenMetadata({ jobId: 'review-demo', round: 4, rounds: 4, testAccuracy: reviewAccuracy, input }),
+      reviews.words,
+    );
     imdb.dispose();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 180_000);
 
@@ -90,7 +116,9 @@ describe('the web page in Chromium', () => {
     await expect.poll(() => page.textContent('#answer')).toMatch(/^\d$/);
 
     // What the page sent: one MNIST-framed image, ink in [0, 1], centre of mass near the centre.
-    const sent = request.postDataJSON() as { inputs: { name: string; shape: number[]; datatype: string; data: number[] }[] };
+    const sent = request.postDataJSON() as {
+      inputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+    };
     const [input] = sent.inputs;
     expect(input?.shape).toEqual([1, 28, 28, 1]);
     expect(input?.datatype).toBe('FP32');
@@ -129,8 +157,12 @@ describe('the web page in Chromium', () => {
     expect(await page.isVisible('#review')).toBe(true);
     expect(await page.isVisible('#pad')).toBe(false);
     // The picker names both models with the job, round and accuracy each came from.
-    await expect.poll(async () => (await page.locator('#model-picker option').allTextContents()).join(' | ')).toMatch(/imdb: imdb-fast, job review-demo, round 4 of 4, accuracy \d+\.\d\d %/);
-    expect((await page.locator('#model-picker option').allTextContents()).join(' | ')).toMatch(/mnist: mnist-cnn, job browser-demo, round 2 of 2/);
+    await expect
+      .poll(async () => (await page.locator('#model-picker option').allTextContents()).join(' | '))
+      .toMatch(/imdb: imdb-fast, job review-demo, round 4 of 4, accuracy \d+\.\d\d %/);
+    expect((await page.locator('#model-picker option').allTextContents()).join(' | ')).toMatch(
+      /mnist: mnist-cnn, job browser-demo, round 2 of 2/,
+    );
 
     const positiveOf = async (review: string): Promise<number> => {
       await page.fill('#review', review);
@@ -176,7 +208,9 @@ describe('the web page in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 360, height: 740 }, hasTouch: true, isMobile: true });
     await page.goto(`${h.url}/?model=mnist`);
     await expect.poll(() => page.textContent('#model-info')).toContain('browser-demo');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     expect(overflow).toBeLessThanOrEqual(0);
     const box = await page.locator('#pad').boundingBox();
     expect(box?.width ?? 0).toBeLessThanOrEqual(360);

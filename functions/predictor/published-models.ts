@@ -8,10 +8,16 @@ import { readPublished, withDeadline, type ModelLoader } from './model-loader.js
 import { onnxFileIdentity } from './onnx-loader.js';
 import type { PublishedModels } from './model-repository.js';
 
-export function publishedModels(store: Store, source: ModelsSource, loader: ModelLoader, timeoutMs: number): PublishedModels {
+export function publishedModels(
+  store: Store,
+  source: ModelsSource,
+  loader: ModelLoader,
+  timeoutMs: number,
+): PublishedModels {
   const prefixOf = (name: string): string => {
     if (source.kind === 'many') return `${source.modelsUrl}${name}/`;
-    if (name !== source.name) throw new NotFoundError(`model "${name}" not found; this predictor serves "${source.name}"`);
+    if (name !== source.name)
+      throw new NotFoundError(`model "${name}" not found; this predictor serves "${source.name}"`);
     return source.kind === 'file' ? source.fileUrl : source.prefixUrl;
   };
   return {
@@ -20,7 +26,8 @@ export function publishedModels(store: Store, source: ModelsSource, loader: Mode
       source.kind === 'file'
         ? withDeadline(onnxFileIdentity(store, prefixOf(name)), timeoutMs, `reading ${prefixOf(name)}`)
         : withDeadline(readPublished(store, prefixOf(name)), timeoutMs, `reading ${prefixOf(name)}${LATEST}`),
-    load: (folderUrl) => withDeadline(loader(folderUrl), timeoutMs, `loading the model in ${folderUrl}`, (late) => late.dispose()),
+    load: (folderUrl) =>
+      withDeadline(loader(folderUrl), timeoutMs, `loading the model in ${folderUrl}`, (late) => late.dispose()),
   };
 }
 

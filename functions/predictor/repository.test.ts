@@ -4,7 +4,14 @@
 // with a 400 that names the problem.
 import type { LayersModel } from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { barImage, mnistMetadata, publishNamed, tinyMnistModel, tinyTokenModel, tokenMetadata } from '../../test/support/models.js';
+import {
+  barImage,
+  mnistMetadata,
+  publishNamed,
+  tinyMnistModel,
+  tinyTokenModel,
+  tokenMetadata,
+} from '../../test/support/models.js';
 import { aggregated, startHarness, type Harness } from '../../test/support/predictor.js';
 import { predictProbabilities } from './run-model.js';
 
@@ -24,8 +31,12 @@ interface InferAnswer {
   error?: string;
 }
 
-const imageInfer = (pixels: number[]): unknown => ({ inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: pixels }] });
-const textInfer = (text: string): unknown => ({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [text] }] });
+const imageInfer = (pixels: number[]): unknown => ({
+  inputs: [{ name: 'image', shape: [1, 28, 28, 1], datatype: 'FP32', data: pixels }],
+});
+const textInfer = (text: string): unknown => ({
+  inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [text] }],
+});
 
 /** A 28×28 image whose ink depends on `i`, so answers differ per request. */
 function image(i: number): number[] {
@@ -56,7 +67,8 @@ describe('several models, loaded on first use', () => {
     await h.close();
   });
 
-  const index = async (body: unknown = {}): Promise<IndexEntry[]> => (await (await h.post('/v2/repository/index', body)).json()) as IndexEntry[];
+  const index = async (body: unknown = {}): Promise<IndexEntry[]> =>
+    (await (await h.post('/v2/repository/index', body)).json()) as IndexEntry[];
 
   it('lists every published model, none loaded yet', async () => {
     expect(await index()).toEqual([
@@ -85,7 +97,11 @@ describe('several models, loaded on first use', () => {
     const unload = await h.post('/v2/repository/models/mnist/unload', {});
     expect(unload.status).toBe(200);
     expect(tf.memory().numTensors).toBe(withModel - digitsA.weights.length);
-    expect((await index()).find((m) => m.name === 'mnist')).toEqual({ name: 'mnist', state: 'UNAVAILABLE', reason: 'not loaded' });
+    expect((await index()).find((m) => m.name === 'mnist')).toEqual({
+      name: 'mnist',
+      state: 'UNAVAILABLE',
+      reason: 'not loaded',
+    });
     // Its next use loads it again.
     expect((await h.post('/v2/models/mnist/infer', imageInfer(barImage()))).status).toBe(200);
   });
@@ -104,13 +120,31 @@ describe('several models, loaded on first use', () => {
   it('answers concurrent requests to two image models and a text model each with its own weights', async () => {
     const { tf } = h.engine;
     const expected = async (model: LayersModel, pixels: number[]): Promise<number[]> =>
-      Array.from((await predictProbabilities(tf, model, { dtype: 'float32', shape: [1, 28, 28, 1], values: Float32Array.from(pixels) })).values);
+      Array.from(
+        (
+          await predictProbabilities(tf, model, {
+            dtype: 'float32',
+            shape: [1, 28, 28, 1],
+            values: Float32Array.from(pixels),
+          })
+        ).values,
+      );
     const cases = Array.from({ length: 36 }, (_, i) => {
-      if (i % 3 === 2) return { name: 'imdb', body: textInfer(i % 2 === 0 ? 'great movie' : 'awful bad movie'), model: null, pixels: [] };
+      if (i % 3 === 2)
+        return {
+          name: 'imdb',
+          body: textInfer(i % 2 === 0 ? 'great movie' : 'awful bad movie'),
+          model: null,
+          pixels: [],
+        };
       const pixels = image(i);
-      return i % 3 === 0 ? { name: 'mnist', body: imageInfer(pixels), model: digitsA, pixels } : { name: 'digits', body: imageInfer(pixels), model: digitsB, pixels };
+      return i % 3 === 0
+        ? { name: 'mnist', body: imageInfer(pixels), model: digitsA, pixels }
+        : { name: 'digits', body: imageInfer(pixels), model: digitsB, pixels };
     });
-    const answers = await Promise.all(cases.map(async (c) => ((await (await h.post(`/v2/models/${c.name}/infer`, c.body)).json()) as InferAnswer)));
+    const answers = await Promise.all(
+      cases.map(async (c) => (await (await h.post(`/v2/models/${c.name}/infer`, c.body)).json()) as InferAnswer),
+    );
     for (const [i, c] of cases.entries()) {
       const answer = answers[i];
       expect(answer?.model_name).toBe(c.name);
@@ -126,11 +160,23 @@ describe('several models, loaded on first use', () => {
   it.each([
     { name: 'an empty review', model: 'imdb', body: textInfer('   '), error: 'the review is empty' },
     { name: 'a review of punctuation only', model: 'imdb', body: textInfer('?!… —'), error: 'the review is empty' },
-    { name: 'a review over the token limit', model: 'imdb', body: textInfer('good '.repeat(12)), error: 'over this model\'s token limit of 11 words' },
-    { name: 'text sent to an image model', model: 'mnist', body: textInfer('a good movie'), error: 'this is an image model' },
+    {
+      name: 'a review over the token limit',
+      model: 'imdb',
+      body: textInfer('good '.repeat(12)),
+      error: "over this model's token limit of 11 words",
+    },
+    {
+      name: 'text sent to an image model',
+      model: 'mnist',
+      body: textInfer('a good movie'),
+      error: 'this is an image model',
+    },
     { name: 'v1 text over the token limit', model: 'imdb', body: null, error: 'token limit', v1: ['good '.repeat(20)] },
   ])('refuses $name with 400 naming the problem', async ({ model, body, error, v1 }) => {
-    const res = v1 ? await h.post(`/v1/models/${model}:predict`, { instances: v1 }) : await h.post(`/v2/models/${model}/infer`, body);
+    const res = v1
+      ? await h.post(`/v1/models/${model}:predict`, { instances: v1 })
+      : await h.post(`/v2/models/${model}/infer`, body);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toContain(error);
   });
@@ -154,8 +200,14 @@ describe('a memory budget that holds one model', () => {
 
   beforeAll(async () => {
     // A tiny CNN holds ~28 KB of weights: a 40 KB budget holds one, not two.
-    h = await startHarness({ KASKADE_MODEL_LOAD: 'first-use', KASKADE_MODELS_MEMORY_MB: '0.04' }, { publishFirst: false });
-    for (const [name, seed] of [['first', 1], ['second', 2]] as const) {
+    h = await startHarness(
+      { KASKADE_MODEL_LOAD: 'first-use', KASKADE_MODELS_MEMORY_MB: '0.04' },
+      { publishFirst: false },
+    );
+    for (const [name, seed] of [
+      ['first', 1],
+      ['second', 2],
+    ] as const) {
       const model = tinyMnistModel(h.engine.tf, seed);
       await h.publishAs(name, model, mnistMetadata({ jobId: `job-${name}` }));
       model.dispose();
@@ -167,7 +219,8 @@ describe('a memory budget that holds one model', () => {
   });
 
   it('unloads the least recently used model when another one loads', async () => {
-    const ready = async (): Promise<string[]> => ((await (await h.post('/v2/repository/index', { ready: true })).json()) as IndexEntry[]).map((m) => m.name);
+    const ready = async (): Promise<string[]> =>
+      ((await (await h.post('/v2/repository/index', { ready: true })).json()) as IndexEntry[]).map((m) => m.name);
     expect((await h.post('/v2/models/first/infer', imageInfer(barImage()))).status).toBe(200);
     expect(await ready()).toEqual(['first']);
     expect((await h.post('/v2/models/second/infer', imageInfer(barImage()))).status).toBe(200);
@@ -179,13 +232,16 @@ describe('a memory budget that holds one model', () => {
 
 describe('loading at start', () => {
   it('loads every published model before it reports ready', async () => {
-    const h = await startHarness({ KASKADE_MODEL_LOAD: 'start' }, {
-      before: async (store, modelsUrl, engine) => {
-        const model = tinyMnistModel(engine.tf, 4);
-        await publishNamed(store, modelsUrl, 'fashion', model, mnistMetadata({ jobId: 'job-f' }));
-        model.dispose();
+    const h = await startHarness(
+      { KASKADE_MODEL_LOAD: 'start' },
+      {
+        before: async (store, modelsUrl, engine) => {
+          const model = tinyMnistModel(engine.tf, 4);
+          await publishNamed(store, modelsUrl, 'fashion', model, mnistMetadata({ jobId: 'job-f' }));
+          model.dispose();
+        },
       },
-    });
+    );
     try {
       // startHarness waits for start-up, as the readiness probe does.
       expect((await fetch(`${h.url}/v2/health/ready`)).status).toBe(200);

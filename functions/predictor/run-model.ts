@@ -22,7 +22,10 @@ export type Predict = (batch: ModelBatch) => Promise<Probabilities>;
  */
 export async function predictProbabilities(tf: TF, model: tfjs.LayersModel, batch: ModelBatch): Promise<Probabilities> {
   const out = tf.tidy(() => {
-    const x = batch.dtype === 'float32' ? tf.tensor(batch.values, [...batch.shape], 'float32') : tf.tensor(batch.values, [...batch.shape], 'int32');
+    const x =
+      batch.dtype === 'float32'
+        ? tf.tensor(batch.values, [...batch.shape], 'float32')
+        : tf.tensor(batch.values, [...batch.shape], 'int32');
     const y = model.predict(x);
     // The loader only serves single-output models (checkModelFitsMetadata).
     if (Array.isArray(y)) throw new InferenceError('the served model has several outputs');

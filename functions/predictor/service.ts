@@ -49,7 +49,9 @@ export interface Predictor {
 
 export function startPredictor(parts: PredictorParts): Predictor {
   const { config, store, engine, logger } = parts;
-  const loader = parts.loader ?? engineLoader({ tf: engine.tf, store, serving: parts.serving, logger, ...(parts.load ? { load: parts.load } : {}) });
+  const loader =
+    parts.loader ??
+    engineLoader({ tf: engine.tf, store, serving: parts.serving, logger, ...(parts.load ? { load: parts.load } : {}) });
   const repository = new ModelRepository({
     published: publishedModels(store, config.source, loader, config.loadTimeoutMs),
     memoryBudgetBytes: config.memoryBudgetBytes,
@@ -67,7 +69,13 @@ export function startPredictor(parts: PredictorParts): Predictor {
   let started = false;
   const handler = createPredictorHandler({ config, repository, batcher, events, logger, page, started: () => started });
   logger.info(describe(config));
-  const watch = watchModels(repository, { loadAt: config.loadAt, pollMs: config.pollMs, retryMs: config.retryMs, idleUnloadMs: config.idleUnloadMs, logger });
+  const watch = watchModels(repository, {
+    loadAt: config.loadAt,
+    pollMs: config.pollMs,
+    retryMs: config.retryMs,
+    idleUnloadMs: config.idleUnloadMs,
+    logger,
+  });
   const startUp = Promise.allSettled([watch.firstAttempt, page]).then(() => {
     started = true;
   });
@@ -87,7 +95,12 @@ export function startPredictor(parts: PredictorParts): Predictor {
 
 function describe(config: PredictorConfig): string {
   const source = config.source;
-  const where = source.kind === 'many' ? `every <name>/LATEST under ${source.modelsUrl}` : source.kind === 'file' ? `"${source.name}" from ${source.fileUrl}` : `"${source.name}" from ${source.prefixUrl}LATEST`;
+  const where =
+    source.kind === 'many'
+      ? `every <name>/LATEST under ${source.modelsUrl}`
+      : source.kind === 'file'
+        ? `"${source.name}" from ${source.fileUrl}`
+        : `"${source.name}" from ${source.prefixUrl}LATEST`;
   const poll = config.pollMs > 0 ? `poll every ${config.pollMs / 1000} s` : 'events only';
   const idle = config.idleUnloadMs > 0 ? `unload after ${config.idleUnloadMs / 1000} s idle` : 'never idle-unloaded';
   return `serving ${where} (load at ${config.loadAt}; ${poll}; ${idle}; memory budget ${Math.round(config.memoryBudgetBytes / 1048576)} MiB; batches of up to ${config.batchMaxSize} instances, waiting at most ${config.batchMaxLatencyMs} ms)`;

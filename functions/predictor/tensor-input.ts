@@ -6,7 +6,19 @@ import type { ModelInput } from '../_shared/models/metadata.js';
 
 /** The tensor datatypes of the Open Inference Protocol v2. */
 export const DATATYPES = [
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
 ] as const;
 export type Datatype = (typeof DATATYPES)[number];
 
@@ -64,10 +76,14 @@ export function prepareTensor(tensor: ClientTensor, served: ServedInput, maxBatc
   const names = inputMetadata(served).map((m) => m.name);
   if (tensor.name === 'text' && served.input.kind === 'image') return prepareText(tensor, [], served, maxBatch);
   if (!names.includes(tensor.name)) {
-    throw new BadInputError(`unknown input "${tensor.name}": this model takes ${names.map((n) => `"${n}"`).join(' or ')}`);
+    throw new BadInputError(
+      `unknown input "${tensor.name}": this model takes ${names.map((n) => `"${n}"`).join(' or ')}`,
+    );
   }
   if (!isDatatype(tensor.datatype)) {
-    throw new BadInputError(`input "${tensor.name}": unknown datatype "${tensor.datatype}" (one of ${DATATYPES.join(', ')})`);
+    throw new BadInputError(
+      `input "${tensor.name}": unknown datatype "${tensor.datatype}" (one of ${DATATYPES.join(', ')})`,
+    );
   }
   checkShapeForm(tensor.name, tensor.shape);
   const data = flattenData(tensor.data);
@@ -79,7 +95,11 @@ export function prepareTensor(tensor: ClientTensor, served: ServedInput, maxBatc
     const n = imageBatchSize(tensor.name, tensor.shape, instance);
     checkBatch(n, maxBatch);
     checkLength(tensor.name, data.length, tensor.shape);
-    return { dtype: 'float32', shape: [n, ...instance], values: toFloat32(tensor.name, data, tensor.datatype === 'UINT8') };
+    return {
+      dtype: 'float32',
+      shape: [n, ...instance],
+      values: toFloat32(tensor.name, data, tensor.datatype === 'UINT8'),
+    };
   }
   accept(tensor, TOKEN_TYPES);
   const n = tensor.shape[0] ?? 0;
@@ -90,7 +110,11 @@ export function prepareTensor(tensor: ClientTensor, served: ServedInput, maxBatc
   }
   checkBatch(n, maxBatch);
   checkLength(tensor.name, data.length, tensor.shape);
-  return { dtype: 'int32', shape: [n, input.sequenceLength], values: toTokenIds(tensor.name, data, input.vocabularySize) };
+  return {
+    dtype: 'int32',
+    shape: [n, input.sequenceLength],
+    values: toTokenIds(tensor.name, data, input.vocabularySize),
+  };
 }
 
 /**
@@ -106,18 +130,31 @@ export function prepareInstances(instances: unknown[], served: ServedInput, maxB
   }
   const input = served.input;
   const per = input.kind === 'image' ? input.height * input.width * input.channels : input.sequenceLength;
-  const what = input.kind === 'image' ? `${input.height}×${input.width}×${input.channels} pixel values` : `${input.sequenceLength} token ids`;
+  const what =
+    input.kind === 'image'
+      ? `${input.height}×${input.width}×${input.channels} pixel values`
+      : `${input.sequenceLength} token ids`;
   const flat: unknown[] = [];
   rows.forEach((row, i) => {
-    if (!Array.isArray(row)) throw new BadInputError(`instances[${i}] must be an array of ${what}, got ${describe(row)}`);
+    if (!Array.isArray(row))
+      throw new BadInputError(`instances[${i}] must be an array of ${what}, got ${describe(row)}`);
     const values = flattenData(row);
-    if (values.length !== per) throw new BadInputError(`instances[${i}] has ${values.length} values, expected ${per} (${what})`);
+    if (values.length !== per)
+      throw new BadInputError(`instances[${i}] has ${values.length} values, expected ${per} (${what})`);
     for (const v of values) flat.push(v);
   });
   if (input.kind === 'image') {
-    return { dtype: 'float32', shape: [rows.length, input.height, input.width, input.channels], values: toFloat32('instances', flat, false) };
+    return {
+      dtype: 'float32',
+      shape: [rows.length, input.height, input.width, input.channels],
+      values: toFloat32('instances', flat, false),
+    };
   }
-  return { dtype: 'int32', shape: [rows.length, input.sequenceLength], values: toTokenIds('instances', flat, input.vocabularySize) };
+  return {
+    dtype: 'int32',
+    shape: [rows.length, input.sequenceLength],
+    values: toTokenIds('instances', flat, input.vocabularySize),
+  };
 }
 
 function unwrapInstance(row: unknown, i: number, served: ServedInput): unknown {
@@ -126,7 +163,9 @@ function unwrapInstance(row: unknown, i: number, served: ServedInput): unknown {
   const names = inputMetadata(served).map((m) => m.name);
   const key = keys[0];
   if (keys.length !== 1 || key === undefined || !names.includes(key)) {
-    throw new BadInputError(`instances[${i}] must be an array, a string, or an object with one key of ${names.join(', ')}`);
+    throw new BadInputError(
+      `instances[${i}] must be an array, a string, or an object with one key of ${names.join(', ')}`,
+    );
   }
   return (row as Record<string, unknown>)[key];
 }
@@ -134,9 +173,14 @@ function unwrapInstance(row: unknown, i: number, served: ServedInput): unknown {
 function prepareText(tensor: ClientTensor, data: unknown[], served: ServedInput, maxBatch: number): ModelBatch {
   const input = served.input;
   if (input.kind === 'image') {
-    throw new BadInputError(`input "${tensor.name}": this is an image model (${input.height}×${input.width}×${input.channels} pixels as "image"); it takes no text`);
+    throw new BadInputError(
+      `input "${tensor.name}": this is an image model (${input.height}×${input.width}×${input.channels} pixels as "image"); it takes no text`,
+    );
   }
-  if (!served.encodeText) throw new BadInputError(`input "${tensor.name}": this model takes no text (it has no vocabulary); send token ids as "tokens"`);
+  if (!served.encodeText)
+    throw new BadInputError(
+      `input "${tensor.name}": this model takes no text (it has no vocabulary); send token ids as "tokens"`,
+    );
   accept(tensor, ['BYTES']);
   const shape = tensor.shape;
   if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
@@ -146,7 +190,8 @@ function prepareText(tensor: ClientTensor, data: unknown[], served: ServedInput,
   checkBatch(n, maxBatch);
   checkLength(tensor.name, data.length, shape);
   const texts = data.map((v, i) => {
-    if (typeof v !== 'string') throw new BadInputError(`input "${tensor.name}": data[${i}] is ${describe(v)}, not a string`);
+    if (typeof v !== 'string')
+      throw new BadInputError(`input "${tensor.name}": data[${i}] is ${describe(v)}, not a string`);
     return v;
   });
   let ids: Int32Array;
@@ -162,14 +207,17 @@ function prepareText(tensor: ClientTensor, data: unknown[], served: ServedInput,
 
 function accept(tensor: ClientTensor, allowed: readonly Datatype[]): void {
   if (!(allowed as readonly string[]).includes(tensor.datatype)) {
-    throw new BadInputError(`input "${tensor.name}": datatype ${tensor.datatype} is not accepted, use ${allowed.join(' or ')}`);
+    throw new BadInputError(
+      `input "${tensor.name}": datatype ${tensor.datatype} is not accepted, use ${allowed.join(' or ')}`,
+    );
   }
 }
 
 function checkShapeForm(name: string, shape: number[]): void {
   if (shape.length === 0) throw new BadInputError(`input "${name}": shape is empty, expected [n, ...]`);
   for (const [i, d] of shape.entries()) {
-    if (!Number.isInteger(d) || d < 1) throw new BadInputError(`input "${name}": shape[${i}] is ${String(d)}, dimensions must be positive integers`);
+    if (!Number.isInteger(d) || d < 1)
+      throw new BadInputError(`input "${name}": shape[${i}] is ${String(d)}, dimensions must be positive integers`);
   }
 }
 
@@ -193,7 +241,9 @@ function checkBatch(n: number, maxBatch: number): void {
 function checkLength(name: string, length: number, shape: readonly number[]): void {
   const expected = shape.reduce((a, b) => a * b, 1);
   if (length !== expected) {
-    throw new BadInputError(`input "${name}": data has ${length} elements but shape [${shape.join(',')}] needs ${expected}`);
+    throw new BadInputError(
+      `input "${name}": data has ${length} elements but shape [${shape.join(',')}] needs ${expected}`,
+    );
   }
 }
 
@@ -210,7 +260,8 @@ function toFloat32(name: string, data: readonly unknown[], bytes: boolean): Floa
       throw new BadInputError(`input "${name}": data[${i}] is ${describe(v)}, not a finite number`);
     }
     if (bytes) {
-      if (!Number.isInteger(v) || v < 0 || v > 255) throw new BadInputError(`input "${name}": data[${i}] is ${v}, UINT8 takes integers 0..255`);
+      if (!Number.isInteger(v) || v < 0 || v > 255)
+        throw new BadInputError(`input "${name}": data[${i}] is ${v}, UINT8 takes integers 0..255`);
       out[i] = v / 255;
     } else {
       out[i] = v;
@@ -224,7 +275,9 @@ function toTokenIds(name: string, data: readonly unknown[], vocabularySize: numb
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabularySize) {
-      throw new BadInputError(`input "${name}": data[${i}] is ${describe(v)}, token ids are integers 0..${vocabularySize - 1}`);
+      throw new BadInputError(
+        `input "${name}": data[${i}] is ${describe(v)}, token ids are integers 0..${vocabularySize - 1}`,
+      );
     }
     out[i] = v;
   }

@@ -9,11 +9,15 @@ import type { TextEncoderFactory } from './model-loader.js';
 
 export const reviewTextEncoder: TextEncoderFactory = (bytes, input) => {
   if (input.padIndex !== PAD || input.oovIndex !== OOV) {
-    throw new BadInputError(`the review tokenizer pads with ${PAD} and marks unknown words ${OOV}; the model says ${input.padIndex} and ${input.oovIndex}`);
+    throw new BadInputError(
+      `the review tokenizer pads with ${PAD} and marks unknown words ${OOV}; the model says ${input.padIndex} and ${input.oovIndex}`,
+    );
   }
   const vocabulary = vocabularyFromWords(decodeVocabulary(bytes, input.vocabularyFile));
   if (vocabulary.size > input.vocabularySize) {
-    throw new BadInputError(`the vocabulary has ${vocabulary.size} indices but the model embeds only ${input.vocabularySize}`);
+    throw new BadInputError(
+      `the vocabulary has ${vocabulary.size} indices but the model embeds only ${input.vocabularySize}`,
+    );
   }
   const length = input.sequenceLength;
   const maxWords = length - 1;
@@ -23,7 +27,9 @@ export const reviewTextEncoder: TextEncoderFactory = (bytes, input) => {
       const tokens = tokenize(text);
       if (tokens.length === 0) throw new BadInputError(`data[${i}]: the review is empty (it has no words)`);
       if (tokens.length > maxWords) {
-        throw new BadInputError(`data[${i}]: the review has ${tokens.length} words, over this model's token limit of ${maxWords} words (${length} tokens with the start token)`);
+        throw new BadInputError(
+          `data[${i}]: the review has ${tokens.length} words, over this model's token limit of ${maxWords} words (${length} tokens with the start token)`,
+        );
       }
       encodeTokens(tokens, vocabulary, length, out.subarray(i * length, (i + 1) * length));
     });

@@ -9,7 +9,11 @@ import { answeredBeforeEvent, withErrors, type Handler } from '../_shared/http.j
 import type { Logger } from '../_shared/log.js';
 import { handleShardReady, type TrainerDeps, type TrainerSettings } from './train-shard.js';
 
-export function createTrainerHandler(deps: () => Promise<TrainerDeps>, settings: TrainerSettings, logger: Logger): Handler {
+export function createTrainerHandler(
+  deps: () => Promise<TrainerDeps>,
+  settings: TrainerSettings,
+  logger: Logger,
+): Handler {
   return withErrors(async (req: Request, res: Response) => {
     if (answeredBeforeEvent(req, res)) return;
     const { data, event } = receiveEvent(req, [EVENT_TYPES.shardReady]);

@@ -8,7 +8,16 @@ import { initEngine } from '../_shared/engine/index.js';
 import { decodeWeights } from '../_shared/jobs/artifacts.js';
 import { failJob } from '../_shared/jobs/record.js';
 import type { ShardReady } from '../../events/catalog.js';
-import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../../test/support/jobs.js';
+import {
+  postEvent,
+  prepareJob,
+  quietSink,
+  serve,
+  tempStore,
+  type PreparedJob,
+  type Served,
+  type TempStore,
+} from '../../test/support/jobs.js';
 import { createLogger } from '../_shared/log.js';
 import { loadConfig } from './config.js';
 import { createTrainerHandler } from './handler.js';
@@ -27,7 +36,10 @@ beforeAll(async () => {
   prepared = await prepareJob(tf, temp.store, temp.root, 'job-t', { shards: 2, perShard: 48, test: 20 });
   recorder = memoryEmit();
   const deps = { tf, store: temp.store, emit: recorder.emit, logger };
-  server = await serve('shard-trainer', createTrainerHandler(() => Promise.resolve(deps), { evalExamples: 32 }, logger));
+  server = await serve(
+    'shard-trainer',
+    createTrainerHandler(() => Promise.resolve(deps), { evalExamples: 32 }, logger),
+  );
 });
 afterAll(async () => {
   await server.close();
@@ -40,12 +52,18 @@ function ready(k: number, overrides: Partial<ShardReady> = {}): ShardReady {
   return { ...data, ...overrides };
 }
 
-async function post(data: ShardReady, id = `ready-${data.shardIndex}`): Promise<{ status: number; body: TrainOutcome & { error?: string } }> {
+async function post(
+  data: ShardReady,
+  id = `ready-${data.shardIndex}`,
+): Promise<{ status: number; body: TrainOutcome & { error?: string } }> {
   const res = await postEvent(server.base, createEvent(EVENT_TYPES.shardReady, data, { source: '/test', id }));
   return { status: res.status, body: (await res.json()) as TrainOutcome & { error?: string } };
 }
 
-const trained = (): ShardTrained[] => recorder.events.filter((e) => e.type === EVENT_TYPES.shardTrained).map((e) => validateEventData(EVENT_TYPES.shardTrained, e.data));
+const trained = (): ShardTrained[] =>
+  recorder.events
+    .filter((e) => e.type === EVENT_TYPES.shardTrained)
+    .map((e) => validateEventData(EVENT_TYPES.shardTrained, e.data));
 
 describe('shard trainer', () => {
   it('trains its shard from the global weights, writes its weights with the result, emits shard.trained, leaks nothing', async () => {
@@ -55,7 +73,14 @@ describe('shard trainer', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(body.outcome).toBe('trained');
     const url = prepared.layout.shardWeights(1, 0);
-    expect(body.result).toMatchObject({ jobId: 'job-t', round: 1, shardIndex: 0, shards: 2, weightsUrl: url, exampleCount: 48 });
+    expect(body.result).toMatchObject({
+      jobId: 'job-t',
+      round: 1,
+      shardIndex: 0,
+      shards: 2,
+      weightsUrl: url,
+      exampleCount: 48,
+    });
     expect(body.result?.metrics.loss).toBeGreaterThan(0);
     const file = decodeWeights(await temp.store.read(url), url);
     const initial = decodeWeights(await temp.store.read(prepared.layout.roundModel(0)), 'initial');
@@ -87,11 +112,32 @@ describe('shard trainer', () => {
   });
 
   it.each([
-    { name: 'a global model of another round', data: () => ready(0, { round: 2 }), status: 400, error: /globalModelUrl/ },
-    { name: 'a shard file of another shard', data: () => ready(0, { shardUrl: prepared.layout.shard(1) }), status: 400, error: /shardUrl/ },
+    {
+      name: 'a global model of another round',
+      data: () => ready(0, { round: 2 }),
+      status: 400,
+      error: /globalModelUrl/,
+    },
+    {
+      name: 'a shard file of another shard',
+      data: () => ready(0, { shardUrl: prepared.layout.shard(1) }),
+      status: 400,
+      error: /shardUrl/,
+    },
     { name: 'a wrong shard count', data: () => ready(0, { shards: 3 }), status: 400, error: /data\.shards/ },
-    { name: 'a round past the last', data: () => ready(0, { round: 9, globalModelUrl: prepared.layout.roundModel(8) }), status: 400, error: /rounds/ },
-    { name: 'a job that does not exist', data: () => ready(0, { jobId: 'job-none', globalModelUrl: prepared.layout.roundModel(0).replace('job-t', 'job-none') }), status: 404, error: /job-none/ },
+    {
+      name: 'a round past the last',
+      data: () => ready(0, { round: 9, globalModelUrl: prepared.layout.roundModel(8) }),
+      status: 400,
+      error: /rounds/,
+    },
+    {
+      name: 'a job that does not exist',
+      data: () =>
+        ready(0, { jobId: 'job-none', globalModelUrl: prepared.layout.roundModel(0).replace('job-t', 'job-none') }),
+      status: 404,
+      error: /job-none/,
+    },
   ])('refuses $name', async ({ data, status, error }) => {
     const res = await post(data(), 'bad');
     expect(res.status).toBe(status);
@@ -117,7 +163,11 @@ describe('shard trainer', () => {
 describe('loadConfig', () => {
   it.each([
     { name: 'default evaluation size', env: { KASKADE_BROKER_URL: 'http://b' }, expected: 1024 },
-    { name: 'evaluation size from env', env: { KASKADE_BROKER_URL: 'http://b', KASKADE_TRAIN_EVAL_EXAMPLES: '64' }, expected: 64 },
+    {
+      name: 'evaluation size from env',
+      env: { KASKADE_BROKER_URL: 'http://b', KASKADE_TRAIN_EVAL_EXAMPLES: '64' },
+      expected: 64,
+    },
   ])('$name', ({ env, expected }) => {
     expect(loadConfig(env).settings.evalExamples).toBe(expected);
   });

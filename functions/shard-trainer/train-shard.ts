@@ -13,7 +13,13 @@ import { EVENT_TYPES, validateEventData, type ShardReady, type ShardTrained } fr
 import type { Examples } from '../_shared/data/types.js';
 import { exampleSize } from '../_shared/data/types.js';
 import { BadInputError, ConflictError } from '../_shared/errors.js';
-import { applyWeights, decodeExamples, decodeWeights, encodeModelWeights, SHARD_RESULT_KEY } from '../_shared/jobs/artifacts.js';
+import {
+  applyWeights,
+  decodeExamples,
+  decodeWeights,
+  encodeModelWeights,
+  SHARD_RESULT_KEY,
+} from '../_shared/jobs/artifacts.js';
 import { eventIds } from '../_shared/jobs/ids.js';
 import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { compileForTraining } from '../_shared/jobs/optimizer.js';
@@ -22,7 +28,6 @@ import { readJob, type JobRecord } from '../_shared/jobs/record.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate, trainEpochs } from '../_shared/train/loop.js';
 import type { FunctionDeps } from '../../events/function-deps.js';
-
 
 export const SOURCE = sourceFor('shard-trainer');
 /** Metadata key of the weights file that holds the `shard.trained` data as JSON. */
@@ -41,7 +46,11 @@ export interface TrainOutcome {
   result: ShardTrained | undefined;
 }
 
-export async function handleShardReady(deps: TrainerDeps, settings: TrainerSettings, ready: ShardReady): Promise<TrainOutcome> {
+export async function handleShardReady(
+  deps: TrainerDeps,
+  settings: TrainerSettings,
+  ready: ShardReady,
+): Promise<TrainOutcome> {
   const layout = jobLayoutOf(ready.globalModelUrl, ready.jobId);
   const job = await readJob(deps.store, layout.record);
   checkEvent(job, layout, ready);
@@ -52,7 +61,9 @@ export async function handleShardReady(deps: TrainerDeps, settings: TrainerSetti
     return { outcome: 'replayed', result };
   }
   if (job.status === 'done' || job.status === 'failed') {
-    deps.logger.info(`job ${job.jobId} is ${job.status}: shard ${ready.shardIndex} of round ${ready.round} not trained`);
+    deps.logger.info(
+      `job ${job.jobId} is ${job.status}: shard ${ready.shardIndex} of round ${ready.round} not trained`,
+    );
     return { outcome: 'skipped', result: undefined };
   }
   const result = await train(deps, settings, job, layout, ready, weightsUrl);
@@ -62,16 +73,30 @@ export async function handleShardReady(deps: TrainerDeps, settings: TrainerSetti
 
 /** The event must name this job's own artifacts for that round and shard. */
 function checkEvent(job: JobRecord, layout: JobLayout, ready: ShardReady): void {
-  if (ready.shards !== job.config.shards) throw new BadInputError(`data.shards: job ${job.jobId} has ${job.config.shards} shards, not ${ready.shards}`);
-  if (ready.round > job.config.rounds) throw new BadInputError(`data.round: job ${job.jobId} has ${job.config.rounds} rounds, not ${ready.round}`);
+  if (ready.shards !== job.config.shards)
+    throw new BadInputError(`data.shards: job ${job.jobId} has ${job.config.shards} shards, not ${ready.shards}`);
+  if (ready.round > job.config.rounds)
+    throw new BadInputError(`data.round: job ${job.jobId} has ${job.config.rounds} rounds, not ${ready.round}`);
   if (ready.globalModelUrl !== layout.roundModel(ready.round - 1)) {
-    throw new BadInputError(`data.globalModelUrl: round ${ready.round} starts from ${layout.roundModel(ready.round - 1)}, not ${ready.globalModelUrl}`);
+    throw new BadInputError(
+      `data.globalModelUrl: round ${ready.round} starts from ${layout.roundModel(ready.round - 1)}, not ${ready.globalModelUrl}`,
+    );
   }
   const expected = shardUrl(job, layout, ready.shardIndex);
-  if (ready.shardUrl !== expected) throw new BadInputError(`data.shardUrl: shard ${ready.shardIndex} of job ${job.jobId} is ${expected}, not ${ready.shardUrl}`);
+  if (ready.shardUrl !== expected)
+    throw new BadInputError(
+      `data.shardUrl: shard ${ready.shardIndex} of job ${job.jobId} is ${expected}, not ${ready.shardUrl}`,
+    );
 }
 
-async function train(deps: TrainerDeps, settings: TrainerSettings, job: JobRecord, layout: JobLayout, ready: ShardReady, weightsUrl: string): Promise<ShardTrained> {
+async function train(
+  deps: TrainerDeps,
+  settings: TrainerSettings,
+  job: JobRecord,
+  layout: JobLayout,
+  ready: ShardReady,
+  weightsUrl: string,
+): Promise<ShardTrained> {
   const { tf: tfjs, store } = deps;
   const [shardBytes, globalBytes] = await Promise.all([store.read(ready.shardUrl), store.read(ready.globalModelUrl)]);
   const shard = decodeExamples(shardBytes, ready.shardUrl);
@@ -95,7 +120,11 @@ async function train(deps: TrainerDeps, settings: TrainerSettings, job: JobRecor
       shards: ready.shards,
       weightsUrl,
       exampleCount: shard.n,
-      metrics: { loss: trained.epochs.at(-1)?.loss ?? check.loss, accuracy: check.accuracy, samplesPerSec: trained.samplesPerSec },
+      metrics: {
+        loss: trained.epochs.at(-1)?.loss ?? check.loss,
+        accuracy: check.accuracy,
+        samplesPerSec: trained.samplesPerSec,
+      },
     };
     deps.logger.info(
       `job ${job.jobId} round ${ready.round} shard ${ready.shardIndex}: ${shard.n} examples × ${ready.hyperParams.localEpochs} epochs, ` +

@@ -26,9 +26,11 @@ export function loadConfig(env: Env = process.env): SplitHalfConfig {
   const half = (env.HALF ?? '').toUpperCase();
   if (half !== 'A' && half !== 'B') throw new ConfigError(`HALF must be A or B, got "${env.HALF ?? ''}"`);
   const model = env.MODEL_URI === undefined || env.MODEL_URI === '' ? 'resnet50' : env.MODEL_URI;
-  if (!['resnet50', 'resnet-small'].includes(model) && !/^(file|gs):\/\//.test(model)) throw new ConfigError(`MODEL_URI must be resnet50, resnet-small, or a file:// or gs:// folder URL, got "${model}"`);
+  if (!['resnet50', 'resnet-small'].includes(model) && !/^(file|gs):\/\//.test(model))
+    throw new ConfigError(`MODEL_URI must be resnet50, resnet-small, or a file:// or gs:// folder URL, got "${model}"`);
   const nextUrl = env.SPLIT_NEXT_URL === undefined || env.SPLIT_NEXT_URL === '' ? undefined : env.SPLIT_NEXT_URL;
-  if (half === 'A' && (nextUrl === undefined || !/^https?:\/\//.test(nextUrl))) throw new ConfigError(`SPLIT_NEXT_URL must be half B's http(s) URL when HALF=A, got "${nextUrl ?? ''}"`);
+  if (half === 'A' && (nextUrl === undefined || !/^https?:\/\//.test(nextUrl)))
+    throw new ConfigError(`SPLIT_NEXT_URL must be half B's http(s) URL when HALF=A, got "${nextUrl ?? ''}"`);
   return {
     half,
     model,

@@ -30,7 +30,10 @@ export interface LoadedHalf {
 /** The seed's cuts: versions 1, 2, 3 cut after PyTorch's layer3, layer2, layer1 (Keras conv4, conv3, conv2). */
 const SEED_CUTS: Readonly<Record<string, number>> = { v1: 3, v2: 2, v3: 1 };
 
-export async function loadWholeModel(tf: TF, config: Pick<SplitHalfConfig, 'model' | 'seed'>): Promise<tfjs.LayersModel> {
+export async function loadWholeModel(
+  tf: TF,
+  config: Pick<SplitHalfConfig, 'model' | 'seed'>,
+): Promise<tfjs.LayersModel> {
   if (config.model === 'resnet50' || config.model === 'resnet-small') {
     const options = config.model === 'resnet50' ? { seed: config.seed } : { ...SMALL_RESNET, seed: config.seed };
     const trainable = buildResNet50(tf, options);
@@ -49,13 +52,17 @@ export function chooseCut(model: tfjs.LayersModel, spec: string): Cut {
     const stagePrefix = RESNET50_CUT_POINTS[seedStage]?.split('_')[0] ?? '';
     const stageCuts = cuts.filter((c) => c.layer.startsWith(`${stagePrefix}_`) && c.layer.endsWith('_out'));
     const last = stageCuts.at(-1);
-    if (!last) throw new UnsupportedModelError(`cut ${spec} needs a ResNet stage ${stagePrefix}; this model has none — give a layer name`);
+    if (!last)
+      throw new UnsupportedModelError(
+        `cut ${spec} needs a ResNet stage ${stagePrefix}; this model has none — give a layer name`,
+      );
     return last;
   }
   if (spec === 'balanced') return cutByFlopRatio(cuts, 0.5);
   if (spec.startsWith('ratio:')) return cutByFlopRatio(cuts, Number(spec.slice('ratio:'.length)));
   const named = cuts.find((c) => c.layer === spec);
-  if (!named) throw new BadInputError(`cut "${spec}" is not a layer where one tensor crosses; kaskade split --list shows them`);
+  if (!named)
+    throw new BadInputError(`cut "${spec}" is not a layer where one tensor crosses; kaskade split --list shows them`);
   return named;
 }
 
@@ -78,7 +85,11 @@ function tfRunner(tf: TF, model: tfjs.LayersModel): HalfRunner {
   };
 }
 
-export async function loadHalf(tf: TF, config: Pick<SplitHalfConfig, 'model' | 'seed' | 'cut'>, half: Half): Promise<LoadedHalf> {
+export async function loadHalf(
+  tf: TF,
+  config: Pick<SplitHalfConfig, 'model' | 'seed' | 'cut'>,
+  half: Half,
+): Promise<LoadedHalf> {
   const whole = await loadWholeModel(tf, config);
   const cut = chooseCut(whole, config.cut);
   const { front, back } = splitAt(tf, whole, cut.layer);

@@ -30,7 +30,9 @@ http(
     logger,
     half: () => {
       if (loaded) return loaded;
-      throw new UnavailableError(failure ? `the model failed to load: ${failure.message}` : 'the model is still loading; try again shortly');
+      throw new UnavailableError(
+        failure ? `the model failed to load: ${failure.message}` : 'the model is still loading; try again shortly',
+      );
     },
   }),
 );

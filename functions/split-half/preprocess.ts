@@ -24,7 +24,8 @@ export async function preprocessImage(bytes: Uint8Array, size = 224): Promise<Fl
   } catch (e) {
     throw new BadInputError(`not a readable image: ${(e as Error).message}`, { cause: e });
   }
-  if (raw.length !== size * size * 3) throw new BadInputError(`image decoded to ${raw.length} bytes, expected ${size * size * 3} (RGB)`);
+  if (raw.length !== size * size * 3)
+    throw new BadInputError(`image decoded to ${raw.length} bytes, expected ${size * size * 3} (RGB)`);
   const out = new Float32Array(raw.length);
   for (let i = 0; i < raw.length; i += 1) {
     const c = i % 3;
@@ -46,7 +47,8 @@ export function imageFromBody(body: Buffer, contentType: string): Buffer {
     const next = body.indexOf(boundary, headerEnd);
     if (next < 0) break;
     const headers = body.subarray(headerStart, headerEnd).toString('latin1');
-    if (/filename=/i.test(headers) || /content-type:\s*image\//i.test(headers)) return body.subarray(headerEnd + 4, next - 2);
+    if (/filename=/i.test(headers) || /content-type:\s*image\//i.test(headers))
+      return body.subarray(headerEnd + 4, next - 2);
     at = next;
   }
   throw new BadInputError('a multipart body needs a file part (form field with a filename) holding the image');

@@ -20,9 +20,21 @@ import { ACTIVATION_EVENT, createHalfHandler } from './service.js';
 let registered = 0;
 const servers: Server[] = [];
 
-async function serve(half: Half, loaded: LoadedHalf, nextUrl?: string, port = 0): Promise<{ url: string; server: Server }> {
+async function serve(
+  half: Half,
+  loaded: LoadedHalf,
+  nextUrl?: string,
+  port = 0,
+): Promise<{ url: string; server: Server }> {
   const name = `split-half-test-${++registered}`;
-  http(name, createHalfHandler({ config: { half, nextUrl, timeoutMs: 5_000, maxBodyBytes: 1 << 20, topK: 3 }, half: () => loaded, logger: quietLogger('split-half') }));
+  http(
+    name,
+    createHalfHandler({
+      config: { half, nextUrl, timeoutMs: 5_000, maxBodyBytes: 1 << 20, topK: 3 },
+      half: () => loaded,
+      logger: quietLogger('split-half'),
+    }),
+  );
   const server = getTestServer(name);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   servers.push(server);
@@ -48,7 +60,11 @@ beforeAll(async () => {
   b = await loadHalf(tf, config, 'B');
   ({ url: bUrl, server: bServer } = await serve('B', b));
   ({ url: aUrl } = await serve('A', a, bUrl));
-  png = new Uint8Array(await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: 200, g: 30, b: 10 } } }).png().toBuffer());
+  png = new Uint8Array(
+    await sharp({ create: { width: 48, height: 40, channels: 3, background: { r: 200, g: 30, b: 10 } } })
+      .png()
+      .toBuffer(),
+  );
 });
 
 afterAll(async () => {
@@ -58,9 +74,20 @@ afterAll(async () => {
 
 describe('split-half', () => {
   it('an image goes in at A and a class comes out of B, with timings and the raw activation on the wire', async () => {
-    const res = await fetch(`${aUrl}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    const res = await fetch(`${aUrl}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: png,
+    });
     expect(res.status).toBe(200);
-    const answer = (await res.json()) as { top: { class_id: number; class_name: string }[]; cut: string; activationBytes: number; frontMs: number; backMs: number; totalMs: number };
+    const answer = (await res.json()) as {
+      top: { class_id: number; class_name: string }[];
+      cut: string;
+      activationBytes: number;
+      frontMs: number;
+      backMs: number;
+      totalMs: number;
+    };
     expect(answer.top).toHaveLength(3);
     expect(answer.top[0]!.class_name).toBe(`class ${answer.top[0]!.class_id}`);
     expect(answer.cut).toBe('conv3_block1_out');
@@ -76,30 +103,62 @@ describe('split-half', () => {
     const res = await fetch(`${aUrl}/predict`, { method: 'POST', body: form });
     expect(res.status).toBe(200);
     const answer = (await res.json()) as Record<string, unknown>;
-    expect(Object.keys(answer).sort()).toEqual(['class_id', 'class_name', 'inference_time_a', 'inference_time_b', 'total_time']);
+    expect(Object.keys(answer).sort()).toEqual([
+      'class_id',
+      'class_name',
+      'inference_time_a',
+      'inference_time_b',
+      'total_time',
+    ]);
     expect(typeof answer.class_id).toBe('number');
   });
 
   it('takes a v2 tensor at A', async () => {
     const shape = [1, ...a.runner.inputShape];
     const data = new Array<number>(shape.reduce((x, y) => x * y, 1)).fill(0.1);
-    const res = await fetch(`${aUrl}/v2/models/split/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'input', shape, datatype: 'FP32', data }] }) });
+    const res = await fetch(`${aUrl}/v2/models/split/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'input', shape, datatype: 'FP32', data }] }),
+    });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { top: unknown[] }).top).toHaveLength(3);
   });
 
   it('answers a non-image upload, an oversized image and a wrong activation shape with a 4xx and a message', async () => {
-    const text = await fetch(`${aUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'hello, not an image' });
+    const text = await fetch(`${aUrl}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: 'hello, not an image',
+    });
     expect(text.status).toBe(400);
     expect(((await text.json()) as { error: string }).error).toMatch(/not a readable image/);
-    const big = await fetch(`${aUrl}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array((1 << 20) + 1) });
+    const big = await fetch(`${aUrl}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array((1 << 20) + 1),
+    });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { error: string }).error).toMatch(/at most/);
     const wrong = encodeTensors({ activation: { dtype: 'F32', shape: [1, 2, 2, 3], data: new Float32Array(12) } });
-    const shaped = await fetch(bUrl, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'ce-specversion': '1.0', 'ce-type': ACTIVATION_EVENT, 'ce-id': '1', 'ce-source': 'test' }, body: wrong });
+    const shaped = await fetch(bUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/octet-stream',
+        'ce-specversion': '1.0',
+        'ce-type': ACTIVATION_EVENT,
+        'ce-id': '1',
+        'ce-source': 'test',
+      },
+      body: wrong,
+    });
     expect(shaped.status).toBe(400);
     expect(((await shaped.json()) as { error: string }).error).toMatch(/activation shape \[1,2,2,3\] does not fit/);
-    const garbage = await fetch(bUrl, { method: 'POST', headers: { 'ce-specversion': '1.0', 'ce-type': ACTIVATION_EVENT, 'ce-id': '2', 'ce-source': 'test' }, body: 'not safetensors' });
+    const garbage = await fetch(bUrl, {
+      method: 'POST',
+      headers: { 'ce-specversion': '1.0', 'ce-type': ACTIVATION_EVENT, 'ce-id': '2', 'ce-source': 'test' },
+      body: 'not safetensors',
+    });
     expect(garbage.status).toBe(400);
   });
 
@@ -121,14 +180,26 @@ describe('split-half', () => {
       req.resume();
       req.on('end', () => {
         answered++;
-        res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' }).end(JSON.stringify({ top: [{ class_id: 1, class_name: 'class 1', score: 1 }], cut: 'conv3_block1_out', backMs: 1 }));
+        res
+          .writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' })
+          .end(
+            JSON.stringify({
+              top: [{ class_id: 1, class_name: 'class 1', score: 1 }],
+              cut: 'conv3_block1_out',
+              backMs: 1,
+            }),
+          );
       });
     });
     await new Promise<void>((resolve) => fakeB.listen(0, '127.0.0.1', resolve));
     servers.push(fakeB);
     const { url } = await serve('A', a, `http://127.0.0.1:${(fakeB.address() as AddressInfo).port}`);
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+      const res = await fetch(`${url}/classify`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: png,
+      });
       expect(res.status).toBe(200);
     }
     expect(dropped).toBe(1);
@@ -141,13 +212,21 @@ describe('split-half', () => {
       bServer.prependOnceListener('request', () => void stop(bServer).then(resolve));
     });
     const started = performance.now();
-    const res = await fetch(`${aUrl}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    const res = await fetch(`${aUrl}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: png,
+    });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { error: string }).error).toMatch(/127\.0\.0\.1/);
     expect(performance.now() - started).toBeLessThan(5_000);
     await killed;
     ({ server: bServer } = await serve('B', b, undefined, port));
-    const again = await fetch(`${aUrl}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    const again = await fetch(`${aUrl}/classify`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: png,
+    });
     expect(again.status).toBe(200);
   });
 });

@@ -5,7 +5,13 @@
 // safetensors decoder, which checks every size.
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { BadInputError, InferenceError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../_shared/errors.js';
+import {
+  BadInputError,
+  InferenceError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+} from '../_shared/errors.js';
 import { fetchWithTimeout, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
 import { decodeTensors, encodeTensors } from '../_shared/wire/index.js';
@@ -47,7 +53,8 @@ export interface HalfDeps {
 function body(req: Request, maxBytes: number): Buffer {
   const raw: unknown = req.rawBody;
   const buf = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
-  if (buf.length > maxBytes) throw new PayloadTooLargeError(`a request body is at most ${maxBytes} bytes, got ${buf.length}`);
+  if (buf.length > maxBytes)
+    throw new PayloadTooLargeError(`a request body is at most ${maxBytes} bytes, got ${buf.length}`);
   return buf;
 }
 
@@ -69,11 +76,19 @@ async function frontInput(req: Request, loaded: LoadedHalf, maxBytes: number, v2
     }
     const input = (parsed as { inputs?: { shape?: unknown; datatype?: unknown; data?: unknown }[] }).inputs?.[0];
     const want = [1, ...shape];
-    if (!input || input.datatype !== 'FP32' || JSON.stringify(input.shape) !== JSON.stringify(want) || !Array.isArray(input.data)) {
-      throw new BadInputError(`a v2 request has inputs[0] = {datatype: "FP32", shape: ${JSON.stringify(want)}, data: [...]}`);
+    if (
+      !input ||
+      input.datatype !== 'FP32' ||
+      JSON.stringify(input.shape) !== JSON.stringify(want) ||
+      !Array.isArray(input.data)
+    ) {
+      throw new BadInputError(
+        `a v2 request has inputs[0] = {datatype: "FP32", shape: ${JSON.stringify(want)}, data: [...]}`,
+      );
     }
     const data = (input.data as unknown[]).flat(8);
-    if (data.length !== want.reduce((a, b) => a * b, 1) || data.some((v) => typeof v !== 'number')) throw new BadInputError(`inputs[0].data needs ${want.reduce((a, b) => a * b, 1)} numbers`);
+    if (data.length !== want.reduce((a, b) => a * b, 1) || data.some((v) => typeof v !== 'number'))
+      throw new BadInputError(`inputs[0].data needs ${want.reduce((a, b) => a * b, 1)} numbers`);
     return Float32Array.from(data as number[]);
   }
   const size = shape[0] ?? 224;
@@ -97,7 +112,12 @@ export async function postToB(url: string, init: RequestInit, timeoutMs: number)
   }
 }
 
-async function serveFront(req: Request, res: Response, deps: HalfDeps, route: 'predict' | 'classify' | 'v2'): Promise<void> {
+async function serveFront(
+  req: Request,
+  res: Response,
+  deps: HalfDeps,
+  route: 'predict' | 'classify' | 'v2',
+): Promise<void> {
   const arrived = performance.now();
   const loaded = deps.half();
   const input = await frontInput(req, loaded, deps.config.maxBodyBytes, route === 'v2');
@@ -109,7 +129,9 @@ async function serveFront(req: Request, res: Response, deps: HalfDeps, route: 'p
     throw new InferenceError(`front half failed: ${(e as Error).message}`, { cause: e });
   }
   const frontDone = performance.now();
-  const wire = encodeTensors({ activation: { dtype: 'F32', shape: [1, ...loaded.runner.outputShape], data: activation } });
+  const wire = encodeTensors({
+    activation: { dtype: 'F32', shape: [1, ...loaded.runner.outputShape], data: activation },
+  });
   const response = await postToB(
     deps.config.nextUrl!,
     {
@@ -140,11 +162,25 @@ async function serveFront(req: Request, res: Response, deps: HalfDeps, route: 'p
   }
   const back = JSON.parse(text) as BackAnswer;
   const totalMs = performance.now() - arrived;
-  const answer: SplitAnswer = { ...back, frontMs: frontDone - preprocessed, preprocessMs: preprocessed - arrived, totalMs, activationBytes: wire.length };
+  const answer: SplitAnswer = {
+    ...back,
+    frontMs: frontDone - preprocessed,
+    preprocessMs: preprocessed - arrived,
+    totalMs,
+    activationBytes: wire.length,
+  };
   if (route === 'predict') {
     const best = back.top[0];
     // The seed's /predict answer: seconds, like its Python time.time() differences.
-    res.status(200).json({ class_id: best?.class_id, class_name: best?.class_name, total_time: totalMs / 1000, inference_time_a: answer.frontMs / 1000, inference_time_b: back.backMs / 1000 });
+    res
+      .status(200)
+      .json({
+        class_id: best?.class_id,
+        class_name: best?.class_name,
+        total_time: totalMs / 1000,
+        inference_time_a: answer.frontMs / 1000,
+        inference_time_b: back.backMs / 1000,
+      });
     return;
   }
   res.status(200).json(answer);
@@ -152,15 +188,21 @@ async function serveFront(req: Request, res: Response, deps: HalfDeps, route: 'p
 
 async function serveBack(req: Request, res: Response, deps: HalfDeps): Promise<void> {
   const type = req.header('ce-type');
-  if (type !== ACTIVATION_EVENT) throw new BadInputError(`half B takes a binary CloudEvent of type ${ACTIVATION_EVENT}, got ce-type "${type ?? ''}"`);
+  if (type !== ACTIVATION_EVENT)
+    throw new BadInputError(
+      `half B takes a binary CloudEvent of type ${ACTIVATION_EVENT}, got ce-type "${type ?? ''}"`,
+    );
   const loaded = deps.half();
   const raw = body(req, deps.config.maxBodyBytes);
   const { tensors } = decodeTensors(raw, { maxBytes: deps.config.maxBodyBytes });
   const activation = tensors.activation;
   const want = [1, ...loaded.runner.inputShape];
-  if (!activation || activation.dtype !== 'F32') throw new BadInputError('the event body needs one F32 tensor named "activation"');
+  if (!activation || activation.dtype !== 'F32')
+    throw new BadInputError('the event body needs one F32 tensor named "activation"');
   if (JSON.stringify(activation.shape) !== JSON.stringify(want)) {
-    throw new BadInputError(`activation shape ${JSON.stringify(activation.shape)} does not fit this half (cut ${loaded.cut.layer}): expected ${JSON.stringify(want)}`);
+    throw new BadInputError(
+      `activation shape ${JSON.stringify(activation.shape)} does not fit this half (cut ${loaded.cut.layer}): expected ${JSON.stringify(want)}`,
+    );
   }
   const start = performance.now();
   let probabilities: Float32Array;
@@ -169,7 +211,11 @@ async function serveBack(req: Request, res: Response, deps: HalfDeps): Promise<v
   } catch (e) {
     throw new InferenceError(`back half failed: ${(e as Error).message}`, { cause: e });
   }
-  const answer: BackAnswer = { top: topK(probabilities, deps.config.topK, loaded.labels), cut: loaded.cut.layer, backMs: performance.now() - start };
+  const answer: BackAnswer = {
+    top: topK(probabilities, deps.config.topK, loaded.labels),
+    cut: loaded.cut.layer,
+    backMs: performance.now() - start,
+  };
   res.status(200).json(answer);
 }
 
@@ -182,11 +228,23 @@ async function route(req: Request, res: Response, deps: HalfDeps): Promise<void>
   }
   if (req.method === 'GET' && path === '/') {
     const loaded = deps.half();
-    res.status(200).json({ service: 'split-half', half: deps.config.half, cut: loaded.cut, engine: loaded.runner.engine, inputShape: loaded.runner.inputShape, outputShape: loaded.runner.outputShape });
+    res
+      .status(200)
+      .json({
+        service: 'split-half',
+        half: deps.config.half,
+        cut: loaded.cut,
+        engine: loaded.runner.engine,
+        inputShape: loaded.runner.inputShape,
+        outputShape: loaded.runner.outputShape,
+      });
     return;
   }
   if (req.method !== 'POST') {
-    res.status(405).set('Allow', 'GET, POST').json({ error: `${req.method} is not allowed here; POST`, code: 'method_not_allowed' });
+    res
+      .status(405)
+      .set('Allow', 'GET, POST')
+      .json({ error: `${req.method} is not allowed here; POST`, code: 'method_not_allowed' });
     return;
   }
   if (deps.config.half === 'B') {
@@ -197,7 +255,9 @@ async function route(req: Request, res: Response, deps: HalfDeps): Promise<void>
   if (path === '/predict') return serveFront(req, res, deps, 'predict');
   if (path === '/' || path === '/classify') return serveFront(req, res, deps, 'classify');
   if (/^\/v2\/models\/[^/]+\/infer$/.test(path)) return serveFront(req, res, deps, 'v2');
-  throw new NotFoundError(`no route POST ${path}; POST an image to /predict or /classify, or a v2 tensor to /v2/models/split/infer`);
+  throw new NotFoundError(
+    `no route POST ${path}; POST an image to /predict or /classify, or a v2 tensor to /v2/models/split/infer`,
+  );
 }
 
 export function createHalfHandler(deps: HalfDeps): Handler {

@@ -20,7 +20,8 @@ export const MAX_THREADS = 256;
 
 export function loadConfig(env: Env = process.env): SplitProxyConfig {
   const targetUrl = env.PROXY_TARGET_URL ?? '';
-  if (!/^https?:\/\//.test(targetUrl)) throw new ConfigError(`PROXY_TARGET_URL must be half B's http(s) URL, got "${targetUrl}"`);
+  if (!/^https?:\/\//.test(targetUrl))
+    throw new ConfigError(`PROXY_TARGET_URL must be half B's http(s) URL, got "${targetUrl}"`);
   return {
     targetUrl: targetUrl.replace(/\/+$/, ''),
     bandwidth: envInt(env, 'PROXY_BANDWIDTH', 0, { min: 0 }),

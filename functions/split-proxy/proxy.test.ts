@@ -37,7 +37,9 @@ function fakeB(hold: (held: Array<() => void>) => void = (held) => held.splice(0
       state.requests++;
       state.held.push(() => {
         state.concurrent--;
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, type: req.headers['ce-type'] }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: true, type: req.headers['ce-type'] }));
       });
       hold(state.held);
     });
@@ -60,11 +62,23 @@ function fakeClock(): Clock & { t: number } {
 
 async function proxy(targetUrl: string, bandwidth: number, threads: number, clock?: Clock): Promise<string> {
   const name = `split-proxy-test-${++registered}`;
-  http(name, createProxyHandler({ config: { targetUrl, bandwidth, threads, timeoutMs: 5_000, maxBodyBytes: 1 << 20 }, clock, logger: quietLogger('split-proxy') }));
+  http(
+    name,
+    createProxyHandler({
+      config: { targetUrl, bandwidth, threads, timeoutMs: 5_000, maxBodyBytes: 1 << 20 },
+      clock,
+      logger: quietLogger('split-proxy'),
+    }),
+  );
   return listen(getTestServer(name));
 }
 
-const post = (url: string, bytes: number) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'ce-type': 'dev.kaskade.split.activation' }, body: new Uint8Array(bytes) });
+const post = (url: string, bytes: number) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream', 'ce-type': 'dev.kaskade.split.activation' },
+    body: new Uint8Array(bytes),
+  });
 
 describe('split-proxy', () => {
   it('holds the bandwidth limit: bytes through B over clock time is the set bytes/s', async () => {
@@ -82,7 +96,11 @@ describe('split-proxy', () => {
     expect(rate).toBeLessThanOrEqual(50_000 * 1.05);
 
     // Changed at run time: twice the bandwidth, half the clock time for the same bytes.
-    const set = await fetch(`${url}/settings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bandwidth: 100_000 }) });
+    const set = await fetch(`${url}/settings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ bandwidth: 100_000 }),
+    });
     expect(await set.json()).toEqual({ bandwidth: 100_000, threads: 4 });
     const before = clock.t;
     await Promise.all(Array.from({ length: 4 }, () => post(url, 25_000)));
@@ -127,8 +145,20 @@ describe('split-proxy', () => {
 
   it('answers bad settings with a 400 that says what is allowed, and keeps the old ones', async () => {
     const url = await proxy(await listen(fakeB().server), 1000, 2);
-    for (const body of [{ bandwidth: -1 }, { bandwidth: 'fast' }, { threads: 0 }, { threads: 1.5 }, { threads: 1000 }, { speed: 3 }, [1]]) {
-      const res = await fetch(`${url}/settings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const body of [
+      { bandwidth: -1 },
+      { bandwidth: 'fast' },
+      { threads: 0 },
+      { threads: 1.5 },
+      { threads: 1000 },
+      { speed: 3 },
+      [1],
+    ]) {
+      const res = await fetch(`${url}/settings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toMatch(/bandwidth|threads|setting/);
     }

@@ -88,13 +88,22 @@ export interface ProxyDeps {
 
 /** Checks a settings change: numbers in range, nothing else. */
 export function parseSettings(body: unknown, current: ProxySettings): ProxySettings {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadInputError('settings are a JSON object {"bandwidth": bytes/s, "threads": n}');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new BadInputError('settings are a JSON object {"bandwidth": bytes/s, "threads": n}');
   const known = ['bandwidth', 'threads'];
   const unknown = Object.keys(body).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new BadInputError(`unknown setting(s) ${unknown.join(', ')}; known: bandwidth (bytes/s, 0 = unlimited), threads (1..${MAX_THREADS})`);
-  const { bandwidth = current.bandwidth, threads = current.threads } = body as { bandwidth?: unknown; threads?: unknown };
-  if (typeof bandwidth !== 'number' || !Number.isFinite(bandwidth) || bandwidth < 0) throw new BadInputError(`bandwidth is bytes/s, a number ≥ 0 (0 = unlimited), got ${JSON.stringify(bandwidth)}`);
-  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new BadInputError(`threads is a whole number from 1 to ${MAX_THREADS}, got ${JSON.stringify(threads)}`);
+  if (unknown.length > 0)
+    throw new BadInputError(
+      `unknown setting(s) ${unknown.join(', ')}; known: bandwidth (bytes/s, 0 = unlimited), threads (1..${MAX_THREADS})`,
+    );
+  const { bandwidth = current.bandwidth, threads = current.threads } = body as {
+    bandwidth?: unknown;
+    threads?: unknown;
+  };
+  if (typeof bandwidth !== 'number' || !Number.isFinite(bandwidth) || bandwidth < 0)
+    throw new BadInputError(`bandwidth is bytes/s, a number ≥ 0 (0 = unlimited), got ${JSON.stringify(bandwidth)}`);
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS)
+    throw new BadInputError(`threads is a whole number from 1 to ${MAX_THREADS}, got ${JSON.stringify(threads)}`);
   return { bandwidth, threads };
 }
 
@@ -116,17 +125,26 @@ export function createProxyHandler(deps: ProxyDeps): Handler & { settings(): Pro
   async function forward(req: Request, res: Response): Promise<void> {
     const raw: unknown = req.rawBody;
     const body = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
-    if (body.length > config.maxBodyBytes) throw new PayloadTooLargeError(`a forwarded body is at most ${config.maxBodyBytes} bytes, got ${body.length}`);
+    if (body.length > config.maxBodyBytes)
+      throw new PayloadTooLargeError(`a forwarded body is at most ${config.maxBodyBytes} bytes, got ${body.length}`);
     const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) if (FORWARDED.test(name) && typeof value === 'string') headers[name] = value;
+    for (const [name, value] of Object.entries(req.headers))
+      if (FORWARDED.test(name) && typeof value === 'string') headers[name] = value;
     const started = clock.now();
     await threads.acquire();
     try {
       await link.send(body.length);
       const left = Math.max(1, Math.floor(config.timeoutMs - (clock.now() - started)));
-      const answer = await fetchWithTimeout(`${config.targetUrl}${req.originalUrl === '/' ? '' : req.originalUrl}`, { method: 'POST', headers, body: new Uint8Array(body) }, left);
+      const answer = await fetchWithTimeout(
+        `${config.targetUrl}${req.originalUrl === '/' ? '' : req.originalUrl}`,
+        { method: 'POST', headers, body: new Uint8Array(body) },
+        left,
+      );
       const text = Buffer.from(await answer.arrayBuffer());
-      res.status(answer.status).set('content-type', answer.headers.get('content-type') ?? 'application/octet-stream').send(text);
+      res
+        .status(answer.status)
+        .set('content-type', answer.headers.get('content-type') ?? 'application/octet-stream')
+        .send(text);
     } finally {
       threads.release();
     }
@@ -145,12 +163,16 @@ export function createProxyHandler(deps: ProxyDeps): Handler & { settings(): Pro
       }
       if (req.method !== 'POST') throw new NotFoundError(`${req.method} ${path}: GET or POST the settings`);
       // The seed's /set_threads takes {"threads": n} (or ?threads=n).
-      const given: unknown = path === '/set_threads' && req.query.threads !== undefined ? { threads: Number(req.query.threads) } : req.body;
+      const given: unknown =
+        path === '/set_threads' && req.query.threads !== undefined ? { threads: Number(req.query.threads) } : req.body;
       apply(parseSettings(given, settings()));
       res.status(200).json(settings());
       return;
     }
-    if (req.method !== 'POST') throw new NotFoundError(`${req.method} ${path}: the proxy forwards POSTs to ${config.targetUrl}; GET /settings shows its settings`);
+    if (req.method !== 'POST')
+      throw new NotFoundError(
+        `${req.method} ${path}: the proxy forwards POSTs to ${config.targetUrl}; GET /settings shows its settings`,
+      );
     await forward(req, res);
   }, deps.logger);
   return Object.assign(handler, { settings });

@@ -16,7 +16,8 @@ export function loadConfig(env: Env = process.env): SplitterConfig {
   const defaultRoot = store.roots[0];
   if (defaultRoot === undefined) throw new ConfigError('KASKADE_STORAGE_ROOTS names no root');
   const defaultQuorum = envNumber(env, 'KASKADE_ROUND_QUORUM', 1);
-  if (!(defaultQuorum > 0 && defaultQuorum <= 1)) throw new ConfigError(`KASKADE_ROUND_QUORUM must be in (0, 1], got ${defaultQuorum}`);
+  if (!(defaultQuorum > 0 && defaultQuorum <= 1))
+    throw new ConfigError(`KASKADE_ROUND_QUORUM must be in (0, 1], got ${defaultQuorum}`);
   const timeout = envInt(env, 'KASKADE_ROUND_TIMEOUT_S', 0, { min: 0, max: 7 * 24 * 3600 });
   return {
     store,

@@ -12,19 +12,35 @@ import { answeredBeforeEvent, withErrors, type Handler } from '../_shared/http.j
 import type { Logger } from '../_shared/log.js';
 import { startJob, type SplitterDeps, type SplitterSettings } from './split.js';
 
-export function createSplitterHandler(deps: () => Promise<SplitterDeps>, settings: SplitterSettings, logger: Logger): Handler {
+export function createSplitterHandler(
+  deps: () => Promise<SplitterDeps>,
+  settings: SplitterSettings,
+  logger: Logger,
+): Handler {
   return withErrors(async (req: Request, res: Response) => {
     if (answeredBeforeEvent(req, res)) return;
     if (req.path === '/scheduled') {
       const run = scheduledRun(req);
-      const result = await startJob(await deps(), settings, validateEventData(EVENT_TYPES.trainingRequested, req.body), run);
-      logger.info(`Cloud Scheduler ${run.source} ${run.id} → job ${result.jobId} (${result.outcome}, ${result.status})`);
+      const result = await startJob(
+        await deps(),
+        settings,
+        validateEventData(EVENT_TYPES.trainingRequested, req.body),
+        run,
+      );
+      logger.info(
+        `Cloud Scheduler ${run.source} ${run.id} → job ${result.jobId} (${result.outcome}, ${result.status})`,
+      );
       res.status(202).json(result);
       return;
     }
     const received = receiveEvent(req, [EVENT_TYPES.trainingRequested, EVENT_TYPES.ping]);
-    const result = await startJob(await deps(), settings, received.data, { source: received.event.source, id: received.event.id });
-    logger.info(`${received.event.type} ${received.event.source} ${received.event.id} → job ${result.jobId} (${result.outcome}, ${result.status})`);
+    const result = await startJob(await deps(), settings, received.data, {
+      source: received.event.source,
+      id: received.event.id,
+    });
+    logger.info(
+      `${received.event.type} ${received.event.source} ${received.event.id} → job ${result.jobId} (${result.outcome}, ${result.status})`,
+    );
     res.status(202).json(result);
   }, logger);
 }
@@ -32,8 +48,10 @@ export function createSplitterHandler(deps: () => Promise<SplitterDeps>, setting
 /** The identity of one Cloud Scheduler run, from the headers Cloud Scheduler sets. */
 export function scheduledRun(req: Pick<Request, 'get'>): { source: string; id: string } {
   const time = req.get('x-cloudscheduler-scheduletime');
-  if (!time) throw new BadInputError('POST /scheduled needs the X-CloudScheduler-ScheduleTime header (it identifies the run)');
+  if (!time)
+    throw new BadInputError('POST /scheduled needs the X-CloudScheduler-ScheduleTime header (it identifies the run)');
   const job = req.get('x-cloudscheduler-jobname') ?? 'unnamed';
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(job)) throw new BadInputError(`X-CloudScheduler-JobName "${job}" is not a job name`);
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(job))
+    throw new BadInputError(`X-CloudScheduler-JobName "${job}" is not a job name`);
   return { source: `/kaskade/cloud-scheduler/${job}`, id: `scheduled-${time}` };
 }

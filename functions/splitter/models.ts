@@ -29,16 +29,23 @@ export function modelTakes(name: ModelName): Dataset['kind'] {
  * allows it); BadInputError when it cannot take that data.
  */
 export function buildModel(tfjs: TF, name: ModelName, dataset: Dataset, seed: number): tf.LayersModel {
-  if (modelTakes(name) !== dataset.kind) throw new BadInputError(`model "${name}" takes ${modelTakes(name)} data; ${dataset.name} is ${dataset.kind}`);
+  if (modelTakes(name) !== dataset.kind)
+    throw new BadInputError(`model "${name}" takes ${modelTakes(name)} data; ${dataset.name} is ${dataset.kind}`);
   const model =
     dataset.kind === 'text'
-      ? buildImdbModel(tfjs, name === 'imdb-bigru' ? 'imdb-bigru' : 'imdb-fast', { numWords: dataset.words.length + 3, maxLen: dataset.train.shape[0] ?? 1, seed })
+      ? buildImdbModel(tfjs, name === 'imdb-bigru' ? 'imdb-bigru' : 'imdb-fast', {
+          numWords: dataset.words.length + 3,
+          maxLen: dataset.train.shape[0] ?? 1,
+          seed,
+        })
       : buildMnistCnn(tfjs, { seed });
   try {
     const input = model.inputs[0]?.shape.slice(1) ?? [];
     const shape = dataset.train.shape;
     if (input.length !== shape.length || input.some((d, i) => d !== null && d !== shape[i])) {
-      throw new BadInputError(`model "${name}" takes [${input.join(', ')}] examples; ${dataset.name} has [${shape.join(', ')}]`);
+      throw new BadInputError(
+        `model "${name}" takes [${input.join(', ')}] examples; ${dataset.name} has [${shape.join(', ')}]`,
+      );
     }
     labelEncoding(model, dataset.train.classes);
     return model;

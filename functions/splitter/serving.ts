@@ -7,7 +7,18 @@ import type { JobServing } from '../_shared/jobs/record.js';
 import { OOV, PAD } from '../_shared/data/imdb-text.js';
 import { VOCABULARY_FILE } from '../_shared/models/metadata.js';
 
-const FASHION_LABELS = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+const FASHION_LABELS = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 function imageLabels(name: string, classes: number): string[] {
   if (name.includes('fashion') && classes === FASHION_LABELS.length) return [...FASHION_LABELS];

@@ -19,13 +19,19 @@ import { applyWeights, decodeWeights, encodeExamples, encodeModelWeights } from 
 import { deriveJobId, deriveSeed } from '../_shared/jobs/ids.js';
 import { jobLayout, type JobLayout } from '../_shared/jobs/layout.js';
 import { optimizerOf } from '../_shared/jobs/optimizer.js';
-import { JOB_RECORD_FORMAT, createJob, findJob, updateJob, type JobConfig, type JobRecord } from '../_shared/jobs/record.js';
+import {
+  JOB_RECORD_FORMAT,
+  createJob,
+  findJob,
+  updateJob,
+  type JobConfig,
+  type JobRecord,
+} from '../_shared/jobs/record.js';
 import type { Store } from '../_shared/store/types.js';
 import { buildModel, checkModelName, modelTakes } from './models.js';
 import { encodeVocabulary } from '../_shared/models/metadata.js';
 import { describeServing } from './serving.js';
 import type { FunctionDeps } from '../../events/function-deps.js';
-
 
 export const SOURCE = sourceFor('splitter');
 
@@ -56,7 +62,11 @@ export interface SplitResult {
 }
 
 /** The request with every default filled in, as the record keeps it (before the model is built). */
-function resolveConfig(request: TrainingRequested, jobId: string, settings: SplitterSettings): Omit<JobConfig, 'optimizer' | 'learningRate'> & { learningRate: number | undefined } {
+function resolveConfig(
+  request: TrainingRequested,
+  jobId: string,
+  settings: SplitterSettings,
+): Omit<JobConfig, 'optimizer' | 'learningRate'> & { learningRate: number | undefined } {
   return {
     dataset: request.dataset,
     model: request.model,
@@ -74,7 +84,12 @@ function resolveConfig(request: TrainingRequested, jobId: string, settings: Spli
 }
 
 /** Handles one `training.requested` (or a PingSource tick carrying one). */
-export async function startJob(deps: SplitterDeps, settings: SplitterSettings, request: TrainingRequested, event: EventIdentity): Promise<SplitResult> {
+export async function startJob(
+  deps: SplitterDeps,
+  settings: SplitterSettings,
+  request: TrainingRequested,
+  event: EventIdentity,
+): Promise<SplitResult> {
   const now = deps.now ?? Date.now;
   const jobId = request.jobId ?? deriveJobId(event.source, event.id);
   const layout = jobLayout(request.storageRoot ?? settings.defaultRoot, jobId);
@@ -82,7 +97,8 @@ export async function startJob(deps: SplitterDeps, settings: SplitterSettings, r
   const source = parseDatasetUri(request.dataset);
   const takes = modelTakes(modelName);
   const gives = source.kind === 'imdb' || source.kind === 'imdb-synthetic' ? 'text' : 'image';
-  if (takes !== gives) throw new BadInputError(`data.model: "${modelName}" takes ${takes} data; ${request.dataset} is ${gives}`);
+  if (takes !== gives)
+    throw new BadInputError(`data.model: "${modelName}" takes ${takes} data; ${request.dataset} is ${gives}`);
   const config = resolveConfig(request, jobId, settings);
 
   const before = await findJob(deps.store, layout.record);
@@ -96,22 +112,35 @@ export async function startJob(deps: SplitterDeps, settings: SplitterSettings, r
   const model = buildModel(deps.tf, modelName, dataset, config.seed);
   try {
     const { kind, learningRate } = optimizerOf(model);
-    const record = newRecord(jobId, event, { ...config, optimizer: kind, learningRate: config.learningRate ?? learningRate }, dataset, shards, now());
+    const record = newRecord(
+      jobId,
+      event,
+      { ...config, optimizer: kind, learningRate: config.learningRate ?? learningRate },
+      dataset,
+      shards,
+      now(),
+    );
     const created = await createJob(deps.store, layout.record, record);
     if (!created.created) {
       checkSameRequest(created.record, config, event);
       if (created.record.status !== 'splitting') return existing(created.record, layout);
     }
     const job = created.record;
-    deps.logger.info(`job ${jobId}: ${dataset.name} (${dataset.train.n} train, ${dataset.test.n} test) → ${config.shards} ${config.strategy} shards, ${config.rounds} rounds of ${config.localEpochs} epochs`);
+    deps.logger.info(
+      `job ${jobId}: ${dataset.name} (${dataset.train.n} train, ${dataset.test.n} test) → ${config.shards} ${config.strategy} shards, ${config.rounds} rounds of ${config.localEpochs} epochs`,
+    );
     await writeData(deps.store, layout, dataset, shards, config.strategy === 'copy');
     await writeInitialModel(deps, layout, model);
     const started = await updateJob(deps.store, layout.record, (current) =>
-      current.status === 'splitting' ? { ...current, currentRound: 1, roundStartedAt: current.roundStartedAt ?? new Date(now()).toISOString() } : undefined,
+      current.status === 'splitting'
+        ? { ...current, currentRound: 1, roundStartedAt: current.roundStartedAt ?? new Date(now()).toISOString() }
+        : undefined,
     );
     if (started.status !== 'splitting') return existing(started, layout);
     await emitShardReady(deps.emit, job, layout, 1);
-    const running = await updateJob(deps.store, layout.record, (current) => (current.status === 'splitting' ? { ...current, status: 'running' } : undefined));
+    const running = await updateJob(deps.store, layout.record, (current) =>
+      current.status === 'splitting' ? { ...current, status: 'running' } : undefined,
+    );
     return { jobId, outcome: 'started', status: running.status, recordUrl: layout.record, shards: config.shards };
   } finally {
     model.optimizer.dispose(); // model.dispose() leaves an optimizer instance it was compiled with
@@ -120,20 +149,36 @@ export async function startJob(deps: SplitterDeps, settings: SplitterSettings, r
 }
 
 function existing(job: JobRecord, layout: JobLayout): SplitResult {
-  return { jobId: job.jobId, outcome: 'existing', status: job.status, recordUrl: layout.record, shards: job.config.shards };
+  return {
+    jobId: job.jobId,
+    outcome: 'existing',
+    status: job.status,
+    recordUrl: layout.record,
+    shards: job.config.shards,
+  };
 }
 
 /** A job id names one request: a different request under an existing id is refused. */
 function checkSameRequest(job: JobRecord, config: ReturnType<typeof resolveConfig>, event: EventIdentity): void {
   const keys = ['dataset', 'model', 'strategy', 'shards', 'rounds', 'localEpochs', 'batchSize', 'seed'] as const;
   const differs: string[] = keys.filter((k) => job.config[k] !== config[k]);
-  if (config.learningRate !== undefined && config.learningRate !== job.config.learningRate) differs.push('learningRate');
+  if (config.learningRate !== undefined && config.learningRate !== job.config.learningRate)
+    differs.push('learningRate');
   if (differs.length > 0) {
-    throw new BadInputError(`data.jobId: job ${job.jobId} already exists with a different ${differs.join(', ')} (requested by ${job.requestedBy.source} ${job.requestedBy.id}, not ${event.source} ${event.id})`);
+    throw new BadInputError(
+      `data.jobId: job ${job.jobId} already exists with a different ${differs.join(', ')} (requested by ${job.requestedBy.source} ${job.requestedBy.id}, not ${event.source} ${event.id})`,
+    );
   }
 }
 
-function newRecord(jobId: string, event: EventIdentity, config: JobConfig, dataset: Dataset, shards: readonly Int32Array[], nowMs: number): JobRecord {
+function newRecord(
+  jobId: string,
+  event: EventIdentity,
+  config: JobConfig,
+  dataset: Dataset,
+  shards: readonly Int32Array[],
+  nowMs: number,
+): JobRecord {
   const at = new Date(nowMs).toISOString();
   return {
     format: JOB_RECORD_FORMAT,
@@ -165,9 +210,16 @@ function newRecord(jobId: string, event: EventIdentity, config: JobConfig, datas
  * dataset) and, for text data, the vocabulary. With `copy` every shard is the whole training
  * set, written once (see shardUrl).
  */
-async function writeData(store: Store, layout: JobLayout, dataset: Dataset, shards: readonly Int32Array[], copy: boolean): Promise<void> {
+async function writeData(
+  store: Store,
+  layout: JobLayout,
+  dataset: Dataset,
+  shards: readonly Int32Array[],
+  copy: boolean,
+): Promise<void> {
   await store.write(layout.testSet, encodeExamples(dataset.test));
-  if (dataset.kind === 'text') await store.write(layout.vocabulary, encodeVocabulary(dataset.words), { contentType: 'application/json' });
+  if (dataset.kind === 'text')
+    await store.write(layout.vocabulary, encodeVocabulary(dataset.words), { contentType: 'application/json' });
   if (copy) {
     await store.write(layout.trainSet, encodeExamples(dataset.train));
     return;

@@ -29,7 +29,14 @@ beforeAll(async () => {
   recorder = memoryEmit();
   const { tf } = await initEngine();
   const deps: SplitterDeps = { tf, store: temp.store, emit: recorder.emit, logger };
-  server = await serve('splitter', createSplitterHandler(() => Promise.resolve(deps), { defaultRoot: temp.root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined }, logger));
+  server = await serve(
+    'splitter',
+    createSplitterHandler(
+      () => Promise.resolve(deps),
+      { defaultRoot: temp.root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined },
+      logger,
+    ),
+  );
 });
 afterAll(async () => {
   await server.close();
@@ -37,7 +44,16 @@ afterAll(async () => {
 });
 
 function request(overrides: Partial<TrainingRequested> = {}): TrainingRequested {
-  return { dataset, shards: 3, strategy: 'iid', rounds: 2, localEpochs: 1, batchSize: 16, model: 'mnist-cnn', ...overrides };
+  return {
+    dataset,
+    shards: 3,
+    strategy: 'iid',
+    rounds: 2,
+    localEpochs: 1,
+    batchSize: 16,
+    model: 'mnist-cnn',
+    ...overrides,
+  };
 }
 
 /** Posts `data` (valid or not) as a binary-mode CloudEvent of `type`: headers from a valid event, the body as given. */
@@ -70,8 +86,17 @@ describe('splitter', () => {
     { name: 'text model on images', data: () => request({ model: 'imdb-fast' }), error: /takes text data/ },
     { name: 'dataset without a scheme', data: () => request({ dataset: 'mnist' }), error: /data\.dataset/ },
     { name: 'unknown dataset kind', data: () => request({ dataset: 'cifar:npm' }), error: /cifar:npm/ },
-    { name: 'storage root outside the configured roots', data: () => request({ storageRoot: 'file:///etc/kaskade' }), error: /outside the storage roots/, status: 403 },
-    { name: 'more shards than examples', data: () => request({ shards: 64, strategy: 'by-label' }), error: /at least 128 examples/ },
+    {
+      name: 'storage root outside the configured roots',
+      data: () => request({ storageRoot: 'file:///etc/kaskade' }),
+      error: /outside the storage roots/,
+      status: 403,
+    },
+    {
+      name: 'more shards than examples',
+      data: () => request({ shards: 64, strategy: 'by-label' }),
+      error: /at least 128 examples/,
+    },
     { name: 'bad job id', data: () => ({ ...request(), jobId: '../escape' }), error: /data\.jobId/ },
   ])('refuses $name with a 4xx and creates no job', async ({ data, error, status }) => {
     const body = data();
@@ -84,7 +109,11 @@ describe('splitter', () => {
   });
 
   it('refuses a body that is not a CloudEvent', async () => {
-    const res = await fetch(server.base, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request()) });
+    const res = await fetch(server.base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request()),
+    });
     expect(res.status).toBe(400);
     expect(await jobFolders()).toEqual([]);
   });
@@ -101,9 +130,16 @@ describe('splitter', () => {
 
     const layout = jobLayout(temp.root, jobId);
     const job = await readJob(temp.store, layout.record);
-    expect(job).toMatchObject({ status: 'running', currentRound: 1, config: { shards: 3, rounds: 2, optimizer: 'adam', quorum: 1 }, serving: { name: 'mnist-small' } });
+    expect(job).toMatchObject({
+      status: 'running',
+      currentRound: 1,
+      config: { shards: 3, rounds: 2, optimizer: 'adam', quorum: 1 },
+      serving: { name: 'mnist-small' },
+    });
     expect(job.data?.shardExamples).toEqual([40, 40, 40]);
-    const shards = await Promise.all([0, 1, 2].map(async (k) => decodeExamples(await temp.store.read(layout.shard(k)), 'shard')));
+    const shards = await Promise.all(
+      [0, 1, 2].map(async (k) => decodeExamples(await temp.store.read(layout.shard(k)), 'shard')),
+    );
     expect(shards.map((s) => s.n)).toEqual([40, 40, 40]);
     expect(decodeExamples(await temp.store.read(layout.testSet), 'test').n).toBe(40);
     expect(Object.keys(decodeWeights(await temp.store.read(layout.roundModel(0)), 'initial').weights)).toHaveLength(6);
@@ -130,8 +166,14 @@ describe('splitter', () => {
     const layout = jobLayout(temp.root, 'nightly-1');
     const job = await readJob(temp.store, layout.record);
     expect(job.config.strategy).toBe('copy');
-    const ready = recorder.events.filter((e) => e.type === EVENT_TYPES.shardReady && validateEventData(EVENT_TYPES.shardReady, e.data).jobId === 'nightly-1');
-    expect(ready.map((e) => validateEventData(EVENT_TYPES.shardReady, e.data).shardUrl)).toEqual([layout.trainSet, layout.trainSet]);
+    const ready = recorder.events.filter(
+      (e) =>
+        e.type === EVENT_TYPES.shardReady && validateEventData(EVENT_TYPES.shardReady, e.data).jobId === 'nightly-1',
+    );
+    expect(ready.map((e) => validateEventData(EVENT_TYPES.shardReady, e.data).shardUrl)).toEqual([
+      layout.trainSet,
+      layout.trainSet,
+    ]);
     const clash = await post(EVENT_TYPES.trainingRequested, request({ jobId: 'nightly-1', shards: 3 }), 'other');
     expect(clash.status).toBe(400);
   });
@@ -140,7 +182,11 @@ describe('splitter', () => {
     const scheduled = (time: string | undefined, body: unknown): Promise<Response> =>
       fetch(`${server.base}/scheduled`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-cloudscheduler-jobname': 'kaskade-nightly', ...(time ? { 'x-cloudscheduler-scheduletime': time } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          'x-cloudscheduler-jobname': 'kaskade-nightly',
+          ...(time ? { 'x-cloudscheduler-scheduletime': time } : {}),
+        },
         body: JSON.stringify(body),
       });
     const first = await scheduled('2026-11-23T03:00:00Z', request({ shards: 2 }));
@@ -164,10 +210,19 @@ describe('splitter', () => {
 
 describe('loadConfig', () => {
   it.each([
-    { name: 'defaults', env: { KASKADE_BROKER_URL: 'http://broker', KASKADE_STORAGE_ROOTS: 'file:///data' }, expected: { defaultRoot: 'file:///data', defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined } },
+    {
+      name: 'defaults',
+      env: { KASKADE_BROKER_URL: 'http://broker', KASKADE_STORAGE_ROOTS: 'file:///data' },
+      expected: { defaultRoot: 'file:///data', defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined },
+    },
     {
       name: 'quorum and timeout',
-      env: { KASKADE_BROKER_URL: 'http://broker', KASKADE_STORAGE_ROOTS: 'gs://bucket/p,file:///data', KASKADE_ROUND_QUORUM: '0.5', KASKADE_ROUND_TIMEOUT_S: '30' },
+      env: {
+        KASKADE_BROKER_URL: 'http://broker',
+        KASKADE_STORAGE_ROOTS: 'gs://bucket/p,file:///data',
+        KASKADE_ROUND_QUORUM: '0.5',
+        KASKADE_ROUND_TIMEOUT_S: '30',
+      },
       expected: { defaultRoot: 'gs://bucket/p', defaultQuorum: 0.5, defaultRoundTimeoutSeconds: 30 },
     },
   ])('$name', ({ env, expected }) => {
@@ -176,7 +231,11 @@ describe('loadConfig', () => {
 
   it.each([
     { name: 'no broker', env: { KASKADE_STORAGE_ROOTS: 'file:///data' }, error: /KASKADE_BROKER_URL/ },
-    { name: 'quorum above 1', env: { KASKADE_BROKER_URL: 'http://b', KASKADE_ROUND_QUORUM: '2' }, error: /KASKADE_ROUND_QUORUM/ },
+    {
+      name: 'quorum above 1',
+      env: { KASKADE_BROKER_URL: 'http://b', KASKADE_ROUND_QUORUM: '2' },
+      error: /KASKADE_ROUND_QUORUM/,
+    },
   ])('refuses $name', ({ env, error }) => {
     expect(() => loadConfig(env)).toThrow(error);
   });

@@ -45,7 +45,9 @@ function ignoreRules(text: string): Array<{ re: RegExp; keep: boolean }> {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'))
-    .map((l) => (l.startsWith('!') ? { re: ignorePattern(l.slice(1)), keep: true } : { re: ignorePattern(l), keep: false }));
+    .map((l) =>
+      l.startsWith('!') ? { re: ignorePattern(l.slice(1)), keep: true } : { re: ignorePattern(l), keep: false },
+    );
 }
 
 function filesUnder(path: string): string[] {
@@ -113,7 +115,8 @@ describe('the rules this test reads the image with', () => {
   });
 
   it('reads COPY sources, skipping other stages and the destination', () => {
-    const text = 'FROM a AS node\nCOPY --from=node /usr/local /usr/local\nCOPY package.json package-lock.json ./\nCOPY --chown=1000 functions \\\n  ./functions\n';
+    const text =
+      'FROM a AS node\nCOPY --from=node /usr/local /usr/local\nCOPY package.json package-lock.json ./\nCOPY --chown=1000 functions \\\n  ./functions\n';
     expect(copySources(text)).toEqual(['package.json', 'package-lock.json', 'functions']);
   });
 

@@ -5,7 +5,9 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { SimResult } from './simulate.js';
 
 export async function labChartSvg(results: readonly SimResult[]): Promise<string> {
-  const pods = results.flatMap((r) => r.timeline.map((p) => ({ seconds: p.tMs / 1000, pods: p.pods, controller: r.controller })));
+  const pods = results.flatMap((r) =>
+    r.timeline.map((p) => ({ seconds: p.tMs / 1000, pods: p.pods, controller: r.controller })),
+  );
   const trace = (results[0]?.timeline ?? []).flatMap((p) => [
     { seconds: p.tMs / 1000, value: p.ratePerSec, series: 'arrivals (req/s)' },
     { seconds: p.tMs / 1000, value: p.bandwidth, series: 'bandwidth level (sender threads)' },

@@ -51,7 +51,8 @@ class KpaHalf {
 
   decide(nowMs: number, concurrency: readonly number[], ready: number, idleSinceMs: number | null): number {
     concurrency.forEach((v, i) => this.samples.push({ t: nowMs - (concurrency.length - i) * SAMPLE_MS, v }));
-    while (this.samples.length > 0 && (this.samples[0] as { t: number }).t < nowMs - this.config.stableWindowMs) this.samples.shift();
+    while (this.samples.length > 0 && (this.samples[0] as { t: number }).t < nowMs - this.config.stableWindowMs)
+      this.samples.shift();
     const panicMs = (this.config.stableWindowMs * this.config.panicWindowPercentage) / 100;
     const decision = decide(this.config, this.state, {
       nowMs,

@@ -6,7 +6,15 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { BadInputError } from '../../functions/_shared/errors.js';
 
-export const CSV_COLUMNS = ['inference_time_a', 'inference_time_b', 'total_time', 'end_time', 'NUM_POD_A', 'NUM_POD_B', 'BANDWIDTH'] as const;
+export const CSV_COLUMNS = [
+  'inference_time_a',
+  'inference_time_b',
+  'total_time',
+  'end_time',
+  'NUM_POD_A',
+  'NUM_POD_B',
+  'BANDWIDTH',
+] as const;
 
 export interface CollectRow {
   inferenceTimeA: number;
@@ -22,7 +30,11 @@ export interface CollectRow {
 export function parseCollectCsv(text: string): CollectRow[] {
   let records: Array<Record<string, string>>;
   try {
-    records = parse(text, { columns: (header: string[]) => header.map((h) => h.trim()), skip_empty_lines: true, trim: true });
+    records = parse(text, {
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      skip_empty_lines: true,
+      trim: true,
+    });
   } catch (e) {
     throw new BadInputError(`not a CSV file: ${(e as Error).message}`, { cause: e });
   }
@@ -33,7 +45,8 @@ export function parseCollectCsv(text: string): CollectRow[] {
   return records.map((r, i) => {
     const num = (column: (typeof CSV_COLUMNS)[number]) => {
       const v = Number(r[column]);
-      if (r[column] === '' || !Number.isFinite(v)) throw new BadInputError(`row ${i + 2}: ${column} is not a number (${JSON.stringify(r[column])})`);
+      if (r[column] === '' || !Number.isFinite(v))
+        throw new BadInputError(`row ${i + 2}: ${column} is not a number (${JSON.stringify(r[column])})`);
       return v;
     };
     return {
@@ -60,7 +73,10 @@ export function formatCollectCsv(rows: readonly CollectRow[]): string {
  *  when every request answered), after that many rows; a batch's time is its last answer's
  *  end_time. Without `batchSize`, two batches whose answers all arrive close together can read
  *  as one (the next batch's first answer comes later than the last one's last). */
-export function batchTimes(rows: readonly CollectRow[], batchSize?: number): Array<{ bandwidth: number; pods: number; seconds: number }> {
+export function batchTimes(
+  rows: readonly CollectRow[],
+  batchSize?: number,
+): Array<{ bandwidth: number; pods: number; seconds: number }> {
   const out: Array<{ bandwidth: number; pods: number; seconds: number }> = [];
   let current: { key: string; bandwidth: number; pods: number; last: number; max: number; rows: number } | undefined;
   for (const r of rows) {

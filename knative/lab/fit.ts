@@ -16,14 +16,18 @@ export interface ExpFit extends ExpModel {
 }
 
 export function fitExponential(points: readonly FitPoint[]): ExpFit {
-  if (points.length < 3) throw new BadInputError(`fitting a·exp(−k·(pods−2)) + c needs at least 3 points, got ${points.length}`);
+  if (points.length < 3)
+    throw new BadInputError(`fitting a·exp(−k·(pods−2)) + c needs at least 3 points, got ${points.length}`);
   const x = points.map((p) => p.pods);
   const y = points.map((p) => p.seconds);
   if (new Set(x).size < 3) throw new BadInputError('fitting needs at least 3 distinct pod counts');
   const ySorted = [...y].sort((p, q) => p - q);
   const yMin = ySorted[0] as number;
   const yMax = ySorted[ySorted.length - 1] as number;
-  const model = ([a, k, c]: number[]) => (pods: number) => (a as number) * Math.exp(-(k as number) * (pods - MIN_PODS)) + (c as number);
+  const model =
+    ([a, k, c]: number[]) =>
+    (pods: number) =>
+      (a as number) * Math.exp(-(k as number) * (pods - MIN_PODS)) + (c as number);
   const result = levenbergMarquardt({ x, y }, model, {
     initialValues: [yMax - yMin || 1, 0.5, yMin],
     damping: 1e-2,
@@ -38,7 +42,9 @@ export function fitExponential(points: readonly FitPoint[]): ExpFit {
 }
 
 /** One fit per bandwidth level of the rows. */
-export function fitByBandwidth(rows: ReadonlyArray<{ bandwidth: number; pods: number; seconds: number }>): Map<number, ExpFit> {
+export function fitByBandwidth(
+  rows: ReadonlyArray<{ bandwidth: number; pods: number; seconds: number }>,
+): Map<number, ExpFit> {
   const byLevel = new Map<number, FitPoint[]>();
   for (const r of rows) {
     const list = byLevel.get(r.bandwidth) ?? [];

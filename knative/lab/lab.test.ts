@@ -32,7 +32,9 @@ describe('fitExponential', () => {
   it('recovers a, k and c from noisy points', () => {
     const truth = { a: 0.9, k: 0.8, c: 3.6 };
     const random = seededRandom(5);
-    const points = [2, 3, 4, 5, 6, 7, 8].flatMap((pods) => [0, 1, 2].map(() => ({ pods, seconds: batchTime(truth, pods) + (random() - 0.5) * 0.02 })));
+    const points = [2, 3, 4, 5, 6, 7, 8].flatMap((pods) =>
+      [0, 1, 2].map(() => ({ pods, seconds: batchTime(truth, pods) + (random() - 0.5) * 0.02 })),
+    );
     const fit = fitExponential(points);
     expect(fit.a).toBeCloseTo(truth.a, 1);
     expect(fit.k).toBeCloseTo(truth.k, 1);
@@ -41,7 +43,13 @@ describe('fitExponential', () => {
   });
 
   it.each([
-    { name: 'too few points', points: [{ pods: 2, seconds: 1 }, { pods: 3, seconds: 1 }] },
+    {
+      name: 'too few points',
+      points: [
+        { pods: 2, seconds: 1 },
+        { pods: 3, seconds: 1 },
+      ],
+    },
     { name: 'too few distinct pod counts', points: [2, 2, 3, 3].map((pods) => ({ pods, seconds: pods })) },
   ])('refuses $name', ({ points }) => {
     expect(() => fitExponential(points)).toThrow(BadInputError);
@@ -49,11 +57,21 @@ describe('fitExponential', () => {
 });
 
 describe('the collect CSV', () => {
-  const rows: CollectRow[] = [0.4, 0.9, 1.2, 0.3, 1.0].map((endTime, i) => ({ inferenceTimeA: 0.04, inferenceTimeB: 0.05, totalTime: 0.2, endTime, podsA: 1, podsB: i < 3 ? 1 : 2, bandwidth: 3 }));
+  const rows: CollectRow[] = [0.4, 0.9, 1.2, 0.3, 1.0].map((endTime, i) => ({
+    inferenceTimeA: 0.04,
+    inferenceTimeB: 0.05,
+    totalTime: 0.2,
+    endTime,
+    podsA: 1,
+    podsB: i < 3 ? 1 : 2,
+    bandwidth: 3,
+  }));
 
   it('round-trips with the seed column names', () => {
     const text = formatCollectCsv(rows);
-    expect(text.split('\n')[0]).toBe('inference_time_a,inference_time_b,total_time,end_time,NUM_POD_A,NUM_POD_B,BANDWIDTH');
+    expect(text.split('\n')[0]).toBe(
+      'inference_time_a,inference_time_b,total_time,end_time,NUM_POD_A,NUM_POD_B,BANDWIDTH',
+    );
     expect(parseCollectCsv(text)).toEqual(rows);
   });
 
@@ -65,7 +83,15 @@ describe('the collect CSV', () => {
   });
 
   it('groups by batch size when the next batch answers later than the last one did', () => {
-    const row = (endTime: number): CollectRow => ({ inferenceTimeA: 0.1, inferenceTimeB: 0.1, totalTime: 0.2, endTime, podsA: 1, podsB: 1, bandwidth: 2 });
+    const row = (endTime: number): CollectRow => ({
+      inferenceTimeA: 0.1,
+      inferenceTimeB: 0.1,
+      totalTime: 0.2,
+      endTime,
+      podsA: 1,
+      podsB: 1,
+      bandwidth: 2,
+    });
     const clustered = [row(0.5), row(0.51), row(0.52), row(0.6)];
     expect(batchTimes(clustered)).toEqual([{ bandwidth: 2, pods: 2, seconds: 0.6 }]);
     expect(batchTimes(clustered, 2)).toEqual([
@@ -76,7 +102,11 @@ describe('the collect CSV', () => {
 
   it.each([
     { name: 'a missing column', text: 'inference_time_a,end_time\n1,2\n', message: /NUM_POD_A/ },
-    { name: 'a non-number', text: `${formatCollectCsv(rows).split('\n')[0]}\n1,2,3,x,1,1,2\n`, message: /end_time is not a number/ },
+    {
+      name: 'a non-number',
+      text: `${formatCollectCsv(rows).split('\n')[0]}\n1,2,3,x,1,1,2\n`,
+      message: /end_time is not a number/,
+    },
     { name: 'no rows', text: 'inference_time_a\n', message: /no rows/ },
   ])('refuses $name', ({ text, message }) => {
     expect(() => parseCollectCsv(text)).toThrow(message);
@@ -114,7 +144,7 @@ describe('simulate', () => {
     expect(eight.requests).toBeGreaterThan(3000);
   });
 
-  it('shows the seed\'s observation: with one sender thread, more pods do not help', () => {
+  it("shows the seed's observation: with one sender thread, more pods do not help", () => {
     const narrow = { ...busy, phases: [{ durationMs: 120_000, ratePerSec: 8, bandwidth: 1 }] };
     const four = simulate(narrow, fixedController(4));
     const eight = simulate(narrow, fixedController(8));
@@ -130,24 +160,47 @@ describe('simulate', () => {
 
   it('gives the Q policy the pods of each bandwidth level', () => {
     const agent = trainQAgent(SEED_MODELS);
-    const result = simulate({ ...busy, phases: [{ durationMs: 60_000, ratePerSec: 5, bandwidth: 2 }, { durationMs: 60_000, ratePerSec: 5, bandwidth: 8 }] }, qController(agent));
+    const result = simulate(
+      {
+        ...busy,
+        phases: [
+          { durationMs: 60_000, ratePerSec: 5, bandwidth: 2 },
+          { durationMs: 60_000, ratePerSec: 5, bandwidth: 8 },
+        ],
+      },
+      qController(agent),
+    );
     expect(new Set(result.timeline.map((p) => p.pods))).toEqual(new Set([4, 6]));
   });
 
   it('refuses a trace without phases or with a bandwidth level below 1', () => {
     expect(() => simulate({ ...busy, phases: [] }, fixedController(2))).toThrow(BadInputError);
-    expect(() => simulate({ ...busy, phases: [{ durationMs: 1000, ratePerSec: 1, bandwidth: 0 }] }, fixedController(2))).toThrow(BadInputError);
+    expect(() =>
+      simulate({ ...busy, phases: [{ durationMs: 1000, ratePerSec: 1, bandwidth: 0 }] }, fixedController(2)),
+    ).toThrow(BadInputError);
   });
 });
 
 describe('recommend', () => {
   const candidate = (target: number, rate: number, podSeconds: number): Candidate => ({
     config: { ...KPA_DEFAULTS, target, minScale: 1, maxScale: 4 },
-    result: { controller: `t${target}`, requests: 100, p50Ms: 1, p95Ms: 1, sloViolations: rate * 100, sloViolationRate: rate, podSeconds, timeline: [] } satisfies SimResult,
+    result: {
+      controller: `t${target}`,
+      requests: 100,
+      p50Ms: 1,
+      p95Ms: 1,
+      sloViolations: rate * 100,
+      sloViolationRate: rate,
+      podSeconds,
+      timeline: [],
+    } satisfies SimResult,
   });
 
   it('takes the cheapest setting within the SLO budget', () => {
-    const { chosen, recommendation } = recommend([candidate(1, 0.0, 300), candidate(2, 0.02, 200), candidate(4, 0.2, 100)], 0.05);
+    const { chosen, recommendation } = recommend(
+      [candidate(1, 0.0, 300), candidate(2, 0.02, 200), candidate(4, 0.2, 100)],
+      0.05,
+    );
     expect(chosen.config.target).toBe(2);
     expect(recommendation.annotations['autoscaling.knative.dev/target']).toBe('2');
     expect(recommendation.annotations['autoscaling.knative.dev/max-scale']).toBe('4');
@@ -168,7 +221,16 @@ describe('runLab', () => {
       for (const pods of [2, 3, 4, 5, 6]) {
         for (let batch = 0; batch < 2; batch++) {
           const t = batchTime({ a: 1.2, k: 0.9, c: bandwidth === 2 ? 5 : 3.5 }, pods) + random() * 0.05;
-          for (let i = 1; i <= 4; i++) rows.push({ inferenceTimeA: 0.04, inferenceTimeB: 0.04, totalTime: 0.3, endTime: (t * i) / 4, podsA: Math.ceil(pods / 2), podsB: Math.floor(pods / 2), bandwidth });
+          for (let i = 1; i <= 4; i++)
+            rows.push({
+              inferenceTimeA: 0.04,
+              inferenceTimeB: 0.04,
+              totalTime: 0.3,
+              endTime: (t * i) / 4,
+              podsA: Math.ceil(pods / 2),
+              podsB: Math.floor(pods / 2),
+              bandwidth,
+            });
         }
       }
     }

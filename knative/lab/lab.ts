@@ -42,7 +42,9 @@ export const LAB_DEFAULTS: LabOptions = {
 };
 
 /** KPA settings the recommendation searches (target concurrency × min-scale). */
-export const KPA_CANDIDATES: ReadonlyArray<Pick<KpaConfig, 'target' | 'minScale'>> = [1, 2, 3, 4, 6].flatMap((target) => [0, 1].map((minScale) => ({ target, minScale })));
+export const KPA_CANDIDATES: ReadonlyArray<Pick<KpaConfig, 'target' | 'minScale'>> = [1, 2, 3, 4, 6].flatMap((target) =>
+  [0, 1].map((minScale) => ({ target, minScale })),
+);
 
 export interface Recommendation {
   annotations: Record<string, string>;
@@ -87,7 +89,10 @@ export function runLab(options: LabOptions = LAB_DEFAULTS): LabReport {
   const results = [
     simulate(params, qController(agent)),
     chosen.result,
-    simulate(params, kpaController({ ...KPA_DEFAULTS, target: 100, maxScale: MAX_PODS / 2 }, 'KPA defaults (target 100)')),
+    simulate(
+      params,
+      kpaController({ ...KPA_DEFAULTS, target: 100, maxScale: MAX_PODS / 2 }, 'KPA defaults (target 100)'),
+    ),
     simulate(params, fixedController(2)),
     simulate(params, fixedController(4)),
     simulate(params, fixedController(MAX_PODS)),
@@ -112,9 +117,15 @@ export function simParams(options: LabOptions): SimParams {
 
 /** The cheapest KPA configuration (pod-seconds) whose SLO-violation rate fits the budget; if
  *  none does, the one with the fewest violations. */
-export function recommend(candidates: readonly Candidate[], sloBudget: number): { recommendation: Recommendation; chosen: Candidate } {
+export function recommend(
+  candidates: readonly Candidate[],
+  sloBudget: number,
+): { recommendation: Recommendation; chosen: Candidate } {
   const within = candidates.filter((c) => c.result.sloViolationRate <= sloBudget);
-  const pool = within.length > 0 ? within : [...candidates].sort((x, y) => x.result.sloViolationRate - y.result.sloViolationRate).slice(0, 1);
+  const pool =
+    within.length > 0
+      ? within
+      : [...candidates].sort((x, y) => x.result.sloViolationRate - y.result.sloViolationRate).slice(0, 1);
   const chosen = [...pool].sort((x, y) => x.result.podSeconds - y.result.podSeconds)[0];
   if (chosen === undefined) throw new BadInputError('the lab needs at least one KPA candidate');
   const { target, minScale, maxScale } = chosen.config;
@@ -137,5 +148,7 @@ export function recommend(candidates: readonly Candidate[], sloBudget: number): 
 }
 
 function seedFits(): Map<number, ExpFit> {
-  return new Map(Object.entries(SEED_MODELS).map(([level, m]) => [Number(level), { ...m, rmse: Number.NaN, points: 0 }]));
+  return new Map(
+    Object.entries(SEED_MODELS).map(([level, m]) => [Number(level), { ...m, rmse: Number.NaN, points: 0 }]),
+  );
 }

@@ -48,7 +48,13 @@ export interface QLearningOptions {
   seed: number;
 }
 
-export const SEED_Q_OPTIONS: QLearningOptions = { learningRate: 0.1, discount: 0.9, epsilon: 0.1, episodes: 30_000, seed: 2 };
+export const SEED_Q_OPTIONS: QLearningOptions = {
+  learningRate: 0.1,
+  discount: 0.9,
+  epsilon: 0.1,
+  episodes: 30_000,
+  seed: 2,
+};
 
 export interface QAgent {
   /** Bandwidth levels in ascending order. */
@@ -61,7 +67,10 @@ export interface QAgent {
 
 /** Trains the tabular agent: each episode draws a level, picks pods ε-greedily, takes the reward
  *  and ends (one step, so the discount never applies; it is kept to mirror the seed). */
-export function trainQAgent(models: Readonly<Record<number, ExpModel>>, options: QLearningOptions = SEED_Q_OPTIONS): QAgent {
+export function trainQAgent(
+  models: Readonly<Record<number, ExpModel>>,
+  options: QLearningOptions = SEED_Q_OPTIONS,
+): QAgent {
   const levels = Object.keys(models)
     .map(Number)
     .sort((x, y) => x - y);

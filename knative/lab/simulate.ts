@@ -62,7 +62,13 @@ export interface SimResult {
 }
 
 /** A seeded trace: `phases` phases of `phaseMs`, rates and bandwidth levels drawn at random. */
-export function randomTrace(seed: number, phases: number, phaseMs: number, rates: readonly number[], bandwidths: readonly number[]): TracePhase[] {
+export function randomTrace(
+  seed: number,
+  phases: number,
+  phaseMs: number,
+  rates: readonly number[],
+  bandwidths: readonly number[],
+): TracePhase[] {
   const random = seededRandom(seed);
   return Array.from({ length: phases }, () => ({
     durationMs: phaseMs,
@@ -110,7 +116,8 @@ export function simulate(params: SimParams, controller: Controller): SimResult {
     return params.phases[params.phases.length - 1] as TracePhase;
   };
   const service = (mean: number) => lognormal(random, mean, params.serviceCv);
-  const podsNow = () => poolA.ready + poolA.starting.length + poolA.draining + poolB.ready + poolB.starting.length + poolB.draining;
+  const podsNow = () =>
+    poolA.ready + poolA.starting.length + poolA.draining + poolB.ready + poolB.starting.length + poolB.draining;
   const accountPods = (now: number) => {
     podMs += podsNow() * (now - lastPodCountAt);
     lastPodCountAt = now;
@@ -259,11 +266,18 @@ export function simulate(params: SimParams, controller: Controller): SimResult {
 
 function validate(p: SimParams): void {
   if (p.phases.length === 0) throw new BadInputError('a trace needs at least one phase');
-  for (const [name, v] of Object.entries({ halfAMs: p.halfAMs, halfBMs: p.halfBMs, transferMs: p.transferMs, tickMs: p.tickMs, durationMs: p.durationMs })) {
+  for (const [name, v] of Object.entries({
+    halfAMs: p.halfAMs,
+    halfBMs: p.halfBMs,
+    transferMs: p.transferMs,
+    tickMs: p.tickMs,
+    durationMs: p.durationMs,
+  })) {
     if (!(v > 0) || !Number.isFinite(v)) throw new BadInputError(`${name} must be a positive number, got ${v}`);
   }
   for (const phase of p.phases) {
-    if (!Number.isInteger(phase.bandwidth) || phase.bandwidth < 1) throw new BadInputError(`a bandwidth level is a sender-thread count ≥ 1, got ${phase.bandwidth}`);
+    if (!Number.isInteger(phase.bandwidth) || phase.bandwidth < 1)
+      throw new BadInputError(`a bandwidth level is a sender-thread count ≥ 1, got ${phase.bandwidth}`);
   }
 }
 

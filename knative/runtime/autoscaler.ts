@@ -2,7 +2,15 @@
 // stable/panic window averages, asks kpa.decide() for a scale and applies it to the pool. A
 // request arriving while a service has no worker pokes its tick at once (the activator's job).
 import type { Logger } from '../../functions/_shared/log.js';
-import { decide, initialKpaState, panicWindowMs, targetPerPod, type KpaConfig, type KpaDecision, type KpaState } from './kpa.js';
+import {
+  decide,
+  initialKpaState,
+  panicWindowMs,
+  targetPerPod,
+  type KpaConfig,
+  type KpaDecision,
+  type KpaState,
+} from './kpa.js';
 import type { ServicePool } from './pool.js';
 
 /** Runtime-wide changes to the manifests' timing, so tests and demos run in seconds. */
@@ -90,15 +98,24 @@ export class Autoscaler {
     if (!e) return;
     const now = this.now();
     const s = e.pool.sampler;
-    const measure = (windowMs: number): number => (e.config.metric === 'rps' ? s.rate(windowMs, now) : s.average(windowMs, now));
+    const measure = (windowMs: number): number =>
+      e.config.metric === 'rps' ? s.rate(windowMs, now) : s.average(windowMs, now);
     const readyPods = e.pool.readyCount();
     e.stable = measure(e.config.stableWindowMs);
     e.panic = measure(panicWindowMs(e.config));
     // At zero the activator reports what it holds right now: the window means lag behind.
     const panic = readyPods === 0 ? Math.max(e.panic, s.current()) : e.panic;
-    const decision = decide(e.config, e.state, { nowMs: now, stable: e.stable, panic, readyPods, idleSinceMs: s.idleSinceMs() });
+    const decision = decide(e.config, e.state, {
+      nowMs: now,
+      stable: e.stable,
+      panic,
+      readyPods,
+      idleSinceMs: s.idleSinceMs(),
+    });
     if (decision.desired !== e.state.lastDesired || decision.mode !== (e.last?.mode ?? 'stable')) {
-      this.logger.info(`${key}: scale ${e.state.lastDesired} → ${decision.desired} (${decision.mode}; stable ${e.stable.toFixed(2)}, panic ${panic.toFixed(2)}, ready ${readyPods})`);
+      this.logger.info(
+        `${key}: scale ${e.state.lastDesired} → ${decision.desired} (${decision.mode}; stable ${e.stable.toFixed(2)}, panic ${panic.toFixed(2)}, ready ${readyPods})`,
+      );
     }
     e.state = decision.state;
     e.last = decision;
@@ -108,6 +125,12 @@ export class Autoscaler {
   status(key: string): ScaleStatus | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    return { desired: e.state.lastDesired, mode: e.last?.mode ?? 'stable', stable: e.stable, panic: e.panic, targetPerPod: targetPerPod(e.config) };
+    return {
+      desired: e.state.lastDesired,
+      mode: e.last?.mode ?? 'stable',
+      stable: e.stable,
+      panic: e.panic,
+      targetPerPod: targetPerPod(e.config),
+    };
   }
 }

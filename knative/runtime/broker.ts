@@ -28,15 +28,22 @@ export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
 export const startLocalBrokers: BrokerLauncher = async (setup) => {
   const started = new Map<string, LocalBroker>();
   const has = (ns: string, name: string): boolean => setup.brokers.some((b) => b.namespace === ns && b.name === name);
-  const url = (ns: string, name: string): string | null => (has(ns, name) ? (started.get(ns)?.url(ns, name) ?? null) : null);
-  const resolve = (d: Destination): string => (d.kind === 'broker' ? (url(d.namespace, d.name) ?? setup.resolve(d)) : setup.resolve(d));
+  const url = (ns: string, name: string): string | null =>
+    has(ns, name) ? (started.get(ns)?.url(ns, name) ?? null) : null;
+  const resolve = (d: Destination): string =>
+    d.kind === 'broker' ? (url(d.namespace, d.name) ?? setup.resolve(d)) : setup.resolve(d);
   const close = async (): Promise<void> => {
     await Promise.all([...started.values()].map((b) => b.close()));
   };
   try {
     for (const ns of new Set(setup.brokers.map((b) => b.namespace))) {
-      const brokers = setup.brokers.filter((b) => b.namespace === ns).map((b) => ({ name: b.name, ...(b.delivery ? { delivery: deliverySpec(b.delivery, setup.resolve) } : {}) }));
-      started.set(ns, await startBroker({ namespace: ns, brokers, triggers: [], stateDir: setup.stateDir, logger: setup.logger }));
+      const brokers = setup.brokers
+        .filter((b) => b.namespace === ns)
+        .map((b) => ({ name: b.name, ...(b.delivery ? { delivery: deliverySpec(b.delivery, setup.resolve) } : {}) }));
+      started.set(
+        ns,
+        await startBroker({ namespace: ns, brokers, triggers: [], stateDir: setup.stateDir, logger: setup.logger }),
+      );
     }
     for (const [ns, broker] of started) {
       const triggers: TriggerSpec[] = setup.triggers

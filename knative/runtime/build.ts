@@ -15,7 +15,6 @@ import { REPO_ROOT, WORKER_MAIN, WORKER_SERVER } from './paths.js';
 export type WorkerMode = 'bundle' | 'tsx';
 export type WorkerCommand = readonly [string, ...string[]];
 
-
 export function tsxCommand(): WorkerCommand {
   return [process.execPath, '--enable-source-maps', '--import', 'tsx', WORKER_MAIN];
 }
@@ -34,7 +33,10 @@ export async function workerCommand(mode: WorkerMode, source: string, logger: Lo
 /** Builds the bundle (content-addressed, written atomically: concurrent runtimes may share it). */
 export async function bundleWorker(source: string): Promise<string> {
   // A dynamic import (still bundled) so that a function failing at load is reported by runWorker.
-  const entry = [`import { runWorker } from ${JSON.stringify(WORKER_SERVER)};`, `await runWorker(process.env, () => import(${JSON.stringify(source)}));`].join('\n');
+  const entry = [
+    `import { runWorker } from ${JSON.stringify(WORKER_SERVER)};`,
+    `await runWorker(process.env, () => import(${JSON.stringify(source)}));`,
+  ].join('\n');
   const result = await build({
     stdin: { contents: entry, resolveDir: REPO_ROOT, loader: 'ts', sourcefile: 'kaskade-worker-entry.ts' },
     bundle: true,
@@ -53,7 +55,12 @@ export async function bundleWorker(source: string): Promise<string> {
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
   const name = source.split('/').at(-2) ?? 'worker';
   const out = join(REPO_ROOT, '.kaskade', 'build', `${name}-${hash}.mjs`);
-  if (!(await stat(out).then(() => true, () => false))) {
+  if (
+    !(await stat(out).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await mkdir(dirname(out), { recursive: true });
     const tmp = `${out}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(tmp, code);
@@ -84,8 +91,14 @@ const keepImportMeta: Plugin = {
     b.onLoad({ filter: /\.[cm]?ts$/ }, async (args) => {
       if (args.path.includes('/node_modules/')) return undefined;
       const text = await readFile(args.path, 'utf8');
-      const values: Record<string, string> = { url: pathToFileURL(args.path).href, dirname: dirname(args.path), filename: args.path };
-      const contents = text.replace(/\bimport\.meta\.(url|dirname|filename)\b/g, (_m, key: string) => JSON.stringify(values[key]));
+      const values: Record<string, string> = {
+        url: pathToFileURL(args.path).href,
+        dirname: dirname(args.path),
+        filename: args.path,
+      };
+      const contents = text.replace(/\bimport\.meta\.(url|dirname|filename)\b/g, (_m, key: string) =>
+        JSON.stringify(values[key]),
+      );
       return { contents, loader: 'ts' };
     });
   },

@@ -15,11 +15,33 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'no traffic averages zero and is idle since creation', steps: [], now: 10_000, windowMs: 6_000, average: 0, rate: 0, current: 0, idleSince: 0 },
-  { name: 'one request held for the whole window averages one', steps: [{ at: 0, op: 'begin' }], now: 10_000, windowMs: 6_000, average: 1, current: 1, idleSince: null },
+  {
+    name: 'no traffic averages zero and is idle since creation',
+    steps: [],
+    now: 10_000,
+    windowMs: 6_000,
+    average: 0,
+    rate: 0,
+    current: 0,
+    idleSince: 0,
+  },
+  {
+    name: 'one request held for the whole window averages one',
+    steps: [{ at: 0, op: 'begin' }],
+    now: 10_000,
+    windowMs: 6_000,
+    average: 1,
+    current: 1,
+    idleSince: null,
+  },
   {
     name: 'two requests over half the window average one',
-    steps: [{ at: 4_000, op: 'begin' }, { at: 4_000, op: 'begin' }, { at: 7_000, op: 'end' }, { at: 7_000, op: 'end' }],
+    steps: [
+      { at: 4_000, op: 'begin' },
+      { at: 4_000, op: 'begin' },
+      { at: 7_000, op: 'end' },
+      { at: 7_000, op: 'end' },
+    ],
     now: 10_000,
     windowMs: 6_000,
     average: 1,
@@ -29,7 +51,10 @@ const cases: Case[] = [
   },
   {
     name: 'traffic before the window does not count',
-    steps: [{ at: 1_000, op: 'begin' }, { at: 3_000, op: 'end' }],
+    steps: [
+      { at: 1_000, op: 'begin' },
+      { at: 3_000, op: 'end' },
+    ],
     now: 10_000,
     windowMs: 6_000,
     average: 0,
@@ -39,7 +64,10 @@ const cases: Case[] = [
   },
   {
     name: 'a window edge inside a bucket counts only the overlap',
-    steps: [{ at: 3_950, op: 'begin' }, { at: 4_050, op: 'end' }],
+    steps: [
+      { at: 3_950, op: 'begin' },
+      { at: 4_050, op: 'end' },
+    ],
     now: 10_000,
     windowMs: 6_000,
     average: 50 / 6_000,
@@ -48,7 +76,10 @@ const cases: Case[] = [
   },
   {
     name: 'a young sampler averages over its age',
-    steps: [{ at: 0, op: 'begin' }, { at: 500, op: 'end' }],
+    steps: [
+      { at: 0, op: 'begin' },
+      { at: 500, op: 'end' },
+    ],
     now: 1_000,
     windowMs: 6_000,
     average: 0.5,

@@ -24,7 +24,8 @@ export interface RuntimeEnvConfig {
 
 export function loadRuntimeConfig(env: Env = process.env): RuntimeEnvConfig {
   const mode = envString(env, 'KASKADE_WORKER_MODE', 'bundle');
-  if (mode !== 'bundle' && mode !== 'tsx') throw new ConfigError(`KASKADE_WORKER_MODE must be bundle or tsx, got "${mode}"`);
+  if (mode !== 'bundle' && mode !== 'tsx')
+    throw new ConfigError(`KASKADE_WORKER_MODE must be bundle or tsx, got "${mode}"`);
   const timeScale = envNumber(env, 'KASKADE_KPA_TIME_SCALE', 1);
   if (timeScale <= 0) throw new ConfigError(`KASKADE_KPA_TIME_SCALE must be > 0, got ${timeScale}`);
   const stableWindowMs = envDuration(env, 'KASKADE_KPA_STABLE_WINDOW');
@@ -37,7 +38,11 @@ export function loadRuntimeConfig(env: Env = process.env): RuntimeEnvConfig {
     kubectl: envString(env, 'KASKADE_KUBECTL', 'kubectl'),
     functionsDir: env.KASKADE_FUNCTIONS_DIR === '' ? undefined : env.KASKADE_FUNCTIONS_DIR,
     readinessTimeoutMs: envInt(env, 'KASKADE_READINESS_TIMEOUT_MS', 60_000, { min: 100 }),
-    kpa: { timeScale, ...(stableWindowMs !== undefined ? { stableWindowMs } : {}), ...(tickMs !== undefined ? { tickMs } : {}) },
+    kpa: {
+      timeScale,
+      ...(stableWindowMs !== undefined ? { stableWindowMs } : {}),
+      ...(tickMs !== undefined ? { tickMs } : {}),
+    },
     apiPort: envInt(env, 'KASKADE_API_PORT', 6443, { min: 0, max: 65_535 }),
     nodes: env.KASKADE_NODES === '' ? undefined : env.KASKADE_NODES,
   };

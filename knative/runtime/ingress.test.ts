@@ -12,19 +12,69 @@ const quietLogger: Logger = { info: () => undefined, warn: () => undefined, erro
 
 describe('routeOf', () => {
   const cases: Array<{ name: string; host: string | undefined; url: string; want: Route | null }> = [
-    { name: 'host form with port', host: 'echo.default.localhost:8080', url: '/a?b=1', want: { namespace: 'default', name: 'echo', path: '/a?b=1', prefix: null } },
-    { name: 'host form is case-insensitive', host: 'Echo.Default.LOCALHOST', url: '/', want: { namespace: 'default', name: 'echo', path: '/', prefix: null } },
-    { name: 'cluster-local host', host: 'split-half-a.kaskade.svc.cluster.local', url: '/x', want: { namespace: 'kaskade', name: 'split-half-a', path: '/x', prefix: null } },
-    { name: 'short cluster host', host: 'echo.kaskade.svc', url: '/', want: { namespace: 'kaskade', name: 'echo', path: '/', prefix: null } },
-    { name: 'host form wins over a path that looks like a route', host: 'echo.default.localhost', url: '/other/svc/x', want: { namespace: 'default', name: 'echo', path: '/other/svc/x', prefix: null } },
-    { name: 'path form', host: '127.0.0.1:8080', url: '/default/echo/a/b?c=d', want: { namespace: 'default', name: 'echo', path: '/a/b?c=d', prefix: '/default/echo' } },
-    { name: 'path form without trailing slash', host: '127.0.0.1', url: '/default/echo', want: { namespace: 'default', name: 'echo', path: '/', prefix: '/default/echo' } },
-    { name: 'path form with only a query', host: '127.0.0.1', url: '/default/echo?x=1', want: { namespace: 'default', name: 'echo', path: '/?x=1', prefix: '/default/echo' } },
-    { name: 'a name that only starts like a service is not it', host: '127.0.0.1', url: '/default/echoes', want: { namespace: 'default', name: 'echoes', path: '/', prefix: '/default/echoes' } },
+    {
+      name: 'host form with port',
+      host: 'echo.default.localhost:8080',
+      url: '/a?b=1',
+      want: { namespace: 'default', name: 'echo', path: '/a?b=1', prefix: null },
+    },
+    {
+      name: 'host form is case-insensitive',
+      host: 'Echo.Default.LOCALHOST',
+      url: '/',
+      want: { namespace: 'default', name: 'echo', path: '/', prefix: null },
+    },
+    {
+      name: 'cluster-local host',
+      host: 'split-half-a.kaskade.svc.cluster.local',
+      url: '/x',
+      want: { namespace: 'kaskade', name: 'split-half-a', path: '/x', prefix: null },
+    },
+    {
+      name: 'short cluster host',
+      host: 'echo.kaskade.svc',
+      url: '/',
+      want: { namespace: 'kaskade', name: 'echo', path: '/', prefix: null },
+    },
+    {
+      name: 'host form wins over a path that looks like a route',
+      host: 'echo.default.localhost',
+      url: '/other/svc/x',
+      want: { namespace: 'default', name: 'echo', path: '/other/svc/x', prefix: null },
+    },
+    {
+      name: 'path form',
+      host: '127.0.0.1:8080',
+      url: '/default/echo/a/b?c=d',
+      want: { namespace: 'default', name: 'echo', path: '/a/b?c=d', prefix: '/default/echo' },
+    },
+    {
+      name: 'path form without trailing slash',
+      host: '127.0.0.1',
+      url: '/default/echo',
+      want: { namespace: 'default', name: 'echo', path: '/', prefix: '/default/echo' },
+    },
+    {
+      name: 'path form with only a query',
+      host: '127.0.0.1',
+      url: '/default/echo?x=1',
+      want: { namespace: 'default', name: 'echo', path: '/?x=1', prefix: '/default/echo' },
+    },
+    {
+      name: 'a name that only starts like a service is not it',
+      host: '127.0.0.1',
+      url: '/default/echoes',
+      want: { namespace: 'default', name: 'echoes', path: '/', prefix: '/default/echoes' },
+    },
     { name: 'one segment is no route', host: 'localhost', url: '/default', want: null },
     { name: 'uppercase path is no route', host: 'localhost', url: '/Default/Echo/', want: null },
     { name: 'plain localhost root', host: 'localhost:8080', url: '/', want: null },
-    { name: 'a one-label .localhost host falls back to the path', host: 'echo.localhost', url: '/ns/svc/', want: { namespace: 'ns', name: 'svc', path: '/', prefix: '/ns/svc' } },
+    {
+      name: 'a one-label .localhost host falls back to the path',
+      host: 'echo.localhost',
+      url: '/ns/svc/',
+      want: { namespace: 'ns', name: 'svc', path: '/', prefix: '/ns/svc' },
+    },
   ];
   it.each(cases)('$name', ({ host, url, want }) => {
     expect(routeOf(host, url)).toEqual(want);
@@ -49,7 +99,10 @@ describe('the ingress passes an early answer through', () => {
     ingress = await startIngress({
       port: 0,
       host: '127.0.0.1',
-      lookup: (ns, name) => (ns === 'default' && name === 'big' ? { pool: { acquire: () => Promise.resolve(slot()) }, timeoutMs: 30_000 } : undefined),
+      lookup: (ns, name) =>
+        ns === 'default' && name === 'big'
+          ? { pool: { acquire: () => Promise.resolve(slot()) }, timeoutMs: 30_000 }
+          : undefined,
       admin: () => false,
       logger: quietLogger,
     });
@@ -70,8 +123,18 @@ describe('the ingress passes an early answer through', () => {
     return new Promise((resolve, reject) => {
       let sent = 0;
       let answered = false;
-      const headers = { 'content-type': 'application/octet-stream', 'content-length': total, ...(expect ? { expect: '100-continue' } : {}) };
-      const req = request({ host: '127.0.0.1', port: ingress.port, method: 'POST', path: '/default/big/v2/models/mnist/infer', headers });
+      const headers = {
+        'content-type': 'application/octet-stream',
+        'content-length': total,
+        ...(expect ? { expect: '100-continue' } : {}),
+      };
+      const req = request({
+        host: '127.0.0.1',
+        port: ingress.port,
+        method: 'POST',
+        path: '/default/big/v2/models/mnist/infer',
+        headers,
+      });
       const chunk = Buffer.alloc(MB, 7);
       const pump = (): void => {
         while (!answered && sent < total) {
@@ -88,7 +151,9 @@ describe('the ingress passes an early answer through', () => {
         answered = true;
         const parts: Buffer[] = [];
         res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), sent }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), sent }),
+        );
         res.on('error', reject);
       });
       // After the answer, the connection may close under the rest of the body: that is expected.
@@ -105,7 +170,7 @@ describe('the ingress passes an early answer through', () => {
   it.each([
     { name: 'sent at once', expect: false },
     { name: 'sent after 100 Continue, as curl sends it', expect: true },
-  ])('a 120 MB body $name gets the worker\'s 413, not a 502', async ({ expect: withExpect }) => {
+  ])("a 120 MB body $name gets the worker's 413, not a 502", async ({ expect: withExpect }) => {
     const answer = await post(120 * MB, withExpect);
     expect(answer.status).toBe(413);
     expect(answer.body).toMatch(/"error":"the request body is \d+ bytes; the limit is \d+"/);

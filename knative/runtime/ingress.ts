@@ -3,7 +3,15 @@
 // (`/<ns>/<svc>/...`), waits for a slot in the service's pool (buffering while it scales from
 // zero), streams the request and the answer through, applies the service's timeout, and passes
 // HTTP upgrades (WebSocket) through. `/_kaskade/*` is the runtime's admin API.
-import { createServer, request, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
@@ -42,9 +50,20 @@ export interface Route {
   prefix: string | null;
 }
 
-const HOST_FORM = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(localhost|svc\.cluster\.local|svc)$/;
+const HOST_FORM =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(localhost|svc\.cluster\.local|svc)$/;
 const PATH_FORM = /^\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?=$|[/?])(.*)$/;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+]);
 /**
  * Not forwarded either: the ingress has answered `Expect: 100-continue` itself (Node's server
  * does) and the body is on its way, so the worker must treat it as a body in flight.
@@ -116,7 +135,10 @@ function badGateway(res: ServerResponse, message: string): void {
 
 function resolveTarget(options: IngressOptions, req: IncomingMessage): { route: Route; target: IngressTarget } {
   const route = routeOf(req.headers.host, req.url ?? '/');
-  if (!route) throw new NotFoundError(`no service here: use http://<service>.<namespace>.localhost:<port>/ or http://127.0.0.1:<port>/<namespace>/<service>/`);
+  if (!route)
+    throw new NotFoundError(
+      `no service here: use http://<service>.<namespace>.localhost:<port>/ or http://127.0.0.1:<port>/<namespace>/<service>/`,
+    );
   const target = options.lookup(route.namespace, route.name);
   if (!target) throw new NotFoundError(`no service ${route.namespace}/${route.name}`);
   return { route, target };
@@ -125,7 +147,8 @@ function resolveTarget(options: IngressOptions, req: IncomingMessage): { route: 
 async function handle(options: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   if (url.startsWith('/_kaskade/')) {
-    if (!options.admin(url.split('?')[0] ?? url, req, res)) sendError(res, new NotFoundError(`no admin endpoint ${url}`));
+    if (!options.admin(url.split('?')[0] ?? url, req, res))
+      sendError(res, new NotFoundError(`no admin endpoint ${url}`));
     return;
   }
   let resolved: { route: Route; target: IngressTarget };
@@ -138,7 +161,11 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
   }
   const { route, target } = resolved;
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new TimeoutError(`${route.namespace}/${route.name} did not answer within ${target.timeoutMs} ms`)), target.timeoutMs);
+  const timer = setTimeout(
+    () =>
+      deadline.abort(new TimeoutError(`${route.namespace}/${route.name} did not answer within ${target.timeoutMs} ms`)),
+    target.timeoutMs,
+  );
   const clientGone = (): void => {
     if (!res.writableFinished) deadline.abort(new UnavailableError('client closed the connection'));
   };
@@ -170,10 +197,14 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
     headers: forwardHeaders(req, route),
     agent: slot.agent,
   });
-  deadline.signal.addEventListener('abort', () => {
-    upstream.destroy();
-    sendError(res, deadline.signal.reason);
-  }, { once: true });
+  deadline.signal.addEventListener(
+    'abort',
+    () => {
+      upstream.destroy();
+      sendError(res, deadline.signal.reason);
+    },
+    { once: true },
+  );
   let answered = false;
   upstream.once('response', (answer) => {
     answered = true;
@@ -201,10 +232,19 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
  * the body is read and dropped, bounded in bytes and time, so the client, still sending, reads
  * the answer instead of meeting a reset (the lingering close of HTTP servers).
  */
-function passEarlyAnswer(req: IncomingMessage, upstream: ClientRequest, answer: IncomingMessage, res: ServerResponse): void {
+function passEarlyAnswer(
+  req: IncomingMessage,
+  upstream: ClientRequest,
+  answer: IncomingMessage,
+  res: ServerResponse,
+): void {
   req.unpipe(upstream);
   res.shouldKeepAlive = false;
-  res.writeHead(answer.statusCode ?? 502, answer.statusMessage, [...responseHeaders(answer.rawHeaders), 'Connection', 'close']);
+  res.writeHead(answer.statusCode ?? 502, answer.statusMessage, [
+    ...responseHeaders(answer.rawHeaders),
+    'Connection',
+    'close',
+  ]);
   let answerDone = false;
   let lingerDone = false;
   const finish = (): void => {
@@ -269,7 +309,9 @@ async function upgrade(options: IngressOptions, req: IncomingMessage, socket: Du
   } catch (e) {
     const { status, body } = errorResponse(e);
     const text = JSON.stringify(body);
-    socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    socket.end(
+      `HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
     return;
   }
   const { route } = resolved;
@@ -287,7 +329,8 @@ async function upgrade(options: IngressOptions, req: IncomingMessage, socket: Du
   socket.once('close', finish);
   upstream.once('connect', () => {
     const lines = [`${req.method ?? 'GET'} ${route.path} HTTP/1.1`];
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`);
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+      lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`);
     if (route.prefix) lines.push(`X-Forwarded-Prefix: ${route.prefix}`);
     lines.push(`X-Forwarded-For: ${req.socket.remoteAddress ?? ''}`);
     upstream.write(`${lines.join('\r\n')}\r\n\r\n`);

@@ -116,7 +116,10 @@ export function decide(config: KpaConfig, state: KpaState, obs: KpaObservation):
     maxPanicPods = desired;
   }
 
-  const recent = [...state.recent.filter((r) => obs.nowMs - r.atMs < config.scaleDownDelayMs), { atMs: obs.nowMs, desired }];
+  const recent = [
+    ...state.recent.filter((r) => obs.nowMs - r.atMs < config.scaleDownDelayMs),
+    { atMs: obs.nowMs, desired },
+  ];
   if (config.scaleDownDelayMs > 0) desired = Math.max(...recent.map((r) => r.desired));
 
   if (desired > 0 && desired < config.activationScale) desired = config.activationScale;

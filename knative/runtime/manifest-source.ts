@@ -44,7 +44,13 @@ export async function readManifestDocuments(path: string, options: SourceOptions
 
 async function hasKustomization(dir: string): Promise<boolean> {
   for (const name of KUSTOMIZATION_NAMES) {
-    if (await stat(join(dir, name)).then((s) => s.isFile(), () => false)) return true;
+    if (
+      await stat(join(dir, name)).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return true;
   }
   return false;
 }
@@ -52,7 +58,8 @@ async function hasKustomization(dir: string): Promise<boolean> {
 export function parseYaml(text: string, origin: string): RawDocument[] {
   const out: RawDocument[] = [];
   parseAllDocuments(text).forEach((doc, i) => {
-    if (doc.errors.length > 0) throw new ConfigError(`${origin}#${i}: invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
+    if (doc.errors.length > 0)
+      throw new ConfigError(`${origin}#${i}: invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
     const value: unknown = doc.toJS();
     if (value !== null && value !== undefined) out.push({ origin: `${origin}#${i}`, value });
   });
@@ -62,20 +69,34 @@ export function parseYaml(text: string, origin: string): RawDocument[] {
 function kustomize(dir: string, options: SourceOptions): Promise<RawDocument[]> {
   const kubectl = options.kubectl ?? 'kubectl';
   return new Promise((resolveDocs, reject) => {
-    execFile(kubectl, ['kustomize', dir], { timeout: options.kustomizeTimeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (!error) {
-        try {
-          resolveDocs(parseYaml(stdout, `${dir} (kustomize)`));
-        } catch (e) {
-          reject(e instanceof Error ? e : new Error(String(e)));
+    execFile(
+      kubectl,
+      ['kustomize', dir],
+      { timeout: options.kustomizeTimeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (!error) {
+          try {
+            resolveDocs(parseYaml(stdout, `${dir} (kustomize)`));
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+          return;
         }
-        return;
-      }
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new ConfigError(`manifests: ${dir} is a kustomize folder and rendering it needs \`kubectl kustomize\`, but "${kubectl}" was not found; install kubectl or point --manifests at plain YAML files`, { cause: error }));
-        return;
-      }
-      reject(new ConfigError(`manifests: \`${kubectl} kustomize ${dir}\` failed: ${stderr.trim() || error.message}`, { cause: error }));
-    });
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(
+            new ConfigError(
+              `manifests: ${dir} is a kustomize folder and rendering it needs \`kubectl kustomize\`, but "${kubectl}" was not found; install kubectl or point --manifests at plain YAML files`,
+              { cause: error },
+            ),
+          );
+          return;
+        }
+        reject(
+          new ConfigError(`manifests: \`${kubectl} kustomize ${dir}\` failed: ${stderr.trim() || error.message}`, {
+            cause: error,
+          }),
+        );
+      },
+    );
   });
 }

@@ -3,7 +3,13 @@
 // (sources.knative.dev/v1). Errors name the document and the field. Other kinds (RBAC, PVCs,
 // ConfigMaps) are listed as ignored; ConfigMaps still feed `configMapKeyRef` env values.
 import { z } from 'zod';
-import { attributesFilterSchema, deliveryFields, filterSchema, type DeliverySpec, type FilterDialect } from '../../events/broker/spec.js';
+import {
+  attributesFilterSchema,
+  deliveryFields,
+  filterSchema,
+  type DeliverySpec,
+  type FilterDialect,
+} from '../../events/broker/spec.js';
 import { ConfigError } from '../../functions/_shared/errors.js';
 import { AUTOSCALING_PREFIX, parseAutoscaling } from './autoscaling.js';
 import type { KpaConfig } from './kpa.js';
@@ -90,11 +96,21 @@ export interface ManifestOptions {
 export const SUSPEND_ANNOTATION = 'kaskade.dev/suspended';
 const CLUSTER_BROKER_HOST = 'broker-ingress.knative-eventing.svc.cluster.local';
 
-const dnsName = z.string().regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS label').max(63);
+const dnsName = z
+  .string()
+  .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS label')
+  .max(63);
 const stringMap = z.record(z.string(), z.string());
 const metadata = z.looseObject({ name: dnsName, namespace: dnsName.optional(), annotations: stringMap.optional() });
-const ref = z.looseObject({ apiVersion: z.string().optional(), kind: z.string().min(1), name: dnsName, namespace: dnsName.optional() });
-const destination = z.looseObject({ ref: ref.optional(), uri: z.string().min(1).optional() }).refine((d) => d.ref !== undefined || d.uri !== undefined, 'needs ref or uri');
+const ref = z.looseObject({
+  apiVersion: z.string().optional(),
+  kind: z.string().min(1),
+  name: dnsName,
+  namespace: dnsName.optional(),
+});
+const destination = z
+  .looseObject({ ref: ref.optional(), uri: z.string().min(1).optional() })
+  .refine((d) => d.ref !== undefined || d.uri !== undefined, 'needs ref or uri');
 const delivery = z.strictObject({ ...deliveryFields, deadLetterSink: destination.optional() });
 const envVar = z.looseObject({
   name: z.string().min(1),
@@ -118,14 +134,37 @@ const container = z.looseObject({
  * not know, so a misspelt field fails here instead of being dropped.
  */
 const REVISION_SPEC_FIELDS = new Set([
-  'containers', 'initContainers', 'volumes', 'serviceAccountName', 'automountServiceAccountToken', 'imagePullSecrets',
-  'containerConcurrency', 'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds', 'enableServiceLinks',
-  'affinity', 'nodeSelector', 'tolerations', 'topologySpreadConstraints', 'runtimeClassName', 'priorityClassName',
-  'schedulerName', 'securityContext', 'hostAliases', 'dnsPolicy', 'dnsConfig', 'shareProcessNamespace', 'hostIPC', 'hostPID', 'hostNetwork',
+  'containers',
+  'initContainers',
+  'volumes',
+  'serviceAccountName',
+  'automountServiceAccountToken',
+  'imagePullSecrets',
+  'containerConcurrency',
+  'timeoutSeconds',
+  'responseStartTimeoutSeconds',
+  'idleTimeoutSeconds',
+  'enableServiceLinks',
+  'affinity',
+  'nodeSelector',
+  'tolerations',
+  'topologySpreadConstraints',
+  'runtimeClassName',
+  'priorityClassName',
+  'schedulerName',
+  'securityContext',
+  'hostAliases',
+  'dnsPolicy',
+  'dnsConfig',
+  'shareProcessNamespace',
+  'hostIPC',
+  'hostPID',
+  'hostNetwork',
 ]);
 const knownRevisionFields = (spec: Record<string, unknown>, ctx: z.RefinementCtx): void => {
   for (const key of Object.keys(spec)) {
-    if (!REVISION_SPEC_FIELDS.has(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'not a field Knative accepts in a revision template' });
+    if (!REVISION_SPEC_FIELDS.has(key))
+      ctx.addIssue({ code: 'custom', path: [key], message: 'not a field Knative accepts in a revision template' });
   }
 };
 const serviceSchema = z.looseObject({
@@ -133,12 +172,14 @@ const serviceSchema = z.looseObject({
   spec: z.looseObject({
     template: z.looseObject({
       metadata: z.looseObject({ annotations: stringMap.optional() }).optional(),
-      spec: z.looseObject({
-        containerConcurrency: z.number().int().min(0).max(1000).optional(),
-        // Knative's default max-revision-timeout-seconds.
-        timeoutSeconds: z.number().int().min(1).max(600).optional(),
-        containers: z.array(container).min(1),
-      }).superRefine(knownRevisionFields),
+      spec: z
+        .looseObject({
+          containerConcurrency: z.number().int().min(0).max(1000).optional(),
+          // Knative's default max-revision-timeout-seconds.
+          timeoutSeconds: z.number().int().min(1).max(600).optional(),
+          containers: z.array(container).min(1),
+        })
+        .superRefine(knownRevisionFields),
     }),
   }),
 });
@@ -160,7 +201,10 @@ const pingSchema = z.looseObject({
       schedule: z.string().min(1),
       timezone: z.string().min(1).optional(),
       data: z.string().optional(),
-      dataBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64').optional(),
+      dataBase64: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+        .optional(),
       contentType: z.string().min(1).optional(),
       sink: destination,
     })
@@ -190,12 +234,21 @@ export function parseManifests(docs: readonly RawDocument[], options: ManifestOp
     if (knative === null) {
       if (kind === 'ConfigMap' && apiVersion === 'v1') {
         const cm = configMapSchema.safeParse(doc.value);
-        if (cm.success) configMaps.set(`${cm.data.metadata.namespace ?? options.namespace}/${cm.data.metadata.name}`, cm.data.data ?? {});
+        if (cm.success)
+          configMaps.set(
+            `${cm.data.metadata.namespace ?? options.namespace}/${cm.data.metadata.name}`,
+            cm.data.data ?? {},
+          );
       }
       out.ignored.push(`${kind}/${nameOf(doc.value)}`);
       continue;
     }
-    const expected = knative === 'PingSource' ? 'sources.knative.dev/v1' : knative === 'Service' ? 'serving.knative.dev/v1' : 'eventing.knative.dev/v1';
+    const expected =
+      knative === 'PingSource'
+        ? 'sources.knative.dev/v1'
+        : knative === 'Service'
+          ? 'serving.knative.dev/v1'
+          : 'eventing.knative.dev/v1';
     if (apiVersion !== expected) {
       problems.push(`${doc.origin}: ${kind}/${nameOf(doc.value)}: apiVersion: must be ${expected}, got ${apiVersion}`);
       continue;
@@ -214,7 +267,12 @@ export function parseManifests(docs: readonly RawDocument[], options: ManifestOp
         const namespace = r.data.metadata.namespace ?? options.namespace;
         const where = `${doc.origin}: Broker/${r.data.metadata.name}`;
         const d = r.data.spec?.delivery;
-        out.brokers.push({ origin: doc.origin, namespace, name: r.data.metadata.name, ...(d ? { delivery: deliveryFrom(d, namespace, where, problems) } : {}) });
+        out.brokers.push({
+          origin: doc.origin,
+          namespace,
+          name: r.data.metadata.name,
+          ...(d ? { delivery: deliveryFrom(d, namespace, where, problems) } : {}),
+        });
       }
     } else if (kind === 'Trigger') {
       const r = triggerSchema.safeParse(doc.value);
@@ -270,7 +328,13 @@ function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function serviceFrom(doc: RawDocument, options: ManifestOptions, configMaps: Map<string, Record<string, string>>, problems: Problems, warnings: string[]): ServiceManifest | null {
+function serviceFrom(
+  doc: RawDocument,
+  options: ManifestOptions,
+  configMaps: Map<string, Record<string, string>>,
+  problems: Problems,
+  warnings: string[],
+): ServiceManifest | null {
   const r = serviceSchema.safeParse(doc.value);
   if (!r.success) {
     problems.push(...issues(doc.origin, `Service/${nameOf(doc.value)}`, r.error));
@@ -280,7 +344,10 @@ function serviceFrom(doc: RawDocument, options: ManifestOptions, configMaps: Map
   const namespace = meta.namespace ?? options.namespace;
   const where = `${doc.origin}: Service/${meta.name}`;
   const podSpec = spec.template.spec;
-  const index = Math.max(0, podSpec.containers.findIndex((c) => (c.ports?.length ?? 0) > 0));
+  const index = Math.max(
+    0,
+    podSpec.containers.findIndex((c) => (c.ports?.length ?? 0) > 0),
+  );
   const c = podSpec.containers[index];
   if (!c) return null;
   const cc = podSpec.containerConcurrency ?? 0;
@@ -295,11 +362,15 @@ function serviceFrom(doc: RawDocument, options: ManifestOptions, configMaps: Map
       else if (v.valueFrom?.fieldRef) {
         const path = v.valueFrom.fieldRef.fieldPath;
         value = path === 'metadata.namespace' ? namespace : path === 'metadata.name' ? `${meta.name}-local` : undefined;
-        if (value === undefined) warnings.push(`${where}: ${field}: fieldRef ${path} is not available locally; ${v.name} is unset`);
+        if (value === undefined)
+          warnings.push(`${where}: ${field}: fieldRef ${path} is not available locally; ${v.name} is unset`);
       } else if (v.valueFrom?.configMapKeyRef) {
         const { name, key } = v.valueFrom.configMapKeyRef;
         value = configMaps.get(`${namespace}/${name}`)?.[key];
-        if (value === undefined) problems.push(`${where}: ${field}.valueFrom.configMapKeyRef: ConfigMap ${name} key ${key} is not in the manifests`);
+        if (value === undefined)
+          problems.push(
+            `${where}: ${field}.valueFrom.configMapKeyRef: ConfigMap ${name} key ${key} is not in the manifests`,
+          );
       } else if (v.valueFrom?.secretKeyRef) {
         warnings.push(`${where}: ${field}: secrets are not read locally; set ${v.name} with --env ${v.name}=...`);
       } else value = '';
@@ -314,11 +385,18 @@ function serviceFrom(doc: RawDocument, options: ManifestOptions, configMaps: Map
 
   const functionTarget = known.get('FUNCTION_TARGET');
   if (functionTarget === undefined || !/^[a-z][a-z0-9-]*$/i.test(functionTarget)) {
-    problems.push(`${where}: spec.template.spec.containers[${index}].env: FUNCTION_TARGET must name a folder of functions/ (the worker loads functions/<FUNCTION_TARGET>/index.ts), got ${JSON.stringify(functionTarget ?? null)}`);
+    problems.push(
+      `${where}: spec.template.spec.containers[${index}].env: FUNCTION_TARGET must name a folder of functions/ (the worker loads functions/<FUNCTION_TARGET>/index.ts), got ${JSON.stringify(functionTarget ?? null)}`,
+    );
   }
   const misplaced = Object.keys(meta.annotations ?? {}).filter((k) => k.startsWith(AUTOSCALING_PREFIX));
-  if (misplaced.length > 0) warnings.push(`${where}: metadata.annotations: ${misplaced.join(', ')} belong under spec.template.metadata.annotations; Knative ignores them here, and so does the runtime`);
-  const auto = parseAutoscaling(spec.template.metadata?.annotations ?? {}, cc, { allowZeroInitialScale: options.allowZeroInitialScale });
+  if (misplaced.length > 0)
+    warnings.push(
+      `${where}: metadata.annotations: ${misplaced.join(', ')} belong under spec.template.metadata.annotations; Knative ignores them here, and so does the runtime`,
+    );
+  const auto = parseAutoscaling(spec.template.metadata?.annotations ?? {}, cc, {
+    allowZeroInitialScale: options.allowZeroInitialScale,
+  });
   for (const p of auto.problems) problems.push(`${where}: spec.template.metadata.annotations.${p.field}: ${p.message}`);
   for (const w of auto.warnings) warnings.push(`${where}: ${w}`);
   if (functionTarget === undefined) return null;
@@ -350,7 +428,12 @@ function brokerOfEnv(url: string | undefined, namespace: string): { namespace: s
     try {
       const u = new URL(url);
       const [ns, name] = u.pathname.split('/').filter((s) => s !== '');
-      if (ns !== undefined && name !== undefined && (u.hostname === CLUSTER_BROKER_HOST || u.hostname.startsWith('broker-ingress.'))) return { namespace: ns, name };
+      if (
+        ns !== undefined &&
+        name !== undefined &&
+        (u.hostname === CLUSTER_BROKER_HOST || u.hostname.startsWith('broker-ingress.'))
+      )
+        return { namespace: ns, name };
     } catch {
       // Not a URL: the runtime replaces it with the local default broker's.
     }
@@ -358,10 +441,18 @@ function brokerOfEnv(url: string | undefined, namespace: string): { namespace: s
   return { namespace, name: 'default' };
 }
 
-function destinationFrom(d: z.infer<typeof destination>, namespace: string, where: string, problems: Problems): Destination | null {
+function destinationFrom(
+  d: z.infer<typeof destination>,
+  namespace: string,
+  where: string,
+  problems: Problems,
+): Destination | null {
   if (d.ref) {
     const ns = d.ref.namespace ?? namespace;
-    if (d.ref.kind === 'Service' && (d.ref.apiVersion === undefined || d.ref.apiVersion.startsWith('serving.knative.dev/'))) {
+    if (
+      d.ref.kind === 'Service' &&
+      (d.ref.apiVersion === undefined || d.ref.apiVersion.startsWith('serving.knative.dev/'))
+    ) {
       const path = d.uri !== undefined && d.uri.startsWith('/') ? d.uri : '/';
       return { kind: 'service', namespace: ns, name: d.ref.name, path };
     }
@@ -378,7 +469,9 @@ function destinationFrom(d: z.infer<typeof destination>, namespace: string, wher
 }
 
 function deliveryFrom(d: z.infer<typeof delivery>, namespace: string, where: string, problems: Problems): Delivery {
-  const dls = d.deadLetterSink ? destinationFrom(d.deadLetterSink, namespace, `${where}: spec.delivery.deadLetterSink`, problems) : null;
+  const dls = d.deadLetterSink
+    ? destinationFrom(d.deadLetterSink, namespace, `${where}: spec.delivery.deadLetterSink`, problems)
+    : null;
   return {
     ...(d.retry !== undefined ? { retry: d.retry } : {}),
     ...(d.backoffPolicy !== undefined ? { backoffPolicy: d.backoffPolicy } : {}),
@@ -418,24 +511,34 @@ function checkReferences(m: RuntimeManifests, problems: Problems): void {
   const key = (ns: string, name: string): string => `${ns}/${name}`;
   const services = new Set(m.services.map((s) => key(s.namespace, s.name)));
   const brokers = new Set(m.brokers.map((b) => key(b.namespace, b.name)));
-  for (const [kind, list] of [['Service', m.services], ['Broker', m.brokers], ['Trigger', m.triggers], ['PingSource', m.pingSources]] as const) {
+  for (const [kind, list] of [
+    ['Service', m.services],
+    ['Broker', m.brokers],
+    ['Trigger', m.triggers],
+    ['PingSource', m.pingSources],
+  ] as const) {
     const seen = new Set<string>();
     for (const r of list) {
       const k = key(r.namespace, r.name);
-      if (seen.has(k)) problems.push(`${r.origin}: ${kind}/${r.name}: another ${kind} in namespace ${r.namespace} has the same name`);
+      if (seen.has(k))
+        problems.push(`${r.origin}: ${kind}/${r.name}: another ${kind} in namespace ${r.namespace} has the same name`);
       seen.add(k);
     }
   }
   const check = (d: Destination | undefined, where: string): void => {
-    if (d?.kind === 'service' && !services.has(key(d.namespace, d.name))) problems.push(`${where}: refers to Service ${d.namespace}/${d.name}, which is not in the manifests`);
-    if (d?.kind === 'broker' && !brokers.has(key(d.namespace, d.name))) problems.push(`${where}: refers to Broker ${d.namespace}/${d.name}, which is not in the manifests`);
+    if (d?.kind === 'service' && !services.has(key(d.namespace, d.name)))
+      problems.push(`${where}: refers to Service ${d.namespace}/${d.name}, which is not in the manifests`);
+    if (d?.kind === 'broker' && !brokers.has(key(d.namespace, d.name)))
+      problems.push(`${where}: refers to Broker ${d.namespace}/${d.name}, which is not in the manifests`);
   };
   for (const t of m.triggers) {
     const where = `${t.origin}: Trigger/${t.name}`;
-    if (!brokers.has(key(t.namespace, t.broker))) problems.push(`${where}: spec.broker: Broker ${t.namespace}/${t.broker} is not in the manifests`);
+    if (!brokers.has(key(t.namespace, t.broker)))
+      problems.push(`${where}: spec.broker: Broker ${t.namespace}/${t.broker} is not in the manifests`);
     check(t.subscriber, `${where}: spec.subscriber`);
     check(t.delivery?.deadLetterSink, `${where}: spec.delivery.deadLetterSink`);
   }
-  for (const b of m.brokers) check(b.delivery?.deadLetterSink, `${b.origin}: Broker/${b.name}: spec.delivery.deadLetterSink`);
+  for (const b of m.brokers)
+    check(b.delivery?.deadLetterSink, `${b.origin}: Broker/${b.name}: spec.delivery.deadLetterSink`);
   for (const p of m.pingSources) check(p.sink, `${p.origin}: PingSource/${p.name}: spec.sink`);
 }

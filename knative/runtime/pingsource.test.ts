@@ -17,7 +17,17 @@ import { startRuntime } from './runtime.js';
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function source(over: Partial<PingSourceManifest>): PingSourceManifest {
-  return { origin: 'test.yaml#0', namespace: 'ns', name: 'p', schedule: '* * * * * *', data: Buffer.from('{"a":1}'), contentType: 'application/json', sink: { kind: 'uri', uri: 'http://x/' }, suspended: false, ...over };
+  return {
+    origin: 'test.yaml#0',
+    namespace: 'ns',
+    name: 'p',
+    schedule: '* * * * * *',
+    data: Buffer.from('{"a":1}'),
+    contentType: 'application/json',
+    sink: { kind: 'uri', uri: 'http://x/' },
+    suspended: false,
+    ...over,
+  };
 }
 
 interface Received {
@@ -65,10 +75,30 @@ afterAll(async () => {
 
 describe('parseSchedule', () => {
   it.each([
-    { name: 'plain five fields', schedule: '0 3 * * *', tz: undefined, want: { pattern: '0 3 * * *', timezone: undefined } },
-    { name: 'seconds field', schedule: '*/5 * * * * *', tz: 'UTC', want: { pattern: '*/5 * * * * *', timezone: 'UTC' } },
-    { name: 'CRON_TZ prefix', schedule: 'CRON_TZ=Europe/Paris 0 3 * * *', tz: undefined, want: { pattern: '0 3 * * *', timezone: 'Europe/Paris' } },
-    { name: 'timezone field wins over CRON_TZ', schedule: 'CRON_TZ=Europe/Paris 0 3 * * *', tz: 'Asia/Seoul', want: { pattern: '0 3 * * *', timezone: 'Asia/Seoul' } },
+    {
+      name: 'plain five fields',
+      schedule: '0 3 * * *',
+      tz: undefined,
+      want: { pattern: '0 3 * * *', timezone: undefined },
+    },
+    {
+      name: 'seconds field',
+      schedule: '*/5 * * * * *',
+      tz: 'UTC',
+      want: { pattern: '*/5 * * * * *', timezone: 'UTC' },
+    },
+    {
+      name: 'CRON_TZ prefix',
+      schedule: 'CRON_TZ=Europe/Paris 0 3 * * *',
+      tz: undefined,
+      want: { pattern: '0 3 * * *', timezone: 'Europe/Paris' },
+    },
+    {
+      name: 'timezone field wins over CRON_TZ',
+      schedule: 'CRON_TZ=Europe/Paris 0 3 * * *',
+      tz: 'Asia/Seoul',
+      want: { pattern: '0 3 * * *', timezone: 'Asia/Seoul' },
+    },
   ])('$name', ({ schedule, tz, want }) => {
     expect(parseSchedule(schedule, tz)).toEqual(want);
   });
@@ -77,10 +107,20 @@ describe('parseSchedule', () => {
 describe('the ping event', () => {
   it.each([
     { name: 'JSON data', over: {}, contentType: 'application/json', body: '{"a":1}' },
-    { name: 'binary data', over: { data: Buffer.from([0, 1, 2]), contentType: 'application/octet-stream' }, contentType: 'application/octet-stream', body: '\u0000\u0001\u0002' },
+    {
+      name: 'binary data',
+      over: { data: Buffer.from([0, 1, 2]), contentType: 'application/octet-stream' },
+      contentType: 'application/octet-stream',
+      body: '\u0000\u0001\u0002',
+    },
   ])('$name: binary mode with Knative type and source', ({ over, contentType, body }) => {
     const e = pingEvent(source(over));
-    expect(e.headers).toMatchObject({ 'ce-specversion': '1.0', 'ce-type': PING_EVENT_TYPE, 'ce-source': '/apis/v1/namespaces/ns/pingsources/p', 'content-type': contentType });
+    expect(e.headers).toMatchObject({
+      'ce-specversion': '1.0',
+      'ce-type': PING_EVENT_TYPE,
+      'ce-source': '/apis/v1/namespaces/ns/pingsources/p',
+      'content-type': contentType,
+    });
     expect(e.headers['ce-id']).toBeTruthy();
     expect(e.body.toString('latin1')).toBe(body);
   });
@@ -115,8 +155,12 @@ describe('startPingSources', () => {
     { name: 'a malformed schedule', over: { schedule: 'every day' } },
     { name: 'an unknown timezone', over: { timezone: 'Mars/Olympus' } },
   ])('rejects $name naming the source and field', ({ over }) => {
-    expect(() => startPingSources([{ source: source(over), sinkUrl: base }], { logger: quiet, timeoutMs: 1_000 })).toThrow(ConfigError);
-    expect(() => startPingSources([{ source: source(over), sinkUrl: base }], { logger: quiet, timeoutMs: 1_000 })).toThrow(/test\.yaml#0: PingSource\/p: spec\.schedule/);
+    expect(() =>
+      startPingSources([{ source: source(over), sinkUrl: base }], { logger: quiet, timeoutMs: 1_000 }),
+    ).toThrow(ConfigError);
+    expect(() =>
+      startPingSources([{ source: source(over), sinkUrl: base }], { logger: quiet, timeoutMs: 1_000 }),
+    ).toThrow(/test\.yaml#0: PingSource\/p: spec\.schedule/);
   });
 });
 
@@ -124,7 +168,15 @@ describe('a PingSource from a manifest', () => {
   it('fires into its sink while the runtime runs, and stops with it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kaskade-ping-'));
     const manifest = join(dir, 'ping.yaml');
-    await writeFile(manifest, stringify({ apiVersion: 'sources.knative.dev/v1', kind: 'PingSource', metadata: { name: 'tick' }, spec: { schedule: '* * * * * *', data: '{"from":"manifest"}', sink: { uri: `${base}/manifest` } } }));
+    await writeFile(
+      manifest,
+      stringify({
+        apiVersion: 'sources.knative.dev/v1',
+        kind: 'PingSource',
+        metadata: { name: 'tick' },
+        spec: { schedule: '* * * * * *', data: '{"from":"manifest"}', sink: { uri: `${base}/manifest` } },
+      }),
+    );
     received.length = 0;
     const runtime = await startRuntime({ manifests: manifest, stateDir: dir, logSink: new PassThrough() });
     await arrived('/manifest', 2);

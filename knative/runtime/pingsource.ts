@@ -32,9 +32,14 @@ export interface PingSources {
 }
 
 /** Splits Knative's `CRON_TZ=Europe/Paris 0 3 * * *` into pattern and zone. */
-export function parseSchedule(schedule: string, timezone: string | undefined): { pattern: string; timezone: string | undefined } {
+export function parseSchedule(
+  schedule: string,
+  timezone: string | undefined,
+): { pattern: string; timezone: string | undefined } {
   const m = /^CRON_TZ=(\S+)\s+(.*)$/.exec(schedule.trim());
-  return m?.[1] !== undefined && m[2] !== undefined ? { pattern: m[2], timezone: timezone ?? m[1] } : { pattern: schedule.trim(), timezone };
+  return m?.[1] !== undefined && m[2] !== undefined
+    ? { pattern: m[2], timezone: timezone ?? m[1] }
+    : { pattern: schedule.trim(), timezone };
 }
 
 export function pingEvent(source: PingSourceManifest): { headers: Record<string, string>; body: Buffer } {
@@ -51,7 +56,10 @@ export function pingEvent(source: PingSourceManifest): { headers: Record<string,
   return { headers: out, body: source.data };
 }
 
-export function startPingSources(targets: readonly PingTarget[], options: { logger: Logger; timeoutMs: number }): PingSources {
+export function startPingSources(
+  targets: readonly PingTarget[],
+  options: { logger: Logger; timeoutMs: number },
+): PingSources {
   const jobs: Array<{ t: PingTarget; cron: Cron; counts: { fired: number; failed: number } }> = [];
   for (const t of targets) {
     const { pattern, timezone } = parseSchedule(t.source.schedule, t.source.timezone);
@@ -59,22 +67,32 @@ export function startPingSources(targets: readonly PingTarget[], options: { logg
     const send = async (): Promise<void> => {
       const { headers, body } = pingEvent(t.source);
       try {
-        const res = await fetchWithTimeout(t.sinkUrl, { method: 'POST', headers, body: new Uint8Array(body) }, options.timeoutMs);
+        const res = await fetchWithTimeout(
+          t.sinkUrl,
+          { method: 'POST', headers, body: new Uint8Array(body) },
+          options.timeoutMs,
+        );
         await res.arrayBuffer();
         if (!res.ok) throw new UnavailableError(`sink answered ${res.status}`);
         counts.fired += 1;
       } catch (e) {
         counts.failed += 1;
-        options.logger.warn(`PingSource ${t.source.namespace}/${t.source.name}: delivery to ${t.sinkUrl} failed: ${(e as Error).message}`);
+        options.logger.warn(
+          `PingSource ${t.source.namespace}/${t.source.name}: delivery to ${t.sinkUrl} failed: ${(e as Error).message}`,
+        );
       }
     };
     let cron: Cron;
     try {
-      cron = new Cron(pattern, { paused: t.source.suspended, protect: true, ...(timezone ? { timezone } : {}) }, () => send());
+      cron = new Cron(pattern, { paused: t.source.suspended, protect: true, ...(timezone ? { timezone } : {}) }, () =>
+        send(),
+      );
       cron.nextRun();
     } catch (e) {
       for (const j of jobs) j.cron.stop();
-      throw new ConfigError(`${t.source.origin}: PingSource/${t.source.name}: spec.schedule: ${(e as Error).message}`, { cause: e });
+      throw new ConfigError(`${t.source.origin}: PingSource/${t.source.name}: spec.schedule: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     jobs.push({ t, cron, counts });
   }

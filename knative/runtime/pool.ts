@@ -106,11 +106,15 @@ export class ServicePool {
       const slot = await new Promise<Slot>((grant, fail) => {
         const waiter: Waiter = { grant, fail };
         this.queue.push(waiter);
-        signal?.addEventListener('abort', () => {
-          const i = this.queue.indexOf(waiter);
-          if (i >= 0) this.queue.splice(i, 1);
-          fail(signal.reason instanceof Error ? signal.reason : new UnavailableError('request aborted while queued'));
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            const i = this.queue.indexOf(waiter);
+            if (i >= 0) this.queue.splice(i, 1);
+            fail(signal.reason instanceof Error ? signal.reason : new UnavailableError('request aborted while queued'));
+          },
+          { once: true },
+        );
         if (this.activeCount() === 0) this.options.onDemand();
       });
       return slot;
@@ -189,7 +193,12 @@ export class ServicePool {
   }
 
   private adopt(worker: WorkerProcess): void {
-    const member: Member = { worker, agent: new Agent({ keepAlive: true, maxSockets: Infinity }), inFlight: 0, retiring: false };
+    const member: Member = {
+      worker,
+      agent: new Agent({ keepAlive: true, maxSockets: Infinity }),
+      inFlight: 0,
+      retiring: false,
+    };
     this.members.set(worker.pod, member);
     if (this.closed) {
       void this.retire(member);
@@ -224,7 +233,8 @@ export class ServicePool {
     const message = e instanceof Error ? e.message : String(e);
     this.options.logger.error(`${this.key}: pod ${pod} failed to start: ${message}`);
     if (this.activeCount() === 0) {
-      for (const w of this.queue.splice(0)) w.fail(new UnavailableError(`service ${this.key} failed to start: ${message}`));
+      for (const w of this.queue.splice(0))
+        w.fail(new UnavailableError(`service ${this.key} failed to start: ${message}`));
     }
   }
 
@@ -249,7 +259,13 @@ export class ServicePool {
   }
 
   status(): PoolStatus {
-    const pods = [...this.members.values()].map((m) => ({ pod: m.worker.pod, phase: m.worker.phase, port: m.worker.port, inFlight: m.inFlight, pid: m.worker.pid }));
+    const pods = [...this.members.values()].map((m) => ({
+      pod: m.worker.pod,
+      phase: m.worker.phase,
+      port: m.worker.port,
+      inFlight: m.inFlight,
+      pid: m.worker.pid,
+    }));
     const count = (phase: string): number => pods.filter((p) => p.phase === phase).length;
     return {
       ready: count('ready'),

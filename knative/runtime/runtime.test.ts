@@ -21,7 +21,14 @@ beforeAll(async () => {
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
   // window 6s × 0.25 = 1.5 s stable window, 0.5 s ticks.
-  runtime = await startRuntime({ manifests: MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir, allowZeroInitialScale: true, kpa: { timeScale: 0.25 }, logSink: sink });
+  runtime = await startRuntime({
+    manifests: MANIFESTS,
+    functionsDir: FIXTURE_FUNCTIONS,
+    stateDir,
+    allowZeroInitialScale: true,
+    kpa: { timeScale: 0.25 },
+    logSink: sink,
+  });
 });
 
 afterAll(async () => {
@@ -54,11 +61,17 @@ describe('scale from zero, up and back to zero', () => {
   });
 
   it('scales to at least two workers under 8 concurrent slow requests (target 1), then balances across them', async () => {
-    const burst = Promise.all(Array.from({ length: 8 }, () => fetch(`${runtime.url('echo')}/?sleep=1500`).then((r) => r.status)));
+    const burst = Promise.all(
+      Array.from({ length: 8 }, () => fetch(`${runtime.url('echo')}/?sleep=1500`).then((r) => r.status)),
+    );
     await until('two ready echo workers', () => service('echo').ready >= 2, 10_000);
     expect(service('echo').mode).toBe('panic');
     expect(await burst).toEqual(Array.from({ length: 8 }, () => 200));
-    const pids = await Promise.all(Array.from({ length: 4 }, () => fetch(`${runtime.url('echo')}/?sleep=300`).then(async (r) => ((await r.json()) as EchoReply).pid)));
+    const pids = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        fetch(`${runtime.url('echo')}/?sleep=300`).then(async (r) => ((await r.json()) as EchoReply).pid),
+      ),
+    );
     expect(new Set(pids).size).toBeGreaterThanOrEqual(2);
   });
 
@@ -77,7 +90,9 @@ describe('containerConcurrency', () => {
       peakInFlight = Math.max(peakInFlight, ...s.pods.map((p) => p.inFlight));
     }, 10);
     const t0 = Date.now();
-    const statuses = await Promise.all(Array.from({ length: 4 }, () => fetch(`${runtime.url('echo-cc')}/?sleep=200`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 4 }, () => fetch(`${runtime.url('echo-cc')}/?sleep=200`).then((r) => r.status)),
+    );
     clearInterval(watch);
     expect(statuses).toEqual([200, 200, 200, 200]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4 * 200);
@@ -90,7 +105,9 @@ describe('containerConcurrency', () => {
     // One request holds the worker's only slot; the next 13 find 10 places in the queue.
     const holder = fetch(`${runtime.url('echo-cc')}/?sleep=1000`).then((r) => r.status);
     await until('the holder in flight', () => service('echo-cc').pods.some((p) => p.inFlight === 1), 10_000);
-    const statuses = await Promise.all(Array.from({ length: 13 }, () => fetch(`${runtime.url('echo-cc')}/`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 13 }, () => fetch(`${runtime.url('echo-cc')}/`).then((r) => r.status)),
+    );
     expect(await holder).toBe(200);
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(statuses.filter((s) => s === 503)).toHaveLength(3);
@@ -113,7 +130,9 @@ describe('routing', () => {
   ])('$name → $status', async ({ path, host, status }) => {
     const res = await new Promise<{ status: number; body: string }>((resolveRes, reject) => {
       const socket = connect({ port: runtime.port, host: '127.0.0.1' }, () => {
-        socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host ?? `127.0.0.1:${runtime.port}`}\r\nConnection: close\r\n\r\n`);
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: ${host ?? `127.0.0.1:${runtime.port}`}\r\nConnection: close\r\n\r\n`,
+        );
       });
       let data = '';
       socket.on('data', (c: Buffer) => (data += c.toString()));
@@ -159,11 +178,20 @@ describe('routing', () => {
 describe('a service that cannot start', () => {
   it('answers the waiting request 503 with the reason, and keeps the runtime up', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kaskade-broken-'));
-    const broken = await startRuntime({ manifests: MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir: dir, allowZeroInitialScale: true, env: { ECHO_MAX_SLEEP_MS: 'soon' }, logSink: new PassThrough() });
+    const broken = await startRuntime({
+      manifests: MANIFESTS,
+      functionsDir: FIXTURE_FUNCTIONS,
+      stateDir: dir,
+      allowZeroInitialScale: true,
+      env: { ECHO_MAX_SLEEP_MS: 'soon' },
+      logSink: new PassThrough(),
+    });
     try {
       const res = await fetch(`${broken.url('echo-cc')}/`);
       expect(res.status).toBe(503);
-      expect(((await res.json()) as { error: string }).error).toMatch(/failed to start.*ECHO_MAX_SLEEP_MS must be an integer/);
+      expect(((await res.json()) as { error: string }).error).toMatch(
+        /failed to start.*ECHO_MAX_SLEEP_MS must be an integer/,
+      );
       expect((await fetch(`http://127.0.0.1:${broken.port}/_kaskade/healthz`)).status).toBe(200);
     } finally {
       await broken.close();
@@ -172,6 +200,14 @@ describe('a service that cannot start', () => {
   });
 
   it('refuses a second runtime on the same state folder', async () => {
-    await expect(startRuntime({ manifests: MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir, allowZeroInitialScale: true, logSink: new PassThrough() })).rejects.toThrow(/another runtime .* uses/);
+    await expect(
+      startRuntime({
+        manifests: MANIFESTS,
+        functionsDir: FIXTURE_FUNCTIONS,
+        stateDir,
+        allowZeroInitialScale: true,
+        logSink: new PassThrough(),
+      }),
+    ).rejects.toThrow(/another runtime .* uses/);
   });
 });

@@ -13,7 +13,13 @@ import type { WorkerMode } from './build.js';
 import { startIngress, type Ingress } from './ingress.js';
 import { startKubeApi, type KubeApi } from './kube-api/index.js';
 import { readManifestDocuments, type RawDocument } from './manifest-source.js';
-import { parseManifests, type Destination, type ManifestOptions, type RuntimeManifests, type ServiceManifest } from './manifests.js';
+import {
+  parseManifests,
+  type Destination,
+  type ManifestOptions,
+  type RuntimeManifests,
+  type ServiceManifest,
+} from './manifests.js';
 import { startPingSources, type PingSources, type PingStatus } from './pingsource.js';
 import type { PoolStatus } from './pool.js';
 import { ServiceSet } from './services.js';
@@ -109,7 +115,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const functionsDir = resolve(options.functionsDir ?? FUNCTIONS_DIR);
   const functionSource = (s: ServiceManifest): string => join(functionsDir, s.functionTarget, 'index.ts');
 
-  const { docs, manifestOptions, manifests } = await loadManifests(options, { namespace, stateDir, functionSource, logger });
+  const { docs, manifestOptions, manifests } = await loadManifests(options, {
+    namespace,
+    stateDir,
+    functionSource,
+    logger,
+  });
   await claimStateDir(stateDir);
 
   const tickMs = tickMsOf(options.kpa);
@@ -171,9 +182,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
     const launchBroker = options.broker === undefined ? startLocalBrokers : options.broker;
     if (launchBroker && manifests.brokers.length > 0) {
-      broker = await launchBroker({ brokers: manifests.brokers, triggers: manifests.triggers, stateDir, logger: createLogger('broker', sink), resolve: resolveDestination });
+      broker = await launchBroker({
+        brokers: manifests.brokers,
+        triggers: manifests.triggers,
+        stateDir,
+        logger: createLogger('broker', sink),
+        resolve: resolveDestination,
+      });
     } else if (manifests.brokers.length > 0) {
-      logger.warn(`no local broker: ${manifests.brokers.length} Broker(s) and ${manifests.triggers.length} Trigger(s) are not served`);
+      logger.warn(
+        `no local broker: ${manifests.brokers.length} Broker(s) and ${manifests.triggers.length} Trigger(s) are not served`,
+      );
     }
 
     // Every service, from the manifests or created through the Kubernetes API, is run by the
@@ -213,7 +232,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       manifests.pingSources.map((p) => ({ source: p, sinkUrl: resolveDestination(p.sink) })),
       { logger, timeoutMs: options.sinkTimeoutMs ?? 10_000 },
     );
-    const state: RuntimeStateFile = { pid: process.pid, port: ingress.port, host, kubeApiUrl: kube.url, kubeconfig: kube.kubeconfig, adminUrl: `http://${host}:${ingress.port}/_kaskade`, namespace, brokerUrl: brokerUrlOf(), brokers: brokerList(), startedAt };
+    const state: RuntimeStateFile = {
+      pid: process.pid,
+      port: ingress.port,
+      host,
+      kubeApiUrl: kube.url,
+      kubeconfig: kube.kubeconfig,
+      adminUrl: `http://${host}:${ingress.port}/_kaskade`,
+      namespace,
+      brokerUrl: brokerUrlOf(),
+      brokers: brokerList(),
+      startedAt,
+    };
     await writeState(stateDir, state);
   } catch (e) {
     await close();
@@ -226,9 +256,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     url: kube.url,
     port: kube.port,
     kubeconfig: kube.kubeconfig,
-    serviceAccountKubeconfig: async (ns: string, sa: string): Promise<string> => (await kubeApi.podEnv(ns, sa)).KUBECONFIG ?? '',
+    serviceAccountKubeconfig: async (ns: string, sa: string): Promise<string> =>
+      (await kubeApi.podEnv(ns, sa)).KUBECONFIG ?? '',
   };
-  logger.info(`ingress on http://${host}:${port} (tick ${tickMs} ms); ${manifests.services.length} service(s) in the manifests; Kubernetes API on ${api.url}`);
+  logger.info(
+    `ingress on http://${host}:${port} (tick ${tickMs} ms); ${manifests.services.length} service(s) in the manifests; Kubernetes API on ${api.url}`,
+  );
   return {
     port,
     kubeApi: api,
@@ -259,7 +292,10 @@ async function loadManifests(
   if (manifests.ignored.length > 0) at.logger.info(`not run locally: ${manifests.ignored.join(', ')}`);
   for (const s of manifests.services) {
     const source = at.functionSource(s);
-    if (!existsSync(source)) throw new ConfigError(`${s.origin}: Service/${s.name}: FUNCTION_TARGET=${s.functionTarget} but ${source} does not exist`);
+    if (!existsSync(source))
+      throw new ConfigError(
+        `${s.origin}: Service/${s.name}: FUNCTION_TARGET=${s.functionTarget} but ${source} does not exist`,
+      );
   }
   return { docs, manifestOptions, manifests };
 }
@@ -268,7 +304,10 @@ async function loadManifests(
 async function claimStateDir(stateDir: string): Promise<void> {
   await mkdir(stateDir, { recursive: true });
   const other = await readState(stateDir).catch(() => null);
-  if (other) throw new ConfigError(`another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`);
+  if (other)
+    throw new ConfigError(
+      `another runtime (pid ${other.pid}, port ${other.port}) uses ${stateDir}; stop it or pick another state folder`,
+    );
 }
 
 /** One service's line of `kaskade status`: its pool, its autoscaler's view and its URLs. */
@@ -278,7 +317,13 @@ function serviceStatus(
   urlOf: (svc: string, ns?: string) => string,
   hostUrlOf: (svc: string, ns?: string) => string,
 ): ServiceStatus {
-  const scale = autoscaler.status(`${s.namespace}/${s.name}`) ?? { desired: 0, mode: 'stable' as const, stable: 0, panic: 0, targetPerPod: 0 };
+  const scale = autoscaler.status(`${s.namespace}/${s.name}`) ?? {
+    desired: 0,
+    mode: 'stable' as const,
+    stable: 0,
+    panic: 0,
+    targetPerPod: 0,
+  };
   return {
     namespace: s.namespace,
     name: s.name,

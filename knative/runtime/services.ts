@@ -16,7 +16,17 @@ import { WorkerProcess } from './worker.js';
 import { REPO_ROOT } from './paths.js';
 
 /** Host env a worker inherits (everything else comes from its manifest, as in a container). */
-const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'KASKADE_BACKEND', 'GOOGLE_APPLICATION_CREDENTIALS', 'NODE_EXTRA_CA_CERTS'];
+const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TZ',
+  'LANG',
+  'LC_ALL',
+  'KASKADE_BACKEND',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+  'NODE_EXTRA_CA_CERTS',
+];
 
 export interface ServiceSetOptions {
   autoscaler: Autoscaler;
@@ -63,16 +73,26 @@ export class ServiceSet implements ServiceRunner {
   admit(service: KnativeService, namespace: string): ServiceManifest {
     let manifest: ServiceManifest | undefined;
     try {
-      manifest = parseManifests([...this.o.configMaps, { origin: 'api', value: { ...service, metadata: { ...service.metadata, namespace } } }], this.o.manifestOptions).services[0];
+      manifest = parseManifests(
+        [...this.o.configMaps, { origin: 'api', value: { ...service, metadata: { ...service.metadata, namespace } } }],
+        this.o.manifestOptions,
+      ).services[0];
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       const first = e.message.split('\n')[1]?.trim() ?? e.message;
       const m = /^api: Service\/[^:]*: ([^:]+): (.*)$/.exec(first);
-      throw new InvalidFieldError(m?.[1] ?? 'spec', `Service "${service.metadata.name}" is invalid: ${m ? `${m[1] ?? ''}: ${m[2] ?? ''}` : first}`, { cause: e });
+      throw new InvalidFieldError(
+        m?.[1] ?? 'spec',
+        `Service "${service.metadata.name}" is invalid: ${m ? `${m[1] ?? ''}: ${m[2] ?? ''}` : first}`,
+        { cause: e },
+      );
     }
     if (!manifest) throw new InvalidFieldError('spec', `Service "${service.metadata.name}" is invalid`);
     if (!existsSync(this.o.functionSource(manifest))) {
-      throw new InvalidFieldError('spec.template.spec.containers[0].env', `Service "${service.metadata.name}" is invalid: spec.template.spec.containers[0].env: FUNCTION_TARGET=${manifest.functionTarget} but functions/${manifest.functionTarget}/index.ts does not exist`);
+      throw new InvalidFieldError(
+        'spec.template.spec.containers[0].env',
+        `Service "${service.metadata.name}" is invalid: spec.template.spec.containers[0].env: FUNCTION_TARGET=${manifest.functionTarget} but functions/${manifest.functionTarget}/index.ts does not exist`,
+      );
     }
     return manifest;
   }
@@ -81,7 +101,11 @@ export class ServiceSet implements ServiceRunner {
     return this.o.urls(namespace, name);
   }
 
-  async run(service: KnativeService, revision: string, events: { ready(): void; failed(message: string): void }): Promise<void> {
+  async run(
+    service: KnativeService,
+    revision: string,
+    events: { ready(): void; failed(message: string): void },
+  ): Promise<void> {
     const namespace = service.metadata.namespace ?? this.o.manifestOptions.namespace;
     const s = this.admit(service, namespace);
     const serviceAccount = serviceAccountOf(service);
@@ -113,7 +137,10 @@ export class ServiceSet implements ServiceRunner {
           events.failed(reason(e));
           throw e;
         });
-        worker.ready.then(() => events.ready(), (e: unknown) => events.failed(reason(e)));
+        worker.ready.then(
+          () => events.ready(),
+          (e: unknown) => events.failed(reason(e)),
+        );
         return worker;
       },
     });

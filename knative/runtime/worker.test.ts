@@ -11,8 +11,20 @@ import { REPO_ROOT } from './paths.js';
 
 const ECHO = join(FIXTURE_FUNCTIONS, 'echo', 'index.ts');
 
-function launch(command: WorkerCommand, env: Record<string, string>, lines: string[] = [], onLine: (line: string) => void = (l) => lines.push(l)): WorkerLaunch {
-  return { command, env: { PATH: process.env.PATH ?? '', ...env }, cwd: REPO_ROOT, readinessPath: null, readinessTimeoutMs: 30_000, onLine };
+function launch(
+  command: WorkerCommand,
+  env: Record<string, string>,
+  lines: string[] = [],
+  onLine: (line: string) => void = (l) => lines.push(l),
+): WorkerLaunch {
+  return {
+    command,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    cwd: REPO_ROOT,
+    readinessPath: null,
+    readinessTimeoutMs: 30_000,
+    onLine,
+  };
 }
 
 /** A worker's log lines, and a wait for the first line that matches. */
@@ -58,7 +70,10 @@ describe('worker process', () => {
     { name: 'under tsx', command: (): Promise<WorkerCommand> => Promise.resolve(tsxCommand()) },
   ])('$name: drains in-flight requests on SIGTERM, refuses new ones, exits 0', async ({ command }) => {
     const log = logLines();
-    const worker = await WorkerProcess.start('echo-t', launch(await command(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }, log.lines, log.onLine));
+    const worker = await WorkerProcess.start(
+      'echo-t',
+      launch(await command(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }, log.lines, log.onLine),
+    );
     await worker.ready;
     expect(worker.phase).toBe('ready');
     const slow = get(worker.port, '/?sleep=700');
@@ -73,14 +88,21 @@ describe('worker process', () => {
   });
 
   it('waits for the readiness probe path to answer 2xx', async () => {
-    const worker = await WorkerProcess.start('echo-p', { ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }), readinessPath: '/healthz' });
+    const worker = await WorkerProcess.start('echo-p', {
+      ...launch(tsxCommand(), { FUNCTION_TARGET: 'echo', KASKADE_FUNCTION_SOURCE: ECHO }),
+      readinessPath: '/healthz',
+    });
     await worker.ready;
     expect((await get(worker.port, '/healthz')).status).toBe(200);
     expect(await worker.stop(5_000)).toBe(0);
   });
 
   const failures: Array<{ name: string; env: Record<string, string>; message: RegExp }> = [
-    { name: 'a missing function folder', env: { FUNCTION_TARGET: 'no-such-function' }, message: /exited before it was ready.*no-such-function/ },
+    {
+      name: 'a missing function folder',
+      env: { FUNCTION_TARGET: 'no-such-function' },
+      message: /exited before it was ready.*no-such-function/,
+    },
     { name: 'no FUNCTION_TARGET', env: {}, message: /exited before it was ready.*FUNCTION_TARGET/ },
   ];
   it.each(failures)('fails to become ready with $name, naming the cause', async ({ env, message }) => {

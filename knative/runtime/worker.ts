@@ -138,10 +138,13 @@ function probe(port: number, path: string | null): Promise<boolean> {
       socket.once('close', () => resolveProbe(false));
       return;
     }
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: 1_000, headers: { 'user-agent': 'kaskade-probe' } }, (res) => {
-      res.resume();
-      resolveProbe((res.statusCode ?? 500) < 400);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'GET', timeout: 1_000, headers: { 'user-agent': 'kaskade-probe' } },
+      (res) => {
+        res.resume();
+        resolveProbe((res.statusCode ?? 500) < 400);
+      },
+    );
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolveProbe(false));
     req.end();

@@ -30,7 +30,12 @@ const BATCHES = [1, 64] as const;
 type ModelName = (typeof MODELS)[number];
 
 const runSchema = z.object({ model: z.enum(MODELS), batch: z.number(), p50Ms: z.number() });
-const engineRunsSchema = z.object({ engine: z.string(), threads: z.number(), runs: z.array(runSchema), note: z.string().optional() });
+const engineRunsSchema = z.object({
+  engine: z.string(),
+  threads: z.number(),
+  runs: z.array(runSchema),
+  note: z.string().optional(),
+});
 type EngineRuns = z.infer<typeof engineRunsSchema>;
 type Run = z.infer<typeof runSchema>;
 
@@ -45,7 +50,11 @@ export interface InferenceReport {
     readonly onnxMnistVsWasm: Record<string, number>;
   };
   /** What `--json` carries as `onnx`: the 1-thread ResNet-50 batch-1 p50 and MNIST batch-64 samples/s. */
-  readonly onnx: { readonly resnet50P50Ms: number | null; readonly inferSamplesPerSec: number | null; readonly threads: number };
+  readonly onnx: {
+    readonly resnet50P50Ms: number | null;
+    readonly inferSamplesPerSec: number | null;
+    readonly threads: number;
+  };
 }
 
 /** How many timed runs (after one warm-up): ResNet-50 at batch 64 takes seconds per run. */
@@ -64,7 +73,8 @@ async function p50(run: () => Promise<void> | void, budgetMs: number, min: numbe
   }
   times.sort((a, b) => a - b);
   const mid = times.length / 2;
-  const median = times.length % 2 === 1 ? (times[Math.floor(mid)] ?? NaN) : ((times[mid - 1] ?? NaN) + (times[mid] ?? NaN)) / 2;
+  const median =
+    times.length % 2 === 1 ? (times[Math.floor(mid)] ?? NaN) : ((times[mid - 1] ?? NaN) + (times[mid] ?? NaN)) / 2;
   return Math.round(median * 100) / 100;
 }
 
@@ -110,37 +120,76 @@ export async function measureWasmInference(threads: number, seconds: number): Pr
   return { engine: 'wasm', threads, runs };
 }
 
-function runWasmChild(threads: number, seconds: number): Promise<EngineRuns | { engine: string; threads: number; error: string }> {
+function runWasmChild(
+  threads: number,
+  seconds: number,
+): Promise<EngineRuns | { engine: string; threads: number; error: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, BENCH_ENTRY, 'engine', '--infer-child', String(threads), '--seconds', String(seconds)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: CHILD_TIMEOUT_MS,
-    });
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, BENCH_ENTRY, 'engine', '--infer-child', String(threads), '--seconds', String(seconds)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: CHILD_TIMEOUT_MS,
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('close', (code, signal) => {
       const line = out.split('\n').find((l) => l.startsWith(INFER_RESULT_PREFIX));
-      const parsed = line === undefined ? undefined : engineRunsSchema.safeParse(JSON.parse(line.slice(INFER_RESULT_PREFIX.length)));
+      const parsed =
+        line === undefined ? undefined : engineRunsSchema.safeParse(JSON.parse(line.slice(INFER_RESULT_PREFIX.length)));
       if (code === 0 && parsed?.success) resolve(parsed.data);
-      else resolve({ engine: 'wasm', threads, error: signal !== null ? `killed by ${signal}` : (err.split('\n').filter((l) => /error/i.test(l)).at(-1)?.slice(0, 200) ?? `exit ${code}`) });
+      else
+        resolve({
+          engine: 'wasm',
+          threads,
+          error:
+            signal !== null
+              ? `killed by ${signal}`
+              : (err
+                  .split('\n')
+                  .filter((l) => /error/i.test(l))
+                  .at(-1)
+                  ?.slice(0, 200) ?? `exit ${code}`),
+        });
     });
   });
 }
 
 // ---- in the parent: ONNX Runtime and PyTorch ----
 
-async function measureOnnx(exported: Record<ModelName, Uint8Array>, threads: number, seconds: number): Promise<EngineRuns> {
+async function measureOnnx(
+  exported: Record<ModelName, Uint8Array>,
+  threads: number,
+  seconds: number,
+): Promise<EngineRuns> {
   const runs: Run[] = [];
   for (const model of MODELS) {
-    const served: ServingModel = await openOnnxModel(exported[model], { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionProviders: ['cpu'] }, model);
+    const served: ServingModel = await openOnnxModel(
+      exported[model],
+      { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionProviders: ['cpu'] },
+      model,
+    );
     const input = served.inputs[0];
     if (input === undefined) throw new TypeError(`${model} has no input`);
     for (const batch of BATCHES) {
       const shape = inputShape(model, batch);
-      const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => ((k * 2654435761) % 1000) / 1000);
-      runs.push({ model, batch, p50Ms: await p50(async () => void (await served.run({ [input.name]: { dtype: 'float32', shape, data } })), seconds * 1000, minRuns(model, batch)) });
+      const data = Float32Array.from(
+        { length: shape.reduce((a, b) => a * b, 1) },
+        (_, k) => ((k * 2654435761) % 1000) / 1000,
+      );
+      runs.push({
+        model,
+        batch,
+        p50Ms: await p50(
+          async () => void (await served.run({ [input.name]: { dtype: 'float32', shape, data } })),
+          seconds * 1000,
+          minRuns(model, batch),
+        ),
+      });
     }
     await served.dispose();
   }
@@ -149,25 +198,54 @@ async function measureOnnx(exported: Record<ModelName, Uint8Array>, threads: num
 
 function measureTorch(threads: number, seconds: number): Promise<EngineRuns | null> {
   return new Promise((resolve) => {
-    execFile(PYTHON, [TORCH_SCRIPT, String(threads), String(seconds)], { timeout: CHILD_TIMEOUT_MS, cwd: dirname(TORCH_SCRIPT) }, (error, stdout) => {
-      if (error !== null) {
-        process.stdout.write(`  PyTorch inference skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`);
-        resolve(null);
-        return;
-      }
-      const parsed = z
-        .object({ threads: z.number(), torch: z.string(), blas: z.string(), runs: z.array(runSchema) })
-        .safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null'));
-      resolve(parsed.success ? { engine: `PyTorch ${parsed.data.torch}`, threads, runs: parsed.data.runs, note: `BLAS: ${parsed.data.blas}` } : null);
-    });
+    execFile(
+      PYTHON,
+      [TORCH_SCRIPT, String(threads), String(seconds)],
+      { timeout: CHILD_TIMEOUT_MS, cwd: dirname(TORCH_SCRIPT) },
+      (error, stdout) => {
+        if (error !== null) {
+          process.stdout.write(
+            `  PyTorch inference skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`,
+          );
+          resolve(null);
+          return;
+        }
+        const parsed = z
+          .object({ threads: z.number(), torch: z.string(), blas: z.string(), runs: z.array(runSchema) })
+          .safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null'));
+        resolve(
+          parsed.success
+            ? {
+                engine: `PyTorch ${parsed.data.torch}`,
+                threads,
+                runs: parsed.data.runs,
+                note: `BLAS: ${parsed.data.blas}`,
+              }
+            : null,
+        );
+      },
+    );
   });
 }
 
-function find(report: readonly EngineRuns[], engine: (e: string) => boolean, threads: number, model: ModelName, batch: number): number | undefined {
-  return report.find((e) => engine(e.engine) && e.threads === threads)?.runs.find((r) => r.model === model && r.batch === batch)?.p50Ms;
+function find(
+  report: readonly EngineRuns[],
+  engine: (e: string) => boolean,
+  threads: number,
+  model: ModelName,
+  batch: number,
+): number | undefined {
+  return report
+    .find((e) => engine(e.engine) && e.threads === threads)
+    ?.runs.find((r) => r.model === model && r.batch === batch)?.p50Ms;
 }
 
-export async function measureInferenceTable(tf: TF, threadCounts: readonly number[], seconds: number, withTorch: boolean): Promise<InferenceReport> {
+export async function measureInferenceTable(
+  tf: TF,
+  threadCounts: readonly number[],
+  seconds: number,
+  withTorch: boolean,
+): Promise<InferenceReport> {
   const engines: EngineRuns[] = [];
   for (const threads of threadCounts) {
     process.stdout.write(`  inference: wasm on ${threads} thread(s) …\n`);
@@ -176,7 +254,10 @@ export async function measureInferenceTable(tf: TF, threadCounts: readonly numbe
     else engines.push(wasm);
   }
   // The exported models: the trained forms (ONNX Runtime folds batch norms into convolutions itself).
-  const exported = { resnet50: exportOnnx(buildModel(tf, 'resnet50', false)), 'mnist-cnn': exportOnnx(buildModel(tf, 'mnist-cnn', false)) };
+  const exported = {
+    resnet50: exportOnnx(buildModel(tf, 'resnet50', false)),
+    'mnist-cnn': exportOnnx(buildModel(tf, 'mnist-cnn', false)),
+  };
   const ort = await loadOrt();
   for (const threads of threadCounts) {
     process.stdout.write(`  inference: ONNX Runtime ${ort.env.versions.node ?? ''} on ${threads} thread(s) …\n`);
@@ -196,37 +277,79 @@ export async function measureInferenceTable(tf: TF, threadCounts: readonly numbe
   for (const threads of threadCounts) {
     const onnxResnet = find(engines, (e) => e === 'onnxruntime', threads, 'resnet50', 1);
     const torchResnet = find(engines, (e) => e.startsWith('PyTorch'), threads, 'resnet50', 1);
-    if (onnxResnet !== undefined && torchResnet !== undefined) onnxResnet50VsPytorch[`threads${threads}`] = round(onnxResnet / torchResnet);
+    if (onnxResnet !== undefined && torchResnet !== undefined)
+      onnxResnet50VsPytorch[`threads${threads}`] = round(onnxResnet / torchResnet);
     const onnxMnist = find(engines, (e) => e === 'onnxruntime', threads, 'mnist-cnn', 64);
     const wasmMnist = find(engines, (e) => e === 'wasm', threads, 'mnist-cnn', 64);
-    if (onnxMnist !== undefined && wasmMnist !== undefined) onnxMnistVsWasm[`threads${threads}`] = round(wasmMnist / onnxMnist);
+    if (onnxMnist !== undefined && wasmMnist !== undefined)
+      onnxMnistVsWasm[`threads${threads}`] = round(wasmMnist / onnxMnist);
   }
   const one = threadCounts[0] ?? 1;
   const mnist64 = find(engines, (e) => e === 'onnxruntime', one, 'mnist-cnn', 64);
   return {
     engines,
     ratios: { onnxResnet50VsPytorch, onnxMnistVsWasm },
-    onnx: { resnet50P50Ms: find(engines, (e) => e === 'onnxruntime', one, 'resnet50', 1) ?? null, inferSamplesPerSec: mnist64 === undefined ? null : Math.round((64 * 1000) / mnist64), threads: one },
+    onnx: {
+      resnet50P50Ms: find(engines, (e) => e === 'onnxruntime', one, 'resnet50', 1) ?? null,
+      inferSamplesPerSec: mnist64 === undefined ? null : Math.round((64 * 1000) / mnist64),
+      threads: one,
+    },
   };
 }
 
 export function printInferenceTable(report: InferenceReport): void {
-  const fmt = (v: number | undefined, digits = 1): string => (v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
-  const perSec = (ms: number | undefined, batch: number): string => (ms === undefined ? '—' : fmt((batch * 1000) / ms, (batch * 1000) / ms < 100 ? 1 : 0));
-  const rows: string[][] = [['engine', 'threads', 'ResNet-50 b1 p50 ms', 'ResNet-50 b64 p50 ms', 'ResNet-50 b64 /s', 'MNIST b1 p50 ms', 'MNIST b64 p50 ms', 'MNIST b64 /s', 'notes']];
+  const fmt = (v: number | undefined, digits = 1): string =>
+    v === undefined ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const perSec = (ms: number | undefined, batch: number): string =>
+    ms === undefined ? '—' : fmt((batch * 1000) / ms, (batch * 1000) / ms < 100 ? 1 : 0);
+  const rows: string[][] = [
+    [
+      'engine',
+      'threads',
+      'ResNet-50 b1 p50 ms',
+      'ResNet-50 b64 p50 ms',
+      'ResNet-50 b64 /s',
+      'MNIST b1 p50 ms',
+      'MNIST b64 p50 ms',
+      'MNIST b64 /s',
+      'notes',
+    ],
+  ];
   for (const e of report.engines) {
-    const at = (model: ModelName, batch: number): number | undefined => e.runs.find((r) => r.model === model && r.batch === batch)?.p50Ms;
-    const label = e.engine === 'wasm' ? 'TF.js wasm (folded ResNet-50)' : e.engine === 'onnxruntime' ? 'ONNX Runtime (exported)' : e.engine;
-    rows.push([label, String(e.threads), fmt(at('resnet50', 1)), fmt(at('resnet50', 64), 0), perSec(at('resnet50', 64), 64), fmt(at('mnist-cnn', 1), 2), fmt(at('mnist-cnn', 64), 2), perSec(at('mnist-cnn', 64), 64), e.note ?? '']);
+    const at = (model: ModelName, batch: number): number | undefined =>
+      e.runs.find((r) => r.model === model && r.batch === batch)?.p50Ms;
+    const label =
+      e.engine === 'wasm'
+        ? 'TF.js wasm (folded ResNet-50)'
+        : e.engine === 'onnxruntime'
+          ? 'ONNX Runtime (exported)'
+          : e.engine;
+    rows.push([
+      label,
+      String(e.threads),
+      fmt(at('resnet50', 1)),
+      fmt(at('resnet50', 64), 0),
+      perSec(at('resnet50', 64), 64),
+      fmt(at('mnist-cnn', 1), 2),
+      fmt(at('mnist-cnn', 64), 2),
+      perSec(at('mnist-cnn', 64), 64),
+      e.note ?? '',
+    ]);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  process.stdout.write(`\ninference (p50 of ≥10 runs after a warm-up; ResNet-50 at batch 64: 2 runs):\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`);
+  process.stdout.write(
+    `\ninference (p50 of ≥10 runs after a warm-up; ResNet-50 at batch 64: 2 runs):\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`,
+  );
   const verdict = (ok: boolean): string => (ok ? 'meets' : 'MISSES');
   for (const [threads, r] of Object.entries(report.ratios.onnxResnet50VsPytorch)) {
-    process.stdout.write(`  ONNX Runtime ResNet-50 b1 p50 ${r.toFixed(2)}× PyTorch's on ${threads.slice(7)} thread(s) (target ≤ ${INFERENCE_TARGETS.onnxResnet50VsPytorch.atMost}×, ${verdict(r <= INFERENCE_TARGETS.onnxResnet50VsPytorch.atMost)})\n`);
+    process.stdout.write(
+      `  ONNX Runtime ResNet-50 b1 p50 ${r.toFixed(2)}× PyTorch's on ${threads.slice(7)} thread(s) (target ≤ ${INFERENCE_TARGETS.onnxResnet50VsPytorch.atMost}×, ${verdict(r <= INFERENCE_TARGETS.onnxResnet50VsPytorch.atMost)})\n`,
+    );
   }
   for (const [threads, r] of Object.entries(report.ratios.onnxMnistVsWasm)) {
-    process.stdout.write(`  ONNX Runtime MNIST CNN b64 ${r.toFixed(2)}× wasm's samples/s on ${threads.slice(7)} thread(s) (target ≥ ${INFERENCE_TARGETS.onnxMnistVsWasm.atLeast}×, ${verdict(r >= INFERENCE_TARGETS.onnxMnistVsWasm.atLeast)})\n`);
+    process.stdout.write(
+      `  ONNX Runtime MNIST CNN b64 ${r.toFixed(2)}× wasm's samples/s on ${threads.slice(7)} thread(s) (target ≥ ${INFERENCE_TARGETS.onnxMnistVsWasm.atLeast}×, ${verdict(r >= INFERENCE_TARGETS.onnxMnistVsWasm.atLeast)})\n`,
+    );
   }
 }

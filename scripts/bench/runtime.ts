@@ -17,11 +17,14 @@ export async function main(argv: string[]): Promise<void> {
     .opts<{ coldStarts: string; requests: string; tsx: boolean; json: boolean }>();
   const coldStarts = Number(o.coldStarts);
   const requests = Number(o.requests);
-  if (!Number.isInteger(coldStarts) || coldStarts < 1 || !Number.isInteger(requests) || requests < 1) throw new Error('--cold-starts and --requests must be positive integers');
+  if (!Number.isInteger(coldStarts) || coldStarts < 1 || !Number.isInteger(requests) || requests < 1)
+    throw new Error('--cold-starts and --requests must be positive integers');
   const note = (line: string): void => void process.stderr.write(`${line}\n`);
 
   const cold = await measureColdStart(coldStarts, 'bundle', (ms) => note(`cold start (bundle): ${ms.toFixed(0)} ms`));
-  const coldTsx = o.tsx ? await measureColdStart(coldStarts, 'tsx', (ms) => note(`cold start (tsx): ${ms.toFixed(0)} ms`)) : null;
+  const coldTsx = o.tsx
+    ? await measureColdStart(coldStarts, 'tsx', (ms) => note(`cold start (tsx): ${ms.toFixed(0)} ms`))
+    : null;
   const overhead = await measureIngressOverhead(requests);
   note('broker: 10,000 events to a no-op subscriber, then 1,000 one at a time');
   const broker = await benchBroker();
@@ -43,7 +46,9 @@ export async function main(argv: string[]): Promise<void> {
     ['broker delivery p50', `${broker.deliveryP50Ms.toFixed(2)} ms`, ''],
     ['broker delivery p99', `${broker.deliveryP99Ms.toFixed(2)} ms`, ''],
   ];
-  process.stdout.write(`| measure | value | target |\n|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
+  process.stdout.write(
+    `| measure | value | target |\n|---|---|---|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`,
+  );
   if (o.json) {
     const result = {
       coldStartP50Ms: round(cold.p50Ms),

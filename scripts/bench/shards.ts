@@ -78,15 +78,36 @@ function parseOptions(argv: string[]): Options {
     .option('--verbose', "show the functions' and the runtime's logs", false)
     .exitOverride()
     .parse(argv, { from: 'user' })
-    .opts<{ shards: string; rounds: string; epochs: string; batch: string; dataset: string; strategy: string; json: boolean; verbose: boolean; mode: string }>();
+    .opts<{
+      shards: string;
+      rounds: string;
+      epochs: string;
+      batch: string;
+      dataset: string;
+      strategy: string;
+      json: boolean;
+      verbose: boolean;
+      mode: string;
+    }>();
   const shards = o.shards.split(',').map(Number);
   const [rounds, epochs, batch] = [Number(o.rounds), Number(o.epochs), Number(o.batch)];
   if (shards.length === 0 || ![...shards, rounds, epochs, batch].every((n) => Number.isInteger(n) && n >= 1)) {
     throw new Error('--shards, --rounds, --epochs and --batch take positive integers');
   }
-  if (o.strategy !== 'iid' && o.strategy !== 'by-label' && o.strategy !== 'copy') throw new Error('--strategy is iid, by-label or copy');
+  if (o.strategy !== 'iid' && o.strategy !== 'by-label' && o.strategy !== 'copy')
+    throw new Error('--strategy is iid, by-label or copy');
   if (o.mode !== 'runtime' && o.mode !== 'in-process') throw new Error('--mode is runtime or in-process');
-  return { shards, rounds, epochs, batch, dataset: o.dataset, strategy: o.strategy, json: o.json, verbose: o.verbose, mode: o.mode };
+  return {
+    shards,
+    rounds,
+    epochs,
+    batch,
+    dataset: o.dataset,
+    strategy: o.strategy,
+    json: o.json,
+    verbose: o.verbose,
+    mode: o.mode,
+  };
 }
 
 /** An emitter that queues events for the in-process dispatcher. */
@@ -116,19 +137,32 @@ function trainingRequest(options: Options, shards: number, jobId: string): Train
 }
 
 /** One whole job in this process, every event handed to its function in order until the final model.aggregated. */
-async function runInProcess(tf: TF, store: Store, root: string, logger: Logger, options: Options, shards: number): Promise<JobRun> {
+async function runInProcess(
+  tf: TF,
+  store: Store,
+  root: string,
+  logger: Logger,
+  options: Options,
+  shards: number,
+): Promise<JobRun> {
   const { emit, queue } = queueEmit();
   const deps = { tf, store, emit, logger };
   const aggregatorSettings = { roots: [root], leaseMs: 600_000, maxHoldMs: 0, evalBatchSize: 512 };
   const request = trainingRequest(options, shards, `bench-n${shards}`);
   const started = performance.now();
-  await startJob(deps, { defaultRoot: root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined }, request, { source: '/bench/shards', id: `n${shards}` });
+  await startJob(deps, { defaultRoot: root, defaultQuorum: 1, defaultRoundTimeoutSeconds: undefined }, request, {
+    source: '/bench/shards',
+    id: `n${shards}`,
+  });
   const aggregated: ModelAggregated[] = [];
   for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
     if (event.type === EVENT_TYPES.shardReady) {
       await handleShardReady(deps, { evalExamples: 1024 }, validateEventData(EVENT_TYPES.shardReady, event.data));
     } else if (event.type === EVENT_TYPES.shardTrained) {
-      await handleShardTrained(deps, aggregatorSettings, validateEventData(EVENT_TYPES.shardTrained, event.data), { source: event.source, id: event.id });
+      await handleShardTrained(deps, aggregatorSettings, validateEventData(EVENT_TYPES.shardTrained, event.data), {
+        source: event.source,
+        id: event.id,
+      });
     } else if (event.type === EVENT_TYPES.modelAggregated) {
       aggregated.push(validateEventData(EVENT_TYPES.modelAggregated, event.data));
     } else if (event.type === EVENT_TYPES.jobFailed) {
@@ -142,7 +176,12 @@ async function runInProcess(tf: TF, store: Store, root: string, logger: Logger, 
 }
 
 /** One whole job through a fresh local runtime: post the request to the broker, poll the aggregator until done. */
-async function runThroughRuntime(dir: string, options: Options, shards: number, logSink: NodeJS.WritableStream): Promise<JobRun> {
+async function runThroughRuntime(
+  dir: string,
+  options: Options,
+  shards: number,
+  logSink: NodeJS.WritableStream,
+): Promise<JobRun> {
   const data = join(dir, `runtime-n${shards}`);
   const runtime = await startRuntime({
     manifests: MANIFESTS,
@@ -155,13 +194,23 @@ async function runThroughRuntime(dir: string, options: Options, shards: number, 
     if (broker === null) throw new Error(`no broker in namespace ${NAMESPACE}`);
     const jobId = `bench-n${shards}`;
     const started = performance.now();
-    const { headers, body } = toHttpMessage(createEvent(EVENT_TYPES.trainingRequested, trainingRequest(options, shards, jobId), { source: '/bench/shards', id: jobId }));
-    const posted = await fetchWithTimeout(broker, { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) }, 10_000);
+    const { headers, body } = toHttpMessage(
+      createEvent(EVENT_TYPES.trainingRequested, trainingRequest(options, shards, jobId), {
+        source: '/bench/shards',
+        id: jobId,
+      }),
+    );
+    const posted = await fetchWithTimeout(
+      broker,
+      { method: 'POST', headers, body: typeof body === 'string' ? body : new Uint8Array(body) },
+      10_000,
+    );
     if (!posted.ok) throw new Error(`the broker answered ${posted.status}: ${await posted.text()}`);
     const status = await waitForJob(`${runtime.url('aggregator', NAMESPACE)}/jobs/${jobId}`);
     const seconds = (performance.now() - started) / 1000;
     const last = status.results.at(-1);
-    if (status.status !== 'done' || last === undefined) throw new Error(`N=${shards}: job ${jobId} ended ${status.status}: ${JSON.stringify(status.failure)}`);
+    if (status.status !== 'done' || last === undefined)
+      throw new Error(`N=${shards}: job ${jobId} ended ${status.status}: ${JSON.stringify(status.failure)}`);
     return { shards, seconds, accuracy: last.testAccuracy, roundAccuracy: status.results.map((r) => r.testAccuracy) };
   } finally {
     await runtime.close();
@@ -216,14 +265,21 @@ export async function main(argv: string[]): Promise<void> {
   const sink = options.verbose ? process.stderr : new Writable({ write: (_c, _e, done) => done() });
   const logger = createLogger('bench', sink);
   try {
-    note(`backend ${backend}; ${options.dataset}, ${options.rounds} rounds × ${options.epochs} epochs, batch ${options.batch}, ${options.strategy}; jobs ${options.mode}`);
+    note(
+      `backend ${backend}; ${options.dataset}, ${options.rounds} rounds × ${options.epochs} epochs, batch ${options.batch}, ${options.strategy}; jobs ${options.mode}`,
+    );
     const baseline = await runBaseline(tf, store, options);
     note(`whole set in process: ${baseline.seconds.toFixed(1)} s, accuracy ${baseline.accuracy.toFixed(4)}`);
     const runs: JobRun[] = [];
     for (const n of options.shards) {
-      const run = options.mode === 'runtime' ? await runThroughRuntime(dir, options, n, sink) : await runInProcess(tf, store, root, logger, options, n);
+      const run =
+        options.mode === 'runtime'
+          ? await runThroughRuntime(dir, options, n, sink)
+          : await runInProcess(tf, store, root, logger, options, n);
       runs.push(run);
-      note(`N=${n}: ${run.seconds.toFixed(1)} s, accuracy by round ${run.roundAccuracy.map((a) => a.toFixed(4)).join(' → ')}`);
+      note(
+        `N=${n}: ${run.seconds.toFixed(1)} s, accuracy by round ${run.roundAccuracy.map((a) => a.toFixed(4)).join(' → ')}`,
+      );
     }
     const rows = runs.map((r) => [
       String(r.shards),
@@ -246,7 +302,13 @@ export async function main(argv: string[]): Promise<void> {
         epochs: options.epochs,
         batch: options.batch,
         baseline: { seconds: round(baseline.seconds, 2), accuracy: round(baseline.accuracy, 4) },
-        runs: runs.map((r) => ({ shards: r.shards, seconds: round(r.seconds, 2), accuracy: round(r.accuracy, 4), timeRatio: round(r.seconds / baseline.seconds, 3), roundAccuracy: r.roundAccuracy.map((a) => round(a, 4)) })),
+        runs: runs.map((r) => ({
+          shards: r.shards,
+          seconds: round(r.seconds, 2),
+          accuracy: round(r.accuracy, 4),
+          timeRatio: round(r.seconds / baseline.seconds, 3),
+          roundAccuracy: r.roundAccuracy.map((a) => round(a, 4)),
+        })),
       };
       process.stdout.write(`${JSON.stringify(result)}\n`);
     }

@@ -25,7 +25,10 @@ const pct = (xs: number[], p: number): number => {
 
 async function startBack(model: string, cut: string): Promise<{ url: string; child: ChildProcess }> {
   const script = fileURLToPath(new URL('./split/serve-back.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, MODEL_URI: model, SPLIT_CUT: cut }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, MODEL_URI: model, SPLIT_CUT: cut },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
     const m = /^PORT (\d+)/.exec(line);
@@ -66,7 +69,18 @@ export async function main(argv: string[]): Promise<void> {
       a.dispose();
       const body = encodeTensors({ activation: { dtype: 'F32', shape, data } });
       wireBytes = body.length;
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'ce-specversion': '1.0', 'ce-type': ACTIVATION_EVENT, 'ce-id': randomUUID(), 'ce-source': 'bench' }, body, signal: AbortSignal.timeout(120_000) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          'ce-specversion': '1.0',
+          'ce-type': ACTIVATION_EVENT,
+          'ce-id': randomUUID(),
+          'ce-source': 'bench',
+        },
+        body,
+        signal: AbortSignal.timeout(120_000),
+      });
       if (!res.ok) throw new Error(`half B answered ${res.status}: ${await res.text()}`);
       await res.json();
     };
@@ -93,7 +107,19 @@ export async function main(argv: string[]): Promise<void> {
       const concurrentRps = samples / ((performance.now() - concStart) / 1000);
       const raw = cut.bytes;
       const seedBytes = Math.ceil((raw + 160) / 3) * 4;
-      rows.push({ cut: spec, layer: cut.layer, monolithicP50Ms: pct(mono, 50), monolithicP95Ms: pct(mono, 95), splitP50Ms: pct(split, 50), splitP95Ms: pct(split, 95), sequentialRps, concurrentRps, rawBytes: raw, wireBytes, seedBytes });
+      rows.push({
+        cut: spec,
+        layer: cut.layer,
+        monolithicP50Ms: pct(mono, 50),
+        monolithicP95Ms: pct(mono, 95),
+        splitP50Ms: pct(split, 50),
+        splitP95Ms: pct(split, 95),
+        sequentialRps,
+        concurrentRps,
+        rawBytes: raw,
+        wireBytes,
+        seedBytes,
+      });
     } finally {
       child.kill('SIGTERM');
     }

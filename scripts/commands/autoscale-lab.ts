@@ -23,9 +23,14 @@ interface Flags {
 export function register(program: Command): void {
   program
     .command('autoscale-lab')
-    .description("compare the seed's Q-learning autoscaler with the KPA and fixed pods on a simulated trace; recommend annotations")
-    .option('--csv <file>', 'rows collected by `kaskade collect` (default: the seed\'s published fit)')
-    .option('--batch-size <n>', 'requests per batch in the CSV (collect\'s --concurrency); default: a batch ends where end_time falls back')
+    .description(
+      "compare the seed's Q-learning autoscaler with the KPA and fixed pods on a simulated trace; recommend annotations",
+    )
+    .option('--csv <file>', "rows collected by `kaskade collect` (default: the seed's published fit)")
+    .option(
+      '--batch-size <n>',
+      "requests per batch in the CSV (collect's --concurrency); default: a batch ends where end_time falls back",
+    )
     .option('--seed <n>', 'seed of the simulated trace', String(LAB_DEFAULTS.seed))
     .option('--slo <ms>', 'latency SLO in ms', String(LAB_DEFAULTS.sloMs))
     .option('--out <dir>', 'where the chart and report go', '.kaskade/lab')
@@ -38,7 +43,13 @@ async function lab(flags: Flags): Promise<void> {
     throw new BadInputError(`--batch-size must be a whole number ≥ 1, got ${flags.batchSize}`);
   }
   const rows = flags.csv ? parseCollectCsv(await readFile(flags.csv, 'utf8')) : undefined;
-  const report = runLab({ ...LAB_DEFAULTS, seed: Number(flags.seed), sloMs: Number(flags.slo), ...(rows ? { rows } : {}), ...(flags.batchSize ? { batchSize: Number(flags.batchSize) } : {}) });
+  const report = runLab({
+    ...LAB_DEFAULTS,
+    seed: Number(flags.seed),
+    sloMs: Number(flags.slo),
+    ...(rows ? { rows } : {}),
+    ...(flags.batchSize ? { batchSize: Number(flags.batchSize) } : {}),
+  });
   await mkdir(flags.out, { recursive: true });
   const chart = join(flags.out, 'autoscale-lab.svg');
   await writeFile(chart, await labChartSvg(report.results));

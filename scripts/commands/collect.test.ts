@@ -37,13 +37,37 @@ beforeAll(async () => {
   const a = await loadHalf(tf, config, 'A');
   const b = await loadHalf(tf, config, 'B');
   const limits = { timeoutMs: 10_000, maxBodyBytes: 1 << 20, topK: 3 };
-  http('collect-test-b', createHalfHandler({ config: { half: 'B', nextUrl: undefined, ...limits }, half: () => b, logger: quietLogger('split-half') }));
+  http(
+    'collect-test-b',
+    createHalfHandler({
+      config: { half: 'B', nextUrl: undefined, ...limits },
+      half: () => b,
+      logger: quietLogger('split-half'),
+    }),
+  );
   const bUrl = await listen('collect-test-b');
-  http('collect-test-proxy', createProxyHandler({ config: { targetUrl: bUrl, bandwidth: 0, threads: 2, timeoutMs: 10_000, maxBodyBytes: 1 << 20 }, logger: quietLogger('split-proxy') }));
+  http(
+    'collect-test-proxy',
+    createProxyHandler({
+      config: { targetUrl: bUrl, bandwidth: 0, threads: 2, timeoutMs: 10_000, maxBodyBytes: 1 << 20 },
+      logger: quietLogger('split-proxy'),
+    }),
+  );
   proxyUrl = await listen('collect-test-proxy');
-  http('collect-test-a', createHalfHandler({ config: { half: 'A', nextUrl: proxyUrl, ...limits }, half: () => a, logger: quietLogger('split-half') }));
+  http(
+    'collect-test-a',
+    createHalfHandler({
+      config: { half: 'A', nextUrl: proxyUrl, ...limits },
+      half: () => a,
+      logger: quietLogger('split-half'),
+    }),
+  );
   aUrl = await listen('collect-test-a');
-  png = new Uint8Array(await sharp({ create: { width: 40, height: 32, channels: 3, background: { r: 20, g: 90, b: 200 } } }).png().toBuffer());
+  png = new Uint8Array(
+    await sharp({ create: { width: 40, height: 32, channels: 3, background: { r: 20, g: 90, b: 200 } } })
+      .png()
+      .toBuffer(),
+  );
 });
 
 afterAll(async () => {
@@ -56,10 +80,24 @@ afterAll(async () => {
 
 describe('kaskade collect', () => {
   it('writes the seed CSV through A → proxy → B, one batch per setting and iteration, and the lab fits it', async () => {
-    const base: Omit<CollectOptions, 'podsA' | 'podsB'> = { url: `${aUrl}/predict`, image: png, contentType: 'image/png', concurrency: 3, iterations: 2, proxy: proxyUrl, bandwidths: [4, 8], unit: 25_000_000, timeoutMs: 10_000 };
+    const base: Omit<CollectOptions, 'podsA' | 'podsB'> = {
+      url: `${aUrl}/predict`,
+      image: png,
+      contentType: 'image/png',
+      concurrency: 3,
+      iterations: 2,
+      proxy: proxyUrl,
+      bandwidths: [4, 8],
+      unit: 25_000_000,
+      timeoutMs: 10_000,
+    };
     // One run per pod setting (the operator scales between runs), appended like `--append`.
     const rows = [];
-    for (const [podsA, podsB] of [[1, 1], [1, 2], [2, 2]] as const) {
+    for (const [podsA, podsB] of [
+      [1, 1],
+      [1, 2],
+      [2, 2],
+    ] as const) {
       const result = await collect({ ...base, podsA, podsB });
       expect(result.failures).toEqual([]);
       expect(result.rows).toHaveLength(2 * 2 * 3);
@@ -90,6 +128,19 @@ describe('kaskade collect', () => {
   });
 
   it('refuses several bandwidth levels without a proxy to set them', async () => {
-    await expect(collect({ url: `${aUrl}/predict`, image: png, contentType: 'image/png', concurrency: 1, iterations: 1, bandwidths: [1, 2], unit: 1, podsA: 1, podsB: 1, timeoutMs: 1000 })).rejects.toThrow(/needs --proxy/);
+    await expect(
+      collect({
+        url: `${aUrl}/predict`,
+        image: png,
+        contentType: 'image/png',
+        concurrency: 1,
+        iterations: 1,
+        bandwidths: [1, 2],
+        unit: 1,
+        podsA: 1,
+        podsB: 1,
+        timeoutMs: 1000,
+      }),
+    ).rejects.toThrow(/needs --proxy/);
   });
 });

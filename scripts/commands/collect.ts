@@ -41,12 +41,22 @@ interface PredictAnswer {
 }
 
 async function setBandwidth(proxy: string, bytesPerSecond: number, timeoutMs: number): Promise<void> {
-  const res = await fetchWithTimeout(`${proxy.replace(/\/+$/, '')}/settings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bandwidth: bytesPerSecond }) }, timeoutMs);
-  if (!res.ok) throw new UnavailableError(`the proxy refused bandwidth ${bytesPerSecond}: ${res.status} ${await res.text()}`);
+  const res = await fetchWithTimeout(
+    `${proxy.replace(/\/+$/, '')}/settings`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ bandwidth: bytesPerSecond }),
+    },
+    timeoutMs,
+  );
+  if (!res.ok)
+    throw new UnavailableError(`the proxy refused bandwidth ${bytesPerSecond}: ${res.status} ${await res.text()}`);
 }
 
 export async function collect(o: CollectOptions): Promise<CollectResult> {
-  if (o.proxy === undefined && o.bandwidths.length > 1) throw new BadInputError('--bandwidths with more than one level needs --proxy to set them');
+  if (o.proxy === undefined && o.bandwidths.length > 1)
+    throw new BadInputError('--bandwidths with more than one level needs --proxy to set them');
   const rows: CollectRow[] = [];
   const failures: string[] = [];
   for (const level of o.bandwidths) {
@@ -56,13 +66,32 @@ export async function collect(o: CollectOptions): Promise<CollectResult> {
       const answers = await Promise.all(
         Array.from({ length: o.concurrency }, async () => {
           try {
-            const res = await fetchWithTimeout(o.url, { method: 'POST', headers: { 'content-type': o.contentType }, body: o.image }, o.timeoutMs);
+            const res = await fetchWithTimeout(
+              o.url,
+              { method: 'POST', headers: { 'content-type': o.contentType }, body: o.image },
+              o.timeoutMs,
+            );
             const text = await res.text();
             const end = (performance.now() - start) / 1000;
             if (!res.ok) return { failure: `${res.status} ${text.slice(0, 200)}` };
             const a = JSON.parse(text) as PredictAnswer;
-            if (typeof a.inference_time_a !== 'number' || typeof a.inference_time_b !== 'number' || typeof a.total_time !== 'number') return { failure: `not a /predict answer: ${text.slice(0, 200)}` };
-            return { row: { inferenceTimeA: a.inference_time_a, inferenceTimeB: a.inference_time_b, totalTime: a.total_time, endTime: end, podsA: o.podsA, podsB: o.podsB, bandwidth: level } };
+            if (
+              typeof a.inference_time_a !== 'number' ||
+              typeof a.inference_time_b !== 'number' ||
+              typeof a.total_time !== 'number'
+            )
+              return { failure: `not a /predict answer: ${text.slice(0, 200)}` };
+            return {
+              row: {
+                inferenceTimeA: a.inference_time_a,
+                inferenceTimeB: a.inference_time_b,
+                totalTime: a.total_time,
+                endTime: end,
+                podsA: o.podsA,
+                podsB: o.podsB,
+                bandwidth: level,
+              },
+            };
           } catch (e) {
             return { failure: (e as Error).message };
           }
@@ -84,7 +113,8 @@ const IMAGE_TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'im
 
 function count(name: string, value: string, min = 1): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new BadInputError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min)
+    throw new BadInputError(`${name} must be a whole number ≥ ${min}, got "${value}"`);
   return n;
 }
 
@@ -106,7 +136,9 @@ interface Flags {
 export function register(program: Command): void {
   program
     .command('collect')
-    .description("send N concurrent images to split-half A's /predict per bandwidth level, K times; write the seed's CSV")
+    .description(
+      "send N concurrent images to split-half A's /predict per bandwidth level, K times; write the seed's CSV",
+    )
     .requiredOption('--url <url>', "half A's /predict URL")
     .requiredOption('--image <file>', 'a JPEG or PNG to send')
     .option('--concurrency <n>', 'requests at once in a batch', '4')
@@ -116,7 +148,7 @@ export function register(program: Command): void {
     .option('--unit <bytes/s>', 'bytes/s of one bandwidth level', '1000000')
     .option('--pods-a <n>', 'pods of A in this setting (the NUM_POD_A column)', '1')
     .option('--pods-b <n>', 'pods of B in this setting (the NUM_POD_B column)', '1')
-    .option('--timeout <ms>', 'one request\'s limit', '60000')
+    .option('--timeout <ms>', "one request's limit", '60000')
     .option('--out <file>', 'the CSV to write', 'collect.csv')
     .option('--append', 'add the rows to an existing CSV (one setting of pods at a time)', false)
     .action((flags: Flags) => run(flags));
@@ -124,10 +156,12 @@ export function register(program: Command): void {
 
 async function run(flags: Flags): Promise<void> {
   const contentType = IMAGE_TYPES[extname(flags.image).toLowerCase()];
-  if (contentType === undefined) throw new BadInputError(`--image must be a .jpg, .jpeg or .png file, got ${flags.image}`);
+  if (contentType === undefined)
+    throw new BadInputError(`--image must be a .jpg, .jpeg or .png file, got ${flags.image}`);
   const bandwidths = (flags.bandwidths ?? '0').split(',').map((s) => {
     const v = Number(s.trim());
-    if (s.trim() === '' || !Number.isFinite(v) || v < 0) throw new BadInputError(`--bandwidths takes numbers ≥ 0, got "${s}"`);
+    if (s.trim() === '' || !Number.isFinite(v) || v < 0)
+      throw new BadInputError(`--bandwidths takes numbers ≥ 0, got "${s}"`);
     return v;
   });
   const result = await collect({
@@ -145,7 +179,9 @@ async function run(flags: Flags): Promise<void> {
   });
   const before = flags.append && existsSync(flags.out) ? parseCollectCsv(await readFile(flags.out, 'utf8')) : [];
   await writeFile(flags.out, formatCollectCsv([...before, ...result.rows]));
-  process.stdout.write(`${result.rows.length} rows → ${flags.out}${before.length > 0 ? ` (after ${before.length} earlier rows)` : ''}\n`);
+  process.stdout.write(
+    `${result.rows.length} rows → ${flags.out}${before.length > 0 ? ` (after ${before.length} earlier rows)` : ''}\n`,
+  );
   if (result.failures.length > 0) {
     process.stderr.write(`${result.failures.length} request(s) failed; first: ${result.failures[0]}\n`);
     process.exitCode = 1;

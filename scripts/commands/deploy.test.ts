@@ -14,7 +14,11 @@ const GOLDEN = join(REPO_ROOT, 'test', 'fixtures', 'deploy');
 const TOOLS = ['kubectl', 'kn', 'gcloud'] as const;
 const OVERLAYS = ['gcs', 'nfs', 'gpu'] as const;
 
-const flags = (tool: DeployFlags['with'], overlay: DeployFlags['overlay'], more: Partial<DeployFlags> = {}): DeployFlags => ({
+const flags = (
+  tool: DeployFlags['with'],
+  overlay: DeployFlags['overlay'],
+  more: Partial<DeployFlags> = {},
+): DeployFlags => ({
   with: tool,
   overlay,
   namespace: 'kaskade',
@@ -23,7 +27,9 @@ const flags = (tool: DeployFlags['with'], overlay: DeployFlags['overlay'], more:
   waitTimeout: '600s',
   schedule: false,
   dryRun: true,
-  ...(tool === 'gcloud' ? { cluster: 'ml', location: 'europe-west1', project: 'p1' } : { registry: 'registry.example/team' }),
+  ...(tool === 'gcloud'
+    ? { cluster: 'ml', location: 'europe-west1', project: 'p1' }
+    : { registry: 'registry.example/team' }),
   ...more,
 });
 
@@ -39,26 +45,37 @@ const inRepo = <T>(f: () => T): T => {
 
 describe('kaskade deploy --dry-run', () => {
   const cases = TOOLS.flatMap((tool) => OVERLAYS.map((overlay) => ({ tool, overlay })));
-  it.each(cases)('$tool × $overlay matches its golden plan, and every rendered manifest validates', ({ tool, overlay }) => {
-    const d = inRepo(() => prepareDeploy(flags(tool, overlay)));
-    expect(validateManifests(d.resources)).toEqual([]);
-    const text = `${dryRunText(d)}\n`;
-    const file = join(GOLDEN, `${tool}-${overlay}.txt`);
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
-    expect(text).toBe(readFileSync(file, 'utf8'));
-    // Every image (and the layer controller's LAYER_IMAGE) is the commit's, in the chosen registry: nothing rendered names the shipped one.
-    expect(stringify(d.resources)).not.toMatch(/ghcr\.io/);
-    expect(stringify(d.resources)).toMatch(/\/kaskade:0123456789ab\b/);
-  });
+  it.each(cases)(
+    '$tool × $overlay matches its golden plan, and every rendered manifest validates',
+    ({ tool, overlay }) => {
+      const d = inRepo(() => prepareDeploy(flags(tool, overlay)));
+      expect(validateManifests(d.resources)).toEqual([]);
+      const text = `${dryRunText(d)}\n`;
+      const file = join(GOLDEN, `${tool}-${overlay}.txt`);
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
+      expect(text).toBe(readFileSync(file, 'utf8'));
+      // Every image (and the layer controller's LAYER_IMAGE) is the commit's, in the chosen registry: nothing rendered names the shipped one.
+      expect(stringify(d.resources)).not.toMatch(/ghcr\.io/);
+      expect(stringify(d.resources)).toMatch(/\/kaskade:0123456789ab\b/);
+    },
+  );
 
   it('kn loses no field: the files its commands apply hold exactly the rendered resources, each once', () => {
     for (const overlay of OVERLAYS) {
       for (const schedule of [false, true]) {
         const d = inRepo(() => prepareDeploy(flags('kn', overlay, { schedule })));
         const applied = new Map<string, unknown[]>();
-        for (const f of d.files) applied.set(f.path, parseAllDocuments(f.resources.map((r) => stringify(r)).join('---\n')).map((doc) => doc.toJS() as unknown));
+        for (const f of d.files)
+          applied.set(
+            f.path,
+            parseAllDocuments(f.resources.map((r) => stringify(r)).join('---\n')).map((doc) => doc.toJS() as unknown),
+          );
         // Each file is named by exactly one command, and a kn service command names a file holding exactly that service.
-        for (const path of applied.keys()) expect(d.plan.filter((c) => c.includes(path)), path).toHaveLength(1);
+        for (const path of applied.keys())
+          expect(
+            d.plan.filter((c) => c.includes(path)),
+            path,
+          ).toHaveLength(1);
         for (const cmd of d.plan.filter((c) => c[0] === 'kn')) {
           const file = cmd[cmd.indexOf('--filename') + 1] ?? '';
           const held = (applied.get(file) ?? []) as Array<{ kind?: string; metadata?: { name?: string } }>;
@@ -79,13 +96,20 @@ describe('kaskade deploy --dry-run', () => {
 
 describe('kaskade deploy: bad flags', () => {
   const run = (args: string[]): { code: number | null; stderr: string } => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'kaskade.ts'), 'deploy', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'kaskade.ts'), 'deploy', ...args],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     return { code: r.status, stderr: r.stderr };
   };
   it.each([
     { args: ['--overlay', 'bogus', '--registry', 'r.example', '--dry-run'], says: /argument 'bogus' is invalid/ },
     { args: ['--with', 'kubectl', '--dry-run'], says: /--with kubectl needs --registry/ },
-    { args: ['--with', 'gcloud', '--cluster', 'ml', '--location', 'europe-west1', '--dry-run'], says: /--with gcloud needs --project/ },
+    {
+      args: ['--with', 'gcloud', '--cluster', 'ml', '--location', 'europe-west1', '--dry-run'],
+      says: /--with gcloud needs --project/,
+    },
     { args: ['--with', 'docker', '--dry-run'], says: /argument 'docker' is invalid/ },
   ])('$args exits 2 and prints the usage', ({ args, says }) => {
     const r = run(args);

@@ -27,7 +27,8 @@ export function register(program: Command): void {
     .option('--base64', 'send images as base64 text, as the seed client did')
     .option('--json', 'print the report as JSON on the last line')
     .action(async (flags: Flags) => {
-      if (flags.type !== 'scalar' && flags.type !== 'image') throw new BadInputError(`--type must be scalar or image, got "${flags.type}"`);
+      if (flags.type !== 'scalar' && flags.type !== 'image')
+        throw new BadInputError(`--type must be scalar or image, got "${flags.type}"`);
       const report = await runEdgeClient({
         type: flags.type,
         admissionUrl: flags.admission,
@@ -42,7 +43,8 @@ export function register(program: Command): void {
 }
 
 export function formatReport(r: EdgeClientReport, durationMs: number): string {
-  const kb = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+  const kb = (n: number): string =>
+    n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
   return [
     `edge-client: ${r.type} ${r.clientId} served at the ${r.placement} (${r.serviceUrl}); admission took ${r.admissionMs.toFixed(0)} ms`,
     `  requests: ${r.requests} in ${(durationMs / 1000).toFixed(1)} s`,

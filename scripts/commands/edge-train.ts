@@ -18,7 +18,9 @@ interface Flags {
 export function register(program: Command): void {
   program
     .command('edge-train')
-    .description('train the driver LSTM (scalar) or the MobileNet (image) of the edge services and save it for MODEL_URI')
+    .description(
+      'train the driver LSTM (scalar) or the MobileNet (image) of the edge services and save it for MODEL_URI',
+    )
     .requiredOption('--type <type>', 'scalar or image')
     .requiredOption('--out <dir>', 'folder (path or file:// URL) to save model.json and weights in')
     .option('--csv <file>', 'scalar: a CSV of real driving logs (15 signal columns + driver) instead of generated data')
@@ -32,14 +34,25 @@ export function register(program: Command): void {
       const examples = flags.examples === undefined ? undefined : positive(flags.examples, '--examples');
       let trained;
       if (flags.type === 'scalar') {
-        trained = await trainScalarModel(tf, { ...(flags.csv ? { csv: flags.csv } : {}), ...(epochs ? { epochs } : {}), ...(examples ? { windowsPerDriver: examples } : {}) });
+        trained = await trainScalarModel(tf, {
+          ...(flags.csv ? { csv: flags.csv } : {}),
+          ...(epochs ? { epochs } : {}),
+          ...(examples ? { windowsPerDriver: examples } : {}),
+        });
       } else if (flags.type === 'image') {
-        trained = await trainImageEdgeModel(tf, { ...(flags.dataset ? { dataset: flags.dataset } : {}), ...(epochs ? { epochs } : {}), ...(examples ? { examples } : {}), depth: flags.standard ? 'standard' : 'small' });
+        trained = await trainImageEdgeModel(tf, {
+          ...(flags.dataset ? { dataset: flags.dataset } : {}),
+          ...(epochs ? { epochs } : {}),
+          ...(examples ? { examples } : {}),
+          depth: flags.standard ? 'standard' : 'small',
+        });
       } else {
         throw new BadInputError(`--type must be scalar or image, got "${flags.type}"`);
       }
       const folder = await saveEdgeModel(trained.model, flags.out);
-      process.stdout.write(`edge-train: ${flags.type} model on ${backend}, ${trained.examples} training examples in ${trained.seconds.toFixed(1)} s; train accuracy ${trained.trainAccuracy.toFixed(4)}, held-out accuracy ${trained.testAccuracy.toFixed(4)}\nsaved to ${folder} (set MODEL_URI, or admission's EDGE_${flags.type.toUpperCase()}_MODEL_URI, to it)\n`);
+      process.stdout.write(
+        `edge-train: ${flags.type} model on ${backend}, ${trained.examples} training examples in ${trained.seconds.toFixed(1)} s; train accuracy ${trained.trainAccuracy.toFixed(4)}, held-out accuracy ${trained.testAccuracy.toFixed(4)}\nsaved to ${folder} (set MODEL_URI, or admission's EDGE_${flags.type.toUpperCase()}_MODEL_URI, to it)\n`,
+      );
     });
 }
 

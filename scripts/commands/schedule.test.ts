@@ -22,15 +22,28 @@ const flags = (more: Partial<ScheduleFlags> = {}): ScheduleFlags => ({
   dryRun: true,
   ...more,
 });
-const gcloud = { with: 'gcloud' as const, location: 'europe-west1', project: 'p1', target: 'https://splitter.example/scheduled' };
+const gcloud = {
+  with: 'gcloud' as const,
+  location: 'europe-west1',
+  project: 'p1',
+  target: 'https://splitter.example/scheduled',
+};
 const planText = (f: ScheduleFlags): string => formatPlan(schedulePlan(scheduleOptions(f)).commands);
 
 describe('kaskade schedule plans', () => {
   it('ping creates one valid PingSource to the broker, and no Cloud Scheduler job', () => {
     const plan = schedulePlan(scheduleOptions(flags()));
     expect(formatPlan(plan.commands)).toBe('kubectl apply -f -');
-    expect(plan.pingSource).toMatchObject({ kind: 'PingSource', metadata: { name: 'nightly-training', namespace: 'kaskade' }, spec: { schedule: '0 3 * * *', data: JOB } });
-    const broker = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'default', namespace: 'kaskade' } };
+    expect(plan.pingSource).toMatchObject({
+      kind: 'PingSource',
+      metadata: { name: 'nightly-training', namespace: 'kaskade' },
+      spec: { schedule: '0 3 * * *', data: JOB },
+    });
+    const broker = {
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Broker',
+      metadata: { name: 'default', namespace: 'kaskade' },
+    };
     expect(validateManifests(plan.pingSource ? [broker, plan.pingSource] : [])).toEqual([]);
     const alone = validateManifests(plan.pingSource ? [plan.pingSource] : []);
     expect(alone.length).toBeGreaterThan(0);
@@ -47,9 +60,15 @@ describe('kaskade schedule plans', () => {
   });
 
   it('pauses and deletes', () => {
-    expect(planText(flags({ ...gcloud, pause: true }))).toBe('gcloud scheduler jobs pause kaskade-nightly-training --location europe-west1 --project p1');
-    expect(planText(flags({ ...gcloud, delete: true }))).toBe('gcloud scheduler jobs delete kaskade-nightly-training --location europe-west1 --project p1 --quiet');
-    expect(planText(flags({ delete: true }))).toBe('kubectl delete pingsource nightly-training -n kaskade --ignore-not-found');
+    expect(planText(flags({ ...gcloud, pause: true }))).toBe(
+      'gcloud scheduler jobs pause kaskade-nightly-training --location europe-west1 --project p1',
+    );
+    expect(planText(flags({ ...gcloud, delete: true }))).toBe(
+      'gcloud scheduler jobs delete kaskade-nightly-training --location europe-west1 --project p1 --quiet',
+    );
+    expect(planText(flags({ delete: true }))).toBe(
+      'kubectl delete pingsource nightly-training -n kaskade --ignore-not-found',
+    );
     const pause = schedulePlan(scheduleOptions(flags({ pause: true })));
     expect(pause.note).toMatch(/no pause/);
     expect(formatPlan(pause.commands)).toBe('kubectl delete pingsource nightly-training -n kaskade --ignore-not-found');
@@ -68,7 +87,11 @@ describe('kaskade schedule plans', () => {
   });
 
   it('exits 2 with the usage on a bad flag', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'kaskade.ts'), 'schedule', '--cron', 'nope', '--job', '{}'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'kaskade.ts'), 'schedule', '--cron', 'nope', '--job', '{}'],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/not a cron expression/);
     expect(r.stderr).toMatch(/Usage: kaskade schedule \[options\]/);

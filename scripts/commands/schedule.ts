@@ -28,7 +28,9 @@ export interface ScheduleFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('schedule')
-    .description('create, pause or delete scheduled training: a PingSource (ping) or a Cloud Scheduler job (gcloud), never both')
+    .description(
+      'create, pause or delete scheduled training: a PingSource (ping) or a Cloud Scheduler job (gcloud), never both',
+    )
     .addOption(new Option('--with <tool>', 'scheduler').choices(['ping', 'gcloud']).default('ping'))
     .option('--cron <expr>', 'when, as a five-field cron expression, e.g. "0 3 * * *"')
     .option('--job <json>', 'the training job (JSON object), as posted to the broker')
@@ -91,7 +93,11 @@ export function scheduleOptions(o: ScheduleFlags): ScheduleOptions {
 /** What `--dry-run` prints. */
 export function scheduleDryRun(o: ScheduleFlags): string {
   const plan = schedulePlan(scheduleOptions(o));
-  return [...(plan.note ? [`# ${plan.note}`] : []), formatPlan(plan.commands), ...(plan.pingSource ? [`# stdin of kubectl apply -f -:\n${stringify(plan.pingSource).trimEnd()}`] : [])].join('\n');
+  return [
+    ...(plan.note ? [`# ${plan.note}`] : []),
+    formatPlan(plan.commands),
+    ...(plan.pingSource ? [`# stdin of kubectl apply -f -:\n${stringify(plan.pingSource).trimEnd()}`] : []),
+  ].join('\n');
 }
 
 function runSchedule(o: ScheduleFlags, out: NodeJS.WritableStream): void {
@@ -102,14 +108,23 @@ function runSchedule(o: ScheduleFlags, out: NodeJS.WritableStream): void {
   const plan = schedulePlan(scheduleOptions(o));
   if (plan.pingSource) {
     // Validated beside the Broker `kaskade deploy` created, which its sink names.
-    const broker = { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'default', namespace: o.namespace } };
+    const broker = {
+      apiVersion: 'eventing.knative.dev/v1',
+      kind: 'Broker',
+      metadata: { name: 'default', namespace: o.namespace },
+    };
     const problems = validateManifests([broker, plan.pingSource]);
-    if (problems.length > 0) throw new UnavailableError(`the PingSource does not validate: ${problems.map((p) => p.message).join('; ')}`);
+    if (problems.length > 0)
+      throw new UnavailableError(`the PingSource does not validate: ${problems.map((p) => p.message).join('; ')}`);
   }
   if (plan.note) out.write(`${plan.note}\n`);
   for (const [program = '', ...args] of plan.commands) {
     const input = args.join(' ') === 'apply -f -' && plan.pingSource ? stringify(plan.pingSource) : undefined;
-    const r = spawnSync(program, args, { input, stdio: [input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'], encoding: 'utf8' });
+    const r = spawnSync(program, args, {
+      input,
+      stdio: [input === undefined ? 'inherit' : 'pipe', 'inherit', 'inherit'],
+      encoding: 'utf8',
+    });
     if (r.error) throw new UnavailableError(`${program} could not be started: ${r.error.message}`, { cause: r.error });
     if (r.status !== 0) throw new UnavailableError(`failed (${r.status ?? 'signal'}): ${program} ${args.join(' ')}`);
   }

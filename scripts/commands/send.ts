@@ -19,24 +19,33 @@ interface SendFlags {
 export function register(program: Command): void {
   program
     .command('send')
-    .description('post a CloudEvent (binary mode) to the running runtime\'s broker')
+    .description("post a CloudEvent (binary mode) to the running runtime's broker")
     .requiredOption('--type <type>', 'event type, e.g. dev.kaskade.training.requested')
     .requiredOption('--data <json>', 'event data as JSON')
     .option('--source <source>', 'event source', '/kaskade/cli')
     .option('--subject <subject>', 'event subject')
     .option('--broker <name>', 'broker name (default: the default broker)')
-    .option('--namespace <ns>', 'broker namespace (default: the runtime\'s)')
+    .option('--namespace <ns>', "broker namespace (default: the runtime's)")
     .option('--state-dir <dir>', 'state folder of the running runtime (KASKADE_STATE_DIR)')
     .action((flags: SendFlags) => send(flags));
 }
 
 /** The broker asked for; without --broker, the namespace's `default`, or its only broker. */
-export function pickBroker(brokers: ReadonlyArray<{ namespace: string; name: string; url: string }>, namespace: string, name: string | undefined): string {
+export function pickBroker(
+  brokers: ReadonlyArray<{ namespace: string; name: string; url: string }>,
+  namespace: string,
+  name: string | undefined,
+): string {
   const inNamespace = brokers.filter((b) => b.namespace === namespace);
-  const hit = name !== undefined ? inNamespace.find((b) => b.name === name) : (inNamespace.find((b) => b.name === 'default') ?? (brokers.length === 1 ? brokers[0] : undefined));
+  const hit =
+    name !== undefined
+      ? inNamespace.find((b) => b.name === name)
+      : (inNamespace.find((b) => b.name === 'default') ?? (brokers.length === 1 ? brokers[0] : undefined));
   if (hit) return hit.url;
   const known = brokers.map((b) => `${b.namespace}/${b.name}`).join(', ') || 'none';
-  throw new NotFoundError(`no broker ${namespace}/${name ?? 'default'} in the running runtime (brokers: ${known}); use --namespace and --broker`);
+  throw new NotFoundError(
+    `no broker ${namespace}/${name ?? 'default'} in the running runtime (brokers: ${known}); use --namespace and --broker`,
+  );
 }
 
 async function send(flags: SendFlags): Promise<void> {
@@ -48,7 +57,13 @@ async function send(flags: SendFlags): Promise<void> {
   }
   const state = await readState(flags.stateDir ?? loadRuntimeConfig(process.env).stateDir);
   const url = pickBroker(state.brokers, flags.namespace ?? state.namespace, flags.broker);
-  const event = new CloudEvent({ type: flags.type, source: flags.source, datacontenttype: 'application/json', data, ...(flags.subject ? { subject: flags.subject } : {}) });
+  const event = new CloudEvent({
+    type: flags.type,
+    source: flags.source,
+    datacontenttype: 'application/json',
+    data,
+    ...(flags.subject ? { subject: flags.subject } : {}),
+  });
   const message = HTTP.binary(event);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(message.headers)) if (typeof v === 'string') headers[k] = v;

@@ -29,10 +29,14 @@ export function register(program: Command): void {
     .option('--model <uri>', 'resnet50, resnet-small, or a file:// / gs:// TF.js layers model folder', 'resnet50')
     .option('--list', 'print every cut with FLOPs and parameters per side and the crossing bytes', false)
     .option('--cut <spec>', 'v1 | v2 | v3 (after stage 3/2/1) | balanced | ratio:<f> | a layer name', 'v2')
-    .option('--latency', 'choose by a latency model instead: per-layer time measured here, plus bytes / --bandwidth', false)
+    .option(
+      '--latency',
+      'choose by a latency model instead: per-layer time measured here, plus bytes / --bandwidth',
+      false,
+    )
     .option('--bandwidth <bytes/s>', 'link between the halves for --latency', String(125_000_000))
     .option('--out <url>', 'write the halves to <url>/front and <url>/back (file:// or gs://)')
-    .option('--seed <n>', 'seed of the built-in models\' weights', '7')
+    .option('--seed <n>', "seed of the built-in models' weights", '7')
     .action((flags: Flags) => split(flags));
 }
 
@@ -56,7 +60,10 @@ async function split(flags: Flags): Promise<void> {
   const { tf } = await initEngine();
   const model = await loadWholeModel(tf, { model: flags.model, seed: Number(flags.seed) });
   const cuts = listCuts(model);
-  if (flags.list) process.stdout.write(`${cuts.length} cuts of ${flags.model} where one tensor crosses (batch 1, float32):\n${formatCuts(cuts)}\n`);
+  if (flags.list)
+    process.stdout.write(
+      `${cuts.length} cuts of ${flags.model} where one tensor crosses (batch 1, float32):\n${formatCuts(cuts)}\n`,
+    );
   let cut: Cut;
   if (flags.latency) {
     const bandwidth = Number(flags.bandwidth);
@@ -64,7 +71,9 @@ async function split(flags: Flags): Promise<void> {
     const here = await profileLayers(tf, model);
     const chosen = cutByLatency(model, cuts, { front: here, back: here }, bandwidth);
     cut = chosen.cut;
-    process.stdout.write(`latency model (both halves timed on this machine, ${bandwidth} bytes/s): ${cut.layer}, predicted ${chosen.predictedMs.toFixed(1)} ms\n`);
+    process.stdout.write(
+      `latency model (both halves timed on this machine, ${bandwidth} bytes/s): ${cut.layer}, predicted ${chosen.predictedMs.toFixed(1)} ms\n`,
+    );
   } else {
     cut = chooseCut(model, flags.cut);
     process.stdout.write(`cut ${flags.cut}: after ${cut.layer} (${cut.shape.join('×')}, ${cut.bytes} bytes)\n`);
@@ -76,7 +85,13 @@ async function split(flags: Flags): Promise<void> {
 }
 
 /** Cuts `model` at `layer` and saves the halves as TF.js layers models under `<out>/front` and `<out>/back`. */
-export async function writeHalves(tf: typeof tfjs, model: tfjs.LayersModel, layer: string, store: Store, out: string): Promise<{ front: string; back: string }> {
+export async function writeHalves(
+  tf: typeof tfjs,
+  model: tfjs.LayersModel,
+  layer: string,
+  store: Store,
+  out: string,
+): Promise<{ front: string; back: string }> {
   const { front, back } = splitAt(tf, model, layer);
   const urls = { front: joinStoreUrl(out, 'front'), back: joinStoreUrl(out, 'back') };
   await front.save(createModelHandler(store, urls.front));

@@ -36,9 +36,16 @@ export function formatStatus(s: RuntimeStatus): string {
     v.mode,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   const out = [`runtime pid ${s.pid} on port ${s.port} since ${s.startedAt}`, line(header), ...rows.map(line)];
   if (s.brokerUrl) out.push(`broker: ${s.brokerUrl}`);
-  for (const p of s.pingSources) out.push(`ping ${p.namespace}/${p.name}: ${p.suspended ? 'suspended' : `next ${p.next ?? '-'}`}, fired ${p.fired}, failed ${p.failed}`);
+  for (const p of s.pingSources)
+    out.push(
+      `ping ${p.namespace}/${p.name}: ${p.suspended ? 'suspended' : `next ${p.next ?? '-'}`}, fired ${p.fired}, failed ${p.failed}`,
+    );
   return `${out.join('\n')}\n`;
 }

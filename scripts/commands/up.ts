@@ -30,7 +30,10 @@ export function register(program: Command): void {
     .option('--env <NAME=VALUE>', 'env value for every service, over the manifests (repeatable)', collect, [])
     .option('--time-scale <factor>', 'multiply every autoscaling window, e.g. 0.1 (KASKADE_KPA_TIME_SCALE)')
     .option('--worker-mode <mode>', 'bundle (fast cold start) or tsx (KASKADE_WORKER_MODE)')
-    .option('--functions <dir>', 'folder of function folders that FUNCTION_TARGET names (KASKADE_FUNCTIONS_DIR; default functions/)')
+    .option(
+      '--functions <dir>',
+      'folder of function folders that FUNCTION_TARGET names (KASKADE_FUNCTIONS_DIR; default functions/)',
+    )
     .option('--api-port <port>', 'Kubernetes API port, HTTPS (KASKADE_API_PORT; default 6443, 0 picks a free one)')
     .option('--nodes <file>', 'node file the Kubernetes API serves (KASKADE_NODES; default: the example edge cluster)')
     .action((flags: UpFlags) => up(flags));
@@ -49,15 +52,19 @@ async function up(flags: UpFlags): Promise<void> {
     env[pair.slice(0, i)] = pair.slice(i + 1);
   }
   const port = Number(flags.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(`--port must be a port number, got "${flags.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError(`--port must be a port number, got "${flags.port}"`);
   const timeScale = flags.timeScale === undefined ? undefined : Number(flags.timeScale);
-  if (timeScale !== undefined && !(timeScale > 0)) throw new ConfigError(`--time-scale must be > 0, got "${flags.timeScale}"`);
+  if (timeScale !== undefined && !(timeScale > 0))
+    throw new ConfigError(`--time-scale must be > 0, got "${flags.timeScale}"`);
   const workerMode = flags.workerMode ?? config.workerMode;
-  if (workerMode !== 'bundle' && workerMode !== 'tsx') throw new ConfigError(`--worker-mode must be bundle or tsx, got "${workerMode}"`);
+  if (workerMode !== 'bundle' && workerMode !== 'tsx')
+    throw new ConfigError(`--worker-mode must be bundle or tsx, got "${workerMode}"`);
 
   const functionsDir = flags.functions ?? config.functionsDir;
   const apiPort = flags.apiPort === undefined ? config.apiPort : Number(flags.apiPort);
-  if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65_535) throw new ConfigError(`--api-port must be a port number, got "${flags.apiPort ?? ''}"`);
+  if (!Number.isInteger(apiPort) || apiPort < 0 || apiPort > 65_535)
+    throw new ConfigError(`--api-port must be a port number, got "${flags.apiPort ?? ''}"`);
   const nodes = flags.nodes ?? config.nodes;
 
   const runtime = await startRuntime({
@@ -92,9 +99,13 @@ function banner(runtime: Runtime): string {
   const s = runtime.status();
   const lines = [`kaskade: runtime up on http://127.0.0.1:${runtime.port} (Ctrl-C to stop)`];
   for (const svc of s.services) lines.push(`  service ${svc.namespace}/${svc.name}  ${svc.hostUrl}  ${svc.url}`);
-  for (const b of runtime.manifests.brokers) lines.push(`  broker  ${b.namespace}/${b.name}  ${runtime.brokerUrl(b.namespace, b.name) ?? '(not running)'}`);
-  for (const p of s.pingSources) lines.push(`  ping    ${p.namespace}/${p.name}  ${p.suspended ? 'suspended' : p.schedule} → ${p.sink}`);
-  lines.push(`  kubernetes API ${runtime.kubeApi.url}: kubectl --kubeconfig ${relativePath(runtime.kubeApi.kubeconfig)} get ksvc`);
+  for (const b of runtime.manifests.brokers)
+    lines.push(`  broker  ${b.namespace}/${b.name}  ${runtime.brokerUrl(b.namespace, b.name) ?? '(not running)'}`);
+  for (const p of s.pingSources)
+    lines.push(`  ping    ${p.namespace}/${p.name}  ${p.suspended ? 'suspended' : p.schedule} → ${p.sink}`);
+  lines.push(
+    `  kubernetes API ${runtime.kubeApi.url}: kubectl --kubeconfig ${relativePath(runtime.kubeApi.kubeconfig)} get ksvc`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

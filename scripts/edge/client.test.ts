@@ -24,16 +24,28 @@ beforeAll(async () => {
   const { model } = await trainDriverModel(tf, generateDrivingWindows(2, 1), { epochs: 1, units: 4 });
   const classifier = new DriverClassifier(tf, model);
   for (const site of ['edge', 'centre'] as const) {
-    const service = createScalarService({ model: new ModelHolder(site, () => Promise.resolve(classifier)), maxWindowBytes: 1 << 20 });
+    const service = createScalarService({
+      model: new ModelHolder(site, () => Promise.resolve(classifier)),
+      maxWindowBytes: 1 << 20,
+    });
     http(`client-test-scalar-${site}`, service.handler);
     servers.push(await serveFunction(`client-test-scalar-${site}`, service.upgrade));
   }
   const [edgeScalar, centreScalar] = servers as [Served, Served];
-  const centre = new Admission({ config: loadConfig({ EDGE_CAPACITY_RULE: 'none' }), cluster: new MemoryCluster({ urlOf: () => centreScalar.base }) });
+  const centre = new Admission({
+    config: loadConfig({ EDGE_CAPACITY_RULE: 'none' }),
+    cluster: new MemoryCluster({ urlOf: () => centreScalar.base }),
+  });
   http('client-test-centre', createAdmissionHandler(centre));
   const centreServed = await serveFunction('client-test-centre');
   servers.push(centreServed);
-  edgeAdmission = new Admission({ config: loadConfig({ EDGE_CENTRE_URL: centreServed.base }), cluster: new MemoryCluster({ nodes: [edgeNode('t1', 'tx2'), edgeNode('n1', 'nano')], urlOf: () => edgeScalar.base }) });
+  edgeAdmission = new Admission({
+    config: loadConfig({ EDGE_CENTRE_URL: centreServed.base }),
+    cluster: new MemoryCluster({
+      nodes: [edgeNode('t1', 'tx2'), edgeNode('n1', 'nano')],
+      urlOf: () => edgeScalar.base,
+    }),
+  });
   http('client-test-edge', createAdmissionHandler(edgeAdmission));
   const edgeServed = await serveFunction('client-test-edge');
   servers.push(edgeServed);
@@ -44,7 +56,13 @@ afterAll(() => Promise.all(servers.map((s) => s.close())));
 
 describe('edge client', () => {
   it('streams at the edge, and a second client is offloaded to the centre and streams there', async () => {
-    const first = await runEdgeClient({ type: 'scalar', admissionUrl: edgeUrl, durationMs: 300, clientId: 'car-1', keepSession: true });
+    const first = await runEdgeClient({
+      type: 'scalar',
+      admissionUrl: edgeUrl,
+      durationMs: 300,
+      clientId: 'car-1',
+      keepSession: true,
+    });
     expect(first.placement).toBe('edge');
     expect(first.serviceUrl).toBe(servers[0]!.base);
     expect(first.requests).toBeGreaterThan(0);
@@ -52,7 +70,13 @@ describe('edge client', () => {
     expect(first.bytesSent).toBeGreaterThan(first.requests * 1000);
     expect(first.bytesReceived).toBeGreaterThan(0);
 
-    const second = await runEdgeClient({ type: 'scalar', admissionUrl: edgeUrl, durationMs: 300, clientId: 'car-2', http: true });
+    const second = await runEdgeClient({
+      type: 'scalar',
+      admissionUrl: edgeUrl,
+      durationMs: 300,
+      clientId: 'car-2',
+      http: true,
+    });
     expect(second.placement).toBe('centre');
     expect(second.serviceUrl).toBe(servers[1]!.base);
     expect(second.requests).toBeGreaterThan(0);
@@ -73,8 +97,15 @@ describe('reachable', () => {
     { raw: 'http://admission.kaskade-centre.localhost:9000/', want: 'http://127.0.0.1:9000/kaskade-centre/admission/' },
     { raw: 'https://edge-image.kaskade.example.com', want: 'https://edge-image.kaskade.example.com/' },
     { raw: 'http://127.0.0.1:8080/kaskade/admission', want: 'http://127.0.0.1:8080/kaskade/admission/' },
-    { raw: 'http://admission.kaskade-centre.svc.cluster.local/', want: 'http://admission.kaskade-centre.svc.cluster.local/' },
-    { raw: 'http://admission.kaskade-centre.svc.cluster.local/', ingress: 'http://127.0.0.1:8080', want: 'http://127.0.0.1:8080/kaskade-centre/admission/' },
+    {
+      raw: 'http://admission.kaskade-centre.svc.cluster.local/',
+      want: 'http://admission.kaskade-centre.svc.cluster.local/',
+    },
+    {
+      raw: 'http://admission.kaskade-centre.svc.cluster.local/',
+      ingress: 'http://127.0.0.1:8080',
+      want: 'http://127.0.0.1:8080/kaskade-centre/admission/',
+    },
   ])('$raw', ({ raw, ingress, want }) => {
     expect(reachable(raw, ingress)).toBe(want);
   });

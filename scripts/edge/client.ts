@@ -50,7 +50,12 @@ export interface EdgeClientReport {
 }
 
 /** Asks an admission for a service; follows one offload to the centre's admission. */
-export async function admit(admissionUrl: string, type: EdgeType, clientId: string, timeoutMs = 120_000): Promise<{ reply: AdmissionReply; placement: 'edge' | 'centre'; admittedBy: string }> {
+export async function admit(
+  admissionUrl: string,
+  type: EdgeType,
+  clientId: string,
+  timeoutMs = 120_000,
+): Promise<{ reply: AdmissionReply; placement: 'edge' | 'centre'; admittedBy: string }> {
   const ingress = localIngress(admissionUrl);
   const edge = await askAdmission(admissionUrl, type, clientId, timeoutMs);
   if (edge.offloading === 0) return { reply: edge, placement: 'edge', admittedBy: admissionUrl };
@@ -59,12 +64,19 @@ export async function admit(admissionUrl: string, type: EdgeType, clientId: stri
   return { reply: centre, placement: 'centre', admittedBy: edge.url };
 }
 
-async function askAdmission(base: string, type: EdgeType, clientId: string, timeoutMs: number): Promise<AdmissionReply> {
+async function askAdmission(
+  base: string,
+  type: EdgeType,
+  clientId: string,
+  timeoutMs: number,
+): Promise<AdmissionReply> {
   const url = `${reachable(base)}app-service?${new URLSearchParams({ type, clientID: clientId, clienttime: String(Date.now()) }).toString()}`;
   const res = await fetchWithTimeout(url, {}, timeoutMs);
   const body = (await res.json()) as Partial<AdmissionReply> & { error?: string };
-  if (!res.ok) throw new UnavailableError(`admission at ${base} answered ${res.status}: ${body.error ?? JSON.stringify(body)}`);
-  if (typeof body.url !== 'string' || (body.offloading !== 0 && body.offloading !== 1)) throw new UnavailableError(`admission at ${base} answered no url/offloading: ${JSON.stringify(body)}`);
+  if (!res.ok)
+    throw new UnavailableError(`admission at ${base} answered ${res.status}: ${body.error ?? JSON.stringify(body)}`);
+  if (typeof body.url !== 'string' || (body.offloading !== 0 && body.offloading !== 1))
+    throw new UnavailableError(`admission at ${base} answered no url/offloading: ${JSON.stringify(body)}`);
   return body as AdmissionReply;
 }
 
@@ -109,7 +121,9 @@ export function reachable(raw: string, ingress?: string): string {
 /** The local runtime's origin when `admissionUrl` points at one (loopback), else undefined. */
 export function localIngress(admissionUrl: string): string | undefined {
   const url = new URL(reachable(admissionUrl));
-  return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]' ? url.origin : undefined;
+  return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]'
+    ? url.origin
+    : undefined;
 }
 
 export async function runEdgeClient(options: EdgeClientOptions): Promise<EdgeClientReport> {
@@ -120,13 +134,17 @@ export async function runEdgeClient(options: EdgeClientOptions): Promise<EdgeCli
   const target = reachable(reply.url, localIngress(options.admissionUrl));
   const stream = options.type === 'scalar' ? scalarMessages(clientId) : await imageMessages(options.base64 ?? false);
   const stats = { requests: 0, bytesSent: 0, bytesReceived: 0, latenciesMs: [] as number[] };
-  const renewal = placement === 'edge' && (reply.leaseSeconds ?? 0) > 0 ? keepLeased(admittedBy, options.type, clientId, (reply.leaseSeconds ?? 0) * 1000) : undefined;
+  const renewal =
+    placement === 'edge' && (reply.leaseSeconds ?? 0) > 0
+      ? keepLeased(admittedBy, options.type, clientId, (reply.leaseSeconds ?? 0) * 1000)
+      : undefined;
   try {
     if (options.http) await streamHttp(target, options.type, clientId, stream, options.durationMs, stats);
     else await streamWs(target, clientId, stream, options.durationMs, stats);
   } finally {
     if (renewal) clearInterval(renewal);
-    if (!options.keepSession && placement === 'edge') await disconnect(admittedBy, options.type, clientId).catch(() => undefined);
+    if (!options.keepSession && placement === 'edge')
+      await disconnect(admittedBy, options.type, clientId).catch(() => undefined);
   }
   const sorted = [...stats.latenciesMs].sort((a, b) => a - b);
   const pick = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
@@ -153,7 +171,8 @@ function scalarMessages(clientId: string): MessageStream {
   const driver = [...clientId].reduce((a, c) => a + c.charCodeAt(0), 0) % 10;
   const rows = generateDriverRows(driver, 17, driver + 1);
   const windows: string[] = [];
-  for (let i = 0; i + WINDOW_ROWS <= rows.length; i += WINDOW_ROWS) windows.push(JSON.stringify(rows.slice(i, i + WINDOW_ROWS)));
+  for (let i = 0; i + WINDOW_ROWS <= rows.length; i += WINDOW_ROWS)
+    windows.push(JSON.stringify(rows.slice(i, i + WINDOW_ROWS)));
   let i = 0;
   return { handshake: windows[0]!, next: () => windows[1 + (i++ % (windows.length - 1))]! };
 }
@@ -164,7 +183,9 @@ async function imageMessages(base64: boolean): Promise<MessageStream> {
   const images: Array<string | Buffer> = [];
   for (let i = 0; i < 16; i += 1) {
     const grey = Buffer.from(Array.from(data.test.x.subarray(i * 784, (i + 1) * 784), (v) => Math.round(v * 255)));
-    const png = await sharp(grey, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+    const png = await sharp(grey, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toBuffer();
     images.push(base64 ? png.toString('base64') : png);
   }
   let i = 0;
@@ -178,7 +199,13 @@ interface Stats {
   latenciesMs: number[];
 }
 
-async function streamWs(target: string, clientId: string, stream: MessageStream, durationMs: number, stats: Stats): Promise<void> {
+async function streamWs(
+  target: string,
+  clientId: string,
+  stream: MessageStream,
+  durationMs: number,
+  stats: Stats,
+): Promise<void> {
   const ws = new WebSocket(`${target.replace(/^http/, 'ws')}?clientID=${encodeURIComponent(clientId)}`);
   const inbox: Array<(m: { data: Buffer } | { closed: string }) => void> = [];
   ws.on('message', (data: Buffer) => inbox.shift()?.({ data }));
@@ -215,11 +242,26 @@ async function streamWs(target: string, clientId: string, stream: MessageStream,
   }
 }
 
-async function streamHttp(target: string, type: EdgeType, clientId: string, stream: MessageStream, durationMs: number, stats: Stats): Promise<void> {
+async function streamHttp(
+  target: string,
+  type: EdgeType,
+  clientId: string,
+  stream: MessageStream,
+  durationMs: number,
+  stats: Stats,
+): Promise<void> {
   const query = `?clientID=${encodeURIComponent(clientId)}`;
   const post = async (path: string, body: string | Buffer): Promise<void> => {
     const binary = typeof body !== 'string';
-    const res = await fetchWithTimeout(`${target}${path}${query}`, { method: 'POST', body: binary ? new Uint8Array(body) : body, headers: { 'content-type': binary ? 'application/octet-stream' : 'text/plain' } }, 30_000);
+    const res = await fetchWithTimeout(
+      `${target}${path}${query}`,
+      {
+        method: 'POST',
+        body: binary ? new Uint8Array(body) : body,
+        headers: { 'content-type': binary ? 'application/octet-stream' : 'text/plain' },
+      },
+      30_000,
+    );
     const answer = Buffer.from(await res.arrayBuffer());
     if (!res.ok) throw new UnavailableError(`POST ${path} answered ${res.status}: ${answer.toString().slice(0, 200)}`);
     stats.bytesSent += Buffer.byteLength(body);

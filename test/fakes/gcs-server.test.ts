@@ -10,7 +10,8 @@ afterAll(async () => {
   await fake.close();
 });
 
-const object = (bucket: string, name: string): string => `${fake.endpoint}/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}`;
+const object = (bucket: string, name: string): string =>
+  `${fake.endpoint}/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}`;
 const upload = (bucket: string, query: string): string => `${fake.endpoint}/upload/storage/v1/b/${bucket}/o?${query}`;
 
 describe('FakeGcsServer', () => {
@@ -19,9 +20,13 @@ describe('FakeGcsServer', () => {
   });
 
   it('media upload, metadata, download with hashes; generations increase; 404 as a JSON error', async () => {
-    const first = (await (await fetch(upload('b1', 'uploadType=media&name=d%2Fx'), { method: 'POST', body: 'hello' })).json()) as { generation: string; size: string };
+    const first = (await (
+      await fetch(upload('b1', 'uploadType=media&name=d%2Fx'), { method: 'POST', body: 'hello' })
+    ).json()) as { generation: string; size: string };
     expect(first.size).toBe('5');
-    const second = (await (await fetch(upload('b1', 'uploadType=media&name=d%2Fx'), { method: 'POST', body: 'hello!' })).json()) as { generation: string };
+    const second = (await (
+      await fetch(upload('b1', 'uploadType=media&name=d%2Fx'), { method: 'POST', body: 'hello!' })
+    ).json()) as { generation: string };
     expect(Number(second.generation)).toBeGreaterThan(Number(first.generation));
     const media = await fetch(`${object('b1', 'd/x')}?alt=media`);
     expect(await media.text()).toBe('hello!');
@@ -36,8 +41,24 @@ describe('FakeGcsServer', () => {
 
   it('multipart upload with ifGenerationMatch: 0 creates once, then answers 412', async () => {
     const body = (text: string): string =>
-      ['--xx', 'Content-Type: application/json', '', '{"name":"m","contentType":"text/plain"}', '--xx', 'Content-Type: text/plain', '', text, '--xx--', ''].join('\r\n');
-    const send = (text: string) => fetch(upload('b2', 'uploadType=multipart&ifGenerationMatch=0'), { method: 'POST', headers: { 'content-type': 'multipart/related; boundary=xx' }, body: body(text) });
+      [
+        '--xx',
+        'Content-Type: application/json',
+        '',
+        '{"name":"m","contentType":"text/plain"}',
+        '--xx',
+        'Content-Type: text/plain',
+        '',
+        text,
+        '--xx--',
+        '',
+      ].join('\r\n');
+    const send = (text: string) =>
+      fetch(upload('b2', 'uploadType=multipart&ifGenerationMatch=0'), {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/related; boundary=xx' },
+        body: body(text),
+      });
     expect((await send('one')).status).toBe(200);
     expect((await send('two')).status).toBe(412);
     expect(fake.getObject('b2', 'm')?.data.toString()).toBe('one');
@@ -45,10 +66,15 @@ describe('FakeGcsServer', () => {
   });
 
   it('resumable upload: session, chunks with Content-Range, status queries', async () => {
-    const start = await fetch(upload('b3', 'uploadType=resumable&name=r'), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const start = await fetch(upload('b3', 'uploadType=resumable&name=r'), {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     const session = start.headers.get('location') ?? '';
     expect(session).toContain('upload_id=');
-    const put = (range: string, body = '') => fetch(session, { method: 'PUT', headers: { 'content-range': range }, body });
+    const put = (range: string, body = '') =>
+      fetch(session, { method: 'PUT', headers: { 'content-range': range }, body });
     const partial = await put('bytes 0-3/*', 'abcd');
     expect([partial.status, partial.headers.get('range')]).toEqual([308, 'bytes=0-3']);
     const status = await put('bytes */*');
@@ -63,7 +89,9 @@ describe('FakeGcsServer', () => {
   it('lists by prefix in pages', async () => {
     for (const name of ['p/1', 'p/2', 'p/3', 'q/1']) fake.putObject('b4', name, new Uint8Array([1]));
     const page = async (token?: string) =>
-      (await (await fetch(`${fake.endpoint}/storage/v1/b/b4/o?prefix=p%2F&maxResults=2${token ? `&pageToken=${token}` : ''}`)).json()) as {
+      (await (
+        await fetch(`${fake.endpoint}/storage/v1/b/b4/o?prefix=p%2F&maxResults=2${token ? `&pageToken=${token}` : ''}`)
+      ).json()) as {
         items?: { name: string }[];
         nextPageToken?: string;
       };
@@ -85,7 +113,8 @@ describe('FakeGcsServer', () => {
 
   it('commits and then loses the answer: an error status, or a reset connection', async () => {
     fake.loseAnswerNext(1, (r) => r.method === 'POST');
-    const attempt = (name: string) => fetch(upload('b7', `uploadType=media&name=${name}&ifGenerationMatch=0`), { method: 'POST', body: name });
+    const attempt = (name: string) =>
+      fetch(upload('b7', `uploadType=media&name=${name}&ifGenerationMatch=0`), { method: 'POST', body: name });
     expect((await attempt('f')).status).toBe(503);
     expect(fake.getObject('b7', 'f')?.data.toString()).toBe('f');
     expect((await attempt('f')).status).toBe(412);
@@ -96,7 +125,9 @@ describe('FakeGcsServer', () => {
 
   it('deletes, with a generation precondition', async () => {
     const { generation } = fake.putObject('b6', 'x', new Uint8Array([1]));
-    expect((await fetch(`${object('b6', 'x')}?ifGenerationMatch=${generation + 1}`, { method: 'DELETE' })).status).toBe(412);
+    expect((await fetch(`${object('b6', 'x')}?ifGenerationMatch=${generation + 1}`, { method: 'DELETE' })).status).toBe(
+      412,
+    );
     expect((await fetch(object('b6', 'x'), { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(object('b6', 'x'), { method: 'DELETE' })).status).toBe(404);
   });

@@ -111,7 +111,11 @@ export class FakeGcsServer {
    * answer is lost: `answer` is sent instead (a status, default 503), or with 'reset' the
    * connection is destroyed. A client that retries meets the effect of its first attempt.
    */
-  loseAnswerNext(count: number, matches: (request: LoggedRequest) => boolean = () => true, answer: number | 'reset' = 503): void {
+  loseAnswerNext(
+    count: number,
+    matches: (request: LoggedRequest) => boolean = () => true,
+    answer: number | 'reset' = 503,
+  ): void {
     this.faults.push({ remaining: count, answer, commits: true, matches });
   }
 
@@ -146,7 +150,12 @@ export class FakeGcsServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.endpoint);
-    const logged: LoggedRequest = { method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), status: 0 };
+    const logged: LoggedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      status: 0,
+    };
     this.requests.push(logged);
     try {
       const body = await readBody(req);
@@ -167,7 +176,13 @@ export class FakeGcsServer {
       this.route(req, url, body, res);
     } catch (e) {
       const error = e instanceof HttpError ? e : new HttpError(500, (e as Error).message, 'internalError');
-      sendJson(res, error.status, { error: { code: error.status, message: error.message, errors: [{ message: error.message, domain: 'global', reason: error.reason }] } });
+      sendJson(res, error.status, {
+        error: {
+          code: error.status,
+          message: error.message,
+          errors: [{ message: error.message, domain: 'global', reason: error.reason }],
+        },
+      });
     }
     logged.status = res.statusCode;
   }
@@ -240,13 +255,17 @@ export class FakeGcsServer {
     const startAfter = after === null ? undefined : Buffer.from(after, 'base64url').toString('utf8');
     const asked = Number(url.searchParams.get('maxResults') ?? this.pageSize);
     const size = Math.max(1, Math.min(this.pageSize, Number.isFinite(asked) && asked > 0 ? asked : this.pageSize));
-    const matching = this.listObjects(bucket).filter((o) => o.name.startsWith(prefix) && (startAfter === undefined || o.name > startAfter));
+    const matching = this.listObjects(bucket).filter(
+      (o) => o.name.startsWith(prefix) && (startAfter === undefined || o.name > startAfter),
+    );
     const page = matching.slice(0, size);
     const last = page[page.length - 1];
     sendJson(res, 200, {
       kind: 'storage#objects',
       ...(page.length > 0 ? { items: page.map((o) => this.resource(o)) } : {}),
-      ...(matching.length > size && last ? { nextPageToken: Buffer.from(last.name, 'utf8').toString('base64url') } : {}),
+      ...(matching.length > size && last
+        ? { nextPageToken: Buffer.from(last.name, 'utf8').toString('base64url') }
+        : {}),
     });
   }
 
@@ -254,30 +273,48 @@ export class FakeGcsServer {
     const boundary = /boundary="?([^";]+)"?/.exec(req.headers['content-type'] ?? '')?.[1];
     if (!boundary) throw new HttpError(400, 'multipart upload without a boundary', 'invalid');
     const [metaPart, mediaPart] = splitMultipart(body, boundary);
-    if (!metaPart || !mediaPart) throw new HttpError(400, 'multipart upload needs a metadata part and a media part', 'invalid');
+    if (!metaPart || !mediaPart)
+      throw new HttpError(400, 'multipart upload needs a metadata part and a media part', 'invalid');
     const metadata = JSON.parse(metaPart.body.toString('utf8')) as { name?: string; contentType?: string };
     const name = url.searchParams.get('name') ?? metadata.name;
     if (!name) throw new HttpError(400, 'object name missing', 'required');
     const contentType = metadata.contentType ?? mediaPart.headers['content-type'] ?? 'application/octet-stream';
-    const object = this.commit(bucket, name, mediaPart.body, contentType, url.searchParams.get('ifGenerationMatch') ?? undefined);
+    const object = this.commit(
+      bucket,
+      name,
+      mediaPart.body,
+      contentType,
+      url.searchParams.get('ifGenerationMatch') ?? undefined,
+    );
     sendJson(res, 200, this.resource(object));
   }
 
   private mediaUpload(req: IncomingMessage, url: URL, bucket: string, body: Buffer, res: ServerResponse): void {
     const name = url.searchParams.get('name');
     if (!name) throw new HttpError(400, 'object name missing', 'required');
-    const object = this.commit(bucket, name, body, req.headers['content-type'] ?? 'application/octet-stream', url.searchParams.get('ifGenerationMatch') ?? undefined);
+    const object = this.commit(
+      bucket,
+      name,
+      body,
+      req.headers['content-type'] ?? 'application/octet-stream',
+      url.searchParams.get('ifGenerationMatch') ?? undefined,
+    );
     sendJson(res, 200, this.resource(object));
   }
 
   private startResumable(req: IncomingMessage, url: URL, bucket: string, body: Buffer, res: ServerResponse): void {
-    const metadata = (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as { name?: string; contentType?: string };
+    const metadata = (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as {
+      name?: string;
+      contentType?: string;
+    };
     const name = url.searchParams.get('name') ?? metadata.name;
     if (!name) throw new HttpError(400, 'object name missing', 'required');
     const ifGenerationMatch = url.searchParams.get('ifGenerationMatch') ?? undefined;
     checkPrecondition(ifGenerationMatch, this.objects.get(key(bucket, name)));
     const id = randomUUID();
-    const contentType = String(req.headers['x-upload-content-type'] ?? metadata.contentType ?? 'application/octet-stream');
+    const contentType = String(
+      req.headers['x-upload-content-type'] ?? metadata.contentType ?? 'application/octet-stream',
+    );
     this.sessions.set(id, { bucket, name, contentType, ifGenerationMatch, chunks: [], size: 0, done: undefined });
     const location = new URL(`/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`, this.endpoint);
     location.searchParams.set('uploadType', 'resumable');
@@ -295,7 +332,8 @@ export class FakeGcsServer {
     if (range[1] !== '*') {
       if (session.done) return sendJson(res, 200, this.resource(session.done));
       const first = Number(range[2]);
-      if (first > session.size) throw new HttpError(400, `chunk starts at ${first}, ${session.size} bytes received`, 'invalid');
+      if (first > session.size)
+        throw new HttpError(400, `chunk starts at ${first}, ${session.size} bytes received`, 'invalid');
       // A resent chunk may overlap what already arrived: keep only the new bytes.
       const fresh = body.subarray(session.size - first);
       session.chunks.push(fresh);
@@ -310,12 +348,30 @@ export class FakeGcsServer {
     } else if (session.done) {
       return sendJson(res, 200, this.resource(session.done));
     }
-    res.writeHead(308, session.size > 0 ? { range: `bytes=0-${session.size - 1}`, 'content-length': 0 } : { 'content-length': 0 }).end();
+    res
+      .writeHead(
+        308,
+        session.size > 0 ? { range: `bytes=0-${session.size - 1}`, 'content-length': 0 } : { 'content-length': 0 },
+      )
+      .end();
   }
 
-  private commit(bucket: string, name: string, data: Buffer, contentType: string, ifGenerationMatch: string | undefined): FakeObject {
+  private commit(
+    bucket: string,
+    name: string,
+    data: Buffer,
+    contentType: string,
+    ifGenerationMatch: string | undefined,
+  ): FakeObject {
     checkPrecondition(ifGenerationMatch, this.objects.get(key(bucket, name)));
-    const object: FakeObject = { bucket, name, data, generation: this.nextGeneration++, contentType, updated: new Date().toISOString() };
+    const object: FakeObject = {
+      bucket,
+      name,
+      data,
+      generation: this.nextGeneration++,
+      contentType,
+      updated: new Date().toISOString(),
+    };
     this.objects.set(key(bucket, name), object);
     return object;
   }
@@ -346,7 +402,8 @@ export class FakeGcsServer {
 function checkPrecondition(ifGenerationMatch: string | undefined, existing: FakeObject | undefined): void {
   if (ifGenerationMatch === undefined) return;
   const current = existing ? String(existing.generation) : '0';
-  if (current !== ifGenerationMatch) throw new HttpError(412, 'At least one of the pre-conditions you specified did not hold.', 'conditionNotMet');
+  if (current !== ifGenerationMatch)
+    throw new HttpError(412, 'At least one of the pre-conditions you specified did not hold.', 'conditionNotMet');
 }
 
 function checkHashes(header: string | string[] | undefined, data: Buffer): void {
@@ -355,7 +412,8 @@ function checkHashes(header: string | string[] | undefined, data: Buffer): void 
     if (at < 0) continue;
     const [kind, value] = [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
     const actual = kind === 'crc32c' ? crc32cBase64(data) : kind === 'md5' ? md5Base64(data) : value;
-    if (actual !== value) throw new HttpError(400, `${kind} mismatch: sent ${value}, received data hash to ${actual}`, 'invalid');
+    if (actual !== value)
+      throw new HttpError(400, `${kind} mismatch: sent ${value}, received data hash to ${actual}`, 'invalid');
   }
 }
 
@@ -393,7 +451,10 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

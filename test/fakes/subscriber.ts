@@ -29,7 +29,10 @@ export interface Subscriber {
   close(): Promise<void>;
 }
 
-export async function startSubscriber(respond: Respond = () => ({ status: 200 }), keepRecords = true): Promise<Subscriber> {
+export async function startSubscriber(
+  respond: Respond = () => ({ status: 200 }),
+  keepRecords = true,
+): Promise<Subscriber> {
   const received: Received[] = [];
   let count = 0;
   const waiters = new Set<() => void>();

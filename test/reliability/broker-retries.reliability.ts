@@ -25,7 +25,13 @@ async function subscriber(respond?: Respond): Promise<Subscriber> {
 
 async function journaledBroker(triggers: TriggerSpec[]): Promise<LocalBroker> {
   const stateDir = await mkdtemp(join(tmpdir(), 'kaskade-reliability-broker-'));
-  const b = await startBroker({ namespace: 'kaskade', brokers: [{ name: 'default' }], triggers, logger: quiet, stateDir });
+  const b = await startBroker({
+    namespace: 'kaskade',
+    brokers: [{ name: 'default' }],
+    triggers,
+    logger: quiet,
+    stateDir,
+  });
   cleanups.push(async () => {
     await b.close();
     await rm(stateDir, { recursive: true, force: true });
@@ -38,7 +44,13 @@ async function send(b: LocalBroker): Promise<{ id: string; source: string }> {
   const event = { id: `retry-${++sent}`, source: '/kaskade/reliability' };
   const res = await fetch(b.url('kaskade', 'default'), {
     method: 'POST',
-    headers: { 'ce-specversion': '1.0', 'ce-id': event.id, 'ce-source': event.source, 'ce-type': 'dev.kaskade.test.sent', 'content-type': 'application/json' },
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-id': event.id,
+      'ce-source': event.source,
+      'ce-type': 'dev.kaskade.test.sent',
+      'content-type': 'application/json',
+    },
     body: '{"n":1}',
   });
   expect(res.status).toBe(202);
@@ -53,23 +65,32 @@ const delivery = (retry: number, deadLetter?: string) => ({
 });
 
 describe('broker retries', () => {
-  it.each([0, 1, 3, 12])('a subscriber failing %i time(s) and then succeeding gets exactly N+1 attempts, all with the same id and source', async (failures) => {
-    const sub = await subscriber((_, i) => (i < failures ? { status: 503, body: 'not yet' } : { status: 200 }));
-    const dls = await subscriber();
-    const b = await journaledBroker([{ name: 't', broker: 'default', subscriberUri: sub.url, delivery: delivery(12, dls.url) }]);
-    const event = await send(b);
-    await sub.waitFor(failures + 1);
-    await b.idle();
-    expect(sub.received).toHaveLength(failures + 1);
-    expect(new Set(sub.received.map((r) => `${String(r.headers['ce-source'])} ${String(r.headers['ce-id'])}`))).toEqual(new Set([`${event.source} ${event.id}`]));
-    expect(dls.received).toHaveLength(0);
-    expect(b.stats()).toMatchObject({ delivered: 1, deadLettered: 0, pending: 0 });
-  });
+  it.each([0, 1, 3, 12])(
+    'a subscriber failing %i time(s) and then succeeding gets exactly N+1 attempts, all with the same id and source',
+    async (failures) => {
+      const sub = await subscriber((_, i) => (i < failures ? { status: 503, body: 'not yet' } : { status: 200 }));
+      const dls = await subscriber();
+      const b = await journaledBroker([
+        { name: 't', broker: 'default', subscriberUri: sub.url, delivery: delivery(12, dls.url) },
+      ]);
+      const event = await send(b);
+      await sub.waitFor(failures + 1);
+      await b.idle();
+      expect(sub.received).toHaveLength(failures + 1);
+      expect(
+        new Set(sub.received.map((r) => `${String(r.headers['ce-source'])} ${String(r.headers['ce-id'])}`)),
+      ).toEqual(new Set([`${event.source} ${event.id}`]));
+      expect(dls.received).toHaveLength(0);
+      expect(b.stats()).toMatchObject({ delivered: 1, deadLettered: 0, pending: 0 });
+    },
+  );
 
   it('a subscriber that always fails gets exactly retry+1 attempts and one dead letter (retry 12: 13 + 1)', async () => {
     const sub = await subscriber(() => ({ status: 500, body: 'always down' }));
     const dls = await subscriber();
-    const b = await journaledBroker([{ name: 't', broker: 'default', subscriberUri: sub.url, delivery: delivery(12, dls.url) }]);
+    const b = await journaledBroker([
+      { name: 't', broker: 'default', subscriberUri: sub.url, delivery: delivery(12, dls.url) },
+    ]);
     const event = await send(b);
     const [dead] = await dls.waitFor(1);
     await b.idle();

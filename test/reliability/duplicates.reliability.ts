@@ -14,7 +14,16 @@ import type { AggregatorDeps, AggregatorSettings } from '../../functions/aggrega
 import type { ArrivalOutcome } from '../../functions/aggregator/collect.js';
 import { createAggregatorHandler } from '../../functions/aggregator/handler.js';
 import { arrivedShards } from '../../functions/aggregator/rounds.js';
-import { postEvent, prepareJob, quietSink, serve, tempStore, type PreparedJob, type Served, type TempStore } from '../support/jobs.js';
+import {
+  postEvent,
+  prepareJob,
+  quietSink,
+  serve,
+  tempStore,
+  type PreparedJob,
+  type Served,
+  type TempStore,
+} from '../support/jobs.js';
 
 const logger = createLogger('aggregator', quietSink());
 let tf: typeof tfjs;
@@ -33,7 +42,10 @@ afterAll(async () => {
 async function aggregator(emit: AggregatorDeps['emit']): Promise<Served> {
   const settings: AggregatorSettings = { roots: [temp.root], leaseMs: 600_000, maxHoldMs: 5_000, evalBatchSize: 64 };
   const deps: AggregatorDeps = { tf, store: temp.store, emit, logger };
-  const served = await serve('aggregator', createAggregatorHandler(() => Promise.resolve(deps), settings, logger));
+  const served = await serve(
+    'aggregator',
+    createAggregatorHandler(() => Promise.resolve(deps), settings, logger),
+  );
   servers.push(served);
   return served;
 }
@@ -42,14 +54,25 @@ async function aggregator(emit: AggregatorDeps['emit']): Promise<Served> {
 async function trained(prepared: PreparedJob, k: number): Promise<ShardTrained> {
   const initial = decodeWeights(await temp.store.read(prepared.layout.roundModel(0)), 'initial').weights;
   const weightsUrl = prepared.layout.shardWeights(1, k);
-  const result: ShardTrained = { jobId: prepared.job.jobId, round: 1, shardIndex: k, shards: prepared.job.config.shards, weightsUrl, exampleCount: 10, metrics: { loss: 1, accuracy: 0.5, samplesPerSec: 10 } };
+  const result: ShardTrained = {
+    jobId: prepared.job.jobId,
+    round: 1,
+    shardIndex: k,
+    shards: prepared.job.config.shards,
+    weightsUrl,
+    exampleCount: 10,
+    metrics: { loss: 1, accuracy: 0.5, samplesPerSec: 10 },
+  };
   await temp.store.write(weightsUrl, encodeWeightSet(initial, { [SHARD_RESULT_KEY]: JSON.stringify(result) }));
   return result;
 }
 
 async function deliver(base: string, data: ShardTrained): Promise<{ status: number; body: ArrivalOutcome }> {
   // The same event each time: a broker redelivery keeps id and source.
-  const event = createEvent(EVENT_TYPES.shardTrained, data, { source: '/kaskade/shard-trainer', id: `${data.jobId}.r1.s${data.shardIndex}.trained` });
+  const event = createEvent(EVENT_TYPES.shardTrained, data, {
+    source: '/kaskade/shard-trainer',
+    id: `${data.jobId}.r1.s${data.shardIndex}.trained`,
+  });
   const res = await postEvent(base, event);
   return { status: res.status, body: (await res.json()) as ArrivalOutcome };
 }
@@ -58,25 +81,42 @@ describe('duplicate deliveries at the aggregator', () => {
   it.each([
     { name: 'in a row', concurrent: false },
     { name: 'at once', concurrent: true },
-  ])('the same shard.trained 3× $name is applied once: counted once, the round aggregated once', async ({ name, concurrent }) => {
-    const recorder = memoryEmit();
-    const served = await aggregator(recorder.emit);
-    const prepared = await prepareJob(tf, temp.store, temp.root, `job-dup-${concurrent ? 'once' : 'row'}`, { shards: 2, perShard: 10, test: 20, config: { rounds: 2 } });
-    const [r0, r1] = [await trained(prepared, 0), await trained(prepared, 1)];
-    const send = (data: ShardTrained) => (concurrent ? Promise.all([1, 2, 3].map(() => deliver(served.base, data))) : [1, 2, 3].reduce<Promise<Awaited<ReturnType<typeof deliver>>[]>>(async (all, _) => [...(await all), await deliver(served.base, data)], Promise.resolve([])));
+  ])(
+    'the same shard.trained 3× $name is applied once: counted once, the round aggregated once',
+    async ({ name, concurrent }) => {
+      const recorder = memoryEmit();
+      const served = await aggregator(recorder.emit);
+      const prepared = await prepareJob(tf, temp.store, temp.root, `job-dup-${concurrent ? 'once' : 'row'}`, {
+        shards: 2,
+        perShard: 10,
+        test: 20,
+        config: { rounds: 2 },
+      });
+      const [r0, r1] = [await trained(prepared, 0), await trained(prepared, 1)];
+      const send = (data: ShardTrained) =>
+        concurrent
+          ? Promise.all([1, 2, 3].map(() => deliver(served.base, data)))
+          : [1, 2, 3].reduce<Promise<Awaited<ReturnType<typeof deliver>>[]>>(
+              async (all, _) => [...(await all), await deliver(served.base, data)],
+              Promise.resolve([]),
+            );
 
-    const first = await send(r0);
-    expect(first.map((a) => a.status)).toEqual([200, 200, 200]);
-    expect(first.filter((a) => a.body.recorded)).toHaveLength(1);
-    expect(await arrivedShards(temp.store, prepared.layout, 1)).toEqual([0]);
+      const first = await send(r0);
+      expect(first.map((a) => a.status)).toEqual([200, 200, 200]);
+      expect(first.filter((a) => a.body.recorded)).toHaveLength(1);
+      expect(await arrivedShards(temp.store, prepared.layout, 1)).toEqual([0]);
 
-    const last = await send(r1);
-    expect(last.every((a) => a.status === 200), `${name}: ${JSON.stringify(last.map((a) => a.body))}`).toBe(true);
-    expect(last.filter((a) => a.body.recorded)).toHaveLength(1);
-    expect(recorder.events.filter((e) => e.type === EVENT_TYPES.modelAggregated)).toHaveLength(1);
-    expect(recorder.events.filter((e) => e.type === EVENT_TYPES.shardReady)).toHaveLength(2);
-    const job = await readJob(temp.store, prepared.layout.record);
-    expect(job).toMatchObject({ status: 'running', currentRound: 2 });
-    expect(job.results.map((r) => r.round)).toEqual([1]);
-  });
+      const last = await send(r1);
+      expect(
+        last.every((a) => a.status === 200),
+        `${name}: ${JSON.stringify(last.map((a) => a.body))}`,
+      ).toBe(true);
+      expect(last.filter((a) => a.body.recorded)).toHaveLength(1);
+      expect(recorder.events.filter((e) => e.type === EVENT_TYPES.modelAggregated)).toHaveLength(1);
+      expect(recorder.events.filter((e) => e.type === EVENT_TYPES.shardReady)).toHaveLength(2);
+      const job = await readJob(temp.store, prepared.layout.record);
+      expect(job).toMatchObject({ status: 'running', currentRound: 2 });
+      expect(job.results.map((r) => r.round)).toEqual([1]);
+    },
+  );
 });

@@ -14,7 +14,10 @@ export interface Served {
 }
 
 /** Serves a registered function (and its upgrade handler) on 127.0.0.1 at a free port. */
-export async function serveFunction(name: string, upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): Promise<Served> {
+export async function serveFunction(
+  name: string,
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
+): Promise<Served> {
   const server = getTestServer(name);
   if (upgrade) server.on('upgrade', upgrade);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -52,7 +55,9 @@ export async function openWs(url: string): Promise<WsTranscript> {
     if (w) w(text);
     else queue.push(text);
   });
-  const closed = new Promise<{ code: number; reason: string }>((r) => socket.on('close', (code, reason) => r({ code, reason: reason.toString('utf8') })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    socket.on('close', (code, reason) => r({ code, reason: reason.toString('utf8') })),
+  );
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
@@ -69,7 +74,12 @@ export async function openWs(url: string): Promise<WsTranscript> {
 }
 
 /** A stand-in for admission that records /app-renew calls and answers 200. */
-export async function fakeAdmission(): Promise<{ url: string; renewals: string[]; renewed: (n: number) => Promise<void>; close(): Promise<void> }> {
+export async function fakeAdmission(): Promise<{
+  url: string;
+  renewals: string[];
+  renewed: (n: number) => Promise<void>;
+  close(): Promise<void>;
+}> {
   const renewals: string[] = [];
   const waiters: Array<() => void> = [];
   const server = createServer((req, res) => {

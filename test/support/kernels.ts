@@ -29,7 +29,11 @@ export function randomValues(shape: number[], seed: number): Float32Array {
 }
 
 /** Runs the kernel on `backend`; returns the output values and shape. */
-export async function runOn(backend: 'cpu' | 'wasm', call: KernelCall, seed = 7): Promise<{ values: Float32Array | Int32Array; shape: number[] }> {
+export async function runOn(
+  backend: 'cpu' | 'wasm',
+  call: KernelCall,
+  seed = 7,
+): Promise<{ values: Float32Array | Int32Array; shape: number[] }> {
   const previous = tf.getBackend();
   await tf.setBackend(backend);
   try {

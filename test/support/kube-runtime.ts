@@ -29,7 +29,16 @@ export async function startKubeRuntime(options: Partial<RuntimeOptions> = {}): P
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
   const start = (): Promise<Runtime> =>
-    startRuntime({ manifests: KUBE_API_MANIFESTS, functionsDir: FIXTURE_FUNCTIONS, stateDir, allowZeroInitialScale: true, kpa: { timeScale: 0.25 }, logSink: sink, broker: null, ...options });
+    startRuntime({
+      manifests: KUBE_API_MANIFESTS,
+      functionsDir: FIXTURE_FUNCTIONS,
+      stateDir,
+      allowZeroInitialScale: true,
+      kpa: { timeScale: 0.25 },
+      logSink: sink,
+      broker: null,
+      ...options,
+    });
   let runtime = await start();
   const self: KubeRuntime = {
     get runtime() {

@@ -12,12 +12,25 @@ export function renderKustomize(dir: string): Resource[] {
 }
 
 /** Renders a kustomization that lists `resources` and `components` (absolute paths), optionally in one namespace. */
-export function renderComposed(resources: readonly string[], components: readonly string[], namespace?: string): Resource[] {
+export function renderComposed(
+  resources: readonly string[],
+  components: readonly string[],
+  namespace?: string,
+): Resource[] {
   const dir = mkdtempSync(join(tmpdir(), 'kaskade-kustomize-'));
   try {
     // kustomize refuses absolute paths; relative ones may leave the folder.
     const rel = (path: string): string => relative(dir, path);
-    writeFileSync(join(dir, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...(namespace ? { namespace } : {}), resources: resources.map(rel), components: components.map(rel) }));
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        ...(namespace ? { namespace } : {}),
+        resources: resources.map(rel),
+        components: components.map(rel),
+      }),
+    );
     return renderKustomize(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });

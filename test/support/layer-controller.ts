@@ -37,12 +37,20 @@ export async function startControllerHarness(layerCount: number, dataset?: Image
         store: layers.store,
         cluster: () => cluster,
         tf: () => Promise.resolve(layers.engine.tf),
-        loadDataset: (uri) => (dataset ? Promise.resolve(dataset) : Promise.reject(new Error(`no dataset ${uri} in this test`))),
+        loadDataset: (uri) =>
+          dataset ? Promise.resolve(dataset) : Promise.reject(new Error(`no dataset ${uri} in this test`)),
         logger: quietLogger('layer-controller'),
       },
       {
         root: layers.root,
-        services: { image: 'kaskade', serviceAccount: 'kaskade-layer-controller', storageRoots: [layers.root], stateRoot: joinStoreUrl(layers.root, 'layers/'), readyTimeoutMs: 200, env: {} },
+        services: {
+          image: 'kaskade',
+          serviceAccount: 'kaskade-layer-controller',
+          storageRoots: [layers.root],
+          stateRoot: joinStoreUrl(layers.root, 'layers/'),
+          readyTimeoutMs: 200,
+          env: {},
+        },
         client: { timeoutMs: 60_000, retries: 1 },
       },
     );

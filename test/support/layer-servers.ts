@@ -40,14 +40,24 @@ export interface LayerServers {
 let registered = 0;
 
 export function quietLogger(component: string): Logger {
-  return process.env.KASKADE_TEST_LOGS ? createLogger(component) : createLogger(component, new Writable({ write: (_c, _e, done) => done() }));
+  return process.env.KASKADE_TEST_LOGS
+    ? createLogger(component)
+    : createLogger(component, new Writable({ write: (_c, _e, done) => done() }));
 }
 
 async function startOne(engine: Engine, store: Store, stateUrl: string, port = 0): Promise<LayerServer> {
   const logger = quietLogger('layer');
-  const registry = new LayerRegistry(engine.tf, store, { spec: undefined, entry: undefined, stateUrl, maxBytes: 512 << 20 });
+  const registry = new LayerRegistry(engine.tf, store, {
+    spec: undefined,
+    entry: undefined,
+    stateUrl,
+    maxBytes: 512 << 20,
+  });
   const name = `layer-test-${++registered}`;
-  http(name, createLayerHandler(() => Promise.resolve({ tf: engine.tf, registry, logger }), logger));
+  http(
+    name,
+    createLayerHandler(() => Promise.resolve({ tf: engine.tf, registry, logger }), logger),
+  );
   const server: Server = getTestServer(name);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
@@ -77,7 +87,10 @@ export async function startLayerServers(count: number): Promise<LayerServers> {
     root,
     servers,
     clients: (options = {}) =>
-      servers.map((s, index) => new LayerClient({ index, name: `layer-${index}`, url: s.url }, { timeoutMs: 60_000, retries: 1, ...options })),
+      servers.map(
+        (s, index) =>
+          new LayerClient({ index, name: `layer-${index}`, url: s.url }, { timeoutMs: 60_000, retries: 1, ...options }),
+      ),
     restart: async (k) => {
       const old = servers[k];
       servers[k] = await startOne(engine, store, stateUrl(k), old === undefined ? 0 : Number(new URL(old.url).port));

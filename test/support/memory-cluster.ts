@@ -38,7 +38,10 @@ export class MemoryCluster implements Cluster {
     await this.yield(`apply ${service.metadata.name}`);
     const old = this.services.get(service.metadata.name);
     const generation = (old?.metadata.generation ?? 0) + 1;
-    const stored: KnativeService = structuredClone({ ...service, metadata: { ...service.metadata, namespace: this.namespace, generation } });
+    const stored: KnativeService = structuredClone({
+      ...service,
+      metadata: { ...service.metadata, namespace: this.namespace, generation },
+    });
     this.store(stored);
     return structuredClone(this.withStatus(stored));
   }
@@ -72,12 +75,18 @@ export class MemoryCluster implements Cluster {
     });
   }
 
-  async patchAnnotations(name: string, annotations: Record<string, string | null>, options: { template?: boolean } = {}): Promise<KnativeService> {
+  async patchAnnotations(
+    name: string,
+    annotations: Record<string, string | null>,
+    options: { template?: boolean } = {},
+  ): Promise<KnativeService> {
     await this.yield(`patch ${name} ${JSON.stringify(annotations)}`);
     const s = this.services.get(name);
     if (s === undefined) throw new NotFoundError(`service ${name} not found`);
     const next = structuredClone(s);
-    const target = options.template ? ((next.spec.template.metadata ??= {}).annotations ??= {}) : (next.metadata.annotations ??= {});
+    const target = options.template
+      ? ((next.spec.template.metadata ??= {}).annotations ??= {})
+      : (next.metadata.annotations ??= {});
     for (const [k, v] of Object.entries(annotations)) {
       if (v === null) delete target[k];
       else target[k] = v;
@@ -94,7 +103,9 @@ export class MemoryCluster implements Cluster {
 
   async listServices(labelSelector?: string): Promise<KnativeService[]> {
     await this.yield(`list services ${labelSelector ?? ''}`.trim());
-    return [...this.services.values()].filter((s) => matches(s.metadata.labels ?? {}, labelSelector)).map((s) => structuredClone(this.withStatus(s)));
+    return [...this.services.values()]
+      .filter((s) => matches(s.metadata.labels ?? {}, labelSelector))
+      .map((s) => structuredClone(this.withStatus(s)));
   }
 
   async listNodes(labelSelector?: string): Promise<ClusterNode[]> {

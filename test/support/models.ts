@@ -1,7 +1,13 @@
 // Test support: tiny models with the predictor's input kinds, their metadata, and publishing
 // them under a model prefix (folder + kaskade.json + LATEST) the way a finished job does.
 import type * as tfjs from '@tensorflow/tfjs';
-import { MODEL_METADATA_FILE, VOCABULARY_FILE, encodeModelMetadata, encodeVocabulary, type ModelMetadata } from '../../functions/_shared/models/metadata.js';
+import {
+  MODEL_METADATA_FILE,
+  VOCABULARY_FILE,
+  encodeModelMetadata,
+  encodeVocabulary,
+  type ModelMetadata,
+} from '../../functions/_shared/models/metadata.js';
 import { publishLatest, type Store } from '../../functions/_shared/store/index.js';
 
 type TF = typeof tfjs;
@@ -11,19 +17,42 @@ export const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /** A small random CNN taking 28×28×1 images, 10 softmax outputs. */
 export function tinyMnistModel(tf: TF, seed = 1): tfjs.LayersModel {
   const model = tf.sequential();
-  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  model.add(
+    tf.layers.conv2d({
+      inputShape: [28, 28, 1],
+      filters: 4,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   model.add(tf.layers.flatten());
-  model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  model.add(
+    tf.layers.dense({
+      units: 10,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+    }),
+  );
   return model;
 }
 
 /** Embedding → average → one sigmoid unit, over sequences of `length` ids below `vocabulary`. */
 export function tinyTokenModel(tf: TF, length = 12, vocabulary = 50): tfjs.LayersModel {
   const model = tf.sequential();
-  model.add(tf.layers.embedding({ inputDim: vocabulary, outputDim: 8, inputLength: length, embeddingsInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 3 }) }));
+  model.add(
+    tf.layers.embedding({
+      inputDim: vocabulary,
+      outputDim: 8,
+      inputLength: length,
+      embeddingsInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 3 }),
+    }),
+  );
   model.add(tf.layers.globalAveragePooling1d());
-  model.add(tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }));
+  model.add(
+    tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }) }),
+  );
   return model;
 }
 
@@ -56,7 +85,13 @@ export function tokenMetadata(overrides: Partial<ModelMetadata> = {}): ModelMeta
 }
 
 /** Saves `model` + metadata into `<prefix><folder>/` without touching the pointer. */
-export async function writeModelFolder(store: Store, prefixUrl: string, folder: string, model: tfjs.LayersModel, metadata: ModelMetadata): Promise<string> {
+export async function writeModelFolder(
+  store: Store,
+  prefixUrl: string,
+  folder: string,
+  model: tfjs.LayersModel,
+  metadata: ModelMetadata,
+): Promise<string> {
   const folderUrl = `${prefixUrl}${folder}/`;
   await model.save(store.modelHandler(folderUrl));
   await store.write(`${folderUrl}${MODEL_METADATA_FILE}`, encodeModelMetadata(metadata));
@@ -64,7 +99,13 @@ export async function writeModelFolder(store: Store, prefixUrl: string, folder: 
 }
 
 /** Writes the folder, then points LATEST at it, relative to the prefix (the pointer last, as a job publishes). */
-export async function publishModel(store: Store, prefixUrl: string, folder: string, model: tfjs.LayersModel, metadata: ModelMetadata): Promise<string> {
+export async function publishModel(
+  store: Store,
+  prefixUrl: string,
+  folder: string,
+  model: tfjs.LayersModel,
+  metadata: ModelMetadata,
+): Promise<string> {
   const folderUrl = await writeModelFolder(store, prefixUrl, folder, model, metadata);
   await publishLatest(store, prefixUrl, `${folder}/`);
   return folderUrl;
@@ -74,10 +115,20 @@ export async function publishModel(store: Store, prefixUrl: string, folder: stri
  * Publishes `model` as `<modelsUrl><name>/<job>/round-<round>/` (with a vocabulary file beside
  * it when `words` are given) and points that name's LATEST at it.
  */
-export async function publishNamed(store: Store, modelsUrl: string, name: string, model: tfjs.LayersModel, metadata: ModelMetadata, words?: readonly string[]): Promise<string> {
+export async function publishNamed(
+  store: Store,
+  modelsUrl: string,
+  name: string,
+  model: tfjs.LayersModel,
+  metadata: ModelMetadata,
+  words?: readonly string[],
+): Promise<string> {
   const folder = `${metadata.jobId}/round-${metadata.round}`;
   const prefix = `${modelsUrl}${name}/`;
-  const described = words !== undefined && metadata.input.kind === 'tokens' ? { ...metadata, input: { ...metadata.input, vocabularyFile: VOCABULARY_FILE } } : metadata;
+  const described =
+    words !== undefined && metadata.input.kind === 'tokens'
+      ? { ...metadata, input: { ...metadata.input, vocabularyFile: VOCABULARY_FILE } }
+      : metadata;
   const folderUrl = await writeModelFolder(store, prefix, folder, model, described);
   if (words !== undefined) await store.write(`${folderUrl}${VOCABULARY_FILE}`, encodeVocabulary(words));
   await publishLatest(store, prefix, `${folder}/`);

@@ -13,7 +13,11 @@ export function linearClassifierOnnx(): Uint8Array {
   const features = g.fresh('features');
   const scores = g.fresh('scores');
   const doubled = g.fresh('doubled');
-  const w = g.floats('W', Float32Array.from({ length: 12 }, (_, k) => ((k % 5) - 2) / 4), [4, 3]);
+  const w = g.floats(
+    'W',
+    Float32Array.from({ length: 12 }, (_, k) => ((k % 5) - 2) / 4),
+    [4, 3],
+  );
   const b = g.floats('b', Float32Array.of(0.1, -0.2, 0.05), [3]);
   const logits = g.node('Gemm', [features, w, b], 'logits');
   g.nodeNamed('Softmax', [logits], scores);

@@ -8,7 +8,12 @@ import { openOnnxModel } from '../../functions/_shared/serving/onnx-model.js';
 
 type TF = typeof tfjs;
 
-export const TEST_ONNX_SETTINGS: OnnxSettings = { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionProviders: ['cpu'] };
+export const TEST_ONNX_SETTINGS: OnnxSettings = {
+  intraOpThreads: 1,
+  interOpThreads: 1,
+  graphOptimization: 'all',
+  executionProviders: ['cpu'],
+};
 
 /** Uniform values in [lo, hi) from a seed. */
 export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array {
@@ -21,7 +26,12 @@ export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array 
  * statistics away from 0 and 1); variances stay positive. `only` picks which weights change
  * (by layer and weight name, e.g. "conv1/kernel"); the others keep their values.
  */
-export function randomiseWeights(tf: TF, model: tfjs.LayersModel, seed: number, only: (layer: tfjs.layers.Layer, weight: string) => boolean = () => true): void {
+export function randomiseWeights(
+  tf: TF,
+  model: tfjs.LayersModel,
+  seed: number,
+  only: (layer: tfjs.layers.Layer, weight: string) => boolean = () => true,
+): void {
   let s = seed;
   for (const layer of model.layers) {
     if (layer.weights.length === 0) continue;
@@ -61,7 +71,8 @@ export async function onnxParity(tf: TF, model: tfjs.LayersModel, x: tfjs.Tensor
     const got = Object.values(out)[0]?.data;
     if (!(got instanceof Float32Array)) throw new TypeError('the export answered no float32 output');
     let maxAbsDiff = got.length === expected.length ? 0 : Infinity;
-    for (let i = 0; i < expected.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs((got[i] ?? NaN) - (expected[i] ?? 0)));
+    for (let i = 0; i < expected.length; i++)
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs((got[i] ?? NaN) - (expected[i] ?? 0)));
     if (Number.isNaN(maxAbsDiff)) maxAbsDiff = Infinity;
     return { maxAbsDiff, tfjs: expected, onnx: got, bytes };
   } finally {

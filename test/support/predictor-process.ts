@@ -13,7 +13,11 @@ import { pathToFileURL } from 'node:url';
 import { initEngine } from '../../functions/_shared/engine/index.js';
 import { TimeoutError } from '../../functions/_shared/errors.js';
 import { fetchWithTimeout } from '../../functions/_shared/http.js';
-import { MODEL_METADATA_FILE, encodeModelMetadata, type ModelMetadata } from '../../functions/_shared/models/metadata.js';
+import {
+  MODEL_METADATA_FILE,
+  encodeModelMetadata,
+  type ModelMetadata,
+} from '../../functions/_shared/models/metadata.js';
 import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
 import { openStore, publishLatest } from '../../functions/_shared/store/index.js';
 
@@ -72,24 +76,20 @@ export interface RunningPredictor {
 /** Starts `functions/predictor` in a new worker process on a free port; `env` adds to or overrides its environment. */
 export async function spawnPredictor(model: BenchModel, env: Record<string, string> = {}): Promise<RunningPredictor> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', WORKER_MAIN],
-    {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        FUNCTION_TARGET: 'predictor',
-        PORT: String(port),
-        KASKADE_MODEL_URL: model.modelUrl,
-        KASKADE_STORAGE_ROOTS: model.storageRoot,
-        KASKADE_MODEL_POLL_S: '0',
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      FUNCTION_TARGET: 'predictor',
+      PORT: String(port),
+      KASKADE_MODEL_URL: model.modelUrl,
+      KASKADE_STORAGE_ROOTS: model.storageRoot,
+      KASKADE_MODEL_POLL_S: '0',
+      ...env,
     },
-  );
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-4000);
@@ -117,7 +117,11 @@ export async function waitForFirstInfer(url: string, startedAt: number, timeoutM
   const body = inferBody();
   while (performance.now() - startedAt < timeoutMs) {
     try {
-      const res = await fetchWithTimeout(`${url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, 10_000);
+      const res = await fetchWithTimeout(
+        `${url}/v2/models/mnist/infer`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body },
+        10_000,
+      );
       await res.arrayBuffer();
       if (res.status === 200) return performance.now() - startedAt;
     } catch {
@@ -158,7 +162,13 @@ export interface LoadResult {
  * `clients` loops of v2 infer requests for `durationMs` (after `warmupMs` unmeasured); with the
  * server's `pid`, also its CPU time per request.
  */
-export async function measureLoad(url: string, clients: number, durationMs: number, warmupMs = 500, pid?: number): Promise<LoadResult> {
+export async function measureLoad(
+  url: string,
+  clients: number,
+  durationMs: number,
+  warmupMs = 500,
+  pid?: number,
+): Promise<LoadResult> {
   const body = inferBody();
   const latencies: number[] = [];
   let failures = 0;
@@ -167,7 +177,11 @@ export async function measureLoad(url: string, clients: number, durationMs: numb
   const client = async (): Promise<void> => {
     while (!stop) {
       const t0 = performance.now();
-      const res = await fetchWithTimeout(`${url}/v2/models/mnist/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }, 30_000);
+      const res = await fetchWithTimeout(
+        `${url}/v2/models/mnist/infer`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body },
+        30_000,
+      );
       await res.arrayBuffer();
       if (!measuring) continue;
       if (res.status === 200) latencies.push(performance.now() - t0);
@@ -194,7 +208,8 @@ export async function measureLoad(url: string, clients: number, durationMs: numb
     requestsPerSecond: latencies.length / seconds,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
-    serverCpuMsPerRequest: cpu0 === undefined || cpu1 === undefined || latencies.length === 0 ? null : (cpu1 - cpu0) / latencies.length,
+    serverCpuMsPerRequest:
+      cpu0 === undefined || cpu1 === undefined || latencies.length === 0 ? null : (cpu1 - cpu0) / latencies.length,
   };
 }
 

@@ -75,7 +75,14 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
   const quiet = createLogger('predictor', new Writable({ write: (_chunk, _encoding, done) => done() }));
   const logger = process.env.KASKADE_TEST_LOGS ? createLogger('predictor') : quiet;
   const serving = loadServingConfig(env);
-  const predictor = startPredictor({ config, store, engine, logger, serving, load: { textEncoder: reviewTextEncoder } });
+  const predictor = startPredictor({
+    config,
+    store,
+    engine,
+    logger,
+    serving,
+    load: { textEncoder: reviewTextEncoder },
+  });
   await predictor.startUp;
   const name = `predictor-test-${++registered}`;
   http(name, predictor.handler);
@@ -91,10 +98,16 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
     modelsUrl,
     predictor,
     publish,
-    publishModel: (model, metadata) => publishModel(store, prefix, `${metadata.jobId}/round-${metadata.round}`, model, metadata),
+    publishModel: (model, metadata) =>
+      publishModel(store, prefix, `${metadata.jobId}/round-${metadata.round}`, model, metadata),
     publishAs: (name, model, metadata, words) => publishNamed(store, modelsUrl, name, model, metadata, words),
     post: (path, body) =>
-      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) }),
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      }),
     postAggregated: (data, o = {}) =>
       fetch(`${url}${o.path ?? '/events'}`, {
         method: 'POST',
@@ -119,5 +132,14 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
 
 /** A valid `model.aggregated` payload for a job. */
 export function aggregated(jobId: string, round: number, rounds: number, final: boolean): Record<string, unknown> {
-  return { jobId, round, rounds, modelUrl: `file:///tmp/${jobId}/round-${round}/`, testAccuracy: 0.95, testLoss: 0.2, participants: 3, final };
+  return {
+    jobId,
+    round,
+    rounds,
+    modelUrl: `file:///tmp/${jobId}/round-${round}/`,
+    testAccuracy: 0.95,
+    testLoss: 0.2,
+    participants: 3,
+    final,
+  };
 }

@@ -27,9 +27,19 @@ let custom: CustomObjectsApi;
 
 /** The admission component's identity and rights, rendered by kustomize, without its own ksvc. */
 async function admissionRbac(): Promise<string> {
-  const rendered = renderComposed([], [join(REPO_ROOT, 'knative', 'components', 'admission'), join(REPO_ROOT, 'knative', 'components', 'admission-nodes')], NS);
+  const rendered = renderComposed(
+    [],
+    [
+      join(REPO_ROOT, 'knative', 'components', 'admission'),
+      join(REPO_ROOT, 'knative', 'components', 'admission-nodes'),
+    ],
+    NS,
+  );
   // The identity the edge services run as (base's kaskade-function).
-  const docs = [...rendered.filter((r) => r.kind !== 'Service'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kaskade-function', namespace: NS } }];
+  const docs = [
+    ...rendered.filter((r) => r.kind !== 'Service'),
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kaskade-function', namespace: NS } },
+  ];
   const file = join(dir, 'edge-rbac.yaml');
   await writeFile(file, docs.map((d) => stringify(d)).join('---\n'));
   return file;
@@ -59,13 +69,30 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const ksvc = async (name: string): Promise<KnativeService> => (await custom.getNamespacedCustomObject({ group: 'serving.knative.dev', version: 'v1', namespace: NS, plural: 'services', name })) as KnativeService;
-const admissionWith = (env: Record<string, string>, now?: () => number): Admission => new Admission({ config: loadConfig({ EDGE_CENTRE_URL: 'http://admission.kaskade-centre.svc.cluster.local/', ...env }), cluster, ...(now ? { now } : {}) });
+const ksvc = async (name: string): Promise<KnativeService> =>
+  (await custom.getNamespacedCustomObject({
+    group: 'serving.knative.dev',
+    version: 'v1',
+    namespace: NS,
+    plural: 'services',
+    name,
+  })) as KnativeService;
+const admissionWith = (env: Record<string, string>, now?: () => number): Admission =>
+  new Admission({
+    config: loadConfig({ EDGE_CENTRE_URL: 'http://admission.kaskade-centre.svc.cluster.local/', ...env }),
+    cluster,
+    ...(now ? { now } : {}),
+  });
 
 describe('admission on the runtime API', () => {
   it('counts the node file: 2 Xavier × 2 + 1 TX2, the Nano excluded', async () => {
     expect((await admissionWith({}).status()).capacity).toBe(5);
-    expect((await cluster.listNodes()).map((n) => n.labels.machine).sort()).toEqual(['nano', 'tx2', 'xavier', 'xavier']);
+    expect((await cluster.listNodes()).map((n) => n.labels.machine).sort()).toEqual([
+      'nano',
+      'tx2',
+      'xavier',
+      'xavier',
+    ]);
   });
 
   it('creates the ksvc, waits until it is Ready, then answers its URL; a second session patches min-scale', async () => {
@@ -77,7 +104,13 @@ describe('admission on the runtime API', () => {
     expect(health.status).toBe(200);
     const created = await ksvc('edge-scalar');
     expect(created.spec.template.metadata?.annotations?.[MIN_SCALE]).toBe('1');
-    expect(created.spec.template.spec.affinity).toMatchObject({ nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'machine', operator: 'NotIn', values: ['nano'] }] }] } } });
+    expect(created.spec.template.spec.affinity).toMatchObject({
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'machine', operator: 'NotIn', values: ['nano'] }] }],
+        },
+      },
+    });
     expect(created.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
 
     await admission.admit('scalar', 'car-2');

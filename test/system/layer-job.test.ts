@@ -28,7 +28,14 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'kaskade-layers-'));
   await writeSmallMnist(join(stateDir, 'data', 'datasets', 'mnist'), 1000, 300);
   const sink = new PassThrough();
-  sink.pipe(new Writable({ write: (chunk: Buffer, _enc, done) => { logs.push(chunk.toString()); done(); } }));
+  sink.pipe(
+    new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  );
   runtime = await startRuntime({ manifests: 'knative/base', stateDir, port: 0, logSink: sink });
 }, 120_000);
 
@@ -43,10 +50,25 @@ describe('the layer pipeline on the local runtime', () => {
     const response = await fetch(`${controller}/train`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jobId: 'system-layers', layers: LAYERS, dataset: `file://${join(stateDir, 'data', 'datasets', 'mnist')}`, epochs: 2, batchSize: 50, microbatches: 4, learningRate: 0.003, seed: 3, publishAs: 'mnist-layers' }),
+      body: JSON.stringify({
+        jobId: 'system-layers',
+        layers: LAYERS,
+        dataset: `file://${join(stateDir, 'data', 'datasets', 'mnist')}`,
+        epochs: 2,
+        batchSize: 50,
+        microbatches: 4,
+        learningRate: 0.003,
+        seed: 3,
+        publishAs: 'mnist-layers',
+      }),
       signal: AbortSignal.timeout(240_000),
     });
-    const summary = (await response.json()) as { status: string; epochs: Array<{ testAccuracy: number }>; published: string; error?: string };
+    const summary = (await response.json()) as {
+      status: string;
+      epochs: Array<{ testAccuracy: number }>;
+      published: string;
+      error?: string;
+    };
     expect(response.status, `${JSON.stringify(summary)}\n${logs.join('').slice(-3000)}`).toBe(200);
     expect(summary.status).toBe('trained');
     expect(summary.epochs.at(-1)?.testAccuracy).toBeGreaterThan(0.7);
@@ -56,9 +78,17 @@ describe('the layer pipeline on the local runtime', () => {
     admin.loadFromFile(runtime.kubeApi.kubeconfig);
     const cluster = kubeCluster(admin, NS);
     const services = await cluster.listServices('kaskade.dev/layer-job=system-layers');
-    expect(services.map((s) => s.metadata.name).sort()).toEqual(['layer-system-layers-0', 'layer-system-layers-1', 'layer-system-layers-2', 'layer-system-layers-3']);
+    expect(services.map((s) => s.metadata.name).sort()).toEqual([
+      'layer-system-layers-0',
+      'layer-system-layers-1',
+      'layer-system-layers-2',
+      'layer-system-layers-3',
+    ]);
 
-    const deleted = await fetch(`${controller}/jobs/system-layers`, { method: 'DELETE', signal: AbortSignal.timeout(60_000) });
+    const deleted = await fetch(`${controller}/jobs/system-layers`, {
+      method: 'DELETE',
+      signal: AbortSignal.timeout(60_000),
+    });
     expect(deleted.status).toBe(200);
     expect(await cluster.listServices('kaskade.dev/layer-job=system-layers')).toEqual([]);
   }, 300_000);

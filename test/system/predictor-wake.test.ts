@@ -97,7 +97,11 @@ describe('a predictor woken from zero', () => {
 
     // The pod is up and its model load waits on the pipe: either the runtime already routes to
     // it, or the pod tells its probe it is not ready.
-    await until('the woken pod to be routed to or to report itself not ready', async () => predictorPods()[0]?.phase === 'ready' || (await podSaysNotReady()), 30_000);
+    await until(
+      'the woken pod to be routed to or to report itself not ready',
+      async () => predictorPods()[0]?.phase === 'ready' || (await podSaysNotReady()),
+      30_000,
+    );
 
     // Release the load: model.json is written into the pipe and the saved file takes its place.
     const pipe = await open(modelJson, 'w');
@@ -106,7 +110,11 @@ describe('a predictor woken from zero', () => {
     await pipe.close();
 
     const [inferred, ready, described] = await Promise.all([first, health, metadata]);
-    expect({ infer: inferred.status, ready: ready.status, metadata: described.status }).toEqual({ infer: 200, ready: 200, metadata: 200 });
+    expect({ infer: inferred.status, ready: ready.status, metadata: described.status }).toEqual({
+      infer: 200,
+      ready: 200,
+      metadata: 200,
+    });
     const answer = (await inferred.json()) as { model_version: string; outputs: { data: number[] }[] };
     expect(answer.model_version).toBe('job-wake-r3');
     expect(answer.outputs[0]?.data).toHaveLength(10);

@@ -28,7 +28,14 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'kaskade-system-'));
   testImage = await writeSmallMnist(join(stateDir, 'data', 'datasets', 'mnist'));
   const sink = new PassThrough();
-  sink.pipe(new Writable({ write: (chunk: Buffer, _enc, done) => { logs.push(chunk.toString()); done(); } }));
+  sink.pipe(
+    new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        logs.push(chunk.toString());
+        done();
+      },
+    }),
+  );
   runtime = await startRuntime({ manifests: 'knative/base', stateDir, port: 0, logSink: sink });
 }, 120_000);
 
@@ -45,7 +52,12 @@ describe('the shard workload on the local runtime', () => {
     const { job } = await runTrainingJob({
       brokerUrl: brokerUrl ?? '',
       aggregatorUrl: runtime.url('aggregator', NS),
-      out: new Writable({ write: (c: Buffer, _e, done) => { progress.push(c.toString()); done(); } }),
+      out: new Writable({
+        write: (c: Buffer, _e, done) => {
+          progress.push(c.toString());
+          done();
+        },
+      }),
       request: {
         jobId: 'system-2x2',
         dataset: `file://${join(stateDir, 'data', 'datasets', 'mnist')}`,
@@ -68,8 +80,15 @@ describe('the shard workload on the local runtime', () => {
     expect(progress.join('')).toMatch(/round 2\/2: test accuracy/);
 
     const predictor = runtime.url('predictor', NS);
-    await waitFor('the predictor to load the published model', async () => (await fetch(`${predictor}/v2/models/mnist/ready`)).status === 200, 60_000);
-    const meta = (await (await fetch(`${predictor}/v2/models/mnist`)).json()) as { name: string; inputs: { shape: number[] }[] };
+    await waitFor(
+      'the predictor to load the published model',
+      async () => (await fetch(`${predictor}/v2/models/mnist/ready`)).status === 200,
+      60_000,
+    );
+    const meta = (await (await fetch(`${predictor}/v2/models/mnist`)).json()) as {
+      name: string;
+      inputs: { shape: number[] }[];
+    };
     expect(meta.name).toBe('mnist');
 
     const infer = await fetch(`${predictor}/v2/models/mnist/infer`, {
@@ -87,7 +106,9 @@ describe('the shard workload on the local runtime', () => {
     const bad = await fetch(`${predictor}/v2/models/mnist/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 27, 28, 1], datatype: 'FP32', data: testImage.slice(0, 27 * 28) }] }),
+      body: JSON.stringify({
+        inputs: [{ name: 'image', shape: [1, 27, 28, 1], datatype: 'FP32', data: testImage.slice(0, 27 * 28) }],
+      }),
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/shape/);

@@ -58,10 +58,18 @@ describe('kubeCluster against the local runtime', () => {
   });
 
   it('patchAnnotations sets and removes template annotations (new generation) and service annotations (same generation)', async () => {
-    const withMin = await cluster.patchAnnotations('layer-0', { 'autoscaling.knative.dev/min-scale': '1' }, { template: true });
+    const withMin = await cluster.patchAnnotations(
+      'layer-0',
+      { 'autoscaling.knative.dev/min-scale': '1' },
+      { template: true },
+    );
     expect(withMin.metadata.generation).toBe(3);
     expect(withMin.spec.template.metadata?.annotations?.['autoscaling.knative.dev/min-scale']).toBe('1');
-    const removed = await cluster.patchAnnotations('layer-0', { 'autoscaling.knative.dev/min-scale': null }, { template: true });
+    const removed = await cluster.patchAnnotations(
+      'layer-0',
+      { 'autoscaling.knative.dev/min-scale': null },
+      { template: true },
+    );
     expect(removed.spec.template.metadata?.annotations).not.toHaveProperty('autoscaling.knative.dev/min-scale');
     const noted = await cluster.patchAnnotations('layer-0', { 'kaskade.dev/owner': 'controller' });
     expect(noted.metadata.annotations).toEqual({ 'kaskade.dev/owner': 'controller' });
@@ -69,7 +77,10 @@ describe('kubeCluster against the local runtime', () => {
   });
 
   it('lists services by label selector and nodes by label selector', async () => {
-    expect((await cluster.listServices('app=layer,job=j1')).map((s) => s.metadata.name).sort()).toEqual(['layer-0', 'slow-layer']);
+    expect((await cluster.listServices('app=layer,job=j1')).map((s) => s.metadata.name).sort()).toEqual([
+      'layer-0',
+      'slow-layer',
+    ]);
     expect(await cluster.listServices('app=nothing')).toEqual([]);
     const edge = await cluster.listNodes('machine in (xavier,tx2)');
     expect(edge.map((n) => n.name)).toEqual(['xavier-1', 'xavier-2', 'tx2-1']);

@@ -16,7 +16,15 @@ import {
 } from '@kubernetes/client-node';
 import { Agent as HttpsAgent } from 'node:https';
 import { envInt, envString, type Env } from '../config.js';
-import { BadInputError, ConflictError, ForbiddenError, KaskadeError, NotFoundError, TimeoutError, UnavailableError } from '../errors.js';
+import {
+  BadInputError,
+  ConflictError,
+  ForbiddenError,
+  KaskadeError,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.js';
 import type { Cluster, ClusterNode, KnativeService, WaitOptions } from './types.js';
 
 const GROUP = 'serving.knative.dev';
@@ -44,7 +52,10 @@ export function clusterFromEnv(env: Env = process.env): Cluster {
   try {
     kc.loadFromDefault();
   } catch (e) {
-    throw new UnavailableError(`no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or a service account): ${message(e)}`, { cause: e });
+    throw new UnavailableError(
+      `no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or a service account): ${message(e)}`,
+      { cause: e },
+    );
   }
   const fallback = kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   const namespace = envString(env, 'KASKADE_NAMESPACE', fallback);
@@ -62,8 +73,15 @@ class KubeCluster implements Cluster {
   ) {
     const server = kc.getCurrentCluster()?.server;
     if (!server) throw new UnavailableError('the Kubernetes configuration has no current cluster');
-    const middleware = [timeoutMiddleware(timeoutMs), ...(kc.getCurrentCluster()?.proxyUrl ? [] : [keepAliveMiddleware()])];
-    const config = createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: kc }, middleware });
+    const middleware = [
+      timeoutMiddleware(timeoutMs),
+      ...(kc.getCurrentCluster()?.proxyUrl ? [] : [keepAliveMiddleware()]),
+    ];
+    const config = createConfiguration({
+      baseServer: new ServerConfiguration(server, {}),
+      authMethods: { default: kc },
+      middleware,
+    });
     this.custom = new CustomObjectsApi(config);
     this.core = new CoreV1Api(config);
   }
@@ -80,7 +98,9 @@ class KubeCluster implements Cluster {
       const current = await this.getService(name);
       try {
         if (!current) {
-          return (await call(`create ksvc ${name}`, () => this.custom.createNamespacedCustomObject({ ...this.ref(), body }))) as KnativeService;
+          return (await call(`create ksvc ${name}`, () =>
+            this.custom.createNamespacedCustomObject({ ...this.ref(), body }),
+          )) as KnativeService;
         }
         const metadata = {
           ...current.metadata,
@@ -88,7 +108,9 @@ class KubeCluster implements Cluster {
           annotations: { ...current.metadata.annotations, ...service.metadata.annotations },
         };
         const replaced = { ...current, metadata, spec: service.spec };
-        return (await call(`replace ksvc ${name}`, () => this.custom.replaceNamespacedCustomObject({ ...this.ref(name), body: replaced }))) as KnativeService;
+        return (await call(`replace ksvc ${name}`, () =>
+          this.custom.replaceNamespacedCustomObject({ ...this.ref(name), body: replaced }),
+        )) as KnativeService;
       } catch (e) {
         if (!(e instanceof ConflictError) || attempt >= 3) throw e;
       }
@@ -97,7 +119,9 @@ class KubeCluster implements Cluster {
 
   async getService(name: string): Promise<KnativeService | undefined> {
     try {
-      return (await call(`get ksvc ${name}`, () => this.custom.getNamespacedCustomObject(this.ref(name)))) as KnativeService;
+      return (await call(`get ksvc ${name}`, () =>
+        this.custom.getNamespacedCustomObject(this.ref(name)),
+      )) as KnativeService;
     } catch (e) {
       if (e instanceof NotFoundError) return undefined;
       throw e;
@@ -108,7 +132,9 @@ class KubeCluster implements Cluster {
     const deadline = AbortSignal.timeout(options.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
     const timedOut = (): KaskadeError =>
-      deadline.aborted ? new TimeoutError(`ksvc ${this.namespace}/${name} not Ready within ${options.timeoutMs} ms`) : new UnavailableError(`waiting for ksvc ${name} was aborted`);
+      deadline.aborted
+        ? new TimeoutError(`ksvc ${this.namespace}/${name} not Ready within ${options.timeoutMs} ms`)
+        : new UnavailableError(`waiting for ksvc ${name} was aborted`);
     // Watch from the version we read, so no change between the read and the watch is missed;
     // a watch the server closes early is opened again from the last version seen.
     let current = await this.getService(name);
@@ -123,7 +149,12 @@ class KubeCluster implements Cluster {
   }
 
   /** Watches one service until `done` holds, the stream ends or `signal` fires; the last object seen. */
-  private async watchUntil(name: string, fromVersion: string | undefined, signal: AbortSignal, done: (s: KnativeService) => boolean): Promise<KnativeService | undefined> {
+  private async watchUntil(
+    name: string,
+    fromVersion: string | undefined,
+    signal: AbortSignal,
+    done: (s: KnativeService) => boolean,
+  ): Promise<KnativeService | undefined> {
     const path = `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${PLURAL}`;
     let last: KnativeService | undefined;
     let controller: AbortController | undefined;
@@ -146,23 +177,36 @@ class KubeCluster implements Cluster {
           },
           (err: unknown) => {
             signal.removeEventListener('abort', onAbort);
-            if (err && !signal.aborted && !(err instanceof Error && err.name === 'AbortError')) rejectEnd(translate(`watch ksvc ${name}`, err));
+            if (err && !signal.aborted && !(err instanceof Error && err.name === 'AbortError'))
+              rejectEnd(translate(`watch ksvc ${name}`, err));
             else resolveEnd();
           },
         )
-        .then((c) => {
-          controller = c;
-          if (signal.aborted) c.abort();
-        }, (e: unknown) => rejectEnd(translate(`watch ksvc ${name}`, e)));
+        .then(
+          (c) => {
+            controller = c;
+            if (signal.aborted) c.abort();
+          },
+          (e: unknown) => rejectEnd(translate(`watch ksvc ${name}`, e)),
+        );
     });
     await ended;
     return last ?? (await this.getService(name));
   }
 
-  async patchAnnotations(name: string, annotations: Record<string, string | null>, options: { template?: boolean } = {}): Promise<KnativeService> {
-    const body = options.template ? { spec: { template: { metadata: { annotations } } } } : { metadata: { annotations } };
+  async patchAnnotations(
+    name: string,
+    annotations: Record<string, string | null>,
+    options: { template?: boolean } = {},
+  ): Promise<KnativeService> {
+    const body = options.template
+      ? { spec: { template: { metadata: { annotations } } } }
+      : { metadata: { annotations } };
     return (await call(`patch ksvc ${name}`, () =>
-      this.custom.patchNamespacedCustomObject({ ...this.ref(name), body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
+      this.custom.patchNamespacedCustomObject(
+        { ...this.ref(name), body },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
     )) as KnativeService;
   }
 
@@ -250,13 +294,19 @@ async function call<T>(what: string, f: () => Promise<T>): Promise<T> {
 /** Maps the client's failures to Kaskade's typed errors, with the API's own message. */
 export function translate(what: string, e: unknown): KaskadeError {
   if (e instanceof KaskadeError) return e;
-  const code = e instanceof ApiException ? e.code : typeof e === 'object' && e !== null && 'statusCode' in e ? Number(e.statusCode) : undefined;
+  const code =
+    e instanceof ApiException
+      ? e.code
+      : typeof e === 'object' && e !== null && 'statusCode' in e
+        ? Number(e.statusCode)
+        : undefined;
   const text = `${what}: ${apiMessage(e)}`;
   if (code === 403) return new ForbiddenError(text, { cause: e });
   if (code === 404) return new NotFoundError(text, { cause: e });
   if (code === 409) return new ConflictError(text, { cause: e });
   if (code === 400 || code === 422) return new BadInputError(text, { cause: e });
-  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError')) return new TimeoutError(`${what}: no answer in time`, { cause: e });
+  if (e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError'))
+    return new TimeoutError(`${what}: no answer in time`, { cause: e });
   return new UnavailableError(text, { cause: e });
 }
 
@@ -264,7 +314,8 @@ function apiMessage(e: unknown): string {
   if (e instanceof ApiException) {
     const body: unknown = e.body;
     const parsed: unknown = typeof body === 'string' ? safeJson(body) : body;
-    if (typeof parsed === 'object' && parsed !== null && 'message' in parsed && typeof parsed.message === 'string') return parsed.message;
+    if (typeof parsed === 'object' && parsed !== null && 'message' in parsed && typeof parsed.message === 'string')
+      return parsed.message;
     return `HTTP ${e.code}`;
   }
   return message(e);

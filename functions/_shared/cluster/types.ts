@@ -70,7 +70,11 @@ export interface Cluster {
   waitReady(name: string, options: WaitOptions): Promise<KnativeService>;
   /** Merges annotations into the revision template (`template: true`, e.g. min-scale) or the
    *  service's own metadata; a null value removes the key. */
-  patchAnnotations(name: string, annotations: Record<string, string | null>, options?: { template?: boolean }): Promise<KnativeService>;
+  patchAnnotations(
+    name: string,
+    annotations: Record<string, string | null>,
+    options?: { template?: boolean },
+  ): Promise<KnativeService>;
   /** Deletes the service; deleting one that does not exist is not an error. */
   deleteService(name: string): Promise<void>;
   /** Services of the namespace, optionally by label selector (`app=layer,job=j1`). */

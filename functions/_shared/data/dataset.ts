@@ -25,7 +25,12 @@ export type DatasetSource =
   /** An IDX folder a system package installs (Debian's dataset-fashion-mnist); no store needed. */
   | { readonly kind: 'packaged-idx'; readonly url: string }
   | { readonly kind: 'imdb'; readonly url: string }
-  | { readonly kind: 'imdb-synthetic'; readonly seed: number; readonly trainPerClass: number; readonly testPerClass: number };
+  | {
+      readonly kind: 'imdb-synthetic';
+      readonly seed: number;
+      readonly trainPerClass: number;
+      readonly testPerClass: number;
+    };
 
 const STORE_SCHEMES = ['file:', 'gs:'];
 
@@ -57,7 +62,8 @@ export function parseDatasetUri(uri: string): DatasetSource {
   if (trimmed === 'imdb:synthetic' || trimmed.startsWith('imdb:synthetic?')) {
     const params = new URLSearchParams(trimmed.slice('imdb:synthetic'.length));
     for (const key of params.keys()) {
-      if (!['seed', 'train', 'test'].includes(key)) throw new BadInputError(`dataset "${uri}": unknown parameter "${key}"`);
+      if (!['seed', 'train', 'test'].includes(key))
+        throw new BadInputError(`dataset "${uri}": unknown parameter "${key}"`);
     }
     return {
       kind: 'imdb-synthetic',

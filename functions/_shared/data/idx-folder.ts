@@ -31,7 +31,11 @@ async function readIdx(store: StoreReader, url: string, rank: number) {
   return parseIdx(await maybeGunzip(await store.read(url, { maxBytes: MAX_IDX_BYTES }), url), url, rank);
 }
 
-async function readSet(store: StoreReader, imagesUrl: string, labelsUrl: string): Promise<{ set: Omit<ImageSet, 'classes'>; maxLabel: number }> {
+async function readSet(
+  store: StoreReader,
+  imagesUrl: string,
+  labelsUrl: string,
+): Promise<{ set: Omit<ImageSet, 'classes'>; maxLabel: number }> {
   const [images, labels] = await Promise.all([readIdx(store, imagesUrl, 3), readIdx(store, labelsUrl, 1)]);
   const [n = 0, rows = 0, cols = 0] = images.dims;
   if (labels.dims[0] !== n) {
@@ -55,7 +59,8 @@ export async function loadIdxFolder(store: StoreReader, folderUrl: string, name 
     readSet(store, locate(objects, folder, FILES.testImages), locate(objects, folder, FILES.testLabels)),
   ]);
   const [trainShape, testShape] = [train.set.shape.join('×'), test.set.shape.join('×')];
-  if (trainShape !== testShape) throw new BadInputError(`${folder}: train images are ${trainShape}, test images ${testShape}`);
+  if (trainShape !== testShape)
+    throw new BadInputError(`${folder}: train images are ${trainShape}, test images ${testShape}`);
   const classes = Math.max(train.maxLabel, test.maxLabel) + 1;
   return { kind: 'image', name, train: { ...train.set, classes }, test: { ...test.set, classes } };
 }

@@ -34,11 +34,28 @@ describe('parseIdx', () => {
     { name: 'bad magic', bytes: header([1, 2, 8, 1, 0, 0, 0, 0]), message: /bad IDX magic 0x01020801/ },
     { name: 'float data type', bytes: header([0, 0, 0x0d, 1, 0, 0, 0, 0]), message: /not supported/ },
     { name: 'zero dimensions', bytes: header([0, 0, 8, 0]), message: /0 dimensions/ },
-    { name: 'images where labels expected', bytes: encodeIdx([1, 1, 1], new Uint8Array(1)), rank: 1, message: /3 dimensions, expected 1/ },
+    {
+      name: 'images where labels expected',
+      bytes: encodeIdx([1, 1, 1], new Uint8Array(1)),
+      rank: 1,
+      message: /3 dimensions, expected 1/,
+    },
     { name: 'truncated header', bytes: header([0, 0, 8, 3, 0, 0, 0, 1]), message: /truncated IDX header/ },
-    { name: 'data shorter than dims', bytes: encodeIdx([4], new Uint8Array(4)).subarray(0, 10), message: /need 4 data bytes, file has 2/ },
-    { name: 'trailing bytes', bytes: new Uint8Array([...encodeIdx([2], new Uint8Array(2)), 7]), message: /need 2 data bytes, file has 3/ },
-    { name: 'huge dims', bytes: header([0, 0, 8, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), message: /need .* data bytes, file has 0/ },
+    {
+      name: 'data shorter than dims',
+      bytes: encodeIdx([4], new Uint8Array(4)).subarray(0, 10),
+      message: /need 4 data bytes, file has 2/,
+    },
+    {
+      name: 'trailing bytes',
+      bytes: new Uint8Array([...encodeIdx([2], new Uint8Array(2)), 7]),
+      message: /need 2 data bytes, file has 3/,
+    },
+    {
+      name: 'huge dims',
+      bytes: header([0, 0, 8, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+      message: /need .* data bytes, file has 0/,
+    },
   ];
   it.each(bad)('rejects $name', ({ bytes, rank, message }) => {
     expect(() => parseIdx(bytes, 'f', rank)).toThrow(BadInputError);
@@ -61,10 +78,16 @@ describe('maybeGunzip', () => {
 });
 
 /** A tiny IDX dataset: pixel value = 10·label + position, so each image is recognisable. */
-function fixture(n: number, rows: number, cols: number, firstLabel: number): { images: Uint8Array; labels: Uint8Array } {
+function fixture(
+  n: number,
+  rows: number,
+  cols: number,
+  firstLabel: number,
+): { images: Uint8Array; labels: Uint8Array } {
   const labels = Uint8Array.from({ length: n }, (_, i) => (firstLabel + i) % 3);
   const images = new Uint8Array(n * rows * cols);
-  for (let i = 0; i < n; i++) for (let p = 0; p < rows * cols; p++) images[i * rows * cols + p] = (labels[i] ?? 0) * 10 + p;
+  for (let i = 0; i < n; i++)
+    for (let p = 0; p < rows * cols; p++) images[i * rows * cols + p] = (labels[i] ?? 0) * 10 + p;
   return { images: encodeIdx([n, rows, cols], images), labels: encodeIdx([n], labels) };
 }
 

@@ -33,7 +33,9 @@ export async function maybeGunzip(bytes: Uint8Array, name: string, maxBytes = MA
     if (cause instanceof RangeError) {
       throw new PayloadTooLargeError(`${name}: decompresses to more than ${maxBytes} bytes`, { cause });
     }
-    throw new BadInputError(`${name}: not valid gzip: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new BadInputError(`${name}: not valid gzip: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -46,7 +48,9 @@ export function parseIdx(bytes: Uint8Array, name: string, expectedDims?: number)
     throw new BadInputError(`${name}: bad IDX magic 0x${magic.toString(16).padStart(8, '0')}`);
   }
   if (bytes[2] !== UNSIGNED_BYTE) {
-    throw new BadInputError(`${name}: IDX data type 0x${(bytes[2] ?? 0).toString(16)} is not supported (only 0x08, unsigned byte)`);
+    throw new BadInputError(
+      `${name}: IDX data type 0x${(bytes[2] ?? 0).toString(16)} is not supported (only 0x08, unsigned byte)`,
+    );
   }
   const rank = bytes[3] ?? 0;
   if (rank === 0 || (expectedDims !== undefined && rank !== expectedDims)) {

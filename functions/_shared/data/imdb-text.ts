@@ -53,7 +53,12 @@ export function buildVocabulary(documents: Iterable<readonly string[]>, numWords
 }
 
 /** Index sequence of one review, written into `out` (length maxLen) or a new array. */
-export function encodeTokens(tokens: readonly string[], vocab: Vocabulary, maxLen = DEFAULT_MAX_LEN, out: Int32Array = new Int32Array(maxLen)): Int32Array {
+export function encodeTokens(
+  tokens: readonly string[],
+  vocab: Vocabulary,
+  maxLen = DEFAULT_MAX_LEN,
+  out: Int32Array = new Int32Array(maxLen),
+): Int32Array {
   if (out.length !== maxLen) throw new BadInputError(`output has length ${out.length}, maxLen is ${maxLen}`);
   const full = tokens.length + 1;
   const kept = Math.min(full, maxLen);

@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInputError } from '../errors.js';
-import { buildVocabulary, encodeText, encodeTokens, OOV, PAD, START, tokenize, vocabularyFromWords } from './imdb-text.js';
+import {
+  buildVocabulary,
+  encodeText,
+  encodeTokens,
+  OOV,
+  PAD,
+  START,
+  tokenize,
+  vocabularyFromWords,
+} from './imdb-text.js';
 import { encodeCorpus, readAclImdb } from './imdb.js';
 import { syntheticReviews, writeAclImdb } from './imdb-synthetic.js';
 import { FileStore } from '../store/file-store.js';
@@ -11,7 +20,7 @@ describe('tokenize', () => {
     { name: 'keeps words apart', text: 'A great movie', tokens: ['a', 'great', 'movie'] },
     { name: 'line breaks separate words', text: 'the end.<br /><br />Then', tokens: ['the', 'end', 'then'] },
     { name: 'break tag variants', text: 'one<br/>two<BR>three', tokens: ['one', 'two', 'three'] },
-    { name: 'punctuation and digits separate', text: "Wow!!!10/10,loved-it", tokens: ['wow', 'loved', 'it'] },
+    { name: 'punctuation and digits separate', text: 'Wow!!!10/10,loved-it', tokens: ['wow', 'loved', 'it'] },
     { name: 'inner apostrophes stay', text: "I didn't 'like' it", tokens: ['i', "didn't", 'like', 'it'] },
     { name: 'letters of any script', text: 'Amélie ist schön', tokens: ['amélie', 'ist', 'schön'] },
     { name: 'nothing to keep', text: '!!! 123 ...', tokens: [] },
@@ -22,7 +31,13 @@ describe('tokenize', () => {
 
 describe('vocabulary', () => {
   it('ranks by frequency, breaks ties alphabetically, reserves 0..2', () => {
-    const vocab = buildVocabulary([['b', 'a', 'c', 'c'], ['b', 'd', 'c']], 6);
+    const vocab = buildVocabulary(
+      [
+        ['b', 'a', 'c', 'c'],
+        ['b', 'd', 'c'],
+      ],
+      6,
+    );
     expect(vocab.words).toEqual(['c', 'b', 'a']);
     expect(vocab.index.get('c')).toBe(3);
     expect(vocab.index.get('a')).toBe(5);

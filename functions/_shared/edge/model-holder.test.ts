@@ -40,7 +40,11 @@ describe('cachedBuiltin', () => {
     let trainings = 0;
     const train = (): Promise<ReturnType<typeof tf.sequential>> => {
       trainings += 1;
-      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })] });
+      const m = tf.sequential({
+        layers: [
+          tf.layers.dense({ inputShape: [3], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+        ],
+      });
       m.setUserDefinedMetadata({ kind: 'test' });
       return Promise.resolve(m);
     };

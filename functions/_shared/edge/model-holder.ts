@@ -35,7 +35,8 @@ export class ModelHolder<M> {
   /** The model; UnavailableError (503) while it loads or when loading failed. */
   get(): M {
     if (this.model !== undefined) return this.model;
-    if (this.failure !== undefined) throw new UnavailableError(`the model failed to load: ${this.failure.message}`, { cause: this.failure });
+    if (this.failure !== undefined)
+      throw new UnavailableError(`the model failed to load: ${this.failure.message}`, { cause: this.failure });
     throw new UnavailableError('the model is still loading; try again shortly');
   }
 }
@@ -51,7 +52,13 @@ export async function loadLayersModelFrom(tf: typeof tfjs, store: Store, folderU
  * seeded, so pods that race write the same model, each write atomic. Without a cache folder, or
  * when the saved copy cannot be read, it trains.
  */
-export async function cachedBuiltin(tf: typeof tfjs, store: Store, cacheUrl: string | undefined, train: () => Promise<tfjs.LayersModel>, logger?: Logger): Promise<tfjs.LayersModel> {
+export async function cachedBuiltin(
+  tf: typeof tfjs,
+  store: Store,
+  cacheUrl: string | undefined,
+  train: () => Promise<tfjs.LayersModel>,
+  logger?: Logger,
+): Promise<tfjs.LayersModel> {
   if (cacheUrl === undefined) return train();
   const folder = cacheUrl.endsWith('/') ? cacheUrl : `${cacheUrl}/`;
   if (await store.exists(`${folder}model.json`).catch(() => false)) {

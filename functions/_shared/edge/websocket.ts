@@ -21,13 +21,19 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
  * An upgrade handler that refuses with `refuse()`'s HTTP status while it answers one, and hands
  * every accepted connection to `onConnection`.
  */
-export function websocketUpgrade(options: { maxPayload: number; refuse: () => { status: number; reason: string } | undefined; onConnection: (ws: WebSocket, req: IncomingMessage) => void }): UpgradeHandler {
+export function websocketUpgrade(options: {
+  maxPayload: number;
+  refuse: () => { status: number; reason: string } | undefined;
+  onConnection: (ws: WebSocket, req: IncomingMessage) => void;
+}): UpgradeHandler {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload });
   return (req, socket, head) => {
     const refusal = options.refuse();
     if (refusal !== undefined) {
       const body = JSON.stringify({ error: refusal.reason });
-      socket.end(`HTTP/1.1 ${refusal.status} ${refusal.status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${refusal.status} ${refusal.status === 503 ? 'Service Unavailable' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => options.onConnection(ws, req));
@@ -36,7 +42,12 @@ export function websocketUpgrade(options: { maxPayload: number; refuse: () => { 
 
 /** Closes with the code that fits the error and its message as the reason. */
 export function closeFor(ws: WebSocket, e: unknown): void {
-  const code = e instanceof BadInputError ? CLOSE_BAD_INPUT : e instanceof KaskadeError && e.httpStatus === 503 ? CLOSE_TRY_AGAIN : CLOSE_SERVER_ERROR;
+  const code =
+    e instanceof BadInputError
+      ? CLOSE_BAD_INPUT
+      : e instanceof KaskadeError && e.httpStatus === 503
+        ? CLOSE_TRY_AGAIN
+        : CLOSE_SERVER_ERROR;
   const reason = e instanceof KaskadeError ? e.message : 'internal error';
   ws.close(code, trimReason(reason));
 }

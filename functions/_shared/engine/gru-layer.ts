@@ -31,10 +31,16 @@ export class FusedGru extends tf.RNN {
     return tf.tidy(() => {
       const { kernel, recurrentKernel, bias } = this.gru;
       const units = this.gru.units;
-      const h = gruSequence(tf.cast(x, 'float32'), kernel.read(), recurrentKernel.read(), this.gru.useBias ? bias.read() : tf.zeros([3 * units]), {
-        goBackwards: this.goBackwards,
-        recurrentActivation: gate,
-      });
+      const h = gruSequence(
+        tf.cast(x, 'float32'),
+        kernel.read(),
+        recurrentKernel.read(),
+        this.gru.useBias ? bias.read() : tf.zeros([3 * units]),
+        {
+          goBackwards: this.goBackwards,
+          recurrentActivation: gate,
+        },
+      );
       if (this.returnSequences) return h;
       const [batch, steps] = h.shape;
       return tf.reshape(tf.slice(h, [0, steps - 1, 0], [batch, 1, units]), [batch, units]);
@@ -61,7 +67,10 @@ export class FusedGru extends tf.RNN {
     });
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     return new cls(config);
   }
 }

@@ -47,7 +47,9 @@ function run(c: Case, make: (args: Parameters<typeof tf.layers.gru>[0]) => tf.la
       const x = tf.tensor(randomValues(c.shape, 3), c.shape);
       layer.apply(x); // builds the weights
       layer.setWeights(layer.getWeights().map((w, i) => tf.mul(tf.tensor(randomValues(w.shape, 10 + i), w.shape), 2)));
-      const variables = layer.trainableWeights.map((w) => w.read()).filter((v): v is tf.Variable => v instanceof tf.Variable);
+      const variables = layer.trainableWeights
+        .map((w) => w.read())
+        .filter((v): v is tf.Variable => v instanceof tf.Variable);
       const loss = (input: tf.Tensor): tf.Scalar => {
         const y = layer.apply(input);
         if (!(y instanceof tf.Tensor)) throw new Error('one output expected');
@@ -59,7 +61,10 @@ function run(c: Case, make: (args: Parameters<typeof tf.layers.gru>[0]) => tf.la
       if (!(output instanceof tf.Tensor)) throw new Error('one output expected');
       return {
         output: output.dataSync<'float32'>(),
-        grads: [...variables.map((v) => grads[v.name]?.dataSync<'float32'>() ?? new Float32Array()), dx.dataSync<'float32'>()],
+        grads: [
+          ...variables.map((v) => grads[v.name]?.dataSync<'float32'>() ?? new Float32Array()),
+          dx.dataSync<'float32'>(),
+        ],
       };
     });
   } finally {
@@ -85,7 +90,9 @@ describe('fused GRU on wasm', () => {
     const want = await onCpu(() => run(c, (args) => tf.layers.gru(args)));
     expect(relativeError(got.output, want.output)).toBeLessThanOrEqual(1e-5);
     expect(got.grads).toHaveLength(want.grads.length);
-    want.grads.forEach((w, i) => expect(relativeError(got.grads[i] ?? new Float32Array(), w), `gradient ${i}`).toBeLessThanOrEqual(1e-4));
+    want.grads.forEach((w, i) =>
+      expect(relativeError(got.grads[i] ?? new Float32Array(), w), `gradient ${i}`).toBeLessThanOrEqual(1e-4),
+    );
   });
 
   it('runs as the two fused kernels, forward and backward', async () => {
@@ -113,9 +120,27 @@ describe('fused GRU on wasm', () => {
     const masked = (make: (args: Parameters<typeof tf.layers.gru>[0]) => tf.layers.Layer): Float32Array =>
       tf.tidy(() => {
         const model = tf.sequential({
-          layers: [tf.layers.embedding({ inputDim: 9, outputDim: 3, inputLength: 6, maskZero: true, embeddingsInitializer: tf.initializers.randomUniform({ seed: 1 }) }), make({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }), recurrentInitializer: tf.initializers.glorotUniform({ seed: 3 }) })],
+          layers: [
+            tf.layers.embedding({
+              inputDim: 9,
+              outputDim: 3,
+              inputLength: 6,
+              maskZero: true,
+              embeddingsInitializer: tf.initializers.randomUniform({ seed: 1 }),
+            }),
+            make({
+              units: 4,
+              kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }),
+              recurrentInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+            }),
+          ],
         });
-        const y = model.predict(tf.tensor2d([[0, 0, 3, 4, 5, 1], [2, 2, 8, 0, 0, 0]]));
+        const y = model.predict(
+          tf.tensor2d([
+            [0, 0, 3, 4, 5, 1],
+            [2, 2, 8, 0, 0, 0],
+          ]),
+        );
         if (!(y instanceof tf.Tensor)) throw new Error('one output expected');
         const values = y.dataSync<'float32'>();
         model.dispose();
@@ -130,10 +155,12 @@ describe('fused GRU on wasm', () => {
 describe('fused GRU in the layers format', () => {
   async function saved(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler((a) => {
-      artifacts = a;
-      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-    }));
+    await model.save(
+      tf.io.withSaveHandler((a) => {
+        artifacts = a;
+        return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+      }),
+    );
     if (artifacts === undefined) throw new Error('nothing saved');
     return artifacts;
   }
@@ -150,9 +177,13 @@ describe('fused GRU in the layers format', () => {
   it('saves as TF.js GRU layers with the same config and weight names', async () => {
     const [fused, plain] = [bidirectional(fusedGru), bidirectional((args) => tf.layers.gru(args))];
     const [a, b] = [await saved(fused), await saved(plain)];
-    const topology = z.object({ config: z.object({ layers: z.array(z.object({ config: z.object({ layer: z.unknown() }).partial() })) }) });
-    const layerOf = (art: tf.io.ModelArtifacts): unknown => topology.parse(art.modelTopology).config.layers[1]?.config.layer;
-    const stripName = (layer: unknown): unknown => JSON.parse(JSON.stringify(layer).replace(/"name":"[^"]*"/g, '"name":""'));
+    const topology = z.object({
+      config: z.object({ layers: z.array(z.object({ config: z.object({ layer: z.unknown() }).partial() })) }),
+    });
+    const layerOf = (art: tf.io.ModelArtifacts): unknown =>
+      topology.parse(art.modelTopology).config.layers[1]?.config.layer;
+    const stripName = (layer: unknown): unknown =>
+      JSON.parse(JSON.stringify(layer).replace(/"name":"[^"]*"/g, '"name":""'));
     expect(JSON.stringify(a.modelTopology)).toContain('"class_name":"GRU"');
     expect(layerOf(a)).toBeDefined();
     expect(stripName(layerOf(a))).toEqual(stripName(layerOf(b)));
@@ -167,10 +198,14 @@ describe('fused GRU in the layers format', () => {
     const artifacts = await saved(model);
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
     const wrapped = loaded.layers[1];
-    if (!(wrapped instanceof tf.layers.Layer) || !('forwardLayer' in wrapped) || !('backwardLayer' in wrapped)) throw new Error('a Bidirectional layer expected');
+    if (!(wrapped instanceof tf.layers.Layer) || !('forwardLayer' in wrapped) || !('backwardLayer' in wrapped))
+      throw new Error('a Bidirectional layer expected');
     expect(wrapped.forwardLayer).toBeInstanceOf(FusedGru);
     expect(wrapped.backwardLayer).toBeInstanceOf(FusedGru);
-    const x = tf.tensor2d([[1, 2, 3, 4, 5], [6, 0, 19, 2, 2]]);
+    const x = tf.tensor2d([
+      [1, 2, 3, 4, 5],
+      [6, 0, 19, 2, 2],
+    ]);
     const [p, q] = [model.predict(x), loaded.predict(x)];
     if (!(p instanceof tf.Tensor) || !(q instanceof tf.Tensor)) throw new Error('one output expected');
     expect(relativeError(q.dataSync(), p.dataSync())).toBe(0);

@@ -22,15 +22,29 @@ function tensors(kernel: string, out: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
   return out;
 }
 
-function shapeOf(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bias: tf.Tensor): { b: number; t: number; d: number; u: number } {
+function shapeOf(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
+): { b: number; t: number; d: number; u: number } {
   const [b, t, d] = x.shape;
   const u = recurrentKernel.shape[0];
   if (x.rank !== 3 || b === undefined || t === undefined || d === undefined || t < 1 || u === undefined) {
     throw new BadInputError(`GRU: input must be [batch, steps ≥ 1, features], got [${x.shape.join(', ')}]`);
   }
-  const fits = kernel.rank === 2 && recurrentKernel.rank === 2 && bias.rank === 1 && kernel.shape[0] === d && kernel.shape[1] === 3 * u && recurrentKernel.shape[1] === 3 * u && bias.shape[0] === 3 * u;
+  const fits =
+    kernel.rank === 2 &&
+    recurrentKernel.rank === 2 &&
+    bias.rank === 1 &&
+    kernel.shape[0] === d &&
+    kernel.shape[1] === 3 * u &&
+    recurrentKernel.shape[1] === 3 * u &&
+    bias.shape[0] === 3 * u;
   if (!fits) {
-    throw new BadInputError(`GRU: weights [${kernel.shape.join(', ')}], [${recurrentKernel.shape.join(', ')}], [${bias.shape.join(', ')}] do not fit input [${x.shape.join(', ')}]`);
+    throw new BadInputError(
+      `GRU: weights [${kernel.shape.join(', ')}], [${recurrentKernel.shape.join(', ')}], [${bias.shape.join(', ')}] do not fit input [${x.shape.join(', ')}]`,
+    );
   }
   return { b, t, d, u };
 }
@@ -41,21 +55,34 @@ function shapeOf(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bi
  * [U, 3U] and `bias` [3U] hold the z, r and candidate columns in that order, as the layer's
  * weights do. Differentiable with respect to all four inputs.
  */
-export function gruSequence(x: tf.Tensor, kernel: tf.Tensor, recurrentKernel: tf.Tensor, bias: tf.Tensor, options: GruSequenceOptions): tf.Tensor3D {
+export function gruSequence(
+  x: tf.Tensor,
+  kernel: tf.Tensor,
+  recurrentKernel: tf.Tensor,
+  bias: tf.Tensor,
+  options: GruSequenceOptions,
+): tf.Tensor3D {
   const { b, t, d, u } = shapeOf(x, kernel, recurrentKernel, bias);
   const attrs = { recurrentActivation: options.recurrentActivation, goBackwards: options.goBackwards };
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, w, rec, bi, save] = args;
-    if (!(xIn instanceof tf.Tensor && w instanceof tf.Tensor && rec instanceof tf.Tensor && bi instanceof tf.Tensor) || typeof save !== 'function') {
+    if (
+      !(xIn instanceof tf.Tensor && w instanceof tf.Tensor && rec instanceof tf.Tensor && bi instanceof tf.Tensor) ||
+      typeof save !== 'function'
+    ) {
       throw new BackendError('GRU: unexpected arguments');
     }
     const flat = tf.reshape(xIn, [b * t, d]);
     const proj = tf.reshape(tf.fused.matMul({ a: flat, b: w, bias: bi }), [b, t, 3 * u]);
     const recurrentZr = tf.slice(rec, [0, 0], [u, 2 * u]);
     const recurrentH = tf.slice(rec, [0, 2 * u], [u, u]);
-    const records = tensors(GRU_SEQUENCE, tf.engine().runKernel(GRU_SEQUENCE, { proj, recurrentZr, recurrentH }, attrs));
+    const records = tensors(
+      GRU_SEQUENCE,
+      tf.engine().runKernel(GRU_SEQUENCE, { proj, recurrentZr, recurrentH }, attrs),
+    );
     const [h, ...forBackward] = records;
-    if (h === undefined || forBackward.length !== 5) throw new BackendError(`${GRU_SEQUENCE} returned ${records.length} tensors, expected 6`);
+    if (h === undefined || forBackward.length !== 5)
+      throw new BackendError(`${GRU_SEQUENCE} returned ${records.length} tensors, expected 6`);
     save([flat, w, recurrentZr, recurrentH, ...forBackward]);
     return {
       value: h,
@@ -73,19 +100,41 @@ function gruGradients(
   attrs: { recurrentActivation: GruGateActivation; goBackwards: boolean },
 ): tf.Tensor[] {
   const [flat, w, recurrentZr, recurrentH, previous, zPre, rPre, candidate, resetH] = saved;
-  if (flat === undefined || w === undefined || recurrentZr === undefined || recurrentH === undefined || previous === undefined || zPre === undefined || rPre === undefined || candidate === undefined || resetH === undefined) {
+  if (
+    flat === undefined ||
+    w === undefined ||
+    recurrentZr === undefined ||
+    recurrentH === undefined ||
+    previous === undefined ||
+    zPre === undefined ||
+    rPre === undefined ||
+    candidate === undefined ||
+    resetH === undefined
+  ) {
     throw new BackendError('GRU gradient: the forward records are missing');
   }
-  const inputs = { dh, previous, zPre, rPre, candidate, recurrentZrT: tf.transpose(recurrentZr), recurrentHT: tf.transpose(recurrentH) };
+  const inputs = {
+    dh,
+    previous,
+    zPre,
+    rPre,
+    candidate,
+    recurrentZrT: tf.transpose(recurrentZr),
+    recurrentHT: tf.transpose(recurrentH),
+  };
   const [dGates, dZr, dCandidate] = tensors(GRU_SEQUENCE_GRAD, tf.engine().runKernel(GRU_SEQUENCE_GRAD, inputs, attrs));
-  if (dGates === undefined || dZr === undefined || dCandidate === undefined) throw new BackendError(`${GRU_SEQUENCE_GRAD} returned too few tensors`);
+  if (dGates === undefined || dZr === undefined || dCandidate === undefined)
+    throw new BackendError(`${GRU_SEQUENCE_GRAD} returned too few tensors`);
   const dFlat = tf.reshape(dGates, [b * t, 3 * u]);
   const dx = tf.reshape(tf.matMul(dFlat, w, false, true), [b, t, d]);
   const dKernel = tf.matMul(flat, dFlat, true, false);
   const dBias = tf.sum(dFlat, 0);
   const rows = (x: tf.Tensor, width: number) => tf.reshape(x, [b * t, width]);
   const dRecurrent = tf.concat(
-    [tf.matMul(rows(previous, u), rows(dZr, 2 * u), true, false), tf.matMul(rows(resetH, u), rows(dCandidate, u), true, false)],
+    [
+      tf.matMul(rows(previous, u), rows(dZr, 2 * u), true, false),
+      tf.matMul(rows(resetH, u), rows(dCandidate, u), true, false),
+    ],
     1,
   );
   return [dx, dKernel, dRecurrent, dBias];

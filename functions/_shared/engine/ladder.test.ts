@@ -13,14 +13,31 @@ function fakeLoaders(working: readonly Rung[]): { loaders: RungLoaders; tried: R
     await Promise.resolve();
     if (!working.includes(rung)) throw new Error(`${rung} is not installed`);
   };
-  const loaders: RungLoaders = { 'node-gpu': make('node-gpu'), node: make('node'), wasm: make('wasm'), cpu: make('cpu') };
+  const loaders: RungLoaders = {
+    'node-gpu': make('node-gpu'),
+    node: make('node'),
+    wasm: make('wasm'),
+    cpu: make('cpu'),
+  };
   return { loaders, tried };
 }
 
 describe('selectBackend', () => {
   const cases: { name: string; env: string | undefined; working: Rung[]; chosen: Rung; tried: Rung[] }[] = [
-    { name: 'auto picks the first rung that loads', env: undefined, working: ['wasm', 'cpu'], chosen: 'wasm', tried: ['node-gpu', 'node', 'wasm'] },
-    { name: 'auto prefers the GPU when it loads', env: 'auto', working: [...RUNGS], chosen: 'node-gpu', tried: ['node-gpu'] },
+    {
+      name: 'auto picks the first rung that loads',
+      env: undefined,
+      working: ['wasm', 'cpu'],
+      chosen: 'wasm',
+      tried: ['node-gpu', 'node', 'wasm'],
+    },
+    {
+      name: 'auto prefers the GPU when it loads',
+      env: 'auto',
+      working: [...RUNGS],
+      chosen: 'node-gpu',
+      tried: ['node-gpu'],
+    },
     { name: 'auto falls through to cpu', env: '', working: ['cpu'], chosen: 'cpu', tried: [...RUNGS] },
     { name: 'a forced rung is the only one tried', env: 'cpu', working: [...RUNGS], chosen: 'cpu', tried: ['cpu'] },
   ];

@@ -33,15 +33,20 @@ export function lossByName(tf: TF, name: LossName): LossFn {
 
 export function makeTrainStep(tf: TF, model: tfjs.LayersModel, options: TrainStepOptions = {}): TrainStep {
   const optimizer = options.optimizer ?? model.optimizer;
-  if (!(optimizer instanceof tf.Optimizer)) throw new BadInputError('makeTrainStep: the model is not compiled and no optimizer was given');
-  const loss = typeof options.loss === 'function' ? options.loss : lossByName(tf, options.loss ?? 'categoricalCrossentropy');
-  const variables = model.trainableWeights.map((w) => w.read()).filter((v): v is tfjs.Variable => v instanceof tf.Variable);
+  if (!(optimizer instanceof tf.Optimizer))
+    throw new BadInputError('makeTrainStep: the model is not compiled and no optimizer was given');
+  const loss =
+    typeof options.loss === 'function' ? options.loss : lossByName(tf, options.loss ?? 'categoricalCrossentropy');
+  const variables = model.trainableWeights
+    .map((w) => w.read())
+    .filter((v): v is tfjs.Variable => v instanceof tf.Variable);
   return (xs, ys) =>
     tf.tidy(() => {
       const cost = optimizer.minimize(
         () => {
           const predicted = model.apply(xs, { training: true });
-          if (!(predicted instanceof tf.Tensor)) throw new BadInputError('makeTrainStep: the model must have one output');
+          if (!(predicted instanceof tf.Tensor))
+            throw new BadInputError('makeTrainStep: the model must have one output');
           return tf.mean(loss(ys, predicted));
         },
         true,

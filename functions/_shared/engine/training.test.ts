@@ -31,7 +31,8 @@ function resnetBlock(): tf.LayersModel {
   h = L.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(h);
   h = L.globalAveragePooling2d({}).apply(h);
   const out = L.dense({ units: 4, activation: 'softmax' }).apply(h);
-  if (!(out instanceof tf.SymbolicTensor) || !(input instanceof tf.SymbolicTensor)) throw new Error('functional model wiring');
+  if (!(out instanceof tf.SymbolicTensor) || !(input instanceof tf.SymbolicTensor))
+    throw new Error('functional model wiring');
   return tf.model({ inputs: input, outputs: out });
 }
 
@@ -44,14 +45,32 @@ const cases: ModelCase[] = [
   { name: 'MNIST CNN', build: () => buildMnistCnn(tf), x: { shape: [3, 28, 28, 1] }, classes: 10, tolerance: 1e-4 },
   {
     name: 'embedding + GRU text model',
-    build: () => compiled(tf.sequential({ layers: [L.embedding({ inputDim: 30, outputDim: 8, inputLength: 10 }), L.gru({ units: 12 }), L.dense({ units: 3, activation: 'softmax' })] })),
+    build: () =>
+      compiled(
+        tf.sequential({
+          layers: [
+            L.embedding({ inputDim: 30, outputDim: 8, inputLength: 10 }),
+            L.gru({ units: 12 }),
+            L.dense({ units: 3, activation: 'softmax' }),
+          ],
+        }),
+      ),
     x: { shape: [4, 10], classes: 30 },
     classes: 3,
     tolerance: 1e-4,
   },
   {
     name: 'embedding + bidirectional LSTM text model',
-    build: () => compiled(tf.sequential({ layers: [L.embedding({ inputDim: 30, outputDim: 8, inputLength: 10 }), L.bidirectional({ layer: L.lstm({ units: 6 }) }), L.dense({ units: 3, activation: 'softmax' })] })),
+    build: () =>
+      compiled(
+        tf.sequential({
+          layers: [
+            L.embedding({ inputDim: 30, outputDim: 8, inputLength: 10 }),
+            L.bidirectional({ layer: L.lstm({ units: 6 }) }),
+            L.dense({ units: 3, activation: 'softmax' }),
+          ],
+        }),
+      ),
     x: { shape: [4, 10], classes: 30 },
     classes: 3,
     tolerance: 1e-4,
@@ -73,10 +92,21 @@ const cases: ModelCase[] = [
     classes: 2,
     tolerance: 1e-4,
   },
-  { name: 'ResNet block (batch norm, add, 1x1 stride 2)', build: () => compiled(resnetBlock()), x: { shape: [3, 8, 8, 4] }, classes: 4, tolerance: 1e-4 },
+  {
+    name: 'ResNet block (batch norm, add, 1x1 stride 2)',
+    build: () => compiled(resnetBlock()),
+    x: { shape: [3, 8, 8, 4] },
+    classes: 4,
+    tolerance: 1e-4,
+  },
   {
     name: 'LSTM over 40x15 windows',
-    build: () => compiled(tf.sequential({ layers: [L.lstm({ units: 16, inputShape: [40, 15] }), L.dense({ units: 10, activation: 'softmax' })] })),
+    build: () =>
+      compiled(
+        tf.sequential({
+          layers: [L.lstm({ units: 16, inputShape: [40, 15] }), L.dense({ units: 10, activation: 'softmax' })],
+        }),
+      ),
     x: { shape: [3, 40, 15] },
     classes: 10,
     tolerance: 1e-4,
@@ -87,7 +117,14 @@ const cases: ModelCase[] = [
       compiled(
         tf.sequential({
           layers: [
-            L.conv2d({ inputShape: [16, 16, 3], filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+            L.conv2d({
+              inputShape: [16, 16, 3],
+              filters: 8,
+              kernelSize: 3,
+              strides: 2,
+              padding: 'same',
+              activation: 'relu',
+            }),
             L.depthwiseConv2d({ kernelSize: 3, padding: 'same', activation: 'relu' }),
             L.conv2d({ filters: 8, kernelSize: 1, activation: 'relu' }),
             L.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2 }),
@@ -114,7 +151,9 @@ function batch(c: ModelCase, seed: number): { xs: tf.Tensor; ys: tf.Tensor } {
 /** The loss gradient for every trainable weight of `model` on the current backend. */
 function gradients(model: tf.LayersModel, xs: tf.Tensor, ys: tf.Tensor): Float32Array[] {
   return tf.tidy(() => {
-    const variables = model.trainableWeights.map((w) => w.read()).filter((v): v is tf.Variable => v instanceof tf.Variable);
+    const variables = model.trainableWeights
+      .map((w) => w.read())
+      .filter((v): v is tf.Variable => v instanceof tf.Variable);
     const { grads } = tf.variableGrads(() => {
       const predicted = model.apply(xs, { training: true });
       if (!(predicted instanceof tf.Tensor)) throw new Error('one output expected');
@@ -165,7 +204,9 @@ describe('training on the wasm rung', () => {
       const onCpu = gradients(cpuModel, tf.tensor(xv, c.x.shape), tf.tensor(yv, [c.x.shape[0] ?? 1, c.classes]));
       cpuModel.dispose();
       expect(onWasm).toHaveLength(onCpu.length);
-      onCpu.forEach((want, i) => expect(relativeError(onWasm[i] ?? new Float32Array(), want), `weight ${i}`).toBeLessThanOrEqual(c.tolerance));
+      onCpu.forEach((want, i) =>
+        expect(relativeError(onWasm[i] ?? new Float32Array(), want), `weight ${i}`).toBeLessThanOrEqual(c.tolerance),
+      );
     } finally {
       await tf.setBackend('wasm');
     }

@@ -22,8 +22,18 @@ describe('threaded wasm', () => {
   });
 
   it.each<KernelCall & { name: string }>([
-    { name: 'convolution', kernel: 'Conv2D', inputs: { x: { shape: [8, 20, 20, 16] }, filter: { shape: [3, 3, 16, 32] } }, attrs: { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 } },
-    { name: 'matrix product', kernel: 'BatchMatMul', inputs: { a: { shape: [1, 256, 128] }, b: { shape: [1, 128, 64] } }, attrs: { transposeA: false, transposeB: false } },
+    {
+      name: 'convolution',
+      kernel: 'Conv2D',
+      inputs: { x: { shape: [8, 20, 20, 16] }, filter: { shape: [3, 3, 16, 32] } },
+      attrs: { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 },
+    },
+    {
+      name: 'matrix product',
+      kernel: 'BatchMatMul',
+      inputs: { a: { shape: [1, 256, 128] }, b: { shape: [1, 128, 64] } },
+      attrs: { transposeA: false, transposeB: false },
+    },
   ])('$name equals the CPU backend', async (c) => {
     const [got, want] = [await runOn('wasm', c), await runOn('cpu', c)];
     expect(relativeError(got.values, want.values)).toBeLessThanOrEqual(1e-5);
@@ -33,7 +43,13 @@ describe('threaded wasm', () => {
     const model = buildMnistCnn(tf, { seed: 1 });
     const step = makeTrainStep(tf, model);
     const xs = tf.randomUniform([16, 28, 28, 1], 0, 1, 'float32', 3);
-    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 10), 'int32'), 10);
+    const ys = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: 16 }, (_, i) => i % 10),
+        'int32',
+      ),
+      10,
+    );
     step(xs, ys).dispose();
     const before = tf.memory().numTensors;
     const losses = Array.from({ length: 5 }, () => step(xs, ys));

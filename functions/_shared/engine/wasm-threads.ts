@@ -28,7 +28,10 @@ interface ThreadedBuild {
 function threadedBuild(): ThreadedBuild {
   const worker: unknown = require(`${WASM_OUT}.worker.js`);
   const factory: unknown = require(`${WASM_OUT}.js`);
-  const contents = typeof worker === 'object' && worker !== null && 'wasmWorkerContents' in worker ? worker.wasmWorkerContents : undefined;
+  const contents =
+    typeof worker === 'object' && worker !== null && 'wasmWorkerContents' in worker
+      ? worker.wasmWorkerContents
+      : undefined;
   if (typeof contents !== 'string' || typeof factory !== 'function') {
     throw new BackendError('the threaded wasm build of @tensorflow/tfjs-backend-wasm has an unexpected layout');
   }
@@ -56,7 +59,8 @@ const WORKER_EPILOGUE = `;(function () {
  * thread count the backend reports.
  */
 export async function startThreadedWasm(threads: number, activate: () => Promise<void>): Promise<number> {
-  if (!Number.isInteger(threads) || threads < 1) throw new BackendError(`wasm threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new BackendError(`wasm threads must be a positive integer, got ${threads}`);
   if (threads === 1) {
     await activate();
     return 1;
@@ -67,7 +71,11 @@ export async function startThreadedWasm(threads: number, activate: () => Promise
   class PthreadWorker extends NodeWorker {
     constructor(file: string | URL, options?: WorkerOptions) {
       if (typeof file === 'string' && file.startsWith('blob:')) {
-        super(build.workerSource + WORKER_EPILOGUE, { ...options, eval: true, workerData: { kaskadeModuleScript: build.moduleScript } });
+        super(build.workerSource + WORKER_EPILOGUE, {
+          ...options,
+          eval: true,
+          workerData: { kaskadeModuleScript: build.moduleScript },
+        });
       } else {
         super(file, options);
       }
@@ -84,7 +92,9 @@ export async function startThreadedWasm(threads: number, activate: () => Promise
   workerThreads.Worker = PthreadWorker;
   os.cpus = () => {
     const cpus = realCpus();
-    return Array.from({ length: 2 * threads }, (_, i) => cpus[i % cpus.length]).filter((c): c is os.CpuInfo => c !== undefined);
+    return Array.from({ length: 2 * threads }, (_, i) => cpus[i % cpus.length]).filter(
+      (c): c is os.CpuInfo => c !== undefined,
+    );
   };
   try {
     await activate();

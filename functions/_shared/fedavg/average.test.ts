@@ -7,7 +7,10 @@ function f32(...values: number[]): Float32Array {
 }
 
 function client(count: number, kernel: number[], bias: number[]): ClientUpdate {
-  return { count, weights: { kernel: { shape: [2, 2], data: f32(...kernel) }, bias: { shape: [2], data: f32(...bias) } } };
+  return {
+    count,
+    weights: { kernel: { shape: [2, 2], data: f32(...kernel) }, bias: { shape: [2], data: f32(...bias) } },
+  };
 }
 
 function values(set: WeightSet, name: string): number[] {
@@ -68,21 +71,34 @@ describe('federatedAverage', () => {
   const bad: { name: string; clients: ClientUpdate[]; message: RegExp }[] = [
     { name: 'no clients', clients: [], message: /no client updates/ },
     { name: 'zero count', clients: [client(0, [1, 1, 1, 1], [1, 1])], message: /client 0: example count/ },
-    { name: 'negative count', clients: [client(5, [1, 1, 1, 1], [1, 1]), client(-1, [1, 1, 1, 1], [1, 1])], message: /client 1: example count/ },
+    {
+      name: 'negative count',
+      clients: [client(5, [1, 1, 1, 1], [1, 1]), client(-1, [1, 1, 1, 1], [1, 1])],
+      message: /client 1: example count/,
+    },
     { name: 'NaN count', clients: [client(Number.NaN, [1, 1, 1, 1], [1, 1])], message: /example count/ },
     {
       name: 'missing tensor',
-      clients: [client(1, [1, 1, 1, 1], [1, 1]), { count: 1, weights: { kernel: { shape: [2, 2], data: f32(1, 1, 1, 1) } } }],
+      clients: [
+        client(1, [1, 1, 1, 1], [1, 1]),
+        { count: 1, weights: { kernel: { shape: [2, 2], data: f32(1, 1, 1, 1) } } },
+      ],
       message: /client 1: tensor names differ .*missing: \[bias\]/,
     },
     {
       name: 'extra tensor',
-      clients: [client(1, [1, 1, 1, 1], [1, 1]), { count: 1, weights: { ...client(1, [1, 1, 1, 1], [1, 1]).weights, extra: { shape: [1], data: f32(1) } } }],
+      clients: [
+        client(1, [1, 1, 1, 1], [1, 1]),
+        { count: 1, weights: { ...client(1, [1, 1, 1, 1], [1, 1]).weights, extra: { shape: [1], data: f32(1) } } },
+      ],
       message: /extra: \[extra\]/,
     },
     {
       name: 'shape mismatch',
-      clients: [client(1, [1, 1, 1, 1], [1, 1]), { count: 1, weights: { kernel: { shape: [4], data: f32(1, 1, 1, 1) }, bias: { shape: [2], data: f32(1, 1) } } }],
+      clients: [
+        client(1, [1, 1, 1, 1], [1, 1]),
+        { count: 1, weights: { kernel: { shape: [4], data: f32(1, 1, 1, 1) }, bias: { shape: [2], data: f32(1, 1) } } },
+      ],
       message: /client 1: tensor "kernel" has shape \[4\], client 0 has \[2, 2\]/,
     },
     {
@@ -92,7 +108,10 @@ describe('federatedAverage', () => {
     },
     {
       name: 'dtype mismatch',
-      clients: [{ count: 1, weights: { w: { shape: [1], data: f32(1) } } }, { count: 1, weights: { w: { shape: [1], data: Int32Array.of(1) } } }],
+      clients: [
+        { count: 1, weights: { w: { shape: [1], data: f32(1) } } },
+        { count: 1, weights: { w: { shape: [1], data: Int32Array.of(1) } } },
+      ],
       message: /is int32, client 0 has float32/,
     },
     {

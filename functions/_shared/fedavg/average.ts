@@ -54,7 +54,9 @@ export function validateUpdates(updates: readonly ClientUpdate[], needCounts = t
     const missing = names.filter((n) => !Object.hasOwn(update.weights, n));
     const extra = own.filter((n) => !Object.hasOwn(first.weights, n));
     if (missing.length > 0 || extra.length > 0) {
-      throw new BadInputError(`client ${k}: tensor names differ from client 0 (missing: [${missing.join(', ')}], extra: [${extra.join(', ')}])`);
+      throw new BadInputError(
+        `client ${k}: tensor names differ from client 0 (missing: [${missing.join(', ')}], extra: [${extra.join(', ')}])`,
+      );
     }
     for (const name of names) {
       const t = update.weights[name];
@@ -62,10 +64,14 @@ export function validateUpdates(updates: readonly ClientUpdate[], needCounts = t
       if (!t || !ref) throw new BadInputError(`client ${k}: tensor "${name}" is missing`);
       const size = t.shape.reduce((a, b) => a * b, 1);
       if (!t.shape.every((d) => Number.isInteger(d) && d >= 0) || size !== t.data.length) {
-        throw new BadInputError(`client ${k}: tensor "${name}" has shape [${t.shape.join(', ')}] but ${t.data.length} values`);
+        throw new BadInputError(
+          `client ${k}: tensor "${name}" has shape [${t.shape.join(', ')}] but ${t.data.length} values`,
+        );
       }
       if (!sameShape(t.shape, ref.shape)) {
-        throw new BadInputError(`client ${k}: tensor "${name}" has shape [${t.shape.join(', ')}], client 0 has [${ref.shape.join(', ')}]`);
+        throw new BadInputError(
+          `client ${k}: tensor "${name}" has shape [${t.shape.join(', ')}], client 0 has [${ref.shape.join(', ')}]`,
+        );
       }
       if (dtypeOf(t) !== dtypeOf(ref)) {
         throw new BadInputError(`client ${k}: tensor "${name}" is ${dtypeOf(t)}, client 0 has ${dtypeOf(ref)}`);
@@ -109,7 +115,10 @@ export function federatedAverage(updates: readonly ClientUpdate[]): Record<strin
 }
 
 /** Applies `reduce` to the sorted values of each element across clients. */
-function elementwise(updates: readonly ClientUpdate[], reduce: (sorted: Float64Array) => number): Record<string, WeightTensor> {
+function elementwise(
+  updates: readonly ClientUpdate[],
+  reduce: (sorted: Float64Array) => number,
+): Record<string, WeightTensor> {
   const names = validateUpdates(updates, false);
   const result: Record<string, WeightTensor> = {};
   const column = new Float64Array(updates.length);

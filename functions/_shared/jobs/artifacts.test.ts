@@ -1,7 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as tfjs from '@tensorflow/tfjs';
 import { initEngine } from '../engine/index.js';
-import { applyWeights, decodeExamples, decodeWeights, encodeExamples, encodeModelWeights, encodeWeightSet, weightKey } from './artifacts.js';
+import {
+  applyWeights,
+  decodeExamples,
+  decodeWeights,
+  encodeExamples,
+  encodeModelWeights,
+  encodeWeightSet,
+  weightKey,
+} from './artifacts.js';
 
 type TF = typeof tfjs;
 let tf: TF;
@@ -10,7 +18,12 @@ beforeAll(async () => {
 });
 
 function tinyModel(): tfjs.LayersModel {
-  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4, activation: 'relu' }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [3], units: 4, activation: 'relu' }),
+      tf.layers.dense({ units: 2, activation: 'softmax' }),
+    ],
+  });
   model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
   return model;
 }
@@ -58,10 +71,19 @@ describe('weights', () => {
   });
 
   it.each([
-    { name: 'a missing weight', weights: { [weightKey(0)]: { shape: [3, 4], data: new Float32Array(12) } }, error: /1 weights for a model with 4/ },
+    {
+      name: 'a missing weight',
+      weights: { [weightKey(0)]: { shape: [3, 4], data: new Float32Array(12) } },
+      error: /1 weights for a model with 4/,
+    },
     {
       name: 'a wrong shape',
-      weights: Object.fromEntries([[3, 4], [4], [4, 2], [3]].map((shape, i) => [weightKey(i), { shape, data: new Float32Array(shape.reduce((x, y) => x * y, 1)) }])),
+      weights: Object.fromEntries(
+        [[3, 4], [4], [4, 2], [3]].map((shape, i) => [
+          weightKey(i),
+          { shape, data: new Float32Array(shape.reduce((x, y) => x * y, 1)) },
+        ]),
+      ),
       error: /shape \[3\]/,
     },
   ])('refuses $name', ({ weights, error }) => {

@@ -28,7 +28,8 @@ function checkJobId(jobId: string): string {
 }
 
 function checkIndex(what: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new BadInputError(`${what} must be an integer ≥ ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new BadInputError(`${what} must be an integer ≥ ${min}, got ${value}`);
   return value;
 }
 
@@ -106,7 +107,8 @@ export interface ModelsLayout {
 }
 
 export function modelsLayout(rootUrl: string, name: string): ModelsLayout {
-  if (!MODEL_NAME.test(name)) throw new BadInputError(`model name "${name}" must be lowercase letters, digits, ".", "_" or "-"`);
+  if (!MODEL_NAME.test(name))
+    throw new BadInputError(`model name "${name}" must be lowercase letters, digits, ".", "_" or "-"`);
   const base = `${folder(rootUrl)}models/${name}/`;
   return { name, folder: base, latest: `${base}LATEST`, version: (jobId) => `${base}${checkJobId(jobId)}/` };
 }
@@ -128,6 +130,10 @@ export function servedModelName(datasetUri: string): string {
 }
 
 function sanitize(raw: string): string {
-  const name = raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64);
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 64);
   return name === '' ? 'model' : name;
 }

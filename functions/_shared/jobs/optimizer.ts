@@ -17,9 +17,13 @@ export function optimizerOf(model: tf.LayersModel): { kind: OptimizerKind; learn
   const optimizer = model.optimizer as tf.Optimizer | undefined;
   if (optimizer === undefined) throw new BadInputError(`model ${model.name} is not compiled`);
   const kind = BY_CLASS[optimizer.getClassName()];
-  if (kind === undefined) throw new BadInputError(`model ${model.name}: optimizer ${optimizer.getClassName()} is not one of ${OPTIMIZERS.join(', ')}`);
+  if (kind === undefined)
+    throw new BadInputError(
+      `model ${model.name}: optimizer ${optimizer.getClassName()} is not one of ${OPTIMIZERS.join(', ')}`,
+    );
   const learningRate = optimizer.getConfig().learningRate;
-  if (typeof learningRate !== 'number' || !(learningRate > 0)) throw new BadInputError(`model ${model.name}: optimizer has no learning rate`);
+  if (typeof learningRate !== 'number' || !(learningRate > 0))
+    throw new BadInputError(`model ${model.name}: optimizer has no learning rate`);
   return { kind, learningRate };
 }
 
@@ -38,7 +42,13 @@ export function makeOptimizer(tfjs: TF, kind: OptimizerKind, learningRate: numbe
  * Compiles a model loaded from the job's architecture for local training on `classes` classes.
  * Answers the optimizer: the caller disposes it (model.dispose() leaves an optimizer it was given).
  */
-export function compileForTraining(tfjs: TF, model: tf.LayersModel, kind: OptimizerKind, learningRate: number, classes: number): tf.Optimizer {
+export function compileForTraining(
+  tfjs: TF,
+  model: tf.LayersModel,
+  kind: OptimizerKind,
+  learningRate: number,
+  classes: number,
+): tf.Optimizer {
   const loss = labelEncoding(model, classes) === 'binary' ? 'binaryCrossentropy' : 'categoricalCrossentropy';
   const optimizer = makeOptimizer(tfjs, kind, learningRate);
   model.compile({ optimizer, loss });

@@ -131,7 +131,11 @@ export async function findJob(store: Store, url: string): Promise<JobRecord | un
  * Creates the record if no job exists at `url`. Answers `{created: true}` with the new record,
  * or `{created: false}` with the record already there (a redelivered request, or a race lost).
  */
-export async function createJob(store: Store, url: string, record: JobRecord): Promise<{ created: boolean; record: JobRecord }> {
+export async function createJob(
+  store: Store,
+  url: string,
+  record: JobRecord,
+): Promise<{ created: boolean; record: JobRecord }> {
   try {
     await store.swapPointer(url, undefined, encode(record));
     return { created: true, record };
@@ -169,7 +173,11 @@ export async function updateJob(store: Store, url: string, update: JobUpdate, at
 }
 
 /** Marks a job failed unless it already finished; answers the stored record. */
-export function failJob(store: Store, url: string, failure: { reason: string; stage: string; round?: number }): Promise<JobRecord> {
+export function failJob(
+  store: Store,
+  url: string,
+  failure: { reason: string; stage: string; round?: number },
+): Promise<JobRecord> {
   return updateJob(store, url, (job) => {
     if (job.status === 'done' || job.status === 'failed') return undefined;
     return { ...job, status: 'failed', failure: { ...failure, at: new Date().toISOString() } };

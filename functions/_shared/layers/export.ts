@@ -15,7 +15,12 @@ export interface ChainModelOptions {
   readonly softmax?: boolean;
 }
 
-function convLayers(tf: TF, spec: Extract<LayerSpec, { kind: 'conv' }>, k: number, inputShape: number[] | undefined): tfjs.layers.Layer[] {
+function convLayers(
+  tf: TF,
+  spec: Extract<LayerSpec, { kind: 'conv' }>,
+  k: number,
+  inputShape: number[] | undefined,
+): tfjs.layers.Layer[] {
   const c = spec.config;
   const first = inputShape === undefined ? {} : { inputShape };
   const out: tfjs.layers.Layer[] = [];
@@ -35,12 +40,26 @@ function convLayers(tf: TF, spec: Extract<LayerSpec, { kind: 'conv' }>, k: numbe
       ...rest,
     }),
   );
-  if (c.pool_size > 1) out.push(tf.layers.maxPooling2d({ name: `l${k}_pool`, poolSize: c.pool_size, strides: c.pool_stride ?? c.pool_size, padding: 'valid' }));
+  if (c.pool_size > 1)
+    out.push(
+      tf.layers.maxPooling2d({
+        name: `l${k}_pool`,
+        poolSize: c.pool_size,
+        strides: c.pool_stride ?? c.pool_size,
+        padding: 'valid',
+      }),
+    );
   return out;
 }
 
 /** The Keras-style layers of chain entry k (`inputShape` only for the model's first layer). */
-function layersOf(tf: TF, spec: LayerSpec, k: number, input: number[], inputShape: number[] | undefined): tfjs.layers.Layer[] {
+function layersOf(
+  tf: TF,
+  spec: LayerSpec,
+  k: number,
+  input: number[],
+  inputShape: number[] | undefined,
+): tfjs.layers.Layer[] {
   const first = inputShape === undefined ? {} : { inputShape };
   switch (spec.kind) {
     case 'conv':
@@ -57,19 +76,39 @@ function layersOf(tf: TF, spec: LayerSpec, k: number, input: number[], inputShap
     case 'flatten':
       return [tf.layers.flatten({ name: `l${k}_flatten`, ...first })];
     case 'batchnorm':
-      return [tf.layers.batchNormalization({ name: `l${k}_bn`, axis: -1, momentum: 1 - spec.config.momentum, epsilon: spec.config.eps, ...first })];
+      return [
+        tf.layers.batchNormalization({
+          name: `l${k}_bn`,
+          axis: -1,
+          momentum: 1 - spec.config.momentum,
+          epsilon: spec.config.eps,
+          ...first,
+        }),
+      ];
     case 'dropout':
       return [tf.layers.dropout({ name: `l${k}_dropout`, rate: spec.config.p, ...first })];
   }
 }
 
 /** The chain as a Sequential model (not compiled) for examples of `inputShape`. */
-export function buildChainModel(tf: TF, specs: readonly LayerSpec[], inputShape: readonly number[], options: ChainModelOptions = {}): tfjs.Sequential {
+export function buildChainModel(
+  tf: TF,
+  specs: readonly LayerSpec[],
+  inputShape: readonly number[],
+  options: ChainModelOptions = {},
+): tfjs.Sequential {
   const shapes = [[...inputShape], ...chainShapes(specs, inputShape)];
   const model = tf.sequential({ name: 'layer_chain' });
   let needsInputShape = true;
   if (options.rescale !== undefined) {
-    model.add(tf.layers.rescaling({ name: 'rescale', scale: options.rescale.scale, offset: options.rescale.offset, inputShape: [...inputShape] }));
+    model.add(
+      tf.layers.rescaling({
+        name: 'rescale',
+        scale: options.rescale.scale,
+        offset: options.rescale.offset,
+        inputShape: [...inputShape],
+      }),
+    );
     needsInputShape = false;
   }
   specs.forEach((spec, k) => {
@@ -85,7 +124,11 @@ export function buildChainModel(tf: TF, specs: readonly LayerSpec[], inputShape:
 const KERAS_LAYER = { conv: 'conv', fc: 'dense', batchnorm: 'bn' } as const;
 
 /** Puts each chain entry's parameters (and batch norm's running statistics) into the model. */
-export function setChainWeights(model: tfjs.LayersModel, specs: readonly LayerSpec[], weights: readonly Tensors[]): void {
+export function setChainWeights(
+  model: tfjs.LayersModel,
+  specs: readonly LayerSpec[],
+  weights: readonly Tensors[],
+): void {
   specs.forEach((spec, k) => {
     if (spec.kind !== 'conv' && spec.kind !== 'fc' && spec.kind !== 'batchnorm') return;
     const values = weights[k] ?? {};

@@ -19,11 +19,13 @@ export function tensorFromJson(value: unknown, field: string, maxElements = 256 
   let i = 0;
   const walk = (node: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (typeof node !== 'number' || !Number.isFinite(node)) throw new BadInputError(`"${field}" must hold finite numbers only`);
+      if (typeof node !== 'number' || !Number.isFinite(node))
+        throw new BadInputError(`"${field}" must hold finite numbers only`);
       flat[i++] = node;
       return;
     }
-    if (!Array.isArray(node) || node.length !== shape[depth]) throw new BadInputError(`"${field}" is ragged: every list at depth ${depth} must have ${shape[depth]} entries`);
+    if (!Array.isArray(node) || node.length !== shape[depth])
+      throw new BadInputError(`"${field}" is ragged: every list at depth ${depth} must have ${shape[depth]} entries`);
     for (const child of node) walk(child, depth + 1);
   };
   walk(value, 0);
@@ -61,7 +63,6 @@ function permute4(data: Float32Array, shape: readonly number[], order: readonly 
   let o = 0;
   for (let i = 0; i < d0; i++)
     for (let j = 0; j < d1; j++)
-      for (let k = 0; k < d2; k++)
-        for (let l = 0; l < d3; l++) out[o++] = data[i * s0 + j * s1 + k * s2 + l * s3] ?? 0;
+      for (let k = 0; k < d2; k++) for (let l = 0; l < d3; l++) out[o++] = data[i * s0 + j * s1 + k * s2 + l * s3] ?? 0;
   return { shape: outShape, data: out };
 }

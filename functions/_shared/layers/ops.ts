@@ -68,21 +68,41 @@ function tensor(values: Tensors, name: string): tfjs.Tensor {
 }
 
 /** One layer's output for a batch `x` (NHWC images or [batch, features]). Pure: no state changes. */
-export function layerForward(tf: TF, spec: LayerSpec, values: Tensors, x: tfjs.Tensor, options: ForwardOptions): tfjs.Tensor {
+export function layerForward(
+  tf: TF,
+  spec: LayerSpec,
+  values: Tensors,
+  x: tfjs.Tensor,
+  options: ForwardOptions,
+): tfjs.Tensor {
   switch (spec.kind) {
     case 'conv': {
       const c = spec.config;
       const x4 = x as tfjs.Tensor4D;
-      const padded = typeof c.padding === 'number' && c.padding > 0 ? tf.pad(x4, [[0, 0], [c.padding, c.padding], [c.padding, c.padding], [0, 0]]) : x4;
+      const padded =
+        typeof c.padding === 'number' && c.padding > 0
+          ? tf.pad(x4, [
+              [0, 0],
+              [c.padding, c.padding],
+              [c.padding, c.padding],
+              [0, 0],
+            ])
+          : x4;
       const pad = c.padding === 'same' ? 'same' : 'valid';
-      const z = tf.add(tf.conv2d(padded, tensor(values, 'kernel') as tfjs.Tensor4D, c.stride, pad), tensor(values, 'bias'));
+      const z = tf.add(
+        tf.conv2d(padded, tensor(values, 'kernel') as tfjs.Tensor4D, c.stride, pad),
+        tensor(values, 'bias'),
+      );
       const a = c.activation === 'relu' ? tf.relu(z) : z;
       if (c.pool_size <= 1) return a;
       return tf.maxPool(a as tfjs.Tensor4D, c.pool_size, c.pool_stride ?? c.pool_size, 'valid');
     }
     case 'fc': {
       const flat = x.rank === 2 ? (x as tfjs.Tensor2D) : tf.reshape(x, [x.shape[0] ?? -1, -1]);
-      const z = tf.add(tf.matMul(flat as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D), tensor(values, 'bias'));
+      const z = tf.add(
+        tf.matMul(flat as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D),
+        tensor(values, 'bias'),
+      );
       return spec.config.activation === 'relu' ? tf.relu(z) : z;
     }
     case 'flatten':
@@ -93,7 +113,10 @@ export function layerForward(tf: TF, spec: LayerSpec, values: Tensors, x: tfjs.T
       const { mean, variance } = options.training
         ? tf.moments(x, axes)
         : { mean: tensor(values, 'moving_mean'), variance: tensor(values, 'moving_var') };
-      return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), tensor(values, 'gamma')), tensor(values, 'beta'));
+      return tf.add(
+        tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), tensor(values, 'gamma')),
+        tensor(values, 'beta'),
+      );
     }
     case 'dropout': {
       if (!options.training || spec.config.p === 0 || options.mask === undefined) return tf.clone(x);
@@ -105,7 +128,9 @@ export function layerForward(tf: TF, spec: LayerSpec, values: Tensors, x: tfjs.T
 /** Dropout's keep mask for one micro-batch, drawn from a seed the caller derives from its ids. */
 export function dropoutMask(tf: TF, spec: LayerSpec, shape: readonly number[], seed: number): tfjs.Tensor | undefined {
   if (spec.kind !== 'dropout' || spec.config.p === 0) return undefined;
-  return tf.tidy(() => tf.cast(tf.greaterEqual(tf.randomUniform([...shape], 0, 1, 'float32', seed), spec.config.p), 'float32'));
+  return tf.tidy(() =>
+    tf.cast(tf.greaterEqual(tf.randomUniform([...shape], 0, 1, 'float32', seed), spec.config.p), 'float32'),
+  );
 }
 
 /** Batch norm's running statistics after a training batch (unbiased variance, as PyTorch keeps). */
@@ -153,7 +178,9 @@ export function layerBackward(
       return { dx: options.inputGrad ? dx : undefined, grads: {} };
     }
     const args = options.inputGrad ? [x, ...params] : params;
-    const all = tf.grads((...ts: tfjs.Tensor[]) => (options.inputGrad ? run(ts[0] as tfjs.Tensor, ts.slice(1)) : run(x, ts)))(args, dy);
+    const all = tf.grads((...ts: tfjs.Tensor[]) =>
+      options.inputGrad ? run(ts[0] as tfjs.Tensor, ts.slice(1)) : run(x, ts),
+    )(args, dy);
     const grads: Tensors = {};
     const offset = options.inputGrad ? 1 : 0;
     names.forEach((n, i) => {
@@ -169,22 +196,42 @@ export function layerBackward(
  * input, the activation before pooling and the pooled output), so the backward is pure gradient
  * arithmetic, with no second forward. Undefined for the other kinds (they re-materialise).
  */
-export function forwardKeeping(tf: TF, spec: LayerSpec, values: Tensors, x: tfjs.Tensor): { y: tfjs.Tensor; kept: Tensors } | undefined {
+export function forwardKeeping(
+  tf: TF,
+  spec: LayerSpec,
+  values: Tensors,
+  x: tfjs.Tensor,
+): { y: tfjs.Tensor; kept: Tensors } | undefined {
   if (spec.kind === 'conv') {
     const c = spec.config;
     return tf.tidy(() => {
       const x4 = x as tfjs.Tensor4D;
-      const input = typeof c.padding === 'number' && c.padding > 0 ? tf.pad(x4, [[0, 0], [c.padding, c.padding], [c.padding, c.padding], [0, 0]]) : tf.clone(x4);
-      const z = tf.add(tf.conv2d(input, tensor(values, 'kernel') as tfjs.Tensor4D, c.stride, c.padding === 'same' ? 'same' : 'valid'), tensor(values, 'bias'));
+      const input =
+        typeof c.padding === 'number' && c.padding > 0
+          ? tf.pad(x4, [
+              [0, 0],
+              [c.padding, c.padding],
+              [c.padding, c.padding],
+              [0, 0],
+            ])
+          : tf.clone(x4);
+      const z = tf.add(
+        tf.conv2d(input, tensor(values, 'kernel') as tfjs.Tensor4D, c.stride, c.padding === 'same' ? 'same' : 'valid'),
+        tensor(values, 'bias'),
+      );
       const a = c.activation === 'relu' ? tf.relu(z) : z;
-      const y = c.pool_size > 1 ? tf.maxPool(a as tfjs.Tensor4D, c.pool_size, c.pool_stride ?? c.pool_size, 'valid') : a;
+      const y =
+        c.pool_size > 1 ? tf.maxPool(a as tfjs.Tensor4D, c.pool_size, c.pool_stride ?? c.pool_size, 'valid') : a;
       return { y, kept: { input, a, y: tf.clone(y) } };
     });
   }
   if (spec.kind === 'fc') {
     return tf.tidy(() => {
       const input = tf.reshape(x, [x.shape[0] ?? -1, -1]);
-      const z = tf.add(tf.matMul(input as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D), tensor(values, 'bias'));
+      const z = tf.add(
+        tf.matMul(input as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D),
+        tensor(values, 'bias'),
+      );
       const y = spec.config.activation === 'relu' ? tf.relu(z) : z;
       return { y, kept: { input, y: tf.clone(y) } };
     });
@@ -210,16 +257,31 @@ export function backwardFromKept(
       const a = tensor(kept, 'a');
       const kernel = tensor(values, 'kernel');
       const pool = c.pool_stride ?? c.pool_size;
-      const dA = c.pool_size > 1 ? engine.runKernel<tfjs.Tensor>('MaxPoolGrad', { dy, input: a, output: tensor(kept, 'y') }, { filterSize: [c.pool_size, c.pool_size], strides: [pool, pool], pad: 'valid' }) : dy;
+      const dA =
+        c.pool_size > 1
+          ? engine.runKernel<tfjs.Tensor>(
+              'MaxPoolGrad',
+              { dy, input: a, output: tensor(kept, 'y') },
+              { filterSize: [c.pool_size, c.pool_size], strides: [pool, pool], pad: 'valid' },
+            )
+          : dy;
       const dZ = c.activation === 'relu' ? tf.mul(dA, tf.step(a)) : dA;
       const pad = c.padding === 'same' ? 'same' : 'valid';
       const strides: [number, number] = [c.stride, c.stride];
       const grads = {
-        kernel: engine.runKernel<tfjs.Tensor>('Conv2DBackpropFilter', { x: input, dy: dZ }, { strides, pad, dataFormat: 'NHWC', filterShape: kernel.shape }),
+        kernel: engine.runKernel<tfjs.Tensor>(
+          'Conv2DBackpropFilter',
+          { x: input, dy: dZ },
+          { strides, pad, dataFormat: 'NHWC', filterShape: kernel.shape },
+        ),
         bias: tf.sum(dZ, [0, 1, 2]),
       };
       if (!inputGrad) return { dx: undefined, grads };
-      const dInput = engine.runKernel<tfjs.Tensor>('Conv2DBackpropInput', { dy: dZ, filter: kernel }, { strides, pad, dataFormat: 'NHWC', inputShape: input.shape });
+      const dInput = engine.runKernel<tfjs.Tensor>(
+        'Conv2DBackpropInput',
+        { dy: dZ, filter: kernel },
+        { strides, pad, dataFormat: 'NHWC', inputShape: input.shape },
+      );
       const p = typeof c.padding === 'number' ? c.padding : 0;
       const dx = p > 0 ? tf.slice(dInput, [0, p, p, 0], [...inputShape]) : dInput;
       return { dx, grads };
@@ -229,7 +291,12 @@ export function backwardFromKept(
       const dZ = spec.config.activation === 'relu' ? tf.mul(dy, tf.step(tensor(kept, 'y'))) : dy;
       const grads = { kernel: tf.matMul(input, dZ, true, false), bias: tf.sum(dZ, 0) };
       if (!inputGrad) return { dx: undefined, grads };
-      return { dx: tf.reshape(tf.matMul(dZ as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D, false, true), [...inputShape]), grads };
+      return {
+        dx: tf.reshape(tf.matMul(dZ as tfjs.Tensor2D, tensor(values, 'kernel') as tfjs.Tensor2D, false, true), [
+          ...inputShape,
+        ]),
+        grads,
+      };
     }
     throw new RangeError(`layer ${spec.kind} keeps nothing for its backward`);
   });

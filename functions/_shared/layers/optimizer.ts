@@ -25,7 +25,13 @@ export const optimizerSpecSchema = z.discriminatedUnion('name', [
 
 export type OptimizerSpec = z.infer<typeof optimizerSpecSchema>;
 
-export const DEFAULT_OPTIMIZER: OptimizerSpec = { name: 'adam', learningRate: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+export const DEFAULT_OPTIMIZER: OptimizerSpec = {
+  name: 'adam',
+  learningRate: 0.001,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-7,
+};
 
 export function parseOptimizerSpec(value: unknown): OptimizerSpec {
   if (value === undefined) return DEFAULT_OPTIMIZER;

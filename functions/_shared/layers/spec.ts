@@ -105,18 +105,22 @@ export function outputShape(spec: LayerSpec, input: readonly number[]): number[]
       if (input.length !== 3 || h === undefined || w === undefined || ch === undefined) {
         throw new BadInputError(`conv layer takes [height, width, channels] examples, got [${input.join(', ')}]`);
       }
-      if (ch !== c.in_channels) throw new BadInputError(`conv layer has in_channels ${c.in_channels}, input has ${ch} channels`);
+      if (ch !== c.in_channels)
+        throw new BadInputError(`conv layer has in_channels ${c.in_channels}, input has ${ch} channels`);
       const oh = convOut(h, c.kernel_size, c.stride, c.padding);
       const ow = convOut(w, c.kernel_size, c.stride, c.padding);
       const poolStride = c.pool_stride ?? c.pool_size;
       const ph = Math.floor((oh - c.pool_size) / poolStride) + 1;
       const pw = Math.floor((ow - c.pool_size) / poolStride) + 1;
-      if (oh < 1 || ow < 1 || ph < 1 || pw < 1) throw new BadInputError(`conv layer: input ${h}×${w} is too small for its kernel and pooling`);
+      if (oh < 1 || ow < 1 || ph < 1 || pw < 1)
+        throw new BadInputError(`conv layer: input ${h}×${w} is too small for its kernel and pooling`);
       return [ph, pw, c.out_channels];
     }
     case 'fc':
       if (elements !== spec.config.in_features) {
-        throw new BadInputError(`fc layer has in_features ${spec.config.in_features}, input has ${elements} features per example`);
+        throw new BadInputError(
+          `fc layer has in_features ${spec.config.in_features}, input has ${elements} features per example`,
+        );
       }
       return [spec.config.out_features];
     case 'flatten':
@@ -124,7 +128,9 @@ export function outputShape(spec: LayerSpec, input: readonly number[]): number[]
     case 'batchnorm': {
       const channels = input[input.length - 1];
       if (channels !== spec.config.num_features) {
-        throw new BadInputError(`batchnorm layer has num_features ${spec.config.num_features}, input has ${channels ?? 0} channels`);
+        throw new BadInputError(
+          `batchnorm layer has num_features ${spec.config.num_features}, input has ${channels ?? 0} channels`,
+        );
       }
       return [...input];
     }

@@ -56,5 +56,4 @@ describe('imdb-bigru', () => {
     expect(model.getWeights()[0]?.dataSync()).not.toEqual(before);
     model.dispose();
   });
-
 });

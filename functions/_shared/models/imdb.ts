@@ -44,14 +44,21 @@ function compileBinary(model: tf.LayersModel, optimizer: tf.Optimizer): tf.Layer
 export function buildImdbBiGru(tfjs: TF, options: ImdbModelOptions = {}): tf.LayersModel {
   const init = initializers(tfjs, options.seed);
   const gru = (k: number, returnSequences: boolean) =>
-    fusedGru({ units: 128, returnSequences, kernelInitializer: init.glorot(k), recurrentInitializer: init.orthogonal(k + 1) });
+    fusedGru({
+      units: 128,
+      returnSequences,
+      kernelInitializer: init.glorot(k),
+      recurrentInitializer: init.orthogonal(k + 1),
+    });
   const model = tfjs.sequential({ name: 'imdb-bigru' });
-  model.add(tfjs.layers.embedding({
-    inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
-    outputDim: options.embeddingDim ?? 100,
-    inputLength: options.maxLen ?? DEFAULT_MAX_LEN,
-    embeddingsInitializer: init.embedding(0),
-  }));
+  model.add(
+    tfjs.layers.embedding({
+      inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
+      outputDim: options.embeddingDim ?? 100,
+      inputLength: options.maxLen ?? DEFAULT_MAX_LEN,
+      embeddingsInitializer: init.embedding(0),
+    }),
+  );
   model.add(tfjs.layers.bidirectional({ layer: gru(1, true) }));
   model.add(tfjs.layers.bidirectional({ layer: gru(3, false) }));
   model.add(tfjs.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init.glorot(5) }));
@@ -61,12 +68,14 @@ export function buildImdbBiGru(tfjs: TF, options: ImdbModelOptions = {}): tf.Lay
 export function buildImdbFast(tfjs: TF, options: ImdbModelOptions = {}): tf.LayersModel {
   const init = initializers(tfjs, options.seed);
   const model = tfjs.sequential({ name: 'imdb-fast' });
-  model.add(tfjs.layers.embedding({
-    inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
-    outputDim: options.embeddingDim ?? 32,
-    inputLength: options.maxLen ?? DEFAULT_MAX_LEN,
-    embeddingsInitializer: init.embedding(0),
-  }));
+  model.add(
+    tfjs.layers.embedding({
+      inputDim: options.numWords ?? DEFAULT_NUM_WORDS,
+      outputDim: options.embeddingDim ?? 32,
+      inputLength: options.maxLen ?? DEFAULT_MAX_LEN,
+      embeddingsInitializer: init.embedding(0),
+    }),
+  );
   model.add(tfjs.layers.globalAveragePooling1d());
   model.add(tfjs.layers.dense({ units: 16, activation: 'relu', kernelInitializer: init.glorot(1) }));
   model.add(tfjs.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: init.glorot(2) }));

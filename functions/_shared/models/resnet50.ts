@@ -54,15 +54,42 @@ function build(tf: TF, folded: boolean, options: ResNet50Options): tfjs.LayersMo
     tf.initializers.heNormal(options.seed === undefined ? {} : { seed: options.seed + seedOffset++ });
 
   /** conv (+ batch norm) (+ relu), named like Keras: <name>_conv, <name>_bn, <name>_relu. */
-  const convUnit = (x: Sym, name: string, filters: number, kernel: number, stride: number, padding: 'same' | 'valid', relu: boolean): Sym => {
+  const convUnit = (
+    x: Sym,
+    name: string,
+    filters: number,
+    kernel: number,
+    stride: number,
+    padding: 'same' | 'valid',
+    relu: boolean,
+  ): Sym => {
     if (folded) {
       return one(
         tf.layers
-          .conv2d({ name: `${name}_conv`, filters, kernelSize: kernel, strides: stride, padding, useBias: true, activation: relu ? 'relu' : 'linear' })
+          .conv2d({
+            name: `${name}_conv`,
+            filters,
+            kernelSize: kernel,
+            strides: stride,
+            padding,
+            useBias: true,
+            activation: relu ? 'relu' : 'linear',
+          })
           .apply(x),
       );
     }
-    let h = one(tf.layers.conv2d({ name: `${name}_conv`, filters, kernelSize: kernel, strides: stride, padding, kernelInitializer: kernelInitializer() }).apply(x));
+    let h = one(
+      tf.layers
+        .conv2d({
+          name: `${name}_conv`,
+          filters,
+          kernelSize: kernel,
+          strides: stride,
+          padding,
+          kernelInitializer: kernelInitializer(),
+        })
+        .apply(x),
+    );
     h = one(tf.layers.batchNormalization({ name: `${name}_bn`, axis: 3, epsilon: BN_EPSILON }).apply(h));
     return relu ? one(tf.layers.activation({ name: `${name}_relu`, activation: 'relu' }).apply(h)) : h;
   };
@@ -84,7 +111,8 @@ function build(tf: TF, folded: boolean, options: ResNet50Options): tfjs.LayersMo
   STAGES.forEach(({ stage, filters, stride }, i) => {
     const blocks = blockCounts[i] ?? 1;
     const stageFilters = (filters * width) / 64;
-    for (let b = 1; b <= blocks; b++) x = block(x, `conv${stage}_block${b}`, stageFilters, b === 1 ? stride : 1, b === 1);
+    for (let b = 1; b <= blocks; b++)
+      x = block(x, `conv${stage}_block${b}`, stageFilters, b === 1 ? stride : 1, b === 1);
   });
   x = one(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x));
   const output = one(tf.layers.dense({ name: 'predictions', units: classes, activation: 'softmax' }).apply(x));
@@ -105,7 +133,11 @@ export function foldResNet50(tf: TF, model: tfjs.LayersModel, options: ResNet50O
   for (const layer of folded.layers) {
     const weights = tf.tidy(() => {
       if (layer.name.endsWith('_conv')) return foldedConv(tf, model, layer.name.slice(0, -'_conv'.length));
-      if (layer.name === 'predictions') return model.getLayer('predictions').getWeights().map((w) => w.clone());
+      if (layer.name === 'predictions')
+        return model
+          .getLayer('predictions')
+          .getWeights()
+          .map((w) => w.clone());
       return [];
     });
     if (weights.length > 0) {
@@ -119,7 +151,8 @@ export function foldResNet50(tf: TF, model: tfjs.LayersModel, options: ResNet50O
 function foldedConv(tf: TF, model: tfjs.LayersModel, name: string): tfjs.Tensor[] {
   const [kernel, convBias] = model.getLayer(`${name}_conv`).getWeights();
   const [gamma, beta, mean, variance] = model.getLayer(`${name}_bn`).getWeights();
-  if (!kernel || !gamma || !beta || !mean || !variance) throw new BadInputError(`resnet50: ${name} lacks conv or batch norm weights`);
+  if (!kernel || !gamma || !beta || !mean || !variance)
+    throw new BadInputError(`resnet50: ${name} lacks conv or batch norm weights`);
   const scale = tf.div(gamma, tf.sqrt(tf.add(variance, BN_EPSILON)));
   const shift = tf.sub(beta, tf.mul(convBias ? tf.sub(mean, convBias) : mean, scale));
   return [tf.mul(kernel, scale), shift];

@@ -7,9 +7,24 @@ import { loadServingConfig } from './config.js';
 
 describe('chooseEngine', () => {
   it.each([
-    { name: 'auto picks ONNX when there is model.onnx', setting: 'auto', forms: { onnx: true, tfjs: true }, engine: 'onnx' },
-    { name: 'auto falls back to TF.js when there is no ONNX form', setting: 'auto', forms: { onnx: false, tfjs: true }, engine: 'tfjs' },
-    { name: 'auto serves an ONNX-only model on ONNX', setting: 'auto', forms: { onnx: true, tfjs: false }, engine: 'onnx' },
+    {
+      name: 'auto picks ONNX when there is model.onnx',
+      setting: 'auto',
+      forms: { onnx: true, tfjs: true },
+      engine: 'onnx',
+    },
+    {
+      name: 'auto falls back to TF.js when there is no ONNX form',
+      setting: 'auto',
+      forms: { onnx: false, tfjs: true },
+      engine: 'tfjs',
+    },
+    {
+      name: 'auto serves an ONNX-only model on ONNX',
+      setting: 'auto',
+      forms: { onnx: true, tfjs: false },
+      engine: 'onnx',
+    },
     { name: 'tfjs forced over an ONNX form', setting: 'tfjs', forms: { onnx: true, tfjs: true }, engine: 'tfjs' },
     { name: 'onnx forced', setting: 'onnx', forms: { onnx: true, tfjs: true }, engine: 'onnx' },
   ] as const)('$name', ({ setting, forms, engine }) => {
@@ -17,9 +32,24 @@ describe('chooseEngine', () => {
   });
 
   it.each([
-    { name: 'onnx forced on a model without model.onnx', setting: 'onnx', forms: { onnx: false, tfjs: true }, message: /KASKADE_SERVING_ENGINE=onnx but the model has no ONNX form/ },
-    { name: 'tfjs forced on an ONNX-only model', setting: 'tfjs', forms: { onnx: true, tfjs: false }, message: /KASKADE_SERVING_ENGINE=tfjs but the model has no TF.js form/ },
-    { name: 'a folder with neither form', setting: 'auto', forms: { onnx: false, tfjs: false }, message: /neither model.onnx nor model.json/ },
+    {
+      name: 'onnx forced on a model without model.onnx',
+      setting: 'onnx',
+      forms: { onnx: false, tfjs: true },
+      message: /KASKADE_SERVING_ENGINE=onnx but the model has no ONNX form/,
+    },
+    {
+      name: 'tfjs forced on an ONNX-only model',
+      setting: 'tfjs',
+      forms: { onnx: true, tfjs: false },
+      message: /KASKADE_SERVING_ENGINE=tfjs but the model has no TF.js form/,
+    },
+    {
+      name: 'a folder with neither form',
+      setting: 'auto',
+      forms: { onnx: false, tfjs: false },
+      message: /neither model.onnx nor model.json/,
+    },
   ] as const)('refuses $name', ({ setting, forms, message }) => {
     expect(() => chooseEngine(setting, forms, 'the model')).toThrow(UnsupportedModelError);
     expect(() => chooseEngine(setting, forms, 'the model')).toThrow(message);
@@ -30,7 +60,9 @@ describe('chooseEngine', () => {
     expect(describeChoice('onnx', 'auto', { onnx: true, tfjs: true }, 'file:///m/', onnx, '1.30.0')).toBe(
       'serving engine: onnx for file:///m/ (model.onnx + model.json; auto: the model has an ONNX form; onnxruntime-node 1.30.0, providers cpu, 2 intra-op / 1 inter-op thread(s), graph optimisation all)',
     );
-    expect(describeChoice('tfjs', 'auto', { onnx: false, tfjs: true }, 'file:///m/', onnx)).toContain('auto: no ONNX form, falling back to TF.js');
+    expect(describeChoice('tfjs', 'auto', { onnx: false, tfjs: true }, 'file:///m/', onnx)).toContain(
+      'auto: no ONNX form, falling back to TF.js',
+    );
   });
 });
 
@@ -59,9 +91,21 @@ describe('loadServingConfig', () => {
   it.each([
     { name: 'an unknown engine', env: { KASKADE_SERVING_ENGINE: 'pytorch' }, variable: 'KASKADE_SERVING_ENGINE' },
     { name: 'zero threads', env: { KASKADE_ONNX_THREADS: '0' }, variable: 'KASKADE_ONNX_THREADS' },
-    { name: 'fractional inter-op threads', env: { KASKADE_ONNX_INTER_OP_THREADS: '1.5' }, variable: 'KASKADE_ONNX_INTER_OP_THREADS' },
-    { name: 'an unknown optimisation level', env: { KASKADE_ONNX_GRAPH_OPTIMIZATION: 'max' }, variable: 'KASKADE_ONNX_GRAPH_OPTIMIZATION' },
-    { name: 'an unknown provider', env: { KASKADE_ONNX_EXECUTION_PROVIDERS: 'cpu,tpu' }, variable: 'KASKADE_ONNX_EXECUTION_PROVIDERS' },
+    {
+      name: 'fractional inter-op threads',
+      env: { KASKADE_ONNX_INTER_OP_THREADS: '1.5' },
+      variable: 'KASKADE_ONNX_INTER_OP_THREADS',
+    },
+    {
+      name: 'an unknown optimisation level',
+      env: { KASKADE_ONNX_GRAPH_OPTIMIZATION: 'max' },
+      variable: 'KASKADE_ONNX_GRAPH_OPTIMIZATION',
+    },
+    {
+      name: 'an unknown provider',
+      env: { KASKADE_ONNX_EXECUTION_PROVIDERS: 'cpu,tpu' },
+      variable: 'KASKADE_ONNX_EXECUTION_PROVIDERS',
+    },
   ])('refuses $name, naming the variable', ({ env, variable }) => {
     expect(() => loadServingConfig(env)).toThrow(ConfigError);
     expect(() => loadServingConfig(env)).toThrow(variable);

@@ -12,8 +12,12 @@ export interface ModelForms {
 }
 
 export function chooseEngine(setting: EngineSetting, forms: ModelForms, what: string): ServingEngineName {
-  if (setting === 'onnx' && !forms.onnx) throw new UnsupportedModelError(`KASKADE_SERVING_ENGINE=onnx but ${what} has no ONNX form (model.onnx)`);
-  if (setting === 'tfjs' && !forms.tfjs) throw new UnsupportedModelError(`KASKADE_SERVING_ENGINE=tfjs but ${what} has no TF.js form (model.json); it is ONNX only`);
+  if (setting === 'onnx' && !forms.onnx)
+    throw new UnsupportedModelError(`KASKADE_SERVING_ENGINE=onnx but ${what} has no ONNX form (model.onnx)`);
+  if (setting === 'tfjs' && !forms.tfjs)
+    throw new UnsupportedModelError(
+      `KASKADE_SERVING_ENGINE=tfjs but ${what} has no TF.js form (model.json); it is ONNX only`,
+    );
   if (setting !== 'auto') return setting;
   if (forms.onnx) return 'onnx';
   if (forms.tfjs) return 'tfjs';
@@ -21,8 +25,20 @@ export function chooseEngine(setting: EngineSetting, forms: ModelForms, what: st
 }
 
 /** One log line: the engine chosen for `what`, why, and how it is set up. */
-export function describeChoice(engine: ServingEngineName, setting: EngineSetting, forms: ModelForms, what: string, onnx: OnnxSettings, ortVersion?: string): string {
-  const why = setting === 'auto' ? (engine === 'onnx' ? 'auto: the model has an ONNX form' : 'auto: no ONNX form, falling back to TF.js') : `KASKADE_SERVING_ENGINE=${setting}`;
+export function describeChoice(
+  engine: ServingEngineName,
+  setting: EngineSetting,
+  forms: ModelForms,
+  what: string,
+  onnx: OnnxSettings,
+  ortVersion?: string,
+): string {
+  const why =
+    setting === 'auto'
+      ? engine === 'onnx'
+        ? 'auto: the model has an ONNX form'
+        : 'auto: no ONNX form, falling back to TF.js'
+      : `KASKADE_SERVING_ENGINE=${setting}`;
   const forms_ = [forms.onnx ? 'model.onnx' : '', forms.tfjs ? 'model.json' : ''].filter((f) => f !== '').join(' + ');
   const detail =
     engine === 'onnx'

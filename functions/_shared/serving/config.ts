@@ -34,14 +34,20 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
 }
 
 export function loadServingConfig(env: Env = process.env): ServingConfig {
-  const providers = envList(env, 'KASKADE_ONNX_EXECUTION_PROVIDERS', ['cpu']).map((p) => oneOf('KASKADE_ONNX_EXECUTION_PROVIDERS', p, EXECUTION_PROVIDERS));
+  const providers = envList(env, 'KASKADE_ONNX_EXECUTION_PROVIDERS', ['cpu']).map((p) =>
+    oneOf('KASKADE_ONNX_EXECUTION_PROVIDERS', p, EXECUTION_PROVIDERS),
+  );
   if (providers.length === 0) throw new ConfigError('KASKADE_ONNX_EXECUTION_PROVIDERS names no provider');
   return {
     engine: oneOf('KASKADE_SERVING_ENGINE', envString(env, 'KASKADE_SERVING_ENGINE', 'auto'), ENGINE_SETTINGS),
     onnx: {
       intraOpThreads: envInt(env, 'KASKADE_ONNX_THREADS', 1, { min: 1, max: 256 }),
       interOpThreads: envInt(env, 'KASKADE_ONNX_INTER_OP_THREADS', 1, { min: 1, max: 256 }),
-      graphOptimization: oneOf('KASKADE_ONNX_GRAPH_OPTIMIZATION', envString(env, 'KASKADE_ONNX_GRAPH_OPTIMIZATION', 'all'), GRAPH_OPTIMIZATION_LEVELS),
+      graphOptimization: oneOf(
+        'KASKADE_ONNX_GRAPH_OPTIMIZATION',
+        envString(env, 'KASKADE_ONNX_GRAPH_OPTIMIZATION', 'all'),
+        GRAPH_OPTIMIZATION_LEVELS,
+      ),
       executionProviders: providers,
     },
   };

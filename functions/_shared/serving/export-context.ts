@@ -81,7 +81,8 @@ export function bool(ctx: LayerContext, key: string, fallback: boolean): boolean
 export function pair(ctx: LayerContext, key: string, fallback?: readonly [number, number]): [number, number] {
   const v = ctx.config[key];
   if (typeof v === 'number') return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number')) return [v[0] as number, v[1] as number];
+  if (Array.isArray(v) && v.length === 2 && v.every((n) => typeof n === 'number'))
+    return [v[0] as number, v[1] as number];
   if ((v === undefined || v === null) && fallback) return [fallback[0], fallback[1]];
   refuse(ctx, `config "${key}" is not a number or a pair`);
 }
@@ -126,7 +127,10 @@ export function transposeHost(w: HostWeight, perm: readonly number[]): HostWeigh
 export function activation(ctx: LayerContext, x: Value, name: string): Value {
   const { g } = ctx;
   const hint = `${ctx.name}_${name}`;
-  const op = (type: string, attrs: Readonly<Record<string, number | { float: number }>> = {}): Value => ({ ...x, name: g.node(type, [x.name], hint, attrs) });
+  const op = (type: string, attrs: Readonly<Record<string, number | { float: number }>> = {}): Value => ({
+    ...x,
+    name: g.node(type, [x.name], hint, attrs),
+  });
   switch (name) {
     case 'linear':
       return x;
@@ -147,7 +151,14 @@ export function activation(ctx: LayerContext, x: Value, name: string): Value {
     case 'hardSigmoid':
       return op('HardSigmoid', { alpha: { float: 0.2 }, beta: { float: 0.5 } });
     case 'relu6':
-      return { ...x, name: g.node('Clip', [x.name, g.floats(`${hint}_min`, Float32Array.of(0), []), g.floats(`${hint}_max`, Float32Array.of(6), [])], hint) };
+      return {
+        ...x,
+        name: g.node(
+          'Clip',
+          [x.name, g.floats(`${hint}_min`, Float32Array.of(0), []), g.floats(`${hint}_max`, Float32Array.of(6), [])],
+          hint,
+        ),
+      };
     case 'swish':
       return { ...x, name: g.node('Mul', [x.name, g.node('Sigmoid', [x.name], `${hint}_sigmoid`)], hint) };
     case 'softmax': {

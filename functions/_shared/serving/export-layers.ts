@@ -20,11 +20,18 @@ import {
 
 function channelsLast(ctx: LayerContext): void {
   const format = ctx.config.dataFormat;
-  if (format !== undefined && format !== null && format !== 'channelsLast') refuse(ctx, `dataFormat ${JSON.stringify(format)} is not supported`);
+  if (format !== undefined && format !== null && format !== 'channelsLast')
+    refuse(ctx, `dataFormat ${JSON.stringify(format)} is not supported`);
 }
 
 /** Explicit ONNX pads [top, left, bottom, right] for TF's "same"/"valid" on a known input size. */
-function pads(ctx: LayerContext, input: Value, kernel: [number, number], strides: [number, number], dilation: [number, number]): number[] {
+function pads(
+  ctx: LayerContext,
+  input: Value,
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number],
+): number[] {
   if (str(ctx, 'padding', 'valid') === 'valid') return [0, 0, 0, 0];
   if (str(ctx, 'padding') !== 'same') refuse(ctx, `padding "${str(ctx, 'padding')}" is not supported`);
   const before: number[] = [];
@@ -60,7 +67,9 @@ const conv2d: LayerConverter = (ctx, inputs) => {
     pads: pads(ctx, x, [kh, kw], strides, dilation),
     group: 1,
   });
-  return [activation(ctx, { name: y, shape: outShape(ctx), nchw: true, dtype: 'float32' }, str(ctx, 'activation', 'linear'))];
+  return [
+    activation(ctx, { name: y, shape: outShape(ctx), nchw: true, dtype: 'float32' }, str(ctx, 'activation', 'linear')),
+  ];
 };
 
 /** A depthwise convolution is a grouped Conv (one group per input channel): TF's kernel
@@ -71,7 +80,12 @@ const depthwiseConv2d: LayerConverter = (ctx, inputs) => {
   const x = toNchw(g, one(ctx, inputs));
   if (x.shape.length !== 4) refuse(ctx, `expects a rank-4 input, got rank ${x.shape.length}`);
   const kernel = weight(ctx, 0);
-  const [kh, kw, channels, multiplier] = [kernel.shape[0] ?? 1, kernel.shape[1] ?? 1, kernel.shape[2] ?? 1, kernel.shape[3] ?? 1];
+  const [kh, kw, channels, multiplier] = [
+    kernel.shape[0] ?? 1,
+    kernel.shape[1] ?? 1,
+    kernel.shape[2] ?? 1,
+    kernel.shape[3] ?? 1,
+  ];
   const strides = pair(ctx, 'strides', [1, 1]);
   const dilation = pair(ctx, 'dilationRate', [1, 1]);
   const w = transposeHost(kernel, [2, 3, 0, 1]);
@@ -84,7 +98,9 @@ const depthwiseConv2d: LayerConverter = (ctx, inputs) => {
     pads: pads(ctx, x, [kh, kw], strides, dilation),
     group: channels,
   });
-  return [activation(ctx, { name: y, shape: outShape(ctx), nchw: true, dtype: 'float32' }, str(ctx, 'activation', 'linear'))];
+  return [
+    activation(ctx, { name: y, shape: outShape(ctx), nchw: true, dtype: 'float32' }, str(ctx, 'activation', 'linear')),
+  ];
 };
 
 const dense: LayerConverter = (ctx, inputs) => {
@@ -101,7 +117,9 @@ const dense: LayerConverter = (ctx, inputs) => {
     y = g.node('MatMul', [x.name, k], ctx.name);
     if (bias !== undefined) y = g.node('Add', [y, bias], `${ctx.name}_bias_add`);
   }
-  return [activation(ctx, { name: y, shape: outShape(ctx), nchw: false, dtype: 'float32' }, str(ctx, 'activation', 'linear'))];
+  return [
+    activation(ctx, { name: y, shape: outShape(ctx), nchw: false, dtype: 'float32' }, str(ctx, 'activation', 'linear')),
+  ];
 };
 
 const batchNormalization: LayerConverter = (ctx, inputs) => {
@@ -109,7 +127,8 @@ const batchNormalization: LayerConverter = (ctx, inputs) => {
   const x = one(ctx, inputs);
   const rank = x.shape.length;
   const axis = num(ctx, 'axis', -1);
-  if (axis !== -1 && axis !== rank - 1) refuse(ctx, `normalizes axis ${axis}; only the channel (last) axis is supported`);
+  if (axis !== -1 && axis !== rank - 1)
+    refuse(ctx, `normalizes axis ${axis}; only the channel (last) axis is supported`);
   const center = bool(ctx, 'center', true);
   const scale = bool(ctx, 'scale', true);
   let k = 0;
@@ -168,7 +187,9 @@ function globalPool2d(op: 'GlobalAveragePool' | 'GlobalMaxPool'): LayerConverter
     const x = toNchw(g, one(ctx, inputs));
     if (bool(ctx, 'keepDims', false)) refuse(ctx, 'keepDims is not supported');
     const pooled = g.node(op, [x.name], `${ctx.name}_pool`);
-    return [{ name: g.node('Flatten', [pooled], ctx.name, { axis: 1 }), shape: outShape(ctx), nchw: false, dtype: 'float32' }];
+    return [
+      { name: g.node('Flatten', [pooled], ctx.name, { axis: 1 }), shape: outShape(ctx), nchw: false, dtype: 'float32' },
+    ];
   };
 }
 
@@ -176,7 +197,14 @@ function globalPool1d(op: 'ReduceMean' | 'ReduceMax'): LayerConverter {
   return (ctx, inputs) => {
     const x = toPlain(ctx.g, one(ctx, inputs));
     if (x.shape.length !== 3) refuse(ctx, `expects a rank-3 input, got rank ${x.shape.length}`);
-    return [{ name: ctx.g.node(op, [x.name], ctx.name, { axes: [1], keepdims: 0 }), shape: outShape(ctx), nchw: false, dtype: 'float32' }];
+    return [
+      {
+        name: ctx.g.node(op, [x.name], ctx.name, { axes: [1], keepdims: 0 }),
+        shape: outShape(ctx),
+        nchw: false,
+        dtype: 'float32',
+      },
+    ];
   };
 }
 
@@ -187,9 +215,18 @@ const zeroPadding2d: LayerConverter = (ctx, inputs) => {
   const p = ctx.config.padding;
   let rows: [number, number];
   let cols: [number, number];
-  if (typeof p === 'number') [rows, cols] = [[p, p], [p, p]];
-  else if (Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number')) [rows, cols] = [[p[0] as number, p[0] as number], [p[1] as number, p[1] as number]];
-  else if (Array.isArray(p) && p.length === 2 && p.every((v) => Array.isArray(v) && v.length === 2)) [rows, cols] = [p[0] as [number, number], p[1] as [number, number]];
+  if (typeof p === 'number')
+    [rows, cols] = [
+      [p, p],
+      [p, p],
+    ];
+  else if (Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number'))
+    [rows, cols] = [
+      [p[0] as number, p[0] as number],
+      [p[1] as number, p[1] as number],
+    ];
+  else if (Array.isArray(p) && p.length === 2 && p.every((v) => Array.isArray(v) && v.length === 2))
+    [rows, cols] = [p[0] as [number, number], p[1] as [number, number]];
   else refuse(ctx, 'padding is not a number, a pair or a pair of pairs');
   const amounts = g.int64s(`${ctx.name}_pads`, [0, 0, rows[0], cols[0], 0, 0, rows[1], cols[1]]);
   return [{ ...x, name: g.node('Pad', [x.name, amounts], ctx.name, { mode: 'constant' }), shape: outShape(ctx) }];
@@ -203,8 +240,9 @@ const flatten: LayerConverter = (ctx, inputs) => {
 const reshape: LayerConverter = (ctx, inputs) => {
   const x = toPlain(ctx.g, one(ctx, inputs));
   const target = ctx.config.targetShape;
-  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number')) refuse(ctx, 'targetShape is not a list of numbers');
-  const shape = ctx.g.int64s(`${ctx.name}_shape`, [0, ...(target)]);
+  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number'))
+    refuse(ctx, 'targetShape is not a list of numbers');
+  const shape = ctx.g.int64s(`${ctx.name}_shape`, [0, ...target]);
   return [{ ...x, name: ctx.g.node('Reshape', [x.name, shape], ctx.name), shape: outShape(ctx) }];
 };
 
@@ -221,7 +259,17 @@ function merge(op: 'Sum' | 'Mul' | 'Mean' | 'Max' | 'Min' | 'Sub'): LayerConvert
       for (const v of aligned.slice(1)) acc = ctx.g.node('Mul', [acc, v.name], ctx.name);
       return [{ ...first, name: acc, shape: outShape(ctx) }];
     }
-    return [{ ...first, name: ctx.g.node(op, aligned.map((v) => v.name), ctx.name), shape: outShape(ctx) }];
+    return [
+      {
+        ...first,
+        name: ctx.g.node(
+          op,
+          aligned.map((v) => v.name),
+          ctx.name,
+        ),
+        shape: outShape(ctx),
+      },
+    ];
   };
 }
 
@@ -233,7 +281,18 @@ const concatenate: LayerConverter = (ctx, inputs) => {
   const rank = first.shape.length;
   const tfAxis = (num(ctx, 'axis', -1) + rank) % rank;
   const axis = allNchw ? ([0, 2, 3, 1][tfAxis] ?? tfAxis) : tfAxis;
-  return [{ ...first, name: ctx.g.node('Concat', aligned.map((v) => v.name), ctx.name, { axis }), shape: outShape(ctx) }];
+  return [
+    {
+      ...first,
+      name: ctx.g.node(
+        'Concat',
+        aligned.map((v) => v.name),
+        ctx.name,
+        { axis },
+      ),
+      shape: outShape(ctx),
+    },
+  ];
 };
 
 const embedding: LayerConverter = (ctx, inputs) => {
@@ -242,7 +301,14 @@ const embedding: LayerConverter = (ctx, inputs) => {
   const x = one(ctx, inputs);
   const ids = x.dtype === 'int32' ? x.name : g.node('Cast', [x.name], `${ctx.name}_ids`, { to: 6 });
   const table = weight(ctx, 0);
-  return [{ name: g.node('Gather', [g.floats(`${ctx.name}_embeddings`, table.data, table.shape), ids], ctx.name, { axis: 0 }), shape: outShape(ctx), nchw: false, dtype: 'float32' }];
+  return [
+    {
+      name: g.node('Gather', [g.floats(`${ctx.name}_embeddings`, table.data, table.shape), ids], ctx.name, { axis: 0 }),
+      shape: outShape(ctx),
+      nchw: false,
+      dtype: 'float32',
+    },
+  ];
 };
 
 const activationLayer: LayerConverter = (ctx, inputs) => [activation(ctx, one(ctx, inputs), str(ctx, 'activation'))];
@@ -267,7 +333,8 @@ const softmaxLayer: LayerConverter = (ctx, inputs) => {
   const raw: unknown = ctx.config.axis;
   const axis: unknown = Array.isArray(raw) && raw.length === 1 ? (raw as unknown[])[0] : (raw ?? -1);
   const last = x.shape.length - 1;
-  if (axis !== -1 && axis !== last) refuse(ctx, `softmax over axis ${JSON.stringify(raw)}; only the last axis is supported`);
+  if (axis !== -1 && axis !== last)
+    refuse(ctx, `softmax over axis ${JSON.stringify(raw)}; only the last axis is supported`);
   return [activation(ctx, x, 'softmax')];
 };
 
@@ -276,8 +343,17 @@ const rescaling: LayerConverter = (ctx, inputs) => {
   const x = one(ctx, inputs);
   const scale = num(ctx, 'scale');
   const offset = num(ctx, 'offset', 0);
-  const scaled = ctx.g.node('Mul', [x.name, ctx.g.floats(`${ctx.name}_scale`, Float32Array.of(scale), [])], `${ctx.name}_mul`);
-  return [{ ...x, name: ctx.g.node('Add', [scaled, ctx.g.floats(`${ctx.name}_offset`, Float32Array.of(offset), [])], ctx.name) }];
+  const scaled = ctx.g.node(
+    'Mul',
+    [x.name, ctx.g.floats(`${ctx.name}_scale`, Float32Array.of(scale), [])],
+    `${ctx.name}_mul`,
+  );
+  return [
+    {
+      ...x,
+      name: ctx.g.node('Add', [scaled, ctx.g.floats(`${ctx.name}_offset`, Float32Array.of(offset), [])], ctx.name),
+    },
+  ];
 };
 
 /** Layers that only act while training: the identity at inference. */

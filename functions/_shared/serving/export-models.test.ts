@@ -31,7 +31,12 @@ describe('ONNX export of the shipped models', () => {
     const model = buildImdbModel(tf, name, { seed: 2 });
     // Recurrent kernels keep their Glorot/orthogonal values: random ±0.5 matrices of 128 units
     // make a 500-step recurrence chaotic, where any two float orders drift apart.
-    randomiseWeights(tf, model, 7, (layer, weight) => !(layer.getClassName() === 'Bidirectional' && weight.endsWith('kernel')));
+    randomiseWeights(
+      tf,
+      model,
+      7,
+      (layer, weight) => !(layer.getClassName() === 'Bidirectional' && weight.endsWith('kernel')),
+    );
     const ids = Int32Array.from(uniform(2 * DEFAULT_MAX_LEN, 11, 0, DEFAULT_NUM_WORDS), Math.floor);
     const x = tf.tensor(ids, [2, DEFAULT_MAX_LEN], 'int32');
     const parity = await onnxParity(tf, model, x);

@@ -31,13 +31,18 @@ export function checkExportable(model: tfjs.LayersModel): void {
     .filter((l) => l.getClassName() !== 'InputLayer' && CONVERTERS[l.getClassName()] === undefined)
     .map((l) => `"${l.name}" (${l.getClassName()})`);
   if (refused.length > 0) {
-    throw new UnsupportedModelError(`model "${model.name}" cannot be exported to ONNX: no converter for layer ${refused.join(', ')}`);
+    throw new UnsupportedModelError(
+      `model "${model.name}" cannot be exported to ONNX: no converter for layer ${refused.join(', ')}`,
+    );
   }
 }
 
 function hostWeights(layer: Layer): HostWeight[] {
   return layer.getWeights().map((w) => {
-    if (w.dtype !== 'float32') throw new UnsupportedModelError(`layer "${layer.name}" has a ${w.dtype} weight; only float32 weights are exported`);
+    if (w.dtype !== 'float32')
+      throw new UnsupportedModelError(
+        `layer "${layer.name}" has a ${w.dtype} weight; only float32 weights are exported`,
+      );
     return { data: w.dataSync<'float32'>(), shape: w.shape };
   });
 }
@@ -63,13 +68,16 @@ interface PendingNode {
 function pendingNodes(model: tfjs.LayersModel): PendingNode[] {
   return model.layers
     .filter((l) => l.getClassName() !== 'InputLayer')
-    .flatMap((layer) => layer.inboundNodes.map((node) => ({ layer, inputs: node.inputTensors, outputs: node.outputTensors })));
+    .flatMap((layer) =>
+      layer.inboundNodes.map((node) => ({ layer, inputs: node.inputTensors, outputs: node.outputTensors })),
+    );
 }
 
 function convertNode(g: GraphBuilder, node: PendingNode, inputs: Value[]): Value[] {
   const className = node.layer.getClassName();
   const convert = CONVERTERS[className];
-  if (convert === undefined) throw new UnsupportedModelError(`cannot export layer "${node.layer.name}" (${className}) to ONNX: no converter`);
+  if (convert === undefined)
+    throw new UnsupportedModelError(`cannot export layer "${node.layer.name}" (${className}) to ONNX: no converter`);
   return convert(
     {
       g,
@@ -96,7 +104,11 @@ export function exportOnnx(model: tfjs.LayersModel): Uint8Array {
     const ready = pending.filter((n) => n.inputs.every((t) => values.has(t.id)));
     if (ready.length === 0) break;
     for (const node of ready) {
-      const outputs = convertNode(g, node, node.inputs.map((t) => values.get(t.id) as Value));
+      const outputs = convertNode(
+        g,
+        node,
+        node.inputs.map((t) => values.get(t.id) as Value),
+      );
       node.outputs.forEach((t, k) => {
         const v = outputs[k];
         if (v !== undefined) values.set(t.id, v);
@@ -106,7 +118,8 @@ export function exportOnnx(model: tfjs.LayersModel): Uint8Array {
   }
   const outputs = model.outputs.map((t, i): GraphValue => {
     const v = values.get(t.id);
-    if (v === undefined) throw new UnsupportedModelError(`model "${model.name}": output ${t.name} is not reachable from its inputs`);
+    if (v === undefined)
+      throw new UnsupportedModelError(`model "${model.name}": output ${t.name} is not reachable from its inputs`);
     const plain = toPlain(g, v);
     const name = g.nodeNamed('Identity', [plain.name], outputNames[i] ?? `output_${i}`);
     return { name, dtype: 'float32', shape: tfShape(t) };

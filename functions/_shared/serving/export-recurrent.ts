@@ -2,7 +2,19 @@
 // (merge mode "concat"). TF.js keeps gates in kernel columns (GRU z|r|h, LSTM i|f|c|o) and one
 // input bias; ONNX wants rows per gate (GRU z|r|h, LSTM i|o|f|c) and a second, recurrent bias,
 // which is zero here. GRU is TF.js's "reset before" form: ONNX's linear_before_reset = 0.
-import { bool, num, one, outShape, refuse, str, transposeHost, type HostWeight, type LayerContext, type LayerConverter, type Value } from './export-context.js';
+import {
+  bool,
+  num,
+  one,
+  outShape,
+  refuse,
+  str,
+  transposeHost,
+  type HostWeight,
+  type LayerContext,
+  type LayerConverter,
+  type Value,
+} from './export-context.js';
 
 type Cell = 'GRU' | 'LSTM';
 
@@ -53,7 +65,12 @@ function reorderBlocks(w: Float32Array, units: number, rowLength: number, order:
 }
 
 /** One direction's W, R and B in ONNX's layout. */
-function directionWeights(ctx: LayerContext, cell: Cell, c: CellConfig, weights: readonly HostWeight[]): { w: Float32Array; r: Float32Array; b: Float32Array } {
+function directionWeights(
+  ctx: LayerContext,
+  cell: Cell,
+  c: CellConfig,
+  weights: readonly HostWeight[],
+): { w: Float32Array; r: Float32Array; b: Float32Array } {
   const [kernel, recurrent, bias] = weights;
   if (kernel === undefined || recurrent === undefined) refuse(ctx, 'kernel or recurrent kernel is missing');
   const gates = cell === 'GRU' ? 3 : 4;
@@ -79,13 +96,20 @@ function concat(parts: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-function emitRecurrent(ctx: LayerContext, x: Value, cell: Cell, c: CellConfig, directions: readonly (readonly HostWeight[])[], direction: string): Value {
+function emitRecurrent(
+  ctx: LayerContext,
+  x: Value,
+  cell: Cell,
+  c: CellConfig,
+  directions: readonly (readonly HostWeight[])[],
+  direction: string,
+): Value {
   const { g } = ctx;
   if (x.shape.length !== 3) refuse(ctx, `expects a rank-3 input [batch, time, features], got rank ${x.shape.length}`);
   const gates = cell === 'GRU' ? 3 : 4;
   const parts = directions.map((w) => directionWeights(ctx, cell, c, w));
   const dirs = parts.length;
-  const inputSize = (directions[0]?.[0]?.shape[0]) ?? 0;
+  const inputSize = directions[0]?.[0]?.shape[0] ?? 0;
   const f = onnxActivation(ctx, c.recurrentActivation);
   const gAct = onnxActivation(ctx, c.activation);
   const perDirection = cell === 'GRU' ? [f, gAct] : [f, gAct, gAct];
@@ -114,11 +138,20 @@ function emitRecurrent(ctx: LayerContext, x: Value, cell: Cell, c: CellConfig, d
   if (c.returnSequences) {
     // Y is [time, directions, batch, units]; TF.js concatenates directions per step.
     const batchMajor = g.node('Transpose', [y], `${ctx.name}_batch_major`, { perm: [2, 0, 1, 3] });
-    const merged = g.node('Reshape', [batchMajor, g.int64s(`${ctx.name}_seq_shape`, [0, 0, -1])], `${ctx.name}_sequences`);
+    const merged = g.node(
+      'Reshape',
+      [batchMajor, g.int64s(`${ctx.name}_seq_shape`, [0, 0, -1])],
+      `${ctx.name}_sequences`,
+    );
     return { name: merged, shape: outShape(ctx), nchw: false, dtype: 'float32' };
   }
   const last = g.node('Transpose', [yH], `${ctx.name}_last_batch_major`, { perm: [1, 0, 2] });
-  return { name: g.node('Reshape', [last, g.int64s(`${ctx.name}_last_shape`, [0, -1])], `${ctx.name}_last`), shape: outShape(ctx), nchw: false, dtype: 'float32' };
+  return {
+    name: g.node('Reshape', [last, g.int64s(`${ctx.name}_last_shape`, [0, -1])], `${ctx.name}_last`),
+    shape: outShape(ctx),
+    nchw: false,
+    dtype: 'float32',
+  };
 }
 
 function recurrent(cell: Cell): LayerConverter {
@@ -134,14 +167,24 @@ const bidirectional: LayerConverter = (ctx, inputs) => {
   const inner = ctx.config.layer;
   if (inner === null || typeof inner !== 'object') refuse(ctx, 'has no wrapped layer');
   const { className, config } = inner as { className?: unknown; config?: unknown };
-  if (className !== 'GRU' && className !== 'LSTM') refuse(ctx, `wraps ${String(className)}; only GRU and LSTM are supported`);
+  if (className !== 'GRU' && className !== 'LSTM')
+    refuse(ctx, `wraps ${String(className)}; only GRU and LSTM are supported`);
   if (config === null || typeof config !== 'object') refuse(ctx, 'the wrapped layer has no config');
   const mode = ctx.config.mergeMode ?? 'concat';
   if (mode !== 'concat') refuse(ctx, `mergeMode ${JSON.stringify(mode)} is not supported (only "concat")`);
   const c = cellConfig(ctx, config as Record<string, unknown>);
   if (ctx.weights.length % 2 !== 0) refuse(ctx, 'forward and backward weights differ in number');
   const half = ctx.weights.length / 2;
-  return [emitRecurrent(ctx, one(ctx, inputs), className, c, [ctx.weights.slice(0, half), ctx.weights.slice(half)], 'bidirectional')];
+  return [
+    emitRecurrent(
+      ctx,
+      one(ctx, inputs),
+      className,
+      c,
+      [ctx.weights.slice(0, half), ctx.weights.slice(half)],
+      'bidirectional',
+    ),
+  ];
 };
 
 export const RECURRENT_CONVERTERS: Readonly<Record<string, LayerConverter>> = {

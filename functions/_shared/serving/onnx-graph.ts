@@ -3,7 +3,13 @@
 import { onnx, IR_VERSION, OPSET } from './onnx-proto.js';
 import type { OnnxTypes } from './onnx-proto.js';
 
-type AttrValue = number | readonly number[] | string | readonly string[] | { readonly float: number } | { readonly floats: readonly number[] };
+type AttrValue =
+  | number
+  | readonly number[]
+  | string
+  | readonly string[]
+  | { readonly float: number }
+  | { readonly floats: readonly number[] };
 const ATTR = onnx.AttributeProto.AttributeType;
 const DT = onnx.TensorProto.DataType;
 
@@ -22,7 +28,8 @@ function attribute(name: string, value: AttrValue): OnnxTypes.IAttributeProto {
   if (typeof value === 'number') return { name, type: ATTR.INT, i: value };
   if ('float' in value) return { name, type: ATTR.FLOAT, f: value.float };
   if ('floats' in value) return { name, type: ATTR.FLOATS, floats: [...value.floats] };
-  if (value.every((v): v is string => typeof v === 'string')) return { name, type: ATTR.STRINGS, strings: value.map((v) => new TextEncoder().encode(v)) };
+  if (value.every((v): v is string => typeof v === 'string'))
+    return { name, type: ATTR.STRINGS, strings: value.map((v) => new TextEncoder().encode(v)) };
   return { name, type: ATTR.INTS, ints: value.filter((v): v is number => typeof v === 'number') };
 }
 
@@ -57,7 +64,13 @@ export class GraphBuilder {
   }
 
   /** Adds one node and answers the name of its (first) output. */
-  node(op: string, inputs: readonly string[], hint: string, attrs: Readonly<Record<string, AttrValue>> = {}, outputs = 1): string {
+  node(
+    op: string,
+    inputs: readonly string[],
+    hint: string,
+    attrs: Readonly<Record<string, AttrValue>> = {},
+    outputs = 1,
+  ): string {
     const names = Array.from({ length: outputs }, (_, k) => this.fresh(outputs === 1 ? hint : `${hint}_${k}`));
     this.nodes.push({
       opType: op,
@@ -71,12 +84,24 @@ export class GraphBuilder {
 
   /** Adds a node whose output has exactly `output` (a name reserved with `fresh` before). */
   nodeNamed(op: string, inputs: readonly string[], output: string): string {
-    this.nodes.push({ opType: op, name: this.fresh(`${output}/${op}`), input: [...inputs], output: [output], attribute: [] });
+    this.nodes.push({
+      opType: op,
+      name: this.fresh(`${output}/${op}`),
+      input: [...inputs],
+      output: [output],
+      attribute: [],
+    });
     return output;
   }
 
   /** Adds a node with several outputs and answers their names. */
-  nodeOutputs(op: string, inputs: readonly string[], hint: string, attrs: Readonly<Record<string, AttrValue>>, outputs: number): string[] {
+  nodeOutputs(
+    op: string,
+    inputs: readonly string[],
+    hint: string,
+    attrs: Readonly<Record<string, AttrValue>>,
+    outputs: number,
+  ): string[] {
     const first = this.node(op, inputs, hint, attrs, outputs);
     const node = this.nodes[this.nodes.length - 1];
     return node?.output ?? [first];
@@ -90,12 +115,22 @@ export class GraphBuilder {
 
   int64s(hint: string, values: readonly number[]): string {
     const name = this.fresh(hint);
-    this.initializers.push({ name, dataType: DT.INT64, dims: [values.length], rawData: rawBytes(BigInt64Array.from(values.map((v) => BigInt(v)))) });
+    this.initializers.push({
+      name,
+      dataType: DT.INT64,
+      dims: [values.length],
+      rawData: rawBytes(BigInt64Array.from(values.map((v) => BigInt(v)))),
+    });
     return name;
   }
 
   /** The serialized model: opset 13, the given graph inputs and outputs. */
-  encode(graphName: string, inputs: readonly GraphValue[], outputs: readonly GraphValue[], docString: string): Uint8Array {
+  encode(
+    graphName: string,
+    inputs: readonly GraphValue[],
+    outputs: readonly GraphValue[],
+    docString: string,
+  ): Uint8Array {
     const model: OnnxTypes.IModelProto = {
       irVersion: IR_VERSION,
       producerName: 'kaskade',

@@ -8,7 +8,11 @@ import { BadInputError, UnsupportedModelError } from '../errors.js';
 import { openOnnxModel } from './onnx-model.js';
 import type { HostTensor } from './types.js';
 
-const rows = (values: number[][]): HostTensor => ({ dtype: 'float32', shape: [values.length, values[0]?.length ?? 0], data: Float32Array.from(values.flat()) });
+const rows = (values: number[][]): HostTensor => ({
+  dtype: 'float32',
+  shape: [values.length, values[0]?.length ?? 0],
+  data: Float32Array.from(values.flat()),
+});
 
 describe('openOnnxModel', () => {
   it('takes names, datatypes and shapes from the model and answers every output', async () => {
@@ -19,7 +23,10 @@ describe('openOnnxModel', () => {
       { name: 'scores', dtype: 'float32', datatype: 'FP32', shape: [-1, 3] },
       { name: 'doubled', dtype: 'float32', datatype: 'FP32', shape: [-1, 4] },
     ]);
-    const input = [[1, 2, 3, 4], [-1, 0.5, 0, 2]];
+    const input = [
+      [1, 2, 3, 4],
+      [-1, 0.5, 0, 2],
+    ];
     const out = await model.run({ features: rows(input) });
     expect(out.scores?.shape).toEqual([2, 3]);
     input.forEach((row, r) => {
@@ -39,10 +46,25 @@ describe('openOnnxModel', () => {
   });
 
   it.each([
-    { name: 'random bytes', bytes: () => Uint8Array.from({ length: 300 }, (_, k) => (k * 151 + 7) % 256), error: BadInputError, message: /not an ONNX model|could not be loaded/ },
+    {
+      name: 'random bytes',
+      bytes: () => Uint8Array.from({ length: 300 }, (_, k) => (k * 151 + 7) % 256),
+      error: BadInputError,
+      message: /not an ONNX model|could not be loaded/,
+    },
     { name: 'an empty file', bytes: () => new Uint8Array(), error: BadInputError, message: /not an ONNX model/ },
-    { name: 'a truncated file', bytes: () => linearClassifierOnnx().subarray(0, 150), error: BadInputError, message: /not an ONNX model \(corrupt or truncated/ },
-    { name: 'weights in a side file', bytes: externalDataOnnx, error: UnsupportedModelError, message: /keeps tensor "W" in an external file/ },
+    {
+      name: 'a truncated file',
+      bytes: () => linearClassifierOnnx().subarray(0, 150),
+      error: BadInputError,
+      message: /not an ONNX model \(corrupt or truncated/,
+    },
+    {
+      name: 'weights in a side file',
+      bytes: externalDataOnnx,
+      error: UnsupportedModelError,
+      message: /keeps tensor "W" in an external file/,
+    },
   ])('refuses $name with a clear error', async ({ bytes, error, message }) => {
     const opened = openOnnxModel(bytes(), TEST_ONNX_SETTINGS, 'user.onnx');
     await expect(opened).rejects.toThrow(error);
@@ -51,11 +73,31 @@ describe('openOnnxModel', () => {
 
   it.each([
     { name: 'a missing input', feeds: {}, message: /input "features" is missing/ },
-    { name: 'an unknown input', feeds: { features: rows([[1, 2, 3, 4]]), pixels: rows([[1]]) }, message: /unknown input "pixels"; the model takes "features"/ },
-    { name: 'a wrong datatype', feeds: { features: { dtype: 'int32', shape: [1, 4], data: Int32Array.of(1, 2, 3, 4) } }, message: /must be FP32, got INT32/ },
-    { name: 'a wrong width', feeds: { features: rows([[1, 2, 3]]) }, message: /must have shape \[-1,4\] \(-1: any\), got \[1,3\]/ },
-    { name: 'a wrong rank', feeds: { features: { dtype: 'float32', shape: [4], data: Float32Array.of(1, 2, 3, 4) } }, message: /got \[4\]/ },
-    { name: 'data that does not fill the shape', feeds: { features: { dtype: 'float32', shape: [2, 4], data: Float32Array.of(1, 2, 3, 4) } }, message: /has 4 values for shape \[2,4\]/ },
+    {
+      name: 'an unknown input',
+      feeds: { features: rows([[1, 2, 3, 4]]), pixels: rows([[1]]) },
+      message: /unknown input "pixels"; the model takes "features"/,
+    },
+    {
+      name: 'a wrong datatype',
+      feeds: { features: { dtype: 'int32', shape: [1, 4], data: Int32Array.of(1, 2, 3, 4) } },
+      message: /must be FP32, got INT32/,
+    },
+    {
+      name: 'a wrong width',
+      feeds: { features: rows([[1, 2, 3]]) },
+      message: /must have shape \[-1,4\] \(-1: any\), got \[1,3\]/,
+    },
+    {
+      name: 'a wrong rank',
+      feeds: { features: { dtype: 'float32', shape: [4], data: Float32Array.of(1, 2, 3, 4) } },
+      message: /got \[4\]/,
+    },
+    {
+      name: 'data that does not fill the shape',
+      feeds: { features: { dtype: 'float32', shape: [2, 4], data: Float32Array.of(1, 2, 3, 4) } },
+      message: /has 4 values for shape \[2,4\]/,
+    },
   ] as const)('refuses $name as bad input', async ({ feeds, message }) => {
     const model = await openOnnxModel(linearClassifierOnnx(), TEST_ONNX_SETTINGS, 'linear.onnx');
     await expect(model.run(feeds as Record<string, HostTensor>)).rejects.toThrow(BadInputError);

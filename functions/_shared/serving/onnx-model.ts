@@ -6,7 +6,15 @@ import type * as ortTypes from 'onnxruntime-node';
 import { BadInputError, InferenceError, UnsupportedModelError } from '../errors.js';
 import type { OnnxSettings } from './config.js';
 import { onnx } from './onnx-proto.js';
-import { tensorInfo, V2_DATATYPES, type HostTensor, type ServingModel, type TensorData, type TensorDtype, type TensorInfo } from './types.js';
+import {
+  tensorInfo,
+  V2_DATATYPES,
+  type HostTensor,
+  type ServingModel,
+  type TensorData,
+  type TensorDtype,
+  type TensorInfo,
+} from './types.js';
 
 type Ort = typeof ortTypes;
 
@@ -24,7 +32,10 @@ export function inspectOnnx(bytes: Uint8Array, what: string): { readonly graphIn
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new BadInputError(`${what} is not an ONNX model (corrupt or truncated protobuf: ${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    throw new BadInputError(
+      `${what} is not an ONNX model (corrupt or truncated protobuf: ${e instanceof Error ? e.message : String(e)})`,
+      { cause: e },
+    );
   }
   const graph = model.graph;
   const nodes = graph?.node ?? [];
@@ -32,8 +43,13 @@ export function inspectOnnx(bytes: Uint8Array, what: string): { readonly graphIn
   if (nodes.length === 0 || inputs.length === 0 || (graph?.output ?? []).length === 0) {
     throw new BadInputError(`${what} is not an ONNX model (no graph with nodes, inputs and outputs)`);
   }
-  const external = (graph?.initializer ?? []).find((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData ?? []).length > 0);
-  if (external) throw new UnsupportedModelError(`${what} keeps tensor "${external.name}" in an external file; serve a model with its weights inside the .onnx file`);
+  const external = (graph?.initializer ?? []).find(
+    (t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData ?? []).length > 0,
+  );
+  if (external)
+    throw new UnsupportedModelError(
+      `${what} keeps tensor "${external.name}" in an external file; serve a model with its weights inside the .onnx file`,
+    );
   const opset = model.opsetImport.find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
   return { graphInputs: inputs.length, opset: Number(opset?.version ?? 0) };
 }
@@ -54,18 +70,31 @@ function isServedDtype(type: string): type is TensorDtype {
 
 function metadata(list: readonly ortTypes.InferenceSession.ValueMetadata[], side: string, what: string): TensorInfo[] {
   return list.map((m) => {
-    if (!m.isTensor) throw new UnsupportedModelError(`${what}: ${side} "${m.name}" is not a tensor (sequences and maps are not served)`);
-    if (!isServedDtype(m.type)) throw new UnsupportedModelError(`${what}: ${side} "${m.name}" has datatype ${m.type}, which is not served`);
-    return tensorInfo(m.name, m.type, m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)));
+    if (!m.isTensor)
+      throw new UnsupportedModelError(
+        `${what}: ${side} "${m.name}" is not a tensor (sequences and maps are not served)`,
+      );
+    if (!isServedDtype(m.type))
+      throw new UnsupportedModelError(`${what}: ${side} "${m.name}" has datatype ${m.type}, which is not served`);
+    return tensorInfo(
+      m.name,
+      m.type,
+      m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+    );
   });
 }
 
 function checkFeed(info: TensorInfo, feed: HostTensor): void {
-  if (feed.dtype !== info.dtype) throw new BadInputError(`input "${info.name}" must be ${info.datatype}, got ${V2_DATATYPES[feed.dtype]}`);
+  if (feed.dtype !== info.dtype)
+    throw new BadInputError(`input "${info.name}" must be ${info.datatype}, got ${V2_DATATYPES[feed.dtype]}`);
   const fits = feed.shape.length === info.shape.length && info.shape.every((d, k) => d < 0 || d === feed.shape[k]);
-  if (!fits) throw new BadInputError(`input "${info.name}" must have shape [${info.shape.join(',')}] (-1: any), got [${feed.shape.join(',')}]`);
+  if (!fits)
+    throw new BadInputError(
+      `input "${info.name}" must have shape [${info.shape.join(',')}] (-1: any), got [${feed.shape.join(',')}]`,
+    );
   const size = feed.shape.reduce((a, b) => a * b, 1);
-  if (feed.data.length !== size) throw new BadInputError(`input "${info.name}" has ${feed.data.length} values for shape [${feed.shape.join(',')}]`);
+  if (feed.data.length !== size)
+    throw new BadInputError(`input "${info.name}" has ${feed.data.length} values for shape [${feed.shape.join(',')}]`);
 }
 
 function hostTensor(t: ortTypes.Tensor, name: string): HostTensor {
@@ -81,7 +110,10 @@ export async function openOnnxModel(bytes: Uint8Array, settings: OnnxSettings, w
   try {
     session = await ort.InferenceSession.create(bytes, sessionOptions(settings));
   } catch (e) {
-    throw new BadInputError(`${what} could not be loaded by ONNX Runtime: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new BadInputError(
+      `${what} could not be loaded by ONNX Runtime: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
   try {
     const inputs = metadata(session.inputMetadata, 'input', what);
@@ -93,7 +125,10 @@ export async function openOnnxModel(bytes: Uint8Array, settings: OnnxSettings, w
       run: async (feeds) => {
         const given = Object.keys(feeds);
         const unknown = given.filter((n) => !inputs.some((i) => i.name === n));
-        if (unknown.length > 0) throw new BadInputError(`unknown input ${unknown.map((n) => `"${n}"`).join(', ')}; the model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`);
+        if (unknown.length > 0)
+          throw new BadInputError(
+            `unknown input ${unknown.map((n) => `"${n}"`).join(', ')}; the model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`,
+          );
         const ortFeeds: Record<string, ortTypes.Tensor> = {};
         for (const info of inputs) {
           const feed = feeds[info.name];
@@ -105,7 +140,10 @@ export async function openOnnxModel(bytes: Uint8Array, settings: OnnxSettings, w
         try {
           results = await session.run(ortFeeds);
         } catch (e) {
-          throw new InferenceError(`ONNX Runtime failed to run ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+          throw new InferenceError(
+            `ONNX Runtime failed to run ${what}: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e },
+          );
         }
         const out: Record<string, HostTensor> = {};
         for (const info of outputs) {

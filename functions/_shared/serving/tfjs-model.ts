@@ -2,7 +2,14 @@
 // form (or KASKADE_SERVING_ENGINE=tfjs). Tensors live only inside one `run` call.
 import type * as tfjs from '@tensorflow/tfjs';
 import { BadInputError, InferenceError } from '../errors.js';
-import { tensorInfo, V2_DATATYPES, type HostTensor, type ServingModel, type TensorDtype, type TensorInfo } from './types.js';
+import {
+  tensorInfo,
+  V2_DATATYPES,
+  type HostTensor,
+  type ServingModel,
+  type TensorDtype,
+  type TensorInfo,
+} from './types.js';
 
 type TF = typeof tfjs;
 
@@ -22,16 +29,23 @@ function shapeOf(t: tfjs.SymbolicTensor): number[] {
 
 function feedTensor(tf: TF, info: TensorInfo, feed: HostTensor | undefined): tfjs.Tensor {
   if (feed === undefined) throw new BadInputError(`input "${info.name}" is missing`);
-  if (feed.dtype !== info.dtype) throw new BadInputError(`input "${info.name}" must be ${info.datatype}, got ${V2_DATATYPES[feed.dtype]}`);
+  if (feed.dtype !== info.dtype)
+    throw new BadInputError(`input "${info.name}" must be ${info.datatype}, got ${V2_DATATYPES[feed.dtype]}`);
   const fits = feed.shape.length === info.shape.length && info.shape.every((d, k) => d < 0 || d === feed.shape[k]);
-  if (!fits) throw new BadInputError(`input "${info.name}" must have shape [${info.shape.join(',')}] (-1: any), got [${feed.shape.join(',')}]`);
-  if (!(feed.data instanceof Float32Array || feed.data instanceof Int32Array)) throw new BadInputError(`input "${info.name}": TF.js takes FP32 or INT32 data`);
+  if (!fits)
+    throw new BadInputError(
+      `input "${info.name}" must have shape [${info.shape.join(',')}] (-1: any), got [${feed.shape.join(',')}]`,
+    );
+  if (!(feed.data instanceof Float32Array || feed.data instanceof Int32Array))
+    throw new BadInputError(`input "${info.name}": TF.js takes FP32 or INT32 data`);
   return tf.tensor(feed.data, [...feed.shape], info.dtype === 'int32' ? 'int32' : 'float32');
 }
 
 export function tfjsServingModel(tf: TF, model: tfjs.LayersModel): ServingModel {
   const dtypes = layersInputDtypes(model);
-  const inputs = model.inputs.map((t, i) => tensorInfo(model.inputNames[i] ?? `input_${i}`, dtypes[i] ?? 'float32', shapeOf(t)));
+  const inputs = model.inputs.map((t, i) =>
+    tensorInfo(model.inputNames[i] ?? `input_${i}`, dtypes[i] ?? 'float32', shapeOf(t)),
+  );
   const outputs = model.outputs.map((t, i) => tensorInfo(model.outputNames[i] ?? `output_${i}`, 'float32', shapeOf(t)));
   return {
     engine: 'tfjs',
@@ -39,7 +53,10 @@ export function tfjsServingModel(tf: TF, model: tfjs.LayersModel): ServingModel 
     outputs,
     run: async (feeds) => {
       const unknown = Object.keys(feeds).filter((n) => !inputs.some((i) => i.name === n));
-      if (unknown.length > 0) throw new BadInputError(`unknown input ${unknown.map((n) => `"${n}"`).join(', ')}; the model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`);
+      if (unknown.length > 0)
+        throw new BadInputError(
+          `unknown input ${unknown.map((n) => `"${n}"`).join(', ')}; the model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`,
+        );
       const ys = tf.tidy(() => {
         const xs = inputs.map((info) => feedTensor(tf, info, feeds[info.name]));
         const y = model.predict(xs.length === 1 ? (xs[0] as tfjs.Tensor) : xs);

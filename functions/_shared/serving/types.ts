@@ -19,7 +19,17 @@ export const V2_DATATYPES = {
 export type TensorDtype = keyof typeof V2_DATATYPES;
 export type V2Datatype = (typeof V2_DATATYPES)[TensorDtype];
 
-export type TensorData = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** A tensor in host memory, row-major. */
 export interface HostTensor {

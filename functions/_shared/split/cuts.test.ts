@@ -47,7 +47,16 @@ describe('listCuts', () => {
   it('chooses by FLOP ratio and by a latency model', () => {
     const cuts = listCuts(model);
     expect(cutByFlopRatio(cuts, 0.001).layer).toBe(cuts[0]!.layer);
-    const at = (layer: string, front: number): Cut => ({ layer, index: 0, shape: [1], bytes: 4, flopsFront: front, flopsBack: 100 - front, paramsFront: 0, paramsBack: 0 });
+    const at = (layer: string, front: number): Cut => ({
+      layer,
+      index: 0,
+      shape: [1],
+      bytes: 4,
+      flopsFront: front,
+      flopsBack: 100 - front,
+      paramsFront: 0,
+      paramsBack: 0,
+    });
     const synthetic = [at('a', 10), at('b', 45), at('c', 70)];
     expect(cutByFlopRatio(synthetic, 0.5).layer).toBe('b');
     expect(cutByFlopRatio(synthetic, 0.6).layer).toBe('c');

@@ -30,13 +30,20 @@ interface GraphLayer {
 
 /** The model's own graph (its config, so layers shared with other models do not confuse it). */
 export function modelGraph(model: tfjs.LayersModel): GraphLayer[] {
-  const config = model.getConfig() as unknown as { layers?: { name: string; className: string; inboundNodes?: unknown[] }[] };
-  if (!Array.isArray(config.layers)) throw new UnsupportedModelError(`${model.name} is not a functional layers model; only graphs of layers can be cut`);
+  const config = model.getConfig() as unknown as {
+    layers?: { name: string; className: string; inboundNodes?: unknown[] }[];
+  };
+  if (!Array.isArray(config.layers))
+    throw new UnsupportedModelError(`${model.name} is not a functional layers model; only graphs of layers can be cut`);
   return config.layers.map((l) => {
     const nodes = (l.inboundNodes ?? []) as [string, number, number][][];
-    if (nodes.length > 1) throw new UnsupportedModelError(`layer ${l.name} is applied ${nodes.length} times; shared layers cannot be cut`);
+    if (nodes.length > 1)
+      throw new UnsupportedModelError(`layer ${l.name} is applied ${nodes.length} times; shared layers cannot be cut`);
     const inbound = (nodes[0] ?? []).map(([name, , tensorIndex]) => {
-      if (tensorIndex !== 0) throw new UnsupportedModelError(`layer ${l.name} reads output ${tensorIndex} of ${name}; multi-output layers cannot be cut`);
+      if (tensorIndex !== 0)
+        throw new UnsupportedModelError(
+          `layer ${l.name} reads output ${tensorIndex} of ${name}; multi-output layers cannot be cut`,
+        );
       return name;
     });
     return { name: l.name, className: l.className, inbound };
@@ -49,7 +56,8 @@ function product(shape: readonly (number | null)[]): number {
 
 function outputShape(layer: tfjs.layers.Layer): number[] {
   const shape = layer.outputShape;
-  if (!Array.isArray(shape) || Array.isArray(shape[0])) throw new UnsupportedModelError(`layer ${layer.name} has several outputs`);
+  if (!Array.isArray(shape) || Array.isArray(shape[0]))
+    throw new UnsupportedModelError(`layer ${layer.name} has several outputs`);
   return (shape as (number | null)[]).slice(1).map((d) => d ?? 1);
 }
 
@@ -84,7 +92,8 @@ export function listCuts(model: tfjs.LayersModel): Cut[] {
   graph.forEach((l, i) => {
     for (const from of l.inbound) {
       const j = position.get(from);
-      if (j === undefined || j >= i) throw new UnsupportedModelError(`layer ${l.name} reads ${from}, which does not come before it`);
+      if (j === undefined || j >= i)
+        throw new UnsupportedModelError(`layer ${l.name} reads ${from}, which does not come before it`);
       lastUse[j] = Math.max(lastUse[j] ?? -1, i);
     }
   });
@@ -113,7 +122,16 @@ export function listCuts(model: tfjs.LayersModel): Cut[] {
     const layer = layers[i];
     if (i === 0 || open !== 1 || last <= i || layer === undefined || graph[i]?.className === 'InputLayer') continue;
     const shape = outputShape(layer);
-    cuts.push({ layer: layer.name, index: i, shape, bytes: 4 * product(shape), flopsFront, flopsBack: totalFlops - flopsFront, paramsFront, paramsBack: totalParams - paramsFront });
+    cuts.push({
+      layer: layer.name,
+      index: i,
+      shape,
+      bytes: 4 * product(shape),
+      flopsFront,
+      flopsBack: totalFlops - flopsFront,
+      paramsFront,
+      paramsBack: totalParams - paramsFront,
+    });
   }
   return cuts;
 }
@@ -125,7 +143,15 @@ export interface Halves {
 }
 
 /** Applies the graph's layers from `from` (exclusive) to `to` (inclusive) to a new input. */
-function rebuild(tf: TF, model: tfjs.LayersModel, graph: readonly GraphLayer[], from: number, to: number, name: string, shape: number[]): tfjs.LayersModel {
+function rebuild(
+  tf: TF,
+  model: tfjs.LayersModel,
+  graph: readonly GraphLayer[],
+  from: number,
+  to: number,
+  name: string,
+  shape: number[],
+): tfjs.LayersModel {
   const start = graph[from];
   if (!start) throw new UnsupportedModelError(`no layer at position ${from}`);
   const input = tf.input({ name: `${name}_input`, shape });
@@ -138,7 +164,8 @@ function rebuild(tf: TF, model: tfjs.LayersModel, graph: readonly GraphLayer[], 
       return t;
     });
     const out = model.getLayer(l.name).apply(ins.length === 1 ? ins[0]! : ins);
-    if (Array.isArray(out) || !('sourceLayer' in out)) throw new UnsupportedModelError(`layer ${l.name} gave several outputs`);
+    if (Array.isArray(out) || !('sourceLayer' in out))
+      throw new UnsupportedModelError(`layer ${l.name} gave several outputs`);
     tensors.set(l.name, out);
     last = out;
   }
@@ -148,9 +175,13 @@ function rebuild(tf: TF, model: tfjs.LayersModel, graph: readonly GraphLayer[], 
 /** The two halves at `layerName` (a cut from listCuts); they share the model's layers and weights. */
 export function splitAt(tf: TF, model: tfjs.LayersModel, layerName: string): Halves {
   const cut = listCuts(model).find((c) => c.layer === layerName);
-  if (!cut) throw new BadInputError(`${layerName} is not a cut of ${model.name} where one tensor crosses; list them with kaskade split --list`);
+  if (!cut)
+    throw new BadInputError(
+      `${layerName} is not a cut of ${model.name} where one tensor crosses; list them with kaskade split --list`,
+    );
   const input = model.inputs[0];
-  if (model.inputs.length !== 1 || model.outputs.length !== 1 || !input) throw new UnsupportedModelError('only models with one input and one output can be split');
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || !input)
+    throw new UnsupportedModelError('only models with one input and one output can be split');
   const graph = modelGraph(model);
   const inputShape = input.shape.slice(1).map((d) => d ?? 1);
   const front = rebuild(tf, model, graph, 0, cut.index, `${model.name}_front`, inputShape);
@@ -177,7 +208,12 @@ export interface LatencyProfile {
  * Neurosurgeon's choice: the cut minimising Σ front time up to it + crossing bytes / bandwidth
  * + Σ back time after it, with `bytesPerSecond` the link between the halves.
  */
-export function cutByLatency(model: tfjs.LayersModel, cuts: readonly Cut[], profile: LatencyProfile, bytesPerSecond: number): { cut: Cut; predictedMs: number } {
+export function cutByLatency(
+  model: tfjs.LayersModel,
+  cuts: readonly Cut[],
+  profile: LatencyProfile,
+  bytesPerSecond: number,
+): { cut: Cut; predictedMs: number } {
   if (!(bytesPerSecond > 0)) throw new BadInputError(`bandwidth must be positive bytes/s, not ${bytesPerSecond}`);
   const names = modelGraph(model).map((l) => l.name);
   const frontPrefix = [0];
@@ -189,7 +225,8 @@ export function cutByLatency(model: tfjs.LayersModel, cuts: readonly Cut[], prof
   const backTotal = backPrefix.at(-1)!;
   let best: { cut: Cut; predictedMs: number } | undefined;
   for (const cut of cuts) {
-    const predictedMs = frontPrefix[cut.index + 1]! + (1000 * cut.bytes) / bytesPerSecond + (backTotal - backPrefix[cut.index + 1]!);
+    const predictedMs =
+      frontPrefix[cut.index + 1]! + (1000 * cut.bytes) / bytesPerSecond + (backTotal - backPrefix[cut.index + 1]!);
     if (!best || predictedMs < best.predictedMs) best = { cut, predictedMs };
   }
   if (!best) throw new UnsupportedModelError('the model has no cut where one tensor crosses');

@@ -68,7 +68,9 @@ describe('FileStore basics', () => {
     await store.write(`${root}/ckpt`, bytes('first'), { ifAbsent: true });
     await expect(store.write(`${root}/ckpt`, bytes('second'), { ifAbsent: true })).rejects.toThrow(ConflictError);
     expect(text(await store.read(`${root}/ckpt`))).toBe('first');
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.write(`${root}/race`, bytes(`w${i}`), { ifAbsent: true })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => store.write(`${root}/race`, bytes(`w${i}`), { ifAbsent: true })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
   });
@@ -122,7 +124,9 @@ describe('FileStore.swapPointer', () => {
   it('N concurrent swaps from the same expected value: exactly one wins', async () => {
     const url = `${root}/LATEST`;
     await store.swapPointer(url, undefined, 'v0');
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.swapPointer(url, 'v0', `w${i}`)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.swapPointer(url, 'v0', `w${i}`)),
+    );
     const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
     expect(winners).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
@@ -133,7 +137,9 @@ describe('FileStore.swapPointer', () => {
     const url = `${root}/LATEST`;
     const worker = new URL('../../../test/fixtures/cas-worker.ts', import.meta.url).pathname;
     const spawn = (mode: string, id: number, count: number, startAt: number) =>
-      run(process.execPath, ['--import', 'tsx', worker, root, url, mode, String(id), String(count), String(startAt)], { timeout: 60_000 });
+      run(process.execPath, ['--import', 'tsx', worker, root, url, mode, String(id), String(count), String(startAt)], {
+        timeout: 60_000,
+      });
     const processes = 4;
 
     await store.swapPointer(url, undefined, 'v0');
@@ -144,7 +150,9 @@ describe('FileStore.swapPointer', () => {
 
     await store.write(url, bytes('0'));
     const perProcess = 25;
-    await Promise.all(Array.from({ length: processes }, (_, i) => spawn('increment', i, perProcess, Date.now() + 2500)));
+    await Promise.all(
+      Array.from({ length: processes }, (_, i) => spawn('increment', i, perProcess, Date.now() + 2500)),
+    );
     expect(text(await store.read(url))).toBe(String(processes * perProcess));
   }, 120_000);
 

@@ -7,7 +7,15 @@ import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } fro
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { ConflictError, ForbiddenPathError, KaskadeError, NotFoundError, PayloadTooLargeError, TimeoutError, UnavailableError } from '../errors.js';
+import {
+  ConflictError,
+  ForbiddenPathError,
+  KaskadeError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.js';
 import { createModelHandler } from './model-handler.js';
 import type { ReadOptions, Store, WriteOptions } from './types.js';
 import { RESERVED_PREFIX, StoreRoots, formatStoreUrl, type StoreLocation } from './url.js';
@@ -26,7 +34,8 @@ export class FileStore implements Store {
 
   constructor(roots: readonly string[], options: FileStoreOptions = {}) {
     this.roots = new StoreRoots(roots);
-    if (this.roots.roots.some((root) => root.scheme !== 'file')) throw new ForbiddenPathError('FileStore roots must be file:// URLs');
+    if (this.roots.roots.some((root) => root.scheme !== 'file'))
+      throw new ForbiddenPathError('FileStore roots must be file:// URLs');
     this.lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
     this.staleLockMs = options.staleLockMs ?? 30_000;
   }
@@ -113,13 +122,17 @@ export class FileStore implements Store {
     for (let attempt = 0; ; attempt++) {
       try {
         const handle = await open(lockPath, 'wx');
-        await writeAndClose(handle, new TextEncoder().encode(`${process.pid}@${hostname()} ${new Date().toISOString()}\n`));
+        await writeAndClose(
+          handle,
+          new TextEncoder().encode(`${process.pid}@${hostname()} ${new Date().toISOString()}\n`),
+        );
         break;
       } catch (e) {
         if (!isCode(e, 'EEXIST')) throw e;
       }
       if (await breakStaleLock(lockPath, this.staleLockMs)) continue;
-      if (Date.now() >= deadline) throw new TimeoutError(`${url}: another writer held the pointer lock for over ${this.lockTimeoutMs} ms`);
+      if (Date.now() >= deadline)
+        throw new TimeoutError(`${url}: another writer held the pointer lock for over ${this.lockTimeoutMs} ms`);
       await sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random()));
     }
     try {

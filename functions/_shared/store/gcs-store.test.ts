@@ -42,7 +42,9 @@ async function traffic(fn: () => Promise<unknown>): Promise<LoggedRequest[]> {
 
 describe('GcsStore against the fake GCS JSON API', () => {
   it('simple (multipart) upload and download of a small object', async () => {
-    const log = await traffic(() => store.write(`${root}/small/a.json`, bytes('{"a":1}'), { contentType: 'application/json' }));
+    const log = await traffic(() =>
+      store.write(`${root}/small/a.json`, bytes('{"a":1}'), { contentType: 'application/json' }),
+    );
     expect(log.map((r) => [r.method, r.query.uploadType])).toEqual([['POST', 'multipart']]);
     const object = fake.getObject('kaskade-test', 'runs/small/a.json');
     expect(object?.contentType).toBe('application/json');
@@ -63,14 +65,19 @@ describe('GcsStore against the fake GCS JSON API', () => {
 
   it('refuses an object over maxBytes from its metadata, before downloading', async () => {
     await store.write(`${root}/limit/x`, pattern(5000));
-    const log = await traffic(() => expect(store.read(`${root}/limit/x`, { maxBytes: 4999 })).rejects.toThrow(PayloadTooLargeError));
+    const log = await traffic(() =>
+      expect(store.read(`${root}/limit/x`, { maxBytes: 4999 })).rejects.toThrow(PayloadTooLargeError),
+    );
     expect(log.every((r) => r.query.alt !== 'media')).toBe(true);
   });
 
   it('a bounded read of an object replaced between its metadata and its download reads the new one', async () => {
     const url = `${root}/limit/replaced`;
     await store.write(url, bytes('old'));
-    fake.beforeNext((r) => r.query.alt === 'media', () => fake.putObject('kaskade-test', 'runs/limit/replaced', bytes('new')));
+    fake.beforeNext(
+      (r) => r.query.alt === 'media',
+      () => fake.putObject('kaskade-test', 'runs/limit/replaced', bytes('new')),
+    );
     expect(text(await store.read(url, { maxBytes: 100 }))).toBe('new');
   });
 
@@ -78,7 +85,9 @@ describe('GcsStore against the fake GCS JSON API', () => {
     fake.setPageSize(2);
     const names = ['p/b', 'p/a/2', 'p/a/1', 'p/c', 'pz', 'q/x'];
     for (const name of names) await store.write(`${root}/list/${name}`, bytes(name));
-    const log = await traffic(async () => expect(await store.list(`${root}/list/p/`)).toEqual(['a/1', 'a/2', 'b', 'c'].map((n) => `${root}/list/p/${n}`)));
+    const log = await traffic(async () =>
+      expect(await store.list(`${root}/list/p/`)).toEqual(['a/1', 'a/2', 'b', 'c'].map((n) => `${root}/list/p/${n}`)),
+    );
     expect(log.filter((r) => r.method === 'GET').length).toBe(2);
     expect(await store.list(`${root}/list/p`)).toContain(`${root}/list/pz`);
     await store.delete(`${root}/list/p/b`);
@@ -116,7 +125,9 @@ describe('GcsStore against the fake GCS JSON API', () => {
   it('N concurrent swaps from the same expected value: exactly one wins', async () => {
     const url = `${root}/race/LATEST`;
     await store.swapPointer(url, undefined, 'v0');
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.swapPointer(url, 'v0', `w${i}`)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => store.swapPointer(url, 'v0', `w${i}`)),
+    );
     const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
     expect(winners).toHaveLength(1);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
@@ -127,14 +138,20 @@ describe('GcsStore against the fake GCS JSON API', () => {
     const url = `${root}/interleave/LATEST`;
     await store.swapPointer(url, undefined, 'v0');
     // Another writer replaces the pointer after this swap compared it, just before it uploads.
-    fake.beforeNext((r) => r.method === 'POST', () => fake.putObject('kaskade-test', 'runs/interleave/LATEST', bytes('theirs')));
+    fake.beforeNext(
+      (r) => r.method === 'POST',
+      () => fake.putObject('kaskade-test', 'runs/interleave/LATEST', bytes('theirs')),
+    );
     const log = await traffic(() => expect(store.swapPointer(url, 'v0', 'mine')).rejects.toThrow(ConflictError));
     expect(log.at(-1)).toMatchObject({ method: 'POST', status: 412 });
     expect(text(await store.read(url))).toBe('theirs');
 
     // ...or deletes and recreates it between the metadata read and the content read.
     await store.write(url, bytes('v1'));
-    fake.beforeNext((r) => r.query.alt === 'media', () => fake.putObject('kaskade-test', 'runs/interleave/LATEST', bytes('v1')));
+    fake.beforeNext(
+      (r) => r.query.alt === 'media',
+      () => fake.putObject('kaskade-test', 'runs/interleave/LATEST', bytes('v1')),
+    );
     await expect(store.swapPointer(url, 'v1', 'mine')).rejects.toThrow(ConflictError);
   });
 

@@ -47,9 +47,11 @@ export class GcsStore implements Store {
 
   constructor(roots: readonly string[], options: GcsStoreOptions = {}) {
     this.roots = new StoreRoots(roots);
-    if (this.roots.roots.some((root) => root.scheme !== 'gs')) throw new ForbiddenPathError('GcsStore roots must be gs:// URLs');
+    if (this.roots.roots.some((root) => root.scheme !== 'gs'))
+      throw new ForbiddenPathError('GcsStore roots must be gs:// URLs');
     this.chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
-    if (this.chunkBytes <= 0 || this.chunkBytes % CHUNK_QUANTUM !== 0) throw new RangeError(`chunkBytes must be a positive multiple of ${CHUNK_QUANTUM}`);
+    if (this.chunkBytes <= 0 || this.chunkBytes % CHUNK_QUANTUM !== 0)
+      throw new RangeError(`chunkBytes must be a positive multiple of ${CHUNK_QUANTUM}`);
     this.resumableThresholdBytes = options.resumableThresholdBytes ?? 8 * 1024 * 1024;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 300_000;
     // The client's upload retry (async-retry) starts at 1 s and refuses a smaller cap.
@@ -81,9 +83,12 @@ export class GcsStore implements Store {
       for (let attempt = 1; ; attempt++) {
         const [metadata] = await file.getMetadata();
         const size = Number(metadata.size);
-        if (size > options.maxBytes) throw new PayloadTooLargeError(`${url} is ${size} bytes, over the limit of ${options.maxBytes}`);
+        if (size > options.maxBytes)
+          throw new PayloadTooLargeError(`${url} is ${size} bytes, over the limit of ${options.maxBytes}`);
         try {
-          return toBytes((await file.bucket.file(file.name, { generation: String(metadata.generation) }).download())[0]);
+          return toBytes(
+            (await file.bucket.file(file.name, { generation: String(metadata.generation) }).download())[0],
+          );
         } catch (e) {
           if (statusOf(e) !== 404 || attempt >= 3) throw e;
         }
@@ -93,7 +98,9 @@ export class GcsStore implements Store {
 
   async write(url: string, data: Uint8Array, options: WriteOptions = {}): Promise<void> {
     const file = this.file(url);
-    await this.call('write', url, () => this.upload(file, data, options.contentType, options.ifAbsent === true ? 0 : undefined));
+    await this.call('write', url, () =>
+      this.upload(file, data, options.contentType, options.ifAbsent === true ? 0 : undefined),
+    );
   }
 
   async exists(url: string): Promise<boolean> {
@@ -122,7 +129,8 @@ export class GcsStore implements Store {
     const file = this.file(url);
     await this.call('swapPointer', url, async () => {
       const { generation, content } = await readPointer(file);
-      if (content !== expected) throw new ConflictError(`${url} is ${describe(content)}, expected ${describe(expected)}`);
+      if (content !== expected)
+        throw new ConflictError(`${url} is ${describe(content)}, expected ${describe(expected)}`);
       // Replaces exactly the generation whose content was compared (0: only if still absent).
       await this.upload(file, new TextEncoder().encode(next), 'text/plain; charset=utf-8', generation);
     });
@@ -138,7 +146,12 @@ export class GcsStore implements Store {
     return this.storage.bucket(location.bucket).file(location.segments.join('/'));
   }
 
-  private async upload(file: File, data: Uint8Array, contentType: string | undefined, ifGenerationMatch: string | number | undefined): Promise<void> {
+  private async upload(
+    file: File,
+    data: Uint8Array,
+    contentType: string | undefined,
+    ifGenerationMatch: string | number | undefined,
+  ): Promise<void> {
     const resumable = data.byteLength >= this.resumableThresholdBytes;
     await file.save(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
       resumable,
@@ -152,7 +165,10 @@ export class GcsStore implements Store {
   private async call<T>(operation: string, url: string, fn: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`${operation} ${url} took over ${this.operationTimeoutMs} ms`)), this.operationTimeoutMs);
+      timer = setTimeout(
+        () => reject(new TimeoutError(`${operation} ${url} took over ${this.operationTimeoutMs} ms`)),
+        this.operationTimeoutMs,
+      );
     });
     try {
       return await Promise.race([fn(), deadline]);
@@ -203,7 +219,10 @@ function asStoreError(operation: string, url: string, e: unknown): KaskadeError 
   const status = statusOf(e);
   const detail = `${operation} ${url}: ${(e as Error).message}`;
   if (status === 404) return new NotFoundError(`${url} does not exist`, { cause: e });
-  if (status === 412) return new ConflictError(`${operation} ${url}: a generation precondition failed (another writer got there first)`, { cause: e });
+  if (status === 412)
+    return new ConflictError(`${operation} ${url}: a generation precondition failed (another writer got there first)`, {
+      cause: e,
+    });
   if (status === 413) return new PayloadTooLargeError(detail, { cause: e });
   return new UnavailableError(status === undefined ? detail : `${detail} (HTTP ${status})`, { cause: e });
 }

@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGcsServer } from '../../../test/fakes/gcs-server.js';
 import { initEngine } from '../engine/index.js';
 import { ConfigError, ConflictError, ForbiddenPathError, PayloadTooLargeError } from '../errors.js';
-import { loadStoreConfig, loadTensors, openStore, publishLatest, readLatest, saveTensors, type Store } from './index.js';
+import {
+  loadStoreConfig,
+  loadTensors,
+  openStore,
+  publishLatest,
+  readLatest,
+  saveTensors,
+  type Store,
+} from './index.js';
 
 let tf: typeof tfType;
 let dir: string;
@@ -17,7 +25,12 @@ beforeAll(async () => {
   ({ tf } = await initEngine());
   dir = await mkdtemp(join(tmpdir(), 'kaskade-store-'));
   fake = await FakeGcsServer.start();
-  store = openStore(loadStoreConfig({ KASKADE_STORAGE_ROOTS: `file://${dir}, gs://kaskade-bucket/jobs`, KASKADE_GCS_ENDPOINT: fake.endpoint }));
+  store = openStore(
+    loadStoreConfig({
+      KASKADE_STORAGE_ROOTS: `file://${dir}, gs://kaskade-bucket/jobs`,
+      KASKADE_GCS_ENDPOINT: fake.endpoint,
+    }),
+  );
 });
 afterAll(async () => {
   await fake.close();
@@ -25,16 +38,46 @@ afterAll(async () => {
 });
 
 describe('loadStoreConfig', () => {
-  const cases: { name: string; env: Record<string, string>; roots?: string[]; apiEndpoint?: string; error?: RegExp }[] = [
-    { name: 'default root under the working folder', env: {}, roots: ['file:///srv/app/.kaskade/store'] },
-    { name: 'a list of roots, spaces trimmed', env: { KASKADE_STORAGE_ROOTS: 'file:///data , gs://b-1/p' }, roots: ['file:///data', 'gs://b-1/p'] },
-    { name: 'an absolute path means file://', env: { KASKADE_STORAGE_ROOTS: '/mnt/nfs' }, roots: ['file:///mnt/nfs'] },
-    { name: 'the GCS endpoint of a fake', env: { KASKADE_GCS_ENDPOINT: 'http://127.0.0.1:9023' }, roots: ['file:///srv/app/.kaskade/store'], apiEndpoint: 'http://127.0.0.1:9023' },
-    { name: 'a relative path is refused', env: { KASKADE_STORAGE_ROOTS: 'data/store' }, error: /KASKADE_STORAGE_ROOTS/ },
-    { name: 'a root with .. is refused', env: { KASKADE_STORAGE_ROOTS: 'file:///data/../etc' }, error: /KASKADE_STORAGE_ROOTS/ },
-    { name: 'another scheme is refused', env: { KASKADE_STORAGE_ROOTS: 's3://bucket/x' }, error: /KASKADE_STORAGE_ROOTS/ },
-    { name: 'an endpoint that is not a URL is refused', env: { KASKADE_GCS_ENDPOINT: 'localhost:9023' }, error: /KASKADE_GCS_ENDPOINT/ },
-  ];
+  const cases: { name: string; env: Record<string, string>; roots?: string[]; apiEndpoint?: string; error?: RegExp }[] =
+    [
+      { name: 'default root under the working folder', env: {}, roots: ['file:///srv/app/.kaskade/store'] },
+      {
+        name: 'a list of roots, spaces trimmed',
+        env: { KASKADE_STORAGE_ROOTS: 'file:///data , gs://b-1/p' },
+        roots: ['file:///data', 'gs://b-1/p'],
+      },
+      {
+        name: 'an absolute path means file://',
+        env: { KASKADE_STORAGE_ROOTS: '/mnt/nfs' },
+        roots: ['file:///mnt/nfs'],
+      },
+      {
+        name: 'the GCS endpoint of a fake',
+        env: { KASKADE_GCS_ENDPOINT: 'http://127.0.0.1:9023' },
+        roots: ['file:///srv/app/.kaskade/store'],
+        apiEndpoint: 'http://127.0.0.1:9023',
+      },
+      {
+        name: 'a relative path is refused',
+        env: { KASKADE_STORAGE_ROOTS: 'data/store' },
+        error: /KASKADE_STORAGE_ROOTS/,
+      },
+      {
+        name: 'a root with .. is refused',
+        env: { KASKADE_STORAGE_ROOTS: 'file:///data/../etc' },
+        error: /KASKADE_STORAGE_ROOTS/,
+      },
+      {
+        name: 'another scheme is refused',
+        env: { KASKADE_STORAGE_ROOTS: 's3://bucket/x' },
+        error: /KASKADE_STORAGE_ROOTS/,
+      },
+      {
+        name: 'an endpoint that is not a URL is refused',
+        env: { KASKADE_GCS_ENDPOINT: 'localhost:9023' },
+        error: /KASKADE_GCS_ENDPOINT/,
+      },
+    ];
   it.each(cases)('$name', ({ env, roots, apiEndpoint, error }) => {
     if (error) {
       expect(() => loadStoreConfig(env, '/srv/app')).toThrow(ConfigError);
@@ -99,7 +142,13 @@ describe('safetensors blobs in the store', () => {
   it.each(cases)('$name: saveTensors / loadTensors round trip', async ({ url: at }) => {
     const url = at();
     const before = tf.memory().numTensors;
-    const saved = { m: tf.tensor2d([[1, 2], [3, 4]]), step: tf.scalar(7, 'int32') };
+    const saved = {
+      m: tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      step: tf.scalar(7, 'int32'),
+    };
     await saveTensors(store, url, saved, { metadata: { optimizer: 'adam' }, ifAbsent: true });
     await expect(saveTensors(store, url, saved, { ifAbsent: true })).rejects.toThrow(ConflictError);
     const { tensors, metadata } = await loadTensors(store, url, { maxBytes: 1 << 20 });

@@ -29,7 +29,9 @@ export interface StoreConfig {
  * `file://<cwd>/.kaskade/store`. KASKADE_GCS_ENDPOINT: another GCS endpoint (emulator, fake).
  */
 export function loadStoreConfig(env: Env = process.env, cwd: string = process.cwd()): StoreConfig {
-  const roots = envList(env, 'KASKADE_STORAGE_ROOTS', [`file://${cwd}/.kaskade/store`]).map((root) => (root.startsWith('/') ? `file://${root}` : root));
+  const roots = envList(env, 'KASKADE_STORAGE_ROOTS', [`file://${cwd}/.kaskade/store`]).map((root) =>
+    root.startsWith('/') ? `file://${root}` : root,
+  );
   for (const root of roots) {
     try {
       parseStoreUrl(root);
@@ -38,7 +40,8 @@ export function loadStoreConfig(env: Env = process.env, cwd: string = process.cw
     }
   }
   const apiEndpoint = envString(env, 'KASKADE_GCS_ENDPOINT', '');
-  if (apiEndpoint !== '' && !/^https?:\/\/[^/]+/.test(apiEndpoint)) throw new ConfigError(`KASKADE_GCS_ENDPOINT must be an http(s) URL, got "${apiEndpoint}"`);
+  if (apiEndpoint !== '' && !/^https?:\/\/[^/]+/.test(apiEndpoint))
+    throw new ConfigError(`KASKADE_GCS_ENDPOINT must be an http(s) URL, got "${apiEndpoint}"`);
   return { roots, ...(apiEndpoint === '' ? {} : { gcs: { apiEndpoint } }) };
 }
 

@@ -17,7 +17,12 @@ export interface PublishOptions {
   attempts?: number;
 }
 
-export async function publishLatest(store: Store, prefixUrl: string, value: string, options: PublishOptions = {}): Promise<void> {
+export async function publishLatest(
+  store: Store,
+  prefixUrl: string,
+  value: string,
+  options: PublishOptions = {},
+): Promise<void> {
   const pointer = joinStoreUrl(prefixUrl, LATEST);
   if ('expected' in options) {
     await store.swapPointer(pointer, options.expected, value);

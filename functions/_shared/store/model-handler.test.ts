@@ -24,7 +24,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kaskade-model-handler-'));
   fake = await FakeGcsServer.start();
   fileStore = new FileStore([`file://${dir}`]);
-  gcsStore = new GcsStore(['gs://kaskade-models/m'], { apiEndpoint: fake.endpoint, resumableThresholdBytes: 256 * 1024, chunkBytes: 256 * 1024 });
+  gcsStore = new GcsStore(['gs://kaskade-models/m'], {
+    apiEndpoint: fake.endpoint,
+    resumableThresholdBytes: 256 * 1024,
+    chunkBytes: 256 * 1024,
+  });
 });
 afterAll(async () => {
   await fake.close();
@@ -106,7 +110,7 @@ describe('modelHandler', () => {
     expect(writes.slice(0, -1).every((name) => name.endsWith('.bin'))).toBe(true);
   });
 
-  it('re-saving different weights never leaves model.json naming another save\'s shards', async () => {
+  it("re-saving different weights never leaves model.json naming another save's shards", async () => {
     const url = `file://${dir}/resave`;
     const first = smallModel();
     await first.save(fileStore.modelHandler(url));
@@ -114,7 +118,8 @@ describe('modelHandler', () => {
     const second = smallModel();
     await second.save(fileStore.modelHandler(url));
     // A reader holding the first model.json still finds the shards it names.
-    for (const path of (JSON.parse(firstJson) as { weightsManifest: { paths: string[] }[] }).weightsManifest[0]!.paths) {
+    for (const path of (JSON.parse(firstJson) as { weightsManifest: { paths: string[] }[] }).weightsManifest[0]!
+      .paths) {
       expect(await fileStore.exists(`${url}/${path}`)).toBe(true);
     }
     first.dispose();
@@ -122,17 +127,31 @@ describe('modelHandler', () => {
   });
 
   const damaged: { name: string; edit: (json: { weightsManifest: { paths: string[] }[] }) => void; error: RegExp }[] = [
-    { name: 'a shard path escaping the folder', edit: (j) => (j.weightsManifest[0]!.paths[0] = '../../etc/passwd'), error: /not a file name/ },
-    { name: 'a shard path with a slash', edit: (j) => (j.weightsManifest[0]!.paths[0] = 'sub/x.bin'), error: /not a file name/ },
+    {
+      name: 'a shard path escaping the folder',
+      edit: (j) => (j.weightsManifest[0]!.paths[0] = '../../etc/passwd'),
+      error: /not a file name/,
+    },
+    {
+      name: 'a shard path with a slash',
+      edit: (j) => (j.weightsManifest[0]!.paths[0] = 'sub/x.bin'),
+      error: /not a file name/,
+    },
     { name: 'a missing shard', edit: (j) => (j.weightsManifest[0]!.paths[0] = 'gone.bin'), error: /does not exist/ },
-    { name: 'no manifest', edit: (j) => delete (j as { weightsManifest?: unknown }).weightsManifest, error: /weightsManifest/ },
+    {
+      name: 'no manifest',
+      edit: (j) => delete (j as { weightsManifest?: unknown }).weightsManifest,
+      error: /weightsManifest/,
+    },
   ];
   it.each(damaged)('load refuses a model.json with $name', async ({ edit, error }) => {
     const url = `file://${dir}/damaged-${Math.random().toString(36).slice(2)}`;
     const model = smallModel();
     await model.save(fileStore.modelHandler(url));
     model.dispose();
-    const json = JSON.parse(new TextDecoder().decode(await fileStore.read(`${url}/model.json`))) as { weightsManifest: { paths: string[] }[] };
+    const json = JSON.parse(new TextDecoder().decode(await fileStore.read(`${url}/model.json`))) as {
+      weightsManifest: { paths: string[] }[];
+    };
     edit(json);
     await fileStore.write(`${url}/model.json`, new TextEncoder().encode(JSON.stringify(json)));
     await expect(tf.loadLayersModel(fileStore.modelHandler(url))).rejects.toThrow(error);

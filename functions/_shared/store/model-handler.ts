@@ -30,7 +30,11 @@ const BYTES_PER_DTYPE: Readonly<Record<string, number>> = {
   float16: 2,
 };
 
-export function createModelHandler(store: Pick<Store, 'read' | 'write'>, folderUrl: string, options: ModelHandlerOptions = {}): tf.io.IOHandler {
+export function createModelHandler(
+  store: Pick<Store, 'read' | 'write'>,
+  folderUrl: string,
+  options: ModelHandlerOptions = {},
+): tf.io.IOHandler {
   const maxModelJsonBytes = options.maxModelJsonBytes ?? 64 * 1024 * 1024;
   const maxWeightBytes = options.maxWeightBytes ?? 2 * 1024 * 1024 * 1024;
   const shardBytes = options.shardBytes ?? 4 * 1024 * 1024;
@@ -39,26 +43,38 @@ export function createModelHandler(store: Pick<Store, 'read' | 'write'>, folderU
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const topology = artifacts.modelTopology;
-      if (topology === undefined || topology instanceof ArrayBuffer) throw new BadInputError('only layers models (a JSON topology) can be saved');
-      const weights = artifacts.weightData === undefined ? new Uint8Array(0) : new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+      if (topology === undefined || topology instanceof ArrayBuffer)
+        throw new BadInputError('only layers models (a JSON topology) can be saved');
+      const weights =
+        artifacts.weightData === undefined
+          ? new Uint8Array(0)
+          : new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData));
       const shards = splitShards(weights, shardBytes);
       const tag = createHash('sha256').update(weights).digest('hex').slice(0, 16);
       const paths = shards.map((_, i) => `weights-${tag}-shard${i + 1}of${shards.length}.bin`);
-      await Promise.all(shards.map((shard, i) => store.write(at(paths[i] ?? ''), shard, { contentType: 'application/octet-stream' })));
+      await Promise.all(
+        shards.map((shard, i) => store.write(at(paths[i] ?? ''), shard, { contentType: 'application/octet-stream' })),
+      );
       const modelJson = toModelJson(artifacts, topology, [{ paths, weights: artifacts.weightSpecs ?? [] }]);
-      await store.write(at(MODEL_JSON), new TextEncoder().encode(JSON.stringify(modelJson)), { contentType: 'application/json' });
+      await store.write(at(MODEL_JSON), new TextEncoder().encode(JSON.stringify(modelJson)), {
+        contentType: 'application/json',
+      });
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      const modelJson = parseModelJson(await store.read(at(MODEL_JSON), { maxBytes: maxModelJsonBytes }), at(MODEL_JSON));
+      const modelJson = parseModelJson(
+        await store.read(at(MODEL_JSON), { maxBytes: maxModelJsonBytes }),
+        at(MODEL_JSON),
+      );
       return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
         const specs = tf.io.getWeightSpecs(manifest);
         const paths = manifest.flatMap((group) => group.paths);
         const shards = await Promise.all(paths.map((path) => store.read(at(path), { maxBytes: maxWeightBytes })));
         const total = shards.reduce((sum, shard) => sum + shard.byteLength, 0);
         const expected = expectedWeightBytes(specs);
-        if (total > maxWeightBytes) throw new BadInputError(`${folderUrl}: weights of ${total} bytes exceed the limit of ${maxWeightBytes}`);
+        if (total > maxWeightBytes)
+          throw new BadInputError(`${folderUrl}: weights of ${total} bytes exceed the limit of ${maxWeightBytes}`);
         if (expected !== undefined && expected !== total) {
           throw new BadInputError(`${folderUrl}: weight shards hold ${total} bytes, the manifest needs ${expected}`);
         }
@@ -69,9 +85,31 @@ export function createModelHandler(store: Pick<Store, 'read' | 'write'>, folderU
 }
 
 /** model.json as TF.js writes it: the artifacts without their weights, plus the manifest. */
-function toModelJson(artifacts: tf.io.ModelArtifacts, modelTopology: object, weightsManifest: tf.io.WeightsManifestConfig): tf.io.ModelJSON {
-  const { trainingConfig, format, generatedBy, convertedBy, signature, userDefinedMetadata, modelInitializer, initializerSignature } = artifacts;
-  const optional = { trainingConfig, format, generatedBy, convertedBy, signature, userDefinedMetadata, modelInitializer, initializerSignature };
+function toModelJson(
+  artifacts: tf.io.ModelArtifacts,
+  modelTopology: object,
+  weightsManifest: tf.io.WeightsManifestConfig,
+): tf.io.ModelJSON {
+  const {
+    trainingConfig,
+    format,
+    generatedBy,
+    convertedBy,
+    signature,
+    userDefinedMetadata,
+    modelInitializer,
+    initializerSignature,
+  } = artifacts;
+  const optional = {
+    trainingConfig,
+    format,
+    generatedBy,
+    convertedBy,
+    signature,
+    userDefinedMetadata,
+    modelInitializer,
+    initializerSignature,
+  };
   return {
     modelTopology,
     weightsManifest,
@@ -81,7 +119,8 @@ function toModelJson(artifacts: tf.io.ModelArtifacts, modelTopology: object, wei
 
 function splitShards(weights: Uint8Array, shardBytes: number): Uint8Array[] {
   const shards: Uint8Array[] = [];
-  for (let offset = 0; offset < weights.length; offset += shardBytes) shards.push(weights.subarray(offset, offset + shardBytes));
+  for (let offset = 0; offset < weights.length; offset += shardBytes)
+    shards.push(weights.subarray(offset, offset + shardBytes));
   return shards;
 }
 
@@ -93,15 +132,24 @@ function parseModelJson(bytes: Uint8Array, url: string): tf.io.ModelJSON {
   } catch (e) {
     throw new BadInputError(`${url} is not valid JSON`, { cause: e });
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BadInputError(`${url} is not a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new BadInputError(`${url} is not a JSON object`);
   const { modelTopology, weightsManifest } = parsed as Record<string, unknown>;
-  if (typeof modelTopology !== 'object' || modelTopology === null) throw new BadInputError(`${url} has no modelTopology`);
+  if (typeof modelTopology !== 'object' || modelTopology === null)
+    throw new BadInputError(`${url} has no modelTopology`);
   if (!Array.isArray(weightsManifest)) throw new BadInputError(`${url} has no weightsManifest list`);
   for (const group of weightsManifest as unknown[]) {
     const { paths, weights } = (group ?? {}) as Record<string, unknown>;
-    if (!Array.isArray(paths) || !Array.isArray(weights)) throw new BadInputError(`${url}: a weightsManifest group lacks paths or weights`);
+    if (!Array.isArray(paths) || !Array.isArray(weights))
+      throw new BadInputError(`${url}: a weightsManifest group lacks paths or weights`);
     for (const path of paths as unknown[]) {
-      if (typeof path !== 'string' || !/^[^/\\]+$/.test(path) || path === '.' || path === '..' || path.startsWith(RESERVED_PREFIX)) {
+      if (
+        typeof path !== 'string' ||
+        !/^[^/\\]+$/.test(path) ||
+        path === '.' ||
+        path === '..' ||
+        path.startsWith(RESERVED_PREFIX)
+      ) {
         throw new BadInputError(`${url}: weight path ${JSON.stringify(path)} is not a file name in the model folder`);
       }
     }
@@ -123,6 +171,7 @@ function expectedWeightBytes(specs: tf.io.WeightsManifestEntry[]): number | unde
 
 /** An ArrayBuffer holding exactly these bytes (no copy when the view already spans its buffer). */
 function ownArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer)
+    return bytes.buffer;
   return bytes.slice().buffer;
 }

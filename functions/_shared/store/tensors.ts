@@ -10,9 +10,17 @@ export interface SaveTensorsOptions {
   ifAbsent?: boolean;
 }
 
-export async function saveTensors(store: Store, url: string, tensors: Readonly<Record<string, tf.Tensor>>, options: SaveTensorsOptions = {}): Promise<void> {
+export async function saveTensors(
+  store: Store,
+  url: string,
+  tensors: Readonly<Record<string, tf.Tensor>>,
+  options: SaveTensorsOptions = {},
+): Promise<void> {
   const bytes = await encodeTfTensors(tensors, options.metadata);
-  await store.write(url, bytes, { contentType: 'application/octet-stream', ...(options.ifAbsent === true ? { ifAbsent: true } : {}) });
+  await store.write(url, bytes, {
+    contentType: 'application/octet-stream',
+    ...(options.ifAbsent === true ? { ifAbsent: true } : {}),
+  });
 }
 
 /** Reads and decodes a blob (refused above `maxBytes` before reading); the caller disposes the tensors. */

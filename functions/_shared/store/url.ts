@@ -48,10 +48,14 @@ export function parseStoreUrl(url: string): StoreLocation {
 
 function checkSegment(url: string, segment: string): void {
   if (segment === '') throw new ForbiddenPathError(`"${url}": empty path segment`);
-  if (segment === '.' || segment === '..') throw new ForbiddenPathError(`"${url}": "${segment}" segments are not allowed`);
-  if (ENCODED_DANGER.test(segment)) throw new ForbiddenPathError(`"${url}": percent-encoded dots, slashes or control characters are not allowed`);
-  if (segment.includes('\\') || CONTROL.test(segment)) throw new ForbiddenPathError(`"${url}": backslashes and control characters are not allowed`);
-  if (segment.startsWith(RESERVED_PREFIX)) throw new ForbiddenPathError(`"${url}": names starting with ${RESERVED_PREFIX} are reserved`);
+  if (segment === '.' || segment === '..')
+    throw new ForbiddenPathError(`"${url}": "${segment}" segments are not allowed`);
+  if (ENCODED_DANGER.test(segment))
+    throw new ForbiddenPathError(`"${url}": percent-encoded dots, slashes or control characters are not allowed`);
+  if (segment.includes('\\') || CONTROL.test(segment))
+    throw new ForbiddenPathError(`"${url}": backslashes and control characters are not allowed`);
+  if (segment.startsWith(RESERVED_PREFIX))
+    throw new ForbiddenPathError(`"${url}": names starting with ${RESERVED_PREFIX} are reserved`);
 }
 
 export function formatStoreUrl(location: StoreLocation): string {
@@ -75,15 +79,19 @@ export class StoreRoots {
   /** Parses `url` and proves it lies inside a root (whole segments: /a/bc is not inside /a/b). */
   confine(url: string, scheme?: Scheme): StoreLocation {
     const location = parseStoreUrl(url);
-    if (scheme !== undefined && location.scheme !== scheme) throw new ForbiddenPathError(`"${url}" is not a ${scheme}:// URL`);
-    if (!this.roots.some((root) => isInside(location, root))) throw new ForbiddenPathError(`"${url}" is outside the storage roots`);
+    if (scheme !== undefined && location.scheme !== scheme)
+      throw new ForbiddenPathError(`"${url}" is not a ${scheme}:// URL`);
+    if (!this.roots.some((root) => isInside(location, root)))
+      throw new ForbiddenPathError(`"${url}" is outside the storage roots`);
     return location;
   }
 
   /** Like confine, for an object: a folder URL (trailing '/') or a root itself is refused. */
   confineObject(url: string, scheme?: Scheme): StoreLocation {
     const location = this.confine(url, scheme);
-    const strictlyInside = this.roots.some((root) => isInside(location, root) && location.segments.length > root.segments.length);
+    const strictlyInside = this.roots.some(
+      (root) => isInside(location, root) && location.segments.length > root.segments.length,
+    );
     if (location.folder || !strictlyInside) throw new ForbiddenPathError(`"${url}" names a folder, not an object`);
     return location;
   }

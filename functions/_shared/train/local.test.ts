@@ -22,6 +22,8 @@ describe('trainLocally', () => {
   });
 
   it('refuses a model that cannot take the data', async () => {
-    await expect(trainLocally({ dataset: 'imdb:synthetic?train=2&test=1', epochs: 1, batchSize: 2, model: 'mnist-cnn' })).rejects.toThrow(BadInputError);
+    await expect(
+      trainLocally({ dataset: 'imdb:synthetic?train=2&test=1', epochs: 1, batchSize: 2, model: 'mnist-cnn' }),
+    ).rejects.toThrow(BadInputError);
   });
 });

@@ -51,11 +51,20 @@ function defaultModel(dataset: Dataset): LocalModelName {
   return dataset.kind === 'image' ? 'mnist-cnn' : 'imdb-fast';
 }
 
-function buildFor(tf: TF, dataset: Dataset, name: LocalModelName, seed: number | undefined, learningRate: number | undefined): tfjs.LayersModel {
+function buildFor(
+  tf: TF,
+  dataset: Dataset,
+  name: LocalModelName,
+  seed: number | undefined,
+  learningRate: number | undefined,
+): tfjs.LayersModel {
   const refuse = () => new BadInputError(`model ${name} cannot train on ${dataset.name} (${dataset.kind} data)`);
   if (dataset.kind === 'image') {
     if (name !== 'mnist-cnn') throw refuse();
-    return buildMnistCnn(tf, { ...(seed === undefined ? {} : { seed }), ...(learningRate === undefined ? {} : { learningRate }) });
+    return buildMnistCnn(tf, {
+      ...(seed === undefined ? {} : { seed }),
+      ...(learningRate === undefined ? {} : { learningRate }),
+    });
   }
   if (name === 'mnist-cnn') throw refuse();
   const model = buildImdbModel(tf, name, {
@@ -63,7 +72,8 @@ function buildFor(tf: TF, dataset: Dataset, name: LocalModelName, seed: number |
     maxLen: dataset.train.shape[0] ?? 1,
     ...(seed === undefined ? {} : { seed }),
   });
-  if (learningRate !== undefined) model.compile({ optimizer: tf.train.adam(learningRate), loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+  if (learningRate !== undefined)
+    model.compile({ optimizer: tf.train.adam(learningRate), loss: 'binaryCrossentropy', metrics: ['accuracy'] });
   return model;
 }
 
@@ -89,7 +99,12 @@ export async function trainLocally(options: LocalTrainOptions): Promise<LocalTra
       backend,
       dataset: dataset.name,
       model: name,
-      train: { n: dataset.train.n, samplesPerSec: trained.samplesPerSec, seconds: trained.seconds, epochs: trained.epochs },
+      train: {
+        n: dataset.train.n,
+        samplesPerSec: trained.samplesPerSec,
+        seconds: trained.seconds,
+        epochs: trained.epochs,
+      },
       test,
       loadSeconds,
       totalSeconds: (performance.now() - started) / 1000,

@@ -22,7 +22,13 @@ function mlp(seed = 1): tfjs.LayersModel {
   const m = tf.sequential();
   m.add(tf.layers.flatten({ inputShape: [28, 28, 1] }));
   m.add(tf.layers.dense({ units: 32, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
-  m.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  m.add(
+    tf.layers.dense({
+      units: 10,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+    }),
+  );
   m.compile({ optimizer: tf.train.adam(0.003), loss: 'categoricalCrossentropy' });
   return m;
 }
@@ -32,7 +38,11 @@ describe('trainEpochs', () => {
     const model = mlp();
     const train = subset(mnist.train, range(2000));
     const calls: number[] = [];
-    const first = await trainEpochs(tf, model, train, { epochs: 1, batchSize: 50, onBatch: ({ batch }) => calls.push(batch) });
+    const first = await trainEpochs(tf, model, train, {
+      epochs: 1,
+      batchSize: 50,
+      onBatch: ({ batch }) => calls.push(batch),
+    });
     expect(calls).toEqual(range(40));
     const tensors = tf.memory().numTensors; // the optimizer's slots now exist
     const more = await trainEpochs(tf, model, train, { epochs: 2, batchSize: 64, shuffleSeed: 7 });
@@ -75,8 +85,16 @@ describe('trainEpochs', () => {
   it('rejects data the model does not fit, and an uncompiled model', async () => {
     const model = mlp();
     const threeClasses: Examples = { ...subset(mnist.train, [0, 1]), classes: 3 };
-    await expect(trainEpochs(tf, model, threeClasses, { epochs: 1, batchSize: 2 })).rejects.toThrow(/10 units, the data has 3 classes/);
-    const wrongShape: Examples = { x: new Float32Array(2 * 100), y: new Uint8Array(2), n: 2, shape: [10, 10, 1], classes: 10 };
+    await expect(trainEpochs(tf, model, threeClasses, { epochs: 1, batchSize: 2 })).rejects.toThrow(
+      /10 units, the data has 3 classes/,
+    );
+    const wrongShape: Examples = {
+      x: new Float32Array(2 * 100),
+      y: new Uint8Array(2),
+      n: 2,
+      shape: [10, 10, 1],
+      classes: 10,
+    };
     await expect(trainEpochs(tf, model, wrongShape, { epochs: 1, batchSize: 2 })).rejects.toThrow(BadInputError);
     const raw = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 10 })] });
     const four: Examples = { x: new Float32Array(8), y: new Uint8Array(2), n: 2, shape: [4], classes: 10 };
@@ -89,7 +107,9 @@ describe('trainEpochs', () => {
 describe('evaluate', () => {
   /** A model that ignores its input: softmax(bias) or sigmoid(bias). */
   function constant(bias: number[], activation: 'softmax' | 'sigmoid'): tfjs.LayersModel {
-    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: bias.length, activation, kernelInitializer: 'zeros' })] });
+    const m = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [2], units: bias.length, activation, kernelInitializer: 'zeros' })],
+    });
     const values = [tf.zeros([2, bias.length]), tf.tensor1d(bias)];
     m.setWeights(values);
     tf.dispose(values);
@@ -138,7 +158,9 @@ describe('model weights as a WeightSet', () => {
     applyWeights(tf, b, weights, 'copy');
     expect(tf.memory().numTensors).toBe(before);
     expect(await readWeightSet(b)).toEqual(weights);
-    expect(() => applyWeights(tf, b, { w0000: { shape: [1], data: new Float32Array(1) } }, 'copy')).toThrow(/copy: 1 weights for a model with 4/);
+    expect(() => applyWeights(tf, b, { w0000: { shape: [1], data: new Float32Array(1) } }, 'copy')).toThrow(
+      /copy: 1 weights for a model with 4/,
+    );
     const wrong = { ...weights, w0003: { shape: [3], data: new Float32Array(3) } };
     expect(() => applyWeights(tf, b, wrong, 'copy')).toThrow(/weight w0003 has shape \[3\], the model's .* has \[10\]/);
     a.dispose();

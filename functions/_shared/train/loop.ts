@@ -63,7 +63,10 @@ function lossFunction(tfjs: TF, encoding: LabelEncoding): LossFn {
 function checkFits(model: tf.LayersModel, data: Examples): void {
   const input = model.inputs[0]?.shape.slice(1) ?? [];
   const ok = input.length === data.shape.length && input.every((d, i) => d === null || d === data.shape[i]);
-  if (!ok) throw new BadInputError(`model input [${input.join(', ')}] does not fit examples of shape [${data.shape.join(', ')}]`);
+  if (!ok)
+    throw new BadInputError(
+      `model input [${input.join(', ')}] does not fit examples of shape [${data.shape.join(', ')}]`,
+    );
 }
 
 function single(tfjs: TF, out: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.SymbolicTensor[]): tf.Tensor {
@@ -72,18 +75,25 @@ function single(tfjs: TF, out: tf.Tensor | tf.Tensor[] | tf.SymbolicTensor | tf.
 }
 
 function checkPositive(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new BadInputError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new BadInputError(`${name} must be a positive integer, got ${value}`);
 }
 
 /** Trains `epochs` passes over `data`; returns per-epoch loss and throughput. */
-export async function trainEpochs(tfjs: TF, model: tf.LayersModel, data: Examples, options: TrainOptions): Promise<TrainResult> {
+export async function trainEpochs(
+  tfjs: TF,
+  model: tf.LayersModel,
+  data: Examples,
+  options: TrainOptions,
+): Promise<TrainResult> {
   checkPositive('epochs', options.epochs);
   checkPositive('batchSize', options.batchSize);
   if (data.n === 0) throw new BadInputError('no training examples');
   checkFits(model, data);
   // Optimizer's instanceof check dereferences its operand, so test for absence first.
   const optimizer: tf.Optimizer | undefined = model.optimizer;
-  if (optimizer === undefined || !(optimizer instanceof tfjs.Optimizer)) throw new BadInputError('the model must be compiled before training');
+  if (optimizer === undefined || !(optimizer instanceof tfjs.Optimizer))
+    throw new BadInputError('the model must be compiled before training');
   const encoding = labelEncoding(model, data.classes);
   const step = makeTrainStep(tfjs, model, { loss: lossFunction(tfjs, encoding) });
   const batches = Math.ceil(data.n / options.batchSize);
@@ -129,9 +139,10 @@ export async function evaluate(tfjs: TF, model: tf.LayersModel, data: Examples, 
     const next = tfjs.tidy(() => {
       const { x, y } = batchTensors(tfjs, data, start, end, encoding);
       const pred = single(tfjs, model.predict(x));
-      const correct = encoding === 'binary'
-        ? tfjs.equal(tfjs.greater(pred, 0.5), tfjs.greater(y, 0.5))
-        : tfjs.equal(tfjs.argMax(pred, -1), tfjs.argMax(y, -1));
+      const correct =
+        encoding === 'binary'
+          ? tfjs.equal(tfjs.greater(pred, 0.5), tfjs.greater(y, 0.5))
+          : tfjs.equal(tfjs.argMax(pred, -1), tfjs.argMax(y, -1));
       const batchSums = tfjs.stack([tfjs.sum(loss(y, pred)), tfjs.sum(tfjs.cast(correct, 'float32'))]);
       return sums.add(batchSums);
     });

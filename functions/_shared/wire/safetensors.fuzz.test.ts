@@ -3,9 +3,15 @@
 // tensor it returns is consistent with its shape, and the whole run stays within a time bound.
 import { describe, expect, it } from 'vitest';
 import { PayloadTooLargeError, WireFormatError } from '../errors.js';
-import { BYTES_PER_ELEMENT, DTYPES, decodeTensors, elementCount, encodeTensors, type WireTensor } from './safetensors.js';
+import {
+  BYTES_PER_ELEMENT,
+  DTYPES,
+  decodeTensors,
+  elementCount,
+  encodeTensors,
+  type WireTensor,
+} from './safetensors.js';
 import { seededRandom } from '../data/random.js';
-
 
 type Rand = () => number;
 const int = (rand: Rand, bound: number): number => Math.floor(rand() * bound);
@@ -36,7 +42,23 @@ function randomEncoding(rand: Rand): Uint8Array {
   return encodeTensors(tensors, rand() < 0.5 ? { step: String(int(rand, 100)) } : undefined);
 }
 
-const JSON_NOISE = ['-1', '1e400', '0.5', '"F64"', '[]', '{}', 'null', '"__proto__"', '9007199254740993', ',', ']', '}', '"', '\\u0000', '18446744073709551616'];
+const JSON_NOISE = [
+  '-1',
+  '1e400',
+  '0.5',
+  '"F64"',
+  '[]',
+  '{}',
+  'null',
+  '"__proto__"',
+  '9007199254740993',
+  ',',
+  ']',
+  '}',
+  '"',
+  '\\u0000',
+  '18446744073709551616',
+];
 
 /** One random damage to a valid encoding: bytes, length prefix, header text, or truncation. */
 function mutate(rand: Rand, bytes: Uint8Array): Uint8Array {
@@ -53,7 +75,15 @@ function mutate(rand: Rand, bytes: Uint8Array): Uint8Array {
       return out.subarray(0, int(rand, out.length + 1));
     case 2: {
       const view = new DataView(out.buffer);
-      const choices = [0n, 1n, BigInt(Math.max(0, headerLength - 1)), BigInt(headerLength + 1), BigInt(out.length), 2n ** 63n, BigInt(int(rand, 1 << 30))];
+      const choices = [
+        0n,
+        1n,
+        BigInt(Math.max(0, headerLength - 1)),
+        BigInt(headerLength + 1),
+        BigInt(out.length),
+        2n ** 63n,
+        BigInt(int(rand, 1 << 30)),
+      ];
       view.setBigUint64(0, pick(rand, choices), true);
       return out;
     }
@@ -84,7 +114,12 @@ function mutate(rand: Rand, bytes: Uint8Array): Uint8Array {
     case 5: {
       // Insert or delete a few body bytes.
       const at = int(rand, out.length + 1);
-      if (rand() < 0.5) return Uint8Array.from([...out.subarray(0, at), ...Array.from({ length: 1 + int(rand, 8) }, () => int(rand, 256)), ...out.subarray(at)]);
+      if (rand() < 0.5)
+        return Uint8Array.from([
+          ...out.subarray(0, at),
+          ...Array.from({ length: 1 + int(rand, 8) }, () => int(rand, 256)),
+          ...out.subarray(at),
+        ]);
       return Uint8Array.from([...out.subarray(0, at), ...out.subarray(Math.min(out.length, at + 1 + int(rand, 8)))]);
     }
     default:
@@ -110,7 +145,8 @@ describe('decodeTensors under fuzzing', () => {
       } catch (e) {
         if (e instanceof PayloadTooLargeError) outcomes.tooLarge++;
         else if (e instanceof WireFormatError) outcomes.wireFormat++;
-        else throw new Error(`run ${runs}: untyped error on input ${Buffer.from(input).toString('base64')}`, { cause: e });
+        else
+          throw new Error(`run ${runs}: untyped error on input ${Buffer.from(input).toString('base64')}`, { cause: e });
       }
     }
     expect(runs).toBeGreaterThanOrEqual(5000);
@@ -124,7 +160,8 @@ describe('decodeTensors under fuzzing', () => {
     const rand = seededRandom(7);
     for (let k = 0; k < 20; k++) {
       const bytes = randomEncoding(rand);
-      for (let cut = 0; cut < bytes.length; cut++) expect(() => decodeTensors(bytes.subarray(0, cut))).toThrow(WireFormatError);
+      for (let cut = 0; cut < bytes.length; cut++)
+        expect(() => decodeTensors(bytes.subarray(0, cut))).toThrow(WireFormatError);
     }
   });
 });

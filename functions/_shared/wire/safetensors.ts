@@ -55,10 +55,15 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * laid out widest dtype first, then by name, so every tensor's data stays aligned to its element
  * size and decodes without copies.
  */
-export function encodeTensors(tensors: Readonly<Record<string, WireTensor>>, metadata?: Metadata): Uint8Array<ArrayBuffer> {
+export function encodeTensors(
+  tensors: Readonly<Record<string, WireTensor>>,
+  metadata?: Metadata,
+): Uint8Array<ArrayBuffer> {
   const entries = Object.entries(tensors);
   for (const [name, tensor] of entries) checkEncodable(name, tensor);
-  entries.sort(([a, ta], [b, tb]) => BYTES_PER_ELEMENT[tb.dtype] - BYTES_PER_ELEMENT[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0));
+  entries.sort(
+    ([a, ta], [b, tb]) => BYTES_PER_ELEMENT[tb.dtype] - BYTES_PER_ELEMENT[ta.dtype] || (a < b ? -1 : a > b ? 1 : 0),
+  );
 
   // Built by hand: JSON.stringify of an object would move integer-like names ("0", "1") first,
   // and the header order should follow the data order.
@@ -86,15 +91,22 @@ export function encodeTensors(tensors: Readonly<Record<string, WireTensor>>, met
 }
 
 function checkEncodable(name: string, tensor: WireTensor): void {
-  if (name === '' || name === METADATA_KEY || name === '__proto__') throw new BadInputError(`tensor name "${name}" is not allowed`);
-  if (!(DTYPES as readonly string[]).includes(tensor.dtype)) throw new BadInputError(`tensor "${name}": unknown dtype ${String(tensor.dtype)}`);
+  if (name === '' || name === METADATA_KEY || name === '__proto__')
+    throw new BadInputError(`tensor name "${name}" is not allowed`);
+  if (!(DTYPES as readonly string[]).includes(tensor.dtype))
+    throw new BadInputError(`tensor "${name}": unknown dtype ${String(tensor.dtype)}`);
   if (!(tensor.data instanceof ARRAY_CLASS[tensor.dtype])) {
     throw new BadInputError(`tensor "${name}": ${tensor.dtype} data must be a ${ARRAY_CLASS[tensor.dtype].name}`);
   }
   const count = elementCount(tensor.shape);
-  if (count === undefined) throw new BadInputError(`tensor "${name}": shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`);
+  if (count === undefined)
+    throw new BadInputError(
+      `tensor "${name}": shape ${JSON.stringify(tensor.shape)} is not a list of non-negative integers`,
+    );
   if (count !== tensor.data.length) {
-    throw new BadInputError(`tensor "${name}": shape ${JSON.stringify(tensor.shape)} holds ${count} elements, data has ${tensor.data.length}`);
+    throw new BadInputError(
+      `tensor "${name}": shape ${JSON.stringify(tensor.shape)} holds ${count} elements, data has ${tensor.data.length}`,
+    );
   }
 }
 
@@ -132,7 +144,8 @@ function writeLittleEndian(out: Uint8Array, at: number, data: WireTensor['data']
  */
 export function decodeTensors(bytes: Uint8Array, options: DecodeOptions = {}): DecodedTensors {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (bytes.length > maxBytes) throw new PayloadTooLargeError(`tensor payload of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
+  if (bytes.length > maxBytes)
+    throw new PayloadTooLargeError(`tensor payload of ${bytes.length} bytes exceeds the limit of ${maxBytes}`);
   const { header, dataStart } = readHeader(bytes);
   const bodyLength = bytes.length - dataStart;
 
@@ -165,10 +178,13 @@ interface TensorInfo {
 }
 
 function readHeader(bytes: Uint8Array): { header: Record<string, unknown>; dataStart: number } {
-  if (bytes.length < 8) throw new WireFormatError(`tensor payload of ${bytes.length} bytes is shorter than its 8-byte header length`);
+  if (bytes.length < 8)
+    throw new WireFormatError(`tensor payload of ${bytes.length} bytes is shorter than its 8-byte header length`);
   const declared = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (declared > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-    throw new WireFormatError(`header length ${declared} exceeds the payload (${bytes.length} bytes) or the ${MAX_HEADER_BYTES}-byte bound`);
+    throw new WireFormatError(
+      `header length ${declared} exceeds the payload (${bytes.length} bytes) or the ${MAX_HEADER_BYTES}-byte bound`,
+    );
   }
   const headerLength = Number(declared);
   const dataStart = 8 + headerLength;
@@ -194,7 +210,8 @@ function parseTensorInfo(name: string, value: unknown, bodyLength: number): Tens
   if (!isPlainObject(value)) throw new WireFormatError(`tensor "${name}": entry is not an object`);
   rejectProtoKey(value, `tensor "${name}"`);
   for (const key of Object.keys(value)) {
-    if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets') throw new WireFormatError(`tensor "${name}": unknown field "${key}"`);
+    if (key !== 'dtype' && key !== 'shape' && key !== 'data_offsets')
+      throw new WireFormatError(`tensor "${name}": unknown field "${key}"`);
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
@@ -203,16 +220,24 @@ function parseTensorInfo(name: string, value: unknown, bodyLength: number): Tens
   const known = dtype as DType;
   if (!Array.isArray(shape)) throw new WireFormatError(`tensor "${name}": shape is not a list`);
   const count = elementCount(shape);
-  if (count === undefined) throw new WireFormatError(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-  if (!Array.isArray(offsets) || offsets.length !== 2) throw new WireFormatError(`tensor "${name}": data_offsets is not [begin, end]`);
+  if (count === undefined)
+    throw new WireFormatError(
+      `tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
+    );
+  if (!Array.isArray(offsets) || offsets.length !== 2)
+    throw new WireFormatError(`tensor "${name}": data_offsets is not [begin, end]`);
   const [begin, end] = offsets as unknown[];
   if (!isIndex(begin) || !isIndex(end) || begin > end || end > bodyLength) {
-    throw new WireFormatError(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} fall outside the ${bodyLength}-byte body`);
+    throw new WireFormatError(
+      `tensor "${name}": data_offsets ${JSON.stringify(offsets)} fall outside the ${bodyLength}-byte body`,
+    );
   }
   // count ≤ MAX_SAFE_INTEGER, and the byte span is ≤ bodyLength, so this product cannot overflow
   // into a false match for any span that passed the check above.
   if (count * BYTES_PER_ELEMENT[known] !== end - begin) {
-    throw new WireFormatError(`tensor "${name}": shape ${JSON.stringify(shape)} of ${known} needs ${count * BYTES_PER_ELEMENT[known]} bytes, offsets span ${end - begin}`);
+    throw new WireFormatError(
+      `tensor "${name}": shape ${JSON.stringify(shape)} of ${known} needs ${count * BYTES_PER_ELEMENT[known]} bytes, offsets span ${end - begin}`,
+    );
   }
   return { dtype: known, shape: shape as number[], count, begin, end };
 }
@@ -236,10 +261,12 @@ function checkCoverage(spans: { name: string; begin: number; end: number }[], bo
   let cursor = 0;
   for (const span of spans) {
     if (span.begin < cursor) throw new WireFormatError(`tensor "${span.name}" overlaps the tensor before it`);
-    if (span.begin > cursor) throw new WireFormatError(`gap of ${span.begin - cursor} bytes before tensor "${span.name}"`);
+    if (span.begin > cursor)
+      throw new WireFormatError(`gap of ${span.begin - cursor} bytes before tensor "${span.name}"`);
     cursor = span.end;
   }
-  if (cursor !== bodyLength) throw new WireFormatError(`${bodyLength - cursor} bytes after the last tensor are not described by the header`);
+  if (cursor !== bodyLength)
+    throw new WireFormatError(`${bodyLength - cursor} bytes after the last tensor are not described by the header`);
 }
 
 function view(bytes: Uint8Array, dataStart: number, info: TensorInfo): WireTensor {
@@ -249,11 +276,23 @@ function view(bytes: Uint8Array, dataStart: number, info: TensorInfo): WireTenso
   const aligned = at % width === 0 && LITTLE_ENDIAN_HOST;
   switch (info.dtype) {
     case 'F32':
-      return { dtype: 'F32', shape, data: aligned ? new Float32Array(bytes.buffer, at, info.count) : copyOut(bytes, at, info, Float32Array) };
+      return {
+        dtype: 'F32',
+        shape,
+        data: aligned ? new Float32Array(bytes.buffer, at, info.count) : copyOut(bytes, at, info, Float32Array),
+      };
     case 'F16':
-      return { dtype: 'F16', shape, data: aligned ? new Uint16Array(bytes.buffer, at, info.count) : copyOut(bytes, at, info, Uint16Array) };
+      return {
+        dtype: 'F16',
+        shape,
+        data: aligned ? new Uint16Array(bytes.buffer, at, info.count) : copyOut(bytes, at, info, Uint16Array),
+      };
     case 'I32':
-      return { dtype: 'I32', shape, data: aligned ? new Int32Array(bytes.buffer, at, info.count) : copyOut(bytes, at, info, Int32Array) };
+      return {
+        dtype: 'I32',
+        shape,
+        data: aligned ? new Int32Array(bytes.buffer, at, info.count) : copyOut(bytes, at, info, Int32Array),
+      };
     case 'U8':
       return { dtype: 'U8', shape, data: new Uint8Array(bytes.buffer, at, info.count) };
     case 'BOOL':
@@ -273,7 +312,8 @@ function copyOut<T extends Float32Array | Uint16Array | Int32Array>(
   if (LITTLE_ENDIAN_HOST) copy.set(source);
   else {
     const width = BYTES_PER_ELEMENT[info.dtype];
-    for (let i = 0; i < copy.length; i += width) for (let b = 0; b < width; b++) copy[i + b] = source[i + width - 1 - b] ?? 0;
+    for (let i = 0; i < copy.length; i += width)
+      for (let b = 0; b < width; b++) copy[i + b] = source[i + width - 1 - b] ?? 0;
   }
   return new Kind(copy.buffer);
 }
@@ -303,5 +343,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 // JSON.parse makes "__proto__" an own property, harmless by itself, but any later copy with
 // plain assignment would rewrite a prototype: refuse it outright.
 function rejectProtoKey(value: Record<string, unknown>, where: string): void {
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) throw new WireFormatError(`${where}: key "__proto__" is not allowed`);
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__'))
+    throw new WireFormatError(`${where}: key "__proto__" is not allowed`);
 }

@@ -13,7 +13,10 @@ describe('TF.js tensors on the wire', () => {
   it('round-trips float32, int32 and bool tensors (values, shapes, dtypes) without leaking tensors', async () => {
     const before = tf.memory().numTensors;
     const sent = {
-      weights: tf.tensor2d([[1.5, -2], [3, 4e-20]]),
+      weights: tf.tensor2d([
+        [1.5, -2],
+        [3, 4e-20],
+      ]),
       labels: tf.tensor1d([3, 1, 4], 'int32'),
       mask: tf.tensor([true, false, true], [3], 'bool'),
       scalar: tf.scalar(7),

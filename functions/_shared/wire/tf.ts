@@ -6,7 +6,10 @@ import { float16ToFloat32 } from './float16.js';
 import { encodeTensors, type DecodedTensors, type Metadata, type WireTensor } from './safetensors.js';
 
 /** Reads each tensor's values (`tensor.data()`, no blocking sync) and encodes them. */
-export async function encodeTfTensors(tensors: Readonly<Record<string, tf.Tensor>>, metadata?: Metadata): Promise<Uint8Array<ArrayBuffer>> {
+export async function encodeTfTensors(
+  tensors: Readonly<Record<string, tf.Tensor>>,
+  metadata?: Metadata,
+): Promise<Uint8Array<ArrayBuffer>> {
   const entries = Object.entries(tensors);
   const values = await Promise.all(entries.map(([name, tensor]) => toWireTensor(name, tensor)));
   const wire: Record<string, WireTensor> = Object.create(null) as Record<string, WireTensor>;

@@ -34,4 +34,3 @@ function bar(labelText: string, p: number, top: boolean): HTMLLIElement {
   li.append(label, track, pct);
   return li;
 }
-

@@ -66,7 +66,13 @@ export function resample(g: Float32Array, w: number, box: Box, tw: number, th: n
  * centre of mass lands on the centre of the frame. 'object' framing fills the frame instead.
  * Null when there is no ink.
  */
-export function toModelInput(g: Float32Array, w: number, h: number, size: number, framing: 'digit' | 'object'): Float32Array | null {
+export function toModelInput(
+  g: Float32Array,
+  w: number,
+  h: number,
+  size: number,
+  framing: 'digit' | 'object',
+): Float32Array | null {
   const box = boundingBox(g, w, h, 0.08);
   if (!box) return null;
   const inner = framing === 'digit' ? Math.round((size * 20) / 28) : size;
@@ -86,7 +92,8 @@ export function toModelInput(g: Float32Array, w: number, h: number, size: number
   ox = Math.min(Math.max(Math.round(ox), 0), size - tw);
   oy = Math.min(Math.max(Math.round(oy), 0), size - th);
   const out = new Float32Array(size * size);
-  for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) out[(y + oy) * size + x + ox] = Math.min(1, patch[y * tw + x] ?? 0);
+  for (let y = 0; y < th; y++)
+    for (let x = 0; x < tw; x++) out[(y + oy) * size + x + ox] = Math.min(1, patch[y * tw + x] ?? 0);
   return out;
 }
 

@@ -73,9 +73,14 @@ async function metadataOf(name: string): Promise<ModelMetadata> {
 /** Fills the picker from the repository index, then shows the chosen model (retrying while none is published). */
 async function loadModels(): Promise<void> {
   try {
-    const index = await api<IndexEntry[]>('v2/repository/index', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const index = await api<IndexEntry[]>('v2/repository/index', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     if (index.length === 0) {
-      element('model-info', HTMLElement).textContent = 'No model is published yet. Waiting for a training job to finish…';
+      element('model-info', HTMLElement).textContent =
+        'No model is published yet. Waiting for a training job to finish…';
       setTimeout(() => void loadModels(), 3000);
       return;
     }
@@ -132,7 +137,8 @@ async function predictImage(): Promise<void> {
   const one = pad.read(input.height, input.framing);
   if (!one) return setStatus('Draw a digit first, or upload an image.');
   const data = new Array<number>(input.height * input.width * input.channels);
-  for (let i = 0; i < input.height * input.width; i++) for (let c = 0; c < input.channels; c++) data[i * input.channels + c] = one[i] ?? 0;
+  for (let i = 0; i < input.height * input.width; i++)
+    for (let c = 0; c < input.channels; c++) data[i * input.channels + c] = one[i] ?? 0;
   // A user's own ONNX image model names its input itself; Kaskade's models call it "image".
   const name = state.meta.inputs[0]?.name ?? 'image';
   await infer({ name, shape: [1, input.height, input.width, input.channels], datatype: 'FP32', data });
@@ -190,5 +196,8 @@ element('file', HTMLInputElement).addEventListener('change', (ev) => {
   void upload(input.files?.[0]);
 });
 element('predict-text', HTMLButtonElement).addEventListener('click', () => void predictText());
-element('model-picker', HTMLSelectElement).addEventListener('change', (ev) => void selectModel((ev.target as HTMLSelectElement).value));
+element('model-picker', HTMLSelectElement).addEventListener(
+  'change',
+  (ev) => void selectModel((ev.target as HTMLSelectElement).value),
+);
 void loadModels();

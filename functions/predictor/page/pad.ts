@@ -64,7 +64,12 @@ export class DrawingPad {
       ctx.fillStyle = '#fff';
       ctx.fillRect(x, y, w, h);
       ctx.drawImage(img, x, y, w, h);
-      const area = ctx.getImageData(Math.round(x), Math.round(y), Math.max(1, Math.round(w)), Math.max(1, Math.round(h)));
+      const area = ctx.getImageData(
+        Math.round(x),
+        Math.round(y),
+        Math.max(1, Math.round(w)),
+        Math.max(1, Math.round(h)),
+      );
       const ink = inkOnDark(grayscale(area), area.width, area.height);
       ink.forEach((b, i) => area.data.set([b, b, b, 255], 4 * i));
       ctx.fillStyle = '#000';
@@ -78,7 +83,10 @@ export class DrawingPad {
 
   #point(ev: PointerEvent): Point {
     const r = this.#pad.getBoundingClientRect();
-    return { x: (ev.clientX - r.left) * (this.#pad.width / r.width), y: (ev.clientY - r.top) * (this.#pad.height / r.height) };
+    return {
+      x: (ev.clientX - r.left) * (this.#pad.width / r.width),
+      y: (ev.clientY - r.top) * (this.#pad.height / r.height),
+    };
   }
 
   #stroke(from: Point, to: Point): void {

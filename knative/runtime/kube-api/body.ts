@@ -20,6 +20,9 @@ export async function readBody(req: IncomingMessage): Promise<unknown> {
   try {
     return yaml ? (parseYaml(text) as unknown) : (JSON.parse(text) as unknown);
   } catch (e) {
-    throw new BadInputError(`the request body is not valid ${yaml ? 'YAML' : 'JSON'}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new BadInputError(
+      `the request body is not valid ${yaml ? 'YAML' : 'JSON'}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
 }

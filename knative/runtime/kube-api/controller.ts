@@ -3,7 +3,11 @@
 // ConfigurationsReady, RoutesReady with reasons; URL, revisions, traffic, observedGeneration).
 // At start the manifests' services are put into the store (manifests win over saved copies).
 import { isDeepStrictEqual } from 'node:util';
-import type { KnativeCondition, KnativeService, KnativeServiceStatus } from '../../../functions/_shared/cluster/types.js';
+import type {
+  KnativeCondition,
+  KnativeService,
+  KnativeServiceStatus,
+} from '../../../functions/_shared/cluster/types.js';
 import type { Logger } from '../../../functions/_shared/log.js';
 import type { ServiceStore, StoreEvent } from './store.js';
 import { rfc3339 } from './status.js';
@@ -11,7 +15,11 @@ import { rfc3339 } from './status.js';
 /** What the controller needs from the runtime. */
 export interface ServiceRunner {
   /** Runs `service` as `revision` (replacing what ran under its name); reports each pod's readiness or failure. */
-  run(service: KnativeService, revision: string, events: { ready(): void; failed(message: string): void }): Promise<void>;
+  run(
+    service: KnativeService,
+    revision: string,
+    events: { ready(): void; failed(message: string): void },
+  ): Promise<void>;
   /** Drains and stops a service's workers. */
   stop(namespace: string, name: string): Promise<void>;
   /** The service's URL (for browsers and curl) and the address every HTTP client can use. */
@@ -33,13 +41,27 @@ export class ServiceController {
     const listed = new Set(manifestServices.map((m) => `${m.namespace}/${m.service.metadata.name}`));
     for (const s of this.store.list()) {
       const ns = s.metadata.namespace ?? '';
-      if (this.store.ownerOf(ns, s.metadata.name) === 'manifests' && !listed.has(`${ns}/${s.metadata.name}`)) await this.store.delete(ns, s.metadata.name);
+      if (this.store.ownerOf(ns, s.metadata.name) === 'manifests' && !listed.has(`${ns}/${s.metadata.name}`))
+        await this.store.delete(ns, s.metadata.name);
     }
     for (const { namespace, service } of manifestServices) {
       const current = this.store.get(namespace, service.metadata.name);
-      const plain = { apiVersion: service.apiVersion, kind: service.kind, metadata: { name: service.metadata.name, ...(service.metadata.labels ? { labels: service.metadata.labels } : {}), ...(service.metadata.annotations ? { annotations: service.metadata.annotations } : {}) }, spec: service.spec };
+      const plain = {
+        apiVersion: service.apiVersion,
+        kind: service.kind,
+        metadata: {
+          name: service.metadata.name,
+          ...(service.metadata.labels ? { labels: service.metadata.labels } : {}),
+          ...(service.metadata.annotations ? { annotations: service.metadata.annotations } : {}),
+        },
+        spec: service.spec,
+      };
       if (!current) await this.store.create(namespace, plain, 'manifests');
-      else if (!isDeepStrictEqual(current.spec, plain.spec) || this.store.ownerOf(namespace, service.metadata.name) !== 'manifests') await this.store.update(namespace, { ...plain, metadata: { ...plain.metadata } }, 'manifests');
+      else if (
+        !isDeepStrictEqual(current.spec, plain.spec) ||
+        this.store.ownerOf(namespace, service.metadata.name) !== 'manifests'
+      )
+        await this.store.update(namespace, { ...plain, metadata: { ...plain.metadata } }, 'manifests');
     }
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
     // Start waits until every service has its pool (not its pods), as the runtime always did.
@@ -62,7 +84,9 @@ export class ServiceController {
   }
 
   private track(p: Promise<unknown>): void {
-    const q = p.catch((err: unknown) => this.logger.error(`controller: ${err instanceof Error ? err.message : String(err)}`)).finally(() => this.work.delete(q));
+    const q = p
+      .catch((err: unknown) => this.logger.error(`controller: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => this.work.delete(q));
     this.work.add(q);
   }
 
@@ -92,7 +116,9 @@ export class ServiceController {
         failed,
       });
     } catch (e) {
-      this.logger.error(`service ${ns}/${name} (${revision}) cannot run: ${e instanceof Error ? e.message : String(e)}`);
+      this.logger.error(
+        `service ${ns}/${name} (${revision}) cannot run: ${e instanceof Error ? e.message : String(e)}`,
+      );
       failed(e instanceof Error ? e.message : String(e));
     }
   }
@@ -109,7 +135,12 @@ interface StatusInput {
 /** A Knative Service status for a revision that is starting (Unknown), serving (True) or failing (False). */
 export function statusOf(state: 'True' | 'False' | 'Unknown', i: StatusInput): KnativeServiceStatus {
   const now = rfc3339(new Date());
-  const cond = (type: string, status: KnativeCondition['status'], reason?: string, message?: string): KnativeCondition => ({
+  const cond = (
+    type: string,
+    status: KnativeCondition['status'],
+    reason?: string,
+    message?: string,
+  ): KnativeCondition => ({
     type,
     status,
     ...(reason !== undefined ? { reason } : {}),
@@ -131,8 +162,24 @@ export function statusOf(state: 'True' | 'False' | 'Unknown', i: StatusInput): K
   const serving = keep ? { latestReadyRevisionName: keep, url: i.urls.url, address: { url: i.urls.address } } : {};
   if (state === 'Unknown') {
     const waiting = `Configuration "${i.revision.replace(/-\d{5}$/, '')}" is waiting for a Revision to become ready.`;
-    return { ...base, ...serving, conditions: [cond('ConfigurationsReady', 'Unknown'), cond('Ready', 'Unknown', 'RevisionMissing', waiting), cond('RoutesReady', 'Unknown', 'RevisionMissing', waiting)] };
+    return {
+      ...base,
+      ...serving,
+      conditions: [
+        cond('ConfigurationsReady', 'Unknown'),
+        cond('Ready', 'Unknown', 'RevisionMissing', waiting),
+        cond('RoutesReady', 'Unknown', 'RevisionMissing', waiting),
+      ],
+    };
   }
   const failed = `Revision "${i.revision}" failed with message: ${i.message ?? 'unknown error'}.`;
-  return { ...base, ...serving, conditions: [cond('ConfigurationsReady', 'False', 'RevisionFailed', failed), cond('Ready', 'False', 'RevisionFailed', failed), cond('RoutesReady', 'False', 'RevisionMissing', failed)] };
+  return {
+    ...base,
+    ...serving,
+    conditions: [
+      cond('ConfigurationsReady', 'False', 'RevisionFailed', failed),
+      cond('Ready', 'False', 'RevisionFailed', failed),
+      cond('RoutesReady', 'False', 'RevisionMissing', failed),
+    ],
+  };
 }

@@ -34,20 +34,56 @@ interface ApiResource {
  */
 const GROUP_VERSIONS: Record<string, ApiResource[]> = {
   [SERVING_VERSION]: [
-    { name: 'services', singularName: 'service', namespaced: true, kind: 'Service', verbs: SERVICE_VERBS, shortNames: ['kservice', 'ksvc'], categories: ['all', 'knative', 'serving'] },
+    {
+      name: 'services',
+      singularName: 'service',
+      namespaced: true,
+      kind: 'Service',
+      verbs: SERVICE_VERBS,
+      shortNames: ['kservice', 'ksvc'],
+      categories: ['all', 'knative', 'serving'],
+    },
   ],
   'eventing.knative.dev/v1': [
-    { name: 'brokers', singularName: 'broker', namespaced: true, kind: 'Broker', verbs: [], categories: ['all', 'knative', 'eventing'] },
-    { name: 'triggers', singularName: 'trigger', namespaced: true, kind: 'Trigger', verbs: [], categories: ['all', 'knative', 'eventing'] },
+    {
+      name: 'brokers',
+      singularName: 'broker',
+      namespaced: true,
+      kind: 'Broker',
+      verbs: [],
+      categories: ['all', 'knative', 'eventing'],
+    },
+    {
+      name: 'triggers',
+      singularName: 'trigger',
+      namespaced: true,
+      kind: 'Trigger',
+      verbs: [],
+      categories: ['all', 'knative', 'eventing'],
+    },
   ],
   'sources.knative.dev/v1': [
-    { name: 'pingsources', singularName: 'pingsource', namespaced: true, kind: 'PingSource', verbs: [], categories: ['all', 'knative', 'sources'] },
+    {
+      name: 'pingsources',
+      singularName: 'pingsource',
+      namespaced: true,
+      kind: 'PingSource',
+      verbs: [],
+      categories: ['all', 'knative', 'sources'],
+    },
   ],
 };
 
 const CORE_RESOURCES: ApiResource[] = [
   { name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: ['get', 'list'], shortNames: ['no'] },
-  { name: 'configmaps', singularName: 'configmap', namespaced: true, kind: 'ConfigMap', verbs: ['get'], shortNames: ['cm'] },
+  {
+    name: 'configmaps',
+    singularName: 'configmap',
+    namespaced: true,
+    kind: 'ConfigMap',
+    verbs: ['get'],
+    shortNames: ['cm'],
+  },
 ];
 
 /**
@@ -55,18 +91,30 @@ const CORE_RESOURCES: ApiResource[] = [
  * resources (`brokers.eventing.knative.dev`, `configmaps`) left out of discovery, as on a cluster
  * where that CRD is not installed; a group left with no resources disappears too.
  */
-export function discoveryDocument(path: string, serverAddress: string, hidden: ReadonlySet<string> = new Set()): unknown {
+export function discoveryDocument(
+  path: string,
+  serverAddress: string,
+  hidden: ReadonlySet<string> = new Set(),
+): unknown {
   const visible = (groupVersion: string, list: readonly ApiResource[]): ApiResource[] => {
     const group = groupVersion.includes('/') ? groupVersion.slice(0, groupVersion.indexOf('/')) : '';
     return list.filter((r) => !hidden.has(group === '' ? r.name : `${r.name}.${group}`));
   };
   const groupVersions = Object.entries(GROUP_VERSIONS).filter(([gv, list]) => visible(gv, list).length > 0);
   if (path === '/version') return VERSION_INFO;
-  if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
-  if (path === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups: groupVersions.map(([gv]) => groupOf(gv)) };
-  if (path === '/api/v1') return { kind: 'APIResourceList', groupVersion: 'v1', resources: visible('v1', CORE_RESOURCES) };
+  if (path === '/api')
+    return {
+      kind: 'APIVersions',
+      versions: ['v1'],
+      serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }],
+    };
+  if (path === '/apis')
+    return { kind: 'APIGroupList', apiVersion: 'v1', groups: groupVersions.map(([gv]) => groupOf(gv)) };
+  if (path === '/api/v1')
+    return { kind: 'APIResourceList', groupVersion: 'v1', resources: visible('v1', CORE_RESOURCES) };
   for (const [gv, list] of groupVersions) {
-    if (path === `/apis/${gv}`) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources: visible(gv, list) };
+    if (path === `/apis/${gv}`)
+      return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources: visible(gv, list) };
     const group = groupOf(gv);
     if (path === `/apis/${group.name}`) return { kind: 'APIGroup', apiVersion: 'v1', ...group };
   }

@@ -61,20 +61,44 @@ export async function startKubeApi(o: KubeApiOptions): Promise<KubeApi> {
     readNodes(o.nodesFile ?? EXAMPLE_NODES, startedAt),
   ]);
   const authorizer = Authorizer.fromDocuments(o.docs, o.namespace);
-  const server = await startApiServer({ host: o.host, port: o.port, tls, store, nodes, tokens, authorizer, admit: o.admit, logger: o.logger, configMaps: manifestConfigMaps(o.docs, o.namespace), hidden: new Set(o.hide ?? []) });
+  const server = await startApiServer({
+    host: o.host,
+    port: o.port,
+    tls,
+    store,
+    nodes,
+    tokens,
+    authorizer,
+    admit: o.admit,
+    logger: o.logger,
+    configMaps: manifestConfigMaps(o.docs, o.namespace),
+    hidden: new Set(o.hide ?? []),
+  });
   const kubeconfig = join(o.stateDir, 'kubeconfig');
   // kubectl's default namespace: the one the manifests' services live in (a kustomization
   // usually sets one for all), else the runtime's.
   const namespaces = new Set(manifestServices(o.docs, o.namespace).map((m) => m.namespace));
   const contextNamespace = namespaces.size === 1 ? ([...namespaces][0] ?? o.namespace) : o.namespace;
-  await writeKubeconfig(kubeconfig, { server: server.url, caPem: tls.caCert, token: await tokens.admin(), user: 'kaskade-admin', namespace: contextNamespace });
+  await writeKubeconfig(kubeconfig, {
+    server: server.url,
+    caPem: tls.caCert,
+    token: await tokens.admin(),
+    user: 'kaskade-admin',
+    namespace: contextNamespace,
+  });
   let controller: ServiceController | undefined;
   // One folder per ServiceAccount, written once however many services run as it.
   const podEnvs = new Map<string, Promise<Record<string, string>>>();
   const podEnvOf = async (namespace: string, serviceAccount: string): Promise<Record<string, string>> => {
     const folder = join(dir, 'serviceaccounts', namespace, serviceAccount);
     const token = await tokens.serviceAccount(namespace, serviceAccount);
-    const path = await writeServiceAccountFolder(folder, { server: server.url, caPem: tls.caCert, token, user: `${namespace}-${serviceAccount}`, namespace });
+    const path = await writeServiceAccountFolder(folder, {
+      server: server.url,
+      caPem: tls.caCert,
+      token,
+      user: `${namespace}-${serviceAccount}`,
+      namespace,
+    });
     return { KUBECONFIG: path, KUBERNETES_SERVICE_HOST: o.host, KUBERNETES_SERVICE_PORT: String(server.port) };
   };
 
@@ -105,11 +129,21 @@ export async function startKubeApi(o: KubeApiOptions): Promise<KubeApi> {
   };
 }
 
-function manifestServices(docs: readonly RawDocument[], namespace: string): Array<{ namespace: string; service: KnativeService }> {
+function manifestServices(
+  docs: readonly RawDocument[],
+  namespace: string,
+): Array<{ namespace: string; service: KnativeService }> {
   const out: Array<{ namespace: string; service: KnativeService }> = [];
   for (const d of docs) {
     const v = d.value as Partial<KnativeService> | null;
-    if (typeof v !== 'object' || v === null || v.apiVersion !== 'serving.knative.dev/v1' || v.kind !== 'Service' || !v.metadata) continue;
+    if (
+      typeof v !== 'object' ||
+      v === null ||
+      v.apiVersion !== 'serving.knative.dev/v1' ||
+      v.kind !== 'Service' ||
+      !v.metadata
+    )
+      continue;
     out.push({ namespace: v.metadata.namespace ?? namespace, service: v as KnativeService });
   }
   return out;
@@ -118,10 +152,20 @@ function manifestServices(docs: readonly RawDocument[], namespace: string): Arra
 function manifestConfigMaps(docs: readonly RawDocument[], namespace: string): ConfigMapDoc[] {
   const out: ConfigMapDoc[] = [];
   for (const d of docs) {
-    const v = d.value as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown }; data?: Record<string, string> } | null;
+    const v = d.value as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+      data?: Record<string, string>;
+    } | null;
     if (v?.apiVersion !== 'v1' || v.kind !== 'ConfigMap' || typeof v.metadata?.name !== 'string') continue;
     const ns = typeof v.metadata.namespace === 'string' ? v.metadata.namespace : namespace;
-    out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { ...v.metadata, name: v.metadata.name, namespace: ns }, ...(v.data ? { data: v.data } : {}) });
+    out.push({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { ...v.metadata, name: v.metadata.name, namespace: ns },
+      ...(v.data ? { data: v.data } : {}),
+    });
   }
   return out;
 }

@@ -2,7 +2,15 @@
 // patch, delete, watch order, errors as Status objects, RBAC, what workers get, and restarts.
 import { readFile } from 'node:fs/promises';
 import { request, type RequestOptions } from 'node:https';
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  Watch,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EchoReply } from '../../../test/fixtures/functions/echo/echo.js';
 import type { KnativeService } from '../../../functions/_shared/cluster/types.js';
@@ -11,7 +19,10 @@ import { startKubeRuntime, type KubeRuntime } from '../../../test/support/kube-r
 
 const ref = { group: 'serving.knative.dev', version: 'v1', namespace: 'default', plural: 'services' };
 
-function echoService(name: string, extra: { annotations?: Record<string, string>; serviceAccountName?: string } = {}): KnativeService {
+function echoService(
+  name: string,
+  extra: { annotations?: Record<string, string>; serviceAccountName?: string } = {},
+): KnativeService {
   return {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Service',
@@ -19,17 +30,26 @@ function echoService(name: string, extra: { annotations?: Record<string, string>
     spec: {
       template: {
         metadata: { annotations: { 'autoscaling.knative.dev/initial-scale': '1', ...extra.annotations } },
-        spec: { ...(extra.serviceAccountName ? { serviceAccountName: extra.serviceAccountName } : {}), containers: [{ image: 'kaskade', env: [{ name: 'FUNCTION_TARGET', value: 'echo' }] }] },
+        spec: {
+          ...(extra.serviceAccountName ? { serviceAccountName: extra.serviceAccountName } : {}),
+          containers: [{ image: 'kaskade', env: [{ name: 'FUNCTION_TARGET', value: 'echo' }] }],
+        },
       },
     },
   };
 }
 
-async function apiError(p: Promise<unknown>): Promise<{ code: number; body: { reason?: string; message?: string; details?: { causes?: Array<{ field: string }> } } }> {
+async function apiError(
+  p: Promise<unknown>,
+): Promise<{
+  code: number;
+  body: { reason?: string; message?: string; details?: { causes?: Array<{ field: string }> } };
+}> {
   try {
     await p;
   } catch (e) {
-    if (e instanceof ApiException) return { code: e.code, body: (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as never };
+    if (e instanceof ApiException)
+      return { code: e.code, body: (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as never };
     throw e;
   }
   throw new Error('expected the call to fail');
@@ -61,8 +81,16 @@ describe('services through @kubernetes/client-node', () => {
     const body = created.data as KnativeService;
     expect(body.metadata).toMatchObject({ name: 'made', namespace: 'default', generation: 1 });
     const ready = await kubeCluster(kr.admin(), 'default').waitReady('made', { timeoutMs: 20_000 });
-    expect(ready.status).toMatchObject({ observedGeneration: 1, latestReadyRevisionName: 'made-00001', latestCreatedRevisionName: 'made-00001' });
-    expect(ready.status?.conditions?.map((c) => [c.type, c.status]).sort()).toEqual([['ConfigurationsReady', 'True'], ['Ready', 'True'], ['RoutesReady', 'True']]);
+    expect(ready.status).toMatchObject({
+      observedGeneration: 1,
+      latestReadyRevisionName: 'made-00001',
+      latestCreatedRevisionName: 'made-00001',
+    });
+    expect(ready.status?.conditions?.map((c) => [c.type, c.status]).sort()).toEqual([
+      ['ConfigurationsReady', 'True'],
+      ['Ready', 'True'],
+      ['RoutesReady', 'True'],
+    ]);
     const res = await fetch(`${kr.runtime.url('made')}/hi`);
     expect(res.status).toBe(200);
 
@@ -86,7 +114,11 @@ describe('services through @kubernetes/client-node', () => {
     expect(missing.body.details?.causes?.[0]?.field).toBe('metadata.resourceVersion');
     const fresh = structuredClone(current);
     fresh.metadata.labels = { app: 'fresh' };
-    const replaced = (await custom.replaceNamespacedCustomObject({ ...ref, name: 'made', body: fresh })) as KnativeService;
+    const replaced = (await custom.replaceNamespacedCustomObject({
+      ...ref,
+      name: 'made',
+      body: fresh,
+    })) as KnativeService;
     expect(replaced.metadata.labels).toEqual({ app: 'fresh' });
     expect(replaced.metadata.generation).toBe(1);
     expect(Number(replaced.metadata.resourceVersion)).toBeGreaterThan(Number(current.metadata.resourceVersion));
@@ -94,11 +126,18 @@ describe('services through @kubernetes/client-node', () => {
 
   it('patches with a merge patch (spec change: new generation, new revision) and a JSON patch', async () => {
     const merged = (await custom.patchNamespacedCustomObject(
-      { ...ref, name: 'made', body: { spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/max-scale': '2' } } } } } },
+      {
+        ...ref,
+        name: 'made',
+        body: { spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/max-scale': '2' } } } } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     )) as KnativeService;
     expect(merged.metadata.generation).toBe(2);
-    expect(merged.spec.template.metadata?.annotations).toMatchObject({ 'autoscaling.knative.dev/initial-scale': '1', 'autoscaling.knative.dev/max-scale': '2' });
+    expect(merged.spec.template.metadata?.annotations).toMatchObject({
+      'autoscaling.knative.dev/initial-scale': '1',
+      'autoscaling.knative.dev/max-scale': '2',
+    });
     const ready = await kubeCluster(kr.admin(), 'default').waitReady('made', { timeoutMs: 20_000 });
     expect(ready.status?.latestReadyRevisionName).toBe('made-00002');
 
@@ -147,10 +186,33 @@ describe('services through @kubernetes/client-node', () => {
 
 describe('bad requests', () => {
   const cases: Array<{ name: string; body: unknown; code: number; field?: string }> = [
-    { name: 'no containers', body: { ...echoService('bad'), spec: { template: { spec: { containers: [] } } } }, code: 422, field: 'spec.template.spec.containers' },
-    { name: 'no FUNCTION_TARGET', body: { ...echoService('bad'), spec: { template: { spec: { containers: [{ image: 'x' }] } } } }, code: 422, field: 'spec.template.spec.containers[0].env' },
-    { name: 'a function that does not exist', body: { ...echoService('bad'), spec: { template: { spec: { containers: [{ env: [{ name: 'FUNCTION_TARGET', value: 'nope' }] }] } } } }, code: 422, field: 'spec.template.spec.containers[0].env' },
-    { name: 'a bad autoscaling window', body: echoService('bad', { annotations: { 'autoscaling.knative.dev/window': '1s' } }), code: 422, field: 'spec.template.metadata.annotations.autoscaling.knative.dev/window' },
+    {
+      name: 'no containers',
+      body: { ...echoService('bad'), spec: { template: { spec: { containers: [] } } } },
+      code: 422,
+      field: 'spec.template.spec.containers',
+    },
+    {
+      name: 'no FUNCTION_TARGET',
+      body: { ...echoService('bad'), spec: { template: { spec: { containers: [{ image: 'x' }] } } } },
+      code: 422,
+      field: 'spec.template.spec.containers[0].env',
+    },
+    {
+      name: 'a function that does not exist',
+      body: {
+        ...echoService('bad'),
+        spec: { template: { spec: { containers: [{ env: [{ name: 'FUNCTION_TARGET', value: 'nope' }] }] } } },
+      },
+      code: 422,
+      field: 'spec.template.spec.containers[0].env',
+    },
+    {
+      name: 'a bad autoscaling window',
+      body: echoService('bad', { annotations: { 'autoscaling.knative.dev/window': '1s' } }),
+      code: 422,
+      field: 'spec.template.metadata.annotations.autoscaling.knative.dev/window',
+    },
     { name: 'the wrong kind', body: { ...echoService('bad'), kind: 'Deployment' }, code: 422, field: 'kind' },
     { name: 'no name', body: { ...echoService('bad'), metadata: {} }, code: 422, field: 'metadata.name' },
   ];
@@ -164,7 +226,13 @@ describe('bad requests', () => {
 
   it('answers a body that is not JSON with 400 BadRequest', async () => {
     const kc = kr.admin();
-    const res = await rawRequest(kc, 'POST', '/apis/serving.knative.dev/v1/namespaces/default/services', '{"apiVersion": ', 'application/json');
+    const res = await rawRequest(
+      kc,
+      'POST',
+      '/apis/serving.knative.dev/v1/namespaces/default/services',
+      '{"apiVersion": ',
+      'application/json',
+    );
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ kind: 'Status', reason: 'BadRequest', code: 400 });
   });
@@ -174,12 +242,16 @@ describe('RBAC and what a worker gets', () => {
   it("refuses a verb the ServiceAccount's Role lacks (403) and changes nothing", async () => {
     const sa = await kr.serviceAccount('controller');
     const asController = sa.makeApiClient(CustomObjectsApi);
-    expect(((await asController.listNamespacedCustomObject(ref)) as { items: unknown[] }).items.length).toBeGreaterThan(0);
+    expect(((await asController.listNamespacedCustomObject(ref)) as { items: unknown[] }).items.length).toBeGreaterThan(
+      0,
+    );
     const denied = await apiError(asController.deleteNamespacedCustomObject({ ...ref, name: 'echo' }));
     expect(denied.code).toBe(403);
     expect(denied.body.reason).toBe('Forbidden');
     expect(denied.body.message).toContain('system:serviceaccount:default:controller');
-    expect(await custom.getNamespacedCustomObject({ ...ref, name: 'echo' })).toMatchObject({ metadata: { name: 'echo' } });
+    expect(await custom.getNamespacedCustomObject({ ...ref, name: 'echo' })).toMatchObject({
+      metadata: { name: 'echo' },
+    });
     const nodes = await sa.makeApiClient(CoreV1Api).listNode({ labelSelector: 'machine=xavier' });
     expect(nodes.items.map((n) => n.metadata?.name)).toEqual(['xavier-1', 'xavier-2']);
   });
@@ -190,10 +262,18 @@ describe('RBAC and what a worker gets', () => {
   });
 
   it("gives a worker its ServiceAccount's kubeconfig and the API's address, which loadFromDefault() finds", async () => {
-    await custom.createNamespacedCustomObject({ ...ref, body: echoService('as-controller', { serviceAccountName: 'controller' }) });
+    await custom.createNamespacedCustomObject({
+      ...ref,
+      body: echoService('as-controller', { serviceAccountName: 'controller' }),
+    });
     await kubeCluster(kr.admin(), 'default').waitReady('as-controller', { timeoutMs: 20_000 });
     const reply = (await (await fetch(`${kr.runtime.url('as-controller')}/`)).json()) as EchoReply;
-    const environ = Object.fromEntries((await readFile(`/proc/${reply.pid}/environ`, 'utf8')).split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const environ = Object.fromEntries(
+      (await readFile(`/proc/${reply.pid}/environ`, 'utf8'))
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     expect(environ.KUBERNETES_SERVICE_HOST).toBe('127.0.0.1');
     expect(environ.KUBERNETES_SERVICE_PORT).toBe(String(kr.runtime.kubeApi.port));
     const saved = process.env.KUBECONFIG;
@@ -205,9 +285,17 @@ describe('RBAC and what a worker gets', () => {
       if (saved === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = saved;
     }
-    const denied = await apiError(kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ ...ref, name: 'as-controller' }));
+    const denied = await apiError(
+      kc.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ ...ref, name: 'as-controller' }),
+    );
     expect(denied.code).toBe(403);
-    expect(((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...ref, name: 'as-controller' })) as KnativeService).metadata.name).toBe('as-controller');
+    expect(
+      (
+        (await kc
+          .makeApiClient(CustomObjectsApi)
+          .getNamespacedCustomObject({ ...ref, name: 'as-controller' })) as KnativeService
+      ).metadata.name,
+    ).toBe('as-controller');
   });
 });
 
@@ -216,23 +304,43 @@ describe('restart', () => {
     await custom.createNamespacedCustomObject({ ...ref, body: echoService('survivor') });
     await kr.restart();
     const after = kr.admin().makeApiClient(CustomObjectsApi);
-    const names = ((await after.listNamespacedCustomObject(ref)) as { items: KnativeService[] }).items.map((s) => s.metadata.name);
+    const names = ((await after.listNamespacedCustomObject(ref)) as { items: KnativeService[] }).items.map(
+      (s) => s.metadata.name,
+    );
     expect(names).toEqual(expect.arrayContaining(['echo', 'survivor', 'as-controller']));
     await kubeCluster(kr.admin(), 'default').waitReady('survivor', { timeoutMs: 20_000 });
     expect((await fetch(`${kr.runtime.url('survivor')}/`)).status).toBe(200);
   });
 });
 
-async function rawRequest(kc: KubeConfig, method: string, path: string, body: string, contentType: string): Promise<{ status: number; body: unknown }> {
+async function rawRequest(
+  kc: KubeConfig,
+  method: string,
+  path: string,
+  body: string,
+  contentType: string,
+): Promise<{ status: number; body: unknown }> {
   const opts: RequestOptions & { headers?: Record<string, string> } = {};
   await kc.applyToHTTPSOptions(opts);
   const server = new URL(kc.getCurrentCluster()?.server ?? '');
   return new Promise((resolve, reject) => {
-    const req = request({ ...opts, method, hostname: server.hostname, port: server.port, path, headers: { ...opts.headers, 'content-type': contentType } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as unknown }));
-    });
+    const req = request(
+      {
+        ...opts,
+        method,
+        hostname: server.hostname,
+        port: server.port,
+        path,
+        headers: { ...opts.headers, 'content-type': contentType },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) as unknown }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

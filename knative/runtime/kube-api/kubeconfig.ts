@@ -17,7 +17,12 @@ export function kubeconfigYaml(s: KubeconfigSpec): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'kaskade-local', cluster: { server: s.server, 'certificate-authority-data': Buffer.from(s.caPem).toString('base64') } }],
+    clusters: [
+      {
+        name: 'kaskade-local',
+        cluster: { server: s.server, 'certificate-authority-data': Buffer.from(s.caPem).toString('base64') },
+      },
+    ],
     users: [{ name: s.user, user: { token: s.token } }],
     contexts: [{ name: 'kaskade-local', context: { cluster: 'kaskade-local', user: s.user, namespace: s.namespace } }],
     'current-context': 'kaskade-local',

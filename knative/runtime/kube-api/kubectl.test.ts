@@ -14,9 +14,16 @@ function kubectl(...args: string[]): Promise<{ code: number; stdout: string; std
   return kubectlWith(kr.runtime.kubeApi.kubeconfig, ...args);
 }
 
-async function kubectlWith(kubeconfig: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function kubectlWith(
+  kubeconfig: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.env.KASKADE_KUBECTL ?? 'kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
+    const { stdout, stderr } = await run(
+      process.env.KASKADE_KUBECTL ?? 'kubectl',
+      ['--kubeconfig', kubeconfig, ...args],
+      { timeout: 30_000 },
+    );
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -60,7 +67,13 @@ describe('kubectl', () => {
 
   it('get nodes lists the example edge cluster, and a label selector narrows it', async () => {
     const all = await kubectl('get', 'nodes');
-    expect(all.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['xavier-1', 'xavier-2', 'tx2-1', 'nano-1']);
+    expect(
+      all.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(['xavier-1', 'xavier-2', 'tx2-1', 'nano-1']);
     const tx2 = await kubectl('get', 'nodes', '-l', 'machine=tx2', '-o', 'jsonpath={.items[*].metadata.name}');
     expect(tx2.stdout).toBe('tx2-1');
   });
@@ -69,13 +82,17 @@ describe('kubectl', () => {
     const file = join(kr.stateDir, 'applied.yaml');
     await writeFile(file, manifest('one'));
     expect((await kubectl('apply', '-f', file)).stdout).toContain('service.serving.knative.dev/applied created');
-    expect((await kubectl('wait', '--for=condition=Ready', 'ksvc/applied', '--timeout=30s')).stdout).toContain('condition met');
+    expect((await kubectl('wait', '--for=condition=Ready', 'ksvc/applied', '--timeout=30s')).stdout).toContain(
+      'condition met',
+    );
     expect((await kubectl('apply', '-f', file)).stdout).toContain('unchanged');
     await writeFile(file, manifest('two'));
     expect((await kubectl('apply', '-f', file)).stdout).toContain('configured');
     expect((await kubectl('get', 'ksvc', 'applied', '-o', 'jsonpath={.metadata.generation}')).stdout).toBe('2');
     expect((await kubectl('wait', '--for=condition=Ready', 'ksvc/applied', '--timeout=30s')).code).toBe(0);
-    expect((await kubectl('get', 'ksvc', 'applied', '-o', 'jsonpath={.status.latestReadyRevisionName}')).stdout).toBe('applied-00002');
+    expect((await kubectl('get', 'ksvc', 'applied', '-o', 'jsonpath={.status.latestReadyRevisionName}')).stdout).toBe(
+      'applied-00002',
+    );
   });
 
   it('delete removes the service, and a second delete says NotFound', async () => {
@@ -88,7 +105,9 @@ describe('kubectl', () => {
 
   it('a ServiceAccount without the verb is refused with Forbidden', async () => {
     const saConfig = await kr.runtime.kubeApi.serviceAccountKubeconfig('default', 'controller');
-    expect((await kubectlWith(saConfig, 'get', 'ksvc', 'echo', '-o', 'name')).stdout.trim()).toBe('service.serving.knative.dev/echo');
+    expect((await kubectlWith(saConfig, 'get', 'ksvc', 'echo', '-o', 'name')).stdout.trim()).toBe(
+      'service.serving.knative.dev/echo',
+    );
     const denied = await kubectlWith(saConfig, 'delete', 'ksvc', 'echo');
     expect(denied.code).not.toBe(0);
     expect(denied.stderr).toContain('Forbidden');

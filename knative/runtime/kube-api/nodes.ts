@@ -12,17 +12,33 @@ export const EXAMPLE_NODES = fileURLToPath(new URL('./edge-nodes.yaml', import.m
 export interface KubeNode {
   apiVersion: 'v1';
   kind: 'Node';
-  metadata: { name: string; uid: string; labels: Record<string, string>; resourceVersion: string; creationTimestamp: string };
+  metadata: {
+    name: string;
+    uid: string;
+    labels: Record<string, string>;
+    resourceVersion: string;
+    creationTimestamp: string;
+  };
   spec: Record<string, never>;
   status: {
     capacity: Record<string, string>;
     allocatable: Record<string, string>;
-    conditions: Array<{ type: string; status: string; reason: string; message: string; lastHeartbeatTime: string; lastTransitionTime: string }>;
+    conditions: Array<{
+      type: string;
+      status: string;
+      reason: string;
+      message: string;
+      lastHeartbeatTime: string;
+      lastTransitionTime: string;
+    }>;
     nodeInfo: Record<string, string>;
   };
 }
 
-const quantity = z.union([z.string().regex(/^[0-9.]+([KMGTPE]i?|m)?$/, 'must be a Kubernetes quantity like 4, 500m or 8Gi'), z.number().nonnegative().transform(String)]);
+const quantity = z.union([
+  z.string().regex(/^[0-9.]+([KMGTPE]i?|m)?$/, 'must be a Kubernetes quantity like 4, 500m or 8Gi'),
+  z.number().nonnegative().transform(String),
+]);
 const nodeFile = z.looseObject({
   nodes: z.array(
     z.looseObject({
@@ -41,18 +57,39 @@ export async function readNodes(path: string, startedAt: string): Promise<KubeNo
   const r = nodeFile.safeParse(parse(text));
   if (!r.success) {
     const first = r.error.issues[0];
-    throw new ConfigError(`node file ${path}: ${first ? `${first.path.join('.')}: ${first.message}` : r.error.message}`);
+    throw new ConfigError(
+      `node file ${path}: ${first ? `${first.path.join('.')}: ${first.message}` : r.error.message}`,
+    );
   }
   return r.data.nodes.map((n, i) => ({
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: { name: n.name, uid: `node-${i}-${n.name}`, labels: { 'kubernetes.io/hostname': n.name, ...n.labels }, resourceVersion: '1', creationTimestamp: startedAt },
+    metadata: {
+      name: n.name,
+      uid: `node-${i}-${n.name}`,
+      labels: { 'kubernetes.io/hostname': n.name, ...n.labels },
+      resourceVersion: '1',
+      creationTimestamp: startedAt,
+    },
     spec: {},
     status: {
       capacity: n.allocatable,
       allocatable: n.allocatable,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'node from the local runtime node file', lastHeartbeatTime: startedAt, lastTransitionTime: startedAt }],
-      nodeInfo: { architecture: n.labels['kubernetes.io/arch'] ?? 'amd64', operatingSystem: 'linux', kubeletVersion: 'v1.32.0-kaskade' },
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'node from the local runtime node file',
+          lastHeartbeatTime: startedAt,
+          lastTransitionTime: startedAt,
+        },
+      ],
+      nodeInfo: {
+        architecture: n.labels['kubernetes.io/arch'] ?? 'amd64',
+        operatingSystem: 'linux',
+        kubeletVersion: 'v1.32.0-kaskade',
+      },
     },
   }));
 }

@@ -12,7 +12,13 @@ function operation(action: string, body: boolean): unknown {
   return {
     'x-kubernetes-action': action,
     'x-kubernetes-group-version-kind': GVK[0],
-    parameters: body ? [{ name: 'fieldValidation', in: 'query', schema: { type: 'string' } }, { name: 'fieldManager', in: 'query', schema: { type: 'string' } }, { name: 'dryRun', in: 'query', schema: { type: 'string' } }] : [],
+    parameters: body
+      ? [
+          { name: 'fieldValidation', in: 'query', schema: { type: 'string' } },
+          { name: 'fieldManager', in: 'query', schema: { type: 'string' } },
+          { name: 'dryRun', in: 'query', schema: { type: 'string' } },
+        ]
+      : [],
     ...(body ? { requestBody: { content: { 'application/json': { schema: SCHEMA_REF } } } } : {}),
     responses: { '200': { description: 'OK', content: { 'application/json': { schema: SCHEMA_REF } } } },
   };
@@ -22,15 +28,29 @@ const SERVING_DOC = {
   openapi: '3.0.0',
   info: { title: 'Kaskade local runtime', version: 'v1.32.0-kaskade' },
   paths: {
-    [`/apis/${SERVING_GROUP}/v1/namespaces/{namespace}/services`]: { get: operation('list', false), post: operation('post', true) },
-    [`/apis/${SERVING_GROUP}/v1/namespaces/{namespace}/services/{name}`]: { get: operation('get', false), put: operation('put', true), patch: operation('patch', true), delete: operation('delete', false) },
+    [`/apis/${SERVING_GROUP}/v1/namespaces/{namespace}/services`]: {
+      get: operation('list', false),
+      post: operation('post', true),
+    },
+    [`/apis/${SERVING_GROUP}/v1/namespaces/{namespace}/services/{name}`]: {
+      get: operation('get', false),
+      put: operation('put', true),
+      patch: operation('patch', true),
+      delete: operation('delete', false),
+    },
   },
   components: {
     schemas: {
       'dev.knative.serving.v1.Service': {
         type: 'object',
         'x-kubernetes-group-version-kind': GVK,
-        properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: open, spec: open, status: open },
+        properties: {
+          apiVersion: { type: 'string' },
+          kind: { type: 'string' },
+          metadata: open,
+          spec: open,
+          status: open,
+        },
       },
     },
   },
@@ -41,7 +61,8 @@ const HASH = createHash('sha256').update(JSON.stringify(SERVING_DOC)).digest('he
 
 /** The document at `path` (`/openapi/v3` or a group version under it), or undefined. */
 export function openApiDocument(path: string): unknown {
-  if (path === '/openapi/v3' || path === '/openapi/v3/') return { paths: { [SERVING_PATH]: { serverRelativeURL: `/openapi/v3/${SERVING_PATH}?hash=${HASH}` } } };
+  if (path === '/openapi/v3' || path === '/openapi/v3/')
+    return { paths: { [SERVING_PATH]: { serverRelativeURL: `/openapi/v3/${SERVING_PATH}?hash=${HASH}` } } };
   if (path === `/openapi/v3/${SERVING_PATH}`) return SERVING_DOC;
   return undefined;
 }

@@ -19,11 +19,18 @@ export function applyPatch(target: unknown, patch: unknown, contentType: string)
     try {
       return fastJsonPatch.applyPatch(doc, patch as Operation[], true, true).newDocument;
     } catch (e) {
-      const path = typeof e === 'object' && e !== null && 'operation' in e ? String((e.operation as { path?: unknown }).path) : '';
-      throw new InvalidFieldError(path, `JSON patch failed${path ? ` at ${path}` : ''}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { cause: e });
+      const path =
+        typeof e === 'object' && e !== null && 'operation' in e ? String((e.operation as { path?: unknown }).path) : '';
+      throw new InvalidFieldError(
+        path,
+        `JSON patch failed${path ? ` at ${path}` : ''}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+        { cause: e },
+      );
     }
   }
-  throw new BadInputError(`unsupported patch content type "${contentType}" (use ${MERGE_PATCH}, ${STRATEGIC_MERGE_PATCH} or ${JSON_PATCH})`);
+  throw new BadInputError(
+    `unsupported patch content type "${contentType}" (use ${MERGE_PATCH}, ${STRATEGIC_MERGE_PATCH} or ${JSON_PATCH})`,
+  );
 }
 
 /** RFC 7386: objects merge key by key, null removes a key, anything else replaces. */

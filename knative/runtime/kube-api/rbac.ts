@@ -36,12 +36,22 @@ interface Binding {
   subjects: Array<{ kind: string; name: string; namespace?: string }>;
 }
 
-const rule = z.looseObject({ apiGroups: z.array(z.string()).default([]), resources: z.array(z.string()).default([]), verbs: z.array(z.string()), resourceNames: z.array(z.string()).optional() });
-const role = z.looseObject({ metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }), rules: z.array(rule).default([]) });
+const rule = z.looseObject({
+  apiGroups: z.array(z.string()).default([]),
+  resources: z.array(z.string()).default([]),
+  verbs: z.array(z.string()),
+  resourceNames: z.array(z.string()).optional(),
+});
+const role = z.looseObject({
+  metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }),
+  rules: z.array(rule).default([]),
+});
 const binding = z.looseObject({
   metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }),
   roleRef: z.looseObject({ kind: z.enum(['Role', 'ClusterRole']), name: z.string() }),
-  subjects: z.array(z.looseObject({ kind: z.string(), name: z.string(), namespace: z.string().optional() })).default([]),
+  subjects: z
+    .array(z.looseObject({ kind: z.string(), name: z.string(), namespace: z.string().optional() }))
+    .default([]),
 });
 const named = z.looseObject({ metadata: z.looseObject({ name: z.string(), namespace: z.string().optional() }) });
 
@@ -60,21 +70,33 @@ export class Authorizer {
       const kind = v.kind;
       if (kind === 'ServiceAccount' && v.apiVersion === 'v1') {
         const r = named.safeParse(v);
-        if (r.success) a.serviceAccounts.add(`${r.data.metadata.namespace ?? defaultNamespace}/${r.data.metadata.name}`);
+        if (r.success)
+          a.serviceAccounts.add(`${r.data.metadata.namespace ?? defaultNamespace}/${r.data.metadata.name}`);
         continue;
       }
       if (typeof v.apiVersion !== 'string' || !v.apiVersion.startsWith('rbac.authorization.k8s.io/')) continue;
       if (kind === 'Role' || kind === 'ClusterRole') {
         const r = role.safeParse(v);
         if (!r.success) continue;
-        const key = kind === 'Role' ? `Role/${r.data.metadata.namespace ?? defaultNamespace}/${r.data.metadata.name}` : `ClusterRole/${r.data.metadata.name}`;
+        const key =
+          kind === 'Role'
+            ? `Role/${r.data.metadata.namespace ?? defaultNamespace}/${r.data.metadata.name}`
+            : `ClusterRole/${r.data.metadata.name}`;
         a.roles.set(key, r.data.rules);
       } else if (kind === 'RoleBinding' || kind === 'ClusterRoleBinding') {
         const r = binding.safeParse(v);
         if (!r.success) continue;
         const namespace = kind === 'RoleBinding' ? (r.data.metadata.namespace ?? defaultNamespace) : undefined;
-        const subjects = r.data.subjects.map((s) => ({ kind: s.kind, name: s.name, ...(s.kind === 'ServiceAccount' ? { namespace: s.namespace ?? namespace ?? defaultNamespace } : {}) }));
-        a.bindings.push({ ...(namespace !== undefined ? { namespace } : {}), role: { kind: r.data.roleRef.kind, name: r.data.roleRef.name }, subjects });
+        const subjects = r.data.subjects.map((s) => ({
+          kind: s.kind,
+          name: s.name,
+          ...(s.kind === 'ServiceAccount' ? { namespace: s.namespace ?? namespace ?? defaultNamespace } : {}),
+        }));
+        a.bindings.push({
+          ...(namespace !== undefined ? { namespace } : {}),
+          role: { kind: r.data.roleRef.kind, name: r.data.roleRef.name },
+          subjects,
+        });
       }
     }
     return a;
@@ -94,7 +116,10 @@ export class Authorizer {
 
 /** The identity of a ServiceAccount's token, with the groups Kubernetes gives it. */
 export function serviceAccountIdentity(namespace: string, name: string): Identity {
-  return { user: `system:serviceaccount:${namespace}:${name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'] };
+  return {
+    user: `system:serviceaccount:${namespace}:${name}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+  };
 }
 
 export function adminIdentity(): Identity {
@@ -111,6 +136,7 @@ function matches(s: { kind: string; name: string; namespace?: string }, who: Ide
 function ruleAllows(r: Rule, req: Request): boolean {
   const any = (list: string[], v: string): boolean => list.includes('*') || list.includes(v);
   if (!any(r.verbs, req.verb) || !any(r.apiGroups, req.apiGroup) || !any(r.resources, req.resource)) return false;
-  if (r.resourceNames && r.resourceNames.length > 0) return req.name !== undefined && r.resourceNames.includes(req.name);
+  if (r.resourceNames && r.resourceNames.length > 0)
+    return req.name !== undefined && r.resourceNames.includes(req.name);
   return true;
 }

@@ -12,11 +12,16 @@ export function labelMatcher(selector: string | null | undefined): Matcher {
 }
 
 /** A field selector over the fields this API supports: metadata.name and metadata.namespace. */
-export function fieldMatcher(selector: string | null | undefined): (o: { metadata: { name: string; namespace?: string } }) => boolean {
+export function fieldMatcher(
+  selector: string | null | undefined,
+): (o: { metadata: { name: string; namespace?: string } }) => boolean {
   if (!selector || selector.trim() === '') return () => true;
   const tests = selector.split(',').map((term) => {
     const m = /^\s*(metadata\.name|metadata\.namespace)\s*(==|=|!=)\s*([^\s]*)\s*$/.exec(term);
-    if (!m) throw new BadInputError(`fieldSelector: "${term}" is not supported (only metadata.name and metadata.namespace with =, ==, !=)`);
+    if (!m)
+      throw new BadInputError(
+        `fieldSelector: "${term}" is not supported (only metadata.name and metadata.namespace with =, ==, !=)`,
+      );
     const [, field, op, value] = m as unknown as [string, string, string, string];
     return (o: { metadata: { name: string; namespace?: string } }): boolean => {
       const actual = field === 'metadata.name' ? o.metadata.name : (o.metadata.namespace ?? '');
@@ -59,7 +64,9 @@ function labelTerm(term: string, whole: string): Matcher {
   if (m) {
     const key = m[1] ?? '';
     const values = new Set((m[4] ?? '').split(',').map((v) => v.trim()));
-    return m[3] === 'in' ? (l) => l[key] !== undefined && values.has(l[key]) : (l) => l[key] === undefined || !values.has(l[key]);
+    return m[3] === 'in'
+      ? (l) => l[key] !== undefined && values.has(l[key])
+      : (l) => l[key] === undefined || !values.has(l[key]);
   }
   m = new RegExp(`^(!?)\\s*(${KEY})$`).exec(term);
   if (m) {

@@ -54,7 +54,9 @@ interface Target {
   name?: string;
 }
 
-const SERVICES = new RegExp(`^/apis/${SERVING_GROUP.replace(/\./g, '\\.')}/v1(?:/namespaces/([^/]+))?/services(?:/([^/]+))?/?$`);
+const SERVICES = new RegExp(
+  `^/apis/${SERVING_GROUP.replace(/\./g, '\\.')}/v1(?:/namespaces/([^/]+))?/services(?:/([^/]+))?/?$`,
+);
 const NODES = /^\/api\/v1\/nodes(?:\/([^/]+))?\/?$/;
 const CONFIGMAP = /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)\/?$/;
 
@@ -73,7 +75,14 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new ConfigError(`port ${o.port} of the Kubernetes API is in use: pick another with --api-port or KASKADE_API_PORT (0 picks a free one)`, { cause: e }) : e),
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new ConfigError(
+              `port ${o.port} of the Kubernetes API is in use: pick another with --api-port or KASKADE_API_PORT (0 picks a free one)`,
+              { cause: e },
+            )
+          : e,
+      ),
     );
     server.listen(o.port, o.host, () => resolveListen());
   });
@@ -96,12 +105,24 @@ async function handle(o: ApiServerOptions, req: IncomingMessage, res: ServerResp
   const path = url.pathname;
   const who = authenticate(o.tokens, req);
   if (!who) {
-    sendJson(res, 401, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    sendJson(res, 401, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
     return;
   }
   const method = req.method ?? 'GET';
   if (method === 'GET') {
-    const doc = discoveryDocument(path, req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort ?? 0}` : '127.0.0.1', o.hidden);
+    const doc = discoveryDocument(
+      path,
+      req.socket.localAddress ? `${req.socket.localAddress}:${req.socket.localPort ?? 0}` : '127.0.0.1',
+      o.hidden,
+    );
     if (doc !== undefined) return sendJson(res, 200, doc);
     const spec = openApiDocument(path);
     if (spec !== undefined) return sendJson(res, 200, spec);
@@ -113,8 +134,14 @@ async function handle(o: ApiServerOptions, req: IncomingMessage, res: ServerResp
     const namespace = svc[1] === undefined ? undefined : decodeURIComponent(svc[1]);
     const name = svc[2] === undefined ? undefined : decodeURIComponent(svc[2]);
     const verb = verbOf(method, name !== undefined, watch);
-    if (namespace === undefined && (name !== undefined || (verb !== 'list' && verb !== 'watch'))) throw new NotFoundError(`${method} ${path}: services are namespaced`);
-    const target: Target = { apiGroup: SERVING_GROUP, resource: 'services', ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}) };
+    if (namespace === undefined && (name !== undefined || (verb !== 'list' && verb !== 'watch')))
+      throw new NotFoundError(`${method} ${path}: services are namespaced`);
+    const target: Target = {
+      apiGroup: SERVING_GROUP,
+      resource: 'services',
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(name !== undefined ? { name } : {}),
+    };
     authorize(o.authorizer, who, verb, target);
     return handleServices(o.store, o.admit, { verb, namespace, name, query: url.searchParams, req, res });
   }
@@ -158,10 +185,19 @@ function authorize(authorizer: Authorizer, who: Identity, verb: string, t: Targe
   const resource = t.apiGroup === '' ? t.resource : `${t.resource}.${t.apiGroup}`;
   const subject = t.name !== undefined ? `${resource} "${t.name}"` : resource;
   const scope = t.namespace !== undefined ? ` in the namespace "${t.namespace}"` : ' at the cluster scope';
-  throw new ForbiddenError(`${subject} is forbidden: User "${who.user}" cannot ${verb} resource "${t.resource}" in API group "${t.apiGroup}"${scope}`);
+  throw new ForbiddenError(
+    `${subject} is forbidden: User "${who.user}" cannot ${verb} resource "${t.resource}" in API group "${t.apiGroup}"${scope}`,
+  );
 }
 
-function serveNodes(nodes: readonly KubeNode[], verb: string, name: string | undefined, query: URLSearchParams, req: IncomingMessage, res: ServerResponse): void {
+function serveNodes(
+  nodes: readonly KubeNode[],
+  verb: string,
+  name: string | undefined,
+  query: URLSearchParams,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
   const table = wantsTable(req.headers.accept);
   if (verb === 'get') {
     const node = nodes.find((n) => n.metadata.name === name);
@@ -170,7 +206,12 @@ function serveNodes(nodes: readonly KubeNode[], verb: string, name: string | und
   }
   const labels = labelMatcher(query.get('labelSelector'));
   const items = nodes.filter((n) => labels(n.metadata.labels));
-  if (verb === 'list') return sendJson(res, 200, table ? nodeTable(items, '1') : { apiVersion: 'v1', kind: 'NodeList', metadata: { resourceVersion: '1' }, items });
+  if (verb === 'list')
+    return sendJson(
+      res,
+      200,
+      table ? nodeTable(items, '1') : { apiVersion: 'v1', kind: 'NodeList', metadata: { resourceVersion: '1' }, items },
+    );
   // Nodes never change while the runtime runs: a watch is their ADDED events, then silence.
   res.writeHead(200, { 'content-type': 'application/json' });
   for (const n of items) res.write(`${JSON.stringify({ type: 'ADDED', object: table ? nodeTable([n], '1') : n })}\n`);

@@ -1,7 +1,15 @@
 // Errors as the Kubernetes API answers them: a `Status` object with a reason and a code, made
 // from Kaskade's typed errors (functions/_shared/errors.ts) so handlers just throw.
 import type { ServerResponse } from 'node:http';
-import { AlreadyExistsError, ConflictError, ForbiddenError, InvalidFieldError, KaskadeError, NotFoundError, PayloadTooLargeError } from '../../../functions/_shared/errors.js';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  ForbiddenError,
+  InvalidFieldError,
+  KaskadeError,
+  NotFoundError,
+  PayloadTooLargeError,
+} from '../../../functions/_shared/errors.js';
 
 export interface KubeStatus {
   kind: 'Status';
@@ -11,12 +19,21 @@ export interface KubeStatus {
   message: string;
   reason: string;
   code: number;
-  details?: { name?: string; kind?: string; group?: string; causes?: Array<{ reason: string; message: string; field: string }> };
+  details?: {
+    name?: string;
+    kind?: string;
+    group?: string;
+    causes?: Array<{ reason: string; message: string; field: string }>;
+  };
 }
 
 /** What a thrown error becomes on the wire. `target` names the object the request was about. */
 export function statusOf(e: unknown, target: { kind?: string; group?: string; name?: string } = {}): KubeStatus {
-  const details = { ...(target.name ? { name: target.name } : {}), ...(target.kind ? { kind: target.kind } : {}), ...(target.group ? { group: target.group } : {}) };
+  const details = {
+    ...(target.name ? { name: target.name } : {}),
+    ...(target.kind ? { kind: target.kind } : {}),
+    ...(target.group ? { group: target.group } : {}),
+  };
   const status = (code: number, reason: string, message: string, extra: KubeStatus['details'] = {}): KubeStatus => ({
     kind: 'Status',
     apiVersion: 'v1',
@@ -27,7 +44,10 @@ export function statusOf(e: unknown, target: { kind?: string; group?: string; na
     code,
     details: { ...details, ...extra },
   });
-  if (e instanceof InvalidFieldError) return status(422, 'Invalid', e.message, { causes: [{ reason: 'FieldValueInvalid', message: e.message, field: e.field }] });
+  if (e instanceof InvalidFieldError)
+    return status(422, 'Invalid', e.message, {
+      causes: [{ reason: 'FieldValueInvalid', message: e.message, field: e.field }],
+    });
   if (e instanceof AlreadyExistsError) return status(409, 'AlreadyExists', e.message);
   if (e instanceof ConflictError) return status(409, 'Conflict', e.message);
   if (e instanceof NotFoundError) return status(404, 'NotFound', e.message);

@@ -56,7 +56,8 @@ export class ServiceStore {
     if (text !== null) {
       const saved = JSON.parse(text) as SavedState;
       store.version = saved.version;
-      for (const e of saved.services) store.entries.set(keyOf(e.object.metadata.namespace ?? 'default', e.object.metadata.name), e);
+      for (const e of saved.services)
+        store.entries.set(keyOf(e.object.metadata.namespace ?? 'default', e.object.metadata.name), e);
     }
     return store;
   }
@@ -76,13 +77,19 @@ export class ServiceStore {
   /** Every service, or a namespace's. */
   list(namespace?: string): KnativeService[] {
     const out: KnativeService[] = [];
-    for (const e of this.entries.values()) if (namespace === undefined || e.object.metadata.namespace === namespace) out.push(e.object);
-    return out.sort((a, b) => keyOf(a.metadata.namespace ?? '', a.metadata.name).localeCompare(keyOf(b.metadata.namespace ?? '', b.metadata.name)));
+    for (const e of this.entries.values())
+      if (namespace === undefined || e.object.metadata.namespace === namespace) out.push(e.object);
+    return out.sort((a, b) =>
+      keyOf(a.metadata.namespace ?? '', a.metadata.name).localeCompare(
+        keyOf(b.metadata.namespace ?? '', b.metadata.name),
+      ),
+    );
   }
 
   async create(namespace: string, service: KnativeService, owner: Owner): Promise<KnativeService> {
     const key = keyOf(namespace, service.metadata.name);
-    if (this.entries.has(key)) throw new AlreadyExistsError(`services.${GROUP} "${service.metadata.name}" already exists`);
+    if (this.entries.has(key))
+      throw new AlreadyExistsError(`services.${GROUP} "${service.metadata.name}" already exists`);
     const version = this.next();
     const object: KnativeService = {
       ...service,
@@ -111,10 +118,14 @@ export class ServiceStore {
     if (!current) throw new NotFoundError(`services.${GROUP} "${service.metadata.name}" not found`);
     const rv = service.metadata.resourceVersion;
     if (rv !== undefined && rv !== '' && rv !== current.object.metadata.resourceVersion) {
-      throw new ConflictError(`Operation cannot be fulfilled on services.${GROUP} "${service.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new ConflictError(
+        `Operation cannot be fulfilled on services.${GROUP} "${service.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     const specChanged = !isDeepStrictEqual(current.object.spec, service.spec);
-    const sameMeta = isDeepStrictEqual(current.object.metadata.labels ?? {}, service.metadata.labels ?? {}) && isDeepStrictEqual(current.object.metadata.annotations ?? {}, service.metadata.annotations ?? {});
+    const sameMeta =
+      isDeepStrictEqual(current.object.metadata.labels ?? {}, service.metadata.labels ?? {}) &&
+      isDeepStrictEqual(current.object.metadata.annotations ?? {}, service.metadata.annotations ?? {});
     if (!specChanged && sameMeta) return current.object;
     const version = this.next();
     const generation = (current.object.metadata.generation ?? 1) + (specChanged ? 1 : 0);
@@ -141,7 +152,11 @@ export class ServiceStore {
     const current = this.entries.get(key);
     if (!current || isDeepStrictEqual(current.object.status, status)) return current?.object;
     const version = this.next();
-    const object: KnativeService = { ...current.object, metadata: { ...current.object.metadata, resourceVersion: String(version) }, status };
+    const object: KnativeService = {
+      ...current.object,
+      metadata: { ...current.object.metadata, resourceVersion: String(version) },
+      status,
+    };
     this.entries.set(key, { ...current, object });
     await this.commit({ type: 'MODIFIED', object, version, specChanged: false });
     return object;
@@ -153,7 +168,10 @@ export class ServiceStore {
     if (!current) throw new NotFoundError(`services.${GROUP} "${name}" not found`);
     this.entries.delete(key);
     const version = this.next();
-    const object: KnativeService = { ...current.object, metadata: { ...current.object.metadata, resourceVersion: String(version) } };
+    const object: KnativeService = {
+      ...current.object,
+      metadata: { ...current.object.metadata, resourceVersion: String(version) },
+    };
     await this.commit({ type: 'DELETED', object, version, specChanged: true });
     return object;
   }

@@ -25,13 +25,24 @@ export function serviceTable(items: KnativeService[], resourceVersion: string): 
     { name: 'Ready', type: 'string', description: 'Ready condition status' },
     { name: 'Reason', type: 'string', description: 'Ready condition reason' },
   ];
-  return table(columns, resourceVersion, items.map((s) => {
-    const ready = s.status?.conditions?.find((c) => c.type === 'Ready');
-    return {
-      cells: [s.metadata.name, s.status?.url ?? '', s.status?.latestCreatedRevisionName ?? '', s.status?.latestReadyRevisionName ?? '', ready?.status ?? 'Unknown', ready?.reason ?? ''],
-      object: partial(s.metadata),
-    };
-  }));
+  return table(
+    columns,
+    resourceVersion,
+    items.map((s) => {
+      const ready = s.status?.conditions?.find((c) => c.type === 'Ready');
+      return {
+        cells: [
+          s.metadata.name,
+          s.status?.url ?? '',
+          s.status?.latestCreatedRevisionName ?? '',
+          s.status?.latestReadyRevisionName ?? '',
+          ready?.status ?? 'Unknown',
+          ready?.reason ?? '',
+        ],
+        object: partial(s.metadata),
+      };
+    }),
+  );
 }
 
 export function nodeTable(items: KubeNode[], resourceVersion: string): unknown {
@@ -42,19 +53,30 @@ export function nodeTable(items: KubeNode[], resourceVersion: string): unknown {
     { name: 'Age', type: 'string', description: 'since the runtime started' },
     { name: 'Version', type: 'string', description: 'kubelet version' },
   ];
-  return table(columns, resourceVersion, items.map((n) => ({
-    cells: [
-      n.metadata.name,
-      n.status.conditions.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady',
-      Object.keys(n.metadata.labels).filter((k) => k.startsWith('node-role.')).map((k) => k.split('/')[1] ?? '').join(',') || '<none>',
-      age(n.metadata.creationTimestamp),
-      n.status.nodeInfo.kubeletVersion ?? '',
-    ],
-    object: partial(n.metadata),
-  })));
+  return table(
+    columns,
+    resourceVersion,
+    items.map((n) => ({
+      cells: [
+        n.metadata.name,
+        n.status.conditions.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady',
+        Object.keys(n.metadata.labels)
+          .filter((k) => k.startsWith('node-role.'))
+          .map((k) => k.split('/')[1] ?? '')
+          .join(',') || '<none>',
+        age(n.metadata.creationTimestamp),
+        n.status.nodeInfo.kubeletVersion ?? '',
+      ],
+      object: partial(n.metadata),
+    })),
+  );
 }
 
-function table(columnDefinitions: Column[], resourceVersion: string, rows: Array<{ cells: unknown[]; object: unknown }>): unknown {
+function table(
+  columnDefinitions: Column[],
+  resourceVersion: string,
+  rows: Array<{ cells: unknown[]; object: unknown }>,
+): unknown {
   return { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion }, columnDefinitions, rows };
 }
 

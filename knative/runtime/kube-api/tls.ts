@@ -20,7 +20,11 @@ const TEN_YEARS_MS = 10 * 365 * 24 * 3600 * 1000;
 export async function loadOrCreateTls(dir: string): Promise<ApiTls> {
   const files = { caCert: join(dir, 'ca.crt'), cert: join(dir, 'apiserver.crt'), key: join(dir, 'apiserver.key') };
   try {
-    const [caCert, cert, key] = await Promise.all([readFile(files.caCert, 'utf8'), readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')]);
+    const [caCert, cert, key] = await Promise.all([
+      readFile(files.caCert, 'utf8'),
+      readFile(files.cert, 'utf8'),
+      readFile(files.key, 'utf8'),
+    ]);
     return { caCert, cert, key, caFile: files.caCert };
   } catch {
     // First start on this state folder (or a partial one): make everything anew.
@@ -62,15 +66,31 @@ function createTls(): Omit<ApiTls, 'caFile'> {
     },
   ]);
   server.sign(caKeys.privateKey, forge.md.sha256.create());
-  return { caCert: forge.pki.certificateToPem(ca), cert: forge.pki.certificateToPem(server), key: serverKeys.privatePem };
+  return {
+    caCert: forge.pki.certificateToPem(ca),
+    cert: forge.pki.certificateToPem(server),
+    key: serverKeys.privatePem,
+  };
 }
 
 function rsaKeys(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey; privatePem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  return { publicKey: forge.pki.publicKeyFromPem(publicKey), privateKey: forge.pki.privateKeyFromPem(privateKey), privatePem: privateKey };
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return {
+    publicKey: forge.pki.publicKeyFromPem(publicKey),
+    privateKey: forge.pki.privateKeyFromPem(privateKey),
+    privatePem: privateKey,
+  };
 }
 
-function certificate(publicKey: forge.pki.rsa.PublicKey, subject: forge.pki.CertificateField[], now: Date): forge.pki.Certificate {
+function certificate(
+  publicKey: forge.pki.rsa.PublicKey,
+  subject: forge.pki.CertificateField[],
+  now: Date,
+): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   // Positive serial: a leading 0 nibble keeps the DER integer unsigned.

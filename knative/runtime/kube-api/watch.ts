@@ -22,10 +22,21 @@ export function watchServices(store: ServiceStore, req: IncomingMessage, res: Se
     if (o.matches(e.object)) send(e.type, o.render(e.object));
   };
 
-  const from = o.resourceVersion === null || o.resourceVersion === '' || o.resourceVersion === '0' ? null : Number(o.resourceVersion);
+  const from =
+    o.resourceVersion === null || o.resourceVersion === '' || o.resourceVersion === '0'
+      ? null
+      : Number(o.resourceVersion);
   const replay = from === null ? [] : Number.isInteger(from) ? store.since(from) : null;
   if (replay === null) {
-    send('ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${o.resourceVersion ?? ''} (${store.resourceVersion})`, reason: 'Expired', code: 410 });
+    send('ERROR', {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: `too old resource version: ${o.resourceVersion ?? ''} (${store.resourceVersion})`,
+      reason: 'Expired',
+      code: 410,
+    });
     res.end();
     return;
   }
@@ -38,7 +49,8 @@ export function watchServices(store: ServiceStore, req: IncomingMessage, res: Se
     clearTimeout(timer);
     if (!res.writableEnded) res.end();
   };
-  const timer = o.timeoutSeconds !== null && o.timeoutSeconds > 0 ? setTimeout(end, o.timeoutSeconds * 1000) : undefined;
+  const timer =
+    o.timeoutSeconds !== null && o.timeoutSeconds > 0 ? setTimeout(end, o.timeoutSeconds * 1000) : undefined;
   timer?.unref();
   req.on('close', end);
   res.on('close', end);

@@ -79,14 +79,23 @@ export async function benchBroker(options: BrokerBenchOptions = {}): Promise<Bro
   const broker = await startBroker({
     namespace: 'bench',
     brokers: [{ name: 'default' }],
-    triggers: [{ name: 'noop', broker: 'default', filter: { attributes: { type: 'dev.kaskade.bench.sent' } }, subscriberUri: subscriber.url }],
+    triggers: [
+      {
+        name: 'noop',
+        broker: 'default',
+        filter: { attributes: { type: 'dev.kaskade.bench.sent' } },
+        subscriberUri: subscriber.url,
+      },
+    ],
     stateDir,
     fsync: options.fsync ?? false,
     logger: quiet,
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const url = new URL(broker.url('bench', 'default'));
-  const body = Buffer.from(JSON.stringify({ jobId: 'bench', round: 1, shardIndex: 0, weightsUrl: 'file:///tmp/w.safetensors' }));
+  const body = Buffer.from(
+    JSON.stringify({ jobId: 'bench', round: 1, shardIndex: 0, weightsUrl: 'file:///tmp/w.safetensors' }),
+  );
   const untilDelivered = (count: number) =>
     new Promise<void>((resolve) => {
       onDelivered = () => {
@@ -124,7 +133,11 @@ export async function benchBroker(options: BrokerBenchOptions = {}): Promise<Bro
       await arrived;
     }
     latencies.sort((a, b) => a - b);
-    return { brokerEventsPerSec: Math.round(brokerEventsPerSec), deliveryP50Ms: percentile(latencies, 50), deliveryP99Ms: percentile(latencies, 99) };
+    return {
+      brokerEventsPerSec: Math.round(brokerEventsPerSec),
+      deliveryP50Ms: percentile(latencies, 50),
+      deliveryP99Ms: percentile(latencies, 99),
+    };
   } finally {
     agent.destroy();
     await broker.close();

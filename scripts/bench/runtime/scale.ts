@@ -38,12 +38,25 @@ async function echoRuntime(workerMode: WorkerMode): Promise<{ runtime: Runtime; 
       apiVersion: 'serving.knative.dev/v1',
       kind: 'Service',
       metadata: { name: 'echo' },
-      spec: { template: { metadata: { annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }, spec: { containers: [{ image: 'kaskade', env: [{ name: 'FUNCTION_TARGET', value: 'echo' }] }] } } },
+      spec: {
+        template: {
+          metadata: { annotations: { 'autoscaling.knative.dev/initial-scale': '0' } },
+          spec: { containers: [{ image: 'kaskade', env: [{ name: 'FUNCTION_TARGET', value: 'echo' }] }] },
+        },
+      },
     }),
   );
   const sink = new PassThrough();
   sink.resume();
-  const runtime = await startRuntime({ manifests: manifest, functionsDir: FIXTURE_FUNCTIONS, stateDir: dir, workerMode, allowZeroInitialScale: true, kpa: { stableWindowMs: 1_000, tickMs: 100 }, logSink: sink });
+  const runtime = await startRuntime({
+    manifests: manifest,
+    functionsDir: FIXTURE_FUNCTIONS,
+    stateDir: dir,
+    workerMode,
+    allowZeroInitialScale: true,
+    kpa: { stableWindowMs: 1_000, tickMs: 100 },
+    logSink: sink,
+  });
   return {
     runtime,
     cleanup: async () => {
@@ -58,7 +71,11 @@ function get(agent: Agent, port: number, path: string): Promise<number> {
     const t0 = performance.now();
     const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
       res.resume();
-      res.once('end', () => (res.statusCode === 200 ? resolveGet(performance.now() - t0) : reject(new Error(`GET ${path} answered ${res.statusCode ?? 0}`))));
+      res.once('end', () =>
+        res.statusCode === 200
+          ? resolveGet(performance.now() - t0)
+          : reject(new Error(`GET ${path} answered ${res.statusCode ?? 0}`)),
+      );
     });
     req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path} timed out`)));
     req.once('error', reject);
@@ -75,7 +92,11 @@ async function waitFor(check: () => boolean, timeoutMs: number, what: string): P
 }
 
 /** `samples` times: wait until echo is at zero, send one request, time it until the answer. */
-export async function measureColdStart(samples: number, workerMode: WorkerMode = 'bundle', onSample?: (ms: number) => void): Promise<ColdStartResult> {
+export async function measureColdStart(
+  samples: number,
+  workerMode: WorkerMode = 'bundle',
+  onSample?: (ms: number) => void,
+): Promise<ColdStartResult> {
   const { runtime, cleanup } = await echoRuntime(workerMode);
   const agent = new Agent({ keepAlive: false });
   const echo = (): { pods: unknown[] } => runtime.status().services[0] ?? { pods: [] };

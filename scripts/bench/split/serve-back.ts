@@ -8,8 +8,18 @@ import { loadHalf } from '../../../functions/split-half/halves.js';
 import { createHalfHandler } from '../../../functions/split-half/service.js';
 
 const { tf } = await initEngine();
-const loaded = await loadHalf(tf, { model: process.env.MODEL_URI ?? 'resnet50', seed: 7, cut: process.env.SPLIT_CUT ?? 'v2' }, 'B');
-http('split-back', createHalfHandler({ config: { half: 'B', nextUrl: undefined, timeoutMs: 60_000, maxBodyBytes: 64 << 20, topK: 5 }, half: () => loaded }));
+const loaded = await loadHalf(
+  tf,
+  { model: process.env.MODEL_URI ?? 'resnet50', seed: 7, cut: process.env.SPLIT_CUT ?? 'v2' },
+  'B',
+);
+http(
+  'split-back',
+  createHalfHandler({
+    config: { half: 'B', nextUrl: undefined, timeoutMs: 60_000, maxBodyBytes: 64 << 20, topK: 5 },
+    half: () => loaded,
+  }),
+);
 const server = getTestServer('split-back');
 // The bench's client is often busy for seconds between requests (the monolithic runs); keep its connection.
 server.keepAliveTimeout = 600_000;

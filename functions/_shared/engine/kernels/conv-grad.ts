@@ -75,7 +75,11 @@ function weightGradTrailingPads(g: ConvGeometry): Pair {
 }
 
 /** The forward input with rows/columns the forward pass never read cut off (or itself). */
-function usedInput(backend: BackendWasm, x: TensorInfo, g: ConvGeometry): { x: TensorInfo; pads: Pair; owned: boolean } {
+function usedInput(
+  backend: BackendWasm,
+  x: TensorInfo,
+  g: ConvGeometry,
+): { x: TensorInfo; pads: Pair; owned: boolean } {
   const [bottom, right] = weightGradTrailingPads(g);
   if (bottom >= 0 && right >= 0) return { x, pads: [bottom, right], owned: false };
   const [, h, w] = g.inShape;
@@ -107,7 +111,7 @@ function patchesTransposed(backend: BackendWasm, x: TensorInfo, g: ConvGeometry)
               o += wo;
               continue;
             }
-            const row = ((b * h + iy) * w) * c + ci;
+            const row = (b * h + iy) * w * c + ci;
             for (let ox = 0; ox < wo; ox++, o++) {
               const ix = ox * sw + kx * dw - g.padLeft;
               out[o] = ix >= 0 && ix < w ? (xs[row + ix * c] ?? 0) : 0;
@@ -130,7 +134,12 @@ export function conv2dWeightGrad(backend: BackendWasm, x: TensorInfo, dy: Tensor
 }
 
 /** dW = patchesᵀ · dy as one XNNPACK matrix product (the patch matrix built in one pass). */
-export function conv2dWeightGradByMatMul(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dWeightGradByMatMul(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
   const [n, , , c] = g.inShape;
   const outChannels = shape4(dy.shape, 'dy')[3];
   const k = g.filterHeight * g.filterWidth * c;
@@ -147,7 +156,12 @@ export function conv2dWeightGradByMatMul(backend: BackendWasm, x: TensorInfo, dy
 }
 
 /** dW as a convolution of the transposed input with the transposed output gradient. */
-export function conv2dWeightGradByConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dWeightGradByConv(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
   const [n, , , inChannels] = g.inShape;
   const outChannels = shape4(dy.shape, 'dy')[3];
   const used = usedInput(backend, x, g);
@@ -226,7 +240,11 @@ export function depthwiseWeightGrad(
  * The output gradient stuffed with stride−1 zeros between elements, padded or cropped so a
  * stride-1 convolution with the flipped filter yields exactly the input gradient.
  */
-function fullyPaddedGradient(backend: BackendWasm, dy: TensorInfo, g: ConvGeometry): { src: TensorInfo; pads: ExplicitPadding; owned: TensorInfo[] } {
+function fullyPaddedGradient(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): { src: TensorInfo; pads: ExplicitPadding; owned: TensorInfo[] } {
   const [n, ho, wo, c] = shape4(dy.shape, 'dy');
   const [sh, sw] = g.strides;
   const owned: TensorInfo[] = [];
@@ -236,7 +254,17 @@ function fullyPaddedGradient(backend: BackendWasm, dy: TensorInfo, g: ConvGeomet
       backend,
       'PadV2',
       { x: reshaped(dy, [n, ho, 1, wo, 1, c]) },
-      { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
     );
     owned.push(stuffed);
     src = reshaped(stuffed, [n, ho * sh, wo * sw, c]);
@@ -248,7 +276,14 @@ function fullyPaddedGradient(backend: BackendWasm, dy: TensorInfo, g: ConvGeomet
   const bottom = h - hd + g.padTop;
   const right = w - wd + g.padLeft;
   if (top < 0 || left < 0 || bottom < 0 || right < 0) {
-    const cut = crop(backend, src, Math.max(-top, 0), Math.max(-left, 0), hd + Math.min(top, 0) + Math.min(bottom, 0), wd + Math.min(left, 0) + Math.min(right, 0));
+    const cut = crop(
+      backend,
+      src,
+      Math.max(-top, 0),
+      Math.max(-left, 0),
+      hd + Math.min(top, 0) + Math.min(bottom, 0),
+      wd + Math.min(left, 0) + Math.min(right, 0),
+    );
     owned.push(cut);
     src = cut;
   }
@@ -275,7 +310,12 @@ export function conv2dInputGrad(backend: BackendWasm, dy: TensorInfo, filter: Te
 }
 
 /** dx by col2im: cols = dy · Wᵀ (one XNNPACK product), then each column added where it came from. */
-export function conv2dInputGradByMatMul(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dInputGradByMatMul(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
   const [n, h, w, c] = g.inShape;
   const outChannels = shape4(dy.shape, 'dy')[3];
   const k = g.filterHeight * g.filterWidth * c;
@@ -315,7 +355,12 @@ export function conv2dInputGradByMatMul(backend: BackendWasm, dy: TensorInfo, fi
 }
 
 /** dx as a stride-1 convolution of the zero-stuffed, fully padded dy with the flipped filter. */
-export function conv2dInputGradByConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dInputGradByConv(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
   const flip = flipped(backend, filter);
   const swapped = transpose(backend, flip, [0, 1, 3, 2]); // [kh, kw, Cout, Cin]
   release(backend, flip);

@@ -3,13 +3,7 @@
 // (dense) or fill the gap (depthwise). See conv-grad.ts for the formulations.
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../../errors.js';
-import {
-  conv2dInputGrad,
-  conv2dWeightGrad,
-  depthwiseInputGrad,
-  depthwiseWeightGrad,
-  geometryOf,
-} from './conv-grad.js';
+import { conv2dInputGrad, conv2dWeightGrad, depthwiseInputGrad, depthwiseWeightGrad, geometryOf } from './conv-grad.js';
 import {
   type Attrs,
   type TensorInfo,
@@ -51,8 +45,19 @@ function inNhwc(
   return back;
 }
 
-function denseInfo(inShapeNhwc: [number, number, number, number], filterShape: [number, number, number, number], attrs: Attrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(inShapeNhwc, filterShape, pairAttr(attrs, 'strides'), 1, padAttr(attrs), roundingAttr(attrs));
+function denseInfo(
+  inShapeNhwc: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: Attrs,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    inShapeNhwc,
+    filterShape,
+    pairAttr(attrs, 'strides'),
+    1,
+    padAttr(attrs),
+    roundingAttr(attrs),
+  );
 }
 
 const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
@@ -61,7 +66,13 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs = {} }) =>
   const [x, dy] = [input(inputs, 'x'), input(inputs, 'dy')];
   const xShape = format === 'NHWC' ? shape4(x.shape, 'x') : nchwToNhwc(x.shape);
   const info = denseInfo(xShape, shape4Attr(attrs, 'filterShape'), attrs);
-  return inNhwc(wasm, format, [x, dy], ([xN, dyN]) => conv2dWeightGrad(wasm, need(xN), need(dyN), geometryOf(info)), false);
+  return inNhwc(
+    wasm,
+    format,
+    [x, dy],
+    ([xN, dyN]) => conv2dWeightGrad(wasm, need(xN), need(dyN), geometryOf(info)),
+    false,
+  );
 };
 
 const conv2DBackpropInput: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
@@ -73,7 +84,11 @@ const conv2DBackpropInput: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => 
   return inNhwc(wasm, format, [dy], ([dyN]) => conv2dInputGrad(wasm, need(dyN), filter, geometryOf(info)), true);
 };
 
-function depthwiseInfo(inShape: [number, number, number, number], filterShape: [number, number, number, number], attrs: Attrs): tf.backend_util.Conv2DInfo {
+function depthwiseInfo(
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: Attrs,
+): tf.backend_util.Conv2DInfo {
   return tf.backend_util.computeConv2DInfo(
     inShape,
     filterShape,

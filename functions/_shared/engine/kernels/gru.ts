@@ -60,7 +60,8 @@ function stepOrder(attrs: tf.NamedAttrMap, steps: number): (t: number) => number
 
 function gateAttr(attrs: tf.NamedAttrMap): Gate {
   const name = GRU_GATE_ACTIVATIONS.find((a) => a === attrs.recurrentActivation);
-  if (name === undefined) throw new BackendError(`GRU kernels: recurrentActivation must be one of ${GRU_GATE_ACTIVATIONS.join(', ')}`);
+  if (name === undefined)
+    throw new BackendError(`GRU kernels: recurrentActivation must be one of ${GRU_GATE_ACTIVATIONS.join(', ')}`);
   return GATES[name];
 }
 
@@ -73,7 +74,13 @@ interface Dims {
 function sequenceDims(proj: TensorInfo, recurrentZr: TensorInfo, recurrentH: TensorInfo): Dims {
   const [batch, steps, width] = proj.shape;
   const units = recurrentH.shape[0];
-  if (proj.shape.length !== 3 || batch === undefined || steps === undefined || width === undefined || units === undefined) {
+  if (
+    proj.shape.length !== 3 ||
+    batch === undefined ||
+    steps === undefined ||
+    width === undefined ||
+    units === undefined
+  ) {
     throw new BackendError(`GRU kernels: proj must be [batch, steps, 3·units], got [${proj.shape.join(', ')}]`);
   }
   const square = recurrentH.shape.length === 2 && recurrentH.shape[1] === units;
@@ -87,7 +94,8 @@ function sequenceDims(proj: TensorInfo, recurrentZr: TensorInfo, recurrentH: Ten
 }
 
 function float32(...infos: TensorInfo[]): void {
-  for (const info of infos) if (info.dtype !== 'float32') throw new BackendError(`GRU kernels: float32 only, got ${info.dtype}`);
+  for (const info of infos)
+    if (info.dtype !== 'float32') throw new BackendError(`GRU kernels: float32 only, got ${info.dtype}`);
 }
 
 /** out = a · b on XNNPACK; the caller releases it. `b` is the same weight tensor every step. */
@@ -110,13 +118,24 @@ function scratch(backend: BackendWasm, rows: number, cols: number): TensorInfo {
  */
 const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const wasm = wasmBackend(backend);
-  const [proj, recurrentZr, recurrentH] = [input(inputs, 'proj'), input(inputs, 'recurrentZr'), input(inputs, 'recurrentH')];
+  const [proj, recurrentZr, recurrentH] = [
+    input(inputs, 'proj'),
+    input(inputs, 'recurrentZr'),
+    input(inputs, 'recurrentH'),
+  ];
   float32(proj, recurrentZr, recurrentH);
   const gate = gateAttr(attrs);
   const { batch: B, steps: T, units: U } = sequenceDims(proj, recurrentZr, recurrentH);
   const record = (): TensorInfo => wasm.makeOutput([B, T, U], 'float32');
   const at = stepOrder(attrs, T);
-  const outputs = { h: record(), previous: record(), zPre: record(), rPre: record(), candidate: record(), resetH: record() };
+  const outputs = {
+    h: record(),
+    previous: record(),
+    zPre: record(),
+    rPre: record(),
+    candidate: record(),
+    resetH: record(),
+  };
   const state = scratch(wasm, B, U);
   const reset = scratch(wasm, B, U);
   const heap = (info: TensorInfo) => wasm.typedArrayFromHeap(info);
@@ -124,7 +143,12 @@ const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
     const zrPart = product(wasm, state, recurrentZr);
     {
       const [p, m, h, rh] = [heap(proj), heap(zrPart), heap(state), heap(reset)];
-      const [previous, zPre, rPre, resetH] = [heap(outputs.previous), heap(outputs.zPre), heap(outputs.rPre), heap(outputs.resetH)];
+      const [previous, zPre, rPre, resetH] = [
+        heap(outputs.previous),
+        heap(outputs.zPre),
+        heap(outputs.rPre),
+        heap(outputs.resetH),
+      ];
       for (let b = 0; b < B; b++) {
         const row = (b * T + at(t)) * 3 * U;
         const rec = (b * T + at(t)) * U;
@@ -175,7 +199,13 @@ const gruSequence: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
  */
 const gruSequenceGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const wasm = wasmBackend(backend);
-  const [dh, h, zPre, rPre, candidate] = [input(inputs, 'dh'), input(inputs, 'previous'), input(inputs, 'zPre'), input(inputs, 'rPre'), input(inputs, 'candidate')];
+  const [dh, h, zPre, rPre, candidate] = [
+    input(inputs, 'dh'),
+    input(inputs, 'previous'),
+    input(inputs, 'zPre'),
+    input(inputs, 'rPre'),
+    input(inputs, 'candidate'),
+  ];
   const [recurrentZrT, recurrentHT] = [input(inputs, 'recurrentZrT'), input(inputs, 'recurrentHT')];
   float32(dh, h, zPre, rPre, candidate, recurrentZrT, recurrentHT);
   const gate = gateAttr(attrs);
@@ -184,7 +214,12 @@ const gruSequenceGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   if (B === undefined || T === undefined || U === undefined || ![dh, zPre, rPre, candidate].every(sameShape)) {
     throw new BackendError('GRU gradient kernel: dh and the forward records must all be [batch, steps, units]');
   }
-  if (recurrentZrT.shape[0] !== 2 * U || recurrentZrT.shape[1] !== U || recurrentHT.shape[0] !== U || recurrentHT.shape[1] !== U) {
+  if (
+    recurrentZrT.shape[0] !== 2 * U ||
+    recurrentZrT.shape[1] !== U ||
+    recurrentHT.shape[0] !== U ||
+    recurrentHT.shape[1] !== U
+  ) {
     throw new BackendError('GRU gradient kernel: recurrent weights must be [2U, U] and [U, U] (transposed)');
   }
   const at = stepOrder(attrs, T);
@@ -197,7 +232,14 @@ const gruSequenceGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const heap = (info: TensorInfo) => wasm.typedArrayFromHeap(info);
   for (let t = T - 1; t >= 0; t--) {
     {
-      const [g, hs, zp, hhs, carry, da] = [heap(dh), heap(h), heap(zPre), heap(candidate), heap(carried), heap(dCandidate)];
+      const [g, hs, zp, hhs, carry, da] = [
+        heap(dh),
+        heap(h),
+        heap(zPre),
+        heap(candidate),
+        heap(carried),
+        heap(dCandidate),
+      ];
       const [dg, dgh] = [heap(dGates), heap(dGatesH)];
       for (let b = 0; b < B; b++) {
         const rec = (b * T + at(t)) * U;

@@ -31,7 +31,11 @@ const batchMatMul: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
     return out;
   };
   try {
-    return plainBatchMatMul({ inputs: { a: plain(a, transposeA), b: plain(b, transposeB) }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    return plainBatchMatMul({
+      inputs: { a: plain(a, transposeA), b: plain(b, transposeB) },
+      backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
+    });
   } finally {
     release(wasm, ...temporaries);
   }

@@ -1,7 +1,14 @@
 // MaxPoolGrad on wasm agrees with the CPU backend, ties included, and leaves nothing behind.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type KernelCall, liveCounts, randomValues, relativeError, runOn, useWasm } from '../../../../test/support/kernels.js';
+import {
+  type KernelCall,
+  liveCounts,
+  randomValues,
+  relativeError,
+  runOn,
+  useWasm,
+} from '../../../../test/support/kernels.js';
 
 interface Case {
   name: string;
@@ -29,7 +36,11 @@ describe('MaxPoolGrad on wasm', () => {
     let x = randomValues(c.x, 3);
     if (c.ties === true) x = x.map((v) => Math.max(0, Math.round(v * 2)));
     // y is what MaxPool gives for x; computed on the CPU so both backends see the same tensors.
-    const y = await runOn('cpu', { kernel: 'MaxPool', inputs: { x: { shape: c.x, values: x } }, attrs: { filterSize: c.filterSize, strides: c.strides, pad: c.pad } });
+    const y = await runOn('cpu', {
+      kernel: 'MaxPool',
+      inputs: { x: { shape: c.x, values: x } },
+      attrs: { filterSize: c.filterSize, strides: c.strides, pad: c.pad },
+    });
     const dy = randomValues(y.shape, 4);
     const call: KernelCall = {
       kernel: 'MaxPoolGrad',
@@ -52,7 +63,16 @@ describe('MaxPoolGrad on wasm', () => {
     const x = randomValues([2, 6, 6, 3], 9);
     const grad = async (backend: string): Promise<Float32Array> => {
       await tf.setBackend(backend);
-      const g = tf.tidy(() => tf.grad((t) => tf.maxPool(tf.reshape<tf.Rank.R4>(t, [2, 6, 6, 3]), 2, 2, 'valid').square().sum())(tf.tensor(x)).dataSync<'float32'>());
+      const g = tf.tidy(() =>
+        tf
+          .grad((t) =>
+            tf
+              .maxPool(tf.reshape<tf.Rank.R4>(t, [2, 6, 6, 3]), 2, 2, 'valid')
+              .square()
+              .sum(),
+          )(tf.tensor(x))
+          .dataSync<'float32'>(),
+      );
       await tf.setBackend('wasm');
       return g;
     };

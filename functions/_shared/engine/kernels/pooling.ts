@@ -27,8 +27,14 @@ const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const tiled2x2 =
-    filterHeight === 2 && filterWidth === 2 && strideHeight === 2 && strideWidth === 2 && top === 0 && left === 0 &&
-    outHeight * 2 <= inHeight && outWidth * 2 <= inWidth;
+    filterHeight === 2 &&
+    filterWidth === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    top === 0 &&
+    left === 0 &&
+    outHeight * 2 <= inHeight &&
+    outWidth * 2 <= inWidth;
   if (tiled2x2) {
     scatter2x2(xs, dys, dxs, batchSize, inHeight, inWidth, c, outHeight, outWidth);
     return dx;
@@ -48,7 +54,11 @@ const maxPoolGrad: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
           let best = -Infinity;
           let at = -1;
           for (let iy = yFrom; iy < yTo; iy++) {
-            for (let i = image + (iy * inWidth + xFrom) * c + ch, end = image + (iy * inWidth + xTo) * c; i < end; i += c) {
+            for (
+              let i = image + (iy * inWidth + xFrom) * c + ch, end = image + (iy * inWidth + xTo) * c;
+              i < end;
+              i += c
+            ) {
               const v = xs[i] ?? -Infinity;
               if (v > best) {
                 best = v;

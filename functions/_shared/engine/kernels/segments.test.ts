@@ -12,9 +12,27 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'embedding rows, repeated ids', x: [6, 4], ids: Int32Array.from([3, 0, 3, 1, 3, 0]), idShape: [6], numSegments: 5 },
-  { name: 'ids outside the range are dropped', x: [5, 3], ids: Int32Array.from([0, -1, 2, 7, 2]), idShape: [5], numSegments: 3 },
-  { name: 'rank-3 x (rows of matrices)', x: [6, 3, 2], ids: Int32Array.from([1, 0, 1, 2, 2, 0]), idShape: [6], numSegments: 3 },
+  {
+    name: 'embedding rows, repeated ids',
+    x: [6, 4],
+    ids: Int32Array.from([3, 0, 3, 1, 3, 0]),
+    idShape: [6],
+    numSegments: 5,
+  },
+  {
+    name: 'ids outside the range are dropped',
+    x: [5, 3],
+    ids: Int32Array.from([0, -1, 2, 7, 2]),
+    idShape: [5],
+    numSegments: 3,
+  },
+  {
+    name: 'rank-3 x (rows of matrices)',
+    x: [6, 3, 2],
+    ids: Int32Array.from([1, 0, 1, 2, 2, 0]),
+    idShape: [6],
+    numSegments: 3,
+  },
   { name: 'int32 values', x: [4, 2], ids: Int32Array.from([1, 1, 0, 1]), idShape: [4], numSegments: 2, dtype: 'int32' },
   { name: 'scalar rows', x: [7], ids: Int32Array.from([0, 1, 0, 1, 0, 1, 2]), idShape: [7], numSegments: 4 },
 ];

@@ -9,10 +9,13 @@ const unsortedSegmentSum: tf.KernelFunc = ({ inputs, backend, attrs = {} }) => {
   const wasm = wasmBackend(backend);
   const [x, ids] = [input(inputs, 'x'), input(inputs, 'segmentIds')];
   const numSegments = numberAttr(attrs, 'numSegments');
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new BackendError(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new BackendError(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
   if (ids.dtype !== 'int32') throw new BackendError('UnsortedSegmentSum: segmentIds must be int32');
   if (ids.shape.length !== 1 || ids.shape[0] !== x.shape[0]) {
-    throw new BackendError(`UnsortedSegmentSum: segmentIds [${ids.shape.join(', ')}] must be one id per row of x [${x.shape.join(', ')}]`);
+    throw new BackendError(
+      `UnsortedSegmentSum: segmentIds [${ids.shape.join(', ')}] must be one id per row of x [${x.shape.join(', ')}]`,
+    );
   }
   const rowShape = x.shape.slice(1);
   const row = tf.util.sizeFromShape(rowShape);
