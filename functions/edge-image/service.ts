@@ -53,16 +53,14 @@ async function serveHttp(req: Request, res: Response, deps: ImageServiceDeps): P
   }
   if (req.method === 'GET' && path === '/') {
     const meta = deps.model.ready ? deps.model.get().metadata : undefined;
-    res
-      .status(200)
-      .json({
-        service: 'edge-image',
-        ready: deps.model.ready,
-        engine: deps.model.ready ? deps.model.get().engine : undefined,
-        labels: meta?.labels,
-        inputSize: meta?.inputSize,
-        websocket: 'connect to / and send one image per message',
-      });
+    res.status(200).json({
+      service: 'edge-image',
+      ready: deps.model.ready,
+      engine: deps.model.ready ? deps.model.get().engine : undefined,
+      labels: meta?.labels,
+      inputSize: meta?.inputSize,
+      websocket: 'connect to / and send one image per message',
+    });
     return;
   }
   if (path !== '/classify')

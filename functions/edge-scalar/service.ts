@@ -52,16 +52,14 @@ async function serveHttp(req: Request, res: Response, deps: ScalarServiceDeps): 
     return;
   }
   if (req.method === 'GET' && path === '/') {
-    res
-      .status(200)
-      .json({
-        service: 'edge-scalar',
-        ready: deps.model.ready,
-        windowRows: WINDOW_ROWS,
-        features: FEATURES,
-        drivers: DRIVERS,
-        websocket: 'connect to / and send one window per message',
-      });
+    res.status(200).json({
+      service: 'edge-scalar',
+      ready: deps.model.ready,
+      windowRows: WINDOW_ROWS,
+      features: FEATURES,
+      drivers: DRIVERS,
+      websocket: 'connect to / and send one window per message',
+    });
     return;
   }
   if (path !== '/ready' && path !== '/predict')

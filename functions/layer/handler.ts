@@ -258,11 +258,9 @@ async function backwardJson(d: LayerDeps, req: Request, res: Response): Promise<
     const ref = nextRef(job);
     dx = job.backward(ref, dy, true);
     job.apply(ref.step, 1, body.learning_rate);
-    res
-      .status(200)
-      .json({
-        input_grad: dx === undefined ? null : tensorToJson({ shape: dx.shape, data: await dx.data<'float32'>() }),
-      });
+    res.status(200).json({
+      input_grad: dx === undefined ? null : tensorToJson({ shape: dx.shape, data: await dx.data<'float32'>() }),
+    });
   } finally {
     dy.dispose();
     dx?.dispose();

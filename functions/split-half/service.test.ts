@@ -180,15 +180,13 @@ describe('split-half', () => {
       req.resume();
       req.on('end', () => {
         answered++;
-        res
-          .writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' })
-          .end(
-            JSON.stringify({
-              top: [{ class_id: 1, class_name: 'class 1', score: 1 }],
-              cut: 'conv3_block1_out',
-              backMs: 1,
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive' }).end(
+          JSON.stringify({
+            top: [{ class_id: 1, class_name: 'class 1', score: 1 }],
+            cut: 'conv3_block1_out',
+            backMs: 1,
+          }),
+        );
       });
     });
     await new Promise<void>((resolve) => fakeB.listen(0, '127.0.0.1', resolve));

@@ -172,15 +172,13 @@ async function serveFront(
   if (route === 'predict') {
     const best = back.top[0];
     // The seed's /predict answer: seconds, like its Python time.time() differences.
-    res
-      .status(200)
-      .json({
-        class_id: best?.class_id,
-        class_name: best?.class_name,
-        total_time: totalMs / 1000,
-        inference_time_a: answer.frontMs / 1000,
-        inference_time_b: back.backMs / 1000,
-      });
+    res.status(200).json({
+      class_id: best?.class_id,
+      class_name: best?.class_name,
+      total_time: totalMs / 1000,
+      inference_time_a: answer.frontMs / 1000,
+      inference_time_b: back.backMs / 1000,
+    });
     return;
   }
   res.status(200).json(answer);
@@ -228,16 +226,14 @@ async function route(req: Request, res: Response, deps: HalfDeps): Promise<void>
   }
   if (req.method === 'GET' && path === '/') {
     const loaded = deps.half();
-    res
-      .status(200)
-      .json({
-        service: 'split-half',
-        half: deps.config.half,
-        cut: loaded.cut,
-        engine: loaded.runner.engine,
-        inputShape: loaded.runner.inputShape,
-        outputShape: loaded.runner.outputShape,
-      });
+    res.status(200).json({
+      service: 'split-half',
+      half: deps.config.half,
+      cut: loaded.cut,
+      engine: loaded.runner.engine,
+      inputShape: loaded.runner.inputShape,
+      outputShape: loaded.runner.outputShape,
+    });
     return;
   }
   if (req.method !== 'POST') {

@@ -39,9 +39,7 @@ function echoService(
   };
 }
 
-async function apiError(
-  p: Promise<unknown>,
-): Promise<{
+async function apiError(p: Promise<unknown>): Promise<{
   code: number;
   body: { reason?: string; message?: string; details?: { causes?: Array<{ field: string }> } };
 }> {
