@@ -16,6 +16,10 @@ export default defineConfig({
       'functions/edge-image/service.test.ts',
       'functions/split-half/service.test.ts',
       'functions/split-proxy/proxy.test.ts',
+      // The layer pipeline: a killed layer fails its step, restarts from its checkpoint, and a
+      // restarted controller resumes; repeated backward and apply change nothing twice.
+      'functions/layer-controller/controller.test.ts',
+      'functions/layer/layer.test.ts',
     ],
     exclude: ['node_modules/**', '.kaskade/**'],
     testTimeout: 120_000,
