@@ -139,7 +139,10 @@ export class ServiceSet implements ServiceRunner {
         });
         worker.ready.then(
           () => events.ready(),
-          (e: unknown) => events.failed(reason(e)),
+          // A worker the runtime stopped itself (scaled down, replaced) did not fail its revision.
+          (e: unknown) => {
+            if (!worker.stoppedOnPurpose) events.failed(reason(e));
+          },
         );
         return worker;
       },

@@ -23,6 +23,9 @@ export type WorkerPhase = 'starting' | 'ready' | 'draining' | 'exited';
 
 export class WorkerProcess {
   phase: WorkerPhase = 'starting';
+  /** Set when the runtime stops or kills the worker (scale-down, a newer revision): its end
+   *  before readiness is then not a failure of its revision. */
+  stoppedOnPurpose = false;
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
@@ -78,6 +81,7 @@ export class WorkerProcess {
 
   /** SIGTERM (the worker drains), then SIGKILL after `graceMs`; resolves when it has exited. */
   async stop(graceMs: number): Promise<number | null> {
+    this.stoppedOnPurpose = true;
     if (this.phase === 'exited') return this.exited;
     this.phase = 'draining';
     this.child.kill('SIGTERM');
@@ -89,6 +93,7 @@ export class WorkerProcess {
 
   /** Ends it at once (a worker that never became ready has nothing to drain). */
   kill(): void {
+    this.stoppedOnPurpose = true;
     if (this.phase !== 'exited') this.child.kill('SIGKILL');
   }
 
@@ -105,7 +110,7 @@ export class WorkerProcess {
         return;
       }
       if (Date.now() >= deadline) {
-        this.kill();
+        this.child.kill('SIGKILL'); // a failure of its own, not a stop on purpose
         throw this.failure(`was not ready within ${launch.readinessTimeoutMs} ms`);
       }
       await Promise.race([

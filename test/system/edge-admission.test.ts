@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Admission } from '../../functions/admission/admission.js';
 import { loadConfig } from '../../functions/admission/config.js';
 import { MIN_SCALE } from '../../functions/admission/edge-service.js';
@@ -128,6 +128,12 @@ describe('admission on the runtime API', () => {
     expect(error).toBeInstanceOf(UnavailableError);
     expect((error as UnavailableError).httpStatus).toBe(503);
     expect(admission.sessions.count('image')).toBe(0);
+    // The session given back lowers min-scale in the background; a second admission server
+    // (a test artifact: a deployment runs one) must not race that write.
+    await vi.waitFor(
+      async () => expect((await ksvc('edge-image')).spec.template.metadata?.annotations?.[MIN_SCALE]).toBe('0'),
+      { timeout: 60_000, interval: 50 },
+    );
     // Patient admission finds it once the worker is up.
     expect((await admissionWith({}).admit('image', 'cam-2')).offloading).toBe(0);
   }, 120_000);
