@@ -1,7 +1,7 @@
 // System tier: the shipped predictor manifest on the local runtime, woken from zero by a request
 // while its model is still loading. The request must wait (the activator holds it while no pod
 // is ready) and be answered by the model, not with 503 "no model is loaded yet" (kserve#2882).
-// After the first pod has scaled to zero, the model's model.json becomes a named pipe, so the
+// After the first pod has scaled to zero, the model's weights file becomes a named pipe, so the
 // woken pod's load is held for as long as the test wants: it is released once the runtime has
 // either reported the pod ready (the defect) or the pod's own readiness probe has answered 503
 // while loading (the fix).
@@ -80,10 +80,16 @@ describe('a predictor woken from zero', () => {
   it('answers the request that woke it with the model, after the model has loaded', async () => {
     // The first pod (initial scale 1) loads the model at start, then scales to zero without traffic.
     await until('the predictor at zero', () => predictorPods().length === 0, 30_000);
-    const modelJson = join(stateDir, 'data', 'models', 'mnist', 'job-wake', 'round-3', 'model.json');
-    const saved = `${modelJson}.saved`;
-    await rename(modelJson, saved);
-    execFileSync('mkfifo', [modelJson]);
+    // The weights file becomes the pipe (the loader checks that model.json exists as a file
+    // before it reads it, so model.json itself stays).
+    const folder = join(stateDir, 'data', 'models', 'mnist', 'job-wake', 'round-3');
+    const manifest = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8')) as {
+      weightsManifest: { paths: string[] }[];
+    };
+    const weights = join(folder, manifest.weightsManifest[0]?.paths[0] ?? 'missing');
+    const saved = `${weights}.saved`;
+    await rename(weights, saved);
+    execFileSync('mkfifo', [weights]);
 
     const url = runtime.url('predictor');
     const first = fetch(`${url}/v2/models/mnist/infer`, {
@@ -103,10 +109,10 @@ describe('a predictor woken from zero', () => {
       30_000,
     );
 
-    // Release the load: model.json is written into the pipe and the saved file takes its place.
-    const pipe = await open(modelJson, 'w');
-    await rename(saved, modelJson);
-    await pipe.write(await readFile(modelJson));
+    // Release the load: the weights are written into the pipe and the saved file takes its place.
+    const pipe = await open(weights, 'w');
+    await rename(saved, weights);
+    await pipe.write(await readFile(weights));
     await pipe.close();
 
     const [inferred, ready, described] = await Promise.all([first, health, metadata]);
