@@ -12,7 +12,8 @@ import { loadServingConfig } from '../_shared/serving/config.js';
 import { exportOnnx } from '../_shared/serving/export-onnx.js';
 import { openStore } from '../_shared/store/index.js';
 import type { Store } from '../_shared/store/types.js';
-import { loadHalf, loadWholeModel, type HalfSource, type LoadedHalf } from './halves.js';
+import type { Cut } from '../_shared/split/cuts.js';
+import { chooseOnnxCut, loadHalf, loadWholeModel, type HalfSource, type LoadedHalf } from './halves.js';
 import { loadLabels } from './labels.js';
 
 let dir: TempDir;
@@ -109,5 +110,38 @@ describe('loadLabels', () => {
     const labels = await loadLabels(`${dir.url}/labels.txt`, 3, () => store);
     expect([0, 1, 2].map(labels)).toEqual(['cat', 'dog', 'bird']);
     await expect(loadLabels(`${dir.url}/labels.txt`, 10, () => store)).rejects.toThrow(/names 3 classes/);
+  });
+});
+
+describe('chooseOnnxCut', () => {
+  const cut = (layer: string, flopsFront: number): Cut => ({
+    layer,
+    index: flopsFront,
+    shape: [1],
+    bytes: 4,
+    flopsFront,
+    flopsBack: 10 - flopsFront,
+    paramsFront: 0,
+    paramsBack: 0,
+  });
+
+  it("finds the seed's stage cuts by torchvision's names and by Keras's, and balanced by FLOPs", () => {
+    const torch = [
+      cut('/maxpool/MaxPool_output_0', 1),
+      cut('/layer1/layer1.2/relu_2/Relu_output_0', 2),
+      cut('/layer2/layer2.0/relu_2/Relu_output_0', 3),
+      cut('/layer2/layer2.3/relu_2/Relu_output_0', 4),
+      cut('/layer3/layer3.5/relu_2/Relu_output_0', 7),
+      cut('/avgpool/GlobalAveragePool_output_0', 9),
+    ];
+    expect(['v1', 'v2', 'v3'].map((v) => chooseOnnxCut(torch, v).layer)).toEqual([
+      '/layer3/layer3.5/relu_2/Relu_output_0',
+      '/layer2/layer2.3/relu_2/Relu_output_0',
+      '/layer1/layer1.2/relu_2/Relu_output_0',
+    ]);
+    expect(chooseOnnxCut(torch, 'balanced').layer).toBe('/layer2/layer2.3/relu_2/Relu_output_0');
+    const keras = [cut('conv3_block3_out_relu', 4), cut('conv3_block4_out_relu', 5), cut('conv4_block1_add', 6)];
+    expect(chooseOnnxCut(keras, 'v2').layer).toBe('conv3_block4_out_relu');
+    expect(() => chooseOnnxCut(keras, 'v1')).toThrow(UnsupportedModelError);
   });
 });
