@@ -235,6 +235,8 @@ async function fromLayersModel(ctx: Context, source: HalfSource): Promise<{ runn
     onnx: () => Promise.resolve(exportHalf(model, ctx.half)),
     tfjs: () => Promise.resolve(model),
   });
+  // On ONNX Runtime the TF.js weights are no longer needed (the halves share the whole's).
+  if (runner.engine === 'onnxruntime') whole.dispose();
   return { runner, cut };
 }
 
