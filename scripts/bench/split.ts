@@ -1,9 +1,10 @@
-// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--verbose]`:
+// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--proxy] [--verbose]`:
 // batch 1 at each stage cut, on the serving engine (KASKADE_SERVING_ENGINE, default ONNX Runtime).
 // Monolithic: the same image preprocessed and the whole model run in this process. Split: the
 // image POSTed to half A through the local runtime's ingress; A preprocesses, runs the front and
 // sends the activation as a safetensors CloudEvent through the ingress to half B, each half in
 // its own worker process (the manifests of knative/components/split, held at one pod each).
+// With --proxy, A's activation goes through split-proxy (unlimited bandwidth) on its way to B.
 // Monolithic and split samples alternate, so load from other work falls on both alike.
 // Sequential vs 4 concurrent clients; bytes per request vs the seed's base64 pickle
 // (≈ 4/3 × (raw + pickle header)). The machine's load average is printed with the table.
@@ -24,7 +25,7 @@ import type { SplitAnswer } from '../../functions/split-half/service.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
 
 const NS = 'kaskade';
-const COMPONENT = join(import.meta.dirname, '..', '..', 'knative', 'components', 'split');
+const COMPONENTS = join(import.meta.dirname, '..', '..', 'knative', 'components');
 
 const arg = (argv: string[], name: string, fallback: string): string => {
   const i = argv.indexOf(name);
@@ -43,11 +44,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The split component's two services, held at exactly one pod each (no scaling during a measurement). */
-async function manifests(dir: string): Promise<string> {
+/** The split component's services (and the proxy), held at exactly one pod each (no scaling during a measurement). */
+async function manifests(dir: string, proxy: boolean): Promise<string> {
   const docs: unknown[] = [];
-  for (const file of ['split-half-a.yaml', 'split-half-b.yaml']) {
-    for (const doc of parseAllDocuments(await readFile(join(COMPONENT, file), 'utf8'))) {
+  const files = [
+    'split/split-half-a.yaml',
+    'split/split-half-b.yaml',
+    ...(proxy ? ['split-proxy/split-proxy.yaml'] : []),
+  ];
+  for (const file of files) {
+    for (const doc of parseAllDocuments(await readFile(join(COMPONENTS, file), 'utf8'))) {
       const service = doc.toJS() as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
       const annotations = service.spec.template.metadata.annotations;
       annotations['autoscaling.knative.dev/min-scale'] = '1';
@@ -93,6 +99,7 @@ const ok = async (url: string): Promise<boolean> => {
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
   const verbose = argv.includes('--verbose');
+  const proxy = argv.includes('--proxy');
   const modelName = arg(argv, '--model', 'resnet50');
   const samples = Number(arg(argv, '--samples', '30'));
   const cutSpecs = arg(argv, '--cuts', 'v1,v2,v3').split(',');
@@ -116,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kaskade-bench-split-'));
   const rows: Record<string, number | string>[] = [];
   try {
-    const manifestFile = await manifests(dir);
+    const manifestFile = await manifests(dir, proxy);
     for (const spec of cutSpecs) {
       const cut = chooseCut(whole, spec);
       const port = await freePort();
@@ -134,7 +141,9 @@ export async function main(argv: string[]): Promise<void> {
             MODEL_URI: modelName,
             SPLIT_CUT: spec,
             SPLIT_SEED: '7',
-            SPLIT_NEXT_URL: `http://127.0.0.1:${port}/${NS}/split-half-b`,
+            SPLIT_NEXT_URL: `http://127.0.0.1:${port}/${NS}/${proxy ? 'split-proxy' : 'split-half-b'}`,
+            PROXY_TARGET_URL: `http://127.0.0.1:${port}/${NS}/split-half-b`,
+            PROXY_BANDWIDTH: '0',
             SPLIT_TIMEOUT_MS: '120000',
             ...Object.fromEntries(
               Object.entries(process.env).filter(
@@ -233,7 +242,7 @@ export async function main(argv: string[]): Promise<void> {
   const loadAtEnd = loadavg()[0] ?? 0;
   const f = (n: unknown, d = 1): string => (typeof n === 'number' ? n.toFixed(d) : String(n));
   const lines = [
-    `split benchmark: ${modelName}, batch 1, ${samples} samples per figure, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process; load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
+    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per figure, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process; load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
     'mono = preprocess + whole model in process; split = client → runtime → A (preprocess, front) → runtime → B → back; at A = from arrival at A to B’s answer',
     '| cut | after            | mono p50 | mono p95 | split p50 | split p95 | at A p50 | split/mono | added ms | seq rps | 4-client rps | ratio | wire − raw bytes | seed bytes / raw |',
     '|-----|------------------|----------|----------|-----------|-----------|----------|------------|----------|---------|--------------|-------|------------------|------------------|',
@@ -252,6 +261,6 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (json)
     process.stdout.write(
-      `${JSON.stringify({ bench: 'split', model: modelName, samples, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
+      `${JSON.stringify({ bench: 'split', model: modelName, proxy, samples, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
     );
 }
