@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { getFunction } from '@google-cloud/functions-framework/testing';
+import { Authenticator, loadAuthConfig, type AuthConfig } from '../_shared/auth.js';
+import { guardServer, guardUpgrade } from '../_shared/auth-guard.js';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
@@ -25,6 +27,8 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   /** Largest request body the function's parsers read (KASKADE_MAX_BODY_BYTES); larger gets 413. */
   maxBodyBytes: number;
+  /** Bearer-token authentication (functions/_shared/auth.ts); undefined: off. */
+  auth?: AuthConfig;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -38,7 +42,13 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
+    ...authOf(env),
   };
+}
+
+function authOf(env: Env): { auth?: AuthConfig } {
+  const auth = loadAuthConfig(env);
+  return auth ? { auth } : {};
 }
 
 /** What a function module may export besides its registrations: an HTTP upgrade handler. */
@@ -70,6 +80,9 @@ export async function serveFunction(
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
   const server = createServer(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes));
   prepareServerOf(mod)?.(server);
+  // In front of everything the module and the framework installed: a refused request is not read.
+  const auth = config.auth ? new Authenticator(config.auth) : undefined;
+  if (auth) guardServer(server, auth);
   let active = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
@@ -84,7 +97,8 @@ export async function serveFunction(
     res.once('close', finished);
   });
   const upgraded = new Set<Duplex>();
-  const upgrade = upgradeHandlerOf(mod);
+  const upgradeOfModule = upgradeHandlerOf(mod);
+  const upgrade = upgradeOfModule && auth ? guardUpgrade(auth, upgradeOfModule) : upgradeOfModule;
   if (upgrade) {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       active += 1;

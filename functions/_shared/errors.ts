@@ -65,6 +65,12 @@ export class AlreadyExistsError extends ConflictError {
   override readonly code = 'already_exists';
 }
 
+/** A request lacks valid credentials (no bearer token, a wrong one, an expired or foreign JWT). */
+export class UnauthorizedError extends KaskadeError {
+  readonly code = 'unauthorized';
+  readonly httpStatus = 401;
+}
+
 /** A path or URL escapes the configured storage roots. */
 export class ForbiddenPathError extends KaskadeError {
   readonly code = 'forbidden_path';
