@@ -13,6 +13,7 @@ import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
 import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
+import { limitBodies } from './body-limit.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -79,6 +80,8 @@ export async function serveFunction(
   const fn = getFunction(config.target) as HttpFunction | undefined;
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
   const server = createServer(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes));
+  limitBodies(server, config.maxBodyBytes);
+  // A module with a body limit of its own (the predictor's) puts it in front of this one.
   prepareServerOf(mod)?.(server);
   // In front of everything the module and the framework installed: a refused request is not read.
   const auth = config.auth ? new Authenticator(config.auth) : undefined;

@@ -71,10 +71,10 @@ export class UnauthorizedError extends KaskadeError {
   readonly httpStatus = 401;
 }
 
-/** A path or URL escapes the configured storage roots. */
+/** A path or URL escapes the configured storage roots: the caller's input is bad (400, never retried). */
 export class ForbiddenPathError extends KaskadeError {
   readonly code = 'forbidden_path';
-  readonly httpStatus = 403;
+  readonly httpStatus = 400;
 }
 
 /** The caller's identity may not do this (a Kubernetes RBAC denial, a bad bearer token's scope). */
