@@ -14,6 +14,7 @@ import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
 import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
 import { limitBodies } from './body-limit.js';
+import { serveStats } from './stats.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -30,6 +31,8 @@ export interface WorkerConfig {
   maxBodyBytes: number;
   /** Bearer-token authentication (functions/_shared/auth.ts); undefined: off. */
   auth?: AuthConfig;
+  /** KASKADE_DEBUG_STATS=1: the pod answers GET /.kaskade/stats (stats.ts), for soak tests. */
+  debugStats: boolean;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -43,6 +46,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
+    debugStats: env.KASKADE_DEBUG_STATS === '1',
     ...authOf(env),
   };
 }
@@ -113,6 +117,7 @@ export async function serveFunction(
       upgrade(req, socket, head);
     });
   }
+  if (config.debugStats) serveStats(server);
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(config.port, config.host, () => {
