@@ -20,6 +20,7 @@ import { answerError, brokerOf, readEvent } from './ingress.js';
 import { Delivery } from './delivery.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
+import type { BrokerObserver } from './observer.js';
 import { DEFAULT_DELIVERY, resolvePolicy, type DeliveryPolicy } from './policy.js';
 import { Sender } from './sender.js';
 import {
@@ -56,6 +57,8 @@ export interface StartBrokerOptions {
   readonly compactBytes?: number;
   /** How the broker waits `ms` between attempts (default: a timer); tests pass a clock of their own. */
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Told of every ingress answer and delivery attempt (the runtime's metrics). */
+  readonly observer?: BrokerObserver;
 }
 
 export interface BrokerStats {
@@ -154,6 +157,7 @@ class Broker implements LocalBroker {
       maxConcurrency: this.maxConcurrency,
       maxBodyBytes: this.maxBodyBytes,
       ...(options.wait ? { wait: options.wait } : {}),
+      ...(options.observer ? { observer: options.observer } : {}),
     });
     this.server = http.createServer((req, res) => {
       this.ingress(req, res).catch((e: unknown) => this.logger.error(`ingress: ${String(e)}`));
@@ -264,8 +268,15 @@ class Broker implements LocalBroker {
   // --- ingress -------------------------------------------------------------------------------
 
   private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const seen: { broker: string; type: string | undefined } = { broker: '', type: undefined };
+    const observer = this.options.observer;
+    if (observer?.ingress !== undefined) {
+      const started = performance.now();
+      res.once('finish', () => observer.ingress?.(seen.broker, seen.type, res.statusCode, performance.now() - started));
+    }
     try {
       const broker = brokerOf(req.url ?? '/', this.options.namespace, this.brokers);
+      seen.broker = broker;
       if (req.method !== 'POST')
         throw new MethodNotAllowedError(
           ['POST'],
@@ -273,6 +284,7 @@ class Broker implements LocalBroker {
         );
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const event = await readEvent(req, this.maxBodyBytes);
+      seen.type = event.attributes.type;
       await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {

@@ -10,7 +10,9 @@ import { getFunction } from '@google-cloud/functions-framework/testing';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
+import { loadTracingConfig, startTracing, type Tracing } from '../_shared/observability/tracing.js';
 import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
+import { observedListener } from './observe.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -68,7 +70,8 @@ export async function serveFunction(
   // arrive as HTTP CloudEvents and are parsed by events/receive.ts), so it is an HttpFunction.
   const fn = getFunction(config.target) as HttpFunction | undefined;
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
-  const server = createServer(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes));
+  // Every function gets /metrics, request and event metrics, and a span per request.
+  const server = createServer(observedListener(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes)));
   prepareServerOf(mod)?.(server);
   let active = 0;
   let draining = false;
@@ -148,8 +151,10 @@ function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {
 export async function runWorker(env: Env, importModule: (path: string) => Promise<unknown>): Promise<void> {
   let config: WorkerConfig;
   let served: ServedFunction;
+  let tracing: Tracing;
   try {
     config = loadWorkerConfig(env);
+    tracing = startTracing(loadTracingConfig(env, config.target));
     served = await serveFunction(config, importModule);
   } catch (e) {
     // One readable line for the runtime's error message, then the details.
@@ -167,7 +172,8 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
     // The server has stopped listening by now: say so, with what is left to finish.
     process.stderr.write(`draining: ${served.inFlight()} request(s) in flight, no new ones taken\n`);
     drained.then(
-      (clean) => process.exit(clean ? 0 : 1),
+      // Spans still buffered for an OTLP collector go out first (bounded: the exporter times out).
+      (clean) => void tracing.shutdown().finally(() => process.exit(clean ? 0 : 1)),
       (e: unknown) => {
         process.stderr.write(`drain failed: ${String(e)}\n`);
         process.exit(1);
