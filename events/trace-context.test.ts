@@ -96,7 +96,11 @@ describe('traceparent on emitted events', () => {
     const subscriber = await startSubscriber();
     const refusing = await startSubscriber(() => ({ status: 500 }));
     const deadLetters = await startSubscriber();
-    cleanups.push(subscriber.close, refusing.close, deadLetters.close);
+    cleanups.push(
+      () => subscriber.close(),
+      () => refusing.close(),
+      () => deadLetters.close(),
+    );
     const broker = await startBroker({
       namespace: 'kaskade',
       brokers: [{ name: 'default' }],
