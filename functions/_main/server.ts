@@ -27,6 +27,8 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   /** Largest request body the function's parsers read (KASKADE_MAX_BODY_BYTES); larger gets 413. */
   maxBodyBytes: number;
+  /** /metrics, request and event metrics, and spans (KASKADE_OBSERVABILITY=off turns them off). */
+  observability: boolean;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -40,6 +42,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
+    observability: envSwitch(env, 'KASKADE_OBSERVABILITY', true),
   };
 }
 
@@ -71,7 +74,8 @@ export async function serveFunction(
   const fn = getFunction(config.target) as HttpFunction | undefined;
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
   // Every function gets /metrics, request and event metrics, and a span per request.
-  const server = createServer(observedListener(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes)));
+  const app = httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes);
+  const server = createServer(config.observability ? observedListener(app) : app);
   prepareServerOf(mod)?.(server);
   let active = 0;
   let draining = false;
@@ -154,7 +158,9 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
   let tracing: Tracing;
   try {
     config = loadWorkerConfig(env);
-    tracing = startTracing(loadTracingConfig(env, config.target));
+    tracing = config.observability
+      ? startTracing(loadTracingConfig(env, config.target))
+      : { shutdown: () => Promise.resolve() };
     served = await serveFunction(config, importModule);
   } catch (e) {
     // One readable line for the runtime's error message, then the details.
@@ -183,4 +189,10 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
+}
+
+function envSwitch(env: Env, name: string, fallback: boolean): boolean {
+  const value = envString(env, name, fallback ? 'on' : 'off');
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got "${value}"`);
+  return value === 'on';
 }
