@@ -196,6 +196,31 @@ describe('the Dockerfile', () => {
     expect(all.at(-1)?.name).toBe('cpu');
   });
 
+  it(".npmrc skips ONNX Runtime's CUDA download, and deps-gpu's environment variable overrides it", () => {
+    // What onnxruntime-node's own install script decides, given the config each install stage has.
+    const decide = (env: Record<string, string>): string => {
+      const utils = join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'script', 'install-utils.js');
+      const r = spawnSync(
+        process.execPath,
+        ['-e', `console.log(String(require(${JSON.stringify(utils)}).parseInstallFlag()))`],
+        { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 },
+      );
+      return r.stdout.trim();
+    };
+    expect(readFileSync(join(REPO_ROOT, '.npmrc'), 'utf8')).toMatch(/^onnxruntime-node-install=skip$/m);
+    const npmrc = { npm_config_onnxruntime_node_install: 'skip' };
+    expect(decide(npmrc)).toBe('false'); // deps-cpu: skipped
+    // deps-gpu: not skipped; with no explicit list the script installs its platform's default, cuda12 on linux/x64.
+    expect(decide({ ...npmrc, ONNXRUNTIME_NODE_INSTALL: 'cuda12' })).not.toBe('false');
+    const metadata = join(REPO_ROOT, 'node_modules', 'onnxruntime-node', 'script', 'install-metadata.js');
+    const linux = spawnSync(
+      process.execPath,
+      ['-e', `console.log(JSON.stringify(require(${JSON.stringify(metadata)}).requirements['linux/x64']))`],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(JSON.parse(linux.stdout) as unknown).toEqual(['cuda12']);
+  });
+
   it('installs apt packages without recommends and drops the package lists in the same layer', () => {
     const runs = d.getInstructions().filter((i) => i.getKeyword() === 'RUN' && /apt-get install/.test(i.toString()));
     expect(runs.length).toBeGreaterThan(0);
