@@ -7,7 +7,7 @@
 import { createEvent, sourceFor, type Emit } from '../../events/emit.js';
 import { EVENT_TYPES } from '../../events/catalog.js';
 import { shardReadyEvents } from '../../events/shard-ready.js';
-import { BadInputError } from '../_shared/errors.js';
+import { BadInputError, ConflictError } from '../_shared/errors.js';
 import { federatedAverage, type ClientUpdate } from '../_shared/fedavg/average.js';
 import { applyWeights, decodeExamples, decodeWeights, encodeWeightSet } from '../_shared/jobs/artifacts.js';
 import { eventIds } from '../_shared/jobs/ids.js';
@@ -59,9 +59,11 @@ export async function aggregateRound(
   const averaged = federatedAverage(updates);
   const examples = updates.reduce((sum, u) => sum + u.count, 0);
   const roundModelUrl = layout.roundModel(round);
-  await store.write(
+  await writeRoundModel(
+    store,
     roundModelUrl,
     encodeWeightSet(averaged, { round: String(round), participants: JSON.stringify(participants) }),
+    participants,
   );
 
   const model = await tfjs.loadLayersModel(store.modelHandler(layout.architecture));
@@ -96,6 +98,24 @@ export async function aggregateRound(
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Creates the round's model (write-if-absent), so it is written once even when two pods handle
+ * copies of one event at once (each re-enters the claim that event holds). Found already written,
+ * by such a copy or by an attempt that died after writing it, it is kept when it averages the same
+ * participants (the same bytes: averaging is deterministic); a round given back and claimed again
+ * with other participants replaces it.
+ */
+async function writeRoundModel(store: Store, url: string, bytes: Uint8Array, participants: number[]): Promise<void> {
+  try {
+    await store.write(url, bytes, { ifAbsent: true });
+    return;
+  } catch (e) {
+    if (!(e instanceof ConflictError)) throw e;
+  }
+  const existing = decodeWeights(await store.read(url), url).metadata.participants;
+  if (existing !== JSON.stringify(participants)) await store.write(url, bytes);
 }
 
 function recordRound(modelName: string, result: RoundResult): void {

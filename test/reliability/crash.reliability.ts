@@ -1,13 +1,14 @@
-// Crash consistency: a small federated job (2 shards × 4 rounds, 600 digits) on the local
+// Crash consistency: a small federated job (2 shards × 6 rounds, 600 digits) on the local
 // runtime with the shipped manifests (knative/base: real worker processes, the broker, the
 // ingress holding requests while pods start), the broker's retry raised from 3 to 10 (linear,
 // 0.5 s) for the run: with 3, an event whose pod is killed 4 times is dead-lettered and fails
-// the job, which is that policy working, not a crash. Run once undisturbed and once under 20 seeded
-// SIGKILLs of shard-trainer and aggregator pods. Some kills are timed at random; the others hit
-// a pod mid-save: when a store temp file appears, the pod that has it open is killed before the
-// rename. Every resume must read complete checkpoints (every round model and shard weights file
+// the job, which is that policy working, not a crash. Run once undisturbed and once under 20
+// SIGKILLs of shard-trainer and aggregator pods, drawn from a seeded generator (which pod a draw
+// hits depends on timing). Some hit a pod busy with an event, at random gaps or as a file of the
+// job lands; the others hit a pod mid-save: when a store temp file appears, the pod that has it
+// open is killed before the rename. Every resume must read complete checkpoints (every round model and shard weights file
 // decodes, nothing logs a corrupt or truncated file), no round is lost or counted twice (results
-// 1 to 4 once each, both shards in each), and the final accuracy is within 1 % of the
+// 1 to 6 once each, both shards in each), and the final accuracy is within 1 % of the
 // undisturbed run with the same seed.
 import { watch, type FSWatcher } from 'node:fs';
 import { cp, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
@@ -79,7 +80,7 @@ function request(jobId: string) {
     model: 'mnist-cnn',
     shards: 2,
     strategy: 'iid' as const,
-    rounds: 4,
+    rounds: 6,
     localEpochs: 1,
     batchSize: 32,
     learningRate: 0.003,
@@ -103,7 +104,7 @@ async function finished(jobId: string, timeoutMs: number): Promise<JobRecord> {
 interface Kill {
   readonly service: string;
   readonly pid: number;
-  readonly how: 'timed' | 'mid-save';
+  readonly how: 'busy' | 'mid-save';
   readonly file?: string;
 }
 
@@ -133,8 +134,8 @@ async function holderOf(path: string): Promise<{ service: string; pid: number } 
 }
 
 /**
- * Kills pods until KILLS are done: at random gaps, a random pod busy with an event; and, when a
- * store temp file appears, the pod writing it. Only running pods, and never twice without a
+ * Kills pods until KILLS are done: a random pod busy with an event, at random gaps and on some
+ * of the job's files landing; and, when a store temp file appears, the pod writing it. Only running pods, and never twice without a
  * file of the job landing in between: a pod killed while it starts, or the same event's handler
  * killed over and over, tests nothing but the broker's patience (its retries and dead letters
  * have their own suite).
@@ -162,23 +163,33 @@ function chaos(jobId: string): { kills: Kill[]; stop(): void; done: Promise<void
     if (kills.length >= KILLS) finish();
   };
   // Mid-save: a store temp file (`.~kaskade-<name>.<uuid>.tmp`) lives from its creation to its
-  // rename; its writer is killed in between, on about every third save, at most half the kills.
+  // rename; its writer is killed in between, on about every other save, at most 12 of the kills.
   let watcher: FSWatcher | undefined;
   const armWatcher = (): void => {
     watcher = watch(jobFolder, { recursive: true }, (_event, name) => {
       if (stopped || name === null) return;
-      if (!/(^|\/)\.~kaskade-/.test(name)) landed++;
+      if (!/(^|\/)\.~kaskade-/.test(name)) {
+        landed++;
+        // Progress is also a moment to strike: the next event is being handled by then.
+        if (random() < 0.3) killBusy();
+        return;
+      }
       if (!/\.~kaskade-[^/]*\.tmp$/.test(name)) return;
-      if (kills.filter((k) => k.how === 'mid-save').length >= KILLS / 2 || random() > 0.35) return;
+      if (kills.filter((k) => k.how === 'mid-save').length >= 12 || random() > 0.5) return;
       const path = join(jobFolder, name);
       void holderOf(path).then((pod) => {
         if (pod !== undefined && !stopped) kill(pod, 'mid-save', name);
       });
     });
   };
+  const killBusy = (): void => {
+    const candidates = pods(true);
+    if (stopped || candidates.length === 0) return;
+    kill(candidates[Math.floor(random() * candidates.length)] as { service: string; pid: number }, 'busy');
+  };
   const timed = async (): Promise<void> => {
     while (!stopped && kills.length < KILLS) {
-      await new Promise((r) => setTimeout(r, 500 + random() * 1000));
+      await new Promise((r) => setTimeout(r, 300 + random() * 700));
       if (watcher === undefined) {
         try {
           armWatcher();
@@ -186,9 +197,7 @@ function chaos(jobId: string): { kills: Kill[]; stop(): void; done: Promise<void
           continue; // the job folder is not there yet
         }
       }
-      const candidates = pods(true);
-      if (stopped || candidates.length === 0) continue;
-      kill(candidates[Math.floor(random() * candidates.length)] as { service: string; pid: number }, 'timed');
+      killBusy();
     }
   };
   void timed();
@@ -234,7 +243,7 @@ describe('crash consistency under 20 seeded SIGKILLs', () => {
     await requestTraining(brokerUrl, request('crash-reference'));
     reference = await finished('crash-reference', 240_000);
     expect(reference.status, logs.join('').slice(-4000)).toBe('done');
-    expect(summary(reference)).toEqual([1, 2, 3, 4].map((round) => ({ round, participants: [0, 1] })));
+    expect(summary(reference)).toEqual([1, 2, 3, 4, 5, 6].map((round) => ({ round, participants: [0, 1] })));
     console.log(
       `undisturbed: ${((Date.now() - started) / 1000).toFixed(1)} s, accuracy ${reference.results.at(-1)?.testAccuracy}`,
     );
@@ -261,15 +270,15 @@ describe('crash consistency under 20 seeded SIGKILLs', () => {
     // No round lost or counted twice.
     expect(summary(job)).toEqual(summary(reference));
     // Every resume read a complete checkpoint: all decode, and nothing complained of a bad one.
-    const checked = await checkpoints('crash-chaos', 4, 2);
+    const checked = await checkpoints('crash-chaos', 6, 2);
     expect(runLogs).not.toMatch(/truncated|corrupt|not a safetensors|invalid header|unexpected end/i);
     const [accuracy, expected] = [job.results.at(-1)?.testAccuracy ?? 0, reference.results.at(-1)?.testAccuracy ?? 0];
     expect(Math.abs(accuracy - expected)).toBeLessThanOrEqual(0.01);
     const by = (how: Kill['how'], service: string) =>
       run.kills.filter((k) => k.how === how && k.service === service).length;
     console.log(
-      `chaos: ${seconds.toFixed(1)} s, ${run.kills.length} kills (timed: ${by('timed', 'shard-trainer')} trainer + ` +
-        `${by('timed', 'aggregator')} aggregator; mid-save: ${by('mid-save', 'shard-trainer')} trainer + ` +
+      `chaos: ${seconds.toFixed(1)} s, ${run.kills.length} kills (busy: ${by('busy', 'shard-trainer')} trainer + ` +
+        `${by('busy', 'aggregator')} aggregator; mid-save: ${by('mid-save', 'shard-trainer')} trainer + ` +
         `${by('mid-save', 'aggregator')} aggregator), ${checked} checkpoints decoded, ` +
         `accuracy ${accuracy} vs ${expected} undisturbed`,
     );
