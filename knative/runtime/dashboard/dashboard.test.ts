@@ -396,6 +396,10 @@ describe('roundProgress', () => {
     });
     // Round 1 took 10 s; 3 s into round 2, 7 s are left.
     expect(roundProgress(second, 15_000)).toMatchObject({ round: 2, done: 0, elapsedS: 3, etaS: 7 });
+    // Past the last round's length with nothing trained: unknown; with a shard trained: this round's pace.
+    expect(roundProgress(second, 30_000)).toMatchObject({ done: 0, etaS: null });
+    const late = { ...second, shardRuns: [...second.shardRuns.slice(0, 2), run(2, 1, 12_000, 25_000)] };
+    expect(roundProgress(late, 32_000)).toMatchObject({ done: 1, total: 4, elapsedS: 20, etaS: 60 });
   });
 });
 

@@ -1,6 +1,6 @@
 // Training progress in the terminal. In a TTY, a progress bar (cli-progress) shows the round
 // under way: shards trained out of N, the time since the round began and an estimate of the
-// time left (the last round's length, or the pace of this round's shards before that); the
+// time left (the last round's length while this round is within it, else this round's pace); the
 // one-line-per-round summary still prints above it. Off a TTY (CI, pipes) only those lines
 // print. The numbers come from the runtime's dashboard (`/_kaskade/api/jobs/<id>`), which sees
 // every shard.ready and shard.trained the broker carries.
@@ -84,9 +84,13 @@ export function roundProgress(job: TrainingJobView, nowMs: number): RoundProgres
   const done = runs.filter((r) => r.trainedAt !== null).length;
   const previous = job.results.find((r) => r.round === job.currentRound - 1);
   const previousBegan = job.shardRuns.filter((r) => r.round === job.currentRound - 1).map((r) => r.readyAt);
+  // The last round's length, while this round is within it; else this round's pace so far;
+  // else unknown.
+  const fromLast =
+    previous && previousBegan.length > 0 ? (previous.at - Math.min(...previousBegan)) / 1000 - elapsedS : null;
   let etaS: number | null = null;
-  if (previous && previousBegan.length > 0)
-    etaS = Math.max(0, (previous.at - Math.min(...previousBegan)) / 1000 - elapsedS);
+  if (done >= total) etaS = 0;
+  else if (fromLast !== null && fromLast > 0) etaS = fromLast;
   else if (done > 0) etaS = (elapsedS / done) * (total - done);
   return { round: job.currentRound, rounds: job.rounds, done, total, elapsedS, etaS };
 }
