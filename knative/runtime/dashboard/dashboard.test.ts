@@ -148,6 +148,17 @@ describe('Recorder', () => {
     expect(recorder.eventTypes()).toContainEqual({ type: 'dev.kaskade.shard.ready', count: 3 });
   });
 
+  it('keeps only the latest shard runs of a long job', () => {
+    const { recorder } = recorderAt();
+    const rounds = Math.ceil(LIMITS.shardRunsPerJob / 2) + 5;
+    for (let round = 1; round <= rounds; round++)
+      for (const shard of [0, 1])
+        recorder.accepted(event('dev.kaskade.shard.ready', `l-${round}-${shard}`, shardReady('long', round, shard)));
+    const runs = recorder.trainingJob('long')?.shardRuns ?? [];
+    expect(runs).toHaveLength(LIMITS.shardRunsPerJob);
+    expect(runs.at(-1)).toMatchObject({ round: rounds, shard: 1 });
+  });
+
   it('records a failed job with its reason, and dead letters with theirs', () => {
     const { recorder, at } = recorderAt();
     at(10);
@@ -181,7 +192,7 @@ describe('Recorder', () => {
     ]);
   });
 
-  it('ignores bodies that are not JSON objects', () => {
+  it('ignores bodies that are not JSON objects, and very large ones', () => {
     const { recorder } = recorderAt();
     recorder.accepted({
       attributes: { type: 'dev.kaskade.shard.ready', id: 'b', datacontenttype: 'application/json' },
@@ -191,8 +202,10 @@ describe('Recorder', () => {
       attributes: { type: 'dev.kaskade.shard.ready', id: 'c', datacontenttype: 'application/vnd.kaskade.safetensors' },
       data: new Uint8Array([1, 2]),
     });
+    const huge = { ...shardReady('huge', 1, 0), padding: 'x'.repeat(LIMITS.jsonBytes) };
+    recorder.accepted(event('dev.kaskade.shard.ready', 'd', huge));
     expect(recorder.trainingJobs()).toEqual([]);
-    expect(recorder.eventTypes()).toEqual([{ type: 'dev.kaskade.shard.ready', count: 2 }]);
+    expect(recorder.eventTypes()).toEqual([{ type: 'dev.kaskade.shard.ready', count: 3 }]);
   });
 
   it('lays out a layer pipeline per stage, forward and backward', () => {

@@ -22,11 +22,15 @@ import type {
 export const LIMITS = {
   podSamplesPerService: 300,
   jobs: 20,
+  /** Shard runs per job (the latest rounds'; a 1000-round job would otherwise grow without end). */
+  shardRunsPerJob: 512,
   layerJobs: 5,
   runsPerLayerJob: 400,
   splitSamples: 300,
   edgeSamples: 300,
   deadLetters: 50,
+  /** Event bodies larger than this are not parsed (the catalog's JSON events are far smaller). */
+  jsonBytes: 64 * 1024,
   /** shard.ready ids remembered to match the trainer's request to its shard. */
   shardDeliveries: 2_000,
 } as const;
@@ -113,7 +117,7 @@ export class Recorder {
         attempts: 0,
         loss: null,
       };
-      job.shardRuns.push(run);
+      pushBounded(job.shardRuns, run, LIMITS.shardRunsPerJob);
     }
     if (id !== '') {
       this.shardByEventId.set(id, run);
@@ -343,7 +347,7 @@ function pushBounded<T>(list: T[], item: T, max: number): void {
 /** The event's data as a JSON object, or null (binary bodies, tensors, malformed JSON). */
 function jsonData(event: WireEvent): Record<string, unknown> | null {
   const contentType = event.attributes.datacontenttype ?? 'application/json';
-  if (event.data === undefined || !/json/i.test(contentType)) return null;
+  if (event.data === undefined || event.data.byteLength > LIMITS.jsonBytes || !/json/i.test(contentType)) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(event.data).toString('utf8'));
     return typeof value === 'object' && value !== null && !Array.isArray(value)
