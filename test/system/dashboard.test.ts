@@ -104,13 +104,26 @@ describe('the dashboard during a real job', () => {
       { timeout: JOB_DEADLINE_MS, polling: 100 },
     );
     // One accuracy point per round, in order.
+    // One accuracy and one loss point drawn per round (vega's symbols in the chart's SVG).
+    const drawnPoints = (n: number) =>
+      page.waitForFunction(
+        ([selector, count]) => document.querySelectorAll(`${selector} .acc svg .mark-symbol path`).length === count,
+        [job, n] as const,
+        { timeout: JOB_DEADLINE_MS, polling: 100 },
+      );
     await page.waitForSelector(`${job} .acc[data-points="1"]`, { timeout: JOB_DEADLINE_MS });
+    await drawnPoints(2);
     await page.waitForSelector(`${job} .acc[data-points="2"]`, { timeout: JOB_DEADLINE_MS });
+    await drawnPoints(4);
     await page.waitForSelector(`${job}[data-status="done"]`, { timeout: 60_000 });
     expect(await page.$eval(`${job} .summary`, (e) => e.textContent), tail()).toMatch(/round 2\/2 \(2\/2 shards/);
     // Every shard of both rounds is on the timeline.
     expect(await page.$eval(`${job} .shards`, (e) => e.getAttribute('data-points'))).toBe('4');
     expect(await page.$$eval(`${job} .acc svg .mark-line path`, (p) => p.length)).toBeGreaterThan(0);
+    // Each service links to its own page: the predictor's is its web page.
+    expect(await page.$eval('#services tr[data-service="predictor"] a', (a) => (a as HTMLAnchorElement).href)).toBe(
+      `${runtime.url('predictor', NS)}/`,
+    );
 
     // A shard.trained the aggregator refuses (no job, no weights) ends at the dead-letter sink.
     const posted = await fetch(brokerUrl, {
