@@ -602,6 +602,74 @@ describe('trainWithProgress', () => {
   });
 });
 
+describe('createDashboard', () => {
+  let server: Server | undefined;
+  afterEach(() => closeServer(server));
+
+  it("reads an admission's status after its traffic, once more if traffic came during the read", async () => {
+    let reads = 0;
+    let heldAnswer: (() => void) | undefined;
+    let firstRead: () => void = () => undefined;
+    const readStarted = new Promise<void>((done) => (firstRead = done));
+    server = createServer((req, res) => {
+      reads += 1;
+      const body = JSON.stringify({ capacityRule: 'nodes', capacity: 5, sessions: { scalar: reads, image: 0 } });
+      const answer = () =>
+        res.writeHead(req.url === '/status' ? 200 : 404, { 'content-type': 'application/json' }).end(body);
+      // The first read is held open until the test has sent more traffic.
+      if (reads === 1) {
+        heldAnswer = answer;
+        firstRead();
+      } else answer();
+    });
+    await new Promise<void>((done) => server?.listen(0, '127.0.0.1', done));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const service: ServiceView = {
+      namespace: 'kaskade',
+      name: 'admission',
+      functionTarget: 'admission',
+      url,
+      ready: 1,
+      starting: 0,
+      desired: 1,
+      concurrency: 0,
+      containerConcurrency: 0,
+      mode: 'stable',
+    };
+    const manifests: RuntimeManifests = {
+      services: [],
+      brokers: [],
+      triggers: [],
+      pingSources: [],
+      ignored: [],
+      warnings: [],
+    };
+    const dashboard = createDashboard({
+      manifests,
+      services: () => [service],
+      functionTargetOf: () => 'admission',
+      logger: createLogger('test', new Writable({ write: (_c, _e, d) => d() })),
+    });
+    const admit = () =>
+      dashboard.observeRequest(request({ name: 'admission', startMs: 0, endMs: 1, path: '/app-service' }));
+    admit();
+    await readStarted;
+    admit();
+    admit();
+    heldAnswer?.();
+    const deadline = Date.now() + 30_000;
+    while (dashboard.recorder.edgeSamples().length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    // Two reads, not three: traffic during a read asks for one more, however much of it there was.
+    expect(reads).toBe(2);
+    expect(dashboard.recorder.edgeSamples().map((e) => [e.capacity, e.sessions.scalar, e.admissions])).toEqual([
+      [5, 1, 3],
+      [5, 2, 3],
+    ]);
+    dashboard.close();
+  });
+});
+
 describe('the dashboard endpoints', () => {
   let server: Server | undefined;
   afterEach(() => closeServer(server));

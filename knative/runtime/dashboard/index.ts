@@ -60,11 +60,18 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   };
   const server = createDashboardServer(recorder, snapshot);
   const polling = new Set<string>();
+  /** Services that had traffic while their status was being read: read once more after. */
+  const again = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   const pollAdmission = (service: ServiceView): void => {
     const key = `${service.namespace}/${service.name}`;
-    if (polling.has(key)) return;
+    if (closed) return;
+    if (polling.has(key)) {
+      again.add(key);
+      return;
+    }
     polling.add(key);
     fetchWithTimeout(`${service.url}/status`, {}, o.fetchTimeoutMs ?? 5_000)
       .then(async (res) => {
@@ -76,7 +83,10 @@ export function createDashboard(o: DashboardOptions): Dashboard {
         });
       })
       .catch((e: unknown) => o.logger.warn(`dashboard: ${key}/status: ${(e as Error).message}`))
-      .finally(() => polling.delete(key));
+      .finally(() => {
+        polling.delete(key);
+        if (again.delete(key)) pollAdmission(service);
+      });
   };
 
   return {
@@ -99,6 +109,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
       recorder.sample(o.services());
     },
     close() {
+      closed = true;
       clearInterval(timer);
       timer = undefined;
       server.close();

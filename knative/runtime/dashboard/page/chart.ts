@@ -53,7 +53,7 @@ export function podsSpec(): TopLevelSpec {
     mark: { type: 'line', interpolate: 'step-after' },
     encoding: {
       x: TIME,
-      y: { field: 'value', type: 'quantitative', title: 'pods', axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: 'pods', axis: { tickMinStep: 1, format: 'd' } },
       color: { field: 'service', type: 'nominal', legend: { orient: 'bottom', columns: 2 } },
       strokeDash: {
         field: 'metric',
@@ -178,10 +178,16 @@ export function edgeSpec(): TopLevelSpec {
     data: { name: 'table' },
     layer: [
       {
-        mark: { type: 'line', interpolate: 'step-after' },
+        mark: { type: 'line', interpolate: 'step-after', point: true },
         encoding: {
           x: TIME,
-          y: { field: 'sessions', type: 'quantitative', title: 'sessions' },
+          y: {
+            field: 'sessions',
+            type: 'quantitative',
+            title: 'sessions',
+            scale: { domainMin: 0 },
+            axis: { tickMinStep: 1, format: 'd' },
+          },
           color: { field: 'type', type: 'nominal', legend: { orient: 'bottom' } },
         },
       },
