@@ -121,6 +121,7 @@ const kubeconfig = relative(process.cwd(), runtime.kubeApi.kubeconfig);
 out.write(
   `kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`,
 );
+out.write(`kaskade: Prometheus metrics on http://127.0.0.1:${runtime.port}/metrics\n`);
 out.write(`kaskade: dashboard on ${runtime.dashboardUrl}\n`);
 
 let stopping = false;

@@ -27,8 +27,8 @@ export interface BrokerSetup {
   logger: Logger;
   /** Resolves a Destination (Service, Broker or URI) to a URL. */
   resolve: (d: Destination) => string;
-  /** Sees every accepted event and finished delivery. */
-  observer?: BrokerObserver;
+  /** What the broker of a namespace reports to (the runtime's metrics). */
+  observer?: (namespace: string) => BrokerObserver;
 }
 
 export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
@@ -56,7 +56,7 @@ export const startLocalBrokers: BrokerLauncher = async (setup) => {
           triggers: [],
           stateDir: setup.stateDir,
           logger: setup.logger,
-          ...(setup.observer ? { observer: setup.observer } : {}),
+          ...(setup.observer ? { observer: setup.observer(ns) } : {}),
         }),
       );
     }

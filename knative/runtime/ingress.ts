@@ -16,7 +16,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { NotFoundError, TimeoutError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorResponse } from '../../functions/_shared/http.js';
+import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import type { ServicePool, Slot } from './pool.js';
 
@@ -33,8 +33,12 @@ export interface IngressOptions {
   /** Answers `/_kaskade/...`; the ingress answers 404 for paths it does not know. */
   admin: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
   logger: Logger;
-  /** Told of every request a pod answered, once its answer is done (must be quick, must not throw). */
-  observe?: (record: RequestRecord) => void;
+  /** Answers `GET /metrics` (and `/_kaskade/metrics`): the runtime's Prometheus metrics. */
+  metrics?: (res: ServerResponse) => void;
+  /** Told of every request routed to a service when its answer ends (status 0: none sent). */
+  observe?: (namespace: string, name: string, status: number, ms: number) => void;
+  /** Told of every request a pod took, with its pod, timing and `ce-*` attributes, once its answer is done (the dashboard). */
+  record?: (record: RequestRecord) => void;
 }
 
 /** One request through the ingress, as the dashboard sees it. */
@@ -139,7 +143,13 @@ function sendError(res: ServerResponse, e: unknown): void {
   }
   const { status, body } = errorResponse(e);
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...errorHeaders(e),
+    // A full queue or a service that cannot start: the client may come back shortly.
+    ...(status === 503 ? { 'retry-after': '1' } : {}),
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -166,6 +176,11 @@ function resolveTarget(options: IngressOptions, req: IncomingMessage): { route: 
 
 async function handle(options: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
+  const path = url.split('?')[0];
+  if (options.metrics && req.method === 'GET' && (path === '/metrics' || path === '/_kaskade/metrics')) {
+    options.metrics(res);
+    return;
+  }
   if (url.startsWith('/_kaskade/')) {
     if (!options.admin(url.split('?')[0] ?? url, req, res))
       sendError(res, new NotFoundError(`no admin endpoint ${url}`));
@@ -181,6 +196,13 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
   }
   const { route, target } = resolved;
   const startMs = Date.now();
+  const { observe } = options;
+  if (observe) {
+    const started = performance.now();
+    res.once('close', () =>
+      observe(route.namespace, route.name, res.headersSent ? res.statusCode : 0, performance.now() - started),
+    );
+  }
   const deadline = new AbortController();
   const timer = setTimeout(
     () =>
@@ -204,7 +226,7 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
   res.once('close', () => {
     clearTimeout(timer);
     slot.release();
-    options.observe?.(requestRecord(req, res, route, slot.pod, startMs));
+    options.record?.(requestRecord(req, res, route, slot.pod, startMs));
   });
   if (deadline.signal.aborted) {
     sendError(res, deadline.signal.reason);

@@ -166,10 +166,10 @@ describe('Recorder', () => {
     expect(recorder.trainingJob('k')).toMatchObject({ status: 'failed', reason: 'split: no such dataset' });
 
     const doomed = event('dev.kaskade.shard.trained', 'd1', { jobId: 'k' });
-    recorder.finished('aggregator-shard-trained', doomed, { kind: 'delivered' });
+    recorder.finished('aggregator-shard-trained', doomed, 'delivered', undefined);
     expect(recorder.recentDeadLetters()).toEqual([]);
-    recorder.finished('aggregator-shard-trained', doomed, { kind: 'dead-lettered', reason: 'answered 400' });
-    recorder.finished('aggregator-shard-trained', event('x', 'd2', null), { kind: 'dropped', reason: 'timed out' });
+    recorder.finished('aggregator-shard-trained', doomed, 'dead-lettered', 'answered 400');
+    recorder.finished('aggregator-shard-trained', event('x', 'd2', null), 'dropped', 'timed out');
     expect(recorder.recentDeadLetters()).toEqual([
       {
         at: 10,

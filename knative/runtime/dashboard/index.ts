@@ -32,7 +32,8 @@ export interface DashboardOptions {
 export interface Dashboard {
   readonly recorder: Recorder;
   readonly server: DashboardServer;
-  readonly brokerObserver: BrokerObserver;
+  /** `observer` (the runtime's metrics), with the dashboard told of accepted events and delivery outcomes too. */
+  alongside(observer: BrokerObserver): BrokerObserver;
   observeRequest(record: RequestRecord): void;
   snapshot(): DashboardSnapshot;
   start(): void;
@@ -92,10 +93,17 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   return {
     recorder,
     server,
-    brokerObserver: {
-      accepted: (_broker, event) => recorder.accepted(event),
-      finished: (trigger, event, outcome) => recorder.finished(trigger, event, outcome),
-    },
+    alongside: (observer) => ({
+      ...observer,
+      accepted(broker, event) {
+        observer.accepted?.(broker, event);
+        recorder.accepted(event);
+      },
+      outcome(broker, trigger, outcome, event, reason) {
+        observer.outcome?.(broker, trigger, outcome, event, reason);
+        recorder.finished(trigger, event, outcome, reason);
+      },
+    }),
     observeRequest(record) {
       const target = o.functionTargetOf(record.namespace, record.name);
       if (!recorder.request(record, target).pollAdmission) return;

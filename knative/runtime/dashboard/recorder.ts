@@ -2,7 +2,7 @@
 // finished deliveries, the ingress's requests, the pools' and the autoscaler's status each
 // second — into bounded views of jobs, pods and dead letters. Everything is kept per runtime
 // (one Recorder per startRuntime), in ring buffers, so a long run keeps a fixed footprint.
-import type { FinishedDelivery } from '../../../events/broker/index.js';
+import type { DeliveryOutcome } from '../../../events/broker/index.js';
 import { EVENT_TYPES } from '../../../events/catalog.js';
 import type { WireEvent } from '../../../events/wire.js';
 import type { RequestRecord } from '../ingress.js';
@@ -65,8 +65,8 @@ export class Recorder {
     else if (type === EVENT_TYPES.jobFailed) this.failed(data, at);
   }
 
-  finished(trigger: string, event: WireEvent, outcome: FinishedDelivery): void {
-    if (outcome.kind === 'delivered') return;
+  finished(trigger: string, event: WireEvent, outcome: DeliveryOutcome, reason: string | undefined): void {
+    if (outcome === 'delivered') return;
     const data = jsonData(event);
     const jobId = data !== null && typeof data.jobId === 'string' ? data.jobId : null;
     pushBounded(
@@ -77,8 +77,8 @@ export class Recorder {
         type: event.attributes.type ?? '',
         id: event.attributes.id ?? '',
         jobId,
-        outcome: outcome.kind,
-        reason: outcome.reason,
+        outcome,
+        reason: reason ?? 'not delivered',
       },
       LIMITS.deadLetters,
     );
