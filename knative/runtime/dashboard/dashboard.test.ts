@@ -704,6 +704,13 @@ describe('the dashboard endpoints', () => {
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: string }).error).toMatch(/gone/);
     expect((await fetch(`${base}/elsewhere`)).status).toBe(418);
+    const malformed = await fetch(`${base}/api/jobs/%E0%A4%A`);
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: string }).error).toMatch(/percent-encoding/);
+    const posted = await fetch(`${base}/api/snapshot`, { method: 'POST', body: '{}' });
+    expect(posted.status).toBe(405);
+    expect(posted.headers.get('allow')).toBe('GET, HEAD');
+    expect(((await posted.json()) as { error: string }).error).toMatch(/only reads/);
 
     const stream = await fetch(`${base}/api/stream`);
     expect(stream.headers.get('content-type')).toBe('text/event-stream');

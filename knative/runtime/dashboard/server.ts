@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { UnavailableError } from '../../../functions/_shared/errors.js';
-import { errorResponse } from '../../../functions/_shared/http.js';
+import { BadInputError, MethodNotAllowedError, UnavailableError } from '../../../functions/_shared/errors.js';
+import { errorHeaders, errorResponse } from '../../../functions/_shared/http.js';
 import type { DashboardSnapshot } from './model.js';
 import type { Recorder } from './recorder.js';
 
@@ -46,6 +46,15 @@ export function createDashboardServer(recorder: Recorder, snapshot: () => Dashbo
 
   return {
     handle(path, req, res) {
+      if (!isDashboardPath(path)) return false;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        req.resume();
+        sendError(
+          res,
+          new MethodNotAllowedError(['GET', 'HEAD'], `${req.method ?? ''} ${path}: the dashboard only reads`),
+        );
+        return true;
+      }
       if (path === '/_kaskade/' || path === '/_kaskade/index.html') {
         asset(res, 'text/html; charset=utf-8', () => PAGE_HTML);
         return true;
@@ -55,7 +64,11 @@ export function createDashboardServer(recorder: Recorder, snapshot: () => Dashbo
       else if (path === '/_kaskade/api/snapshot') send(res, 200, 'application/json', JSON.stringify(snapshot()));
       else if (path === '/_kaskade/api/stream') stream(req, res, snapshot, streams);
       else if (path.startsWith('/_kaskade/api/jobs/')) {
-        const id = decodeURIComponent(path.slice('/_kaskade/api/jobs/'.length));
+        const id = jobIdOf(path);
+        if (id === null) {
+          sendError(res, new BadInputError(`${path}: not a job id (malformed percent-encoding)`));
+          return true;
+        }
         const job = recorder.trainingJob(id);
         if (job) send(res, 200, 'application/json', JSON.stringify(job));
         else send(res, 404, 'application/json', JSON.stringify({ error: `no training job ${id} seen by the broker` }));
@@ -67,6 +80,27 @@ export function createDashboardServer(recorder: Recorder, snapshot: () => Dashbo
       streams.clear();
     },
   };
+}
+
+const DASHBOARD_PATHS = new Set([
+  '/_kaskade/',
+  '/_kaskade/index.html',
+  '/_kaskade/dashboard.js',
+  '/_kaskade/dashboard.css',
+  '/_kaskade/api/snapshot',
+  '/_kaskade/api/stream',
+]);
+
+function isDashboardPath(path: string): boolean {
+  return DASHBOARD_PATHS.has(path) || path.startsWith('/_kaskade/api/jobs/');
+}
+
+function jobIdOf(path: string): string | null {
+  try {
+    return decodeURIComponent(path.slice('/_kaskade/api/jobs/'.length));
+  } catch {
+    return null;
+  }
 }
 
 function stream(
@@ -94,8 +128,15 @@ function stream(
   res.once('close', stop);
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  extra: Record<string, string> = {},
+): void {
   res.writeHead(status, {
+    ...extra,
     'content-type': type,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
@@ -108,7 +149,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 function sendError(res: ServerResponse, e: unknown): void {
   const { status, body } = errorResponse(e);
-  send(res, status, 'application/json', JSON.stringify(body));
+  send(res, status, 'application/json', JSON.stringify(body), errorHeaders(e));
 }
 
 async function bundleAssets(): Promise<Assets> {
