@@ -13,35 +13,21 @@ import type {
   MicrobatchRun,
   PodSample,
   ServiceView,
-  ShardRun,
   SplitSample,
   TrainingJobView,
 } from './model.js';
+import { LIMITS } from './limits.js';
+import { TrainingJobs } from './training-jobs.js';
+import { jsonData, pushBounded } from './values.js';
 
-/** How much each view keeps. */
-export const LIMITS = {
-  podSamplesPerService: 300,
-  jobs: 20,
-  /** Shard runs per job (the latest rounds'; a 1000-round job would otherwise grow without end). */
-  shardRunsPerJob: 512,
-  layerJobs: 5,
-  runsPerLayerJob: 400,
-  splitSamples: 300,
-  edgeSamples: 300,
-  deadLetters: 50,
-  /** Event bodies larger than this are not parsed (the catalog's JSON events are far smaller). */
-  jsonBytes: 64 * 1024,
-  /** shard.ready ids remembered to match the trainer's request to its shard. */
-  shardDeliveries: 2_000,
-} as const;
+export { LIMITS } from './limits.js';
 
 const LAYER_EVENT_PREFIX = 'dev.kaskade.layer.';
 
 export class Recorder {
   private readonly pods = new Map<string, PodSample[]>();
   private readonly eventCounts = new Map<string, number>();
-  private readonly jobs = new Map<string, TrainingJobView>();
-  private readonly shardByEventId = new Map<string, ShardRun>();
+  private readonly jobs = new TrainingJobs();
   private readonly layerJobs = new Map<string, LayerJobView>();
   private readonly split: SplitSample[] = [];
   private readonly edge: EdgeSample[] = [];
@@ -56,13 +42,7 @@ export class Recorder {
     const type = event.attributes.type ?? '';
     this.eventCounts.set(type, (this.eventCounts.get(type) ?? 0) + 1);
     const data = jsonData(event);
-    if (data === null) return;
-    const at = this.now();
-    if (type === EVENT_TYPES.trainingRequested || type === EVENT_TYPES.ping) this.requested(data, at);
-    else if (type === EVENT_TYPES.shardReady) this.shardReady(event.attributes.id ?? '', data, at);
-    else if (type === EVENT_TYPES.shardTrained) this.shardTrained(data, at);
-    else if (type === EVENT_TYPES.modelAggregated) this.aggregated(data, at);
-    else if (type === EVENT_TYPES.jobFailed) this.failed(data, at);
+    if (data !== null) this.jobs.event(type, event.attributes.id ?? '', data, this.now());
   }
 
   finished(trigger: string, event: WireEvent, outcome: DeliveryOutcome, reason: string | undefined): void {
@@ -84,130 +64,12 @@ export class Recorder {
     );
   }
 
-  private requested(data: Record<string, unknown>, at: number): void {
-    if (typeof data.jobId !== 'string') return;
-    const job = this.job(data.jobId, at);
-    job.model = str(data.model) ?? job.model;
-    job.dataset = str(data.dataset) ?? job.dataset;
-    job.shards = num(data.shards) ?? job.shards;
-    job.rounds = num(data.rounds) ?? job.rounds;
-  }
-
-  private shardReady(id: string, data: Record<string, unknown>, at: number): void {
-    const jobId = str(data.jobId);
-    const round = num(data.round);
-    const shard = num(data.shardIndex);
-    if (jobId === null || round === null || shard === null) return;
-    const job = this.job(jobId, at);
-    job.shards = num(data.shards) ?? job.shards;
-    if (round > job.currentRound) {
-      job.currentRound = round;
-      job.shardsDone = 0;
-    }
-    let run = job.shardRuns.find((r) => r.round === round && r.shard === shard);
-    if (!run) {
-      run = {
-        round,
-        shard,
-        readyAt: at,
-        trainedAt: null,
-        pod: null,
-        startMs: null,
-        endMs: null,
-        attempts: 0,
-        loss: null,
-      };
-      pushBounded(job.shardRuns, run, LIMITS.shardRunsPerJob);
-    }
-    if (id !== '') {
-      this.shardByEventId.set(id, run);
-      while (this.shardByEventId.size > LIMITS.shardDeliveries) {
-        const oldest = this.shardByEventId.keys().next().value;
-        if (oldest === undefined) break;
-        this.shardByEventId.delete(oldest);
-      }
-    }
-    job.updatedAt = at;
-  }
-
-  private shardTrained(data: Record<string, unknown>, at: number): void {
-    const jobId = str(data.jobId);
-    const round = num(data.round);
-    const shard = num(data.shardIndex);
-    if (jobId === null || round === null || shard === null) return;
-    const job = this.job(jobId, at);
-    const run = job.shardRuns.find((r) => r.round === round && r.shard === shard);
-    if (run && run.trainedAt === null) {
-      run.trainedAt = at;
-      const metrics = data.metrics as Record<string, unknown> | undefined;
-      run.loss = num(metrics?.loss);
-      if (round === job.currentRound) job.shardsDone += 1;
-    }
-    job.updatedAt = at;
-  }
-
-  private aggregated(data: Record<string, unknown>, at: number): void {
-    const jobId = str(data.jobId);
-    const round = num(data.round);
-    if (jobId === null || round === null) return;
-    const job = this.job(jobId, at);
-    job.rounds = num(data.rounds) ?? job.rounds;
-    if (!job.results.some((r) => r.round === round))
-      job.results.push({
-        round,
-        accuracy: num(data.testAccuracy) ?? 0,
-        loss: num(data.testLoss) ?? 0,
-        participants: num(data.participants) ?? 0,
-        at,
-      });
-    job.results.sort((a, b) => a.round - b.round);
-    if (data.final === true && job.status === 'running') job.status = 'done';
-    job.updatedAt = at;
-  }
-
-  private failed(data: Record<string, unknown>, at: number): void {
-    const jobId = str(data.jobId);
-    if (jobId === null) return;
-    const job = this.job(jobId, at);
-    job.status = 'failed';
-    const stage = str(data.stage);
-    job.reason = `${stage ? `${stage}: ` : ''}${str(data.reason) ?? 'failed'}`;
-    job.updatedAt = at;
-  }
-
-  private job(jobId: string, at: number): TrainingJobView {
-    let job = this.jobs.get(jobId);
-    if (!job) {
-      job = {
-        jobId,
-        model: null,
-        dataset: null,
-        shards: 0,
-        rounds: 0,
-        status: 'running',
-        reason: null,
-        startedAt: at,
-        updatedAt: at,
-        currentRound: 0,
-        shardsDone: 0,
-        results: [],
-        shardRuns: [],
-      };
-      this.jobs.set(jobId, job);
-      if (this.jobs.size > LIMITS.jobs) {
-        const oldest = this.jobs.keys().next().value;
-        if (oldest !== undefined) this.jobs.delete(oldest);
-      }
-    }
-    return job;
-  }
-
   // --- what the ingress sees ------------------------------------------------------------------
 
   /** `functionTarget` says what the service runs (split halves and admission are told apart by it). */
   request(r: RequestRecord, functionTarget: string | undefined): { pollAdmission: boolean } {
     const type = r.ce.type ?? '';
-    if (type === EVENT_TYPES.shardReady) this.shardRequest(r);
+    if (type === EVENT_TYPES.shardReady) this.jobs.shardRequest(r);
     else if (type.startsWith(LAYER_EVENT_PREFIX)) this.layerRequest(r, type);
     if (functionTarget === 'split-half')
       pushBounded(
@@ -242,15 +104,6 @@ export class Recorder {
       },
       LIMITS.edgeSamples,
     );
-  }
-
-  private shardRequest(r: RequestRecord): void {
-    const run = this.shardByEventId.get(r.ce.id ?? '');
-    if (!run) return;
-    run.pod = r.pod;
-    run.startMs = r.startMs;
-    run.endMs = r.endMs;
-    run.attempts += 1;
   }
 
   private layerRequest(r: RequestRecord, type: string): void {
@@ -315,7 +168,7 @@ export class Recorder {
   }
 
   trainingJobs(): TrainingJobView[] {
-    return [...this.jobs.values()];
+    return this.jobs.list();
   }
 
   trainingJob(jobId: string): TrainingJobView | undefined {
@@ -337,31 +190,4 @@ export class Recorder {
   recentDeadLetters(): DeadLetterView[] {
     return [...this.deadLetters].reverse();
   }
-}
-
-function pushBounded<T>(list: T[], item: T, max: number): void {
-  list.push(item);
-  if (list.length > max) list.splice(0, list.length - max);
-}
-
-/** The event's data as a JSON object, or null (binary bodies, tensors, malformed JSON). */
-function jsonData(event: WireEvent): Record<string, unknown> | null {
-  const contentType = event.attributes.datacontenttype ?? 'application/json';
-  if (event.data === undefined || event.data.byteLength > LIMITS.jsonBytes || !/json/i.test(contentType)) return null;
-  try {
-    const value: unknown = JSON.parse(Buffer.from(event.data).toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
