@@ -62,7 +62,8 @@ describe('kaskade up / send / status', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('prints the service URLs and the broker URL', () => {
+  it('prints the dashboard, the service URLs and the broker URL', () => {
+    expect(out).toMatch(/^ {2}dashboard http:\/\/127\.0\.0\.1:\d+\/_kaskade\/$/m);
     expect(out).toMatch(
       /service default\/echo {2}http:\/\/echo\.default\.localhost:\d+ {2}http:\/\/127\.0\.0\.1:\d+\/default\/echo/,
     );

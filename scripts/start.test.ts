@@ -48,6 +48,9 @@ describe('npm start', () => {
       '1',
     ]);
     expect(res.code, `${res.stdout}\n${res.stderr}`).toBe(0);
+    expect(res.stdout).toMatch(/^kaskade: dashboard on http:\/\/127\.0\.0\.1:\d+\/_kaskade\/$/m);
+    // Not a TTY: one plain line per round, no progress bar.
+    expect(res.stdout).not.toContain('\u001b[');
     expect(res.stdout).toMatch(/2 shards \(iid\), 2 rounds × 1 local epoch/);
     expect(res.stdout).toMatch(/round 1\/2: test accuracy 0\.\d{4}/);
     expect(res.stdout).toMatch(/round 2\/2: test accuracy 0\.\d{4}/);

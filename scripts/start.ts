@@ -3,15 +3,16 @@
 // CNN on the npm digits by default; `--workload imdb`: imdb-fast on the synthetic review
 // corpus), prints each round's held-out accuracy, then prints the URL of the predictor's page
 // for that model and keeps serving until Ctrl-C. `--exit` stops after training (for scripts and
-// timing).
+// timing). It prints the live dashboard's URL first; in a terminal a progress bar follows the
+// shards of each round.
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
-import { runTrainingJob } from '../events/training-client.js';
 import { servedModelName } from '../functions/_shared/jobs/layout.js';
+import { trainWithProgress } from '../knative/runtime/dashboard/index.js';
 import { startRuntime } from '../knative/runtime/index.js';
 
 interface Workload {
@@ -121,6 +122,7 @@ out.write(
   `kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`,
 );
 out.write(`kaskade: Prometheus metrics on http://127.0.0.1:${runtime.port}/metrics\n`);
+out.write(`kaskade: dashboard on ${runtime.dashboardUrl}\n`);
 
 let stopping = false;
 const stop = async (code: number): Promise<never> => {
@@ -137,9 +139,10 @@ process.on('SIGTERM', () => void stop(0));
 try {
   const brokerUrl = runtime.brokerUrl(namespace, 'default');
   if (brokerUrl === null) throw new Error(`knative/base has no broker "default" in namespace ${namespace}`);
-  const { job, seconds } = await runTrainingJob({
+  const { job, seconds } = await trainWithProgress({
     brokerUrl,
     aggregatorUrl: runtime.url('aggregator', namespace),
+    dashboardUrl: runtime.dashboardUrl,
     out,
     request: {
       jobId: `${flags.workload}-${randomUUID().slice(0, 8)}`,

@@ -60,7 +60,7 @@ export interface StartBrokerOptions {
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Bearer-token authentication of the ingress (401 otherwise); deliveries carry the shared token. */
   readonly auth?: AuthConfig;
-  /** Told of every ingress answer and delivery attempt (the runtime's metrics). */
+  /** Told of every ingress answer, accepted event and delivery attempt (the runtime's metrics and dashboard). */
   readonly observer?: BrokerObserver;
 }
 
@@ -317,6 +317,7 @@ class Broker implements LocalBroker {
         : incoming.attributes;
     const event: WireEvent = { attributes, data: incoming.data };
     const matched = this.triggers.filter((t) => t.broker === broker && t.matches(attributes));
+    this.options.observer?.accepted?.(broker, event);
     if (matched.length === 0) {
       this.counts.accepted++;
       return;

@@ -20,7 +20,8 @@ import type { Sender } from './sender.js';
 
 export type Outcome =
   | { readonly kind: 'delivered'; readonly reply: WireEvent | undefined }
-  | { readonly kind: 'dead-lettered' | 'dropped' | 'aborted' };
+  | { readonly kind: 'dead-lettered' | 'dropped'; readonly reason: string }
+  | { readonly kind: 'aborted' };
 
 /** What delivery needs of a trigger. */
 export interface DeliveryTarget {
@@ -88,7 +89,14 @@ export class Delivery {
   /** Up to `retry + 1` attempts; then the dead-letter sink (itself retried), else dropped. */
   async deliver(trigger: DeliveryTarget, event: WireEvent): Promise<Outcome> {
     const outcome = await this.deliverOnce(trigger, event);
-    if (outcome.kind !== 'aborted') this.options.observer?.outcome?.(trigger.broker ?? '', trigger.name, outcome.kind);
+    if (outcome.kind !== 'aborted')
+      this.options.observer?.outcome?.(
+        trigger.broker ?? '',
+        trigger.name,
+        outcome.kind,
+        event,
+        outcome.kind === 'delivered' ? undefined : outcome.reason,
+      );
     return outcome;
   }
 
@@ -105,7 +113,7 @@ export class Delivery {
       this.options.logger.warn(
         `trigger ${trigger.name}: event ${event.attributes.id} dropped (${why}; no dead-letter sink)`,
       );
-      return { kind: 'dropped' };
+      return { kind: 'dropped', reason: why };
     }
     const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger);
     if (dead.kind === 'error' && dead.aborted) return { kind: 'aborted' };
@@ -114,13 +122,16 @@ export class Delivery {
       this.options.logger.warn(
         `trigger ${trigger.name}: event ${event.attributes.id} sent to the dead-letter sink (${why})`,
       );
-      return { kind: 'dead-lettered' };
+      return { kind: 'dead-lettered', reason: why };
     }
     this.options.counts.dropped++;
     this.options.logger.error(
       `trigger ${trigger.name}: event ${event.attributes.id} dropped: subscriber ${why}, dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`,
     );
-    return { kind: 'dropped' };
+    return {
+      kind: 'dropped',
+      reason: `${why}; dead-letter sink ${dead.kind === 'response' ? `answered ${dead.status}` : dead.message}`,
+    };
   }
 
   private limiterFor(uri: string): Limiter {

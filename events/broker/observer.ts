@@ -1,6 +1,10 @@
-// What the broker tells an observer (the local runtime's metrics) as events pass: each ingress
-// answer, each delivery attempt, each retry and how each delivery ended. All optional; the
-// broker works the same without one.
+// What the broker tells an observer (the local runtime's metrics and dashboard) as events pass:
+// each ingress answer, each accepted event, each delivery attempt, each retry and how each
+// delivery ended. All optional; the broker works the same without one. Calls are synchronous:
+// an observer must be quick and must not throw.
+import type { WireEvent } from '../wire.js';
+
+export type DeliveryOutcome = 'delivered' | 'dead-lettered' | 'dropped';
 
 export interface BrokerObserver {
   /** An ingress POST was answered with `status` (202 accepted, 4xx refused, 5xx unavailable). */
@@ -9,6 +13,14 @@ export interface BrokerObserver {
   attempt?(broker: string, trigger: string, eventType: string | undefined, status: number, ms: number): void;
   /** A failed attempt will be tried again after its backoff. */
   retry?(broker: string, trigger: string): void;
-  /** How one event's delivery to one trigger ended. */
-  outcome?(broker: string, trigger: string, outcome: 'delivered' | 'dead-lettered' | 'dropped'): void;
+  /** An event the ingress (or a reply) put into the broker, before its deliveries start. */
+  accepted?(broker: string, event: WireEvent): void;
+  /** How one event's delivery to one trigger ended; `reason` says why it was not delivered. */
+  outcome?(
+    broker: string,
+    trigger: string,
+    outcome: DeliveryOutcome,
+    event: WireEvent,
+    reason: string | undefined,
+  ): void;
 }

@@ -37,6 +37,26 @@ export interface IngressOptions {
   metrics?: (res: ServerResponse) => void;
   /** Told of every request routed to a service when its answer ends (status 0: none sent). */
   observe?: (namespace: string, name: string, status: number, ms: number) => void;
+  /** Told of every request a pod took, with its pod, timing and `ce-*` attributes, once its answer is done (the dashboard). */
+  record?: (record: RequestRecord) => void;
+}
+
+/** One request through the ingress, as the dashboard sees it. */
+export interface RequestRecord {
+  namespace: string;
+  name: string;
+  pod: string;
+  method: string;
+  /** The path the worker saw, without the query. */
+  path: string;
+  status: number;
+  /** Epoch ms when the request arrived and when its answer ended. */
+  startMs: number;
+  endMs: number;
+  /** The request's Content-Length (0 when unknown). */
+  requestBytes: number;
+  /** The request's binary-mode CloudEvent attributes (`ce-*` headers, prefix dropped). */
+  ce: Record<string, string>;
 }
 
 export interface Ingress {
@@ -175,6 +195,7 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
     return;
   }
   const { route, target } = resolved;
+  const startMs = Date.now();
   const { observe } = options;
   if (observe) {
     const started = performance.now();
@@ -205,6 +226,7 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
   res.once('close', () => {
     clearTimeout(timer);
     slot.release();
+    options.record?.(requestRecord(req, res, route, slot.pod, startMs));
   });
   if (deadline.signal.aborted) {
     sendError(res, deadline.signal.reason);
@@ -296,6 +318,30 @@ function passEarlyAnswer(
     finish();
   });
   answer.once('error', () => res.destroy());
+}
+
+function requestRecord(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  pod: string,
+  startMs: number,
+): RequestRecord {
+  const ce: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers))
+    if (name.startsWith('ce-') && typeof value === 'string') ce[name.slice(3)] = value;
+  return {
+    namespace: route.namespace,
+    name: route.name,
+    pod,
+    method: req.method ?? 'GET',
+    path: route.path.split('?')[0] ?? route.path,
+    status: res.statusCode,
+    startMs,
+    endMs: Date.now(),
+    requestBytes: Number(req.headers['content-length'] ?? 0) || 0,
+    ce,
+  };
 }
 
 function forwardHeaders(req: IncomingMessage, route: Route): IncomingHttpHeaders {

@@ -11,7 +11,8 @@ import { answerMetrics } from '../../functions/_shared/observability/metrics.js'
 import { startLocalBrokers, type BrokerLauncher, type RuntimeBroker } from './broker.js';
 import { Autoscaler, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
 import type { WorkerMode } from './build.js';
-import { startIngress, type Ingress } from './ingress.js';
+import { createDashboard, type ServiceView } from './dashboard/index.js';
+import { startIngress, type Ingress, type RequestRecord } from './ingress.js';
 import { runtimeMetrics, revisionSamples } from './metrics.js';
 import { startKubeApi, type KubeApi } from './kube-api/index.js';
 import { readManifestDocuments, type RawDocument } from './manifest-source.js';
@@ -61,6 +62,8 @@ export interface RuntimeOptions {
   functionsDir?: string;
   /** Starts the brokers; default: the local broker of events/. null runs without one. */
   broker?: BrokerLauncher | null;
+  /** Serve the live dashboard at `/_kaskade/` and observe the broker and the ingress for it. Default true. */
+  dashboard?: boolean;
   /** The Kubernetes API: its port (0, the default, picks a free one), node file (default: the example edge cluster), and resources hidden from discovery (`brokers.eventing.knative.dev`: as if that CRD were not installed). */
   kubeApi?: { port?: number; nodes?: string; hide?: readonly string[] };
 }
@@ -100,6 +103,8 @@ export interface Runtime {
   url(service: string, namespace?: string): string;
   /** `http://<svc>.<ns>.localhost:<port>`: for browsers and curl (they resolve *.localhost). */
   hostUrl(service: string, namespace?: string): string;
+  /** The live dashboard, `http://<host>:<port>/_kaskade/`. */
+  readonly dashboardUrl: string;
   /** The local broker's ingress for a broker (default: the namespace's `default`), or null. */
   brokerUrl(namespace?: string, broker?: string): string | null;
   status(): RuntimeStatus;
@@ -164,9 +169,19 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     pingSources: pings?.status() ?? [],
   });
 
+  const watching = options.dashboard ?? true;
+  const dashboard = createDashboard({
+    manifests,
+    services: () => status().services.map(serviceView),
+    functionTargetOf: (ns, name) =>
+      services?.list().find((e) => e.manifest.namespace === ns && e.manifest.name === name)?.manifest.functionTarget,
+    logger,
+  });
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      dashboard.close();
       pings?.stop();
       // The broker drains its deliveries first: they need the services (and their autoscaling).
       await broker?.close();
@@ -183,7 +198,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       port: options.port ?? 0,
       host,
       lookup: (ns, name) => services?.lookup(ns, name),
-      admin: (path, req, res) => admin(path, req, res, status),
+      admin: (path, req, res) => (watching && dashboard.server.handle(path, req, res)) || admin(path, req, res, status),
+      ...(watching ? { record: (record: RequestRecord) => dashboard.observeRequest(record) } : {}),
       logger,
       metrics: (res) => void answerMetrics(res, metrics.registry).catch(() => res.destroy()),
       observe: (ns, name, code, ms) => metrics.request(ns, name, code, ms),
@@ -196,7 +212,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         stateDir,
         logger: createLogger('broker', sink),
         resolve: resolveDestination,
-        observer: (ns) => metrics.brokerObserver(ns),
+        observer: (ns) => (watching ? dashboard.alongside(metrics.brokerObserver(ns)) : metrics.brokerObserver(ns)),
       });
     } else if (manifests.brokers.length > 0) {
       logger.warn(
@@ -237,6 +253,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
     await kube.control(services);
     autoscaler.start();
+    if (watching) dashboard.start();
     pings = startPingSources(
       manifests.pingSources.map((p) => ({ source: p, sinkUrl: resolveDestination(p.sink) })),
       { logger, timeoutMs: options.sinkTimeoutMs ?? 10_000 },
@@ -277,6 +294,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     manifests,
     url: urlOf,
     hostUrl: hostUrlOf,
+    dashboardUrl: `http://${host}:${port}/_kaskade/`,
     brokerUrl: brokerUrlOf,
     status,
     close,
@@ -343,6 +361,22 @@ function serviceStatus(
     observedConcurrency: t.pool.sampler.current(),
     ...t.pool.status(),
     ...scale,
+  };
+}
+
+/** A service as the dashboard shows it. */
+function serviceView(s: ServiceStatus): ServiceView {
+  return {
+    namespace: s.namespace,
+    name: s.name,
+    functionTarget: s.functionTarget,
+    url: s.url,
+    ready: s.ready,
+    starting: s.starting,
+    desired: s.desired,
+    concurrency: s.observedConcurrency,
+    containerConcurrency: s.containerConcurrency,
+    mode: s.mode,
   };
 }
 

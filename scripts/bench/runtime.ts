@@ -3,8 +3,9 @@
 // worker directly (p50), and the local broker's throughput and delivery latency. With --json
 // the last line holds coldStartP50Ms, ingressOverheadP50Ms, brokerEventsPerSec, deliveryP99Ms.
 // `--observability both [--repeats 3]` instead compares the broker with the runtime's metrics
-// off and on, alternating, and prints medians and ratios.
+// and dashboard observers off and on, alternating, and prints medians and ratios.
 import { Command } from 'commander';
+import { createDashboard } from '../../knative/runtime/dashboard/index.js';
 import { runtimeMetrics } from '../../knative/runtime/metrics.js';
 import { compareObservability, comparisonTable, parseObservability } from './observability.js';
 import { benchBroker } from './runtime/broker.js';
@@ -85,18 +86,27 @@ function round(n: number, digits = 0): number {
   return Math.round(n * f) / f;
 }
 
-/** Broker throughput and delivery latency with the runtime's broker metrics off and on. */
+/** Broker throughput and delivery latency with the runtime's broker metrics and dashboard off and on. */
 async function compareBroker(repeats: number, json: boolean): Promise<void> {
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
   const comparison = await compareObservability(
     repeats,
     async (mode) => {
+      // As the runtime runs them: the metrics' observer, with the dashboard's recorder beside it.
+      const dashboard = createDashboard({
+        manifests: { services: [], brokers: [], triggers: [], pingSources: [], ignored: [], warnings: [] },
+        services: () => [],
+        functionTargetOf: () => undefined,
+        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
       const observer =
         mode === 'on'
-          ? runtimeMetrics(
-              () => [],
-              () => undefined,
-            ).brokerObserver('bench')
+          ? dashboard.alongside(
+              runtimeMetrics(
+                () => [],
+                () => undefined,
+              ).brokerObserver('bench'),
+            )
           : undefined;
       const r = await benchBroker({ events: 5_000, latencyEvents: 500, ...(observer ? { observer } : {}) });
       return {
@@ -108,7 +118,7 @@ async function compareBroker(repeats: number, json: boolean): Promise<void> {
     (line) => void process.stderr.write(`${line}\n`),
   );
   process.stdout.write(
-    `${comparisonTable('broker: 5,000 events to a no-op subscriber, then 500 one at a time; metrics off vs on', comparison)}\n`,
+    `${comparisonTable('broker: 5,000 events to a no-op subscriber, then 500 one at a time; metrics and dashboard off vs on', comparison)}\n`,
   );
   if (json) process.stdout.write(`${JSON.stringify({ bench: 'broker-observability', ...comparison })}\n`);
 }

@@ -1,9 +1,11 @@
 // `kaskade train --dataset URI --shards N --rounds R ...`: asks the running runtime for a
-// federated training job and follows it round by round.
+// federated training job and follows it round by round (in a terminal, with a progress bar
+// inside each round).
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../../functions/_shared/errors.js';
-import { requestTraining, runTrainingJob } from '../../events/training-client.js';
+import { requestTraining } from '../../events/training-client.js';
+import { trainWithProgress } from '../../knative/runtime/dashboard/index.js';
 import { loadRuntimeConfig, readState } from '../../knative/runtime/index.js';
 import { pickBroker } from './send.js';
 
@@ -81,7 +83,14 @@ async function train(flags: TrainFlags): Promise<void> {
     process.stdout.write(`requested job ${request.jobId}; follow it at ${aggregatorUrl}/jobs/${request.jobId}\n`);
     return;
   }
-  const { job, seconds } = await runTrainingJob({ brokerUrl: brokerUrl, aggregatorUrl, request, out: process.stdout });
+  process.stdout.write(`dashboard: ${state.adminUrl}/\n`);
+  const { job, seconds } = await trainWithProgress({
+    brokerUrl,
+    aggregatorUrl,
+    dashboardUrl: state.adminUrl,
+    request,
+    out: process.stdout,
+  });
   if (job.status === 'failed') {
     process.stderr.write(`kaskade: job ${job.jobId} failed: ${JSON.stringify(job.failure)}\n`);
     process.exitCode = 1;

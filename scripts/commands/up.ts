@@ -1,6 +1,6 @@
 // `kaskade up`: runs every service of the manifests on this machine, in the foreground, with
-// one log stream (stderr); prints each service's URLs, the broker URL and the Kubernetes API
-// with its kubeconfig (stdout). Ctrl-C stops everything and exits 0.
+// one log stream (stderr); prints the dashboard's URL, each service's URLs, the broker URL and
+// the Kubernetes API with its kubeconfig (stdout). Ctrl-C stops everything and exits 0.
 import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../../functions/_shared/errors.js';
@@ -97,7 +97,10 @@ async function up(flags: UpFlags): Promise<void> {
 
 function banner(runtime: Runtime): string {
   const s = runtime.status();
-  const lines = [`kaskade: runtime up on http://127.0.0.1:${runtime.port} (Ctrl-C to stop)`];
+  const lines = [
+    `kaskade: runtime up on http://127.0.0.1:${runtime.port} (Ctrl-C to stop)`,
+    `  dashboard ${runtime.dashboardUrl}`,
+  ];
   for (const svc of s.services) lines.push(`  service ${svc.namespace}/${svc.name}  ${svc.hostUrl}  ${svc.url}`);
   for (const b of runtime.manifests.brokers)
     lines.push(`  broker  ${b.namespace}/${b.name}  ${runtime.brokerUrl(b.namespace, b.name) ?? '(not running)'}`);
