@@ -21,6 +21,7 @@ import { answerError, brokerOf, readEvent } from './ingress.js';
 import { Delivery } from './delivery.js';
 import { compileTriggerFilter, type Predicate } from './filter.js';
 import { Journal, type LiveEvent } from './journal.js';
+import type { BrokerObserver } from './observer.js';
 import { DEFAULT_DELIVERY, resolvePolicy, type DeliveryPolicy } from './policy.js';
 import { Sender } from './sender.js';
 import {
@@ -59,6 +60,8 @@ export interface StartBrokerOptions {
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Bearer-token authentication of the ingress (401 otherwise); deliveries carry the shared token. */
   readonly auth?: AuthConfig;
+  /** Told of every ingress answer and delivery attempt (the runtime's metrics). */
+  readonly observer?: BrokerObserver;
 }
 
 export interface BrokerStats {
@@ -163,6 +166,7 @@ class Broker implements LocalBroker {
       maxConcurrency: this.maxConcurrency,
       maxBodyBytes: this.maxBodyBytes,
       ...(options.wait ? { wait: options.wait } : {}),
+      ...(options.observer ? { observer: options.observer } : {}),
     });
     this.server = http.createServer((req, res) => {
       this.ingress(req, res).catch((e: unknown) => this.logger.error(`ingress: ${String(e)}`));
@@ -273,10 +277,17 @@ class Broker implements LocalBroker {
   // --- ingress -------------------------------------------------------------------------------
 
   private async ingress(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const seen: { broker: string; type: string | undefined } = { broker: '', type: undefined };
+    const observer = this.options.observer;
+    if (observer?.ingress !== undefined) {
+      const started = performance.now();
+      res.once('finish', () => observer.ingress?.(seen.broker, seen.type, res.statusCode, performance.now() - started));
+    }
     try {
       // Before anything else: a refused request is not read, and learns nothing about the brokers.
       if (this.auth && !Authenticator.isOpen(req.method, req.url)) await this.auth.check(req.headers);
       const broker = brokerOf(req.url ?? '/', this.options.namespace, this.brokers);
+      seen.broker = broker;
       if (req.method !== 'POST')
         throw new MethodNotAllowedError(
           ['POST'],
@@ -284,6 +295,7 @@ class Broker implements LocalBroker {
         );
       if (this.closing) throw new UnavailableError('broker is shutting down');
       const event = await readEvent(req, this.maxBodyBytes);
+      seen.type = event.attributes.type;
       await this.accept(broker, event, REPLY_TTL);
       res.writeHead(202, { 'content-length': 0 }).end();
     } catch (e) {

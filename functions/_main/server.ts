@@ -12,8 +12,10 @@ import { guardServer, guardUpgrade } from '../_shared/auth-guard.js';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
+import { loadTracingConfig, startTracing, type Tracing } from '../_shared/observability/tracing.js';
 import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
 import { limitBodies } from './body-limit.js';
+import { observedListener } from './observe.js';
 import { serveStats } from './stats.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
@@ -33,6 +35,8 @@ export interface WorkerConfig {
   auth?: AuthConfig;
   /** KASKADE_DEBUG_STATS=1: the pod answers GET /.kaskade/stats (stats.ts), for soak tests. */
   debugStats: boolean;
+  /** /metrics, request and event metrics, and spans (KASKADE_OBSERVABILITY=off turns them off). */
+  observability: boolean;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -47,6 +51,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
     debugStats: env.KASKADE_DEBUG_STATS === '1',
+    observability: envSwitch(env, 'KASKADE_OBSERVABILITY', true),
     ...authOf(env),
   };
 }
@@ -83,7 +88,9 @@ export async function serveFunction(
   // arrive as HTTP CloudEvents and are parsed by events/receive.ts), so it is an HttpFunction.
   const fn = getFunction(config.target) as HttpFunction | undefined;
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
-  const server = createServer(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes));
+  // Every function gets /metrics, request and event metrics, and a span per request.
+  const app = httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes);
+  const server = createServer(config.observability ? observedListener(app) : app);
   limitBodies(server, config.maxBodyBytes);
   // A module with a body limit of its own (the predictor's) puts it in front of this one.
   prepareServerOf(mod)?.(server);
@@ -170,8 +177,12 @@ function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {
 export async function runWorker(env: Env, importModule: (path: string) => Promise<unknown>): Promise<void> {
   let config: WorkerConfig;
   let served: ServedFunction;
+  let tracing: Tracing;
   try {
     config = loadWorkerConfig(env);
+    tracing = config.observability
+      ? startTracing(loadTracingConfig(env, config.target))
+      : { shutdown: () => Promise.resolve() };
     served = await serveFunction(config, importModule);
   } catch (e) {
     // One readable line for the runtime's error message, then the details.
@@ -189,7 +200,8 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
     // The server has stopped listening by now: say so, with what is left to finish.
     process.stderr.write(`draining: ${served.inFlight()} request(s) in flight, no new ones taken\n`);
     drained.then(
-      (clean) => process.exit(clean ? 0 : 1),
+      // Spans still buffered for an OTLP collector go out first (bounded: the exporter times out).
+      (clean) => void tracing.shutdown().finally(() => process.exit(clean ? 0 : 1)),
       (e: unknown) => {
         process.stderr.write(`drain failed: ${String(e)}\n`);
         process.exit(1);
@@ -199,4 +211,10 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
+}
+
+function envSwitch(env: Env, name: string, fallback: boolean): boolean {
+  const value = envString(env, name, fallback ? 'on' : 'off');
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got "${value}"`);
+  return value === 'on';
 }
