@@ -7,7 +7,7 @@
 // storage root are refused, and nothing appears or changes outside it.
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -370,6 +370,17 @@ describe('URLs that escape the storage root', () => {
   }
 
   it('refuses each with 400 at the handler its type is delivered to, touching nothing outside the root', async () => {
+    // Reads show as access times: set each file's atime before its mtime, so that (with relatime
+    // or strictatime) any read moves it. A control file read here shows whether this filesystem
+    // records reads at all.
+    const secret = join(outside, 'secret');
+    const control = join(root, 'control');
+    await writeFile(control, 'control');
+    const past = new Date(Date.now() - 3_600_000);
+    for (const f of [secret, control]) await utimes(f, past, new Date());
+    await readFile(control);
+    const readsObservable = (await stat(control)).atimeMs !== past.getTime();
+    const secretAtime = (await stat(secret)).atimeMs;
     const before = await snapshot(outside);
     const parent = (await readdir(dir.path)).sort();
     const refused: string[] = [];
@@ -405,6 +416,9 @@ describe('URLs that escape the storage root', () => {
       }
     }
     expect(refused.length).toBeGreaterThanOrEqual(escapes().length * 4);
+    // Nothing was read: the secret's access time did not move (where reads are observable).
+    if (readsObservable) expect((await stat(secret)).atimeMs).toBe(secretAtime);
+    else console.log('this filesystem does not record reads (noatime): only writes and leaks are checked');
     expect(await snapshot(outside)).toEqual(before);
     expect((await readdir(dir.path)).sort()).toEqual(parent);
     expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('outside-the-root-0xC0FFEE');
