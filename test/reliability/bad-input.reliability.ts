@@ -450,7 +450,14 @@ describe('truncated safetensors where tensors are taken', () => {
     baselineTensors = tf.memory().numTensors;
   });
 
-  it.each(cases)('answers a body $name with 400 at the layer service', async ({ bytes }) => {
+  const weights = async (): Promise<Buffer> => {
+    const res = await fetch(url('layer', '/weights?job_id=default'));
+    expect(res.status).toBe(200);
+    return Buffer.from(await res.arrayBuffer());
+  };
+
+  it.each(cases)('answers a body $name with 400 at the layer service, its weights untouched', async ({ bytes }) => {
+    const before = await weights();
     const forward = await fetch(url('layer', '/forward'), {
       method: 'POST',
       body: Buffer.from(bytes),
@@ -469,6 +476,7 @@ describe('truncated safetensors where tensors are taken', () => {
       headers: { 'content-type': SAFETENSORS_CONTENT_TYPE },
     });
     await expectClientError(put, 400);
+    expect((await weights()).equals(before)).toBe(true);
     await stillHealthy();
   });
 });
