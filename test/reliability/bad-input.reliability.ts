@@ -431,6 +431,42 @@ describe('URLs that escape the storage root', () => {
   });
 });
 
+describe('URLs that escape the storage root in HTTP requests', () => {
+  it("refuses dataset URLs at the splitter's Cloud Scheduler endpoint with 400", async () => {
+    const rootUrl = pathToFileURL(root).href;
+    const escapes = [
+      `${rootUrl}/../outside/model`,
+      `${rootUrl}/%2e%2e/outside/model`,
+      pathToFileURL(join(outside, 'model')).href,
+      'gs://another-bucket/model',
+      'http://169.254.169.254/latest/meta-data/',
+      '/etc/passwd',
+    ];
+    const before = await snapshot(outside);
+    for (const u of escapes) {
+      const scheduled = await fetch(url('splitter', '/scheduled'), {
+        method: 'POST',
+        body: JSON.stringify({
+          dataset: u,
+          shards: 2,
+          strategy: 'iid',
+          rounds: 1,
+          localEpochs: 1,
+          batchSize: 32,
+          model: 'mnist-cnn',
+        }),
+        headers: { 'content-type': 'application/json', 'x-cloudscheduler-scheduletime': '2026-01-01T03:00:00Z' },
+      });
+      const text = await scheduled.clone().text();
+      await expectClientError(scheduled, 400).catch((err: unknown) => {
+        throw new Error(`splitter /scheduled with ${u}: ${scheduled.status} ${text}`, { cause: err });
+      });
+    }
+    expect(await snapshot(outside)).toEqual(before);
+    await stillHealthy();
+  });
+});
+
 describe('truncated safetensors where tensors are taken', () => {
   const whole = encodeTensors({ x: { dtype: 'F32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) } });
   const cases = [
