@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // `npm run test:reliability`: the fault, duplicate and load suite (test/reliability/), kept out
-// of `npm test` so that stays fast. Bounded: each file well under a minute on 2 cores.
+// of `npm test` so that stays fast. Bounded: each file well under a minute on 2 cores, but the
+// soak (3 minutes at a fixed rate; KASKADE_SOAK_MINUTES for longer).
 export default defineConfig({
   test: {
     include: [

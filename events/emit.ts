@@ -2,7 +2,9 @@
 // SDK CloudEvent with source `/kaskade/<function>`; an `Emit` sends one: over HTTP to the
 // broker (`K_SINK`, else `KASKADE_BROKER_URL`) in binary mode by default, or into memory in
 // tests. Tensor payloads are Uint8Array data sent as the raw HTTP body, never JSON numbers.
+import { readFileSync } from 'node:fs';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { loadAuthConfig } from '../functions/_shared/auth.js';
 import { envInt, envString, type Env } from '../functions/_shared/config.js';
 import { BadInputError, ConfigError, UnavailableError } from '../functions/_shared/errors.js';
 import { fetchWithTimeout } from '../functions/_shared/http.js';
@@ -19,6 +21,12 @@ export interface EmitConfig {
   readonly sinkUrl: string;
   readonly timeoutMs: number;
   readonly mode: Mode;
+  /**
+   * The bearer token posts carry: read from KASKADE_EMIT_TOKEN_FILE at each post (a projected,
+   * rotating service-account token for a broker that checks OIDC), else the shared
+   * KASKADE_AUTH_TOKEN(_FILE) (a local broker with auth on); none when neither is set.
+   */
+  readonly token?: { readonly file: string } | { readonly value: string };
 }
 
 /** `K_SINK` (set by Knative SinkBinding / the local runtime) wins over `KASKADE_BROKER_URL`. */
@@ -32,7 +40,21 @@ export function loadEmitConfig(env: Env = process.env): EmitConfig {
   const mode = envString(env, 'KASKADE_EMIT_MODE', 'binary');
   if (mode !== 'binary' && mode !== 'structured')
     throw new ConfigError(`KASKADE_EMIT_MODE must be binary or structured, got "${mode}"`);
-  return { sinkUrl, timeoutMs, mode };
+  const tokenFile = env.KASKADE_EMIT_TOKEN_FILE;
+  const shared = loadAuthConfig(env)?.token;
+  const token =
+    tokenFile !== undefined && tokenFile !== ''
+      ? { file: tokenFile }
+      : shared !== undefined
+        ? { value: shared }
+        : undefined;
+  return { sinkUrl, timeoutMs, mode, ...(token ? { token } : {}) };
+}
+
+function bearerOf(token: EmitConfig['token']): Record<string, string> {
+  if (token === undefined) return {};
+  const value = 'file' in token ? readFileSync(token.file, 'utf8').trim() : token.value;
+  return { authorization: `Bearer ${value}` };
 }
 
 /** The CloudEvents `source` of everything a function emits. */
@@ -120,12 +142,16 @@ export function toHttpMessage(event: CloudEvent<unknown>, mode: Mode = 'binary')
 
 /** Posts to the broker (or any sink) with a timeout; a non-2xx answer fails the call. */
 export function httpEmit(config: Pick<EmitConfig, 'sinkUrl'> & Partial<EmitConfig>): Emit {
-  const { sinkUrl, timeoutMs = 10_000, mode = 'binary' } = config;
+  const { sinkUrl, timeoutMs = 10_000, mode = 'binary', token } = config;
   return async (event) => {
     const { headers, body } = toHttpMessage(event, mode);
     const response = await fetchWithTimeout(
       sinkUrl,
-      { method: 'POST', headers, body: typeof body === 'string' ? body : exactBytes(body) },
+      {
+        method: 'POST',
+        headers: { ...headers, ...bearerOf(token) },
+        body: typeof body === 'string' ? body : exactBytes(body),
+      },
       timeoutMs,
     );
     const text = await response.text();

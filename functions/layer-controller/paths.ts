@@ -1,5 +1,5 @@
 // Model paths in requests (`/save_model`, `/load_model` `{"model_path"}`): a storage URL inside
-// the configured roots (the store refuses anything else with 403), or a relative name, which
+// the configured roots (the store refuses anything else with 400), or a relative name, which
 // lands under `<root>/layer-models/`.
 import { BadInputError } from '../_shared/errors.js';
 import { joinStoreUrl } from '../_shared/store/index.js';

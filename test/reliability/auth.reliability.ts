@@ -7,7 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { CloudEvent } from 'cloudevents';
 import { startBroker, type LocalBroker } from '../../events/broker/index.js';
+import { httpEmit, loadEmitConfig } from '../../events/emit.js';
 import { loadWorkerConfig, serveFunction, type ServedFunction } from '../../functions/_main/server.js';
 import { FIXTURE_FUNCTIONS } from '../support/fixtures.js';
 import { makeTempDir, type TempDir } from '../support/temp-dir.js';
@@ -203,5 +206,18 @@ describe('the local broker with a token configured', () => {
 
   it('carries the token to its subscribers', () => {
     expect(received[0]?.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it("takes the functions' own events when they carry the token (shared, or from a token file)", async () => {
+    const event = (id: string): CloudEvent<unknown> =>
+      new CloudEvent({ id, source: '/auth-test', type: 'dev.kaskade.test.sent', data: {} });
+    await expect(httpEmit(loadEmitConfig({ KASKADE_BROKER_URL: ingress }))(event('no-token'))).rejects.toThrow(/401/);
+    await httpEmit(loadEmitConfig({ KASKADE_BROKER_URL: ingress, KASKADE_AUTH_TOKEN: TOKEN }))(event('shared'));
+    const file = join(store.path, 'emit-token');
+    await writeFile(file, `${TOKEN}\n`);
+    await httpEmit(loadEmitConfig({ KASKADE_BROKER_URL: ingress, KASKADE_EMIT_TOKEN_FILE: file }))(event('from-file'));
+    await expect
+      .poll(() => received.map((h) => h['ce-id']).sort(), { timeout: 30_000 })
+      .toEqual(['accepted', 'from-file', 'shared']);
   });
 });

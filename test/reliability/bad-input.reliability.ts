@@ -7,7 +7,7 @@
 // storage root are refused, and nothing appears or changes outside it.
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ import { loadWorkerConfig, serveFunction, type ServedFunction } from '../../func
 import type * as tfjs from '@tensorflow/tfjs';
 import { initEngine } from '../../functions/_shared/engine/index.js';
 import { openStore } from '../../functions/_shared/store/index.js';
+import { encodeTensors } from '../../functions/_shared/wire/safetensors.js';
+import { SAFETENSORS_CONTENT_TYPE } from '../../events/catalog.js';
 import { readManifestDocuments } from '../../knative/runtime/manifest-source.js';
 import { parseManifests } from '../../knative/runtime/manifests.js';
 import { mnistMetadata, publishModel, tinyMnistModel } from '../support/models.js';
@@ -93,7 +95,10 @@ beforeAll(async () => {
     KASKADE_BROKER_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/kaskade/default`,
   });
   endpoints = await eventEndpoints();
-  const services = new Set(['predictor', ...endpoints.map((e) => e.service)]);
+  // The layer service takes tensors as safetensors bodies; it is created at run time by the
+  // layer controller (no manifest), so it is added here with a small layer of its own.
+  Object.assign(process.env, { LAYER_TYPE: 'FcLayer', LAYER_CONFIG: '{"in_features":4,"out_features":2}' });
+  const services = new Set(['predictor', 'layer', ...endpoints.map((e) => e.service)]);
   for (const target of services) {
     const config = loadWorkerConfig({
       FUNCTION_TARGET: target,
@@ -247,7 +252,7 @@ describe('bodies over the limit', () => {
       for (const mode of ['declared', 'chunked'] as const) {
         let answer = { status: 0, type: '', text: '' };
         const growth = await growthDuring(async () => {
-          answer = await sendLarge(url(t.service, t.path), t.headers, 16 * LIMIT, mode === 'declared');
+          answer = await sendLarge(url(t.service, t.path), t.headers, 4 * LIMIT, mode === 'declared');
         });
         growths.push({ endpoint: `${t.service}${t.path}`, mode, growthKiB: Math.round(growth / 1024) });
         expect(answer.status, `${t.service}${t.path} (${mode})`).toBe(413);
@@ -370,6 +375,17 @@ describe('URLs that escape the storage root', () => {
   }
 
   it('refuses each with 400 at the handler its type is delivered to, touching nothing outside the root', async () => {
+    // Reads show as access times: set each file's atime before its mtime, so that (with relatime
+    // or strictatime) any read moves it. A control file read here shows whether this filesystem
+    // records reads at all.
+    const secret = join(outside, 'secret');
+    const control = join(root, 'control');
+    await writeFile(control, 'control');
+    const past = new Date(Date.now() - 3_600_000);
+    for (const f of [secret, control]) await utimes(f, past, new Date());
+    await readFile(control);
+    const readsObservable = (await stat(control)).atimeMs !== past.getTime();
+    const secretAtime = (await stat(secret)).atimeMs;
     const before = await snapshot(outside);
     const parent = (await readdir(dir.path)).sort();
     const refused: string[] = [];
@@ -405,9 +421,98 @@ describe('URLs that escape the storage root', () => {
       }
     }
     expect(refused.length).toBeGreaterThanOrEqual(escapes().length * 4);
+    // Nothing was read: the secret's access time did not move (where reads are observable).
+    if (readsObservable) expect((await stat(secret)).atimeMs).toBe(secretAtime);
+    else console.log('this filesystem does not record reads (noatime): only writes and leaks are checked');
     expect(await snapshot(outside)).toEqual(before);
     expect((await readdir(dir.path)).sort()).toEqual(parent);
     expect(await readFile(join(outside, 'secret'), 'utf8')).toBe('outside-the-root-0xC0FFEE');
+    await stillHealthy();
+  });
+});
+
+describe('URLs that escape the storage root in HTTP requests', () => {
+  it("refuses dataset URLs at the splitter's Cloud Scheduler endpoint with 400", async () => {
+    const rootUrl = pathToFileURL(root).href;
+    const escapes = [
+      `${rootUrl}/../outside/model`,
+      `${rootUrl}/%2e%2e/outside/model`,
+      pathToFileURL(join(outside, 'model')).href,
+      'gs://another-bucket/model',
+      'http://169.254.169.254/latest/meta-data/',
+      '/etc/passwd',
+    ];
+    const before = await snapshot(outside);
+    for (const u of escapes) {
+      const scheduled = await fetch(url('splitter', '/scheduled'), {
+        method: 'POST',
+        body: JSON.stringify({
+          dataset: u,
+          shards: 2,
+          strategy: 'iid',
+          rounds: 1,
+          localEpochs: 1,
+          batchSize: 32,
+          model: 'mnist-cnn',
+        }),
+        headers: { 'content-type': 'application/json', 'x-cloudscheduler-scheduletime': '2026-01-01T03:00:00Z' },
+      });
+      const text = await scheduled.clone().text();
+      await expectClientError(scheduled, 400).catch((err: unknown) => {
+        throw new Error(`splitter /scheduled with ${u}: ${scheduled.status} ${text}`, { cause: err });
+      });
+    }
+    expect(await snapshot(outside)).toEqual(before);
+    await stillHealthy();
+  });
+});
+
+describe('truncated safetensors where tensors are taken', () => {
+  const whole = encodeTensors({ x: { dtype: 'F32', shape: [1, 4], data: new Float32Array([1, 2, 3, 4]) } });
+  const cases = [
+    { name: 'cut in the data', bytes: whole.subarray(0, whole.byteLength - 3) },
+    { name: 'cut in the header', bytes: whole.subarray(0, 12) },
+    { name: 'only the length prefix', bytes: whole.subarray(0, 8) },
+    { name: 'a length prefix past the end', bytes: Uint8Array.from([255, 255, 255, 255, 0, 0, 0, 0, 123]) },
+  ];
+  beforeAll(async () => {
+    const init = await fetch(url('layer', '/initialize'), {
+      method: 'POST',
+      body: '{"job_id": "default", "seed": 1}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(init.status).toBe(200);
+    // The layer's new weights belong to the baseline from now on.
+    baselineTensors = tf.memory().numTensors;
+  });
+
+  const weights = async (): Promise<Buffer> => {
+    const res = await fetch(url('layer', '/weights?job_id=default'));
+    expect(res.status).toBe(200);
+    return Buffer.from(await res.arrayBuffer());
+  };
+
+  it.each(cases)('answers a body $name with 400 at the layer service, its weights untouched', async ({ bytes }) => {
+    const before = await weights();
+    const forward = await fetch(url('layer', '/forward'), {
+      method: 'POST',
+      body: Buffer.from(bytes),
+      headers: {
+        ...ceHeaders('dev.kaskade.layer.forward.requested', 'cut'),
+        'content-type': SAFETENSORS_CONTENT_TYPE,
+        'ce-jobid': 'default',
+        'ce-step': '1',
+        'ce-microbatch': '0',
+      },
+    });
+    await expectClientError(forward, 400);
+    const put = await fetch(url('layer', '/weights?job_id=default'), {
+      method: 'PUT',
+      body: Buffer.from(bytes),
+      headers: { 'content-type': SAFETENSORS_CONTENT_TYPE },
+    });
+    await expectClientError(put, 400);
+    expect((await weights()).equals(before)).toBe(true);
     await stillHealthy();
   });
 });
