@@ -46,6 +46,18 @@ function install(): { dir: string; seconds: number } {
   return { dir, seconds: (Date.now() - started) / 1000 };
 }
 
+/** Bytes of `paths` (relative to `cwd`) as one gzip-compressed tar: how a registry stores a layer and a node pulls it. */
+function layerGz(cwd: string, paths: readonly string[]): number {
+  const r = spawnSync('sh', ['-c', 'tar -cf - -T - | gzip -6 | wc -c'], {
+    cwd,
+    input: paths.join('\n'),
+    encoding: 'utf8',
+    timeout: 30 * 60_000,
+  });
+  if (r.status !== 0) throw new UnavailableError(`tar | gzip failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
 /** Top-level packages by size (a scope's packages one by one). */
 function packages(nodeModules: string): Array<{ name: string; bytes: number }> {
   return readdirSync(nodeModules)
@@ -154,17 +166,30 @@ try {
   const nodeModules = join(dir, 'node_modules');
   const unpruned = treeBytes(nodeModules);
   const tfjs = Object.fromEntries(VARIANTS.map((v) => [v.target, treeBytes(join(nodeModules, v.keep))]));
+  const tfjsGz = Object.fromEntries(VARIANTS.map((v) => [v.target, layerGz(dir, [`node_modules/${v.keep}`])]));
   // The install stages' own pruning (knative/image/prune-modules.sh); the variants differ only in
   // which TF.js package stays, so the cpu run gives both.
   const pruned = spawnSync('sh', [join(IMAGE_DIR, 'prune-modules.sh'), 'cpu'], { cwd: dir, encoding: 'utf8' });
   if (pruned.status !== 0) throw new UnavailableError(`prune-modules.sh failed: ${pruned.stderr}`);
   const cpuDeps = treeBytes(nodeModules);
+  const cpuDepsGz = layerGz(dir, ['node_modules']);
   const pkgs = packages(nodeModules);
   const rows = VARIANTS.map(({ target }) => {
     const files = [...targetStage(all, target).files.values()];
     const sources = files.reduce((sum, f) => sum + treeBytes(join(ROOT, f)), 0);
     const deps = cpuDeps - (tfjs.cpu ?? 0) + (tfjs[target] ?? 0);
-    return { target, files: files.length, sources, deps, added: sources + deps };
+    const sourcesGz = layerGz(ROOT, files);
+    const depsGz = cpuDepsGz - (tfjsGz.cpu ?? 0) + (tfjsGz[target] ?? 0);
+    return {
+      target,
+      files: files.length,
+      sources,
+      deps,
+      added: sources + deps,
+      sourcesGz,
+      depsGz,
+      addedGz: sourcesGz + depsGz,
+    };
   });
   const load = loadavg()[0] ?? 0;
   const services = start ? await startServices(targetStage(all, 'cpu'), nodeModules, dir) : [];
@@ -181,6 +206,7 @@ try {
       `| sources (${rows[0]?.files ?? 0} files) | ${mb(rows[0]?.sources ?? 0)} | ${mb(rows[1]?.sources ?? 0)} | the files the COPY lines take (knative/image/contents.ts) |`,
       `| node_modules | ${mb(rows[0]?.deps ?? 0)} | ${mb(rows[1]?.deps ?? 0)} | npm ci --omit=dev, then prune-modules.sh (${mb(unpruned)} before) |`,
       `| **added to the base, measured** | **${mb(rows[0]?.added ?? 0)}** | **${mb(rows[1]?.added ?? 0)}** | uncompressed |`,
+      `| **the same, compressed** | **${mb(rows[0]?.addedGz ?? 0)}** | **${mb(rows[1]?.addedGz ?? 0)}** | tar + gzip -6 (a registry layer): sources ${mb(rows[0]?.sourcesGz ?? 0)}, node_modules ${mb(rows[0]?.depsGz ?? 0)} / ${mb(rows[1]?.depsGz ?? 0)} |`,
       '| libtensorflow (install script) | not measured | not measured | downloaded by tfjs-node(-gpu) at build time |',
       '| ONNX Runtime CUDA provider | — | not measured | downloaded by onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 |',
       '| CUDA 11.8 libraries and cuDNN 8 (apt) | — | not measured | for libtensorflow 2.9.1 |',
