@@ -6,6 +6,7 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import { envInt, envString, type Env } from '../functions/_shared/config.js';
 import { BadInputError, ConfigError, UnavailableError } from '../functions/_shared/errors.js';
 import { fetchWithTimeout } from '../functions/_shared/http.js';
+import { outgoingTraceContext } from '../functions/_shared/observability/tracing.js';
 import { SAFETENSORS_CONTENT_TYPE, validateEventData, type EventData, type EventType } from './catalog.js';
 import { percentEncode } from './wire.js';
 
@@ -93,10 +94,19 @@ export interface HttpEventMessage {
   readonly body: string | Uint8Array;
 }
 
-/** One event as an HTTP message (the SDK's binding, with header values percent-encoded). */
+/**
+ * One event as an HTTP message (the SDK's binding, with header values percent-encoded). An event
+ * without a `traceparent` gets the active span's (or a new trace's): the CloudEvents
+ * distributed-tracing extension, so every event continues the trace it was emitted in.
+ */
 export function toHttpMessage(event: CloudEvent<unknown>, mode: Mode = 'binary'): HttpEventMessage {
-  const message = mode === 'binary' ? HTTP.binary(event) : HTTP.structured(event);
+  const trace = typeof event.traceparent === 'string' ? undefined : outgoingTraceContext();
+  // Binary mode adds two headers; structured mode re-encodes the JSON (no copy of byte data).
+  const traced = trace !== undefined && mode === 'structured' ? event.cloneWith(trace) : event;
+  const message = mode === 'binary' ? HTTP.binary(traced) : HTTP.structured(traced);
   const headers: Record<string, string> = {};
+  if (trace !== undefined && mode === 'binary')
+    for (const [name, value] of Object.entries(trace)) headers[`ce-${name}`] = value;
   for (const [name, value] of Object.entries(message.headers)) {
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(',') : String(value);

@@ -7,6 +7,7 @@ import { CloudEvent, ValidationError } from 'cloudevents';
 import { BadInputError } from '../functions/_shared/errors.js';
 import { withErrors, type Handler } from '../functions/_shared/http.js';
 import type { Logger } from '../functions/_shared/log.js';
+import { markEventOutcome } from '../functions/_shared/observability/workload-metrics.js';
 import { validateEventData, type EventData, type EventType } from './catalog.js';
 import { toHttpMessage } from './emit.js';
 import type { Idempotency } from './idempotency.js';
@@ -101,7 +102,10 @@ export function eventHandler<T extends EventType>(options: EventHandlerOptions<T
       reply = await handle(received);
     } else {
       const once = await idempotency.once({ source: event.source, id: event.id }, () => handle(received));
-      if (once.duplicate) logger?.info(`duplicate ${event.type} ${event.source} ${event.id}: already handled`);
+      if (once.duplicate) {
+        logger?.info(`duplicate ${event.type} ${event.source} ${event.id}: already handled`);
+        markEventOutcome(res, 'duplicate');
+      }
       reply = once.value;
     }
     if (reply === undefined) {

@@ -120,6 +120,7 @@ const kubeconfig = relative(process.cwd(), runtime.kubeApi.kubeconfig);
 out.write(
   `kaskade: Kubernetes API on ${runtime.kubeApi.url}: kubectl --kubeconfig ${kubeconfig.startsWith('..') ? runtime.kubeApi.kubeconfig : kubeconfig} get ksvc\n`,
 );
+out.write(`kaskade: Prometheus metrics on http://127.0.0.1:${runtime.port}/metrics\n`);
 
 let stopping = false;
 const stop = async (code: number): Promise<never> => {

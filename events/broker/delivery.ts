@@ -15,6 +15,7 @@ import {
   type DeliveryPolicy,
   type HttpAnswer,
 } from './policy.js';
+import type { BrokerObserver } from './observer.js';
 import type { Sender } from './sender.js';
 
 export type Outcome =
@@ -24,6 +25,8 @@ export type Outcome =
 /** What delivery needs of a trigger. */
 export interface DeliveryTarget {
   readonly name: string;
+  /** The broker the trigger belongs to (for the observer's labels). */
+  readonly broker?: string;
   readonly subscriberUri: string;
   readonly policy: DeliveryPolicy;
 }
@@ -46,6 +49,7 @@ export interface DeliveryOptions {
   /** Replies larger than this were cut by the sender and are ignored. */
   readonly maxBodyBytes: number;
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly observer?: BrokerObserver;
 }
 
 /** A FIFO semaphore: at most `max` tasks run at once. */
@@ -83,8 +87,14 @@ export class Delivery {
 
   /** Up to `retry + 1` attempts; then the dead-letter sink (itself retried), else dropped. */
   async deliver(trigger: DeliveryTarget, event: WireEvent): Promise<Outcome> {
+    const outcome = await this.deliverOnce(trigger, event);
+    if (outcome.kind !== 'aborted') this.options.observer?.outcome?.(trigger.broker ?? '', trigger.name, outcome.kind);
+    return outcome;
+  }
+
+  private async deliverOnce(trigger: DeliveryTarget, event: WireEvent): Promise<Outcome> {
     const uri = trigger.subscriberUri;
-    const last = await this.attempts(uri, event, trigger.policy);
+    const last = await this.attempts(uri, event, trigger);
     if (last.kind === 'error' && last.aborted) return { kind: 'aborted' };
     if (isAccepted(last))
       return { kind: 'delivered', reply: last.kind === 'response' ? this.replyOf(last, trigger) : undefined };
@@ -97,7 +107,7 @@ export class Delivery {
       );
       return { kind: 'dropped' };
     }
-    const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger.policy);
+    const dead = await this.attempts(sink, deadLetterEvent(event, uri, last), trigger);
     if (dead.kind === 'error' && dead.aborted) return { kind: 'aborted' };
     if (isAccepted(dead)) {
       this.options.counts.deadLettered++;
@@ -122,14 +132,28 @@ export class Delivery {
     return limiter;
   }
 
-  private async attempts(uri: string, event: WireEvent, policy: DeliveryPolicy): Promise<AttemptResult> {
+  private async attempts(uri: string, event: WireEvent, trigger: DeliveryTarget): Promise<AttemptResult> {
+    const { policy } = trigger;
     const limiter = this.limiterFor(uri);
-    const signal = this.options.signal;
+    const { signal, observer } = this.options;
     for (let n = 0; ; n++) {
-      const result = await limiter.run(() => this.options.sender.send(uri, event, policy.timeoutMs, signal));
+      const result = await limiter.run(async () => {
+        const started = performance.now();
+        const answer = await this.options.sender.send(uri, event, policy.timeoutMs, signal);
+        const status = answer.kind === 'response' ? answer.status : 0;
+        observer?.attempt?.(
+          trigger.broker ?? '',
+          trigger.name,
+          event.attributes.type,
+          status,
+          performance.now() - started,
+        );
+        return answer;
+      });
       this.options.counts.attempts++;
       if (isAccepted(result) || !isRetryable(result) || n >= policy.retry) return result;
       this.options.counts.retries++;
+      observer?.retry?.(trigger.broker ?? '', trigger.name);
       try {
         const ms = retryDelayMs(policy, n + 1, result);
         await (this.options.wait ? this.options.wait(ms, signal) : sleep(ms, undefined, { signal }));

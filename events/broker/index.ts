@@ -6,3 +6,4 @@ export { parseDuration } from './duration.js';
 export { DEFAULT_DELIVERY, type DeliveryPolicy } from './policy.js';
 export { CESQL_SUBSET } from './cesql.js';
 export type { BrokerSpec, DeliverySpec, FilterDialect, TriggerSpec } from './spec.js';
+export type { BrokerObserver } from './observer.js';

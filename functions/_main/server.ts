@@ -7,10 +7,16 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { getFunction } from '@google-cloud/functions-framework/testing';
+import { Authenticator, loadAuthConfig, type AuthConfig } from '../_shared/auth.js';
+import { guardServer, guardUpgrade } from '../_shared/auth-guard.js';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
+import { loadTracingConfig, startTracing, type Tracing } from '../_shared/observability/tracing.js';
 import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
+import { limitBodies } from './body-limit.js';
+import { observedListener } from './observe.js';
+import { serveStats } from './stats.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -25,6 +31,12 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   /** Largest request body the function's parsers read (KASKADE_MAX_BODY_BYTES); larger gets 413. */
   maxBodyBytes: number;
+  /** Bearer-token authentication (functions/_shared/auth.ts); undefined: off. */
+  auth?: AuthConfig;
+  /** KASKADE_DEBUG_STATS=1: the pod answers GET /.kaskade/stats (stats.ts), for soak tests. */
+  debugStats: boolean;
+  /** /metrics, request and event metrics, and spans (KASKADE_OBSERVABILITY=off turns them off). */
+  observability: boolean;
 }
 
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -38,7 +50,15 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
+    debugStats: env.KASKADE_DEBUG_STATS === '1',
+    observability: envSwitch(env, 'KASKADE_OBSERVABILITY', true),
+    ...authOf(env),
   };
+}
+
+function authOf(env: Env): { auth?: AuthConfig } {
+  const auth = loadAuthConfig(env);
+  return auth ? { auth } : {};
 }
 
 /** What a function module may export besides its registrations: an HTTP upgrade handler. */
@@ -68,8 +88,15 @@ export async function serveFunction(
   // arrive as HTTP CloudEvents and are parsed by events/receive.ts), so it is an HttpFunction.
   const fn = getFunction(config.target) as HttpFunction | undefined;
   if (fn === undefined) throw new ConfigError(`${config.source} does not register a function named "${config.target}"`);
-  const server = createServer(httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes));
+  // Every function gets /metrics, request and event metrics, and a span per request.
+  const app = httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes);
+  const server = createServer(config.observability ? observedListener(app) : app);
+  limitBodies(server, config.maxBodyBytes);
+  // A module with a body limit of its own (the predictor's) puts it in front of this one.
   prepareServerOf(mod)?.(server);
+  // In front of everything the module and the framework installed: a refused request is not read.
+  const auth = config.auth ? new Authenticator(config.auth) : undefined;
+  if (auth) guardServer(server, auth);
   let active = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
@@ -84,7 +111,8 @@ export async function serveFunction(
     res.once('close', finished);
   });
   const upgraded = new Set<Duplex>();
-  const upgrade = upgradeHandlerOf(mod);
+  const upgradeOfModule = upgradeHandlerOf(mod);
+  const upgrade = upgradeOfModule && auth ? guardUpgrade(auth, upgradeOfModule) : upgradeOfModule;
   if (upgrade) {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       active += 1;
@@ -96,6 +124,7 @@ export async function serveFunction(
       upgrade(req, socket, head);
     });
   }
+  if (config.debugStats) serveStats(server);
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(config.port, config.host, () => {
@@ -148,8 +177,12 @@ function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {
 export async function runWorker(env: Env, importModule: (path: string) => Promise<unknown>): Promise<void> {
   let config: WorkerConfig;
   let served: ServedFunction;
+  let tracing: Tracing;
   try {
     config = loadWorkerConfig(env);
+    tracing = config.observability
+      ? startTracing(loadTracingConfig(env, config.target))
+      : { shutdown: () => Promise.resolve() };
     served = await serveFunction(config, importModule);
   } catch (e) {
     // One readable line for the runtime's error message, then the details.
@@ -167,7 +200,8 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
     // The server has stopped listening by now: say so, with what is left to finish.
     process.stderr.write(`draining: ${served.inFlight()} request(s) in flight, no new ones taken\n`);
     drained.then(
-      (clean) => process.exit(clean ? 0 : 1),
+      // Spans still buffered for an OTLP collector go out first (bounded: the exporter times out).
+      (clean) => void tracing.shutdown().finally(() => process.exit(clean ? 0 : 1)),
       (e: unknown) => {
         process.stderr.write(`drain failed: ${String(e)}\n`);
         process.exit(1);
@@ -177,4 +211,10 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('disconnect', stop);
+}
+
+function envSwitch(env: Env, name: string, fallback: boolean): boolean {
+  const value = envString(env, name, fallback ? 'on' : 'off');
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got "${value}"`);
+  return value === 'on';
 }

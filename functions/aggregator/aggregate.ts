@@ -13,6 +13,7 @@ import { applyWeights, decodeExamples, decodeWeights, encodeWeightSet } from '..
 import { eventIds } from '../_shared/jobs/ids.js';
 import type { JobLayout } from '../_shared/jobs/layout.js';
 import { updateJob, type JobRecord, type RoundResult } from '../_shared/jobs/record.js';
+import { aggregatorMetrics, boundedLabel } from '../_shared/observability/workload-metrics.js';
 import { completeRound, readArrival, type RoundClaim } from './rounds.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate } from '../_shared/train/loop.js';
@@ -90,10 +91,19 @@ export async function aggregateRound(
       if (!final) await emitNextRound(deps.emit, updated, layout, round + 1);
     }
     await completeRound(store, layout, round, claim.text, participants);
+    recordRound(job.config.model, recorded);
     return { ...recorded, final, modelUrl };
   } finally {
     model.dispose();
   }
+}
+
+function recordRound(modelName: string, result: RoundResult): void {
+  const metrics = aggregatorMetrics();
+  const model = boundedLabel(modelName);
+  metrics.roundsClosed.inc({ model });
+  metrics.accuracy.set({ model }, result.testAccuracy);
+  metrics.loss.set({ model }, result.testLoss);
 }
 
 async function readUpdate(store: Store, layout: JobLayout, round: number, k: number): Promise<ClientUpdate> {

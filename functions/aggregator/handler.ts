@@ -11,8 +11,9 @@ import { BadInputError, MethodNotAllowedError } from '../_shared/errors.js';
 import { answeredProbe, withErrors, type Handler } from '../_shared/http.js';
 import { JOB_ID } from '../_shared/jobs/ids.js';
 import type { Logger } from '../_shared/log.js';
+import { aggregatorMetrics, markEventOutcome } from '../_shared/observability/workload-metrics.js';
 import type { AggregatorDeps, AggregatorSettings } from './aggregate.js';
-import { handleShardTrained } from './collect.js';
+import { handleShardTrained, type ArrivalOutcome } from './collect.js';
 import { handleDeadLetter } from './dead-letter.js';
 import { jobStatus, recheckJob } from './jobs.js';
 
@@ -61,6 +62,17 @@ export function createAggregatorHandler(
     logger.info(
       `job ${data.jobId} round ${data.round} shard ${data.shardIndex}: ${outcome.recorded ? 'recorded' : 'already recorded'}, round ${outcome.round.outcome}`,
     );
+    const arrival = arrivalOutcome(outcome);
+    aggregatorMetrics().arrivals.inc({ outcome: arrival });
+    if (arrival === 'duplicate') markEventOutcome(res, 'duplicate');
     res.status(200).json(outcome);
   }, logger);
+}
+
+/** How a shard result counted: a repeat, too late for its round, for a job that is over, or counted. */
+function arrivalOutcome({ recorded, round }: ArrivalOutcome): 'duplicate' | 'late' | 'ignored' | 'counted' {
+  if (!recorded) return 'duplicate';
+  if (round.outcome === 'ignored') return 'ignored';
+  if (round.outcome === 'closed' && !round.counted) return 'late';
+  return 'counted';
 }

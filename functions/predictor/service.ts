@@ -10,6 +10,7 @@ import { createPredictorHandler } from './app.js';
 import { Batcher } from './batcher.js';
 import { limitRequestBodies } from './body-limit.js';
 import type { PredictorConfig } from './config.js';
+import { measuredLoader, recordBatch } from './metrics.js';
 import { ModelEventHandler } from './model-events.js';
 import type { ServingConfig } from '../_shared/serving/config.js';
 import type { LoadOptions, ModelLoader, ServedModel } from './model-loader.js';
@@ -49,9 +50,16 @@ export interface Predictor {
 
 export function startPredictor(parts: PredictorParts): Predictor {
   const { config, store, engine, logger } = parts;
-  const loader =
+  const loader = measuredLoader(
     parts.loader ??
-    engineLoader({ tf: engine.tf, store, serving: parts.serving, logger, ...(parts.load ? { load: parts.load } : {}) });
+      engineLoader({
+        tf: engine.tf,
+        store,
+        serving: parts.serving,
+        logger,
+        ...(parts.load ? { load: parts.load } : {}),
+      }),
+  );
   const repository = new ModelRepository({
     published: publishedModels(store, config.source, loader, config.loadTimeoutMs),
     memoryBudgetBytes: config.memoryBudgetBytes,
@@ -62,7 +70,10 @@ export function startPredictor(parts: PredictorParts): Predictor {
   const batcher = new Batcher<ServedModel>({
     maxBatchSize: config.batchMaxSize,
     maxLatencyMs: config.batchMaxLatencyMs,
-    run: (served, batch) => served.predict(batch),
+    run: (served, batch) => {
+      recordBatch(served, batch.shape[0] ?? 1);
+      return served.predict(batch);
+    },
   });
   const page = bundlePage();
   page.catch((e: unknown) => logger.error(`the web page cannot be served: ${(e as Error).message}`));

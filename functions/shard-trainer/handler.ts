@@ -7,6 +7,7 @@ import { EVENT_TYPES } from '../../events/catalog.js';
 import { receiveEvent } from '../../events/receive.js';
 import { answeredBeforeEvent, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
+import { markEventOutcome, trainerMetrics } from '../_shared/observability/workload-metrics.js';
 import { handleShardReady, type TrainerDeps, type TrainerSettings } from './train-shard.js';
 
 export function createTrainerHandler(
@@ -19,6 +20,8 @@ export function createTrainerHandler(
     const { data, event } = receiveEvent(req, [EVENT_TYPES.shardReady]);
     const outcome = await handleShardReady(await deps(), settings, data);
     if (outcome.outcome !== 'trained') logger.info(`${event.id}: ${outcome.outcome}`);
+    trainerMetrics().shards.inc({ outcome: outcome.outcome });
+    if (outcome.outcome === 'replayed') markEventOutcome(res, 'duplicate');
     res.status(200).json(outcome);
   }, logger);
 }

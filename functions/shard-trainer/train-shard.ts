@@ -25,6 +25,7 @@ import { jobLayoutOf, type JobLayout } from '../_shared/jobs/layout.js';
 import { compileForTraining } from '../_shared/jobs/optimizer.js';
 import { shardUrl } from '../_shared/jobs/plan.js';
 import { readJob, type JobRecord } from '../_shared/jobs/record.js';
+import { boundedLabel, trainerMetrics } from '../_shared/observability/workload-metrics.js';
 import type { Store } from '../_shared/store/types.js';
 import { evaluate, trainEpochs } from '../_shared/train/loop.js';
 import type { FunctionDeps } from '../../events/function-deps.js';
@@ -66,7 +67,12 @@ export async function handleShardReady(
     );
     return { outcome: 'skipped', result: undefined };
   }
+  const started = performance.now();
   const result = await train(deps, settings, job, layout, ready, weightsUrl);
+  trainerMetrics().roundSeconds.observe(
+    { model: boundedLabel(job.config.model) },
+    (performance.now() - started) / 1000,
+  );
   await emitTrained(deps.emit, result);
   return { outcome: 'trained', result };
 }
@@ -112,6 +118,7 @@ async function train(
       batchSize: ready.hyperParams.batchSize,
       shuffleSeed: (job.config.seed + ready.round * 7919 + ready.shardIndex * 104_729) >>> 0,
     });
+    recordEpochs(job.config.model, trained);
     const check = await evaluate(tfjs, model, head(shard, settings.evalExamples));
     const result: ShardTrained = {
       jobId: job.jobId,
@@ -142,6 +149,15 @@ async function train(
     model.dispose();
     optimizer?.dispose();
   }
+}
+
+function recordEpochs(modelName: string, trained: Awaited<ReturnType<typeof trainEpochs>>): void {
+  const metrics = trainerMetrics();
+  const model = boundedLabel(modelName);
+  for (const epoch of trained.epochs) metrics.epochSeconds.observe({ model }, epoch.seconds);
+  metrics.samplesPerSecond.set({ model }, trained.samplesPerSec);
+  const last = trained.epochs.at(-1);
+  if (last !== undefined && Number.isFinite(last.loss)) metrics.localLoss.set({ model }, last.loss);
 }
 
 /** The first `limit` examples of a set (views, no copy). */

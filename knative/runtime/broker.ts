@@ -2,7 +2,13 @@
 // started with the manifests' Broker and Trigger specs, every Service/Broker reference resolved
 // to a local URL. Brokers start first and get their triggers after, so a trigger may deliver
 // into another local broker.
-import { startBroker, type DeliverySpec, type LocalBroker, type TriggerSpec } from '../../events/broker/index.js';
+import {
+  startBroker,
+  type BrokerObserver,
+  type DeliverySpec,
+  type LocalBroker,
+  type TriggerSpec,
+} from '../../events/broker/index.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import type { BrokerManifest, Delivery, Destination, TriggerManifest } from './manifests.js';
 
@@ -21,6 +27,8 @@ export interface BrokerSetup {
   logger: Logger;
   /** Resolves a Destination (Service, Broker or URI) to a URL. */
   resolve: (d: Destination) => string;
+  /** What the broker of a namespace reports to (the runtime's metrics). */
+  observer?: (namespace: string) => BrokerObserver;
 }
 
 export type BrokerLauncher = (setup: BrokerSetup) => Promise<RuntimeBroker>;
@@ -42,7 +50,14 @@ export const startLocalBrokers: BrokerLauncher = async (setup) => {
         .map((b) => ({ name: b.name, ...(b.delivery ? { delivery: deliverySpec(b.delivery, setup.resolve) } : {}) }));
       started.set(
         ns,
-        await startBroker({ namespace: ns, brokers, triggers: [], stateDir: setup.stateDir, logger: setup.logger }),
+        await startBroker({
+          namespace: ns,
+          brokers,
+          triggers: [],
+          stateDir: setup.stateDir,
+          logger: setup.logger,
+          ...(setup.observer ? { observer: setup.observer(ns) } : {}),
+        }),
       );
     }
     for (const [ns, broker] of started) {

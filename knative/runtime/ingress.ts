@@ -16,7 +16,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { NotFoundError, TimeoutError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorResponse } from '../../functions/_shared/http.js';
+import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import type { ServicePool, Slot } from './pool.js';
 
@@ -33,6 +33,10 @@ export interface IngressOptions {
   /** Answers `/_kaskade/...`; the ingress answers 404 for paths it does not know. */
   admin: (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
   logger: Logger;
+  /** Answers `GET /metrics` (and `/_kaskade/metrics`): the runtime's Prometheus metrics. */
+  metrics?: (res: ServerResponse) => void;
+  /** Told of every request routed to a service when its answer ends (status 0: none sent). */
+  observe?: (namespace: string, name: string, status: number, ms: number) => void;
 }
 
 export interface Ingress {
@@ -119,7 +123,13 @@ function sendError(res: ServerResponse, e: unknown): void {
   }
   const { status, body } = errorResponse(e);
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...errorHeaders(e),
+    // A full queue or a service that cannot start: the client may come back shortly.
+    ...(status === 503 ? { 'retry-after': '1' } : {}),
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -146,6 +156,11 @@ function resolveTarget(options: IngressOptions, req: IncomingMessage): { route: 
 
 async function handle(options: IngressOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
+  const path = url.split('?')[0];
+  if (options.metrics && req.method === 'GET' && (path === '/metrics' || path === '/_kaskade/metrics')) {
+    options.metrics(res);
+    return;
+  }
   if (url.startsWith('/_kaskade/')) {
     if (!options.admin(url.split('?')[0] ?? url, req, res))
       sendError(res, new NotFoundError(`no admin endpoint ${url}`));
@@ -160,6 +175,13 @@ async function handle(options: IngressOptions, req: IncomingMessage, res: Server
     return;
   }
   const { route, target } = resolved;
+  const { observe } = options;
+  if (observe) {
+    const started = performance.now();
+    res.once('close', () =>
+      observe(route.namespace, route.name, res.headersSent ? res.statusCode : 0, performance.now() - started),
+    );
+  }
   const deadline = new AbortController();
   const timer = setTimeout(
     () =>

@@ -7,10 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { ConfigError, UnavailableError } from '../../functions/_shared/errors.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
+import { answerMetrics } from '../../functions/_shared/observability/metrics.js';
 import { startLocalBrokers, type BrokerLauncher, type RuntimeBroker } from './broker.js';
 import { Autoscaler, tickMsOf, type KpaOverrides, type ScaleStatus } from './autoscaler.js';
 import type { WorkerMode } from './build.js';
 import { startIngress, type Ingress } from './ingress.js';
+import { runtimeMetrics, revisionSamples } from './metrics.js';
 import { startKubeApi, type KubeApi } from './kube-api/index.js';
 import { readManifestDocuments, type RawDocument } from './manifest-source.js';
 import {
@@ -125,6 +127,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const tickMs = tickMsOf(options.kpa);
   const autoscaler = new Autoscaler(tickMs, logger);
+  const metrics = runtimeMetrics(
+    () => revisionSamples(services?.list() ?? [], autoscaler),
+    (ns, name) => services?.list().find((r) => r.manifest.namespace === ns && r.manifest.name === name)?.revision,
+  );
   let ingress: Ingress | undefined;
   let broker: RuntimeBroker | null = null;
   let pings: PingSources | undefined;
@@ -179,6 +185,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       lookup: (ns, name) => services?.lookup(ns, name),
       admin: (path, req, res) => admin(path, req, res, status),
       logger,
+      metrics: (res) => void answerMetrics(res, metrics.registry).catch(() => res.destroy()),
+      observe: (ns, name, code, ms) => metrics.request(ns, name, code, ms),
     });
     const launchBroker = options.broker === undefined ? startLocalBrokers : options.broker;
     if (launchBroker && manifests.brokers.length > 0) {
@@ -188,6 +196,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         stateDir,
         logger: createLogger('broker', sink),
         resolve: resolveDestination,
+        observer: (ns) => metrics.brokerObserver(ns),
       });
     } else if (manifests.brokers.length > 0) {
       logger.warn(

@@ -4,7 +4,10 @@
 // and requests/s per number of concurrent clients over loopback. `--batch-max-size` takes a list
 // (e.g. `1,32`: 1 = batching off) and measures a fresh predictor per value; the latency flag
 // likewise. Unset, the predictor's defaults apply. With --json the last line is the whole result.
+// `--observability both [--repeats 3]` compares metrics and tracing off and on (KASKADE_OBSERVABILITY)
+// instead, alternating fresh predictors; `on` or `off` runs the usual measure in that mode.
 import { Command } from 'commander';
+import { compareObservability, comparisonTable, parseObservability } from './observability.js';
 import {
   measureColdStart,
   measureLoad,
@@ -31,6 +34,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--clients <list>', 'concurrency levels', '1,8')
     .option('--batch-max-size <list>', 'KASKADE_BATCH_MAX_SIZE values to compare (1 = no batching)')
     .option('--batch-max-latency-ms <list>', 'KASKADE_BATCH_MAX_LATENCY_MS values to compare')
+    .option('--observability <mode>', 'on, off, or both: compare the predictor with metrics and tracing off and on')
+    .option('--repeats <n>', 'runs per mode with --observability both', '3')
     .option('--json', 'print the result as JSON on the last line')
     .exitOverride()
     .parse(argv, { from: 'user' })
@@ -40,8 +45,16 @@ export async function main(argv: string[]): Promise<void> {
       clients: string;
       batchMaxSize?: string;
       batchMaxLatencyMs?: string;
+      observability?: string;
+      repeats: string;
       json?: boolean;
     }>();
+  const modes = parseObservability(options.observability);
+  if (modes?.length === 2) {
+    await compareModes(integers(options.clients), Number(options.seconds), Number(options.repeats), options.json);
+    return;
+  }
+  const modeEnv: Record<string, string> = modes === undefined ? {} : { KASKADE_OBSERVABILITY: modes[0] ?? 'on' };
   const seconds = Number(options.seconds);
   const coldStarts = Number(options.coldStarts);
   const levels = integers(options.clients);
@@ -72,7 +85,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const results: SettingResult[] = [];
     for (const setting of settings)
-      results.push({ ...setting, load: await measureSetting(model, setting, levels, seconds) });
+      results.push({ ...setting, load: await measureSetting(model, setting, levels, seconds, modeEnv) });
 
     const sorted = [...cold].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
@@ -107,8 +120,9 @@ async function measureSetting(
   setting: Setting,
   levels: readonly number[],
   seconds: number,
+  extraEnv: Record<string, string> = {},
 ): Promise<LoadResult[]> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...extraEnv };
   if (setting.batchMaxSize !== undefined) env.KASKADE_BATCH_MAX_SIZE = String(setting.batchMaxSize);
   if (setting.batchMaxLatencyMs !== undefined) env.KASKADE_BATCH_MAX_LATENCY_MS = String(setting.batchMaxLatencyMs);
   const running = await spawnPredictor(model, env);
@@ -121,6 +135,41 @@ async function measureSetting(
     await running.stop();
   }
   return load;
+}
+
+/** Observability off and on, alternating, `repeats` fresh predictors each: medians and ratios. */
+async function compareModes(
+  levels: readonly number[],
+  seconds: number,
+  repeats: number,
+  json?: boolean,
+): Promise<void> {
+  if (!(seconds > 0) || !Number.isInteger(repeats) || repeats < 1) throw new Error('--seconds > 0 and --repeats ≥ 1');
+  const model = await publishBenchModel();
+  try {
+    const comparison = await compareObservability(
+      repeats,
+      async (mode) => {
+        const load = await measureSetting(model, {}, levels, seconds, { KASKADE_OBSERVABILITY: mode });
+        const out: Record<string, number> = {};
+        for (const r of load) {
+          out[`${r.clients} clients req/s`] = r.requestsPerSecond;
+          out[`${r.clients} clients p50 ms`] = r.p50Ms;
+          out[`${r.clients} clients p99 ms`] = r.p99Ms;
+          if (r.serverCpuMsPerRequest !== null)
+            out[`${r.clients} clients server CPU ms/request`] = r.serverCpuMsPerRequest;
+        }
+        return out;
+      },
+      (line) => void process.stderr.write(`${line}\n`),
+    );
+    process.stdout.write(
+      `${comparisonTable('predictor: v2 infer, MNIST CNN, loopback, observability off vs on', comparison)}\n`,
+    );
+    if (json) process.stdout.write(`${JSON.stringify({ bench: 'predictor-observability', ...comparison })}\n`);
+  } finally {
+    await model.cleanup();
+  }
 }
 
 function integers(list: string): number[] {

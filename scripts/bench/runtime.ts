@@ -2,7 +2,11 @@
 // runtime's scale-from-zero latency for echo (p50/p95), the ingress's overhead over calling the
 // worker directly (p50), and the local broker's throughput and delivery latency. With --json
 // the last line holds coldStartP50Ms, ingressOverheadP50Ms, brokerEventsPerSec, deliveryP99Ms.
+// `--observability both [--repeats 3]` instead compares the broker with the runtime's metrics
+// off and on, alternating, and prints medians and ratios.
 import { Command } from 'commander';
+import { runtimeMetrics } from '../../knative/runtime/metrics.js';
+import { compareObservability, comparisonTable, parseObservability } from './observability.js';
 import { benchBroker } from './runtime/broker.js';
 import { measureColdStart, measureIngressOverhead } from './runtime/scale.js';
 
@@ -12,9 +16,22 @@ export async function main(argv: string[]): Promise<void> {
     .option('--requests <n>', 'requests per path for the ingress overhead', '2000')
     .option('--tsx', 'also time cold starts of workers started with tsx instead of a bundle', false)
     .option('--json', 'print the result as JSON on the last line', false)
+    .option('--observability <mode>', 'both: compare broker throughput with the runtime metrics off and on, only')
+    .option('--repeats <n>', 'runs per mode with --observability both', '3')
     .exitOverride()
     .parse(argv, { from: 'user' })
-    .opts<{ coldStarts: string; requests: string; tsx: boolean; json: boolean }>();
+    .opts<{
+      coldStarts: string;
+      requests: string;
+      tsx: boolean;
+      json: boolean;
+      observability?: string;
+      repeats: string;
+    }>();
+  if (parseObservability(o.observability)?.length === 2) {
+    await compareBroker(Number(o.repeats), o.json);
+    return;
+  }
   const coldStarts = Number(o.coldStarts);
   const requests = Number(o.requests);
   if (!Number.isInteger(coldStarts) || coldStarts < 1 || !Number.isInteger(requests) || requests < 1)
@@ -66,4 +83,32 @@ export async function main(argv: string[]): Promise<void> {
 function round(n: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/** Broker throughput and delivery latency with the runtime's broker metrics off and on. */
+async function compareBroker(repeats: number, json: boolean): Promise<void> {
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
+  const comparison = await compareObservability(
+    repeats,
+    async (mode) => {
+      const observer =
+        mode === 'on'
+          ? runtimeMetrics(
+              () => [],
+              () => undefined,
+            ).brokerObserver('bench')
+          : undefined;
+      const r = await benchBroker({ events: 5_000, latencyEvents: 500, ...(observer ? { observer } : {}) });
+      return {
+        'events/s': r.brokerEventsPerSec,
+        'delivery p50 ms': r.deliveryP50Ms,
+        'delivery p99 ms': r.deliveryP99Ms,
+      };
+    },
+    (line) => void process.stderr.write(`${line}\n`),
+  );
+  process.stdout.write(
+    `${comparisonTable('broker: 5,000 events to a no-op subscriber, then 500 one at a time; metrics off vs on', comparison)}\n`,
+  );
+  if (json) process.stdout.write(`${JSON.stringify({ bench: 'broker-observability', ...comparison })}\n`);
 }

@@ -106,6 +106,7 @@ function banner(runtime: Runtime): string {
   lines.push(
     `  kubernetes API ${runtime.kubeApi.url}: kubectl --kubeconfig ${relativePath(runtime.kubeApi.kubeconfig)} get ksvc`,
   );
+  lines.push(`  metrics http://127.0.0.1:${runtime.port}/metrics (Prometheus; each pod: <service URL>/metrics)`);
   return `${lines.join('\n')}\n`;
 }
 

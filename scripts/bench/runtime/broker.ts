@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../../functions/_shared/log.js';
 import { startBroker } from '../../../events/broker/broker.js';
+import type { BrokerObserver } from '../../../events/broker/observer.js';
 import { startSubscriber } from '../../../test/fakes/subscriber.js';
 
 export interface BrokerBenchResult {
@@ -23,7 +24,12 @@ export interface BrokerBenchOptions {
   readonly latencyEvents?: number;
   /** fdatasync every journal batch (off by default, as in the broker). */
   readonly fsync?: boolean;
+  /** The runtime's metrics, when measuring with observability on. */
+  readonly observer?: BrokerObserver;
 }
+
+/** Every event carries a trace context, as events from Kaskade's functions do. */
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -44,6 +50,7 @@ function postEvent(agent: http.Agent, url: URL, id: string, body: Buffer): Promi
           'ce-id': id,
           'ce-source': '/kaskade/bench',
           'ce-type': 'dev.kaskade.bench.sent',
+          'ce-traceparent': TRACEPARENT,
           'content-type': 'application/json',
           'content-length': body.byteLength,
         },
@@ -90,6 +97,7 @@ export async function benchBroker(options: BrokerBenchOptions = {}): Promise<Bro
     stateDir,
     fsync: options.fsync ?? false,
     logger: quiet,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const url = new URL(broker.url('bench', 'default'));

@@ -1,0 +1,61 @@
+// Requests a function serves, by route, method and status, with a latency histogram. A route is
+// the path folded into a template: a segment of letters (or `v1`, `v2`) stays, anything else
+// (ids, hashes, numbers, percent-escapes) becomes `:id`, and past a bounded number of distinct
+// templates every new one is `other`, so no client can grow the label space without limit.
+import { counter, histogram, metricsRegistry, SECONDS_BUCKETS, type Registry } from './metrics.js';
+
+const KEPT_SEGMENT = /^(?:[a-z_]{1,40}|v\d)$/i;
+const MAX_SEGMENTS = 5;
+
+/** `/v2/models/mnist-3/infer?x` → `/v2/models/:id/infer`. */
+export function routeTemplate(url: string): string {
+  const path = url.split('?')[0] ?? '/';
+  const segments = path.split('/').filter((s) => s !== '');
+  const folded = segments.slice(0, MAX_SEGMENTS).map((s) => (KEPT_SEGMENT.test(s) ? s : ':id'));
+  if (segments.length > MAX_SEGMENTS) folded.push('…');
+  return `/${folded.join('/')}`;
+}
+
+export interface HttpMetrics {
+  /** Records one finished request. */
+  observe(method: string, url: string, status: number, seconds: number): void;
+}
+
+export function httpMetrics(registry: Registry = metricsRegistry(), maxRoutes = 100): HttpMetrics {
+  const labelNames = ['route', 'method', 'status'] as const;
+  const requests = counter(
+    {
+      name: 'kaskade_http_requests_total',
+      help: 'HTTP requests served, by route template, method and status.',
+      labelNames,
+    },
+    registry,
+  );
+  const duration = histogram(
+    {
+      name: 'kaskade_http_request_duration_seconds',
+      help: 'Time from request to the end of the answer, by route template, method and status.',
+      labelNames,
+      buckets: SECONDS_BUCKETS,
+    },
+    registry,
+  );
+  const routes = new Set<string>();
+  const known = (template: string): string => {
+    if (routes.has(template)) return template;
+    if (routes.size >= maxRoutes) return 'other';
+    routes.add(template);
+    return template;
+  };
+  return {
+    observe(method, url, status, seconds) {
+      const labels = {
+        route: known(routeTemplate(url)),
+        method: method.toUpperCase().slice(0, 10),
+        status: String(status),
+      };
+      requests.inc(labels);
+      duration.observe(labels, seconds);
+    },
+  };
+}

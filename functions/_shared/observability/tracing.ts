@@ -1,0 +1,145 @@
+// W3C trace context with OpenTelemetry. A worker starts one tracer provider (startTracing);
+// every request it serves becomes a span continued from the request's `traceparent` (or the
+// CloudEvent's, `ce-traceparent` in binary mode), and every event it emits carries the active
+// span's context as the CloudEvents distributed-tracing extension. Spans are exported over
+// OTLP/HTTP only when configured (OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint set);
+// otherwise nothing leaves the process and the trace ids still travel with the events.
+import { randomBytes } from 'node:crypto';
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapSetter,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { envString, type Env } from '../config.js';
+import { ConfigError } from '../errors.js';
+
+/** The W3C limit for tracestate; a longer one is dropped rather than carried in event headers. */
+export const MAX_TRACESTATE_CHARS = 512;
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+export interface TracingConfig {
+  readonly serviceName: string;
+  /** `otlp`: spans go to OTEL_EXPORTER_OTLP(_TRACES)_ENDPOINT; `none`: nothing is exported. */
+  readonly exporter: 'otlp' | 'none';
+}
+
+export function loadTracingConfig(env: Env = process.env, serviceName = 'kaskade'): TracingConfig {
+  const endpoint = envString(
+    env,
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    envString(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', ''),
+  );
+  const chosen = envString(env, 'OTEL_TRACES_EXPORTER', endpoint === '' ? 'none' : 'otlp');
+  if (chosen !== 'otlp' && chosen !== 'none')
+    throw new ConfigError(`OTEL_TRACES_EXPORTER must be otlp or none, got "${chosen}"`);
+  return { serviceName: envString(env, 'OTEL_SERVICE_NAME', serviceName), exporter: chosen };
+}
+
+export interface Tracing {
+  /** Sends what is still buffered (with OTLP) and stops. */
+  shutdown(): Promise<void>;
+}
+
+let started: Tracing | undefined;
+
+/** Registers this process's tracer provider, context manager and propagator (once). */
+export function startTracing(config: TracingConfig): Tracing {
+  if (started) return started;
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': config.serviceName }),
+    spanProcessors: config.exporter === 'otlp' ? [new BatchSpanProcessor(new OTLPTraceExporter())] : [],
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  started = { shutdown: () => provider.shutdown() };
+  return started;
+}
+
+/** A trace context as it travels: the two W3C fields. */
+export interface TraceCarrier {
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+const propagator = new W3CTraceContextPropagator();
+const getter: TextMapGetter<TraceCarrier> = {
+  keys: (carrier) => Object.keys(carrier),
+  get: (carrier, key) => (key === 'traceparent' || key === 'tracestate' ? carrier[key] : undefined),
+};
+const setter: TextMapSetter<TraceCarrier> = {
+  set: (carrier, key, value) => {
+    if (key === 'traceparent' || key === 'tracestate') carrier[key] = value;
+  },
+};
+
+function header(value: string | readonly string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : value?.[0];
+}
+
+/** The trace context of an HTTP request: `traceparent`, else the binary-mode event's `ce-traceparent`. */
+export function carrierOfHeaders(
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>,
+): TraceCarrier {
+  const plain = header(headers.traceparent);
+  if (plain !== undefined) return { traceparent: plain, tracestate: header(headers.tracestate) };
+  return { traceparent: header(headers['ce-traceparent']), tracestate: header(headers['ce-tracestate']) };
+}
+
+function parentOf(carrier: TraceCarrier): Context {
+  const incoming = propagator.extract(ROOT_CONTEXT, carrier, getter);
+  const active = trace.getSpanContext(context.active());
+  const theirs = trace.getSpanContext(incoming);
+  // Already inside a span of the same trace (the request's, for the event it carried): nest.
+  if (active !== undefined && (theirs === undefined || theirs.traceId === active.traceId)) return context.active();
+  return incoming;
+}
+
+/**
+ * Runs `fn` inside a new span continued from `carrier` (or from the active span when it belongs
+ * to the same trace). The caller ends the span; the span is active for everything `fn` starts.
+ */
+export function withSpan<T>(
+  carrier: TraceCarrier,
+  name: string,
+  attributes: Attributes,
+  fn: (span: Span) => T,
+  kind: SpanKind = SpanKind.SERVER,
+): T {
+  const parent = parentOf(carrier);
+  const span = trace.getTracer('kaskade').startSpan(name, { kind, attributes }, parent);
+  return context.with(trace.setSpan(parent, span), () => fn(span));
+}
+
+/**
+ * The trace context an outgoing event or request carries: the active span's, or a new root
+ * when nothing is active (the first event of a job starts its trace).
+ */
+export function outgoingTraceContext(): { traceparent: string; tracestate?: string } {
+  const carrier: TraceCarrier = {};
+  propagator.inject(context.active(), carrier, setter);
+  if (carrier.traceparent === undefined || !TRACEPARENT.test(carrier.traceparent))
+    return { traceparent: newTraceparent() };
+  const { tracestate } = carrier;
+  return tracestate !== undefined && tracestate !== '' && tracestate.length <= MAX_TRACESTATE_CHARS
+    ? { traceparent: carrier.traceparent, tracestate }
+    : { traceparent: carrier.traceparent };
+}
+
+/** A sampled root context with random ids. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** The trace id of a `traceparent` value, or undefined when it is not one. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  return traceparent !== undefined && TRACEPARENT.test(traceparent) ? traceparent.slice(3, 35) : undefined;
+}
