@@ -9,6 +9,7 @@ import { useWasm } from '../../test/support/kernels.js';
 import { makeTempDir, type TempDir } from '../../test/support/temp-dir.js';
 import { BadInputError, UnsupportedModelError } from '../_shared/errors.js';
 import { loadServingConfig } from '../_shared/serving/config.js';
+import { buildResNet50, foldResNet50, SMALL_RESNET } from '../_shared/models/resnet50.js';
 import { exportOnnx } from '../_shared/serving/export-onnx.js';
 import { openStore } from '../_shared/store/index.js';
 import type { Store } from '../_shared/store/types.js';
@@ -88,6 +89,27 @@ describe('loadHalf', () => {
     await expect(loadHalf(tf, { model, seed: 0, cut: 'no_such_tensor' }, 'A', { store })).rejects.toThrow(
       BadInputError,
     );
+  });
+});
+
+describe('half B of a 1000-class model', () => {
+  it("answers ImageNet's class names", async () => {
+    const options = { ...SMALL_RESNET, classes: 1000, seed: 2 };
+    const trainable = buildResNet50(tf, options);
+    const whole = foldResNet50(tf, trainable, options);
+    trainable.dispose();
+    await writeFile(join(dir.path, 'imagenet-small.onnx'), exportOnnx(whole));
+    whole.dispose();
+    const source = { model: `${dir.url}/imagenet-small.onnx`, seed: 0, cut: 'v2' };
+    const a = await loadHalf(tf, source, 'A', { store });
+    const b = await loadHalf(tf, source, 'B', { store });
+    const probabilities = await b.runner.run(await a.runner.run(x));
+    expect(probabilities).toHaveLength(1000);
+    expect([b.labels(0), b.labels(417), b.labels(999)]).toEqual([
+      'tench, Tinca tinca',
+      'balloon',
+      'toilet tissue, toilet paper, bathroom tissue',
+    ]);
   });
 });
 

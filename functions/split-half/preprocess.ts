@@ -34,6 +34,29 @@ export async function preprocessImage(bytes: Uint8Array, size = 224): Promise<Fl
   return out;
 }
 
+/**
+ * How a model takes an image: `[H, W, 3]` (channels-last, TF.js and Kaskade's exports) or
+ * `[3, H, W]` (channels-first, PyTorch's exports), from its input shape without the batch.
+ */
+export function imageLayout(shape: readonly number[]): { size: number; channelsFirst: boolean } {
+  const [a, b, c] = shape;
+  if (shape.length === 3 && a === 3 && c !== 3 && b !== undefined) return { size: b, channelsFirst: true };
+  if (shape.length === 3 && c === 3 && a !== undefined) return { size: a, channelsFirst: false };
+  throw new BadInputError(`the model takes [${shape.join(', ')}], not an RGB image; send a v2 tensor`);
+}
+
+/** An HWC image (3 channels) as CHW. */
+export function toChannelsFirst(hwc: Float32Array, size: number): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(hwc.length);
+  for (let p = 0; p < plane; p++) {
+    out[p] = hwc[3 * p]!;
+    out[plane + p] = hwc[3 * p + 1]!;
+    out[2 * plane + p] = hwc[3 * p + 2]!;
+  }
+  return out;
+}
+
 /** The first file part of a multipart/form-data body, or the body itself when it is not multipart. */
 export function imageFromBody(body: Buffer, contentType: string): Buffer {
   const m = /^multipart\/form-data;.*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);

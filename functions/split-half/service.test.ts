@@ -12,9 +12,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../../test/support/kernels.js';
 import { quietLogger } from '../../test/support/layer-servers.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir } from '../../test/support/temp-dir.js';
+import { exportOnnx } from '../_shared/serving/export-onnx.js';
+import { openStore } from '../_shared/store/index.js';
 import { encodeTensors } from '../_shared/wire/index.js';
 import type { Half } from './config.js';
-import { loadHalf, type LoadedHalf } from './halves.js';
+import { loadHalf, loadWholeModel, type LoadedHalf } from './halves.js';
 import { ACTIVATION_EVENT, createHalfHandler } from './service.js';
 
 let registered = 0;
@@ -95,6 +100,35 @@ describe('split-half', () => {
     expect(answer.activationBytes).toBeGreaterThan(raw);
     expect(answer.activationBytes).toBeLessThan(raw + 1024);
     expect(answer.totalMs).toBeGreaterThanOrEqual(answer.backMs);
+  });
+
+  it('feeds a channels-first ONNX model (as PyTorch exports them) the image as CHW: same answer as channels-last', async () => {
+    const dir = await makeTempDir('kaskade-split-nchw-');
+    try {
+      const whole = await loadWholeModel(tf, { model: 'resnet-small', seed: 3 });
+      await writeFile(join(dir.path, 'nchw.onnx'), exportOnnx(whole, { channelsFirstInputs: true }));
+      whole.dispose();
+      const source = { model: `${dir.url}/nchw.onnx`, seed: 0, cut: 'v2' };
+      const store = openStore({ roots: [dir.url] });
+      const nchwA = await loadHalf(tf, source, 'A', { store });
+      expect(nchwA.runner.inputShape).toEqual([3, 32, 32]);
+      const { url: nchwB } = await serve('B', await loadHalf(tf, source, 'B', { store }));
+      const { url: nchwUrl } = await serve('A', nchwA, nchwB);
+      const classify = async (url: string): Promise<{ class_id: number; score: number }[]> => {
+        const res = await fetch(`${url}/classify`, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: png,
+        });
+        expect(res.status).toBe(200);
+        return ((await res.json()) as { top: { class_id: number; score: number }[] }).top;
+      };
+      const [channelsFirst, channelsLast] = [await classify(nchwUrl), await classify(aUrl)];
+      expect(channelsFirst.map((t) => t.class_id)).toEqual(channelsLast.map((t) => t.class_id));
+      channelsFirst.forEach((t, i) => expect(Math.abs(t.score - channelsLast[i]!.score)).toBeLessThan(1e-4));
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('/predict answers like the seed, and takes a multipart upload', async () => {

@@ -17,7 +17,7 @@ import type { Logger } from '../_shared/log.js';
 import { decodeTensors, encodeTensors } from '../_shared/wire/index.js';
 import type { SplitHalfConfig } from './config.js';
 import type { LoadedHalf } from './halves.js';
-import { imageFromBody, preprocessImage } from './preprocess.js';
+import { imageFromBody, imageLayout, preprocessImage, toChannelsFirst } from './preprocess.js';
 
 export const ACTIVATION_EVENT = 'dev.kaskade.split.activation';
 
@@ -91,8 +91,9 @@ async function frontInput(req: Request, loaded: LoadedHalf, maxBytes: number, v2
       throw new BadInputError(`inputs[0].data needs ${want.reduce((a, b) => a * b, 1)} numbers`);
     return Float32Array.from(data as number[]);
   }
-  const size = shape[0] ?? 224;
-  return preprocessImage(imageFromBody(raw, req.header('content-type') ?? ''), size);
+  const { size, channelsFirst } = imageLayout(shape);
+  const hwc = await preprocessImage(imageFromBody(raw, req.header('content-type') ?? ''), size);
+  return channelsFirst ? toChannelsFirst(hwc, size) : hwc;
 }
 
 /**

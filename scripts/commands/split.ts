@@ -7,7 +7,12 @@ import { initEngine } from '../../functions/_shared/engine/index.js';
 import { BadInputError } from '../../functions/_shared/errors.js';
 import { MODEL_ONNX_FILE } from '../../functions/_shared/serving/export-onnx.js';
 import { cutByLatency, listCuts, profileLayers, splitAt, type Cut } from '../../functions/_shared/split/cuts.js';
-import { listOnnxCuts, splitOnnx } from '../../functions/_shared/split/onnx-cuts.js';
+import {
+  cutByNodeLatency,
+  listOnnxCuts,
+  profileOnnxNodes,
+  splitOnnx,
+} from '../../functions/_shared/split/onnx-cuts.js';
 import { halfFolder, writeSplitFile } from '../../functions/_shared/split/stored.js';
 import { createModelHandler } from '../../functions/_shared/store/model-handler.js';
 import { loadStoreConfig, openStore } from '../../functions/_shared/store/index.js';
@@ -73,8 +78,6 @@ export function formatCuts(cuts: readonly Cut[]): string {
 }
 
 async function splitOnnxModel(flags: Flags): Promise<void> {
-  if (flags.latency)
-    throw new BadInputError('--latency times TF.js layers one by one; for an ONNX model choose with --cut');
   const store = openStore(loadStoreConfig());
   const bytes = await store.read(flags.model);
   const { cuts } = await listOnnxCuts(bytes, flags.model);
@@ -82,8 +85,20 @@ async function splitOnnxModel(flags: Flags): Promise<void> {
     process.stdout.write(
       `${cuts.length} cuts of ${flags.model} where one tensor crosses (batch 1, float32; ONNX tensor names):\n${formatCuts(cuts)}\n`,
     );
-  const cut = chooseOnnxCut(cuts, flags.cut);
-  process.stdout.write(`cut ${flags.cut}: after ${cut.layer} (${cut.shape.join('×')}, ${cut.bytes} bytes)\n`);
+  let cut: Cut;
+  if (flags.latency) {
+    const bandwidth = Number(flags.bandwidth);
+    if (!(bandwidth > 0)) throw new BadInputError(`--bandwidth is bytes/s > 0, not "${flags.bandwidth}"`);
+    const here = await profileOnnxNodes(bytes, 5, flags.model);
+    const chosen = cutByNodeLatency(cuts, here, here, bandwidth);
+    cut = chosen.cut;
+    process.stdout.write(
+      `latency model (every node timed by ONNX Runtime on this machine, ${bandwidth} bytes/s): ${cut.layer}, predicted ${chosen.predictedMs.toFixed(1)} ms\n`,
+    );
+  } else {
+    cut = chooseOnnxCut(cuts, flags.cut);
+    process.stdout.write(`cut ${flags.cut}: after ${cut.layer} (${cut.shape.join('×')}, ${cut.bytes} bytes)\n`);
+  }
   if (flags.out) {
     const written = await writeOnnxHalves(bytes, cut, flags.model, store, flags.out);
     process.stdout.write(

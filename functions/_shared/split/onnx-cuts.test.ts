@@ -12,7 +12,7 @@ import { loadOrt } from '../serving/onnx-model.js';
 import { onnx } from '../serving/onnx-proto.js';
 import { BadInputError, UnsupportedModelError } from '../errors.js';
 import { listCuts } from './cuts.js';
-import { listOnnxCuts, splitOnnx } from './onnx-cuts.js';
+import { cutByNodeLatency, listOnnxCuts, profileOnnxNodes, splitOnnx } from './onnx-cuts.js';
 
 /** x[-1,4] → h = Relu(x·W1) → r = h + h·W2 (residual) → s = r · two (a Constant node) → softmax(s·W3 + b). */
 function residualOnnx(): Uint8Array {
@@ -139,5 +139,27 @@ describe('listOnnxCuts', () => {
     const twoInputs = onnx.ModelProto.decode(bytes);
     twoInputs.graph?.input?.push(onnx.ValueInfoProto.create({ name: 'extra' }));
     await expect(listOnnxCuts(onnx.ModelProto.encode(twoInputs).finish())).rejects.toThrow(UnsupportedModelError);
+  });
+});
+
+describe('the latency model on ONNX graphs', () => {
+  it("times every node with ONNX Runtime's profile, in the positions cuts count", async () => {
+    const times = await profileOnnxNodes(residualOnnx(), 3);
+    // Eight nodes less the Constant.
+    expect(times).toHaveLength(7);
+    for (const t of times) expect(t).toBeGreaterThanOrEqual(0);
+    expect(times.some((t) => t > 0)).toBe(true);
+  });
+
+  it('picks the cut that minimises front time + bytes / bandwidth + back time', async () => {
+    const { cuts } = await listOnnxCuts(residualOnnx());
+    // A slow front and a fast back: the earliest cut wins on a fast link…
+    const front = [1, 1, 5, 5, 5, 5, 5];
+    const back = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1];
+    expect(cutByNodeLatency(cuts, front, back, 1e9).cut.layer).toBe('xw1');
+    // …and a link so slow that only the 12 bytes of the logits are worth sending wins later.
+    const cheapest = cutByNodeLatency(cuts, front, back, 10);
+    expect(cheapest.cut.layer).toBe('logits');
+    expect(cheapest.predictedMs).toBeCloseTo(1 + 1 + 5 * 4 + 1200 + 0.1, 6);
   });
 });
