@@ -1,17 +1,29 @@
 // The deploy preflight against the local runtime's Kubernetes API: a cluster with Knative
 // installed passes; hiding one CRD or one ConfigMap from the API makes the preflight name
 // exactly that piece and the command that installs it.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURE_MANIFESTS } from '../test/support/fixtures.js';
 import { startKubeRuntime, type KubeRuntime } from '../test/support/kube-runtime.js';
 import { renderKustomize } from '../test/support/kustomize.js';
-import { formatFindings, preflight, requiredKinds } from './preflight.js';
+import { formatFindings, oidcSubscribers, preflight, requiredKinds } from './preflight.js';
 import type { Resource } from './validate.js';
 
 const INSTALLED = join(FIXTURE_MANIFESTS, 'knative-installed.yaml');
 const nfs = renderKustomize(join(import.meta.dirname, 'overlays', 'nfs'));
 const gcs = renderKustomize(join(import.meta.dirname, 'overlays', 'gcs'));
+const gpu = renderKustomize(join(import.meta.dirname, 'overlays', 'gpu'));
+
+/** A Service with the OIDC audience dropped from its containers' env. */
+function withoutOidc(r: Resource): Resource {
+  const spec = structuredClone(r.spec) as {
+    template: { spec: { containers: Array<{ env?: Array<{ name: string }> }> } };
+  };
+  for (const c of spec.template.spec.containers) c.env = c.env?.filter((e) => e.name !== 'KASKADE_AUTH_OIDC_AUDIENCE');
+  return { ...r, spec };
+}
 
 let rt: KubeRuntime | undefined;
 afterEach(async () => {
@@ -52,9 +64,35 @@ describe('deploy preflight against the runtime API', () => {
         /^missing: no Broker class: Broker default names none .*; fix: kubectl apply -f .*mt-channel-broker\.yaml$/,
       ),
       expect.stringMatching(
+        /^missing: knative-eventing\/config-features does not enable authentication-oidc: .*; fix: kubectl patch configmap\/config-features -n knative-eventing --type merge -p '\{"data":\{"authentication-oidc":"enabled"\}\}'$/,
+      ),
+      expect.stringMatching(
         /^missing: knative-serving\/config-features does not enable kubernetes\.podspec-persistent-volume-claim, kubernetes\.podspec-persistent-volume-write .*; fix: kubectl patch configmap\/config-features -n knative-serving --type merge -p /,
       ),
     ]);
+  });
+
+  it("names Eventing's OIDC flag, and the subscribers that need it, when it is turned off", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kaskade-preflight-'));
+    try {
+      const off = join(dir, 'knative-oidc-off.yaml');
+      writeFileSync(
+        off,
+        readFileSync(INSTALLED, 'utf8').replace('authentication-oidc: enabled', 'authentication-oidc: disabled'),
+      );
+      rt = await startKubeRuntime({ manifests: off });
+      const findings = await preflight(rt.admin(), nfs, 'nfs');
+      expect(findings.map((f) => f.missing)).toEqual([
+        `knative-eventing/config-features does not enable authentication-oidc: the broker would deliver without a token, and ${oidcSubscribers(nfs).join(', ')} answer such deliveries 401`,
+      ]);
+      expect(oidcSubscribers(nfs)).toContain('splitter');
+      // Without authentication the flag is not needed.
+      const open = nfs.map((r): Resource => (r.kind === 'Service' ? withoutOidc(r) : r));
+      expect(oidcSubscribers(open)).toEqual([]);
+      expect(await preflight(rt.admin(), open, 'nfs')).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names the placeholder Workload Identity annotation of the gcs overlay, and passes once it is set', async () => {
@@ -77,6 +115,8 @@ describe('deploy preflight against the runtime API', () => {
         : r,
     );
     expect(await preflight(rt.admin(), set, 'gcs')).toEqual([]);
+    // The gpu overlay builds on gcs: the same bucket, the same check.
+    expect((await preflight(rt.admin(), gpu, 'gpu')).map((f) => f.missing)).toEqual(findings.map((f) => f.missing));
   });
 });
 

@@ -1,7 +1,8 @@
 // The deploy preflight: before anything is built or applied, ask the cluster's Kubernetes API
 // whether it can run the rendered overlay. Knative Serving and Eventing types at the versions
-// the manifests use, a Broker class, and per overlay the PVC feature flags (nfs) or the Workload
-// Identity annotation (gcs). Each missing piece is one finding with the command that fixes it.
+// the manifests use, a Broker class, Eventing's OIDC tokens when the Broker's subscribers demand
+// them, and per overlay the PVC feature flags (nfs) or the Workload Identity annotation (gcs).
+// Each missing piece is one finding with the command that fixes it.
 import {
   ApiException,
   ApisApi,
@@ -38,6 +39,8 @@ export const PVC_FLAGS = [
   'kubernetes.podspec-persistent-volume-write',
 ] as const;
 export const WORKLOAD_IDENTITY = 'iam.gke.io/gcp-service-account';
+/** Knative Eventing's feature that makes the broker send each subscriber an OIDC token. */
+export const OIDC_FLAG = 'authentication-oidc';
 const DEFAULT_BROKER_CLASS = 'MTChannelBasedBroker';
 
 /** Discovery of one group version's resources (the client's own lookup, made callable). */
@@ -120,6 +123,18 @@ export async function preflight(kc: KubeConfig, resources: readonly Resource[], 
     }
   }
 
+  const strict = oidcSubscribers(resources);
+  if (strict.length > 0) {
+    const features = await guard('GET configmap knative-eventing/config-features', () =>
+      core.readNamespacedConfigMap({ name: 'config-features', namespace: 'knative-eventing' }),
+    );
+    if (features?.data?.[OIDC_FLAG] !== 'enabled')
+      findings.push({
+        missing: `knative-eventing/config-features does not enable ${OIDC_FLAG}: the broker would deliver without a token, and ${strict.join(', ')} answer such deliveries 401`,
+        fix: `kubectl patch configmap/config-features -n knative-eventing --type merge -p '${JSON.stringify({ data: { [OIDC_FLAG]: 'enabled' } })}'`,
+      });
+  }
+
   if (overlay === 'nfs') {
     const features = await guard('GET configmap knative-serving/config-features', () =>
       core.readNamespacedConfigMap({ name: 'config-features', namespace: 'knative-serving' }),
@@ -134,7 +149,8 @@ export async function preflight(kc: KubeConfig, resources: readonly Resource[], 
     }
   }
 
-  if (overlay === 'gcs') {
+  // gcs, and gpu (which builds on gcs): whatever reads or writes a bucket needs Workload Identity.
+  if (bucketUsers(resources).size > 0) {
     for (const sa of resources.filter(
       (r) => r.kind === 'ServiceAccount' && bucketUsers(resources).has(r.metadata.name),
     )) {
@@ -154,8 +170,37 @@ export async function preflight(kc: KubeConfig, resources: readonly Resource[], 
   return findings;
 }
 
+type ServiceSpec = {
+  template?: {
+    spec?: { serviceAccountName?: string; containers?: Array<{ env?: Array<{ name?: string; value?: string }> }> };
+  };
+};
+
+/** Knative Services that a Trigger delivers to and that accept only Eventing's OIDC tokens (KASKADE_AUTH_OIDC_AUDIENCE). */
+export function oidcSubscribers(resources: readonly Resource[]): string[] {
+  const subscribers = new Set(
+    resources
+      .filter((r) => r.kind === 'Trigger')
+      .map((r) => (r.spec as { subscriber?: { ref?: { kind?: string; name?: string } } } | undefined)?.subscriber?.ref)
+      .filter((ref) => ref?.kind === 'Service')
+      .map((ref) => ref?.name),
+  );
+  return resources
+    .filter(
+      (r) =>
+        r.kind === 'Service' && r.apiVersion.startsWith('serving.knative.dev/') && subscribers.has(r.metadata.name),
+    )
+    .filter((r) =>
+      (r.spec as ServiceSpec | undefined)?.template?.spec?.containers?.some((c) =>
+        c.env?.some((e) => e.name === 'KASKADE_AUTH_OIDC_AUDIENCE' && (e.value ?? '') !== ''),
+      ),
+    )
+    .map((r) => r.metadata.name)
+    .sort();
+}
+
 /** ServiceAccounts of the Services that read or write a `gs://` location. */
-function bucketUsers(resources: readonly Resource[]): Set<string> {
+export function bucketUsers(resources: readonly Resource[]): Set<string> {
   const names = new Set<string>();
   for (const r of resources) {
     if (r.kind !== 'Service') continue;

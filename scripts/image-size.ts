@@ -7,11 +7,22 @@
 // so those rows, and the base images, are reported as not measured.
 // `--start` then lays the cpu image's /app out in the temporary folder (the files its COPY lines
 // take, beside the pruned node_modules) and starts every Knative Service of the nfs overlay from
-// it with the pod entry and the env its manifest gives, until its readiness probe answers 200:
+// it with the pod entry and the env its manifest gives (a random token for its Secret, stand-in
+// service-account files), until its readiness probe answers 200:
 // the image's file list and production dependencies are enough to serve. Without native
 // libtensorflow (its download is an install script) TF.js runs on its wasm backend there.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -46,6 +57,18 @@ function install(): { dir: string; seconds: number } {
   return { dir, seconds: (Date.now() - started) / 1000 };
 }
 
+/** Bytes of `paths` (relative to `cwd`) as one gzip-compressed tar: how a registry stores a layer and a node pulls it. */
+function layerGz(cwd: string, paths: readonly string[]): number {
+  const r = spawnSync('sh', ['-c', 'tar -cf - -T - | gzip -6 | wc -c'], {
+    cwd,
+    input: paths.join('\n'),
+    encoding: 'utf8',
+    timeout: 30 * 60_000,
+  });
+  if (r.status !== 0) throw new UnavailableError(`tar | gzip failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
 /** Top-level packages by size (a scope's packages one by one). */
 function packages(nodeModules: string): Array<{ name: string; bytes: number }> {
   return readdirSync(nodeModules)
@@ -60,6 +83,8 @@ interface Started {
   probe: string;
   status: number | string;
   seconds: number;
+  /** What `GET /` without a token got. */
+  unauthenticated: number | string;
 }
 
 const freePort = (): Promise<number> =>
@@ -73,16 +98,27 @@ const freePort = (): Promise<number> =>
   });
 
 type Container = {
-  env?: Array<{ name: string; value?: string }>;
+  env?: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: unknown } }>;
   readinessProbe?: { httpGet?: { path?: string } };
 };
 
 /** Starts one service from `app` as its pod would, waits for its readiness probe, stops it. */
 async function startOne(app: string, data: string, name: string, c: Container): Promise<Started> {
+  // What the cluster provides, stood in for: the Secret's token, and the service-account files
+  // Kubernetes mounts (the API's CA is only a warning when absent, so it is left out).
+  const sa = join(data, 'serviceaccount');
+  mkdirSync(sa, { recursive: true });
+  writeFileSync(join(sa, 'token'), randomBytes(32).toString('hex'));
   const env: Record<string, string> = {};
   for (const e of c.env ?? []) {
-    if (e.value === undefined) continue; // valueFrom: cluster-only
-    env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? '');
+    if (e.name === 'NODE_EXTRA_CA_CERTS') continue;
+    if (e.value === undefined) {
+      if (e.valueFrom?.secretKeyRef) env[e.name] = randomBytes(32).toString('hex');
+      continue;
+    }
+    env[e.name] = e.value
+      .replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? '')
+      .replace(/^\/var\/run\/secrets\/kubernetes\.io\/serviceaccount\//, `${sa}/`);
     if (e.name === 'KASKADE_DATA_DIR') env[e.name] = data;
   }
   // The broker is cluster-internal: a local address nothing listens on stands in for it.
@@ -114,13 +150,26 @@ async function startOne(app: string, data: string, name: string, c: Container): 
     await new Promise((r) => setTimeout(r, 500));
   }
   const seconds = (Date.now() - started) / 1000;
-  if (exited) status = `exited: ${stderr.trim().split('\n')[0] ?? ''}`;
-  else {
+  // Any other path without a token: 401 when the manifest turns authentication on.
+  let unauthenticated: number | string = '—';
+  if (!exited && status === 200) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(10_000) });
+      unauthenticated = r.status;
+      await r.body?.cancel();
+    } catch (e) {
+      unauthenticated = e instanceof Error ? e.message : String(e);
+    }
+  }
+  if (exited) {
+    const lines = stderr.trim().split('\n');
+    status = `exited: ${lines.find((l) => /cannot start|Error/.test(l)) ?? lines.at(-1) ?? ''}`;
+  } else {
     const gone = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await gone;
   }
-  return { service: name, probe, status, seconds };
+  return { service: name, probe, status, seconds, unauthenticated };
 }
 
 /** Lays out the image's /app (its files at their image paths, the pruned node_modules) and starts each service. */
@@ -154,17 +203,30 @@ try {
   const nodeModules = join(dir, 'node_modules');
   const unpruned = treeBytes(nodeModules);
   const tfjs = Object.fromEntries(VARIANTS.map((v) => [v.target, treeBytes(join(nodeModules, v.keep))]));
+  const tfjsGz = Object.fromEntries(VARIANTS.map((v) => [v.target, layerGz(dir, [`node_modules/${v.keep}`])]));
   // The install stages' own pruning (knative/image/prune-modules.sh); the variants differ only in
   // which TF.js package stays, so the cpu run gives both.
   const pruned = spawnSync('sh', [join(IMAGE_DIR, 'prune-modules.sh'), 'cpu'], { cwd: dir, encoding: 'utf8' });
   if (pruned.status !== 0) throw new UnavailableError(`prune-modules.sh failed: ${pruned.stderr}`);
   const cpuDeps = treeBytes(nodeModules);
+  const cpuDepsGz = layerGz(dir, ['node_modules']);
   const pkgs = packages(nodeModules);
   const rows = VARIANTS.map(({ target }) => {
     const files = [...targetStage(all, target).files.values()];
     const sources = files.reduce((sum, f) => sum + treeBytes(join(ROOT, f)), 0);
     const deps = cpuDeps - (tfjs.cpu ?? 0) + (tfjs[target] ?? 0);
-    return { target, files: files.length, sources, deps, added: sources + deps };
+    const sourcesGz = layerGz(ROOT, files);
+    const depsGz = cpuDepsGz - (tfjsGz.cpu ?? 0) + (tfjsGz[target] ?? 0);
+    return {
+      target,
+      files: files.length,
+      sources,
+      deps,
+      added: sources + deps,
+      sourcesGz,
+      depsGz,
+      addedGz: sourcesGz + depsGz,
+    };
   });
   const load = loadavg()[0] ?? 0;
   const services = start ? await startServices(targetStage(all, 'cpu'), nodeModules, dir) : [];
@@ -181,6 +243,7 @@ try {
       `| sources (${rows[0]?.files ?? 0} files) | ${mb(rows[0]?.sources ?? 0)} | ${mb(rows[1]?.sources ?? 0)} | the files the COPY lines take (knative/image/contents.ts) |`,
       `| node_modules | ${mb(rows[0]?.deps ?? 0)} | ${mb(rows[1]?.deps ?? 0)} | npm ci --omit=dev, then prune-modules.sh (${mb(unpruned)} before) |`,
       `| **added to the base, measured** | **${mb(rows[0]?.added ?? 0)}** | **${mb(rows[1]?.added ?? 0)}** | uncompressed |`,
+      `| **the same, compressed** | **${mb(rows[0]?.addedGz ?? 0)}** | **${mb(rows[1]?.addedGz ?? 0)}** | tar + gzip -6 (a registry layer): sources ${mb(rows[0]?.sourcesGz ?? 0)}, node_modules ${mb(rows[0]?.depsGz ?? 0)} / ${mb(rows[1]?.depsGz ?? 0)} |`,
       '| libtensorflow (install script) | not measured | not measured | downloaded by tfjs-node(-gpu) at build time |',
       '| ONNX Runtime CUDA provider | — | not measured | downloaded by onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 |',
       '| CUDA 11.8 libraries and cuDNN 8 (apt) | — | not measured | for libtensorflow 2.9.1 |',
@@ -194,9 +257,11 @@ try {
             '',
             `The cpu image's /app started outside Docker (nfs overlay's services and env; load ${(loadavg()[0] ?? 0).toFixed(1)}):`,
             '',
-            '| service | readiness probe | answer | seconds to ready |',
-            '|---|---|---|---:|',
-            ...services.map((x) => `| ${x.service} | ${x.probe} | ${x.status} | ${x.seconds.toFixed(1)} |`),
+            '| service | readiness probe | answer | seconds to ready | GET / without a token |',
+            '|---|---|---|---:|---|',
+            ...services.map(
+              (x) => `| ${x.service} | ${x.probe} | ${x.status} | ${x.seconds.toFixed(1)} | ${x.unauthenticated} |`,
+            ),
           ]
         : []),
     ];

@@ -25,7 +25,7 @@ import {
   type DeployTool,
   type Overlay,
 } from '../../knative/deploy.js';
-import { formatFindings, preflight } from '../../knative/preflight.js';
+import { bucketUsers, formatFindings, oidcSubscribers, preflight } from '../../knative/preflight.js';
 import { resourcesOf, validateManifests, type Resource } from '../../knative/validate.js';
 
 const SCHEDULE_FILE = join('knative', 'components', 'schedule', 'pingsource.yaml');
@@ -180,8 +180,9 @@ export function dryRunText(d: PreparedDeploy): string {
   const checks = [
     "Knative's CRDs",
     'a Broker class',
+    ...(oidcSubscribers(d.resources).length > 0 ? ["Eventing's OIDC tokens (authentication-oidc)"] : []),
     ...(o.overlay === 'nfs' ? ['the PVC feature flags'] : []),
-    ...(o.overlay === 'gcs' ? ['the Workload Identity annotation'] : []),
+    ...(bucketUsers(d.resources).size > 0 ? ['the Workload Identity annotation'] : []),
   ];
   return [
     `# preflight (not under --dry-run): the cluster's Kubernetes API is checked for ${checks.join(', ')}`,
