@@ -30,6 +30,8 @@ export interface ClientOptions {
   readonly timeoutMs: number;
   /** Extra attempts of an idempotent call after a connection failure, timeout or 5xx. */
   readonly retries: number;
+  /** Sent with every call (the shared bearer token, when the layer services require one). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export class LayerClient {
@@ -126,7 +128,11 @@ export class LayerClient {
     try {
       response = await fetchWithTimeout(
         `${url}${path}`,
-        { method: init.method, headers: init.headers ?? {}, ...(body === undefined ? {} : { body }) },
+        {
+          method: init.method,
+          headers: { ...this.options.headers, ...init.headers },
+          ...(body === undefined ? {} : { body }),
+        },
         this.options.timeoutMs,
       );
       bytes = new Uint8Array(await response.arrayBuffer());

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, type TempDir } from '../../test/support/temp-dir.js';
-import { Authenticator, bearerHeaders, loadAuthConfig } from './auth.js';
+import { Authenticator, bearerHeaders, inheritedAuthEnv, loadAuthConfig } from './auth.js';
 import { ConfigError, UnauthorizedError } from './errors.js';
 
 const TOKEN = 's3cret-token-for-tests';
@@ -182,5 +182,27 @@ describe('Authenticator with OIDC (Knative Eventing sender identity)', () => {
       auth.check({ authorization: `Bearer ${await sign({ aud: 'kaskade', iss: 'https://evil.example' })}` }),
     ).rejects.toThrow(/iss/);
     await expect(auth.check({ authorization: `Bearer ${TOKEN}` })).resolves.toBeUndefined();
+  });
+});
+
+describe('inheritedAuthEnv (services a function creates at run time)', () => {
+  it('is empty when the creator names no Secret: created services run as open as it does', () => {
+    expect(inheritedAuthEnv({ KASKADE_AUTH_TOKEN: TOKEN })).toEqual([]);
+  });
+
+  it('reads the token from the named Secret, never copies its value, and copies the OIDC settings', () => {
+    const env = inheritedAuthEnv({
+      KASKADE_AUTH_SECRET: 'kaskade-auth',
+      KASKADE_AUTH_TOKEN: TOKEN,
+      KASKADE_AUTH_OIDC_AUDIENCE: 'kaskade',
+      KASKADE_AUTH_JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks',
+    });
+    expect(env).toEqual([
+      { name: 'KASKADE_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'kaskade-auth', key: 'token' } } },
+      { name: 'KASKADE_AUTH_SECRET', value: 'kaskade-auth' },
+      { name: 'KASKADE_AUTH_OIDC_AUDIENCE', value: 'kaskade' },
+      { name: 'KASKADE_AUTH_JWKS_URL', value: 'https://kubernetes.default.svc/openid/v1/jwks' },
+    ]);
+    expect(JSON.stringify(env)).not.toContain(TOKEN);
   });
 });

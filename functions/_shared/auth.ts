@@ -130,6 +130,39 @@ export function bearerHeaders(config: AuthConfig | undefined): Record<string, st
   return config?.token === undefined ? {} : { authorization: `Bearer ${config.token}` };
 }
 
+/** A container env entry of a Knative Service: a value, or a Secret's key. */
+export type ContainerEnv =
+  { name: string; value: string } | { name: string; valueFrom: { secretKeyRef: { name: string; key: string } } };
+
+/** The settings a service created at run time copies from its creator (none of them secret). */
+const INHERITED = [
+  'KASKADE_AUTH_SECRET',
+  'KASKADE_AUTH_OIDC_AUDIENCE',
+  'KASKADE_AUTH_OIDC_ISSUER',
+  'KASKADE_AUTH_JWKS_URL',
+  'KASKADE_AUTH_JWKS_TOKEN_FILE',
+  'NODE_EXTRA_CA_CERTS',
+] as const;
+
+/**
+ * The auth env of a service that a function creates at run time (the layer controller's layer
+ * services, admission's edge services), so that it is as closed as its creator. The creator's
+ * shared token is never copied as a value: KASKADE_AUTH_SECRET names the Secret both read it
+ * from (the cluster overlays' auth component sets it). Empty when the creator runs without it.
+ */
+export function inheritedAuthEnv(env: Env = process.env): ContainerEnv[] {
+  const secretName = env.KASKADE_AUTH_SECRET;
+  if (secretName === undefined || secretName === '') return [];
+  const out: ContainerEnv[] = [
+    { name: 'KASKADE_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'token' } } },
+  ];
+  for (const name of INHERITED) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out.push({ name, value });
+  }
+  return out;
+}
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }

@@ -1,4 +1,5 @@
 // The admission function's configuration, read once at start from the environment (README.md).
+import { inheritedAuthEnv, type ContainerEnv } from '../_shared/auth.js';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { DEFAULT_NODE_WEIGHTS, parseNodeWeights, type NodeWeights } from './capacity.js';
@@ -24,6 +25,8 @@ export interface AdmissionConfig {
   selfUrl: string | undefined;
   /** Model locations handed to the edge services as MODEL_URI (unset: they use their built-in model). */
   modelUris: Readonly<Partial<Record<'scalar' | 'image', string>>>;
+  /** Admission's own authentication, which the edge services it creates get too (empty: off). */
+  authEnv: ContainerEnv[];
 }
 
 export function loadConfig(env: Env = process.env): AdmissionConfig {
@@ -53,6 +56,7 @@ export function loadConfig(env: Env = process.env): AdmissionConfig {
       ...(env.EDGE_SCALAR_MODEL_URI ? { scalar: env.EDGE_SCALAR_MODEL_URI } : {}),
       ...(env.EDGE_IMAGE_MODEL_URI ? { image: env.EDGE_IMAGE_MODEL_URI } : {}),
     },
+    authEnv: inheritedAuthEnv(env),
   };
 }
 

@@ -2,6 +2,7 @@
 // limit per type, required node affinity that keeps it off excluded boards (weight 0, e.g. Nano),
 // preferred affinity for the strong boards, and `min-scale` = the type's open sessions, so each
 // admitted client finds a warm pod and released sessions give their pod back.
+import type { ContainerEnv } from '../_shared/auth.js';
 import type { KnativeService } from '../_shared/cluster/types.js';
 import type { EdgeType } from './capacity.js';
 import type { AdmissionConfig } from './config.js';
@@ -21,13 +22,13 @@ export function edgeServiceName(type: EdgeType): string {
 
 export type EdgeServiceConfig = Pick<
   AdmissionConfig,
-  'nodeLabel' | 'nodeWeights' | 'nodePreference' | 'serviceImage' | 'selfUrl' | 'modelUris'
+  'nodeLabel' | 'nodeWeights' | 'nodePreference' | 'serviceImage' | 'selfUrl' | 'modelUris' | 'authEnv'
 >;
 
 export function edgeServiceManifest(type: EdgeType, minScale: number, config: EdgeServiceConfig): KnativeService {
   const name = edgeServiceName(type);
   // The storage every Kaskade function has (base's manifests): the built-in models are kept there.
-  const env: Array<{ name: string; value: string }> = [
+  const env: ContainerEnv[] = [
     { name: 'FUNCTION_TARGET', value: name },
     { name: 'KASKADE_DATA_DIR', value: '/var/lib/kaskade' },
     { name: 'KASKADE_STORAGE_ROOTS', value: 'file://$(KASKADE_DATA_DIR)' },
@@ -35,6 +36,8 @@ export function edgeServiceManifest(type: EdgeType, minScale: number, config: Ed
   if (config.selfUrl !== undefined) env.push({ name: 'EDGE_ADMISSION_URL', value: config.selfUrl });
   const modelUri = config.modelUris[type];
   if (modelUri !== undefined) env.push({ name: 'MODEL_URI', value: modelUri });
+  // As closed as admission itself: the same Secret's token, the same OIDC audience (or none).
+  env.push(...config.authEnv);
   return {
     apiVersion: 'serving.knative.dev/v1',
     kind: 'Service',

@@ -1,6 +1,7 @@
 // The edge-image function: top-5 classes of an image from a MobileNet, over HTTP or a WebSocket
 // (the exported `upgrade`, which the worker entry wires to the server). See README.md.
 import { http } from '@google-cloud/functions-framework';
+import { bearerHeaders, loadAuthConfig } from '../_shared/auth.js';
 import { LeaseRenewer } from '../_shared/edge/lease-renewer.js';
 import { ModelHolder } from '../_shared/edge/model-holder.js';
 import { initEngine } from '../_shared/engine/index.js';
@@ -22,7 +23,12 @@ const model = new ModelHolder(
   () => loadImageModel(tf, config, store, logger, storeConfig.roots[0], serving),
   logger,
 );
-const renewer = new LeaseRenewer({ admissionUrl: config.admissionUrl, type: 'image', logger });
+const renewer = new LeaseRenewer({
+  admissionUrl: config.admissionUrl,
+  type: 'image',
+  headers: bearerHeaders(loadAuthConfig()),
+  logger,
+});
 const service = createImageService({ model, renewer, maxImageBytes: config.maxImageBytes, logger });
 
 http('edge-image', service.handler);

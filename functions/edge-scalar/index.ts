@@ -1,6 +1,7 @@
 // The edge-scalar function: driver identification from CAN-bus windows over WebSocket (the
 // exported `upgrade`, which the worker entry wires to the server) or HTTP. See README.md.
 import { http } from '@google-cloud/functions-framework';
+import { bearerHeaders, loadAuthConfig } from '../_shared/auth.js';
 import { LeaseRenewer } from '../_shared/edge/lease-renewer.js';
 import { ModelHolder } from '../_shared/edge/model-holder.js';
 import { initEngine } from '../_shared/engine/index.js';
@@ -22,7 +23,12 @@ const model = new ModelHolder(
   () => loadDriverClassifier(tf, config, store, logger, storeConfig.roots[0], serving),
   logger,
 );
-const renewer = new LeaseRenewer({ admissionUrl: config.admissionUrl, type: 'scalar', logger });
+const renewer = new LeaseRenewer({
+  admissionUrl: config.admissionUrl,
+  type: 'scalar',
+  headers: bearerHeaders(loadAuthConfig()),
+  logger,
+});
 const service = createScalarService({ model, renewer, maxWindowBytes: config.maxWindowBytes, logger });
 
 http('edge-scalar', service.handler);

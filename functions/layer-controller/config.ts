@@ -1,4 +1,5 @@
 // The layer controller's configuration, read once at start from the environment (see README.md).
+import { bearerHeaders, inheritedAuthEnv, loadAuthConfig } from '../_shared/auth.js';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { joinStoreUrl, loadStoreConfig, type StoreConfig } from '../_shared/store/index.js';
@@ -42,10 +43,12 @@ export function loadConfig(env: Env = process.env): ControllerConfig {
       stateRoot: joinStoreUrl(root, 'layers/'),
       readyTimeoutMs: envInt(env, 'LAYER_READY_TIMEOUT_MS', 180_000, { min: 1 }),
       env: envObject(env, 'LAYER_SERVICE_ENV'),
+      authEnv: inheritedAuthEnv(env),
     },
     client: {
       timeoutMs: envInt(env, 'LAYER_CALL_TIMEOUT_MS', 300_000, { min: 1 }),
       retries: envInt(env, 'LAYER_CALL_RETRIES', 2, { min: 0, max: 10 }),
+      headers: bearerHeaders(loadAuthConfig(env)),
     },
   };
 }

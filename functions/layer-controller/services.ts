@@ -2,6 +2,7 @@
 // (the `layer` function with the entry's type and config in env, its resources, node selector
 // and backend), create-or-update, wait for Ready with a timeout, and deletion by job label.
 import { createHash } from 'node:crypto';
+import type { ContainerEnv } from '../_shared/auth.js';
 import type { Cluster, KnativeService } from '../_shared/cluster/types.js';
 import { joinStoreUrl } from '../_shared/store/index.js';
 import type { LayerEntry } from '../../events/catalog.js';
@@ -23,6 +24,8 @@ export interface ServiceSettings {
   readonly readyTimeoutMs: number;
   /** Extra env every layer service gets (e.g. the data dir a storage root refers to). */
   readonly env: Readonly<Record<string, string>>;
+  /** The controller's own authentication, which its layer services get too (empty: off). */
+  readonly authEnv?: readonly ContainerEnv[];
 }
 
 /** A DNS-label service name for layer k of a job: `layer-<job>-<k>`, hashed when the id does not fit. */
@@ -50,7 +53,7 @@ export function jobLabel(jobId: string): string {
 
 export function layerManifest(settings: ServiceSettings, jobId: string, k: number, entry: LayerEntry): KnativeService {
   const name = layerServiceName(jobId, k);
-  const env: Array<{ name: string; value: string }> = [
+  const env: ContainerEnv[] = [
     ...Object.entries(settings.env).map(([n, value]) => ({ name: n, value })),
     { name: 'FUNCTION_TARGET', value: 'layer' },
     { name: 'LAYER_NAME', value: name },
@@ -62,6 +65,7 @@ export function layerManifest(settings: ServiceSettings, jobId: string, k: numbe
     { name: 'KASKADE_MAX_BODY_BYTES', value: String(LAYER_MAX_BODY_BYTES) },
   ];
   if (entry.backend !== undefined) env.push({ name: 'KASKADE_BACKEND', value: entry.backend });
+  env.push(...(settings.authEnv ?? []));
   const container: Record<string, unknown> = {
     image: settings.image,
     env,

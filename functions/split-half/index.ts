@@ -1,6 +1,7 @@
 // The split-half function (HALF=A or HALF=B): registers the `split-half` HTTP handler with the
 // Functions Framework. The model loads in the background; requests get 503 until it is ready.
 import { http } from '@google-cloud/functions-framework';
+import { bearerHeaders, loadAuthConfig } from '../_shared/auth.js';
 import { initEngine } from '../_shared/engine/index.js';
 import { UnavailableError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
@@ -28,6 +29,7 @@ http(
   createHalfHandler({
     config,
     logger,
+    callHeaders: bearerHeaders(loadAuthConfig()),
     half: () => {
       if (loaded) return loaded;
       throw new UnavailableError(

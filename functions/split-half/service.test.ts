@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { makeTempDir } from '../../test/support/temp-dir.js';
 import { exportOnnx } from '../_shared/serving/export-onnx.js';
 import { openStore } from '../_shared/store/index.js';
+import { bearerHeaders } from '../_shared/auth.js';
 import { encodeTensors } from '../_shared/wire/index.js';
 import type { Half } from './config.js';
 import { loadHalf, loadWholeModel, type LoadedHalf } from './halves.js';
@@ -30,6 +31,7 @@ async function serve(
   loaded: LoadedHalf,
   nextUrl?: string,
   port = 0,
+  callHeaders?: Record<string, string>,
 ): Promise<{ url: string; server: Server }> {
   const name = `split-half-test-${++registered}`;
   http(
@@ -38,6 +40,7 @@ async function serve(
       config: { half, nextUrl, timeoutMs: 5_000, maxBodyBytes: 1 << 20, topK: 3 },
       half: () => loaded,
       logger: quietLogger('split-half'),
+      ...(callHeaders ? { callHeaders } : {}),
     }),
   );
   const server = getTestServer(name);
@@ -194,6 +197,26 @@ describe('split-half', () => {
       body: 'not safetensors',
     });
     expect(garbage.status).toBe(400);
+  });
+
+  it('A calls B with its bearer token when auth is on', async () => {
+    const seen: Array<string | undefined> = [];
+    const fakeB = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      req.on('end', () =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ top: [{ class_id: 1, class_name: 'class 1', score: 1 }], cut: 'v2', backMs: 1 })),
+      );
+    });
+    await new Promise<void>((resolve) => fakeB.listen(0, '127.0.0.1', resolve));
+    servers.push(fakeB);
+    const bAt = `http://127.0.0.1:${(fakeB.address() as AddressInfo).port}`;
+    const { url } = await serve('A', a, bAt, 0, bearerHeaders({ token: 's3cret' }));
+    const res = await fetch(`${url}/classify`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    expect(res.status).toBe(200);
+    expect(seen).toEqual(['Bearer s3cret']);
   });
 
   it('retries once when B closed the kept-alive connection A reuses ("other side closed")', async () => {

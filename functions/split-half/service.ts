@@ -47,6 +47,8 @@ export interface HalfDeps {
   config: Pick<SplitHalfConfig, 'half' | 'nextUrl' | 'timeoutMs' | 'maxBodyBytes' | 'topK'>;
   /** The loaded half; rejects (503) while it loads. */
   half: () => LoadedHalf;
+  /** Sent with A's call to B (the shared bearer token, when B requires one). */
+  callHeaders?: Readonly<Record<string, string>>;
   logger?: Logger;
 }
 
@@ -138,6 +140,7 @@ async function serveFront(
     {
       method: 'POST',
       headers: {
+        ...deps.callHeaders,
         'content-type': 'application/octet-stream',
         'ce-specversion': '1.0',
         'ce-type': ACTIVATION_EVENT,

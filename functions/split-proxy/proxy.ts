@@ -83,6 +83,8 @@ export class Threads {
 export interface ProxyDeps {
   config: SplitProxyConfig;
   clock?: Clock;
+  /** Sent with every forwarded call (the shared bearer token, when B requires one). */
+  callHeaders?: Readonly<Record<string, string>>;
   logger?: Logger;
 }
 
@@ -127,7 +129,7 @@ export function createProxyHandler(deps: ProxyDeps): Handler & { settings(): Pro
     const body = Buffer.isBuffer(raw) ? raw : Buffer.alloc(0);
     if (body.length > config.maxBodyBytes)
       throw new PayloadTooLargeError(`a forwarded body is at most ${config.maxBodyBytes} bytes, got ${body.length}`);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...deps.callHeaders };
     for (const [name, value] of Object.entries(req.headers))
       if (FORWARDED.test(name) && typeof value === 'string') headers[name] = value;
     const started = clock.now();

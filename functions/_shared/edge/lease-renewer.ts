@@ -12,6 +12,8 @@ export interface LeaseRenewerOptions {
   /** Least time between two renewals of one client (ms). */
   intervalMs?: number;
   timeoutMs?: number;
+  /** Sent with every renewal (the shared bearer token, when admission requires one). */
+  headers?: Readonly<Record<string, string>>;
   logger?: Logger;
   now?: () => number;
 }
@@ -40,7 +42,11 @@ export class LeaseRenewer {
     this.last.set(clientId, now);
     if (this.last.size > 4096) this.prune(now);
     const url = `${base}app-renew?${new URLSearchParams({ clientID: clientId, type: this.options.type }).toString()}`;
-    return fetchWithTimeout(url, { method: 'POST' }, this.options.timeoutMs ?? 5_000)
+    return fetchWithTimeout(
+      url,
+      { method: 'POST', headers: { ...this.options.headers } },
+      this.options.timeoutMs ?? 5_000,
+    )
       .then(async (res) => {
         await res.arrayBuffer();
         if (!res.ok) this.options.logger?.warn(`lease renewal of ${clientId} answered ${res.status}`);
