@@ -58,6 +58,32 @@ const testZones = ['./functions', './events', './knative'].map((target) => ({
   message: 'Shipping code (functions, events, knative) must not import test helpers; move what it needs out of test/.',
 }));
 
+/** Where a module name appears: a static import, a dynamic import, a require. */
+const SOURCES = [
+  'ImportDeclaration > Literal.source',
+  'ImportExpression > Literal.source',
+  'CallExpression[callee.name="require"] > Literal',
+];
+/** Syntax that runs code from data: `vm`, pickle readers, shell execution, Function by another name. */
+const CODE_EXECUTION = [
+  ...SOURCES.flatMap((node) => [
+    { selector: `${node}[value=/^(node:)?vm$/]`, message: 'No `vm`: Kaskade never runs code it is given.' },
+    { selector: `${node}[value=/pickle/i]`, message: 'No pickle: tensors are safetensors, models ONNX or TF.js JSON.' },
+  ]),
+  {
+    selector: 'ImportSpecifier[imported.name=/^(exec|execSync)$/]',
+    message: 'No shell: spawn or execFile with an argument list.',
+  },
+  {
+    selector: 'MemberExpression[property.name=/^(runInContext|runInNewContext|runInThisContext|compileFunction)$/]',
+    message: 'No `vm`-style evaluation.',
+  },
+  {
+    selector: 'CallExpression[callee.type="MemberExpression"][callee.property.name="constructor"]',
+    message: 'No Function constructor by another name.',
+  },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.kaskade/**', 'coverage/**', '**/*.js', '!eslint.config.js'] },
   js.configs.recommended,
@@ -93,6 +119,19 @@ export default tseslint.config(
   },
   // Library code throws the typed errors of functions/_shared/errors.ts, never a plain Error.
   // (The predictor's page script runs in the browser, where errors.ts does not go.)
+  // Nothing that ships executes what it is given: no eval, no Function constructor, no strings as
+  // timer code, no `vm`, no pickle readers, and no child processes in functions/ or events/ (the
+  // local runtime spawns its workers and kubectl with argument lists, never through a shell).
+  {
+    files: ['functions/**/*.ts', 'events/**/*.ts', 'knative/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-eval': 'error',
+      'no-new-func': 'error',
+      'no-implied-eval': 'error',
+      'no-restricted-syntax': ['error', ...CODE_EXECUTION],
+    },
+  },
   {
     files: ['functions/**/*.ts', 'events/**/*.ts', 'knative/**/*.ts'],
     ignores: ['**/*.test.ts', 'functions/predictor/page/**'],
@@ -103,6 +142,25 @@ export default tseslint.config(
           selector: 'ThrowStatement > NewExpression[callee.name="Error"]',
           message: 'Throw a typed error from functions/_shared/errors.ts (add a class there if none fits).',
         },
+        ...CODE_EXECUTION,
+      ],
+    },
+  },
+  {
+    files: ['functions/**/*.ts', 'events/**/*.ts'],
+    ignores: ['**/*.test.ts', 'functions/predictor/page/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ThrowStatement > NewExpression[callee.name="Error"]',
+          message: 'Throw a typed error from functions/_shared/errors.ts (add a class there if none fits).',
+        },
+        ...CODE_EXECUTION,
+        ...SOURCES.map((node) => ({
+          selector: `${node}[value=/^(node:)?child_process$/]`,
+          message: 'Functions and events start no processes: input must never reach a command line.',
+        })),
       ],
     },
   },

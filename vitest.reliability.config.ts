@@ -25,6 +25,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // bad-input.reliability.ts collects garbage before each memory sample.
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
     fileParallelism: false,
     env: { KASKADE_BACKEND: process.env.KASKADE_BACKEND ?? 'wasm' },
   },

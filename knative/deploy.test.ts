@@ -32,7 +32,7 @@ describe('deploy plans', () => {
       name: 'kubectl with gcs builds and pushes the image, creates the namespace, applies the rendered overlay, waits for Ready',
       options: base({ tool: 'kubectl', overlay: 'gcs' }),
       contains: [
-        /^docker build -f knative\/image\/Dockerfile -t registry.example\/team\/kaskade:abc123 \.\ndocker push registry.example\/team\/kaskade:abc123$/m,
+        /^docker build -f knative\/image\/Dockerfile --target cpu -t registry.example\/team\/kaskade:abc123 \.\ndocker push registry.example\/team\/kaskade:abc123$/m,
         /^kubectl create namespace kaskade --dry-run=client -o yaml \| kubectl apply -f -$/m,
         /^kubectl apply -f .kaskade\/deploy\/rendered.yaml\nkubectl wait ksvc --all -n kaskade --for=condition=Ready --timeout=600s$/m,
       ],
@@ -49,7 +49,7 @@ describe('deploy plans', () => {
       name: 'the gpu overlay builds and pushes the GPU variant too',
       options: base({ tool: 'kubectl', overlay: 'gpu' }),
       contains: [
-        /^docker build -f knative\/image\/Dockerfile --build-arg VARIANT=gpu --build-arg BASE=nvidia\/cuda:\S+ -t registry.example\/team\/kaskade-gpu:abc123 \.\ndocker push registry.example\/team\/kaskade-gpu:abc123$/m,
+        /^docker build -f knative\/image\/Dockerfile --target gpu -t registry.example\/team\/kaskade-gpu:abc123 \.\ndocker push registry.example\/team\/kaskade-gpu:abc123$/m,
       ],
     },
     {
@@ -70,7 +70,7 @@ describe('deploy plans', () => {
       name: 'gcloud without --schedule gets credentials and schedules nothing',
       options: base({ tool: 'gcloud', overlay: 'gcs', gke }),
       contains: [
-        /^gcloud container clusters get-credentials ml --location europe-west1 --project p1\ngcloud builds submit --project p1 --config knative\/image\/cloudbuild.yaml --substitutions _IMAGE=registry.example\/team\/kaskade:abc123,_VARIANT=cpu,/m,
+        /^gcloud container clusters get-credentials ml --location europe-west1 --project p1\ngcloud builds submit --project p1 --config knative\/image\/cloudbuild.yaml --substitutions _IMAGE=registry.example\/team\/kaskade:abc123,_VARIANT=cpu \.$/m,
         /^kubectl apply -f .kaskade\/deploy\/rendered.yaml$/m,
       ],
       excludes: [/scheduler/],

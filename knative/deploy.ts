@@ -70,7 +70,6 @@ export interface Images {
 /** The names the shipped manifests give the CPU and GPU images; the deploy's kustomization retags them. */
 export const SHIPPED_IMAGE = 'ghcr.io/kaskade-dev/kaskade';
 export const SHIPPED_GPU_IMAGE = 'ghcr.io/kaskade-dev/kaskade-gpu';
-export const GPU_BASE = 'nvidia/cuda:12.2.0-cudnn8-runtime-ubuntu22.04';
 const DOCKERFILE = 'knative/image/Dockerfile';
 const CLOUDBUILD = 'knative/image/cloudbuild.yaml';
 
@@ -122,16 +121,20 @@ export function layerImageEnvIndex(resources: readonly Resource[]): number | und
   return i < 0 ? undefined : i;
 }
 
-/** The commands that build and push the image(s): Cloud Build to Artifact Registry (gcloud), else docker. */
+/**
+ * The commands that build and push the image(s): Cloud Build to Artifact Registry (gcloud), else
+ * docker. The variant is the Dockerfile's target (`cpu`, `gpu`) and part of the image's name
+ * (`kaskade`, `kaskade-gpu`), since kustomize `images:` retags by name.
+ */
 export function buildCommands(o: Pick<DeployOptions, 'tool' | 'overlay' | 'gke' | 'images'>): Command[] {
   const variants: Array<{ gpu: boolean }> = o.overlay === 'gpu' ? [{ gpu: false }, { gpu: true }] : [{ gpu: false }];
   const cmds: Command[] = [];
   for (const { gpu } of variants) {
     const ref = imageRef(o.images, gpu);
-    const args = gpu ? ['--build-arg', 'VARIANT=gpu', '--build-arg', `BASE=${GPU_BASE}`] : [];
+    const variant = gpu ? 'gpu' : 'cpu';
     if (o.tool === 'gcloud') {
       if (!o.gke) throw new ConfigError('gcloud deploys need --cluster, --location and --project');
-      const subs = `_IMAGE=${ref},_VARIANT=${gpu ? 'gpu' : 'cpu'},_BASE=${gpu ? GPU_BASE : 'debian:bookworm-slim'}`;
+      const subs = `_IMAGE=${ref},_VARIANT=${variant}`;
       cmds.push([
         'gcloud',
         'builds',
@@ -145,7 +148,7 @@ export function buildCommands(o: Pick<DeployOptions, 'tool' | 'overlay' | 'gke' 
         '.',
       ]);
     } else {
-      cmds.push(['docker', 'build', '-f', DOCKERFILE, ...args, '-t', ref, '.'], ['docker', 'push', ref]);
+      cmds.push(['docker', 'build', '-f', DOCKERFILE, '--target', variant, '-t', ref, '.'], ['docker', 'push', ref]);
     }
   }
   return cmds;

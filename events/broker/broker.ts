@@ -13,6 +13,7 @@ import {
   PayloadTooLargeError,
   UnavailableError,
 } from '../../functions/_shared/errors.js';
+import { Authenticator, bearerHeaders, type AuthConfig } from '../../functions/_shared/auth.js';
 import { errorResponse } from '../../functions/_shared/http.js';
 import { createLogger, type Logger } from '../../functions/_shared/log.js';
 import type { WireEvent } from '../wire.js';
@@ -57,6 +58,8 @@ export interface StartBrokerOptions {
   readonly compactBytes?: number;
   /** How the broker waits `ms` between attempts (default: a timer); tests pass a clock of their own. */
   readonly wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Bearer-token authentication of the ingress (401 otherwise); deliveries carry the shared token. */
+  readonly auth?: AuthConfig;
   /** Told of every ingress answer and delivery attempt (the runtime's metrics). */
   readonly observer?: BrokerObserver;
 }
@@ -118,6 +121,7 @@ class Broker implements LocalBroker {
   private readonly logger: Logger;
   private readonly brokers: Map<string, DeliverySpec | undefined>;
   private readonly defaults: DeliverySpec;
+  private readonly auth: Authenticator | undefined;
   private triggers: readonly Trigger[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -142,6 +146,7 @@ class Broker implements LocalBroker {
   constructor(private readonly options: StartBrokerOptions) {
     this.logger = options.logger ?? createLogger('broker');
     this.defaults = { ...DEFAULT_DELIVERY, ...options.defaultDelivery };
+    this.auth = options.auth ? new Authenticator(options.auth) : undefined;
     this.brokers = new Map(
       options.brokers.map((b, i) => {
         const spec = checkSpec(brokerSchema, b, `broker ${b.name ?? `#${i}`}`);
@@ -150,7 +155,11 @@ class Broker implements LocalBroker {
     );
     this.setTriggers(options.triggers);
     this.delivery = new Delivery({
-      sender: new Sender({ maxResponseBytes: this.maxBodyBytes, maxSocketsPerOrigin: this.maxConcurrency * 2 }),
+      sender: new Sender({
+        maxResponseBytes: this.maxBodyBytes,
+        maxSocketsPerOrigin: this.maxConcurrency * 2,
+        headers: bearerHeaders(options.auth),
+      }),
       logger: this.logger,
       counts: this.counts,
       signal: this.abort.signal,
@@ -275,6 +284,8 @@ class Broker implements LocalBroker {
       res.once('finish', () => observer.ingress?.(seen.broker, seen.type, res.statusCode, performance.now() - started));
     }
     try {
+      // Before anything else: a refused request is not read, and learns nothing about the brokers.
+      if (this.auth && !Authenticator.isOpen(req.method, req.url)) await this.auth.check(req.headers);
       const broker = brokerOf(req.url ?? '/', this.options.namespace, this.brokers);
       seen.broker = broker;
       if (req.method !== 'POST')

@@ -9,6 +9,8 @@ export interface SenderOptions {
   /** Bytes of an answer kept (replies carry events); the rest is read and dropped. */
   readonly maxResponseBytes: number;
   readonly maxSocketsPerOrigin: number;
+  /** Sent with every delivery (a subscriber's bearer token). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export class Sender {
@@ -37,6 +39,7 @@ export class Sender {
     }
     const body = event.data ?? Buffer.alloc(0);
     const headers: Record<string, string | number> = {
+      ...this.options.headers,
       ...binaryHeaders(event.attributes),
       'content-length': body.byteLength,
     };

@@ -49,7 +49,11 @@ export function httpFunctionApp(
     if (status >= 500)
       logger.error(`${req.method} ${req.path}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     if (res.headersSent) res.end();
-    else res.status(status).set(errorHeaders(e)).json(body);
+    else {
+      // A body left unread (a 413, a refusal before parsing) is not drained: the connection closes.
+      if (!req.complete) res.set('Connection', 'close');
+      res.status(status).set(errorHeaders(e)).json(body);
+    }
   });
   return app;
 }

@@ -7,12 +7,16 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { getFunction } from '@google-cloud/functions-framework/testing';
+import { Authenticator, loadAuthConfig, type AuthConfig } from '../_shared/auth.js';
+import { guardServer, guardUpgrade } from '../_shared/auth-guard.js';
 import { envInt, envString, type Env } from '../_shared/config.js';
 import { ConfigError } from '../_shared/errors.js';
 import { createLogger } from '../_shared/log.js';
 import { loadTracingConfig, startTracing, type Tracing } from '../_shared/observability/tracing.js';
 import { DEFAULT_MAX_BODY_BYTES, httpFunctionApp } from './app.js';
+import { limitBodies } from './body-limit.js';
 import { observedListener } from './observe.js';
+import { serveStats } from './stats.js';
 
 /** The folder `functions/` sits in: the image's /app, or the repository. */
 const APP_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -27,6 +31,10 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   /** Largest request body the function's parsers read (KASKADE_MAX_BODY_BYTES); larger gets 413. */
   maxBodyBytes: number;
+  /** Bearer-token authentication (functions/_shared/auth.ts); undefined: off. */
+  auth?: AuthConfig;
+  /** KASKADE_DEBUG_STATS=1: the pod answers GET /.kaskade/stats (stats.ts), for soak tests. */
+  debugStats: boolean;
   /** /metrics, request and event metrics, and spans (KASKADE_OBSERVABILITY=off turns them off). */
   observability: boolean;
 }
@@ -42,8 +50,15 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     host: envString(env, 'KASKADE_WORKER_HOST', '127.0.0.1'),
     drainTimeoutMs: envInt(env, 'KASKADE_DRAIN_TIMEOUT_MS', 300_000, { min: 0 }),
     maxBodyBytes: envInt(env, 'KASKADE_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, { min: 1024 }),
+    debugStats: env.KASKADE_DEBUG_STATS === '1',
     observability: envSwitch(env, 'KASKADE_OBSERVABILITY', true),
+    ...authOf(env),
   };
+}
+
+function authOf(env: Env): { auth?: AuthConfig } {
+  const auth = loadAuthConfig(env);
+  return auth ? { auth } : {};
 }
 
 /** What a function module may export besides its registrations: an HTTP upgrade handler. */
@@ -76,7 +91,12 @@ export async function serveFunction(
   // Every function gets /metrics, request and event metrics, and a span per request.
   const app = httpFunctionApp(fn, createLogger(config.target), config.maxBodyBytes);
   const server = createServer(config.observability ? observedListener(app) : app);
+  limitBodies(server, config.maxBodyBytes);
+  // A module with a body limit of its own (the predictor's) puts it in front of this one.
   prepareServerOf(mod)?.(server);
+  // In front of everything the module and the framework installed: a refused request is not read.
+  const auth = config.auth ? new Authenticator(config.auth) : undefined;
+  if (auth) guardServer(server, auth);
   let active = 0;
   let draining = false;
   const idleWaiters: Array<() => void> = [];
@@ -91,7 +111,8 @@ export async function serveFunction(
     res.once('close', finished);
   });
   const upgraded = new Set<Duplex>();
-  const upgrade = upgradeHandlerOf(mod);
+  const upgradeOfModule = upgradeHandlerOf(mod);
+  const upgrade = upgradeOfModule && auth ? guardUpgrade(auth, upgradeOfModule) : upgradeOfModule;
   if (upgrade) {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       active += 1;
@@ -103,6 +124,7 @@ export async function serveFunction(
       upgrade(req, socket, head);
     });
   }
+  if (config.debugStats) serveStats(server);
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
     server.listen(config.port, config.host, () => {

@@ -65,10 +65,16 @@ export class AlreadyExistsError extends ConflictError {
   override readonly code = 'already_exists';
 }
 
-/** A path or URL escapes the configured storage roots. */
+/** A request lacks valid credentials (no bearer token, a wrong one, an expired or foreign JWT). */
+export class UnauthorizedError extends KaskadeError {
+  readonly code = 'unauthorized';
+  readonly httpStatus = 401;
+}
+
+/** A path or URL escapes the configured storage roots: the caller's input is bad (400, never retried). */
 export class ForbiddenPathError extends KaskadeError {
   readonly code = 'forbidden_path';
-  readonly httpStatus = 403;
+  readonly httpStatus = 400;
 }
 
 /** The caller's identity may not do this (a Kubernetes RBAC denial, a bad bearer token's scope). */

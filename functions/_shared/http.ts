@@ -1,14 +1,16 @@
 // HTTP helpers shared by every function: the one place typed errors become status codes, and
 // the outgoing-call wrapper that gives every downstream request a timeout.
 import type { Request, Response } from '@google-cloud/functions-framework';
-import { KaskadeError, MethodNotAllowedError, TimeoutError, UnavailableError } from './errors.js';
+import { KaskadeError, MethodNotAllowedError, TimeoutError, UnauthorizedError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
 
 export type Handler = (req: Request, res: Response) => Promise<void>;
 
-/** The headers an error's answer carries besides its JSON body (a 405's Allow). */
+/** The headers an error's answer carries besides its JSON body (a 405's Allow, a 401's challenge). */
 export function errorHeaders(e: unknown): Record<string, string> {
-  return e instanceof MethodNotAllowedError ? { Allow: e.allow.join(', ') } : {};
+  if (e instanceof MethodNotAllowedError) return { Allow: e.allow.join(', ') };
+  if (e instanceof UnauthorizedError) return { 'WWW-Authenticate': 'Bearer realm="kaskade"' };
+  return {};
 }
 
 /** Maps an error to `{status, body}`: typed errors keep their status, anything else is a 500. */

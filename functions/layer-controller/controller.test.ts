@@ -77,8 +77,11 @@ describe('layer controller', () => {
     expect(container.resources).toEqual({ limits: { 'nvidia.com/gpu': '1' } });
     expect(svc?.spec.template.spec.nodeSelector).toEqual({ 'kaskade.dev/accelerator': 'gpu' });
     await post(url, '/create_layers', { job_id: 'svc', layers });
-    expect(h.cluster.services.get(layerServiceName('svc', 0))?.metadata.generation).toBe(2);
-    expect(h.cluster.calls.filter((c) => c.startsWith('update:'))).toHaveLength(4);
+    // Applied again: each of the four services updated in place (a new generation), none added.
+    expect(layers.map((_, k) => h.cluster.services.get(layerServiceName('svc', k))?.metadata.generation)).toEqual([
+      2, 2, 2, 2,
+    ]);
+    expect([...h.cluster.services.keys()].filter((n) => n.startsWith('layer-svc-'))).toHaveLength(4);
   });
 
   it.each([
@@ -238,7 +241,7 @@ describe('layer controller', () => {
     h.cluster.notReady.add(layerServiceName('slow', 1));
     const slow = await post(url, '/create_layers', { job_id: 'slow', layers: SMALL });
     expect(slow.status).toBe(504);
-    expect(String(slow.json.error)).toMatch(/layer-slow-1 was not Ready within 200 ms/);
+    expect(String(slow.json.error)).toMatch(/layer-slow-1 not Ready within 200 ms/);
     h.cluster.forbid.add('create');
     const denied = await post(url, '/create_layers', { job_id: 'denied', layers: SMALL });
     h.cluster.forbid.delete('create');

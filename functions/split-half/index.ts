@@ -13,7 +13,7 @@ const logger = createLogger(`split-half-${config.half}`);
 let loaded: LoadedHalf | undefined;
 let failure: Error | undefined;
 void initEngine({ logger })
-  .then(({ tf }) => loadHalf(tf, config, config.half))
+  .then(({ tf }) => loadHalf(tf, config, config.half, { logger }))
   .then((half) => {
     loaded = half;
     logger.info(`half ${config.half} of ${config.model} cut at ${half.cut.layer} ready on ${half.runner.engine}`);

@@ -90,7 +90,7 @@ describe('splitter', () => {
       name: 'storage root outside the configured roots',
       data: () => request({ storageRoot: 'file:///etc/kaskade' }),
       error: /outside the storage roots/,
-      status: 403,
+      status: 400,
     },
     {
       name: 'more shards than examples',

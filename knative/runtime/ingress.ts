@@ -16,7 +16,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { NotFoundError, TimeoutError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorResponse } from '../../functions/_shared/http.js';
+import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import type { ServicePool, Slot } from './pool.js';
 
@@ -123,7 +123,13 @@ function sendError(res: ServerResponse, e: unknown): void {
   }
   const { status, body } = errorResponse(e);
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    ...errorHeaders(e),
+    // A full queue or a service that cannot start: the client may come back shortly.
+    ...(status === 503 ? { 'retry-after': '1' } : {}),
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

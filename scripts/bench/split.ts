@@ -1,18 +1,31 @@
-// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3]`:
-// batch 1 at each stage cut. Monolithic: the whole model in process. Split: the front in this
-// process, the activation as a safetensors CloudEvent over loopback to half B's real handler in
-// its own process, B's answer back. Sequential vs 4 concurrent clients; bytes per request vs
-// the seed's base64 pickle (≈ 4/3 × (raw + pickle header)).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import type * as tfjs from '@tensorflow/tfjs';
+// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--proxy] [--verbose]`:
+// batch 1 at each stage cut, on the serving engine (KASKADE_SERVING_ENGINE, default ONNX Runtime).
+// Monolithic: the same image preprocessed and the whole model run in this process. Split: the
+// image POSTed to half A through the local runtime's ingress; A preprocesses, runs the front and
+// sends the activation as a safetensors CloudEvent through the ingress to half B, each half in
+// its own worker process (the manifests of knative/components/split, held at one pod each).
+// With --proxy, A's activation goes through split-proxy (unlimited bandwidth) on its way to B.
+// Monolithic and split samples alternate, so load from other work falls on both alike.
+// Sequential vs 4 concurrent clients; bytes per request vs the seed's base64 pickle
+// (≈ 4/3 × (raw + pickle header)). The machine's load average is printed with the table.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import sharp from 'sharp';
+import { parseAllDocuments, stringify } from 'yaml';
 import { initEngine } from '../../functions/_shared/engine/index.js';
-import { encodeTensors } from '../../functions/_shared/wire/index.js';
+import { loadServingConfig } from '../../functions/_shared/serving/config.js';
+import { exportOnnx } from '../../functions/_shared/serving/export-onnx.js';
+import { openOnnxModel } from '../../functions/_shared/serving/onnx-model.js';
 import { chooseCut, loadWholeModel } from '../../functions/split-half/halves.js';
-import { splitAt } from '../../functions/_shared/split/cuts.js';
-import { ACTIVATION_EVENT } from '../../functions/split-half/service.js';
+import { preprocessImage } from '../../functions/split-half/preprocess.js';
+import type { SplitAnswer } from '../../functions/split-half/service.js';
+import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
+
+const NS = 'kaskade';
+const COMPONENTS = join(import.meta.dirname, '..', '..', 'knative', 'components');
 
 const arg = (argv: string[], name: string, fallback: string): string => {
   const i = argv.indexOf(name);
@@ -23,118 +36,231 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 
-async function startBack(model: string, cut: string): Promise<{ url: string; child: ChildProcess }> {
-  const script = fileURLToPath(new URL('./split/serve-back.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, MODEL_URI: model, SPLIT_CUT: cut },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const m = /^PORT (\d+)/.exec(line);
-    if (m) return { url: `http://127.0.0.1:${m[1]}`, child };
-  }
-  throw new Error('half B exited before listening');
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
+
+/** The split component's services (and the proxy), held at exactly one pod each (no scaling during a measurement). */
+async function manifests(dir: string, proxy: boolean): Promise<string> {
+  const docs: unknown[] = [];
+  const files = [
+    'split/split-half-a.yaml',
+    'split/split-half-b.yaml',
+    ...(proxy ? ['split-proxy/split-proxy.yaml'] : []),
+  ];
+  for (const file of files) {
+    for (const doc of parseAllDocuments(await readFile(join(COMPONENTS, file), 'utf8'))) {
+      const service = doc.toJS() as { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+      const annotations = service.spec.template.metadata.annotations;
+      annotations['autoscaling.knative.dev/min-scale'] = '1';
+      annotations['autoscaling.knative.dev/max-scale'] = '1';
+      docs.push(service);
+    }
+  }
+  docs.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kaskade-function', namespace: NS } });
+  const path = join(dir, 'split.yaml');
+  await writeFile(path, docs.map((d) => stringify(d)).join('---\n'));
+  return path;
+}
+
+/** A photo-sized image with texture (so the PNG decoder does real work), as the seed's clients send. */
+async function benchImage(): Promise<Uint8Array<ArrayBuffer>> {
+  const width = 500;
+  const height = 375;
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+  return new Uint8Array(
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ok = async (url: string): Promise<boolean> => {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(5_000) })).ok;
+  } catch {
+    return false;
+  }
+};
 
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
+  const verbose = argv.includes('--verbose');
+  const proxy = argv.includes('--proxy');
   const modelName = arg(argv, '--model', 'resnet50');
-  const samples = Number(arg(argv, '--samples', '10'));
+  const samples = Number(arg(argv, '--samples', '30'));
   const cutSpecs = arg(argv, '--cuts', 'v1,v2,v3').split(',');
+  const loadAtStart = loadavg()[0] ?? 0;
+  const serving = loadServingConfig();
   const { tf } = await initEngine();
   const whole = await loadWholeModel(tf, { model: modelName, seed: 7 });
-  const inputShape = whole.inputs[0]!.shape.slice(1).map((d) => d ?? 1);
-  const x = tf.randomNormal([1, ...inputShape], 0, 1, 'float32', 1);
+  const size = whole.inputs[0]?.shape[1] ?? 224;
+  const image = await benchImage();
+  const wholeOnnx = await openOnnxModel(exportOnnx(whole), serving.onnx, `${modelName} (whole)`);
+  const input = wholeOnnx.inputs[0]!;
   const runWhole = async (): Promise<void> => {
-    const y = tf.tidy(() => whole.predict(x) as tfjs.Tensor);
-    await y.data();
-    y.dispose();
+    const x = await preprocessImage(image, size);
+    await wholeOnnx.run({ [input.name]: { dtype: 'float32', shape: [1, size, size, 3], data: x } });
   };
   const timed = async (fn: () => Promise<unknown>): Promise<number> => {
     const t = performance.now();
     await fn();
     return performance.now() - t;
   };
+  const dir = await mkdtemp(join(tmpdir(), 'kaskade-bench-split-'));
   const rows: Record<string, number | string>[] = [];
-  for (const spec of cutSpecs) {
-    const cut = chooseCut(whole, spec);
-    const { front } = splitAt(tf, whole, cut.layer);
-    const { url, child } = await startBack(modelName, cut.layer);
-    let wireBytes = 0;
-    const runSplit = async (): Promise<void> => {
-      const a = tf.tidy(() => front.predict(x) as tfjs.Tensor);
-      const data = (await a.data()) as Float32Array;
-      const shape = a.shape;
-      a.dispose();
-      const body = encodeTensors({ activation: { dtype: 'F32', shape, data } });
-      wireBytes = body.length;
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/octet-stream',
-          'ce-specversion': '1.0',
-          'ce-type': ACTIVATION_EVENT,
-          'ce-id': randomUUID(),
-          'ce-source': 'bench',
-        },
-        body,
-        signal: AbortSignal.timeout(120_000),
-      });
-      if (!res.ok) throw new Error(`half B answered ${res.status}: ${await res.text()}`);
-      await res.json();
-    };
-    try {
-      await runWhole();
-      await runSplit();
-      await runSplit();
-      const mono: number[] = [];
-      const split: number[] = [];
-      for (let i = 0; i < samples; i++) {
-        mono.push(await timed(runWhole));
-        split.push(await timed(runSplit));
+  try {
+    const manifestFile = await manifests(dir, proxy);
+    for (const spec of cutSpecs) {
+      const cut = chooseCut(whole, spec);
+      const port = await freePort();
+      let runtime: Runtime | undefined;
+      try {
+        runtime = await startRuntime({
+          manifests: manifestFile,
+          namespace: NS,
+          stateDir: join(dir, spec),
+          port,
+          broker: null,
+          logSink: verbose ? process.stderr : new PassThrough().resume(),
+          readinessTimeoutMs: 600_000,
+          env: {
+            MODEL_URI: modelName,
+            SPLIT_CUT: spec,
+            SPLIT_SEED: '7',
+            SPLIT_NEXT_URL: `http://127.0.0.1:${port}/${NS}/${proxy ? 'split-proxy' : 'split-half-b'}`,
+            PROXY_TARGET_URL: `http://127.0.0.1:${port}/${NS}/split-half-b`,
+            PROXY_BANDWIDTH: '0',
+            SPLIT_TIMEOUT_MS: '120000',
+            ...Object.fromEntries(
+              Object.entries(process.env).filter(
+                (e): e is [string, string] => e[0].startsWith('KASKADE_ONNX_') || e[0] === 'KASKADE_SERVING_ENGINE',
+              ),
+            ),
+          },
+        });
+        const aUrl = runtime.url('split-half-a', NS);
+        const bUrl = runtime.url('split-half-b', NS);
+        await until('both halves loaded', async () => (await ok(`${aUrl}/`)) && (await ok(`${bUrl}/`)), 600_000);
+        const engines = await Promise.all(
+          [aUrl, bUrl].map(async (u) => ((await (await fetch(`${u}/`)).json()) as { engine: string }).engine),
+        );
+        let last: SplitAnswer | undefined;
+        const runSplit = async (): Promise<void> => {
+          const res = await fetch(`${aUrl}/classify`, {
+            method: 'POST',
+            headers: { 'content-type': 'image/png' },
+            body: image,
+            signal: AbortSignal.timeout(120_000),
+          });
+          if (!res.ok) throw new Error(`half A answered ${res.status}: ${await res.text()}`);
+          last = (await res.json()) as SplitAnswer;
+        };
+        for (let i = 0; i < 3; i++) {
+          await runWhole();
+          await runSplit();
+        }
+        const mono: number[] = [];
+        const split: number[] = [];
+        const atA: number[] = [];
+        const parts: Record<'preprocess' | 'front' | 'transfer' | 'back' | 'clientHop', number[]> = {
+          preprocess: [],
+          front: [],
+          transfer: [],
+          back: [],
+          clientHop: [],
+        };
+        for (let i = 0; i < samples; i++) {
+          mono.push(await timed(runWhole));
+          const took = await timed(runSplit);
+          split.push(took);
+          const a = last;
+          if (!a) continue;
+          atA.push(a.totalMs);
+          // Where the split's time goes: A's stages, the A → B round trip less B's run
+          // (encode, HTTP through the ingress, B's body read and decode, its JSON answer), and
+          // the client's own hop to A and back.
+          parts.preprocess.push(a.preprocessMs);
+          parts.front.push(a.frontMs);
+          parts.back.push(a.backMs);
+          parts.transfer.push(a.totalMs - a.preprocessMs - a.frontMs - a.backMs);
+          parts.clientHop.push(took - a.totalMs);
+        }
+        const seqStart = performance.now();
+        for (let i = 0; i < samples; i++) await runSplit();
+        const sequentialRps = samples / ((performance.now() - seqStart) / 1000);
+        const concStart = performance.now();
+        let left = samples;
+        await Promise.all(
+          Array.from({ length: 4 }, async () => {
+            while (left-- > 0) await runSplit();
+          }),
+        );
+        const concurrentRps = samples / ((performance.now() - concStart) / 1000);
+        const raw = cut.bytes;
+        rows.push({
+          cut: spec,
+          layer: cut.layer,
+          engines: engines.join('+'),
+          monolithicP50Ms: pct(mono, 50),
+          monolithicP95Ms: pct(mono, 95),
+          splitP50Ms: pct(split, 50),
+          splitP95Ms: pct(split, 95),
+          splitAtAP50Ms: pct(atA, 50),
+          preprocessP50Ms: pct(parts.preprocess, 50),
+          frontP50Ms: pct(parts.front, 50),
+          transferP50Ms: pct(parts.transfer, 50),
+          backP50Ms: pct(parts.back, 50),
+          clientHopP50Ms: pct(parts.clientHop, 50),
+          sequentialRps,
+          concurrentRps,
+          rawBytes: raw,
+          wireBytes: last?.activationBytes ?? NaN,
+          seedBytes: Math.ceil((raw + 160) / 3) * 4,
+        });
+      } finally {
+        await runtime?.close();
       }
-      const seqStart = performance.now();
-      for (let i = 0; i < samples; i++) await runSplit();
-      const sequentialRps = samples / ((performance.now() - seqStart) / 1000);
-      const concStart = performance.now();
-      let left = samples;
-      await Promise.all(
-        Array.from({ length: 4 }, async () => {
-          while (left-- > 0) await runSplit();
-        }),
-      );
-      const concurrentRps = samples / ((performance.now() - concStart) / 1000);
-      const raw = cut.bytes;
-      const seedBytes = Math.ceil((raw + 160) / 3) * 4;
-      rows.push({
-        cut: spec,
-        layer: cut.layer,
-        monolithicP50Ms: pct(mono, 50),
-        monolithicP95Ms: pct(mono, 95),
-        splitP50Ms: pct(split, 50),
-        splitP95Ms: pct(split, 95),
-        sequentialRps,
-        concurrentRps,
-        rawBytes: raw,
-        wireBytes,
-        seedBytes,
-      });
-    } finally {
-      child.kill('SIGTERM');
     }
+  } finally {
+    await wholeOnnx.dispose();
+    await rm(dir, { recursive: true, force: true });
   }
+  const loadAtEnd = loadavg()[0] ?? 0;
   const f = (n: unknown, d = 1): string => (typeof n === 'number' ? n.toFixed(d) : String(n));
   const lines = [
-    `split benchmark: ${modelName}, batch 1, ${samples} samples per figure, backend ${tf.getBackend()}`,
-    '| cut | after            | mono p50 | mono p95 | split p50 | split p95 | split/mono | added ms | seq rps | 4-client rps | ratio | wire bytes − raw | seed bytes / raw |',
-    '|-----|------------------|----------|----------|-----------|-----------|------------|----------|---------|--------------|-------|------------------|------------------|',
+    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per figure, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process; load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
+    'mono = preprocess + whole model in process; split = client → runtime → A (preprocess, front) → runtime → B → back; at A = from arrival at A to B’s answer',
+    '| cut | after            | mono p50 | mono p95 | split p50 | split p95 | at A p50 | split/mono | added ms | seq rps | 4-client rps | ratio | wire − raw bytes | seed bytes / raw |',
+    '|-----|------------------|----------|----------|-----------|-----------|----------|------------|----------|---------|--------------|-------|------------------|------------------|',
     ...rows.map((r) => {
       const n = (k: string): number => r[k] as number;
-      return `| ${r.cut} | ${String(r.layer).padEnd(16)} | ${f(n('monolithicP50Ms'))} | ${f(n('monolithicP95Ms'))} | ${f(n('splitP50Ms'))} | ${f(n('splitP95Ms'))} | ${f(n('splitP50Ms') / n('monolithicP50Ms'), 2)}× | ${f(n('splitP50Ms') - n('monolithicP50Ms'))} | ${f(n('sequentialRps'), 2)} | ${f(n('concurrentRps'), 2)} | ${f(n('concurrentRps') / n('sequentialRps'), 2)}× | ${n('wireBytes') - n('rawBytes')} | ${f(n('seedBytes') / n('rawBytes'), 3)}× |`;
+      return `| ${r.cut} | ${String(r.layer).padEnd(16)} | ${f(n('monolithicP50Ms'))} | ${f(n('monolithicP95Ms'))} | ${f(n('splitP50Ms'))} | ${f(n('splitP95Ms'))} | ${f(n('splitAtAP50Ms'))} | ${f(n('splitP50Ms') / n('monolithicP50Ms'), 3)}× | ${f(n('splitP50Ms') - n('monolithicP50Ms'))} | ${f(n('sequentialRps'), 2)} | ${f(n('concurrentRps'), 2)} | ${f(n('concurrentRps') / n('sequentialRps'), 2)}× | ${n('wireBytes') - n('rawBytes')} | ${f(n('seedBytes') / n('rawBytes'), 3)}× |`;
     }),
+    '',
+    'Where the split time goes (p50 ms): A preprocess | A front | A → B and back, less B’s run | B back | client → A and back, less A’s time',
+    ...rows.map((r) => {
+      const n = (k: string): string => f(r[k], 2);
+      return `| ${r.cut} | ${n('preprocessP50Ms')} | ${n('frontP50Ms')} | ${n('transferP50Ms')} | ${n('backP50Ms')} | ${n('clientHopP50Ms')} |`;
+    }),
+    'PyTorch is not installed here: no PyTorch column.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (json) process.stdout.write(`${JSON.stringify({ bench: 'split', model: modelName, samples, cuts: rows })}\n`);
-  tf.dispose(x);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'split', model: modelName, proxy, samples, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
+    );
 }

@@ -60,6 +60,38 @@ describe('kaskade deploy --dry-run', () => {
     },
   );
 
+  it.each(TOOLS)(
+    '%s builds exactly the images the rendered services run, the GPU variant for the gpu overlay',
+    (tool) => {
+      for (const overlay of OVERLAYS) {
+        const d = inRepo(() => prepareDeploy(flags(tool, overlay)));
+        const built = new Map<string, string>();
+        for (const c of d.plan) {
+          if (c[0] === 'docker' && c[1] === 'build')
+            built.set(c[c.indexOf('-t') + 1] ?? '', c[c.indexOf('--target') + 1] ?? '');
+          const subs = c[0] === 'gcloud' && c[1] === 'builds' ? c[c.indexOf('--substitutions') + 1] : undefined;
+          if (subs) {
+            const kv = Object.fromEntries(subs.split(',').map((p) => p.split('=') as [string, string]));
+            built.set(kv._IMAGE ?? '', kv._VARIANT ?? '');
+          }
+        }
+        const running = new Map<string, string>();
+        for (const r of d.resources.filter(
+          (x) => x.kind === 'Service' && x.apiVersion.startsWith('serving.knative.dev/'),
+        )) {
+          const image = (r.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec
+            .containers[0]?.image;
+          if (image) running.set(r.metadata.name, image);
+        }
+        expect(new Set(running.values()), overlay).toEqual(new Set(built.keys()));
+        const trainer = running.get('shard-trainer') ?? '';
+        expect(built.get(trainer), overlay).toBe(overlay === 'gpu' ? 'gpu' : 'cpu');
+        expect(trainer.endsWith(overlay === 'gpu' ? '/kaskade-gpu:0123456789ab' : '/kaskade:0123456789ab')).toBe(true);
+        for (const [name, image] of running) if (name !== 'shard-trainer') expect(built.get(image), name).toBe('cpu');
+      }
+    },
+  );
+
   it('kn loses no field: the files its commands apply hold exactly the rendered resources, each once', () => {
     for (const overlay of OVERLAYS) {
       for (const schedule of [false, true]) {

@@ -5,12 +5,21 @@ import type * as tfjs from '@tensorflow/tfjs';
 import type { Command } from 'commander';
 import { initEngine } from '../../functions/_shared/engine/index.js';
 import { BadInputError } from '../../functions/_shared/errors.js';
+import { MODEL_ONNX_FILE } from '../../functions/_shared/serving/export-onnx.js';
 import { cutByLatency, listCuts, profileLayers, splitAt, type Cut } from '../../functions/_shared/split/cuts.js';
+import { listOnnxCuts, splitOnnx } from '../../functions/_shared/split/onnx-cuts.js';
+import { halfFolder, writeSplitFile } from '../../functions/_shared/split/stored.js';
 import { createModelHandler } from '../../functions/_shared/store/model-handler.js';
-import { joinStoreUrl } from '../../functions/_shared/store/url.js';
 import { loadStoreConfig, openStore } from '../../functions/_shared/store/index.js';
 import type { Store } from '../../functions/_shared/store/types.js';
-import { chooseCut, loadWholeModel } from '../../functions/split-half/halves.js';
+import {
+  chooseCut,
+  chooseOnnxCut,
+  exportable,
+  exportHalf,
+  isOnnxUri,
+  loadWholeModel,
+} from '../../functions/split-half/halves.js';
 
 interface Flags {
   model: string;
@@ -26,7 +35,11 @@ export function register(program: Command): void {
   program
     .command('split')
     .description('list the cuts of a model where one tensor crosses; choose one and write both halves')
-    .option('--model <uri>', 'resnet50, resnet-small, or a file:// / gs:// TF.js layers model folder', 'resnet50')
+    .option(
+      '--model <uri>',
+      'resnet50, resnet-small, a file:// / gs:// TF.js layers model folder, or a file:// / gs:// .onnx model',
+      'resnet50',
+    )
     .option('--list', 'print every cut with FLOPs and parameters per side and the crossing bytes', false)
     .option('--cut <spec>', 'v1 | v2 | v3 (after stage 3/2/1) | balanced | ratio:<f> | a layer name', 'v2')
     .option(
@@ -35,7 +48,10 @@ export function register(program: Command): void {
       false,
     )
     .option('--bandwidth <bytes/s>', 'link between the halves for --latency', String(125_000_000))
-    .option('--out <url>', 'write the halves to <url>/front and <url>/back (file:// or gs://)')
+    .option(
+      '--out <url>',
+      'write the halves to <url>/front and <url>/back and the cut to <url>/split.json (file:// or gs://); HALF_URI=<url> serves them',
+    )
     .option('--seed <n>', "seed of the built-in models' weights", '7')
     .action((flags: Flags) => split(flags));
 }
@@ -56,7 +72,44 @@ export function formatCuts(cuts: readonly Cut[]): string {
   ].join('\n');
 }
 
+async function splitOnnxModel(flags: Flags): Promise<void> {
+  if (flags.latency)
+    throw new BadInputError('--latency times TF.js layers one by one; for an ONNX model choose with --cut');
+  const store = openStore(loadStoreConfig());
+  const bytes = await store.read(flags.model);
+  const { cuts } = await listOnnxCuts(bytes, flags.model);
+  if (flags.list)
+    process.stdout.write(
+      `${cuts.length} cuts of ${flags.model} where one tensor crosses (batch 1, float32; ONNX tensor names):\n${formatCuts(cuts)}\n`,
+    );
+  const cut = chooseOnnxCut(cuts, flags.cut);
+  process.stdout.write(`cut ${flags.cut}: after ${cut.layer} (${cut.shape.join('×')}, ${cut.bytes} bytes)\n`);
+  if (flags.out) {
+    const written = await writeOnnxHalves(bytes, cut, flags.model, store, flags.out);
+    process.stdout.write(
+      `halves written: ${written.front} and ${written.back}; serve them with HALF_URI=${flags.out}\n`,
+    );
+  }
+}
+
+/** Writes the two halves of an ONNX model as `<out>/front/model.onnx`, `<out>/back/model.onnx` and the cut. */
+export async function writeOnnxHalves(
+  bytes: Uint8Array,
+  cut: Cut,
+  model: string,
+  store: Store,
+  out: string,
+): Promise<{ front: string; back: string }> {
+  const { front, back } = splitOnnx(bytes, cut, model);
+  const urls = { front: halfFolder(out, 'A'), back: halfFolder(out, 'B') };
+  await store.write(`${urls.front}${MODEL_ONNX_FILE}`, front);
+  await store.write(`${urls.back}${MODEL_ONNX_FILE}`, back);
+  await writeSplitFile(store, out, { model, cut, forms: { onnx: true, tfjs: false } });
+  return urls;
+}
+
 async function split(flags: Flags): Promise<void> {
+  if (isOnnxUri(flags.model)) return splitOnnxModel(flags);
   const { tf } = await initEngine();
   const model = await loadWholeModel(tf, { model: flags.model, seed: Number(flags.seed) });
   const cuts = listCuts(model);
@@ -79,22 +132,37 @@ async function split(flags: Flags): Promise<void> {
     process.stdout.write(`cut ${flags.cut}: after ${cut.layer} (${cut.shape.join('×')}, ${cut.bytes} bytes)\n`);
   }
   if (flags.out) {
-    const written = await writeHalves(tf, model, cut.layer, openStore(loadStoreConfig()), flags.out);
-    process.stdout.write(`halves written: ${written.front} and ${written.back}\n`);
+    const written = await writeHalves(tf, model, cut.layer, openStore(loadStoreConfig()), flags.out, flags.model);
+    process.stdout.write(
+      `halves written: ${written.front} and ${written.back}; serve them with HALF_URI=${flags.out}\n`,
+    );
   }
 }
 
-/** Cuts `model` at `layer` and saves the halves as TF.js layers models under `<out>/front` and `<out>/back`. */
+/**
+ * Cuts `model` at `layer` and saves each half under `<out>/front/` and `<out>/back/` as a TF.js
+ * layers model and, when every layer exports, as `model.onnx` (channels-first at the cut, as the
+ * services run it), with the
+ * cut in `<out>/split.json`.
+ */
 export async function writeHalves(
   tf: typeof tfjs,
   model: tfjs.LayersModel,
   layer: string,
   store: Store,
   out: string,
+  source = model.name,
 ): Promise<{ front: string; back: string }> {
-  const { front, back } = splitAt(tf, model, layer);
-  const urls = { front: joinStoreUrl(out, 'front'), back: joinStoreUrl(out, 'back') };
+  const { front, back, cut } = splitAt(tf, model, layer);
+  const urls = { front: halfFolder(out, 'A'), back: halfFolder(out, 'B') };
   await front.save(createModelHandler(store, urls.front));
   await back.save(createModelHandler(store, urls.back));
+  // A layer the exporter cannot write leaves the halves TF.js only (served on TF.js).
+  const onnx = exportable(front) && exportable(back);
+  if (onnx) {
+    await store.write(`${urls.front}${MODEL_ONNX_FILE}`, exportHalf(front, 'A'));
+    await store.write(`${urls.back}${MODEL_ONNX_FILE}`, exportHalf(back, 'B'));
+  }
+  await writeSplitFile(store, out, { model: source, cut, forms: { onnx, tfjs: true } });
   return urls;
 }

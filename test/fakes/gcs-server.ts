@@ -1,5 +1,5 @@
 // A wire-level fake of the Google Cloud Storage JSON API on an ephemeral loopback port, enough
-// for the real @google-cloud/storage client: object metadata, media download, multipart/media
+// for the real @google-cloud/storage client: object metadata (custom metadata kept), media download, multipart/media
 // and resumable uploads (sessions, chunks with Content-Range, status queries), list with prefix
 // and pagination, delete, ifGenerationMatch preconditions (412), increasing generations,
 // crc32c/md5 hashes the client validates, and fault injection to prove retries: `failNext`
@@ -17,6 +17,8 @@ export interface FakeObject {
   generation: number;
   contentType: string;
   updated: string;
+  /** Custom metadata (the resource's `metadata` map), as the uploader sent it. */
+  metadata: Record<string, string>;
 }
 
 export interface LoggedRequest {
@@ -39,6 +41,7 @@ interface UploadSession {
   bucket: string;
   name: string;
   contentType: string;
+  metadata: Record<string, string>;
   ifGenerationMatch: string | undefined;
   chunks: Buffer[];
   size: number;
@@ -139,7 +142,7 @@ export class FakeGcsServer {
   }
 
   putObject(bucket: string, name: string, data: Uint8Array, contentType = 'application/octet-stream'): FakeObject {
-    return this.commit(bucket, name, Buffer.from(data), contentType, undefined);
+    return this.commit(bucket, name, Buffer.from(data), contentType, undefined, {});
   }
 
   listObjects(bucket: string): FakeObject[] {
@@ -275,7 +278,7 @@ export class FakeGcsServer {
     const [metaPart, mediaPart] = splitMultipart(body, boundary);
     if (!metaPart || !mediaPart)
       throw new HttpError(400, 'multipart upload needs a metadata part and a media part', 'invalid');
-    const metadata = JSON.parse(metaPart.body.toString('utf8')) as { name?: string; contentType?: string };
+    const metadata = JSON.parse(metaPart.body.toString('utf8')) as UploadMetadata;
     const name = url.searchParams.get('name') ?? metadata.name;
     if (!name) throw new HttpError(400, 'object name missing', 'required');
     const contentType = metadata.contentType ?? mediaPart.headers['content-type'] ?? 'application/octet-stream';
@@ -285,6 +288,7 @@ export class FakeGcsServer {
       mediaPart.body,
       contentType,
       url.searchParams.get('ifGenerationMatch') ?? undefined,
+      customMetadata(metadata),
     );
     sendJson(res, 200, this.resource(object));
   }
@@ -298,15 +302,13 @@ export class FakeGcsServer {
       body,
       req.headers['content-type'] ?? 'application/octet-stream',
       url.searchParams.get('ifGenerationMatch') ?? undefined,
+      {},
     );
     sendJson(res, 200, this.resource(object));
   }
 
   private startResumable(req: IncomingMessage, url: URL, bucket: string, body: Buffer, res: ServerResponse): void {
-    const metadata = (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as {
-      name?: string;
-      contentType?: string;
-    };
+    const metadata = (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as UploadMetadata;
     const name = url.searchParams.get('name') ?? metadata.name;
     if (!name) throw new HttpError(400, 'object name missing', 'required');
     const ifGenerationMatch = url.searchParams.get('ifGenerationMatch') ?? undefined;
@@ -315,7 +317,16 @@ export class FakeGcsServer {
     const contentType = String(
       req.headers['x-upload-content-type'] ?? metadata.contentType ?? 'application/octet-stream',
     );
-    this.sessions.set(id, { bucket, name, contentType, ifGenerationMatch, chunks: [], size: 0, done: undefined });
+    this.sessions.set(id, {
+      bucket,
+      name,
+      contentType,
+      metadata: customMetadata(metadata),
+      ifGenerationMatch,
+      chunks: [],
+      size: 0,
+      done: undefined,
+    });
     const location = new URL(`/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`, this.endpoint);
     location.searchParams.set('uploadType', 'resumable');
     location.searchParams.set('name', name);
@@ -342,7 +353,14 @@ export class FakeGcsServer {
       if ((total !== undefined && session.size >= total) || (openEnded && total === undefined)) {
         const data = Buffer.concat(session.chunks);
         checkHashes(req.headers['x-goog-hash'], data);
-        session.done = this.commit(session.bucket, session.name, data, session.contentType, session.ifGenerationMatch);
+        session.done = this.commit(
+          session.bucket,
+          session.name,
+          data,
+          session.contentType,
+          session.ifGenerationMatch,
+          session.metadata,
+        );
         return sendJson(res, 200, this.resource(session.done));
       }
     } else if (session.done) {
@@ -362,6 +380,7 @@ export class FakeGcsServer {
     data: Buffer,
     contentType: string,
     ifGenerationMatch: string | undefined,
+    metadata: Record<string, string>,
   ): FakeObject {
     checkPrecondition(ifGenerationMatch, this.objects.get(key(bucket, name)));
     const object: FakeObject = {
@@ -371,6 +390,7 @@ export class FakeGcsServer {
       generation: this.nextGeneration++,
       contentType,
       updated: new Date().toISOString(),
+      metadata,
     };
     this.objects.set(key(bucket, name), object);
     return object;
@@ -395,8 +415,22 @@ export class FakeGcsServer {
       timeCreated: object.updated,
       updated: object.updated,
       storageClass: 'STANDARD',
+      ...(Object.keys(object.metadata).length > 0 ? { metadata: object.metadata } : {}),
     };
   }
+}
+
+interface UploadMetadata {
+  name?: string;
+  contentType?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** The string values of an upload's custom metadata (GCS keeps strings only). */
+function customMetadata(upload: UploadMetadata): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(upload.metadata ?? {}).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+  );
 }
 
 function checkPrecondition(ifGenerationMatch: string | undefined, existing: FakeObject | undefined): void {

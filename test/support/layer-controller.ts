@@ -10,7 +10,7 @@ import { LayerController } from '../../functions/layer-controller/controller.js'
 import { createControllerHandler } from '../../functions/layer-controller/handler.js';
 import { joinStoreUrl } from '../../functions/_shared/store/index.js';
 import { startLayerServers, quietLogger, type LayerServers } from './layer-servers.js';
-import { memoryCluster, type MemoryCluster } from './instant-cluster.js';
+import { MemoryCluster } from './memory-cluster.js';
 
 export interface ControllerHarness {
   readonly layers: LayerServers;
@@ -26,9 +26,11 @@ let registered = 0;
 
 export async function startControllerHarness(layerCount: number, dataset?: ImageDataset): Promise<ControllerHarness> {
   const layers = await startLayerServers(layerCount);
-  const cluster = memoryCluster((name) => {
-    const k = Number(/-(\d+)$/.exec(name)?.[1] ?? NaN);
-    return layers.servers[k]?.url ?? `http://${name}.invalid`;
+  const cluster = new MemoryCluster({
+    urlOf: (name) => {
+      const k = Number(/-(\d+)$/.exec(name)?.[1] ?? NaN);
+      return layers.servers[k]?.url ?? `http://${name}.invalid`;
+    },
   });
   const servers: Server[] = [];
   const controller = (): LayerController =>

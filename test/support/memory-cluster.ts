@@ -1,8 +1,10 @@
-// A small in-memory Cluster for unit tests of code that talks to Kubernetes: services keyed by
-// name with generations, Ready either at once or when the test says so, nodes from a list, and
-// a log of the calls made. Tests against the real API use the local runtime instead.
+// The one in-memory Cluster for unit tests of code that talks to Kubernetes: services keyed by
+// name with generations, Ready either at once or when the test says so (or never, for names in
+// `notReady`), verbs refused as an RBAC denial would (`forbid`), nodes from a list, and a log of
+// the calls made. It fakes Kaskade's own Cluster interface, not the Kubernetes client; tests
+// against the real API use the local runtime instead.
 import type { Cluster, ClusterNode, KnativeService, WaitOptions } from '../../functions/_shared/cluster/types.js';
-import { NotFoundError, TimeoutError } from '../../functions/_shared/errors.js';
+import { ForbiddenError, NotFoundError, TimeoutError } from '../../functions/_shared/errors.js';
 
 export interface MemoryClusterOptions {
   namespace?: string;
@@ -18,8 +20,14 @@ export interface MemoryClusterOptions {
 export class MemoryCluster implements Cluster {
   readonly namespace: string;
   nodes: ClusterNode[];
+  /** Every call, in order (`apply <name>`, `wait <name>`, `patch <name> {...}`, ...). */
   readonly calls: string[] = [];
-  private readonly services = new Map<string, KnativeService>();
+  /** The services as written (no status), by name. */
+  readonly services = new Map<string, KnativeService>();
+  /** Services that never become Ready, whatever `readiness` says. */
+  readonly notReady = new Set<string>();
+  /** Verbs answered with 403 (`create`, `update`, `get`, `watch`, `patch`, `delete`, `list`). */
+  readonly forbid = new Set<string>();
   private readonly readyGeneration = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
   private readonly readiness: 'auto' | 'manual';
@@ -35,8 +43,8 @@ export class MemoryCluster implements Cluster {
   }
 
   async applyService(service: KnativeService): Promise<KnativeService> {
-    await this.yield(`apply ${service.metadata.name}`);
     const old = this.services.get(service.metadata.name);
+    await this.yield(`apply ${service.metadata.name}`, old ? 'update' : 'create', service.metadata.name);
     const generation = (old?.metadata.generation ?? 0) + 1;
     const stored: KnativeService = structuredClone({
       ...service,
@@ -47,13 +55,14 @@ export class MemoryCluster implements Cluster {
   }
 
   async getService(name: string): Promise<KnativeService | undefined> {
-    await this.yield(`get ${name}`);
+    await this.yield(`get ${name}`, 'get', name);
     const s = this.services.get(name);
     return s === undefined ? undefined : structuredClone(this.withStatus(s));
   }
 
   waitReady(name: string, options: WaitOptions): Promise<KnativeService> {
     this.calls.push(`wait ${name}`);
+    if (this.forbid.has('watch')) return Promise.reject(this.denied('watch', name));
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const s = this.services.get(name);
@@ -80,7 +89,7 @@ export class MemoryCluster implements Cluster {
     annotations: Record<string, string | null>,
     options: { template?: boolean } = {},
   ): Promise<KnativeService> {
-    await this.yield(`patch ${name} ${JSON.stringify(annotations)}`);
+    await this.yield(`patch ${name} ${JSON.stringify(annotations)}`, 'patch', name);
     const s = this.services.get(name);
     if (s === undefined) throw new NotFoundError(`service ${name} not found`);
     const next = structuredClone(s);
@@ -97,12 +106,12 @@ export class MemoryCluster implements Cluster {
   }
 
   async deleteService(name: string): Promise<void> {
-    await this.yield(`delete ${name}`);
+    await this.yield(`delete ${name}`, 'delete', name);
     this.services.delete(name);
   }
 
   async listServices(labelSelector?: string): Promise<KnativeService[]> {
-    await this.yield(`list services ${labelSelector ?? ''}`.trim());
+    await this.yield(`list services ${labelSelector ?? ''}`.trim(), 'list', '');
     return [...this.services.values()]
       .filter((s) => matches(s.metadata.labels ?? {}, labelSelector))
       .map((s) => structuredClone(this.withStatus(s)));
@@ -134,6 +143,7 @@ export class MemoryCluster implements Cluster {
   }
 
   private isReady(s: KnativeService): boolean {
+    if (this.notReady.has(s.metadata.name)) return false;
     return this.readyGeneration.get(s.metadata.name) === s.metadata.generation;
   }
 
@@ -145,12 +155,20 @@ export class MemoryCluster implements Cluster {
         observedGeneration: s.metadata.generation ?? 1,
         conditions: [{ type: 'Ready', status: ready ? 'True' : 'Unknown' }],
         url: this.urlOf(s.metadata.name),
+        address: { url: this.urlOf(s.metadata.name) },
       },
     };
   }
 
-  private async yield(call: string): Promise<void> {
+  private denied(verb: string, name: string): ForbiddenError {
+    return new ForbiddenError(
+      `services.serving.knative.dev "${name}" is forbidden: cannot ${verb} in namespace ${this.namespace}`,
+    );
+  }
+
+  private async yield(call: string, verb?: string, name = ''): Promise<void> {
     this.calls.push(call);
+    if (verb !== undefined && this.forbid.has(verb)) throw this.denied(verb, name);
     for (let i = 0; i < this.ticks; i += 1) await new Promise<void>((r) => setImmediate(r));
   }
 }

@@ -115,7 +115,14 @@ function build(tf: TF, folded: boolean, options: ResNet50Options): tfjs.LayersMo
       x = block(x, `conv${stage}_block${b}`, stageFilters, b === 1 ? stride : 1, b === 1);
   });
   x = one(tf.layers.globalAveragePooling2d({ name: 'avg_pool' }).apply(x));
-  const output = one(tf.layers.dense({ name: 'predictions', units: classes, activation: 'softmax' }).apply(x));
+  // The classifier is seeded too, so two processes that build the same model (the two split halves) agree.
+  const classifierInit =
+    options.seed === undefined
+      ? {}
+      : { kernelInitializer: tf.initializers.glorotUniform({ seed: options.seed + 7919 }) };
+  const output = one(
+    tf.layers.dense({ name: 'predictions', units: classes, activation: 'softmax', ...classifierInit }).apply(x),
+  );
   return tf.model({ name: folded ? 'resnet50_folded' : 'resnet50', inputs: input, outputs: output });
 }
 

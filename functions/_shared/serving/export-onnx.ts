@@ -47,15 +47,36 @@ function hostWeights(layer: Layer): HostWeight[] {
   });
 }
 
+/**
+ * How the graph's rank-4 inputs and outputs are laid out. Channels-first at a boundary saves two
+ * transposes when two exported models are chained (a model cut in two halves): the front's
+ * output and the back's input stay in ONNX's own NCHW layout.
+ */
+export interface ExportOptions {
+  /** Rank-4 float inputs are NCHW (default: TF.js's NHWC). */
+  readonly channelsFirstInputs?: boolean;
+  /** Rank-4 outputs held as NCHW in the graph are answered as NCHW (default: NHWC). */
+  readonly channelsFirstOutputs?: boolean;
+}
+
+const NCHW_OF_NHWC = [0, 3, 1, 2] as const;
+const nchwShape = (shape: readonly number[]): number[] => NCHW_OF_NHWC.map((k) => shape[k] ?? 1);
+
 /** Graph inputs: int32 where the model takes token ids (its dtype says so, or an Embedding reads it). */
-function graphInputs(model: tfjs.LayersModel, g: GraphBuilder, values: Map<number, Value>): GraphValue[] {
+function graphInputs(
+  model: tfjs.LayersModel,
+  g: GraphBuilder,
+  values: Map<number, Value>,
+  channelsFirst: boolean,
+): GraphValue[] {
   const dtypes = layersInputDtypes(model);
   return model.inputs.map((t, i) => {
     const dtype = dtypes[i] === 'int32' ? 'int32' : 'float32';
     const name = g.fresh(model.inputNames[i] ?? `input_${i}`);
     const shape = tfShape(t);
-    values.set(t.id, { name, shape, nchw: false, dtype });
-    return { name, dtype, shape };
+    const nchw = channelsFirst && dtype === 'float32' && shape.length === 4;
+    values.set(t.id, { name, shape, nchw, dtype });
+    return { name, dtype, shape: nchw ? nchwShape(shape) : shape };
   });
 }
 
@@ -92,11 +113,11 @@ function convertNode(g: GraphBuilder, node: PendingNode, inputs: Value[]): Value
 }
 
 /** The model as `.onnx` bytes (opset 13), with a dynamic batch dimension. */
-export function exportOnnx(model: tfjs.LayersModel): Uint8Array {
+export function exportOnnx(model: tfjs.LayersModel, options: ExportOptions = {}): Uint8Array {
   checkExportable(model);
   const g = new GraphBuilder();
   const values = new Map<number, Value>();
-  const inputs = graphInputs(model, g, values);
+  const inputs = graphInputs(model, g, values, options.channelsFirstInputs === true);
   const outputNames = model.outputs.map((_, i) => g.fresh(model.outputNames[i] ?? `output_${i}`));
   let pending = pendingNodes(model);
   // Walk in dependency order: a node runs once every input it reads has a value.
@@ -120,9 +141,10 @@ export function exportOnnx(model: tfjs.LayersModel): Uint8Array {
     const v = values.get(t.id);
     if (v === undefined)
       throw new UnsupportedModelError(`model "${model.name}": output ${t.name} is not reachable from its inputs`);
-    const plain = toPlain(g, v);
+    const keepNchw = options.channelsFirstOutputs === true && v.nchw;
+    const plain = keepNchw ? v : toPlain(g, v);
     const name = g.nodeNamed('Identity', [plain.name], outputNames[i] ?? `output_${i}`);
-    return { name, dtype: 'float32', shape: tfShape(t) };
+    return { name, dtype: 'float32', shape: keepNchw ? nchwShape(tfShape(t)) : tfShape(t) };
   });
   return g.encode(model.name, inputs, outputs, JSON.stringify({ exportedFrom: 'tfjs-layers', model: model.name }));
 }

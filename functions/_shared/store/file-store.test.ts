@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -170,5 +170,25 @@ describe('FileStore.swapPointer', () => {
     const impatient = new FileStore([root], { lockTimeoutMs: 200 });
     await expect(impatient.swapPointer(url, 'after-crash', 'x')).rejects.toThrow(TimeoutError);
     expect(text(await store.read(url))).toBe('after-crash');
+  });
+
+  it('breaks a fresh lock at once when its holder, a process of this host, is gone (killed mid-swap)', async () => {
+    const url = `${root}/LATEST`;
+    const lock = join(dir, '.~kaskade-LATEST.lock');
+    const namespace = await readlink('/proc/self/ns/pid');
+    // A holder that took the lock and was killed before releasing it.
+    const { stdout } = await run(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const patient = new FileStore([root], { lockTimeoutMs: 5000, staleLockMs: 3_600_000 });
+    await writeFile(lock, `${stdout}@${hostname()} ${new Date().toISOString()} ${namespace}\n`);
+    await patient.swapPointer(url, undefined, 'after-kill');
+    expect(text(await store.read(url))).toBe('after-kill');
+
+    // A live holder (this test's parent) of this host, or one of another host: waited for.
+    const impatient = new FileStore([root], { lockTimeoutMs: 200, staleLockMs: 3_600_000 });
+    for (const holder of [`${process.ppid}@${hostname()}`, `${stdout}@another-host`]) {
+      await writeFile(lock, `${holder} ${new Date().toISOString()} ${namespace}\n`);
+      await expect(impatient.swapPointer(url, 'after-kill', 'x'), holder).rejects.toThrow(TimeoutError);
+    }
+    expect(text(await store.read(url))).toBe('after-kill');
   });
 });

@@ -3,7 +3,8 @@
 // so a reader sees the old object or the new one, never half. Create-only writes use link(2),
 // which fails if the target exists; pointer swaps hold a lock file created with O_EXCL.
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { link, mkdir, open, readFile, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -23,7 +24,10 @@ import { RESERVED_PREFIX, StoreRoots, formatStoreUrl, type StoreLocation } from 
 export interface FileStoreOptions {
   /** How long swapPointer waits for another writer's lock before TimeoutError (default 10 s). */
   lockTimeoutMs?: number;
-  /** A lock older than this is from a crashed writer and is broken (default 30 s). */
+  /**
+   * A lock older than this is from a crashed writer and is broken (default 30 s). A lock whose
+   * holder is a process of this host and PID namespace that no longer runs is broken at once.
+   */
   staleLockMs?: number;
 }
 
@@ -124,7 +128,7 @@ export class FileStore implements Store {
         const handle = await open(lockPath, 'wx');
         await writeAndClose(
           handle,
-          new TextEncoder().encode(`${process.pid}@${hostname()} ${new Date().toISOString()}\n`),
+          new TextEncoder().encode(`${process.pid}@${hostname()} ${new Date().toISOString()} ${PID_NAMESPACE}\n`),
         );
         break;
       } catch (e) {
@@ -200,13 +204,15 @@ async function syncFolder(folder: string): Promise<void> {
  */
 async function breakStaleLock(lockPath: string, staleMs: number): Promise<boolean> {
   let judged;
+  let holder;
   try {
     judged = await stat(lockPath);
+    holder = await readFile(lockPath, 'utf8');
   } catch (e) {
     if (isMissing(e)) return true;
     throw e;
   }
-  if (Date.now() - judged.mtimeMs < staleMs) return false;
+  if (Date.now() - judged.mtimeMs < staleMs && !holderIsGone(holder)) return false;
   const moved = `${lockPath}.${randomUUID()}.stale`;
   try {
     await rename(lockPath, moved);
@@ -221,6 +227,34 @@ async function breakStaleLock(lockPath: string, staleMs: number): Promise<boolea
   }
   await unlink(moved);
   return true;
+}
+
+/** This process's PID namespace (Linux: `pid:[inode]`), or '' where there is none to read. */
+const PID_NAMESPACE = (() => {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+})();
+
+/**
+ * Whether a lock's holder (`<pid>@<host> <time> <pid namespace>`) is known to be gone: a process
+ * of this host and PID namespace (a pod killed and restarted on a shared volume, a crashed local
+ * worker) that no longer runs. Another host, namespace or an unreadable lock: not known, so the
+ * lock is left to age (a reused pid reads as alive, which only delays).
+ */
+function holderIsGone(lock: string): boolean {
+  const match = /^(\d+)@(\S+) \S+ (\S+)\n?$/.exec(lock);
+  if (!match || PID_NAMESPACE === '' || match[2] !== hostname() || match[3] !== PID_NAMESPACE) return false;
+  const pid = Number(match[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return isCode(e, 'ESRCH');
+  }
 }
 
 async function walk(segments: string[], namePrefix: string, found: string[]): Promise<void> {

@@ -101,7 +101,7 @@ describe('GcsStore against the fake GCS JSON API', () => {
     const log = await traffic(() => store.write(url, bytes('first'), { ifAbsent: true }));
     expect(log[0]?.query.ifGenerationMatch).toBe('0');
     await expect(store.write(url, bytes('second'), { ifAbsent: true })).rejects.toThrow(ConflictError);
-    expect(fake.requests.at(-1)?.status).toBe(412);
+    expect(fake.requests.filter((r) => r.method === 'POST').at(-1)?.status).toBe(412);
     expect(text(await store.read(url))).toBe('first');
   });
 
@@ -143,7 +143,7 @@ describe('GcsStore against the fake GCS JSON API', () => {
       () => fake.putObject('kaskade-test', 'runs/interleave/LATEST', bytes('theirs')),
     );
     const log = await traffic(() => expect(store.swapPointer(url, 'v0', 'mine')).rejects.toThrow(ConflictError));
-    expect(log.at(-1)).toMatchObject({ method: 'POST', status: 412 });
+    expect(log.filter((r) => r.method === 'POST').at(-1)).toMatchObject({ method: 'POST', status: 412 });
     expect(text(await store.read(url))).toBe('theirs');
 
     // ...or deletes and recreates it between the metadata read and the content read.
@@ -155,11 +155,11 @@ describe('GcsStore against the fake GCS JSON API', () => {
     await expect(store.swapPointer(url, 'v1', 'mine')).rejects.toThrow(ConflictError);
   });
 
-  it('retries transient 503s: simple upload, download, metadata, list and a resumable chunk', async () => {
+  it('retries transient 503s: conditional simple upload, download, metadata, list and a conditional resumable chunk', async () => {
     const url = `${root}/flaky/x`;
     let log = await traffic(async () => {
       fake.failNext(1, 503, (r) => r.method === 'POST');
-      await store.write(url, bytes('survives'));
+      await store.write(url, bytes('survives'), { ifAbsent: true });
     });
     expect(log.map((r) => r.status)).toEqual([503, 200]);
 
@@ -177,11 +177,40 @@ describe('GcsStore against the fake GCS JSON API', () => {
     const big = pattern(600_000);
     log = await traffic(async () => {
       fake.failNext(1, 503, (r) => r.method === 'PUT');
-      await store.write(`${root}/flaky/big`, big);
+      await store.write(`${root}/flaky/big`, big, { ifAbsent: true });
     });
     expect(log.filter((r) => r.status === 503)).toHaveLength(1);
     expect(Buffer.compare(Buffer.from(await store.read(`${root}/flaky/big`)), Buffer.from(big))).toBe(0);
   }, 60_000);
+
+  it('tries a write without a precondition once: a 503 is an UnavailableError and nothing is written', async () => {
+    const url = `${root}/flaky/blind`;
+    const log = await traffic(async () => {
+      fake.failNext(1, 503, (r) => r.method === 'POST');
+      await expect(store.write(url, bytes('blind'))).rejects.toThrow(UnavailableError);
+    });
+    expect(log.map((r) => r.status)).toEqual([503]);
+    expect(await store.exists(url)).toBe(false);
+    // The client is not left without retries for the conditional writes that follow.
+    fake.failNext(1, 503, (r) => r.method === 'POST');
+    await store.write(url, bytes('second'), { ifAbsent: true });
+    expect(text(await store.read(url))).toBe('second');
+  });
+
+  it.each([
+    { name: 'a 503', answer: 503 as const },
+    { name: 'a reset connection', answer: 'reset' as const },
+  ])('recognises a create whose answer was lost ($name) as its own write, not a conflict', async ({ answer }) => {
+    const url = `${root}/lost/${String(answer)}`;
+    const log = await traffic(async () => {
+      fake.loseAnswerNext(1, (r) => r.method === 'POST', answer);
+      await store.write(url, bytes('mine'), { ifAbsent: true });
+    });
+    // The retry met the first attempt's object as a precondition failure.
+    expect(log.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([answer === 'reset' ? 0 : 503, 412]);
+    expect(text(await store.read(url))).toBe('mine');
+    await expect(store.write(url, bytes('again'), { ifAbsent: true })).rejects.toThrow(ConflictError);
+  });
 
   it('gives up with UnavailableError when the outage outlasts the retries', async () => {
     fake.failNext(10, 503, (r) => r.method === 'GET');

@@ -1,8 +1,13 @@
 // The gs:// store on the official @google-cloud/storage client. GCS object writes are atomic by
 // nature; create-only writes and pointer swaps use generation preconditions (ifGenerationMatch:
 // 0 to create, the current generation to replace), so a lost race is a 412 → ConflictError.
-// Each HTTP request has a timeout, transient failures (429, 5xx, resets) are retried by the
-// client's retry config, and each store call as a whole has a deadline.
+// Each HTTP request has a timeout, and each store call as a whole has a deadline. Transient
+// failures (429, 5xx, resets) are retried by the client for reads, lists, deletes and writes with
+// a precondition; a write without one is tried once (a blind retry could overwrite a newer object
+// written in between), and its caller retries the whole operation. A conditional write carries a
+// tag of its own in its custom metadata, so a retry that meets a 412 because its first attempt
+// committed (the answer lost on the way) recognises the object as its own write, not a conflict.
+import { randomUUID } from 'node:crypto';
 import { IdempotencyStrategy, Storage, type File } from '@google-cloud/storage';
 import type * as tf from '@tensorflow/tfjs';
 import {
@@ -37,10 +42,14 @@ export interface GcsStoreOptions {
 }
 
 const CHUNK_QUANTUM = 256 * 1024;
+/** Custom metadata key holding the id of the conditional write that created a generation. */
+export const WRITE_TAG = 'kaskade-write';
 
 export class GcsStore implements Store {
   private readonly roots: StoreRoots;
   private readonly storage: Storage;
+  /** The same client with retries off: unconditional writes only. */
+  private readonly unretried: Storage;
   private readonly operationTimeoutMs: number;
   private readonly resumableThresholdBytes: number;
   private readonly chunkBytes: number;
@@ -56,21 +65,28 @@ export class GcsStore implements Store {
     this.operationTimeoutMs = options.operationTimeoutMs ?? 300_000;
     // The client's upload retry (async-retry) starts at 1 s and refuses a smaller cap.
     const maxRetryDelayMs = Math.max(1000, options.maxRetryDelayMs ?? 16_000);
-    this.storage = new Storage({
+    const common = {
       ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint }),
       ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
       timeout: options.requestTimeoutMs ?? 60_000,
+    };
+    this.storage = new Storage({
+      ...common,
       retryOptions: {
         autoRetry: true,
         maxRetries: options.maxRetries ?? 5,
         retryDelayMultiplier: 2,
         maxRetryDelay: maxRetryDelayMs / 1000,
         totalTimeout: this.operationTimeoutMs / 1000,
-        // Every write here is safe to repeat: overwrites rewrite the same bytes, creates and swaps
-        // carry generation preconditions. (Under RetryConditional the v7 client also switches
-        // retries off for the whole Storage instance after one unconditional upload.)
+        // Only conditional writes go through this client, so retrying every call is what
+        // RetryConditional would do. (Under RetryConditional the v7 client also switches retries
+        // off for the whole Storage instance after one unconditional upload: hence two clients.)
         idempotencyStrategy: IdempotencyStrategy.RetryAlways,
       },
+    });
+    this.unretried = new Storage({
+      ...common,
+      retryOptions: { autoRetry: false, maxRetries: 0, idempotencyStrategy: IdempotencyStrategy.RetryNever },
     });
   }
 
@@ -153,12 +169,28 @@ export class GcsStore implements Store {
     ifGenerationMatch: string | number | undefined,
   ): Promise<void> {
     const resumable = data.byteLength >= this.resumableThresholdBytes;
-    await file.save(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const shape = {
       resumable,
       ...(resumable ? { chunkSize: this.chunkBytes } : {}),
       ...(contentType === undefined ? {} : { contentType }),
-      ...(ifGenerationMatch === undefined ? {} : { preconditionOpts: { ifGenerationMatch } }),
-    });
+    };
+    if (ifGenerationMatch === undefined) {
+      await this.unretried.bucket(file.bucket.name).file(file.name).save(bytes, shape);
+      return;
+    }
+    const tag = randomUUID();
+    try {
+      await file.save(bytes, {
+        ...shape,
+        metadata: { metadata: { [WRITE_TAG]: tag } },
+        preconditionOpts: { ifGenerationMatch },
+      });
+    } catch (e) {
+      // A retry whose first attempt committed meets that attempt's object: it is ours.
+      if (statusOf(e) === 412 && (await writtenBy(file)) === tag) return;
+      throw e;
+    }
   }
 
   /** Runs one store call under its deadline and turns client errors into typed errors. */
@@ -177,6 +209,16 @@ export class GcsStore implements Store {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** The tag of the write that created the object's live generation (undefined: none, or gone). */
+async function writtenBy(file: File): Promise<string | undefined> {
+  try {
+    const tag = (await file.getMetadata())[0].metadata?.[WRITE_TAG];
+    return typeof tag === 'string' ? tag : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -29,6 +29,8 @@ export interface ServiceRunner {
 export class ServiceController {
   private unsubscribe: (() => void) | undefined;
   private readonly work = new Set<Promise<unknown>>();
+  /** Per service, the last deploy or stop queued: changes to one service apply one after another. */
+  private readonly queues = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: ServiceStore,
@@ -65,7 +67,7 @@ export class ServiceController {
     }
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
     // Start waits until every service has its pool (not its pods), as the runtime always did.
-    await Promise.all(this.store.list().map((s) => this.deploy(s)));
+    await Promise.all(this.store.list().map((s) => this.inOrder(s, () => this.deploy(s))));
   }
 
   /** Stops following the store; waits for status writes in flight. */
@@ -79,8 +81,28 @@ export class ServiceController {
     const ns = e.object.metadata.namespace ?? '';
     if (e.type === 'DELETED') {
       this.logger.info(`service ${ns}/${e.object.metadata.name} deleted through the API: draining`);
-      this.track(this.runner.stop(ns, e.object.metadata.name));
-    } else this.track(this.deploy(e.object));
+      this.track(this.inOrder(e.object, () => this.runner.stop(ns, e.object.metadata.name)));
+    } else {
+      const object = e.object;
+      this.track(this.inOrder(object, () => this.deploy(object)));
+    }
+  }
+
+  /**
+   * Runs `step` after every earlier step for the same service. Deploying a revision awaits
+   * before it replaces the running one, so two quick changes (min-scale 1, then 0, then 1)
+   * deployed side by side could finish out of order and leave an older revision running under a
+   * newer generation, whose status then never turns Ready.
+   */
+  private inOrder(s: KnativeService, step: () => Promise<void>): Promise<void> {
+    const key = `${s.metadata.namespace ?? ''}/${s.metadata.name}`;
+    const next = (this.queues.get(key) ?? Promise.resolve()).catch(() => undefined).then(step);
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
   }
 
   private track(p: Promise<unknown>): void {
@@ -95,6 +117,9 @@ export class ServiceController {
     const name = s.metadata.name;
     const generation = s.metadata.generation ?? 1;
     const revision = `${name}-${String(generation).padStart(5, '0')}`;
+    // Queued behind a change that a newer one has already replaced: only the newest runs.
+    const stored = this.store.get(ns, name);
+    if (stored === undefined || (stored.metadata.generation ?? 1) !== generation) return;
     const urls = this.runner.urls(ns, name);
     const write = async (status: KnativeServiceStatus): Promise<void> => {
       // A newer generation (or a delete) makes this revision's news irrelevant.

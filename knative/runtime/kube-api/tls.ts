@@ -93,12 +93,21 @@ function certificate(
 ): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // Positive serial: a leading 0 nibble keeps the DER integer unsigned.
-  cert.serialNumber = `0${randomBytes(15).toString('hex')}`;
+  cert.serialNumber = serialHex(randomBytes(16));
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + TEN_YEARS_MS);
   cert.setSubject(subject);
   return cert;
+}
+
+/**
+ * A certificate serial from 16 random bytes, as DER wants it: positive (top bit clear) and
+ * minimal (no leading zero byte, which OpenSSL rejects as "illegal padding").
+ */
+export function serialHex(random: Buffer): string {
+  const bytes = Buffer.from(random);
+  bytes[0] = 1 + ((bytes[0] ?? 0) % 0x7f);
+  return bytes.toString('hex');
 }
 
 async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
