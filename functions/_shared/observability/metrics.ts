@@ -100,8 +100,7 @@ export function countOf<L extends string>(
         this.reset();
         const observed = await source.get();
         const countName = `${observed.name}_count`;
-        for (const v of observed.values)
-          if (v.metricName === countName) this.inc(v.labels, v.value);
+        for (const v of observed.values) if (v.metricName === countName) this.inc(v.labels, v.value);
       },
     })
   );
