@@ -31,6 +31,8 @@ export interface TracingConfig {
   readonly serviceName: string;
   /** `otlp`: spans go to OTEL_EXPORTER_OTLP(_TRACES)_ENDPOINT; `none`: nothing is exported. */
   readonly exporter: 'otlp' | 'none';
+  /** False with OTEL_SDK_DISABLED=true: no spans at all (events still carry a traceparent). */
+  readonly enabled?: boolean;
 }
 
 export function loadTracingConfig(env: Env = process.env, serviceName = 'kaskade'): TracingConfig {
@@ -42,7 +44,8 @@ export function loadTracingConfig(env: Env = process.env, serviceName = 'kaskade
   const chosen = envString(env, 'OTEL_TRACES_EXPORTER', endpoint === '' ? 'none' : 'otlp');
   if (chosen !== 'otlp' && chosen !== 'none')
     throw new ConfigError(`OTEL_TRACES_EXPORTER must be otlp or none, got "${chosen}"`);
-  return { serviceName: envString(env, 'OTEL_SERVICE_NAME', serviceName), exporter: chosen };
+  const enabled = envString(env, 'OTEL_SDK_DISABLED', 'false').toLowerCase() !== 'true';
+  return { serviceName: envString(env, 'OTEL_SERVICE_NAME', serviceName), exporter: chosen, enabled };
 }
 
 export interface Tracing {
@@ -62,6 +65,10 @@ let started: Tracing | undefined;
  */
 export function startTracing(config: TracingConfig, options: { asyncContext?: boolean } = {}): Tracing {
   if (started) return started;
+  if (config.enabled === false) {
+    started = { shutdown: () => Promise.resolve() };
+    return started;
+  }
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
     spanProcessors: config.exporter === 'otlp' ? [new BatchSpanProcessor(new OTLPTraceExporter())] : [],
