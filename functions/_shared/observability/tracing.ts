@@ -16,6 +16,7 @@ import {
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -54,29 +55,35 @@ export interface Tracing {
 }
 
 let started: Tracing | undefined;
+/** Whether spans are recorded (an exporter is configured): else trace context only travels. */
+let recording = false;
 
 /**
- * Registers this process's tracer provider, propagator and (unless `asyncContext` is false) the
- * AsyncLocalStorage context manager, once. That context manager is what lets an event emitted
- * after awaits continue the request's span; on Node 20 it costs every promise of the process
- * an async hook (about 0.1 ms of CPU per predictor request, measured), so a function that
- * emits nothing while serving (the predictor) runs without it: its spans still continue each
- * request's traceparent, named explicitly.
+ * Sets up tracing for this process, once. With an OTLP exporter: OpenTelemetry's Node SDK, a
+ * recorded span per request, exported in batches. Without one (the default) no SDK runs: spans
+ * are OpenTelemetry's non-recording ones, which carry the incoming trace context on, so events
+ * still continue their request's trace at almost no cost. Unless `asyncContext` is false, the
+ * AsyncLocalStorage context manager is registered: it is what lets an event emitted after
+ * awaits continue the request's trace, and on Node 20 it costs every promise of the process an
+ * async hook, so a function that emits nothing while serving (the predictor) goes without it.
  */
 export function startTracing(config: TracingConfig, options: { asyncContext?: boolean } = {}): Tracing {
   if (started) return started;
-  if (config.enabled === false) {
+  if (config.enabled === false || config.exporter === 'none') {
+    if (config.enabled !== false && options.asyncContext !== false)
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     started = { shutdown: () => Promise.resolve() };
     return started;
   }
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
-    spanProcessors: config.exporter === 'otlp' ? [new BatchSpanProcessor(new OTLPTraceExporter())] : [],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
   });
   provider.register({
     propagator: new W3CTraceContextPropagator(),
     ...(options.asyncContext === false ? { contextManager: null } : {}),
   });
+  recording = true;
   started = { shutdown: () => provider.shutdown() };
   return started;
 }
@@ -117,7 +124,11 @@ function parentOf(carrier: TraceCarrier): Context {
   const theirs = trace.getSpanContext(incoming);
   // Already inside a span of the same trace (the request's, for the event it carried): nest.
   if (active !== undefined && (theirs === undefined || theirs.traceId === active.traceId)) return context.active();
-  return incoming;
+  if (theirs !== undefined || recording) return incoming;
+  // No trace yet and no SDK to start one: a new trace, so that every event this request emits
+  // shares it (a non-recording span carries its parent's context on).
+  const [, traceId = '', spanId = ''] = newTraceparent().split('-');
+  return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1 });
 }
 
 /**
