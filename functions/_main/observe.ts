@@ -51,7 +51,6 @@ export function observedListener(app: RequestListener, registry: Registry = metr
           const type = eventTypeOf(req);
           if (type !== undefined) {
             const labels = { event_type: boundedLabel(type), outcome: markedOutcome(res) ?? outcomeOfStatus(status) };
-            events.handled.inc(labels);
             events.duration.observe(labels, seconds);
             span.setAttribute('cloudevents.event_type', type);
           }

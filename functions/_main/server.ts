@@ -163,6 +163,15 @@ function prepareServerOf(mod: unknown): PrepareServer | undefined {
   return typeof candidate === 'function' ? (candidate as PrepareServer) : undefined;
 }
 
+/**
+ * Also exportable: `traceContext = 'request'` for a function that emits no event while it
+ * serves, so its process runs without the async context manager (see startTracing).
+ */
+function traceContextOf(mod: unknown): 'async' | 'request' {
+  if (typeof mod !== 'object' || mod === null || !('traceContext' in mod)) return 'async';
+  return mod.traceContext === 'request' ? 'request' : 'async';
+}
+
 function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {
   if (typeof mod !== 'object' || mod === null || !('upgrade' in mod)) return undefined;
   const candidate = mod.upgrade;
@@ -180,8 +189,11 @@ export async function runWorker(env: Env, importModule: (path: string) => Promis
   let tracing: Tracing;
   try {
     config = loadWorkerConfig(env);
+    // The function's module is imported first (serveFunction's import is then the cached one) to
+    // read whether it needs the async trace context (see startTracing).
+    const asyncContext = traceContextOf(await importModule(config.source)) !== 'request';
     tracing = config.observability
-      ? startTracing(loadTracingConfig(env, config.target))
+      ? startTracing(loadTracingConfig(env, config.target), { asyncContext })
       : { shutdown: () => Promise.resolve() };
     served = await serveFunction(config, importModule);
   } catch (e) {

@@ -24,3 +24,6 @@ http('predictor', predictor.handler);
 
 /** The worker entry calls this on the HTTP server before it listens: the body limit goes in front of the framework's parsers. */
 export const prepareServer = (server: Server): void => predictor.prepareServer(server);
+
+/** The predictor emits no event while serving: its process runs without the async trace context. */
+export const traceContext = 'request';

@@ -6,6 +6,7 @@
 // dropped events have no Knative metric; they are `kaskade_broker_*`.
 import type { BrokerObserver } from '../../events/broker/index.js';
 import {
+  countOf,
   counter,
   createRegistry,
   gauge,
@@ -108,10 +109,6 @@ export function runtimeMetrics(
     (s) => s.queued,
   );
 
-  const activatorCount = counter(
-    { name: 'activator_request_count', help: 'Requests routed through the activator.', labelNames: RESPONSE_LABELS },
-    registry,
-  );
   const activatorLatency = histogram(
     {
       name: 'activator_request_latencies',
@@ -121,20 +118,22 @@ export function runtimeMetrics(
     },
     registry,
   );
-  const revisionCount = counter(
+  countOf(
+    {
+      name: 'activator_request_count',
+      help: 'Requests routed through the activator.',
+      labelNames: RESPONSE_LABELS,
+      histogram: activatorLatency,
+    },
+    registry,
+  );
+  // Every request passes the local ingress, so the queue-proxy's figures are the activator's.
+  countOf(
     {
       name: 'revision_request_count',
       help: "Requests served by the revision (the queue-proxy's count).",
       labelNames: RESPONSE_LABELS,
-    },
-    registry,
-  );
-  const revisionLatency = histogram(
-    {
-      name: 'revision_request_latencies',
-      help: "Response time of the revision's requests, in milliseconds.",
-      labelNames: RESPONSE_LABELS,
-      buckets: KNATIVE_MS_BUCKETS,
+      histogram: activatorLatency,
     },
     registry,
   );
@@ -149,14 +148,6 @@ export function runtimeMetrics(
     'response_code_class',
   ] as const;
   const TRIGGER_LABELS = ['namespace_name', 'broker_name', 'trigger_name'] as const;
-  const ingressCount = counter(
-    {
-      name: 'mt_broker_ingress_event_count',
-      help: 'Events received by a broker, by answer.',
-      labelNames: EVENT_LABELS,
-    },
-    registry,
-  );
   const ingressLatency = histogram(
     {
       name: 'mt_broker_ingress_event_dispatch_latencies',
@@ -166,20 +157,30 @@ export function runtimeMetrics(
     },
     registry,
   );
-  const filterCount = counter(
-    {
-      name: 'mt_broker_filter_event_count',
-      help: "Delivery attempts of events to triggers' subscribers, by answer (0 = no answer).",
-      labelNames: FILTER_LABELS,
-    },
-    registry,
-  );
   const filterLatency = histogram(
     {
       name: 'mt_broker_filter_event_dispatch_latencies',
       help: 'Time of one delivery attempt to a subscriber, in milliseconds.',
       labelNames: FILTER_LABELS,
       buckets: KNATIVE_MS_BUCKETS,
+    },
+    registry,
+  );
+  countOf(
+    {
+      name: 'mt_broker_ingress_event_count',
+      help: 'Events received by a broker, by answer.',
+      labelNames: EVENT_LABELS,
+      histogram: ingressLatency,
+    },
+    registry,
+  );
+  countOf(
+    {
+      name: 'mt_broker_filter_event_count',
+      help: "Delivery attempts of events to triggers' subscribers, by answer (0 = no answer).",
+      labelNames: FILTER_LABELS,
+      histogram: filterLatency,
     },
     registry,
   );
@@ -208,10 +209,7 @@ export function runtimeMetrics(
         response_code: String(status),
         response_code_class: responseCodeClass(status),
       };
-      activatorCount.inc(labels);
       activatorLatency.observe(labels, ms);
-      revisionCount.inc(labels);
-      revisionLatency.observe(labels, ms);
     },
     brokerObserver(namespace) {
       const code = (status: number) => ({
@@ -226,7 +224,6 @@ export function runtimeMetrics(
             event_type: boundedLabel(type),
             ...code(status),
           };
-          ingressCount.inc(labels);
           ingressLatency.observe(labels, ms);
         },
         attempt(broker, trigger, type, status, ms) {
@@ -237,7 +234,6 @@ export function runtimeMetrics(
             filter_type: boundedLabel(type),
             ...code(status),
           };
-          filterCount.inc(labels);
           filterLatency.observe(labels, ms);
         },
         retry(broker, trigger) {

@@ -111,6 +111,7 @@ async function compareBroker(repeats: number, json: boolean): Promise<void> {
       const r = await benchBroker({ events: 5_000, latencyEvents: 500, ...(observer ? { observer } : {}) });
       return {
         'events/s': r.brokerEventsPerSec,
+        'CPU µs per event': r.cpuMsPerEvent * 1000,
         'delivery p50 ms': r.deliveryP50Ms,
         'delivery p99 ms': r.deliveryP99Ms,
       };

@@ -2,7 +2,7 @@
 // the path folded into a template: a segment of letters (or `v1`, `v2`) stays, anything else
 // (ids, hashes, numbers, percent-escapes) becomes `:id`, and past a bounded number of distinct
 // templates every new one is `other`, so no client can grow the label space without limit.
-import { counter, histogram, metricsRegistry, SECONDS_BUCKETS, type Registry } from './metrics.js';
+import { countOf, histogram, metricsRegistry, SECONDS_BUCKETS, type Registry } from './metrics.js';
 
 const KEPT_SEGMENT = /^(?:[a-z_]{1,40}|v\d)$/i;
 const MAX_SEGMENTS = 5;
@@ -23,20 +23,21 @@ export interface HttpMetrics {
 
 export function httpMetrics(registry: Registry = metricsRegistry(), maxRoutes = 100): HttpMetrics {
   const labelNames = ['route', 'method', 'status'] as const;
-  const requests = counter(
-    {
-      name: 'kaskade_http_requests_total',
-      help: 'HTTP requests served, by route template, method and status.',
-      labelNames,
-    },
-    registry,
-  );
   const duration = histogram(
     {
       name: 'kaskade_http_request_duration_seconds',
       help: 'Time from request to the end of the answer, by route template, method and status.',
       labelNames,
       buckets: SECONDS_BUCKETS,
+    },
+    registry,
+  );
+  countOf(
+    {
+      name: 'kaskade_http_requests_total',
+      help: 'HTTP requests served, by route template, method and status.',
+      labelNames,
+      histogram: duration,
     },
     registry,
   );
@@ -54,7 +55,6 @@ export function httpMetrics(registry: Registry = metricsRegistry(), maxRoutes = 
         method: method.toUpperCase().slice(0, 10),
         status: String(status),
       };
-      requests.inc(labels);
       duration.observe(labels, seconds);
     },
   };

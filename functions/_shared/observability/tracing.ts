@@ -16,6 +16,7 @@ import {
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -31,6 +32,8 @@ export interface TracingConfig {
   readonly serviceName: string;
   /** `otlp`: spans go to OTEL_EXPORTER_OTLP(_TRACES)_ENDPOINT; `none`: nothing is exported. */
   readonly exporter: 'otlp' | 'none';
+  /** False with OTEL_SDK_DISABLED=true: no spans at all (events still carry a traceparent). */
+  readonly enabled?: boolean;
 }
 
 export function loadTracingConfig(env: Env = process.env, serviceName = 'kaskade'): TracingConfig {
@@ -42,7 +45,8 @@ export function loadTracingConfig(env: Env = process.env, serviceName = 'kaskade
   const chosen = envString(env, 'OTEL_TRACES_EXPORTER', endpoint === '' ? 'none' : 'otlp');
   if (chosen !== 'otlp' && chosen !== 'none')
     throw new ConfigError(`OTEL_TRACES_EXPORTER must be otlp or none, got "${chosen}"`);
-  return { serviceName: envString(env, 'OTEL_SERVICE_NAME', serviceName), exporter: chosen };
+  const enabled = envString(env, 'OTEL_SDK_DISABLED', 'false').toLowerCase() !== 'true';
+  return { serviceName: envString(env, 'OTEL_SERVICE_NAME', serviceName), exporter: chosen, enabled };
 }
 
 export interface Tracing {
@@ -51,15 +55,35 @@ export interface Tracing {
 }
 
 let started: Tracing | undefined;
+/** Whether spans are recorded (an exporter is configured): else trace context only travels. */
+let recording = false;
 
-/** Registers this process's tracer provider, context manager and propagator (once). */
-export function startTracing(config: TracingConfig): Tracing {
+/**
+ * Sets up tracing for this process, once. With an OTLP exporter: OpenTelemetry's Node SDK, a
+ * recorded span per request, exported in batches. Without one (the default) no SDK runs: spans
+ * are OpenTelemetry's non-recording ones, which carry the incoming trace context on, so events
+ * still continue their request's trace at almost no cost. Unless `asyncContext` is false, the
+ * AsyncLocalStorage context manager is registered: it is what lets an event emitted after
+ * awaits continue the request's trace, and on Node 20 it costs every promise of the process an
+ * async hook, so a function that emits nothing while serving (the predictor) goes without it.
+ */
+export function startTracing(config: TracingConfig, options: { asyncContext?: boolean } = {}): Tracing {
   if (started) return started;
+  if (config.enabled === false || config.exporter === 'none') {
+    if (config.enabled !== false && options.asyncContext !== false)
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    started = { shutdown: () => Promise.resolve() };
+    return started;
+  }
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName }),
-    spanProcessors: config.exporter === 'otlp' ? [new BatchSpanProcessor(new OTLPTraceExporter())] : [],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
   });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
+  provider.register({
+    propagator: new W3CTraceContextPropagator(),
+    ...(options.asyncContext === false ? { contextManager: null } : {}),
+  });
+  recording = true;
   started = { shutdown: () => provider.shutdown() };
   return started;
 }
@@ -100,7 +124,11 @@ function parentOf(carrier: TraceCarrier): Context {
   const theirs = trace.getSpanContext(incoming);
   // Already inside a span of the same trace (the request's, for the event it carried): nest.
   if (active !== undefined && (theirs === undefined || theirs.traceId === active.traceId)) return context.active();
-  return incoming;
+  if (theirs !== undefined || recording) return incoming;
+  // No trace yet and no SDK to start one: a new trace, so that every event this request emits
+  // shares it (a non-recording span carries its parent's context on).
+  const [, traceId = '', spanId = ''] = newTraceparent().split('-');
+  return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1 });
 }
 
 /**

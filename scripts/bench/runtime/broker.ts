@@ -14,6 +14,11 @@ import { startSubscriber } from '../../../test/fakes/subscriber.js';
 
 export interface BrokerBenchResult {
   brokerEventsPerSec: number;
+  /**
+   * CPU time (user + system) this process spent per event of the throughput run: broker, load
+   * generator and subscriber together. Unlike events/s it barely moves with other work on the machine.
+   */
+  cpuMsPerEvent: number;
   deliveryP50Ms: number;
   deliveryP99Ms: number;
 }
@@ -129,9 +134,12 @@ export async function benchBroker(options: BrokerBenchOptions = {}): Promise<Bro
     await untilDelivered(500);
 
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await run('load', total, concurrency);
     await untilDelivered(500 + total);
     const brokerEventsPerSec = total / ((performance.now() - started) / 1000);
+    const used = process.cpuUsage(cpu);
+    const cpuMsPerEvent = (used.user + used.system) / 1000 / total;
 
     for (let i = 0; i < latencyEvents; i++) {
       const id = `lat-${i}`;
@@ -143,6 +151,7 @@ export async function benchBroker(options: BrokerBenchOptions = {}): Promise<Bro
     latencies.sort((a, b) => a - b);
     return {
       brokerEventsPerSec: Math.round(brokerEventsPerSec),
+      cpuMsPerEvent,
       deliveryP50Ms: percentile(latencies, 50),
       deliveryP99Ms: percentile(latencies, 99),
     };
