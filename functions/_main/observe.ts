@@ -5,9 +5,9 @@
 // 5xx failed).
 import type { IncomingMessage, RequestListener } from 'node:http';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { httpMetrics, routeTemplate } from '../_shared/observability/http-metrics.js';
+import { httpMetrics } from '../_shared/observability/http-metrics.js';
 import { answerMetrics, metricsRegistry, type Registry } from '../_shared/observability/metrics.js';
-import { carrierOfHeaders, withSpan } from '../_shared/observability/tracing.js';
+import { carrierOfHeaders, tracingRecords, withSpan } from '../_shared/observability/tracing.js';
 import {
   boundedLabel,
   eventMetrics,
@@ -26,6 +26,8 @@ function eventTypeOf(req: IncomingMessage): string | undefined {
     : undefined;
 }
 
+const NO_ATTRIBUTES = Object.freeze({});
+
 export function observedListener(app: RequestListener, registry: Registry = metricsRegistry()): RequestListener {
   const requests = httpMetrics(registry);
   const events = eventMetrics(registry);
@@ -39,15 +41,19 @@ export function observedListener(app: RequestListener, registry: Registry = metr
       return;
     }
     const started = performance.now();
+    const route = requests.route(url);
+    // Without an exporter the span is OpenTelemetry's non-recording one: it only carries the
+    // trace context on, so its name and attributes are not built.
+    const recorded = tracingRecords();
     withSpan(
       carrierOfHeaders(req.headers),
-      `${method} ${routeTemplate(url)}`,
-      { 'http.request.method': method, 'url.path': url.split('?')[0] ?? url },
+      recorded ? `${method} ${route}` : '',
+      recorded ? { 'http.request.method': method, 'url.path': url.split('?')[0] ?? url } : NO_ATTRIBUTES,
       (span) => {
         res.once('close', () => {
           const seconds = (performance.now() - started) / 1000;
           const status = res.statusCode;
-          requests.observe(method, url, status, seconds);
+          requests.observe(method, route, status, seconds);
           const type = eventTypeOf(req);
           if (type !== undefined) {
             const labels = { event_type: boundedLabel(type), outcome: markedOutcome(res) ?? outcomeOfStatus(status) };

@@ -17,9 +17,14 @@ export function routeTemplate(url: string): string {
 }
 
 export interface HttpMetrics {
-  /** Records one finished request. */
-  observe(method: string, url: string, status: number, seconds: number): void;
+  /** The route label of a request URL: its template, or `other` past the bound. */
+  route(url: string): string;
+  /** Records one finished request under `route` (from `route(url)`). */
+  observe(method: string, route: string, status: number, seconds: number): void;
 }
+
+/** Entries kept by each of the per-pod caches below before they start over. */
+const MAX_CACHED = 1000;
 
 export function httpMetrics(registry: Registry = metricsRegistry(), maxRoutes = 100): HttpMetrics {
   const labelNames = ['route', 'method', 'status'] as const;
@@ -48,13 +53,30 @@ export function httpMetrics(registry: Registry = metricsRegistry(), maxRoutes = 
     routes.add(template);
     return template;
   };
+  // A function serves a handful of paths over and over: each path is templated once, and each
+  // label set is one object, so recording a request allocates nothing.
+  const routeOfPath = new Map<string, string>();
+  const labelSets = new Map<string, Record<(typeof labelNames)[number], string>>();
   return {
-    observe(method, url, status, seconds) {
-      const labels = {
-        route: known(routeTemplate(url)),
-        method: method.toUpperCase().slice(0, 10),
-        status: String(status),
-      };
+    route(url) {
+      const query = url.indexOf('?');
+      const path = query === -1 ? url : url.slice(0, query);
+      let route = routeOfPath.get(path);
+      if (route === undefined) {
+        route = known(routeTemplate(path));
+        if (routeOfPath.size >= MAX_CACHED) routeOfPath.clear();
+        routeOfPath.set(path, route);
+      }
+      return route;
+    },
+    observe(method, route, status, seconds) {
+      const key = `${route} ${method} ${status}`;
+      let labels = labelSets.get(key);
+      if (labels === undefined) {
+        labels = { route, method: method.toUpperCase().slice(0, 10), status: String(status) };
+        if (labelSets.size >= MAX_CACHED) labelSets.clear();
+        labelSets.set(key, labels);
+      }
       duration.observe(labels, seconds);
     },
   };

@@ -58,4 +58,11 @@ describe('traceparent values', () => {
     expect(traceIdOf('00-xyz-00f067aa0ba902b7-01')).toBeUndefined();
     expect(traceIdOf(newTraceparent())).toMatch(/^[0-9a-f]{32}$/);
   });
+
+  it('makes new ones valid and distinct, well past one fill of the random pool', () => {
+    const made = Array.from({ length: 1000 }, () => newTraceparent());
+    for (const t of made) expect(t).toMatch(/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-01$/);
+    expect(new Set(made.map((t) => traceIdOf(t))).size).toBe(made.length);
+    expect(new Set(made.map((t) => t.slice(36, 52))).size).toBe(made.length);
+  });
 });

@@ -4,9 +4,11 @@
 // span's context as the CloudEvents distributed-tracing extension. Spans are exported over
 // OTLP/HTTP only when configured (OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint set);
 // otherwise nothing leaves the process and the trace ids still travel with the events.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import {
   context,
+  INVALID_SPANID,
+  INVALID_TRACEID,
   ROOT_CONTEXT,
   SpanKind,
   trace,
@@ -118,16 +120,27 @@ export function carrierOfHeaders(
   return { traceparent: header(headers['ce-traceparent']), tracestate: header(headers['ce-tracestate']) };
 }
 
+/** Whether spans are recorded and exported: if not, a span's name and attributes are never read. */
+export function tracingRecords(): boolean {
+  return recording;
+}
+
 function parentOf(carrier: TraceCarrier): Context {
-  const incoming = propagator.extract(ROOT_CONTEXT, carrier, getter);
   const active = trace.getSpanContext(context.active());
+  // The common case without an SDK: no incoming context and no span around: a new trace at once.
+  if (carrier.traceparent === undefined && active === undefined && !recording) return newRootContext();
+  const incoming = propagator.extract(ROOT_CONTEXT, carrier, getter);
   const theirs = trace.getSpanContext(incoming);
   // Already inside a span of the same trace (the request's, for the event it carried): nest.
   if (active !== undefined && (theirs === undefined || theirs.traceId === active.traceId)) return context.active();
   if (theirs !== undefined || recording) return incoming;
   // No trace yet and no SDK to start one: a new trace, so that every event this request emits
   // shares it (a non-recording span carries its parent's context on).
-  const [, traceId = '', spanId = ''] = newTraceparent().split('-');
+  return newRootContext();
+}
+
+function newRootContext(): Context {
+  const [traceId, spanId] = newIds();
   return trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1 });
 }
 
@@ -164,7 +177,29 @@ export function outgoingTraceContext(): { traceparent: string; tracestate?: stri
 
 /** A sampled root context with random ids. */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  const [traceId, spanId] = newIds();
+  return `00-${traceId}-${spanId}-01`;
+}
+
+// Random ids come from a pool filled 256 ids at a time: one randomFillSync per id pair costs
+// more than the rest of a request's tracing together (it is a call into the OS entropy source).
+const ID_BYTES = 24;
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idOffset = idPool.length;
+
+/** A random trace id (32 hex) and span id (16 hex), never the all-zero invalid ones. */
+function newIds(): [string, string] {
+  for (;;) {
+    if (idOffset + ID_BYTES > idPool.length) {
+      randomFillSync(idPool);
+      idOffset = 0;
+    }
+    const at = idOffset;
+    idOffset += ID_BYTES;
+    const traceId = idPool.toString('hex', at, at + 16);
+    const spanId = idPool.toString('hex', at + 16, at + ID_BYTES);
+    if (traceId !== INVALID_TRACEID && spanId !== INVALID_SPANID) return [traceId, spanId];
+  }
 }
 
 /** The trace id of a `traceparent` value, or undefined when it is not one. */
