@@ -7,14 +7,17 @@
 import { randomFillSync } from 'node:crypto';
 import {
   context,
+  INVALID_SPAN_CONTEXT,
   INVALID_SPANID,
   INVALID_TRACEID,
+  isSpanContextValid,
   ROOT_CONTEXT,
   SpanKind,
   trace,
   type Attributes,
   type Context,
   type Span,
+  type SpanContext,
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
@@ -156,8 +159,16 @@ export function withSpan<T>(
   kind: SpanKind = SpanKind.SERVER,
 ): T {
   const parent = parentOf(carrier);
-  const span = trace.getTracer('kaskade').startSpan(name, { kind, attributes }, parent);
+  // Without an SDK the tracer is OpenTelemetry's no-op one, which wraps the parent's context in
+  // a non-recording span: done here directly, without a proxy tracer per request.
+  const span = recording
+    ? trace.getTracer('kaskade').startSpan(name, { kind, attributes }, parent)
+    : trace.wrapSpanContext(validOr(trace.getSpanContext(parent)));
   return context.with(trace.setSpan(parent, span), () => fn(span));
+}
+
+function validOr(spanContext: SpanContext | undefined): SpanContext {
+  return spanContext !== undefined && isSpanContextValid(spanContext) ? spanContext : INVALID_SPAN_CONTEXT;
 }
 
 /**
