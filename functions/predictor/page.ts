@@ -2,6 +2,8 @@
 // are inline and allowed by hash in the Content-Security-Policy, so the page can load nothing
 // from anywhere else and talks only to this server's v2 API. The script is the TypeScript module
 // page/main.ts, bundled here with esbuild when the predictor starts (see bundlePage).
+// With auth on, the page is open (PAGE_PATHS) and its API calls are not: on a 401 the page asks
+// for the token in its own form (page/token.ts).
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +11,9 @@ import { build } from 'esbuild';
 import { UnavailableError } from '../_shared/errors.js';
 
 const PAGE_DIR = join(import.meta.dirname, 'page');
+
+/** The page's own paths: the document is self-contained, so GET / is all it needs. */
+export const PAGE_PATHS: readonly string[] = ['/'];
 
 /** The page's stylesheet and bundled script, made once per predictor. */
 export interface PageAssets {
@@ -72,6 +77,16 @@ export function renderPage(assets: PageAssets): Page {
   </div>
   <p id="model-info" aria-live="polite">Loading the models…</p>
 </header>
+<form id="token-form" hidden novalidate aria-labelledby="token-title">
+  <h2 id="token-title">This predictor needs a token</h2>
+  <p class="hint">Paste the bearer token of this cluster's Kaskade functions. It is kept in this tab only and sent with each request.</p>
+  <p id="token-error" class="error" role="alert" hidden></p>
+  <div class="row">
+    <label for="token">Token</label>
+    <input type="password" id="token" name="token" autocomplete="off" spellcheck="false" required>
+    <button type="submit" class="primary">Use token</button>
+  </div>
+</form>
 <main>
   <section aria-labelledby="input-title">
     <div id="image-input" hidden>
