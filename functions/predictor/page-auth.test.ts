@@ -85,6 +85,7 @@ describe('the predictor with auth on', () => {
     await refused;
     await expect.poll(() => page.getByRole('alert').textContent(), UNTIL).toContain('the bearer token was refused');
     expect(await form.isVisible()).toBe(true);
+    await page.screenshot({ path: '/tmp/predictor-page-token.png' });
 
     await field.fill(TOKEN);
     await page.getByRole('button', { name: 'Use token' }).click();

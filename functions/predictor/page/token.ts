@@ -63,7 +63,7 @@ function askForToken(refusal: string | null): Promise<void> {
     error.textContent = text ?? '';
     error.hidden = text === null;
   };
-  if (refusal !== null) showError(`The token was refused: ${refusal}`);
+  if (refusal !== null) showError(`The server refused it: ${refusal}. Check the token and try again.`);
   if (asking) return asking;
   if (refusal === null) showError(null);
   form.hidden = false;
