@@ -6,7 +6,7 @@
 // keep their own limit too.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { PayloadTooLargeError } from '../_shared/errors.js';
-import { errorHeaders, errorResponse } from '../_shared/http.js';
+import { errorHeaders, errorResponse, lingerOnBody } from '../_shared/http.js';
 
 type Listener = (...args: unknown[]) => void;
 
@@ -78,20 +78,7 @@ function refuse(req: IncomingMessage, res: ServerResponse, e: unknown): void {
   });
   if (req.complete) return void res.end(text);
   res.write(text);
-  let dropped = 0;
-  const close = (): void => {
-    clearTimeout(timer);
-    req.off('data', drop);
-    req.off('end', close);
-    req.off('error', close);
+  lingerOnBody(req, { maxBytes: LINGER_MAX_BYTES, ms: LINGER_MS }, () => {
     if (!res.writableEnded) res.end();
-  };
-  const drop = (chunk: Buffer): void => {
-    dropped += chunk.byteLength;
-    if (dropped > LINGER_MAX_BYTES) close();
-  };
-  const timer = setTimeout(close, LINGER_MS);
-  req.on('data', drop);
-  req.once('end', close);
-  req.once('error', close);
+  });
 }

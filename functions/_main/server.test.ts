@@ -143,6 +143,27 @@ describe('serveFunction', () => {
     await expect(serveFunction(wrong, load)).rejects.toThrow(/does not register a function named "not-registered"/);
   });
 
+  it("with auth on, lets GET and HEAD reach the module's declared openPaths without a token, and nothing else", async () => {
+    const withOpenPaths = async (path: string): Promise<unknown> => ({
+      ...((await load(path)) as object),
+      openPaths: ['/page', 42, 'relative'],
+    });
+    const served = await serveFunction({ ...config('echo'), auth: { token: 'tok' } }, withOpenPaths);
+    const at = `http://127.0.0.1:${served.port}`;
+    try {
+      const status = async (path: string, init: RequestInit = {}): Promise<number> =>
+        (await fetch(`${at}${path}`, { ...init, signal: AbortSignal.timeout(30_000) })).status;
+      expect(await status('/page')).toBe(200);
+      expect(await status('/page?x=1', { method: 'HEAD' })).toBe(200);
+      expect(await status('/page', { method: 'POST', body: '{}' })).toBe(401);
+      expect(await status('/other')).toBe(401);
+      expect(await status('/relative')).toBe(401);
+      expect(await status('/other', { headers: { authorization: 'Bearer tok' } })).toBe(200);
+    } finally {
+      await served.drain(1_000);
+    }
+  });
+
   it('drains: in-flight requests finish, then the server closes', async () => {
     const served = await serveFunction(config('echo'), load);
     const slow = fetch(`http://127.0.0.1:${served.port}/?sleep=300`);

@@ -95,7 +95,7 @@ export async function serveFunction(
   // A module with a body limit of its own (the predictor's) puts it in front of this one.
   prepareServerOf(mod)?.(server);
   // In front of everything the module and the framework installed: a refused request is not read.
-  const auth = config.auth ? new Authenticator(config.auth) : undefined;
+  const auth = config.auth ? new Authenticator({ ...config.auth, openPaths: openPathsOf(mod) }) : undefined;
   if (auth) guardServer(server, auth);
   let active = 0;
   let draining = false;
@@ -170,6 +170,15 @@ function prepareServerOf(mod: unknown): PrepareServer | undefined {
 function traceContextOf(mod: unknown): 'async' | 'request' {
   if (typeof mod !== 'object' || mod === null || !('traceContext' in mod)) return 'async';
   return mod.traceContext === 'request' ? 'request' : 'async';
+}
+
+/**
+ * Also exportable: `openPaths`, exact paths that GET and HEAD reach without a token when auth is
+ * on (the predictor's web page); anything else a module exports there is ignored.
+ */
+function openPathsOf(mod: unknown): string[] {
+  if (typeof mod !== 'object' || mod === null || !('openPaths' in mod) || !Array.isArray(mod.openPaths)) return [];
+  return mod.openPaths.filter((p): p is string => typeof p === 'string' && p.startsWith('/'));
 }
 
 function upgradeHandlerOf(mod: unknown): UpgradeHandler | undefined {

@@ -1,9 +1,10 @@
 // Puts an Authenticator in front of a Node HTTP server: every request (and WebSocket upgrade)
 // is checked before any listener the server already has sees it, so a refused request is
-// answered 401 with its body unread and nothing processed. Probes (Authenticator.isOpen) pass.
+// answered 401 with its body unread and nothing processed. Probes and the function's declared
+// open paths (Authenticator.opens) pass.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Authenticator } from './auth.js';
+import type { Authenticator } from './auth.js';
 import { errorHeaders, errorResponse } from './http.js';
 
 type Listener = (...args: unknown[]) => void;
@@ -20,7 +21,7 @@ export function guardUpgrade(
   handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void,
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
-    if (Authenticator.isOpen(req.method, req.url)) return handler(req, socket, head);
+    if (auth.opens(req.method, req.url)) return handler(req, socket, head);
     auth.check(req.headers).then(
       () => handler(req, socket, head),
       (e: unknown) => refuseUpgrade(socket, e),
@@ -30,7 +31,7 @@ export function guardUpgrade(
 
 /** Checks one request; false (after answering 401) when it is refused. For servers that own their handler. */
 export async function admitted(auth: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  if (Authenticator.isOpen(req.method, req.url)) return true;
+  if (auth.opens(req.method, req.url)) return true;
   try {
     await auth.check(req.headers);
     return true;
@@ -53,7 +54,7 @@ function wrap(
     const forward = (): void => {
       for (const listener of listeners) Reflect.apply(listener, server, [req, ...rest]);
     };
-    if (Authenticator.isOpen(req.method, req.url)) return forward();
+    if (auth.opens(req.method, req.url)) return forward();
     auth.check(req.headers).then(forward, (e: unknown) => onRefused(req, e, rest));
   });
 }

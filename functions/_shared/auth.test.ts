@@ -90,6 +90,17 @@ describe('Authenticator with a shared token', () => {
     expect(Authenticator.isOpen('GET', '/healthz/../v2/models/m')).toBe(false);
     expect(Authenticator.isOpen('GET', '/v2/models/mnist')).toBe(false);
   });
+
+  it('opens the paths a function declares, exactly and only for GET and HEAD', () => {
+    const auth = new Authenticator({ token: 'secret', openPaths: ['/'] });
+    expect(auth.opens('GET', '/')).toBe(true);
+    expect(auth.opens('HEAD', '/?model=mnist')).toBe(true);
+    expect(auth.opens('GET', '/healthz')).toBe(true);
+    expect(auth.opens('POST', '/')).toBe(false);
+    expect(auth.opens('GET', '/v2/models/mnist')).toBe(false);
+    expect(auth.opens('GET', '//')).toBe(false);
+    expect(new Authenticator({ token: 'secret' }).opens('GET', '/')).toBe(false);
+  });
 });
 
 describe('Authenticator with OIDC (Knative Eventing sender identity)', () => {

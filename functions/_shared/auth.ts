@@ -6,7 +6,9 @@
 //   what Knative Eventing sends when its `authentication-oidc` feature is on (a service-account
 //   token requested for the subscriber's audience; the JWKS is the cluster's issuer's).
 // JWTs are verified by `jose` (signature, `aud`, `exp`/`nbf`, optional `iss`), never by hand.
-// The readiness and liveness probes stay open: the kubelet sends no token.
+// The readiness and liveness probes stay open: the kubelet sends no token. A function may declare
+// more open paths, GET/HEAD and exact only (the predictor: its web page, whose own API calls
+// then carry the token the user types); everything else stays closed.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -33,6 +35,8 @@ export interface OidcConfig {
 export interface AuthConfig {
   readonly token?: string;
   readonly oidc?: OidcConfig;
+  /** Exact paths, besides the probes, that GET and HEAD reach without a token (a function's `openPaths`). */
+  readonly openPaths?: readonly string[];
 }
 
 type ReadText = (path: string) => string;
@@ -88,6 +92,7 @@ function secret(env: Env, name: string, read: ReadText): string | undefined {
 export class Authenticator {
   private readonly tokenDigest: Buffer | undefined;
   private readonly keys: JWTVerifyGetKey | undefined;
+  private readonly openPaths: ReadonlySet<string>;
 
   constructor(
     private readonly config: AuthConfig,
@@ -95,12 +100,19 @@ export class Authenticator {
   ) {
     this.tokenDigest = config.token === undefined ? undefined : digest(config.token);
     this.keys = config.oidc ? keySet(config.oidc, read) : undefined;
+    this.openPaths = new Set(config.openPaths ?? []);
   }
 
   /** True when a request to `path` (query included or not) needs no token: a probe. */
   static isOpen(method: string | undefined, url: string | undefined): boolean {
     if (method !== 'GET' && method !== 'HEAD') return false;
-    return OPEN_PATHS.has((url ?? '/').split('?', 1)[0] ?? '');
+    return OPEN_PATHS.has(pathOf(url));
+  }
+
+  /** True when a request needs no token here: a probe, or a path this function declared open. */
+  opens(method: string | undefined, url: string | undefined): boolean {
+    if (Authenticator.isOpen(method, url)) return true;
+    return (method === 'GET' || method === 'HEAD') && this.openPaths.has(pathOf(url));
   }
 
   /** Resolves when the headers carry an accepted bearer token. */
@@ -161,6 +173,10 @@ export function inheritedAuthEnv(env: Env = process.env): ContainerEnv[] {
     if (value !== undefined && value !== '') out.push({ name, value });
   }
   return out;
+}
+
+function pathOf(url: string | undefined): string {
+  return (url ?? '/').split('?', 1)[0] ?? '';
 }
 
 function digest(token: string): Buffer {

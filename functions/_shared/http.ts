@@ -1,5 +1,6 @@
 // HTTP helpers shared by every function: the one place typed errors become status codes, and
 // the outgoing-call wrapper that gives every downstream request a timeout.
+import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { KaskadeError, MethodNotAllowedError, TimeoutError, UnauthorizedError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
@@ -84,4 +85,29 @@ export function answeredBeforeEvent(req: Request, res: Response): boolean {
   if (answeredProbe(req, res)) return true;
   if (req.method === 'POST') return false;
   throw new MethodNotAllowedError(['GET', 'POST'], `${req.method} is not allowed; POST a CloudEvent`);
+}
+
+/**
+ * The lingering close of HTTP servers: after answering early (a 413 while the client still
+ * sends), reads and drops what still arrives until the body ends, `maxBytes` are dropped or `ms`
+ * pass, then calls `done` once. Closing at once would make the kernel reset the connection, and
+ * a reset can destroy the answer before the client reads it.
+ */
+export function lingerOnBody(req: IncomingMessage, limits: { maxBytes: number; ms: number }, done: () => void): void {
+  let dropped = 0;
+  const stop = (): void => {
+    clearTimeout(timer);
+    req.off('data', drop);
+    req.off('end', stop);
+    req.off('error', stop);
+    done();
+  };
+  const drop = (chunk: Buffer): void => {
+    dropped += chunk.byteLength;
+    if (dropped > limits.maxBytes) stop();
+  };
+  const timer = setTimeout(stop, limits.ms);
+  req.on('data', drop);
+  req.once('end', stop);
+  req.once('error', stop);
 }

@@ -10,6 +10,7 @@ import { createLogger } from '../_shared/log.js';
 import { loadStoreConfig, openStore } from '../_shared/store/index.js';
 import { loadServingConfig } from '../_shared/serving/config.js';
 import { loadConfig } from './config.js';
+import { PAGE_PATHS } from './page.js';
 import { startPredictor } from './service.js';
 import { reviewTextEncoder } from './text-encoder.js';
 
@@ -27,3 +28,6 @@ export const prepareServer = (server: Server): void => predictor.prepareServer(s
 
 /** The predictor emits no event while serving: its process runs without the async trace context. */
 export const traceContext = 'request';
+
+/** With auth on, the web page itself is served without a token; its API calls still need one (the page asks for it). */
+export const openPaths = PAGE_PATHS;

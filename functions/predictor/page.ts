@@ -2,19 +2,19 @@
 // are inline and allowed by hash in the Content-Security-Policy, so the page can load nothing
 // from anywhere else and talks only to this server's v2 API. The script is the TypeScript module
 // page/main.ts, bundled here with esbuild when the predictor starts (see bundlePage).
+// With auth on, the page is open (PAGE_PATHS) and its API calls are not: on a 401 the page asks
+// for the token in its own form (page/token.ts).
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { UnavailableError } from '../_shared/errors.js';
+import { bundleBrowserPage, type BrowserAssets } from '../_shared/browser-bundle.js';
 
 const PAGE_DIR = join(import.meta.dirname, 'page');
 
+/** The page's own paths: the document is self-contained, so GET / is all it needs. */
+export const PAGE_PATHS: readonly string[] = ['/'];
+
 /** The page's stylesheet and bundled script, made once per predictor. */
-export interface PageAssets {
-  readonly style: string;
-  readonly script: string;
-}
+export type PageAssets = BrowserAssets;
 
 /**
  * Bundles page/main.ts (and what it imports) into one browser script and reads page/style.css.
@@ -22,29 +22,8 @@ export interface PageAssets {
  * the process; the predictor starts it beside its first model load, so a broken page shows in
  * the start-up log and the first page view does not wait for it.
  */
-export async function bundlePage(): Promise<PageAssets> {
-  try {
-    const [result, style] = await Promise.all([
-      build({
-        entryPoints: [join(PAGE_DIR, 'main.ts')],
-        bundle: true,
-        write: false,
-        format: 'iife',
-        target: ['es2022'],
-        platform: 'browser',
-        minify: true,
-        legalComments: 'none',
-        logLevel: 'silent',
-      }),
-      readFile(join(PAGE_DIR, 'style.css'), 'utf8'),
-    ]);
-    const script = result.outputFiles[0]?.text;
-    if (script === undefined) throw new UnavailableError('esbuild produced no page script');
-    return { style, script };
-  } catch (cause) {
-    if (cause instanceof UnavailableError) throw cause;
-    throw new UnavailableError(`bundling the web page failed: ${(cause as Error).message}`, { cause });
-  }
+export function bundlePage(): Promise<PageAssets> {
+  return bundleBrowserPage(PAGE_DIR, 'web page');
 }
 
 export interface Page {
@@ -72,6 +51,16 @@ export function renderPage(assets: PageAssets): Page {
   </div>
   <p id="model-info" aria-live="polite">Loading the models…</p>
 </header>
+<form id="token-form" hidden novalidate aria-labelledby="token-title">
+  <h2 id="token-title">This predictor needs a token</h2>
+  <p class="hint">Paste the bearer token of this cluster's Kaskade functions. It is kept in this tab only and sent with each request.</p>
+  <p id="token-error" class="error" role="alert" hidden></p>
+  <div class="row">
+    <label for="token">Token</label>
+    <input type="password" id="token" name="token" autocomplete="off" spellcheck="false" required>
+    <button type="submit" class="primary">Use token</button>
+  </div>
+</form>
 <main>
   <section aria-labelledby="input-title">
     <div id="image-input" hidden>

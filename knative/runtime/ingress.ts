@@ -16,7 +16,7 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { NotFoundError, TimeoutError, UnavailableError } from '../../functions/_shared/errors.js';
-import { errorHeaders, errorResponse } from '../../functions/_shared/http.js';
+import { errorHeaders, errorResponse, lingerOnBody } from '../../functions/_shared/http.js';
 import type { Logger } from '../../functions/_shared/log.js';
 import type { ServicePool, Slot } from './pool.js';
 
@@ -294,21 +294,10 @@ function passEarlyAnswer(
   const finish = (): void => {
     if (answerDone && lingerDone && !res.writableEnded && !res.destroyed) res.end();
   };
-  let drained = 0;
-  const stopLinger = (): void => {
-    clearTimeout(timer);
-    req.off('data', discard);
+  lingerOnBody(req, { maxBytes: LINGER_MAX_BYTES, ms: LINGER_MS }, () => {
     lingerDone = true;
     finish();
-  };
-  const discard = (chunk: Buffer): void => {
-    drained += chunk.length;
-    if (drained > LINGER_MAX_BYTES) stopLinger();
-  };
-  const timer = setTimeout(stopLinger, LINGER_MS);
-  req.on('data', discard);
-  req.once('end', stopLinger);
-  req.once('error', stopLinger);
+  });
   req.resume();
   answer.on('data', (chunk: Buffer) => res.write(chunk));
   answer.once('end', () => {

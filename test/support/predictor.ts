@@ -17,6 +17,8 @@ import { createLogger } from '../../functions/_shared/log.js';
 import type { ModelMetadata } from '../../functions/_shared/models/metadata.js';
 import { openStore, type Store } from '../../functions/_shared/store/index.js';
 import { reviewTextEncoder } from '../../functions/predictor/text-encoder.js';
+import { Authenticator, type AuthConfig } from '../../functions/_shared/auth.js';
+import { guardServer } from '../../functions/_shared/auth-guard.js';
 import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { loadConfig } from '../../functions/predictor/config.js';
 import { startPredictor, type Predictor } from '../../functions/predictor/service.js';
@@ -51,6 +53,8 @@ export interface HarnessOptions {
   publishFirst?: boolean;
   /** Runs before the predictor starts, e.g. to publish more models. */
   before?: (store: Store, modelsUrl: string, engine: Engine) => Promise<void>;
+  /** Bearer-token auth in front of the predictor, as the worker entry installs it. */
+  auth?: AuthConfig;
 }
 
 export async function startHarness(env: Record<string, string> = {}, options: HarnessOptions = {}): Promise<Harness> {
@@ -88,6 +92,7 @@ export async function startHarness(env: Record<string, string> = {}, options: Ha
   http(name, predictor.handler);
   const server: Server = getTestServer(name);
   predictor.prepareServer(server);
+  if (options.auth) guardServer(server, new Authenticator(options.auth));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

@@ -3,10 +3,12 @@
 // each model's metadata, turns a drawing or an uploaded picture into the input an image model
 // expects (or sends a review as text to a text model), calls the v2 infer endpoint and draws the
 // probabilities. API calls are relative to the page, so it works at / and behind the local
-// runtime's path-prefix route (/<namespace>/<service>/).
+// runtime's path-prefix route (/<namespace>/<service>/). Every API call goes through apiFetch,
+// which asks for the bearer token when the predictor has auth on (token.ts).
 import { renderBars } from './bars.js';
 import { element, errorText, setStatus } from './dom.js';
 import { DrawingPad } from './pad.js';
+import { apiFetch } from './token.js';
 import type { IndexEntry, InferAnswer, InferTensor, ModelMetadata } from './types.js';
 
 const state = {
@@ -60,7 +62,7 @@ function showInputFor(meta: ModelMetadata): void {
 }
 
 async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(path, init);
+  const res = await apiFetch(path, init);
   const body = (await res.json()) as T & { error?: string };
   if (!res.ok) throw new Error(body.error ?? res.statusText);
   return body;
@@ -154,7 +156,7 @@ async function infer(tensor: InferTensor): Promise<void> {
   const id = `page-${++state.request}`;
   setStatus('Predicting…');
   try {
-    const res = await fetch(`v2/models/${encodeURIComponent(state.model)}/infer`, {
+    const res = await apiFetch(`v2/models/${encodeURIComponent(state.model)}/infer`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ id, inputs: [tensor] }),

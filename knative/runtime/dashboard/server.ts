@@ -3,11 +3,10 @@
 // once a second (`api/stream`), and one training job's progress (`api/jobs/<id>`, what the CLI's
 // progress bar reads). The page's TypeScript (page/main.ts) is bundled with esbuild on the first
 // page view, once per runtime.
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { BadInputError, MethodNotAllowedError, UnavailableError } from '../../../functions/_shared/errors.js';
+import { bundleBrowserPage, type BrowserAssets } from '../../../functions/_shared/browser-bundle.js';
+import { BadInputError, MethodNotAllowedError } from '../../../functions/_shared/errors.js';
 import { errorHeaders, errorResponse } from '../../../functions/_shared/http.js';
 import type { DashboardSnapshot } from './model.js';
 import type { Recorder } from './recorder.js';
@@ -23,16 +22,13 @@ export interface DashboardServer {
   close(): void;
 }
 
-interface Assets {
-  script: string;
-  style: string;
-}
+type Assets = BrowserAssets;
 
 export function createDashboardServer(recorder: Recorder, snapshot: () => DashboardSnapshot): DashboardServer {
   let assets: Promise<Assets> | undefined;
   const streams = new Set<ServerResponse>();
   const loadAssets = (): Promise<Assets> => {
-    assets ??= bundleAssets();
+    assets ??= bundleBrowserPage(PAGE_DIR, 'dashboard');
     // A failed bundle is retried on the next view instead of being kept.
     assets.catch(() => (assets = undefined));
     return assets;
@@ -150,31 +146,6 @@ function send(
 function sendError(res: ServerResponse, e: unknown): void {
   const { status, body } = errorResponse(e);
   send(res, status, 'application/json', JSON.stringify(body), errorHeaders(e));
-}
-
-async function bundleAssets(): Promise<Assets> {
-  try {
-    const [result, style] = await Promise.all([
-      build({
-        entryPoints: [join(PAGE_DIR, 'main.ts')],
-        bundle: true,
-        write: false,
-        format: 'iife',
-        target: ['es2022'],
-        platform: 'browser',
-        minify: true,
-        legalComments: 'none',
-        logLevel: 'silent',
-      }),
-      readFile(join(PAGE_DIR, 'style.css'), 'utf8'),
-    ]);
-    const script = result.outputFiles[0]?.text;
-    if (script === undefined) throw new UnavailableError('esbuild produced no dashboard script');
-    return { script, style };
-  } catch (cause) {
-    if (cause instanceof UnavailableError) throw cause;
-    throw new UnavailableError(`bundling the dashboard failed: ${(cause as Error).message}`, { cause });
-  }
 }
 
 const PAGE_HTML = `<!doctype html>
