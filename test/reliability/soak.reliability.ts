@@ -64,10 +64,15 @@ describe(`the predictor under ${RATE} requests/s for ${MINUTES} minute(s)`, () =
           timeout: 30,
         });
         const pods: PodStats[] = await p.stats(true);
+        const failed = result.errors + result.timeouts + result.non2xx + result.resets;
+        if (failed > 0)
+          console.log(
+            `minute ${m}: errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}, resets ${result.resets}; status codes ${JSON.stringify(result.statusCodeStats)}`,
+          );
         minutes.push({
           minute: m,
           requests: result.requests.total,
-          errors: result.errors + result.timeouts + result.non2xx + result.resets,
+          errors: failed,
           p50: result.latency.p50,
           p99: result.latency.p99,
           podRssMiB: Math.round(Math.max(...pods.map((s) => s.rssBytes)) / 2 ** 20),
