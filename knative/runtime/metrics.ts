@@ -7,7 +7,6 @@
 import type { BrokerObserver } from '../../events/broker/index.js';
 import {
   countOf,
-  counter,
   createRegistry,
   gauge,
   histogram,
@@ -15,6 +14,7 @@ import {
   responseCodeClass,
   type Registry,
 } from '../../functions/_shared/observability/metrics.js';
+import { HotCounter, HotHistogram } from '../../functions/_shared/observability/hot-metrics.js';
 import { boundedLabel } from '../../functions/_shared/observability/workload-metrics.js';
 import type { Autoscaler } from './autoscaler.js';
 import type { RunningService } from './services.js';
@@ -147,23 +147,18 @@ export function runtimeMetrics(
     'response_code',
     'response_code_class',
   ] as const;
-  const TRIGGER_LABELS = ['namespace_name', 'broker_name', 'trigger_name'] as const;
-  const ingressLatency = histogram(
-    {
-      name: 'mt_broker_ingress_event_dispatch_latencies',
-      help: 'Time to accept (journal and queue) an event, in milliseconds.',
-      labelNames: EVENT_LABELS,
-      buckets: KNATIVE_MS_BUCKETS,
-    },
+  // The broker's metrics run for every event: HotHistogram/HotCounter keep a series per label
+  // set under a cheap key (hot-metrics.ts) instead of prom-client's per-call label checks.
+  const ingressLatency = new HotHistogram(
+    'mt_broker_ingress_event_dispatch_latencies',
+    'Time to accept (journal and queue) an event, in milliseconds.',
+    KNATIVE_MS_BUCKETS,
     registry,
   );
-  const filterLatency = histogram(
-    {
-      name: 'mt_broker_filter_event_dispatch_latencies',
-      help: 'Time of one delivery attempt to a subscriber, in milliseconds.',
-      labelNames: FILTER_LABELS,
-      buckets: KNATIVE_MS_BUCKETS,
-    },
+  const filterLatency = new HotHistogram(
+    'mt_broker_filter_event_dispatch_latencies',
+    'Time of one delivery attempt to a subscriber, in milliseconds.',
+    KNATIVE_MS_BUCKETS,
     registry,
   );
   countOf(
@@ -184,20 +179,14 @@ export function runtimeMetrics(
     },
     registry,
   );
-  const retries = counter(
-    {
-      name: 'kaskade_broker_retries_total',
-      help: 'Delivery attempts that failed and are tried again.',
-      labelNames: TRIGGER_LABELS,
-    },
+  const retries = new HotCounter(
+    'kaskade_broker_retries_total',
+    'Delivery attempts that failed and are tried again.',
     registry,
   );
-  const outcomes = counter(
-    {
-      name: 'kaskade_broker_deliveries_total',
-      help: 'Events whose delivery to a trigger ended, by outcome (delivered, dead-lettered, dropped).',
-      labelNames: [...TRIGGER_LABELS, 'outcome'],
-    },
+  const outcomes = new HotCounter(
+    'kaskade_broker_deliveries_total',
+    'Events whose delivery to a trigger ended, by outcome (delivered, dead-lettered, dropped).',
     registry,
   );
 
@@ -218,29 +207,41 @@ export function runtimeMetrics(
       });
       return {
         ingress(broker, type, status, ms) {
-          const labels = {
-            namespace_name: namespace,
-            broker_name: broker,
-            event_type: boundedLabel(type),
-            ...code(status),
-          };
-          ingressLatency.observe(labels, ms);
+          const eventType = boundedLabel(type);
+          ingressLatency.observe(
+            `${namespace}\u0000${broker}\u0000${eventType}\u0000${status}`,
+            () => ({ namespace_name: namespace, broker_name: broker, event_type: eventType, ...code(status) }),
+            ms,
+          );
         },
         attempt(broker, trigger, type, status, ms) {
-          const labels = {
+          const filterType = boundedLabel(type);
+          filterLatency.observe(
+            `${namespace}\u0000${broker}\u0000${trigger}\u0000${filterType}\u0000${status}`,
+            () => ({
+              namespace_name: namespace,
+              broker_name: broker,
+              trigger_name: trigger,
+              filter_type: filterType,
+              ...code(status),
+            }),
+            ms,
+          );
+        },
+        retry(broker, trigger) {
+          retries.inc(`${namespace}\u0000${broker}\u0000${trigger}`, () => ({
             namespace_name: namespace,
             broker_name: broker,
             trigger_name: trigger,
-            filter_type: boundedLabel(type),
-            ...code(status),
-          };
-          filterLatency.observe(labels, ms);
-        },
-        retry(broker, trigger) {
-          retries.inc({ namespace_name: namespace, broker_name: broker, trigger_name: trigger });
+          }));
         },
         outcome(broker, trigger, outcome) {
-          outcomes.inc({ namespace_name: namespace, broker_name: broker, trigger_name: trigger, outcome });
+          outcomes.inc(`${namespace}\u0000${broker}\u0000${trigger}\u0000${outcome}`, () => ({
+            namespace_name: namespace,
+            broker_name: broker,
+            trigger_name: trigger,
+            outcome,
+          }));
         },
       };
     },

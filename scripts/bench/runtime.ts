@@ -89,25 +89,25 @@ function round(n: number, digits = 0): number {
 /** Broker throughput and delivery latency with the runtime's broker metrics and dashboard off and on. */
 async function compareBroker(repeats: number, json: boolean): Promise<void> {
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error('--repeats must be a positive integer');
+  // As the runtime runs them: one metrics registry (with its process collectors) for the whole
+  // run, its broker observer with the dashboard's recorder beside it. Made once, as the runtime
+  // makes them once: a registry per run would pile up default-metrics collectors in later runs.
+  const dashboard = createDashboard({
+    manifests: { services: [], brokers: [], triggers: [], pingSources: [], ignored: [], warnings: [] },
+    services: () => [],
+    functionTargetOf: () => undefined,
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+  });
+  const watched = dashboard.alongside(
+    runtimeMetrics(
+      () => [],
+      () => undefined,
+    ).brokerObserver('bench'),
+  );
   const comparison = await compareObservability(
     repeats,
     async (mode) => {
-      // As the runtime runs them: the metrics' observer, with the dashboard's recorder beside it.
-      const dashboard = createDashboard({
-        manifests: { services: [], brokers: [], triggers: [], pingSources: [], ignored: [], warnings: [] },
-        services: () => [],
-        functionTargetOf: () => undefined,
-        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      });
-      const observer =
-        mode === 'on'
-          ? dashboard.alongside(
-              runtimeMetrics(
-                () => [],
-                () => undefined,
-              ).brokerObserver('bench'),
-            )
-          : undefined;
+      const observer = mode === 'on' ? watched : undefined;
       const r = await benchBroker({ events: 5_000, latencyEvents: 500, ...(observer ? { observer } : {}) });
       return {
         'events/s': r.brokerEventsPerSec,

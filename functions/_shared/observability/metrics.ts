@@ -79,13 +79,21 @@ export function histogram<L extends string>(
   );
 }
 
+/** What `countOf` reads: a prom-client Histogram, or a HotHistogram (hot-metrics.ts). */
+export interface HistogramSource {
+  get(): Promise<{
+    name: string;
+    values: ReadonlyArray<{ metricName?: string; labels: object; value: number }>;
+  }>;
+}
+
 /**
  * A counter whose values are a histogram's `_count`, read at scrape time: where a count and a
  * latency histogram share their labels (Knative's `request_count` and `request_latencies`),
  * the hot path records one observation instead of two.
  */
 export function countOf<L extends string>(
-  options: MetricOptions<L> & { readonly histogram: Histogram<L> },
+  options: MetricOptions<L> & { readonly histogram: HistogramSource },
   registry = metricsRegistry(),
 ): Counter<L> {
   const source = options.histogram;
@@ -100,7 +108,8 @@ export function countOf<L extends string>(
         this.reset();
         const observed = await source.get();
         const countName = `${observed.name}_count`;
-        for (const v of observed.values) if (v.metricName === countName) this.inc(v.labels, v.value);
+        for (const v of observed.values)
+          if (v.metricName === countName) this.inc(v.labels as Partial<Record<L, string | number>>, v.value);
       },
     })
   );

@@ -41,6 +41,8 @@ export class Recorder {
   accepted(event: WireEvent): void {
     const type = event.attributes.type ?? '';
     this.eventCounts.set(type, (this.eventCounts.get(type) ?? 0) + 1);
+    // Every event passes here: only a training job's events are worth parsing their data for.
+    if (!TrainingJobs.TYPES.has(type)) return;
     const data = jsonData(event);
     if (data !== null) this.jobs.event(type, event.attributes.id ?? '', data, this.now());
   }

@@ -12,6 +12,16 @@ export class TrainingJobs {
   private readonly shardByEventId = new Map<string, ShardRun>();
 
   /** One event the broker accepted, with its JSON data, at `at` (epoch ms). */
+  /** The event types a training job's view is made of (the only ones whose data is read). */
+  static readonly TYPES: ReadonlySet<string> = new Set([
+    EVENT_TYPES.trainingRequested,
+    EVENT_TYPES.ping,
+    EVENT_TYPES.shardReady,
+    EVENT_TYPES.shardTrained,
+    EVENT_TYPES.modelAggregated,
+    EVENT_TYPES.jobFailed,
+  ]);
+
   event(type: string, id: string, data: Record<string, unknown>, at: number): void {
     if (type === EVENT_TYPES.trainingRequested || type === EVENT_TYPES.ping) this.requested(data, at);
     else if (type === EVENT_TYPES.shardReady) this.shardReady(id, data, at);
