@@ -170,7 +170,13 @@ async function measureOnnx(
   for (const model of MODELS) {
     const served: ServingModel = await openOnnxModel(
       exported[model],
-      { intraOpThreads: threads, interOpThreads: 1, graphOptimization: 'all', executionProviders: ['cpu'] },
+      {
+        intraOpThreads: threads,
+        interOpThreads: 1,
+        graphOptimization: 'all',
+        executionProviders: ['cpu'],
+        ownThread: true,
+      },
       model,
     );
     const input = served.inputs[0];

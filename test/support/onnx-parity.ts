@@ -13,6 +13,7 @@ export const TEST_ONNX_SETTINGS: OnnxSettings = {
   interOpThreads: 1,
   graphOptimization: 'all',
   executionProviders: ['cpu'],
+  ownThread: true,
 };
 
 /** Uniform values in [lo, hi) from a seed. */

@@ -67,10 +67,16 @@ describe('chooseEngine', () => {
 });
 
 describe('loadServingConfig', () => {
-  it('defaults: auto engine, one thread each, full graph optimisation, CPU', () => {
+  it('defaults: auto engine, one thread each, full graph optimisation, CPU, sessions off the event loop', () => {
     expect(loadServingConfig({})).toEqual({
       engine: 'auto',
-      onnx: { intraOpThreads: 1, interOpThreads: 1, graphOptimization: 'all', executionProviders: ['cpu'] },
+      onnx: {
+        intraOpThreads: 1,
+        interOpThreads: 1,
+        graphOptimization: 'all',
+        executionProviders: ['cpu'],
+        ownThread: true,
+      },
     });
   });
 
@@ -81,16 +87,28 @@ describe('loadServingConfig', () => {
       KASKADE_ONNX_INTER_OP_THREADS: '2',
       KASKADE_ONNX_GRAPH_OPTIMIZATION: 'basic',
       KASKADE_ONNX_EXECUTION_PROVIDERS: 'cuda, cpu',
+      KASKADE_ONNX_OWN_THREAD: 'off',
     };
     expect(loadServingConfig(env)).toEqual({
       engine: 'tfjs',
-      onnx: { intraOpThreads: 4, interOpThreads: 2, graphOptimization: 'basic', executionProviders: ['cuda', 'cpu'] },
+      onnx: {
+        intraOpThreads: 4,
+        interOpThreads: 2,
+        graphOptimization: 'basic',
+        executionProviders: ['cuda', 'cpu'],
+        ownThread: false,
+      },
     });
   });
 
   it.each([
     { name: 'an unknown engine', env: { KASKADE_SERVING_ENGINE: 'pytorch' }, variable: 'KASKADE_SERVING_ENGINE' },
     { name: 'zero threads', env: { KASKADE_ONNX_THREADS: '0' }, variable: 'KASKADE_ONNX_THREADS' },
+    {
+      name: 'an own-thread switch that is not on/off',
+      env: { KASKADE_ONNX_OWN_THREAD: 'yes' },
+      variable: 'KASKADE_ONNX_OWN_THREAD',
+    },
     {
       name: 'fractional inter-op threads',
       env: { KASKADE_ONNX_INTER_OP_THREADS: '1.5' },

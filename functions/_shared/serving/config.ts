@@ -20,6 +20,11 @@ export interface OnnxSettings {
   readonly graphOptimization: GraphOptimizationLevel;
   /** Tried in order; the first that loads runs each operator it supports. */
   readonly executionProviders: readonly ExecutionProvider[];
+  /**
+   * Each session on a thread of its own (default), so the event loop serves requests while a
+   * model runs; off: on the calling thread, as the Node binding does.
+   */
+  readonly ownThread: boolean;
 }
 
 export interface ServingConfig {
@@ -31,6 +36,11 @@ function oneOf<T extends string>(name: string, value: string, allowed: readonly 
   const found = allowed.find((a) => a === value);
   if (found === undefined) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
   return found;
+}
+
+function onOff(name: string, value: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got "${value}"`);
+  return value === 'on';
 }
 
 export function loadServingConfig(env: Env = process.env): ServingConfig {
@@ -49,6 +59,7 @@ export function loadServingConfig(env: Env = process.env): ServingConfig {
         GRAPH_OPTIMIZATION_LEVELS,
       ),
       executionProviders: providers,
+      ownThread: onOff('KASKADE_ONNX_OWN_THREAD', envString(env, 'KASKADE_ONNX_OWN_THREAD', 'on')),
     },
   };
 }

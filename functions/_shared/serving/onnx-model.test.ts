@@ -1,10 +1,10 @@
 // Opening and running `.onnx` bytes: the model's own names, datatypes and shapes (dynamic
 // dimensions as -1); bad files and bad requests get clear errors; one session serves
-// concurrent requests.
+// concurrent requests; a session on a thread of its own leaves the event loop free while it runs.
 import { describe, expect, it } from 'vitest';
 import { TEST_ONNX_SETTINGS } from '../../../test/support/onnx-parity.js';
 import { externalDataOnnx, linearClassifierExpected, linearClassifierOnnx } from '../../../test/support/onnx-models.js';
-import { BadInputError, UnsupportedModelError } from '../errors.js';
+import { BadInputError, InferenceError, UnsupportedModelError } from '../errors.js';
 import { openOnnxModel } from './onnx-model.js';
 import type { HostTensor } from './types.js';
 
@@ -104,6 +104,39 @@ describe('openOnnxModel', () => {
     await expect(model.run(feeds as Record<string, HostTensor>)).rejects.toThrow(message);
     // The session still answers good requests afterwards.
     expect((await model.run({ features: rows([[0, 0, 0, 1]]) })).doubled?.data[3]).toBe(2);
+    await model.dispose();
+  });
+});
+
+describe.each([
+  { mode: 'on a thread of its own', ownThread: true },
+  { mode: 'on the calling thread', ownThread: false },
+])('a session $mode', ({ ownThread }) => {
+  const settings = { ...TEST_ONNX_SETTINGS, ownThread };
+
+  it('answers like the model, leaves the caller its arrays, and refuses runs once disposed', async () => {
+    const model = await openOnnxModel(linearClassifierOnnx(), settings, 'linear.onnx');
+    const feed = rows([[1, 2, 3, 4]]);
+    const out = await model.run({ features: feed });
+    expect(out.doubled?.data).toEqual(Float32Array.of(2, 4, 6, 8));
+    // Copied to the thread, not moved: the caller's array is whole afterwards.
+    expect(feed.data).toEqual(Float32Array.of(1, 2, 3, 4));
+    await model.dispose();
+    if (ownThread) await expect(model.run({ features: feed })).rejects.toThrow(InferenceError);
+    else await expect(model.run({ features: feed })).rejects.toThrow();
+  });
+
+  it(`${ownThread ? 'lets' : 'does not let'} the event loop run while the model runs`, async () => {
+    const model = await openOnnxModel(linearClassifierOnnx(), settings, 'linear.onnx');
+    const order: string[] = [];
+    const ran = model.run({ features: rows([[1, 2, 3, 4]]) }).then(() => order.push('run answered'));
+    // Queued after the run started. On the calling thread the binding runs the session inside a
+    // setImmediate queued before this one, so the answer comes first; on a thread of its own the
+    // answer is a message, read no sooner than the next turn of the loop.
+    setImmediate(() => order.push('event loop turned'));
+    await ran;
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(ownThread ? ['event loop turned', 'run answered'] : ['run answered', 'event loop turned']);
     await model.dispose();
   });
 });

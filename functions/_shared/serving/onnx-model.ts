@@ -6,6 +6,7 @@ import type * as ortTypes from 'onnxruntime-node';
 import { BadInputError, InferenceError, UnsupportedModelError } from '../errors.js';
 import type { OnnxSettings } from './config.js';
 import { onnx } from './onnx-proto.js';
+import { openThreadSession, type ThreadSession, type ValueInfo } from './onnx-thread.js';
 import {
   tensorInfo,
   V2_DATATYPES,
@@ -68,7 +69,7 @@ function isServedDtype(type: string): type is TensorDtype {
   return type in V2_DATATYPES;
 }
 
-function metadata(list: readonly ortTypes.InferenceSession.ValueMetadata[], side: string, what: string): TensorInfo[] {
+function metadata(list: readonly ValueInfo[], side: string, what: string): TensorInfo[] {
   return list.map((m) => {
     if (!m.isTensor)
       throw new UnsupportedModelError(
@@ -102,13 +103,39 @@ function hostTensor(t: ortTypes.Tensor, name: string): HostTensor {
   return { dtype: t.type, shape: [...t.dims], data: t.data as TensorData };
 }
 
+/** The session on the calling thread (KASKADE_ONNX_OWN_THREAD=off): the binding's own. */
+async function callerSession(bytes: Uint8Array, options: object): Promise<ThreadSession> {
+  const ort = await loadOrt();
+  const session = await ort.InferenceSession.create(bytes, options);
+  const info = (list: readonly ortTypes.InferenceSession.ValueMetadata[]): ValueInfo[] =>
+    list.map((m) =>
+      m.isTensor
+        ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] }
+        : { name: m.name, isTensor: false, type: '', shape: [] },
+    );
+  return {
+    inputMetadata: info(session.inputMetadata),
+    outputMetadata: info(session.outputMetadata),
+    async run(feeds) {
+      const ortFeeds: Record<string, ortTypes.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.dtype, t.data, [...t.shape]);
+      const results = await session.run(ortFeeds);
+      const out: Record<string, HostTensor> = {};
+      for (const [name, t] of Object.entries(results)) out[name] = hostTensor(t, name);
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
+
 /** Opens `bytes` as a served model; BadInputError / UnsupportedModelError say what is wrong with them. */
 export async function openOnnxModel(bytes: Uint8Array, settings: OnnxSettings, what: string): Promise<ServingModel> {
   inspectOnnx(bytes, what);
-  const ort = await loadOrt();
-  let session: ortTypes.InferenceSession;
+  let session: ThreadSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessionOptions(settings));
+    session = settings.ownThread
+      ? await openThreadSession(bytes, sessionOptions(settings))
+      : await callerSession(bytes, sessionOptions(settings));
   } catch (e) {
     throw new BadInputError(
       `${what} could not be loaded by ONNX Runtime: ${e instanceof Error ? e.message : String(e)}`,
@@ -122,24 +149,25 @@ export async function openOnnxModel(bytes: Uint8Array, settings: OnnxSettings, w
       engine: 'onnx',
       inputs,
       outputs,
-      run: async (feeds) => {
+      run: async (feeds, options) => {
         const given = Object.keys(feeds);
         const unknown = given.filter((n) => !inputs.some((i) => i.name === n));
         if (unknown.length > 0)
           throw new BadInputError(
             `unknown input ${unknown.map((n) => `"${n}"`).join(', ')}; the model takes ${inputs.map((i) => `"${i.name}"`).join(', ')}`,
           );
-        const ortFeeds: Record<string, ortTypes.Tensor> = {};
+        const checked: Record<string, HostTensor> = {};
         for (const info of inputs) {
           const feed = feeds[info.name];
           if (feed === undefined) throw new BadInputError(`input "${info.name}" is missing`);
           checkFeed(info, feed);
-          ortFeeds[info.name] = new ort.Tensor(info.dtype, feed.data, [...feed.shape]);
+          checked[info.name] = feed;
         }
-        let results: ortTypes.InferenceSession.ReturnType;
+        let results: Record<string, HostTensor>;
         try {
-          results = await session.run(ortFeeds);
+          results = await session.run(checked, options);
         } catch (e) {
+          if (e instanceof InferenceError) throw e;
           throw new InferenceError(
             `ONNX Runtime failed to run ${what}: ${e instanceof Error ? e.message : String(e)}`,
             { cause: e },
@@ -149,7 +177,10 @@ export async function openOnnxModel(bytes: Uint8Array, settings: OnnxSettings, w
         for (const info of outputs) {
           const t = results[info.name];
           if (t === undefined) throw new InferenceError(`${what} gave no output "${info.name}"`);
-          out[info.name] = hostTensor(t, info.name);
+          const dtype: string = t.dtype;
+          if (!isServedDtype(dtype))
+            throw new InferenceError(`output "${info.name}" has datatype ${dtype}, which is not served`);
+          out[info.name] = t;
         }
         return out;
       },

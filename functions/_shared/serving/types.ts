@@ -52,12 +52,21 @@ export type ServingEngineName = 'onnx' | 'tfjs';
  * A loaded model behind a serving engine. One instance is shared by every concurrent
  * request; `run` keeps no state between calls.
  */
+export interface RunOptions {
+  /**
+   * The caller gives up the feeds' arrays: an engine that runs elsewhere (ONNX Runtime on its
+   * own thread) may move an array that fills its whole buffer instead of copying it, leaving the
+   * caller's array empty (detached). Other arrays are copied as usual.
+   */
+  handOver?: boolean;
+}
+
 export interface ServingModel {
   readonly engine: ServingEngineName;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** Runs one batch: a tensor per model input, by name; answers every output, by name. */
-  run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
+  run(feeds: Readonly<Record<string, HostTensor>>, options?: RunOptions): Promise<Record<string, HostTensor>>;
   dispose(): Promise<void>;
 }
 
