@@ -31,7 +31,8 @@ export interface HalfRunner {
   readonly engine: string;
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
-  run(input: Float32Array): Promise<Float32Array>;
+  /** `handOver`: the caller is done with `input`, which the engine may move instead of copying. */
+  run(input: Float32Array, handOver?: boolean): Promise<Float32Array>;
 }
 
 export interface LoadedHalf {
@@ -153,8 +154,11 @@ export function onnxRunner(model: ServingModel, what: string): HalfRunner {
     engine: 'onnxruntime',
     inputShape,
     outputShape,
-    async run(data) {
-      const out = await model.run({ [input.name]: { dtype: 'float32', shape: feedShape, data } });
+    async run(data, handOver) {
+      const out = await model.run(
+        { [input.name]: { dtype: 'float32', shape: feedShape, data } },
+        { handOver: handOver === true },
+      );
       const y = out[output.name];
       if (!(y?.data instanceof Float32Array)) throw new UnsupportedModelError(`${what}: output is not FP32`);
       return y.data;

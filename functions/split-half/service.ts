@@ -12,9 +12,9 @@ import {
   PayloadTooLargeError,
   UnavailableError,
 } from '../_shared/errors.js';
-import { fetchWithTimeout, withErrors, type Handler } from '../_shared/http.js';
+import { postBytes, withErrors, type Handler } from '../_shared/http.js';
 import type { Logger } from '../_shared/log.js';
-import { decodeTensors, encodeTensors } from '../_shared/wire/index.js';
+import { decodeTensors, encodeTensorParts } from '../_shared/wire/index.js';
 import type { SplitHalfConfig } from './config.js';
 import type { LoadedHalf } from './halves.js';
 import { imageFromBody, imageLayout, preprocessImage, toChannelsFirst } from './preprocess.js';
@@ -98,23 +98,6 @@ async function frontInput(req: Request, loaded: LoadedHalf, maxBytes: number, v2
   return channelsFirst ? toChannelsFirst(hwc, size) : hwc;
 }
 
-/**
- * POSTs the activation to B, once more when the connection fails before any response arrives:
- * a keep-alive connection that B closed while idle ("other side closed") fails that way, and
- * the activation POST is safe to repeat. Both tries share one deadline of `timeoutMs`; a
- * timeout or any answer from B (even a 5xx) is not retried.
- */
-export async function postToB(url: string, init: RequestInit, timeoutMs: number): Promise<globalThis.Response> {
-  const deadline = performance.now() + timeoutMs;
-  try {
-    return await fetchWithTimeout(url, init, timeoutMs);
-  } catch (e) {
-    const left = Math.floor(deadline - performance.now());
-    if (!(e instanceof UnavailableError) || left <= 0) throw e;
-    return fetchWithTimeout(url, init, left);
-  }
-}
-
 async function serveFront(
   req: Request,
   res: Response,
@@ -127,33 +110,31 @@ async function serveFront(
   const preprocessed = performance.now();
   let activation: Float32Array;
   try {
-    activation = await loaded.runner.run(input);
+    activation = await loaded.runner.run(input, true);
   } catch (e) {
     throw new InferenceError(`front half failed: ${(e as Error).message}`, { cause: e });
   }
   const frontDone = performance.now();
-  const wire = encodeTensors({
+  // Sent as the header and a view of the activation, not joined into one copy.
+  const wire = encodeTensorParts({
     activation: { dtype: 'F32', shape: [1, ...loaded.runner.outputShape], data: activation },
   });
-  const response = await postToB(
+  const response = await postBytes(
     deps.config.nextUrl!,
     {
-      method: 'POST',
-      headers: {
-        ...deps.callHeaders,
-        'content-type': 'application/octet-stream',
-        'ce-specversion': '1.0',
-        'ce-type': ACTIVATION_EVENT,
-        'ce-source': 'split-half/A',
-        'ce-id': randomUUID(),
-        'ce-cut': loaded.cut.layer,
-      },
-      body: wire,
+      ...deps.callHeaders,
+      'content-type': 'application/octet-stream',
+      'ce-specversion': '1.0',
+      'ce-type': ACTIVATION_EVENT,
+      'ce-source': 'split-half/A',
+      'ce-id': randomUUID(),
+      'ce-cut': loaded.cut.layer,
     },
+    wire,
     deps.config.timeoutMs,
   );
-  const text = await response.text();
-  if (!response.ok) {
+  const text = response.body.toString('utf8');
+  if (response.status < 200 || response.status >= 300) {
     const why = (() => {
       try {
         return (JSON.parse(text) as { error?: string }).error ?? text;
@@ -171,7 +152,7 @@ async function serveFront(
     frontMs: frontDone - preprocessed,
     preprocessMs: preprocessed - arrived,
     totalMs,
-    activationBytes: wire.length,
+    activationBytes: wire.reduce((n, part) => n + part.byteLength, 0),
   };
   if (route === 'predict') {
     const best = back.top[0];

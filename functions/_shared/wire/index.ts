@@ -7,6 +7,7 @@ export {
   MAX_HEADER_BYTES,
   decodeTensors,
   elementCount,
+  encodeTensorParts,
   encodeTensors,
   type DType,
   type DTypeArrays,

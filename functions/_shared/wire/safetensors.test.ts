@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BadInputError, PayloadTooLargeError, WireFormatError } from '../errors.js';
-import { decodeTensors, encodeTensors, type WireTensor } from './safetensors.js';
+import { decodeTensors, encodeTensorParts, encodeTensors, type WireTensor } from './safetensors.js';
 
 const enc = new TextEncoder();
 
@@ -117,6 +117,23 @@ describe('encodeTensors / decodeTensors round trip', () => {
     const copied = decodeTensors(misalignedInput).tensors.w;
     expect(copied?.data).toEqual(new Float32Array([1, 2, 3]));
     expect(copied?.data.buffer).not.toBe(shifted.buffer);
+  });
+
+  it('as parts: the same bytes, the data parts views of the callers arrays (nothing joined)', () => {
+    const w = new Float32Array([1, 2, 3]);
+    const b = new Uint8Array([7, 8]);
+    const tensors: Record<string, WireTensor> = {
+      w: { dtype: 'F32', shape: [3], data: w },
+      b: { dtype: 'U8', shape: [2], data: b },
+    };
+    const parts = encodeTensorParts(tensors, { step: '4' });
+    const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
+    expect(joined).toEqual(encodeTensors(tensors, { step: '4' }));
+    expect(parts).toHaveLength(3);
+    expect(parts[1]?.buffer).toBe(w.buffer);
+    expect(parts[2]?.buffer).toBe(b.buffer);
+    expect(decodeTensors(joined).tensors.w?.data).toEqual(w);
   });
 
   it('decodes a header written in another order, without padding (other writers)', () => {

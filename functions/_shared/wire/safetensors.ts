@@ -59,6 +59,22 @@ export function encodeTensors(
   tensors: Readonly<Record<string, WireTensor>>,
   metadata?: Metadata,
 ): Uint8Array<ArrayBuffer> {
+  const parts = encodeTensorParts(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let cursor = 0;
+  for (const part of parts) {
+    out.set(part, cursor);
+    cursor += part.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The same bytes as `encodeTensors`, as parts to send one after another: the length and header,
+ * then each tensor's data, a view of the caller's array where the host is little-endian (no
+ * copy: keep the arrays unchanged until the parts are sent).
+ */
+export function encodeTensorParts(tensors: Readonly<Record<string, WireTensor>>, metadata?: Metadata): Uint8Array[] {
   const entries = Object.entries(tensors);
   for (const [name, tensor] of entries) checkEncodable(name, tensor);
   entries.sort(
@@ -67,27 +83,33 @@ export function encodeTensors(
 
   // Built by hand: JSON.stringify of an object would move integer-like names ("0", "1") first,
   // and the header order should follow the data order.
-  const parts: string[] = [];
-  if (metadata !== undefined) parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(checkMetadata(metadata))}`);
+  const fields: string[] = [];
+  if (metadata !== undefined) fields.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(checkMetadata(metadata))}`);
   let offset = 0;
   for (const [name, { dtype, shape, data }] of entries) {
     const end = offset + data.byteLength;
-    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [offset, end] })}`);
+    fields.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [offset, end] })}`);
     offset = end;
   }
-  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const json = new TextEncoder().encode(`{${fields.join(',')}}`);
   const headerLength = json.length + ((8 - (json.length % 8)) % 8);
 
-  const out = new Uint8Array(8 + headerLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  let cursor = 8 + headerLength;
+  const head = new Uint8Array(8 + headerLength);
+  new DataView(head.buffer).setBigUint64(0, BigInt(headerLength), true);
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length, 8 + headerLength);
+  const parts: Uint8Array[] = [head];
   for (const [, { data }] of entries) {
-    writeLittleEndian(out, cursor, data);
-    cursor += data.byteLength;
+    if (data.byteLength === 0) continue;
+    if (LITTLE_ENDIAN_HOST || data.BYTES_PER_ELEMENT === 1) {
+      parts.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } else {
+      const swapped = new Uint8Array(data.byteLength);
+      writeLittleEndian(swapped, 0, data);
+      parts.push(swapped);
+    }
   }
-  return out;
+  return parts;
 }
 
 function checkEncodable(name: string, tensor: WireTensor): void {
