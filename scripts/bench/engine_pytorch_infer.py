@@ -3,7 +3,8 @@
 The same MNIST CNN and ResNet-50 as engine_pytorch.py, in eval mode without gradients, at
 batch 1 and 64. Prints one JSON object: {"threads", "torch", "blas", "runs": [{"model",
 "batch", "p50Ms"}]}.
-Usage: python3 engine_pytorch_infer.py [threads] [seconds-per-measurement]
+Usage: python3 engine_pytorch_infer.py [threads] [seconds-per-measurement] [model:batch,...]
+(the third argument keeps only those runs, e.g. `resnet50:1` for the split benchmark).
 """
 import json
 import statistics
@@ -15,6 +16,7 @@ import torch
 from engine_pytorch import THREADS, blas_name, mnist_cnn, resnet50
 
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+ONLY = set(sys.argv[3].split(",")) if len(sys.argv) > 3 else None
 
 
 def p50(run, budget_s: float, min_runs: int) -> float:
@@ -34,6 +36,8 @@ def main() -> None:
     with torch.no_grad():
         for name, (net, shape) in models.items():
             for batch in (1, 64):
+                if ONLY is not None and f"{name}:{batch}" not in ONLY:
+                    continue
                 x = torch.randn(batch, *shape)
                 min_runs = 2 if name == "resnet50" and batch == 64 else 10
                 runs.append({"model": name, "batch": batch, "p50Ms": p50(lambda: net(x).softmax(1), SECONDS, min_runs)})

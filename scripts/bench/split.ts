@@ -1,4 +1,4 @@
-// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--proxy] [--verbose]`:
+// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--image jpeg|png] [--proxy] [--verbose]`:
 // batch 1 at each stage cut, on the serving engine (KASKADE_SERVING_ENGINE, default ONNX Runtime).
 // Monolithic: the same image preprocessed and the whole model run in this process. Split: the
 // image POSTed to half A through the local runtime's ingress; A preprocesses, runs the front and
@@ -7,14 +7,23 @@
 // With --proxy, A's activation goes through split-proxy (unlimited bandwidth) on its way to B.
 // Monolithic and split samples alternate, so load from other work falls on both alike.
 // Sequential vs 4 concurrent clients; bytes per request vs the seed's base64 pickle
-// (≈ 4/3 × (raw + pickle header)). The machine's load average is printed with the table.
+// (≈ 4/3 × (raw + pickle header)). The image is a 500 × 375 photo-like JPEG of about 100 KB
+// (ImageNet's photos average about 110 KB), or with --image png a 560 KB PNG of noise (the worst
+// case for the client's hop). The client is Node's HTTP client with kept-alive connections.
+// The floor: the p50 of an empty GET to a half through the ingress, the least one hop costs
+// here; a split request makes two (client → A, A → B). The machine's load average is printed.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent, get as httpGet } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
 import { parseAllDocuments, stringify } from 'yaml';
+import { z } from 'zod';
 import { initEngine } from '../../functions/_shared/engine/index.js';
 import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { exportOnnx } from '../../functions/_shared/serving/export-onnx.js';
@@ -22,6 +31,7 @@ import { openOnnxModel } from '../../functions/_shared/serving/onnx-model.js';
 import { chooseCut, loadWholeModel } from '../../functions/split-half/halves.js';
 import { preprocessImage } from '../../functions/split-half/preprocess.js';
 import type { SplitAnswer } from '../../functions/split-half/service.js';
+import { postBytes } from '../../functions/_shared/http.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
 
 const NS = 'kaskade';
@@ -67,15 +77,36 @@ async function manifests(dir: string, proxy: boolean): Promise<string> {
   return path;
 }
 
-/** A photo-sized image with texture (so the PNG decoder does real work), as the seed's clients send. */
-async function benchImage(): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * A photo-sized image, as the seed's clients send: smooth colour fields with grain, as a JPEG
+ * (quality 92, about 100 KB); or noise as a PNG (every byte incompressible, about 560 KB).
+ */
+async function benchImage(kind: 'jpeg' | 'png'): Promise<Uint8Array<ArrayBuffer>> {
   const width = 500;
   const height = 375;
   const pixels = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+  if (kind === 'png') {
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+    return new Uint8Array(
+      await sharp(pixels, { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer(),
+    );
+  }
+  let seed = 12345;
+  const grain = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32 - 0.5) * 60;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = 3 * (y * width + x);
+      const n = grain();
+      pixels[i] = 120 + 90 * Math.sin(x / 37) * Math.cos(y / 23) + n;
+      pixels[i + 1] = 100 + 80 * Math.sin((x + y) / 51) + n;
+      pixels[i + 2] = 140 + 60 * Math.cos(x / 19 - y / 41) + n;
+    }
+  }
   return new Uint8Array(
     await sharp(pixels, { raw: { width, height, channels: 3 } })
-      .png()
+      .jpeg({ quality: 92 })
       .toBuffer(),
   );
 }
@@ -86,6 +117,58 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const leanAgent = new Agent({ keepAlive: true });
+/** GET with Node's client on a kept-alive connection: the status, once the answer is read. */
+function fetchLean(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: leanAgent, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.once('error', reject);
+  });
+}
+
+const TORCH_SCRIPT = fileURLToPath(new URL('./engine_pytorch_infer.py', import.meta.url));
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** ResNet-50 at batch 1 on PyTorch (engine_pytorch_infer.py), when python3-torch is installed. */
+function torchResNet50(
+  threads: number,
+): Promise<{ version: string; blas: string; p50Ms: number } | { skipped: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      PYTHON,
+      [TORCH_SCRIPT, String(threads), '5', 'resnet50:1'],
+      { timeout: 300_000, cwd: dirname(TORCH_SCRIPT) },
+      (error, stdout) => {
+        if (error !== null) {
+          resolve({
+            skipped: /No module named/.test(error.message)
+              ? 'python3-torch is not installed'
+              : (error.message.split('\n')[0] ?? 'failed'),
+          });
+          return;
+        }
+        const parsed = z
+          .object({
+            torch: z.string(),
+            blas: z.string(),
+            runs: z.array(z.object({ model: z.string(), batch: z.number(), p50Ms: z.number() })),
+          })
+          .safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null'));
+        const run = parsed.success ? parsed.data.runs.find((r) => r.model === 'resnet50' && r.batch === 1) : undefined;
+        resolve(
+          parsed.success && run
+            ? { version: parsed.data.torch, blas: parsed.data.blas, p50Ms: run.p50Ms }
+            : { skipped: 'its output was not understood' },
+        );
+      },
+    );
+  });
 }
 
 const ok = async (url: string): Promise<boolean> => {
@@ -103,17 +186,22 @@ export async function main(argv: string[]): Promise<void> {
   const modelName = arg(argv, '--model', 'resnet50');
   const samples = Number(arg(argv, '--samples', '30'));
   const cutSpecs = arg(argv, '--cuts', 'v1,v2,v3').split(',');
+  const imageKind = arg(argv, '--image', 'jpeg');
+  if (imageKind !== 'jpeg' && imageKind !== 'png') throw new Error(`--image is jpeg or png, got "${imageKind}"`);
   const loadAtStart = loadavg()[0] ?? 0;
   const serving = loadServingConfig();
   const { tf } = await initEngine();
   const whole = await loadWholeModel(tf, { model: modelName, seed: 7 });
   const size = whole.inputs[0]?.shape[1] ?? 224;
-  const image = await benchImage();
+  const image = await benchImage(imageKind);
   const wholeOnnx = await openOnnxModel(exportOnnx(whole), serving.onnx, `${modelName} (whole)`);
   const input = wholeOnnx.inputs[0]!;
+  const modelOnly: number[] = [];
   const runWhole = async (): Promise<void> => {
     const x = await preprocessImage(image, size);
+    const t = performance.now();
     await wholeOnnx.run({ [input.name]: { dtype: 'float32', shape: [1, size, size, 3], data: x } });
+    modelOnly.push(performance.now() - t);
   };
   const timed = async (fn: () => Promise<unknown>): Promise<number> => {
     const t = performance.now();
@@ -160,19 +248,22 @@ export async function main(argv: string[]): Promise<void> {
         );
         let last: SplitAnswer | undefined;
         const runSplit = async (): Promise<void> => {
-          const res = await fetch(`${aUrl}/classify`, {
-            method: 'POST',
-            headers: { 'content-type': 'image/png' },
-            body: image,
-            signal: AbortSignal.timeout(120_000),
-          });
-          if (!res.ok) throw new Error(`half A answered ${res.status}: ${await res.text()}`);
-          last = (await res.json()) as SplitAnswer;
+          const res = await postBytes(`${aUrl}/classify`, { 'content-type': `image/${imageKind}` }, image, 120_000);
+          if (res.status !== 200) throw new Error(`half A answered ${res.status}: ${res.body.toString()}`);
+          last = JSON.parse(res.body.toString('utf8')) as SplitAnswer;
+        };
+        const floor: number[] = [];
+        const probe = async (): Promise<void> => {
+          const t = performance.now();
+          const res = await fetchLean(`${bUrl}/healthz`);
+          floor.push(performance.now() - t);
+          if (res !== 200) throw new Error(`half B's probe answered ${res}`);
         };
         for (let i = 0; i < 3; i++) {
           await runWhole();
           await runSplit();
         }
+        modelOnly.splice(-3); // the warm-up runs
         const mono: number[] = [];
         const split: number[] = [];
         const atA: number[] = [];
@@ -184,6 +275,7 @@ export async function main(argv: string[]): Promise<void> {
           clientHop: [],
         };
         for (let i = 0; i < samples; i++) {
+          await probe();
           mono.push(await timed(runWhole));
           const took = await timed(runSplit);
           split.push(took);
@@ -225,6 +317,7 @@ export async function main(argv: string[]): Promise<void> {
           transferP50Ms: pct(parts.transfer, 50),
           backP50Ms: pct(parts.back, 50),
           clientHopP50Ms: pct(parts.clientHop, 50),
+          hopFloorP50Ms: pct(floor, 50),
           sequentialRps,
           concurrentRps,
           rawBytes: raw,
@@ -236,13 +329,16 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
   } finally {
+    leanAgent.destroy();
     await wholeOnnx.dispose();
     await rm(dir, { recursive: true, force: true });
   }
+  const torch = modelName === 'resnet50' ? await torchResNet50(serving.onnx.intraOpThreads) : null;
+  const onnxModelP50Ms = pct(modelOnly, 50);
   const loadAtEnd = loadavg()[0] ?? 0;
   const f = (n: unknown, d = 1): string => (typeof n === 'number' ? n.toFixed(d) : String(n));
   const lines = [
-    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per figure, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process; load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
+    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per figure, a ${imageKind.toUpperCase()} of ${image.length} bytes, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process (sessions ${serving.onnx.ownThread ? 'on threads of their own' : 'on the event loop'}); load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
     'mono = preprocess + whole model in process; split = client → runtime → A (preprocess, front) → runtime → B → back; at A = from arrival at A to B’s answer',
     '| cut | after            | mono p50 | mono p95 | split p50 | split p95 | at A p50 | split/mono | added ms | seq rps | 4-client rps | ratio | wire − raw bytes | seed bytes / raw |',
     '|-----|------------------|----------|----------|-----------|-----------|----------|------------|----------|---------|--------------|-------|------------------|------------------|',
@@ -251,16 +347,22 @@ export async function main(argv: string[]): Promise<void> {
       return `| ${r.cut} | ${String(r.layer).padEnd(16)} | ${f(n('monolithicP50Ms'))} | ${f(n('monolithicP95Ms'))} | ${f(n('splitP50Ms'))} | ${f(n('splitP95Ms'))} | ${f(n('splitAtAP50Ms'))} | ${f(n('splitP50Ms') / n('monolithicP50Ms'), 3)}× | ${f(n('splitP50Ms') - n('monolithicP50Ms'))} | ${f(n('sequentialRps'), 2)} | ${f(n('concurrentRps'), 2)} | ${f(n('concurrentRps') / n('sequentialRps'), 2)}× | ${n('wireBytes') - n('rawBytes')} | ${f(n('seedBytes') / n('rawBytes'), 3)}× |`;
     }),
     '',
-    'Where the split time goes (p50 ms): A preprocess | A front | A → B and back, less B’s run | B back | client → A and back, less A’s time',
+    'Where the split time goes (p50 ms): A preprocess | A front | A → B and back, less B’s run | B back | client → A and back, less A’s time | one hop’s floor (empty GET through the ingress)',
     ...rows.map((r) => {
       const n = (k: string): string => f(r[k], 2);
-      return `| ${r.cut} | ${n('preprocessP50Ms')} | ${n('frontP50Ms')} | ${n('transferP50Ms')} | ${n('backP50Ms')} | ${n('clientHopP50Ms')} |`;
+      return `| ${r.cut} | ${n('preprocessP50Ms')} | ${n('frontP50Ms')} | ${n('transferP50Ms')} | ${n('backP50Ms')} | ${n('clientHopP50Ms')} | ${n('hopFloorP50Ms')} |`;
     }),
-    'PyTorch is not installed here: no PyTorch column.',
+    '',
+    `The whole model alone (no preprocessing), batch 1, p50: ONNX Runtime ${f(onnxModelP50Ms)} ms` +
+      (torch === null
+        ? '; PyTorch not measured (a model other than resnet50)'
+        : 'skipped' in torch
+          ? `; PyTorch not measured (${torch.skipped})`
+          : `; PyTorch ${torch.version} (${torch.blas}, ${serving.onnx.intraOpThreads} thread(s)) ${f(torch.p50Ms)} ms: ONNX Runtime / PyTorch = ${f(onnxModelP50Ms / torch.p50Ms, 3)}×`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (json)
     process.stdout.write(
-      `${JSON.stringify({ bench: 'split', model: modelName, proxy, samples, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
+      `${JSON.stringify({ bench: 'split', model: modelName, proxy, samples, image: { kind: imageKind, bytes: image.length }, onnxModelP50Ms, pytorch: torch, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
     );
 }
