@@ -31,7 +31,7 @@ export interface HalfRunner {
   readonly engine: string;
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
-  /** `handOver`: the caller is done with `input`, which the engine may move instead of copying. */
+  /** `handOver`: the caller is done with `input` and its whole buffer, which the engine may move instead of copying. */
   run(input: Float32Array, handOver?: boolean): Promise<Float32Array>;
 }
 

@@ -190,7 +190,10 @@ async function serveBack(req: Request, res: Response, deps: HalfDeps): Promise<v
   const start = performance.now();
   let probabilities: Float32Array;
   try {
-    probabilities = await loaded.runner.run(activation.data);
+    // The body is read whole into a buffer of its own (not a slice of Node's small-buffer pool)
+    // and is not read again: the engine may take it instead of a copy.
+    const ownBuffer = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+    probabilities = await loaded.runner.run(activation.data, ownBuffer);
   } catch (e) {
     throw new InferenceError(`back half failed: ${(e as Error).message}`, { cause: e });
   }

@@ -126,6 +126,17 @@ describe.each([
     else await expect(model.run({ features: feed })).rejects.toThrow();
   });
 
+  it('takes a handed-over view into a larger buffer: the same answer, the buffer moved (on a thread) instead of copied', async () => {
+    const model = await openOnnxModel(linearClassifierOnnx(), settings, 'linear.onnx');
+    const body = new ArrayBuffer(8 + 16);
+    const view = new Float32Array(body, 8, 4);
+    view.set([1, 2, 3, 4]);
+    const out = await model.run({ features: { dtype: 'float32', shape: [1, 4], data: view } }, { handOver: true });
+    expect(out.doubled?.data).toEqual(Float32Array.of(2, 4, 6, 8));
+    expect(body.byteLength).toBe(ownThread ? 0 : 24);
+    await model.dispose();
+  });
+
   it(`${ownThread ? 'lets' : 'does not let'} the event loop run while the model runs`, async () => {
     const model = await openOnnxModel(linearClassifierOnnx(), settings, 'linear.onnx');
     const order: string[] = [];

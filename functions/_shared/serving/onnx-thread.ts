@@ -77,9 +77,8 @@ parentPort.on('message', async (m) => {
 
 function feedCopy(t: HostTensor, handOver: boolean): { transfer: ArrayBuffer[]; tensor: HostTensor } {
   if (!ArrayBuffer.isView(t.data)) return { transfer: [], tensor: t };
-  const { buffer, byteOffset, byteLength } = t.data;
-  if (handOver && byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer)
-    return { transfer: [buffer], tensor: t };
+  // Handed over: the whole buffer moves, and the array arrives as the same view of it.
+  if (handOver && t.data.buffer instanceof ArrayBuffer) return { transfer: [t.data.buffer], tensor: t };
   // A copy: the caller's array may be a view into a request body or a pooled Buffer.
   const data = t.data.slice() as TensorData & { buffer: ArrayBuffer };
   return { transfer: [data.buffer], tensor: { dtype: t.dtype, shape: [...t.shape], data } };

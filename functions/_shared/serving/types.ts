@@ -54,9 +54,10 @@ export type ServingEngineName = 'onnx' | 'tfjs';
  */
 export interface RunOptions {
   /**
-   * The caller gives up the feeds' arrays: an engine that runs elsewhere (ONNX Runtime on its
-   * own thread) may move an array that fills its whole buffer instead of copying it, leaving the
-   * caller's array empty (detached). Other arrays are copied as usual.
+   * The caller gives up the feeds' arrays and everything else in their buffers: an engine that
+   * runs elsewhere (ONNX Runtime on its own thread) may move each buffer instead of copying it,
+   * leaving the caller's arrays, and any other view of those buffers, empty (detached). Never
+   * for a slice of a shared pool (a small Node Buffer).
    */
   handOver?: boolean;
 }
