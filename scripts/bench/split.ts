@@ -193,8 +193,12 @@ export async function main(argv: string[]): Promise<void> {
   const { tf } = await initEngine();
   const whole = await loadWholeModel(tf, { model: modelName, seed: 7 });
   const size = whole.inputs[0]?.shape[1] ?? 224;
+  const cuts = new Map(cutSpecs.map((spec) => [spec, chooseCut(whole, spec)]));
   const image = await benchImage(imageKind);
   const wholeOnnx = await openOnnxModel(exportOnnx(whole), serving.onnx, `${modelName} (whole)`);
+  // The TF.js form is done with: this process also hosts the runtime, whose ingress should not
+  // collect garbage around a model it does not serve.
+  whole.dispose();
   const input = wholeOnnx.inputs[0]!;
   const modelOnly: number[] = [];
   const runWhole = async (): Promise<void> => {
@@ -213,7 +217,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const manifestFile = await manifests(dir, proxy);
     for (const spec of cutSpecs) {
-      const cut = chooseCut(whole, spec);
+      const cut = cuts.get(spec)!;
       const port = await freePort();
       let runtime: Runtime | undefined;
       try {
