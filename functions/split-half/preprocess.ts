@@ -14,14 +14,24 @@ export async function preprocessImage(bytes: Uint8Array, size = 224): Promise<Fl
   const resizeTo = Math.round((size * 256) / 224);
   let raw: Buffer;
   try {
-    raw = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' })
+    const image = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
+    const { width, height } = await image.metadata();
+    if (!width || !height) throw new BadInputError('not a readable image: it has no width or height');
+    // As torchvision's Resize(256) then CenterCrop(224): the shorter side to 256 (the longer in
+    // proportion, rounded down), then the centre 224 × 224. One sharp pipeline takes one resize,
+    // so the crop is an extract after it.
+    const short = Math.min(width, height);
+    const w = width === short ? resizeTo : Math.max(resizeTo, Math.floor((resizeTo * width) / short));
+    const h = height === short ? resizeTo : Math.max(resizeTo, Math.floor((resizeTo * height) / short));
+    raw = await image
       .removeAlpha()
       .toColourspace('srgb')
-      .resize(resizeTo, resizeTo, { fit: 'outside' })
-      .resize(size, size, { fit: 'cover', position: 'centre' })
+      .resize(w, h, { fit: 'fill' })
+      .extract({ left: Math.round((w - size) / 2), top: Math.round((h - size) / 2), width: size, height: size })
       .raw()
       .toBuffer();
   } catch (e) {
+    if (e instanceof BadInputError) throw e;
     throw new BadInputError(`not a readable image: ${(e as Error).message}`, { cause: e });
   }
   if (raw.length !== size * size * 3)
