@@ -1,4 +1,4 @@
-// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--image jpeg|png] [--proxy] [--verbose]`:
+// `npm run bench -- split [--json] [--model resnet50|resnet-small] [--samples N] [--cuts v1,v2,v3] [--image jpeg|png] [--rps-requests N] [--proxy] [--verbose]`:
 // batch 1 at each stage cut, on the serving engine (KASKADE_SERVING_ENGINE, default ONNX Runtime).
 // Monolithic: the same image preprocessed and the whole model run in this process. Split: the
 // image POSTed to half A through the local runtime's ingress; A preprocesses, runs the front and
@@ -185,6 +185,9 @@ export async function main(argv: string[]): Promise<void> {
   const proxy = argv.includes('--proxy');
   const modelName = arg(argv, '--model', 'resnet50');
   const samples = Number(arg(argv, '--samples', '30'));
+  // Throughput over more requests than the latency samples: the 4-client run's start and end,
+  // with fewer than 4 in flight, then weigh less.
+  const rpsRequests = Number(arg(argv, '--rps-requests', String(2 * samples)));
   const cutSpecs = arg(argv, '--cuts', 'v1,v2,v3').split(',');
   const imageKind = arg(argv, '--image', 'jpeg');
   if (imageKind !== 'jpeg' && imageKind !== 'png') throw new Error(`--image is jpeg or png, got "${imageKind}"`);
@@ -296,16 +299,16 @@ export async function main(argv: string[]): Promise<void> {
           parts.clientHop.push(took - a.totalMs);
         }
         const seqStart = performance.now();
-        for (let i = 0; i < samples; i++) await runSplit();
-        const sequentialRps = samples / ((performance.now() - seqStart) / 1000);
+        for (let i = 0; i < rpsRequests; i++) await runSplit();
+        const sequentialRps = rpsRequests / ((performance.now() - seqStart) / 1000);
         const concStart = performance.now();
-        let left = samples;
+        let left = rpsRequests;
         await Promise.all(
           Array.from({ length: 4 }, async () => {
             while (left-- > 0) await runSplit();
           }),
         );
-        const concurrentRps = samples / ((performance.now() - concStart) / 1000);
+        const concurrentRps = rpsRequests / ((performance.now() - concStart) / 1000);
         const raw = cut.bytes;
         rows.push({
           cut: spec,
@@ -342,7 +345,7 @@ export async function main(argv: string[]): Promise<void> {
   const loadAtEnd = loadavg()[0] ?? 0;
   const f = (n: unknown, d = 1): string => (typeof n === 'number' ? n.toFixed(d) : String(n));
   const lines = [
-    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per figure, a ${imageKind.toUpperCase()} of ${image.length} bytes, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process (sessions ${serving.onnx.ownThread ? 'on threads of their own' : 'on the event loop'}); load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
+    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per latency figure and ${rpsRequests} requests per throughput figure, a ${imageKind.toUpperCase()} of ${image.length} bytes, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process (sessions ${serving.onnx.ownThread ? 'on threads of their own' : 'on the event loop'}); load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
     'mono = preprocess + whole model in process; split = client → runtime → A (preprocess, front) → runtime → B → back; at A = from arrival at A to B’s answer',
     '| cut | after            | mono p50 | mono p95 | split p50 | split p95 | at A p50 | split/mono | added ms | seq rps | 4-client rps | ratio | wire − raw bytes | seed bytes / raw |',
     '|-----|------------------|----------|----------|-----------|-----------|----------|------------|----------|---------|--------------|-------|------------------|------------------|',
@@ -367,6 +370,6 @@ export async function main(argv: string[]): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (json)
     process.stdout.write(
-      `${JSON.stringify({ bench: 'split', model: modelName, proxy, samples, image: { kind: imageKind, bytes: image.length }, onnxModelP50Ms, pytorch: torch, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
+      `${JSON.stringify({ bench: 'split', model: modelName, proxy, samples, rpsRequests, image: { kind: imageKind, bytes: image.length }, onnxModelP50Ms, pytorch: torch, loadAverage: [loadAtStart, loadAtEnd], cuts: rows })}\n`,
     );
 }
