@@ -345,7 +345,7 @@ export async function main(argv: string[]): Promise<void> {
   const loadAtEnd = loadavg()[0] ?? 0;
   const f = (n: unknown, d = 1): string => (typeof n === 'number' ? n.toFixed(d) : String(n));
   const lines = [
-    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per latency figure and ${rpsRequests} requests per throughput figure, a ${imageKind.toUpperCase()} of ${image.length} bytes, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process (sessions ${serving.onnx.ownThread ? 'on threads of their own' : 'on the event loop'}); load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
+    `split benchmark: ${modelName}${proxy ? ' through split-proxy' : ''}, batch 1, ${samples} samples per latency figure and ${rpsRequests} requests per throughput figure, a ${imageKind.toUpperCase()} of ${image.length} bytes, ONNX Runtime ${serving.onnx.intraOpThreads} intra-op thread(s) per process (sessions ${serving.onnx.ownThread ? 'on an engine thread' : 'on the event loop'}); load average ${loadAtStart.toFixed(1)} → ${loadAtEnd.toFixed(1)}`,
     'mono = preprocess + whole model in process; split = client → runtime → A (preprocess, front) → runtime → B → back; at A = from arrival at A to B’s answer',
     '| cut | after            | mono p50 | mono p95 | split p50 | split p95 | at A p50 | split/mono | added ms | seq rps | 4-client rps | ratio | wire − raw bytes | seed bytes / raw |',
     '|-----|------------------|----------|----------|-----------|-----------|----------|------------|----------|---------|--------------|-------|------------------|------------------|',

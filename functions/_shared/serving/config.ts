@@ -21,7 +21,7 @@ export interface OnnxSettings {
   /** Tried in order; the first that loads runs each operator it supports. */
   readonly executionProviders: readonly ExecutionProvider[];
   /**
-   * Each session on a thread of its own (default), so the event loop serves requests while a
+   * Sessions on the process's engine thread (default), so the event loop serves requests while a
    * model runs; off: on the calling thread, as the Node binding does.
    */
   readonly ownThread: boolean;

@@ -1,6 +1,6 @@
 // Opening and running `.onnx` bytes: the model's own names, datatypes and shapes (dynamic
 // dimensions as -1); bad files and bad requests get clear errors; one session serves
-// concurrent requests; a session on a thread of its own leaves the event loop free while it runs.
+// concurrent requests; sessions on the engine thread leave the event loop free while they run.
 import { describe, expect, it } from 'vitest';
 import { TEST_ONNX_SETTINGS } from '../../../test/support/onnx-parity.js';
 import { externalDataOnnx, linearClassifierExpected, linearClassifierOnnx } from '../../../test/support/onnx-models.js';
@@ -109,7 +109,7 @@ describe('openOnnxModel', () => {
 });
 
 describe.each([
-  { mode: 'on a thread of its own', ownThread: true },
+  { mode: 'on the engine thread', ownThread: true },
   { mode: 'on the calling thread', ownThread: false },
 ])('a session $mode', ({ ownThread }) => {
   const settings = { ...TEST_ONNX_SETTINGS, ownThread };
@@ -137,12 +137,26 @@ describe.each([
     await model.dispose();
   });
 
+  it('keeps serving the other models when one is disposed, and opens models again after the last is gone', async () => {
+    const feed = (): Record<string, HostTensor> => ({ features: rows([[1, 0, 0, 0]]) });
+    const first = await openOnnxModel(linearClassifierOnnx(), settings, 'first.onnx');
+    const second = await openOnnxModel(linearClassifierOnnx(), settings, 'second.onnx');
+    await Promise.all([first.run(feed()), second.run(feed())]);
+    await first.dispose();
+    expect((await second.run(feed())).doubled?.data[0]).toBe(2);
+    await expect(first.run(feed())).rejects.toThrow();
+    await second.dispose();
+    const third = await openOnnxModel(linearClassifierOnnx(), settings, 'third.onnx');
+    expect((await third.run(feed())).doubled?.data[0]).toBe(2);
+    await third.dispose();
+  });
+
   it(`${ownThread ? 'lets' : 'does not let'} the event loop run while the model runs`, async () => {
     const model = await openOnnxModel(linearClassifierOnnx(), settings, 'linear.onnx');
     const order: string[] = [];
     const ran = model.run({ features: rows([[1, 2, 3, 4]]) }).then(() => order.push('run answered'));
     // Queued after the run started. On the calling thread the binding runs the session inside a
-    // setImmediate queued before this one, so the answer comes first; on a thread of its own the
+    // setImmediate queued before this one, so the answer comes first; on the engine thread the
     // answer is a message, read no sooner than the next turn of the loop.
     setImmediate(() => order.push('event loop turned'));
     await ran;

@@ -55,7 +55,7 @@ export type ServingEngineName = 'onnx' | 'tfjs';
 export interface RunOptions {
   /**
    * The caller gives up the feeds' arrays and everything else in their buffers: an engine that
-   * runs elsewhere (ONNX Runtime on its own thread) may move each buffer instead of copying it,
+   * runs elsewhere (ONNX Runtime on its engine thread) may move each buffer instead of copying it,
    * leaving the caller's arrays, and any other view of those buffers, empty (detached). Never
    * for a slice of a shared pool (a small Node Buffer).
    */
