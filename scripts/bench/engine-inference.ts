@@ -14,6 +14,7 @@ import { selectBackend } from '../../functions/_shared/engine/index.js';
 import { buildMnistCnn } from '../../functions/_shared/models/mnist-cnn.js';
 import { buildResNet50, foldResNet50 } from '../../functions/_shared/models/resnet50.js';
 import { exportOnnx } from '../../functions/_shared/serving/export-onnx.js';
+import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { loadOrt, openOnnxModel } from '../../functions/_shared/serving/onnx-model.js';
 import type { ServingModel } from '../../functions/_shared/serving/types.js';
 
@@ -170,13 +171,7 @@ async function measureOnnx(
   for (const model of MODELS) {
     const served: ServingModel = await openOnnxModel(
       exported[model],
-      {
-        intraOpThreads: threads,
-        interOpThreads: 1,
-        graphOptimization: 'all',
-        executionProviders: ['cpu'],
-        ownThread: true,
-      },
+      { ...loadServingConfig({}).onnx, intraOpThreads: threads },
       model,
     );
     const input = served.inputs[0];
@@ -202,36 +197,44 @@ async function measureOnnx(
   return { engine: 'onnxruntime', threads, runs };
 }
 
-function measureTorch(threads: number, seconds: number): Promise<EngineRuns | null> {
+/** What engine_pytorch_infer.py answered, or why it could not (python3-torch not installed, say). */
+export type TorchInference = { torch: string; blas: string; runs: Run[] } | { skipped: string };
+
+/**
+ * Runs engine_pytorch_infer.py (`only`: `model:batch` runs to keep, e.g. `resnet50:1`), when
+ * python3-torch is installed.
+ */
+export function torchInference(threads: number, seconds: number, only?: readonly string[]): Promise<TorchInference> {
   return new Promise((resolve) => {
     execFile(
       PYTHON,
-      [TORCH_SCRIPT, String(threads), String(seconds)],
+      [TORCH_SCRIPT, String(threads), String(seconds), ...(only ? [only.join(',')] : [])],
       { timeout: CHILD_TIMEOUT_MS, cwd: dirname(TORCH_SCRIPT) },
       (error, stdout) => {
         if (error !== null) {
-          process.stdout.write(
-            `  PyTorch inference skipped: ${/No module named/.test(error.message) ? 'python3-torch is not installed' : error.message.split('\n')[0]}\n`,
-          );
-          resolve(null);
+          resolve({
+            skipped: /No module named/.test(error.message)
+              ? 'python3-torch is not installed'
+              : (error.message.split('\n')[0] ?? 'failed'),
+          });
           return;
         }
         const parsed = z
           .object({ threads: z.number(), torch: z.string(), blas: z.string(), runs: z.array(runSchema) })
           .safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null'));
-        resolve(
-          parsed.success
-            ? {
-                engine: `PyTorch ${parsed.data.torch}`,
-                threads,
-                runs: parsed.data.runs,
-                note: `BLAS: ${parsed.data.blas}`,
-              }
-            : null,
-        );
+        resolve(parsed.success ? parsed.data : { skipped: 'its output was not understood' });
       },
     );
   });
+}
+
+async function measureTorch(threads: number, seconds: number): Promise<EngineRuns | null> {
+  const result = await torchInference(threads, seconds);
+  if ('skipped' in result) {
+    process.stdout.write(`  PyTorch inference skipped: ${result.skipped}\n`);
+    return null;
+  }
+  return { engine: `PyTorch ${result.torch}`, threads, runs: result.runs, note: `BLAS: ${result.blas}` };
 }
 
 function find(

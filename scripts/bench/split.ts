@@ -12,18 +12,14 @@
 // case for the client's hop). The client is Node's HTTP client with kept-alive connections.
 // The floor: the p50 of an empty GET to a half through the ingress, the least one hop costs
 // here; a split request makes two (client → A, A → B). The machine's load average is printed.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, get as httpGet } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
 import { parseAllDocuments, stringify } from 'yaml';
-import { z } from 'zod';
 import { initEngine } from '../../functions/_shared/engine/index.js';
 import { loadServingConfig } from '../../functions/_shared/serving/config.js';
 import { exportOnnx } from '../../functions/_shared/serving/export-onnx.js';
@@ -33,6 +29,7 @@ import { preprocessImage } from '../../functions/split-half/preprocess.js';
 import type { SplitAnswer } from '../../functions/split-half/service.js';
 import { postBytes } from '../../functions/_shared/http.js';
 import { startRuntime, type Runtime } from '../../knative/runtime/index.js';
+import { torchInference } from './engine-inference.js';
 
 const NS = 'kaskade';
 const COMPONENTS = join(import.meta.dirname, '..', '..', 'knative', 'components');
@@ -132,43 +129,16 @@ function fetchLean(url: string): Promise<number> {
   });
 }
 
-const TORCH_SCRIPT = fileURLToPath(new URL('./engine_pytorch_infer.py', import.meta.url));
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-
-/** ResNet-50 at batch 1 on PyTorch (engine_pytorch_infer.py), when python3-torch is installed. */
-function torchResNet50(
+/** ResNet-50 at batch 1 on PyTorch (the engine benchmark's script), when python3-torch is installed. */
+async function torchResNet50(
   threads: number,
 ): Promise<{ version: string; blas: string; p50Ms: number } | { skipped: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      PYTHON,
-      [TORCH_SCRIPT, String(threads), '5', 'resnet50:1'],
-      { timeout: 300_000, cwd: dirname(TORCH_SCRIPT) },
-      (error, stdout) => {
-        if (error !== null) {
-          resolve({
-            skipped: /No module named/.test(error.message)
-              ? 'python3-torch is not installed'
-              : (error.message.split('\n')[0] ?? 'failed'),
-          });
-          return;
-        }
-        const parsed = z
-          .object({
-            torch: z.string(),
-            blas: z.string(),
-            runs: z.array(z.object({ model: z.string(), batch: z.number(), p50Ms: z.number() })),
-          })
-          .safeParse(JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null'));
-        const run = parsed.success ? parsed.data.runs.find((r) => r.model === 'resnet50' && r.batch === 1) : undefined;
-        resolve(
-          parsed.success && run
-            ? { version: parsed.data.torch, blas: parsed.data.blas, p50Ms: run.p50Ms }
-            : { skipped: 'its output was not understood' },
-        );
-      },
-    );
-  });
+  const result = await torchInference(threads, 5, ['resnet50:1']);
+  if ('skipped' in result) return result;
+  const run = result.runs.find((r) => r.model === 'resnet50' && r.batch === 1);
+  return run
+    ? { version: result.torch, blas: result.blas, p50Ms: run.p50Ms }
+    : { skipped: 'it measured no resnet50 run' };
 }
 
 const ok = async (url: string): Promise<boolean> => {

@@ -98,11 +98,6 @@ function checkFeed(info: TensorInfo, feed: HostTensor): void {
     throw new BadInputError(`input "${info.name}" has ${feed.data.length} values for shape [${feed.shape.join(',')}]`);
 }
 
-function hostTensor(t: ortTypes.Tensor, name: string): HostTensor {
-  if (!isServedDtype(t.type)) throw new InferenceError(`output "${name}" has datatype ${t.type}, which is not served`);
-  return { dtype: t.type, shape: [...t.dims], data: t.data as TensorData };
-}
-
 /** The session on the calling thread (KASKADE_ONNX_OWN_THREAD=off): the binding's own. */
 async function callerSession(bytes: Uint8Array, options: object): Promise<ThreadSession> {
   const ort = await loadOrt();
@@ -121,7 +116,9 @@ async function callerSession(bytes: Uint8Array, options: object): Promise<Thread
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.dtype, t.data, [...t.shape]);
       const results = await session.run(ortFeeds);
       const out: Record<string, HostTensor> = {};
-      for (const [name, t] of Object.entries(results)) out[name] = hostTensor(t, name);
+      // Datatypes are checked once, by openOnnxModel, for both kinds of session.
+      for (const [name, t] of Object.entries(results))
+        out[name] = { dtype: t.type as TensorDtype, shape: [...t.dims], data: t.data as TensorData };
       return out;
     },
     release: () => session.release(),
